@@ -1,0 +1,52 @@
+//! # blaze-wire
+//!
+//! The wire format of Blaze, and the small types every Blaze crate shares.
+//!
+//! One UDP datagram is one protobuf `Frame` (schema: `proto/blaze.proto`,
+//! package `blaze.v1`), so any stock protobuf decoder can read a capture.
+//! This crate encodes and decodes frames without allocating:
+//!
+//! - **Decoding** yields views that borrow the datagram: payloads, keys and
+//!   names are slices of the received bytes, and repeated fields are lazy
+//!   iterators. Every length is checked against the bytes that remain before
+//!   it is used; unknown fields are skipped; nesting is bounded.
+//! - **Encoding** writes into a caller's `&mut [u8]`. Every message knows its
+//!   `encoded_len()`, and `emit` returns
+//!   [`BufferTooSmall`](EncodeError::BufferTooSmall) with the size it needs
+//!   instead of writing a partial frame. Nothing here can panic on any input.
+//!
+//! It also holds the shared small types: [`Instant`] and [`Duration`] in
+//! microseconds, [`MemberId`] (128 bits), [`GroupId`], and [`Seq`] with
+//! wrap-around comparison.
+//!
+//! It does not touch sockets, clocks or allocators, and it knows nothing of
+//! the protocols' state: those live in the protocol crates.
+//!
+//! ## Features
+//!
+//! - `std`: `std::error::Error` impls, an owned `BlazeMessage`, conversions
+//!   from `std::time`.
+//! - `defmt` / `log`: logging and `defmt::Format` derives (mutually
+//!   exclusive).
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(
+    not(test),
+    warn(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+#[cfg(any(test, feature = "std"))]
+extern crate std;
+
+#[macro_use]
+mod fmt;
+
+mod group;
+pub use group::GroupId;
+mod member;
+pub use member::MemberId;
+mod seq;
+pub use seq::Seq;
+mod time;
+pub use time::{Duration, Instant};
