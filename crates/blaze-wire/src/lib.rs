@@ -50,3 +50,7 @@ mod seq;
 pub use seq::Seq;
 mod time;
 pub use time::{Duration, Instant};
+mod rng;
+pub use rng::Rng;
+mod transmit;
+pub use transmit::{Destination, Transmit};
