@@ -166,12 +166,15 @@ impl core::error::Error for PutError {}
 pub struct BlazeMessageWriter<'b> {
     buf: &'b mut [u8],
     len: usize,
+    /// One bit per key hash (mod 64): a clear bit proves a key is new, so
+    /// the duplicate scan runs only on a hash hit.
+    key_bits: u64,
 }
 
 impl<'b> BlazeMessageWriter<'b> {
     /// A writer for an empty message at the start of `buf`.
     pub fn new(buf: &'b mut [u8]) -> Self {
-        BlazeMessageWriter { buf, len: 0 }
+        BlazeMessageWriter { buf, len: 0, key_bits: 0 }
     }
 
     /// The message written so far, as a view.
@@ -183,7 +186,8 @@ impl<'b> BlazeMessageWriter<'b> {
 
     /// Appends an entry.
     pub fn put(&mut self, key: &str, value: Value<'_>) -> Result<(), PutError> {
-        if self.as_message().get(key).is_some() {
+        let bit = 1u64 << (crate::GroupId::from_name(key).raw() % 64);
+        if self.key_bits & bit != 0 && self.as_message().get(key).is_some() {
             return Err(PutError::DuplicateKey);
         }
         let entry = Entry { key, value };
@@ -199,6 +203,7 @@ impl<'b> BlazeMessageWriter<'b> {
         w.finish()
             .map_err(|_| PutError::BufferTooSmall { required })?;
         self.len = required;
+        self.key_bits |= bit;
         Ok(())
     }
 
