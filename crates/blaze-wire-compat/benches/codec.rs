@@ -7,15 +7,18 @@
 use std::hint::black_box;
 
 use blaze_wire::{
-    BlazeMessage, BlazeMessageWriter, Body, DataBatch, DataMessage, Frame, GroupId, MemberId, Message,
-    Qos, Repeated, VERSION, Value,
+    BlazeMessage, BlazeMessageWriter, Body, DataBatch, DataMessage, Frame, GroupId, MemberId,
+    Message, Qos, Repeated, VERSION, Value,
 };
 use blaze_wire_compat::pb;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use prost::Message as _;
 
 fn data_frame(payload: &[u8]) -> Vec<u8> {
-    let msgs = [DataMessage { payload, ..DataMessage::default() }];
+    let msgs = [DataMessage {
+        payload,
+        ..DataMessage::default()
+    }];
     let frame = Frame {
         version: VERSION,
         group: GroupId::from_name("bench"),
@@ -37,15 +40,33 @@ fn data_frame(payload: &[u8]) -> Vec<u8> {
 }
 
 fn blaze_decode_data(bytes: &[u8]) -> usize {
-    let Ok(frame) = Frame::parse(bytes) else { return 0 };
-    let Body::Data(batch) = frame.body else { return 0 };
-    batch.messages.iter().map(|m| m.payload.len()).sum::<usize>() + batch.first_seq as usize
+    let Ok(frame) = Frame::parse(bytes) else {
+        return 0;
+    };
+    let Body::Data(batch) = frame.body else {
+        return 0;
+    };
+    batch
+        .messages
+        .iter()
+        .map(|m| m.payload.len())
+        .sum::<usize>()
+        + batch.first_seq as usize
 }
 
 fn prost_decode_data(bytes: &[u8]) -> usize {
-    let Ok(frame) = pb::Frame::decode(bytes) else { return 0 };
-    let Some(pb::frame::Body::Data(batch)) = frame.body else { return 0 };
-    batch.messages.iter().map(|m| m.payload.len()).sum::<usize>() + batch.first_seq as usize
+    let Ok(frame) = pb::Frame::decode(bytes) else {
+        return 0;
+    };
+    let Some(pb::frame::Body::Data(batch)) = frame.body else {
+        return 0;
+    };
+    batch
+        .messages
+        .iter()
+        .map(|m| m.payload.len())
+        .sum::<usize>()
+        + batch.first_seq as usize
 }
 
 fn bench_data(c: &mut Criterion, name: &str, size: usize) {
@@ -54,12 +75,19 @@ fn bench_data(c: &mut Criterion, name: &str, size: usize) {
     let owned = pb::Frame::decode(&bytes[..]).expect("valid");
     let mut g = c.benchmark_group(name);
     g.throughput(Throughput::Elements(1));
-    g.bench_function("decode/blaze-wire", |b| b.iter(|| blaze_decode_data(black_box(&bytes))));
-    g.bench_function("decode/prost", |b| b.iter(|| prost_decode_data(black_box(&bytes))));
+    g.bench_function("decode/blaze-wire", |b| {
+        b.iter(|| blaze_decode_data(black_box(&bytes)))
+    });
+    g.bench_function("decode/prost", |b| {
+        b.iter(|| prost_decode_data(black_box(&bytes)))
+    });
     let mut out = vec![0u8; 2048];
     g.bench_function("encode/blaze-wire", |b| {
         b.iter(|| {
-            let msgs = [DataMessage { payload: black_box(&payload), ..DataMessage::default() }];
+            let msgs = [DataMessage {
+                payload: black_box(&payload),
+                ..DataMessage::default()
+            }];
             let frame = Frame {
                 version: VERSION,
                 group: GroupId::from_name("bench"),
@@ -81,7 +109,10 @@ fn bench_data(c: &mut Criterion, name: &str, size: usize) {
     g.bench_function("encode/prost", |b| {
         b.iter(|| {
             vec_out.clear();
-            black_box(&owned).encode(&mut vec_out).map(|()| vec_out.len()).unwrap_or(0)
+            black_box(&owned)
+                .encode(&mut vec_out)
+                .map(|()| vec_out.len())
+                .unwrap_or(0)
         })
     });
     g.finish();
@@ -118,14 +149,24 @@ fn bench_blaze_message(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     g.bench_function("decode/blaze-wire", |b| {
         b.iter(|| {
-            let Ok(m) = BlazeMessage::parse(black_box(&bytes)) else { return 0.0 };
+            let Ok(m) = BlazeMessage::parse(black_box(&bytes)) else {
+                return 0.0;
+            };
             m.double("price").unwrap_or(0.0) + f64::from(m.int("size").unwrap_or(0))
         })
     });
     g.bench_function("decode/prost", |b| {
         b.iter(|| {
-            let Ok(m) = pb::BlazeMessage::decode(black_box(&bytes[..])) else { return 0.0 };
-            let get = |key: &str| m.entries.iter().rev().find(|e| e.key == key).and_then(|e| e.value.clone());
+            let Ok(m) = pb::BlazeMessage::decode(black_box(&bytes[..])) else {
+                return 0.0;
+            };
+            let get = |key: &str| {
+                m.entries
+                    .iter()
+                    .rev()
+                    .find(|e| e.key == key)
+                    .and_then(|e| e.value.clone())
+            };
             let price = match get("price").and_then(|v| v.kind) {
                 Some(pb::value::Kind::DoubleValue(d)) => d,
                 _ => 0.0,
@@ -138,12 +179,17 @@ fn bench_blaze_message(c: &mut Criterion) {
         })
     });
     let mut out = vec![0u8; 512];
-    g.bench_function("encode/blaze-wire", |b| b.iter(|| ten_entry_message(black_box(&mut out))));
+    g.bench_function("encode/blaze-wire", |b| {
+        b.iter(|| ten_entry_message(black_box(&mut out)))
+    });
     let mut vec_out = Vec::with_capacity(512);
     g.bench_function("encode/prost", |b| {
         b.iter(|| {
             vec_out.clear();
-            black_box(&owned).encode(&mut vec_out).map(|()| vec_out.len()).unwrap_or(0)
+            black_box(&owned)
+                .encode(&mut vec_out)
+                .map(|()| vec_out.len())
+                .unwrap_or(0)
         })
     });
     g.finish();

@@ -85,7 +85,10 @@ proptest! {
             let mut buf = vec![0u8; view.encoded_len()];
             let n = view.emit(&mut buf).map_err(|e| TestCaseError::fail(format!("{e}")))?;
             let again = Frame::parse(&buf[..n]).map_err(|e| TestCaseError::fail(format!("{e}")))?;
-            prop_assert_eq!(again, view);
+            let mut buf2 = vec![0u8; again.encoded_len()];
+            let n2 = again.emit(&mut buf2).map_err(|e| TestCaseError::fail(format!("{e}")))?;
+            // Bytes, not structs: a float may be NaN.
+            prop_assert_eq!(&buf[..n], &buf2[..n2]);
             // What blaze-wire accepts and re-encodes, prost accepts too.
             prop_assert!(pb::Frame::decode(&buf[..n]).is_ok());
         }

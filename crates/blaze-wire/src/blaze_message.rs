@@ -174,7 +174,11 @@ pub struct BlazeMessageWriter<'b> {
 impl<'b> BlazeMessageWriter<'b> {
     /// A writer for an empty message at the start of `buf`.
     pub fn new(buf: &'b mut [u8]) -> Self {
-        BlazeMessageWriter { buf, len: 0, key_bits: 0 }
+        BlazeMessageWriter {
+            buf,
+            len: 0,
+            key_bits: 0,
+        }
     }
 
     /// The message written so far, as a view.

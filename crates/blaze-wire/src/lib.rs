@@ -93,3 +93,7 @@ mod value;
 pub use value::Value;
 mod writer;
 pub use writer::{Writer, tag_len, varint_len};
+#[cfg(feature = "std")]
+mod message_buf;
+#[cfg(feature = "std")]
+pub use message_buf::{BlazeMessageBuf, OwnedValue};
