@@ -20,6 +20,13 @@
 //! late). [`Stats`] counts datagrams and bytes sent, delivered and dropped
 //! by [`DropReason`], per node; [`TraceHash`] proves determinism.
 //!
+//! Around the world: [`SeedRunner`] (and [`run_seeds!`]) runs a scenario
+//! over many seeds and prints the one-line replay command of a failing
+//! seed, and the invariant checkers ([`check_exactly_once`],
+//! [`check_at_most_once`], [`check_fifo`], [`check_total_order`],
+//! [`check_same_sequence`], [`check_agreed_order`], [`check_bounded`]) turn
+//! recorded deliveries into a [`Violation`] with a readable description.
+//!
 //! Everything random comes from one [`blaze_wire::Rng`] seeded from the
 //! world's seed; nothing touches a socket or a clock. This is a test tool:
 //! `std`, unpublished.
@@ -36,7 +43,7 @@ mod machine;
 pub use machine::{Machine, Spawn};
 mod network;
 mod record;
-pub use record::EventRecord;
+pub use record::{EventRecord, per_node};
 mod schedule;
 mod stats;
 pub use stats::{DropReason, Drops, NodeStats, Stats};
@@ -44,3 +51,15 @@ mod trace;
 pub use trace::TraceHash;
 mod world;
 pub use world::World;
+mod violation;
+pub use violation::{Violation, ViolationKind};
+mod exactly_once;
+pub use exactly_once::{check_at_most_once, check_exactly_once};
+mod fifo;
+pub use fifo::check_fifo;
+mod order;
+pub use order::{check_agreed_order, check_same_sequence, check_total_order};
+mod bounded;
+pub use bounded::{check_bound, check_bounded};
+mod seeds;
+pub use seeds::{SEED_ENV, SEEDS_ENV, SeedRunner, TestTarget};

@@ -34,7 +34,10 @@ struct Node<M> {
     machine: Option<M>,
     incarnation: u32,
     joined: bool,
+    /// The machine's deadline as last read.
     armed: Option<Instant>,
+    /// Time of the one live timer entry in the schedule, if any.
+    queued: Option<Instant>,
     timer_generation: u64,
     paused_until: Option<Instant>,
     pause_generation: u64,
@@ -149,6 +152,8 @@ impl<M: Machine> World<M> {
             stats: Stats {
                 nodes: vec![Default::default(); nodes],
                 peak_in_flight: 0,
+                peak_held: 0,
+                peak_pending: 0,
             },
             hash: TraceHash::new(),
             events: Vec::new(),
@@ -163,6 +168,7 @@ impl<M: Machine> World<M> {
                 incarnation: 0,
                 joined: true,
                 armed: None,
+                queued: None,
                 timer_generation: 0,
                 paused_until: None,
                 pause_generation: 0,
@@ -363,6 +369,7 @@ impl<M: Machine> World<M> {
             return;
         }
         node.armed = None;
+        node.queued = None;
         node.timer_generation += 1;
         node.paused_until = None;
         node.pause_generation += 1;
@@ -439,9 +446,9 @@ impl<M: Machine> World<M> {
             return;
         }
         node.pause_generation += 1;
-        // Forget the armed deadline so that the next drive re-arms it; an
-        // overdue deadline then fires now, after the held datagrams.
-        node.armed = None;
+        // A timer that came due during the pause left no entry queued, so
+        // the drive below re-arms it: it fires now, after the held
+        // datagrams.
         let held = core::mem::take(&mut node.held);
         self.hash.write(b"resume");
         self.hash.write_u64(self.now.total_micros());
@@ -550,13 +557,33 @@ impl<M: Machine> World<M> {
         let Some(node) = self.nodes.get_mut(index) else {
             return;
         };
-        if node.timer_generation != generation || node.paused_until.is_some() {
+        if node.timer_generation != generation {
+            return;
+        }
+        node.queued = None;
+        if node.paused_until.is_some() {
+            return;
+        }
+        let Some(deadline) = node.armed else {
+            return;
+        };
+        if deadline > now {
+            // The deadline moved later since this entry was queued.
+            node.timer_generation += 1;
+            node.queued = Some(deadline);
+            let generation = node.timer_generation;
+            self.schedule.push(
+                deadline,
+                Action::Timer {
+                    node: index,
+                    generation,
+                },
+            );
             return;
         }
         let Some(machine) = node.machine.as_mut() else {
             return;
         };
-        node.armed = None;
         machine.handle_timeout(now);
         if let Some(s) = self.stats.nodes.get_mut(index) {
             s.timeouts += 1;
@@ -585,6 +612,7 @@ impl<M: Machine> World<M> {
                 self.count_drop(from, to, DropReason::PauseOverflow);
             } else {
                 node.held.push_back((from, data));
+                self.stats.peak_held = self.stats.peak_held.max(node.held.len());
             }
             return;
         }
@@ -677,13 +705,18 @@ impl<M: Machine> World<M> {
             return;
         };
         node.machine = Some(machine);
-        if deadline != node.armed {
-            node.armed = deadline;
-            node.timer_generation += 1;
-            if let Some(d) = deadline {
+        // One live timer entry per node: a later deadline reuses the queued
+        // entry (which re-queues itself when it fires early), an earlier one
+        // replaces it.
+        node.armed = deadline;
+        if let Some(d) = deadline {
+            let at = d.max(now);
+            if node.queued.is_none_or(|q| q > at) {
+                node.timer_generation += 1;
+                node.queued = Some(at);
                 let generation = node.timer_generation;
                 self.schedule.push(
-                    d.max(now),
+                    at,
                     Action::Timer {
                         node: index,
                         generation,
@@ -691,6 +724,7 @@ impl<M: Machine> World<M> {
                 );
             }
         }
+        self.stats.peak_pending = self.stats.peak_pending.max(self.schedule.len());
     }
 
     fn route(&mut self, from: usize, to: Destination, data: &[u8]) {
