@@ -34,16 +34,20 @@ pub(crate) struct Network {
 }
 
 impl Network {
-    pub(crate) fn new(nodes: usize) -> Self {
+    pub(crate) fn new() -> Self {
         Network {
             default: LinkConfig::default(),
             group: None,
             links: BTreeMap::new(),
             bad_state: BTreeSet::new(),
             busy_until: BTreeMap::new(),
-            component: vec![0; nodes],
+            component: Vec::new(),
             blocked: BTreeSet::new(),
         }
+    }
+
+    pub(crate) fn add_node(&mut self) {
+        self.component.push(0);
     }
 
     pub(crate) fn set_default(&mut self, cfg: LinkConfig) {

@@ -5,9 +5,10 @@ mod faults;
 
 use crate::network::Network;
 use crate::schedule::Schedule;
-use crate::trace::Trace;
+use crate::trace::{Happening, Trace};
 use crate::{
-    Config, EventRecord, LinkConfig, MAX_NODES, MAX_UDP_PAYLOAD, Machine, Spawn, Stats, node_addr,
+    Config, EventRecord, LinkConfig, MAX_NODES, MAX_UDP_PAYLOAD, Machine, NodeStats, Spawn, Stats,
+    node_addr,
 };
 use blaze_wire::{Duration, Instant, Rng};
 use std::collections::VecDeque;
@@ -152,9 +153,9 @@ impl<M: Machine> World<M> {
             schedule: Schedule::new(),
             nodes: Vec::with_capacity(nodes),
             factory: Box::new(factory),
-            net: Network::new(nodes),
+            net: Network::new(),
             stats: Stats {
-                nodes: vec![Default::default(); nodes],
+                nodes: Vec::with_capacity(nodes),
                 peak_in_flight: 0,
                 peak_held: 0,
                 peak_pending: 0,
@@ -165,24 +166,57 @@ impl<M: Machine> World<M> {
             in_flight: 0,
             steps_at_now: 0,
         };
-        for index in 0..nodes {
-            let machine = world.spawn(index, 0);
-            world.nodes.push(Node {
-                machine: Some(machine),
-                incarnation: 0,
-                joined: true,
-                armed: None,
-                queued: None,
-                timer_generation: 0,
-                paused_until: None,
-                pause_generation: 0,
-                held: VecDeque::new(),
-            });
+        for _ in 0..nodes {
+            world.push_node();
         }
         for index in 0..nodes {
             world.drive(index);
         }
         world
+    }
+
+    /// Adds a node (a late joiner) at index [`node_count()`](World::node_count),
+    /// up and in the multicast group, makes its machine (incarnation 0) and
+    /// drives it; returns its index. Under a partition it lands in the set
+    /// of the nodes named in no set.
+    ///
+    /// # Panics
+    ///
+    /// If the world already holds [`MAX_NODES`].
+    pub fn add_node(&mut self) -> usize {
+        assert!(
+            self.nodes.len() < MAX_NODES,
+            "blaze-sim: at most {MAX_NODES} nodes"
+        );
+        let index = self.push_node();
+        self.trace.record(
+            self.now,
+            Happening::Fault {
+                node: index,
+                what: "added",
+            },
+        );
+        self.drive(index);
+        index
+    }
+
+    fn push_node(&mut self) -> usize {
+        let index = self.nodes.len();
+        let machine = self.spawn(index, 0);
+        self.nodes.push(Node {
+            machine: Some(machine),
+            incarnation: 0,
+            joined: true,
+            armed: None,
+            queued: None,
+            timer_generation: 0,
+            paused_until: None,
+            pause_generation: 0,
+            held: VecDeque::new(),
+        });
+        self.stats.nodes.push(NodeStats::default());
+        self.net.add_node();
+        index
     }
 
     fn spawn(&mut self, index: usize, incarnation: u32) -> M {

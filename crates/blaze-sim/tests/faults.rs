@@ -161,3 +161,33 @@ fn crash_during_pause_loses_the_held_datagrams() {
         39
     );
 }
+
+#[test]
+fn a_late_joiner_hears_what_is_sent_after_it_joins() {
+    let mut w = World::new(8, 2, one_sender(Plan::multicast(50, ms(1))));
+    w.at(Instant::from_micros(20_500), |w| {
+        assert_eq!(w.add_node(), 2);
+    });
+    w.run_until(Instant::from_millis(100));
+    assert_eq!(w.node_count(), 3);
+    let seqs: Vec<u64> = got_at(&w, 2).iter().map(|(_, g)| g.seq).collect();
+    assert_eq!(seqs, (21..50).collect::<Vec<_>>());
+    assert_eq!(w.stats().nodes.len(), 3);
+}
+
+#[test]
+fn the_simulator_bounds_its_own_in_flight_copies() {
+    let cfg = Config {
+        max_in_flight: 3,
+        ..Config::default()
+    };
+    let mut w = World::with_config(9, 2, cfg, one_sender(Plan::multicast(20, ms(1))));
+    w.set_default_link(LinkConfig::perfect(ms(10)));
+    w.run_until(Instant::from_millis(100));
+    let s = w.stats();
+    assert_eq!(s.peak_in_flight, 3);
+    let full = s.nodes[1].dropped_inbound.get(DropReason::SimFull);
+    assert_eq!(full + s.nodes[1].delivered, 20);
+    assert!(full > 0);
+    assert!(blaze_sim::check_bounded(&w, usize::MAX).is_ok());
+}

@@ -236,14 +236,14 @@ impl<M: Machine> World<M> {
             Err(reason) => self.count_drop(from, to, reason),
             Ok(fate) => {
                 for (k, at) in fate.arrivals.into_iter().flatten().enumerate() {
-                    if self.in_flight >= self.config.max_in_flight {
-                        self.count_drop(from, to, DropReason::SimFull);
-                        continue;
-                    }
                     if k > 0
                         && let Some(s) = self.stats.nodes.get_mut(from)
                     {
                         s.duplicated += 1;
+                    }
+                    if self.in_flight >= self.config.max_in_flight {
+                        self.count_drop(from, to, DropReason::SimFull);
+                        continue;
                     }
                     self.in_flight += 1;
                     self.stats.peak_in_flight = self.stats.peak_in_flight.max(self.in_flight);
