@@ -276,3 +276,21 @@ fn default_mtu_is_1500() {
     assert_eq!(w.stats().total().sent, 0);
     assert_eq!(w.config().mtu, 1_500);
 }
+
+#[test]
+fn an_isolated_node_hears_nothing_and_is_not_heard() {
+    let mut w = World::new(12, 3, |s| Toy::new(s, Plan::multicast(10, ms(1))));
+    w.isolate(2);
+    w.run_for(ms(50));
+    let from_or_to_2 = w
+        .events()
+        .iter()
+        .filter(|r| r.node == 2 || r.event.from == 2)
+        .count();
+    assert_eq!(from_or_to_2, 0);
+    assert_eq!(w.events().len(), 20, "0 and 1 still hear each other");
+    assert_eq!(
+        w.stats().total().dropped_inbound.get(DropReason::Partition),
+        40
+    );
+}

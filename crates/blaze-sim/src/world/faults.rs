@@ -16,6 +16,12 @@ impl<M: Machine> World<M> {
         self.trace.record(self.now, Happening::Partition { sets });
     }
 
+    /// Cuts node `index` off from every other node (a partition of one;
+    /// replaces any earlier partition).
+    pub fn isolate(&mut self, index: usize) {
+        self.partition(&[&[index]]);
+    }
+
     /// Heals every partition and every block.
     pub fn heal(&mut self) {
         self.net.heal();
