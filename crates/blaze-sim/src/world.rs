@@ -33,6 +33,9 @@ enum Action<M: Machine> {
 /// A scripted step on the world.
 type Script<M> = Box<dyn FnOnce(&mut World<M>)>;
 
+/// The application's reaction to an event: `(machine, now, node, event)`.
+type Reactor<M> = Box<dyn FnMut(&mut M, Instant, usize, &<M as Machine>::Event)>;
+
 /// One node: its machine (none while crashed) and its driver state.
 struct Node<M> {
     machine: Option<M>,
@@ -108,6 +111,7 @@ pub struct World<M: Machine> {
     stats: Stats,
     trace: Trace,
     events: Vec<EventRecord<M::Event>>,
+    reactor: Option<Reactor<M>>,
     buf: Vec<u8>,
     in_flight: usize,
     steps_at_now: u64,
@@ -162,6 +166,7 @@ impl<M: Machine> World<M> {
             },
             trace: Trace::new(config.trace_lines),
             events: Vec::new(),
+            reactor: None,
             buf: vec![0; config.mtu],
             in_flight: 0,
             steps_at_now: 0,
@@ -331,6 +336,16 @@ impl<M: Machine> World<M> {
         let r = f(self.nodes.get_mut(index)?.machine.as_mut()?, now);
         self.drive(index);
         Some(r)
+    }
+
+    /// Sets the application: `react(machine, now, node, event)` runs on
+    /// every event as it is drained, and may issue commands on that
+    /// machine (reply to a request, send on a view change). The world then
+    /// drains transmits and events again before re-reading the deadline,
+    /// as an application loop over an adapter does. Replaces any earlier
+    /// reactor.
+    pub fn set_reactor(&mut self, react: impl FnMut(&mut M, Instant, usize, &M::Event) + 'static) {
+        self.reactor = Some(Box::new(react));
     }
 
     /// Schedules `f` to run on the world at virtual time `at` (or now, if

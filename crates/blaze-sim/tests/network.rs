@@ -294,3 +294,51 @@ fn an_isolated_node_hears_nothing_and_is_not_heard() {
         40
     );
 }
+
+#[test]
+fn multicast_loopback_and_unicast_to_self_reach_the_sender() {
+    let cfg = Config {
+        multicast_loopback: true,
+        ..Config::default()
+    };
+    let mut w = World::with_config(13, 2, cfg, one_sender(Plan::multicast(5, ms(1))));
+    w.run_for(ms(20));
+    assert_eq!(seqs_at(&w, 0), vec![0, 1, 2, 3, 4]);
+    assert_eq!(seqs_at(&w, 1), vec![0, 1, 2, 3, 4]);
+
+    let plan = Plan {
+        to: Destination::Peer(node_addr(0)),
+        ..Plan::multicast(3, ms(1))
+    };
+    let mut w = World::new(13, 2, one_sender(plan));
+    w.run_for(ms(20));
+    assert_eq!(seqs_at(&w, 0), vec![0, 1, 2]);
+    assert!(seqs_at(&w, 1).is_empty());
+}
+
+#[test]
+fn the_reactor_answers_events_with_commands() {
+    let mut w = World::new(14, 3, one_sender(Plan::multicast(10, ms(1))));
+    // Node 1 answers every datagram from node 0 with one multicast of its
+    // own, at once.
+    w.set_reactor(|m, _now, node, got| {
+        if node == 1 && got.from == 0 {
+            m.send_now(1);
+        }
+    });
+    w.run_for(ms(50));
+    let echoes: Vec<_> = w
+        .events()
+        .iter()
+        .filter(|r| r.node == 0)
+        .map(|r| (r.event.from, r.event.seq))
+        .collect();
+    assert_eq!(echoes, (0..10).map(|s| (1, s)).collect::<Vec<_>>());
+    // The echo leaves the moment the original lands.
+    let first_echo = w
+        .events()
+        .iter()
+        .find(|r| r.node == 2 && r.event.from == 1)
+        .map(|r| r.time);
+    assert_eq!(first_echo, Some(Instant::from_micros(200)));
+}

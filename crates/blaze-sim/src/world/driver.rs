@@ -106,46 +106,19 @@ impl<M: Machine> World<M> {
         let Some(mut machine) = self.nodes.get_mut(index).and_then(|n| n.machine.take()) else {
             return;
         };
-        let mut buf = core::mem::take(&mut self.buf);
-        let mut polls: u64 = 0;
-        while let Some(t) = machine.poll_transmit(now, &mut buf) {
-            polls += 1;
+        let (mut polls, mut rounds) = (0u64, 0u64);
+        loop {
+            polls = self.drain_transmits(index, &mut machine, polls);
+            if !self.drain_events(index, &mut machine) {
+                break;
+            }
+            // The reactor may have issued commands: poll again, as an
+            // application loop does.
+            rounds += 1;
             assert!(
-                polls <= self.config.max_steps_per_instant,
-                "blaze-sim: node {index} emitted more than {} datagrams in one drive",
-                self.config.max_steps_per_instant
+                rounds <= self.config.max_steps_per_instant,
+                "blaze-sim: node {index}: the reactor kept producing events in one drive"
             );
-            let data = buf.get(..t.len).unwrap_or_else(|| {
-                panic!(
-                    "blaze-sim: node {index} returned len {} > buffer {}",
-                    t.len,
-                    buf.len()
-                )
-            });
-            self.route(index, t.to, data);
-        }
-        self.buf = buf;
-        while let Some(event) = machine.poll_event(now) {
-            let incarnation = self.nodes.get(index).map_or(0, |n| n.incarnation);
-            let text = format!("{event:?}");
-            self.trace.record(
-                now,
-                Happening::Event {
-                    node: index,
-                    text: &text,
-                },
-            );
-            if let Some(s) = self.stats.nodes.get_mut(index) {
-                s.events += 1;
-            }
-            if self.config.record_events {
-                self.events.push(EventRecord {
-                    time: now,
-                    node: index,
-                    incarnation,
-                    event,
-                });
-            }
         }
         let deadline = machine.poll_timeout();
         let occupancy = machine.occupancy();
@@ -178,6 +151,65 @@ impl<M: Machine> World<M> {
         self.stats.peak_pending = self.stats.peak_pending.max(self.schedule.len());
     }
 
+    /// Drains `poll_event`, recording each event and handing it to the
+    /// reactor; returns whether the reactor ran (and may have issued
+    /// commands).
+    fn drain_events(&mut self, index: usize, machine: &mut M) -> bool {
+        let now = self.now;
+        let mut reacted = false;
+        while let Some(event) = machine.poll_event(now) {
+            if let Some(reactor) = self.reactor.as_mut() {
+                reactor(machine, now, index, &event);
+                reacted = true;
+            }
+            let incarnation = self.nodes.get(index).map_or(0, |n| n.incarnation);
+            let text = format!("{event:?}");
+            self.trace.record(
+                now,
+                Happening::Event {
+                    node: index,
+                    text: &text,
+                },
+            );
+            if let Some(s) = self.stats.nodes.get_mut(index) {
+                s.events += 1;
+            }
+            if self.config.record_events {
+                self.events.push(EventRecord {
+                    time: now,
+                    node: index,
+                    incarnation,
+                    event,
+                });
+            }
+        }
+        reacted
+    }
+
+    /// Drains `poll_transmit` into the one reused buffer and routes each
+    /// datagram; returns the running count of polls.
+    fn drain_transmits(&mut self, index: usize, machine: &mut M, mut polls: u64) -> u64 {
+        let now = self.now;
+        let mut buf = core::mem::take(&mut self.buf);
+        while let Some(t) = machine.poll_transmit(now, &mut buf) {
+            polls += 1;
+            assert!(
+                polls <= self.config.max_steps_per_instant,
+                "blaze-sim: node {index} emitted more than {} datagrams in one drive",
+                self.config.max_steps_per_instant
+            );
+            let data = buf.get(..t.len).unwrap_or_else(|| {
+                panic!(
+                    "blaze-sim: node {index} returned len {} > buffer {}",
+                    t.len,
+                    buf.len()
+                )
+            });
+            self.route(index, t.to, data);
+        }
+        self.buf = buf;
+        polls
+    }
     fn route(&mut self, from: usize, to: Destination, data: &[u8]) {
         if let Some(s) = self.stats.nodes.get_mut(from) {
             s.sent += 1;
@@ -219,7 +251,9 @@ impl<M: Machine> World<M> {
         let Some(incarnation) = self
             .nodes
             .get(to)
-            .filter(|n| n.machine.is_some())
+            // The sender itself is up even while its machine is out
+            // being driven.
+            .filter(|n| n.machine.is_some() || to == from)
             .map(|n| n.incarnation)
         else {
             self.count_drop(from, to, DropReason::Crashed);
