@@ -114,7 +114,15 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
     pub(crate) fn maintain(&mut self, now: Instant) {
         for slot in 0..G {
             match self.group(slot).map(|g| g.phase) {
-                Some(Phase::Joining { since }) if now >= since + self.config.join_wait => self.form(now, slot),
+                Some(Phase::Joining { deadline }) if now >= deadline => {
+                    self.form(now, slot);
+                    let retry = now + self.config.heartbeat_interval;
+                    if let Some(g) = self.group_mut(slot) {
+                        if let Phase::Joining { deadline } = &mut g.phase {
+                            *deadline = retry;
+                        }
+                    }
+                }
                 Some(Phase::Member) => self.coordinate(now, slot),
                 _ => {}
             }
@@ -258,6 +266,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
 
     pub(crate) fn on_view(&mut self, now: Instant, sender: MemberId, group: blaze_wire::GroupId, v: &WireView<'_>) {
         let me = self.me.id;
+        let join_wait = self.config.join_wait;
         let Some(slot) = self.group_slot(group) else {
             self.stats.other_group += 1;
             return;
@@ -269,12 +278,14 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             let from_my_view = g.view.contains(sender);
             if from_my_view && v.view_id > g.view.id {
                 match g.phase {
-                    Phase::Leaving { .. } => self.finish_leave(slot),
+                    // The leave is repeated to the end, so that members that
+                    // missed it still see a leave rather than a failure.
+                    Phase::Leaving { .. } => {}
                     Phase::Member => {
                         // Excluded (falsely suspected): join again.
                         debug!("excluded from view {:x}; rejoining", v.view_id);
                         g.view = View::default();
-                        g.phase = Phase::Joining { since: now };
+                        g.phase = Phase::Joining { deadline: now + join_wait };
                         self.broadcast(slot, DUE_JOIN, true);
                     }
                     Phase::Joining { .. } => {}

@@ -7,8 +7,9 @@ use blaze_wire::{GroupId, Instant, MemberId};
 /// Where this member stands in a group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {
-    /// Looking for the group's coordinator since the given time.
-    Joining { since: Instant },
+    /// Looking for the group's coordinator; at `deadline` this member may
+    /// form a view itself.
+    Joining { deadline: Instant },
     /// In an installed view.
     Member,
     /// Leaving: the Leave frame is repeated `tries` more times.
@@ -49,7 +50,7 @@ impl<const M: usize> Group<M> {
         Group {
             id: GroupId::from_name(name.as_str()),
             name,
-            phase: Phase::Joining { since: now },
+            phase: Phase::Joining { deadline: now },
             view: View::default(),
             counter: 0,
             left: heapless::Vec::new(),

@@ -277,6 +277,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         }
         let slot = self.groups.iter().position(Option::is_none).ok_or(GroupError::TooManyGroups)?;
         let mut g = Group::new(name, now);
+        g.phase = Phase::Joining { deadline: now + self.config.join_wait };
         g.mcast |= DUE_JOIN;
         if let Some(e) = self.groups.get_mut(slot) {
             *e = Some(g);
@@ -416,8 +417,8 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             }
         }
         for g in self.groups.iter().flatten() {
-            if let Phase::Joining { since } = g.phase {
-                take(since + self.config.join_wait);
+            if let Phase::Joining { deadline } = g.phase {
+                take(deadline);
             }
         }
         self.timers[Timer::Dynamic as usize] = next;
