@@ -25,7 +25,7 @@
 
 use crate::frames::View as WireView;
 use crate::group::{Foreign, Phase};
-use crate::membership::{Membership, PlainEvent};
+use crate::membership::{LEAVE_TRIES, Membership, PlainEvent};
 use crate::peer::{DUE_HEARTBEAT, DUE_JOIN, DUE_LEAVE, DUE_VIEW, Peer};
 use crate::view::{View, make_view_id, sort_members, view_counter};
 use crate::{Name, ViewMember};
@@ -113,6 +113,12 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
     /// Runs the view logic of every group after any input.
     pub(crate) fn maintain(&mut self, now: Instant) {
         for slot in 0..G {
+            while let Some(g) = self.group_mut(slot) {
+                let Some(i) = g.undecided.iter().position(|(_, at)| *at <= now) else { break };
+                let (member, _) = g.undecided.swap_remove(i);
+                let group = g.id;
+                self.push_event(PlainEvent::MemberFailed { group, member });
+            }
             match self.group(slot).map(|g| g.phase) {
                 Some(Phase::Joining { deadline }) if now >= deadline => {
                     self.form(now, slot);
@@ -198,10 +204,20 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                 || (!g.left.contains(&m.id)
                     && self.peer(m.id).is_some_and(|p| p.alive() && p.incarnation == m.incarnation))
         };
-        let mut members: heapless::Vec<ViewMember, M> = g.view.members.iter().filter(|m| present(m)).copied().collect();
-        if members.first().map(|m| m.id) != Some(me) {
+        if g.view.members.iter().find(|m| present(m)).map(|m| m.id) != Some(me) {
             return;
         }
+        // Fast path: nothing to do.
+        let joiner = |p: &Peer<G>| {
+            p.alive() && !g.left.contains(&p.id) && Self::claim(p, slot).is_some() && !g.view.contains(p.id)
+        };
+        if g.view.coordinator() == Some(me)
+            && g.view.members.iter().all(|m| present(m))
+            && !self.peers.iter().any(|p| joiner(p))
+        {
+            return;
+        }
+        let mut members: heapless::Vec<ViewMember, M> = g.view.members.iter().filter(|m| present(m)).copied().collect();
         let my_key = members.first().map(ViewMember::key);
         let mut merged_from: heapless::Vec<u64, 4> = heapless::Vec::new();
         let mut counter = g.counter;
@@ -378,6 +394,11 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         let Some(g) = self.group_mut(slot) else { return };
         let group = g.id;
         let old = core::mem::replace(&mut g.view, view);
+        let installed = &g.view;
+        g.undecided.retain(|(m, _)| !installed.contains(*m));
+        // A member admitted again is no longer "left".
+        let old_members = &old;
+        g.left.retain(|m| !installed.contains(*m) || old_members.contains(*m));
         g.counter = g.counter.max(view_counter(g.view.id));
         g.installed_at = now;
         g.phase = Phase::Member;
@@ -399,11 +420,24 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                 self.push_event(PlainEvent::MemberJoined { group, member: m.id });
             }
         }
+        let suspect = self.config.suspect_after();
+        let grace = self.config.retransmit_interval * u64::from(LEAVE_TRIES + 1);
         for o in old.members.iter() {
             if !new_view.members.iter().any(|m| m.id == o.id && o.incarnation == m.incarnation) {
                 let member = o.id;
+                let heard = self
+                    .peer(member)
+                    .is_some_and(|p| p.alive() && now.saturating_duration_since(p.last_heard) < suspect);
                 if left.contains(&member) {
                     self.push_event(PlainEvent::MemberLeft { group, member });
+                } else if heard && member != me {
+                    // Probably a leave whose frame we missed so far.
+                    if let Some(g) = self.group_mut(slot) {
+                        if g.undecided.is_full() {
+                            g.undecided.remove(0);
+                        }
+                        let _ = g.undecided.push((member, now + grace));
+                    }
                 } else {
                     self.push_event(PlainEvent::MemberFailed { group, member });
                 }

@@ -36,6 +36,10 @@ pub(crate) struct Group<const M: usize> {
     /// Members that announced a graceful leave (until they join again).
     pub(crate) left: heapless::Vec<MemberId, M>,
     pub(crate) foreign: Option<Foreign>,
+    /// Members removed by the coordinator while still heard from here: a
+    /// leave that has not reached us yet, or a failure. Decided when their
+    /// `Leave` arrives, or as a failure at the deadline.
+    pub(crate) undecided: heapless::Vec<(MemberId, Instant), M>,
     /// The views merged into the installed one (when it is a merge).
     pub(crate) merged_from: heapless::Vec<u64, 4>,
     /// Pending multicast frames (`DUE_*` bits).
@@ -55,6 +59,7 @@ impl<const M: usize> Group<M> {
             counter: 0,
             left: heapless::Vec::new(),
             foreign: None,
+            undecided: heapless::Vec::new(),
             merged_from: heapless::Vec::new(),
             mcast: 0,
             installed_at: now,

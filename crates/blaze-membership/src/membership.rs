@@ -420,6 +420,9 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             if let Phase::Joining { deadline } = g.phase {
                 take(deadline);
             }
+            for (_, at) in g.undecided.iter() {
+                take(*at);
+            }
         }
         self.timers[Timer::Dynamic as usize] = next;
     }

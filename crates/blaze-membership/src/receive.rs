@@ -2,7 +2,7 @@
 
 use crate::frames::{Body, Frame, Heartbeat, Join, Leave};
 use crate::group::Phase;
-use crate::membership::{Control, Membership};
+use crate::membership::{Control, Membership, PlainEvent};
 use crate::{Metadata, Name};
 use blaze_wire::{GroupId, Instant, MemberId};
 use core::net::SocketAddr;
@@ -90,6 +90,11 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         };
         if let Some(g) = self.group_mut(slot) {
             g.mark_left(sender);
+            if let Some(i) = g.undecided.iter().position(|(m, _)| *m == sender) {
+                g.undecided.swap_remove(i);
+                let group = g.id;
+                self.push_event(PlainEvent::MemberLeft { group, member: sender });
+            }
         }
         if let Some(c) = self.peer_mut(sender).and_then(|p| p.claims.get_mut(slot)) {
             *c = None;

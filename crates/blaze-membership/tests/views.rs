@@ -65,6 +65,11 @@ fn join_leave_crash_of_eight_under_loss_agree_on_every_view() {
         }
         let failed0 = nodes_with(&w, at(6_000), |e| *e == Ev::Failed(id_of(0)));
         if failed0 != [1, 2, 3, 4, 5, 7] {
+            if std::env::var("DEBUG_NODE").is_ok() {
+                for r in w.events().iter().filter(|r| r.time >= at(5_400)) {
+                    println!("{} n{} {:?}", r.time, r.node, r.event);
+                }
+            }
             return Err(format!("coordinator failure seen by {failed0:?}"));
         }
         check_agreement(w.events())?;
