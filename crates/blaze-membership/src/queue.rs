@@ -305,6 +305,9 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
     /// The coordinator hands pending messages to the least loaded consumers.
     pub(crate) fn dispatch_queues(&mut self, now: Instant) {
         let me = self.me.id;
+        if !self.slots.iter().any(|s| matches!(s.state, SlotState::Queued { state: QueueState::Pending, .. })) {
+            return;
+        }
         for i in 0..S {
             let Some(SlotState::Queued { slot_group, queue, id, redelivered, state: QueueState::Pending, .. }) =
                 self.slots.get(i).map(|s| s.state)

@@ -45,7 +45,8 @@ pub enum Ev {
 
 /// A node: the machine plus a small scripted application.
 pub struct Node {
-    pub m: Member,
+    /// Boxed: the simulator moves machines on every drive.
+    pub m: Box<Member>,
     pub joins: Vec<&'static str>,
     /// Queue deliveries are acknowledged this long after arrival (None: never).
     pub ack_delay: Option<Duration>,
@@ -93,7 +94,7 @@ impl Setup {
                 metadata: Metadata::default(),
                 incarnation: u64::from(s.incarnation),
             };
-            let m = Member::new(c, me, Rng::new(s.seed)).unwrap();
+            let m = Box::new(Member::new(c, me, Rng::new(s.seed)).unwrap());
             Node {
                 m,
                 joins: if idle.contains(&s.index) { Vec::new() } else { joins.clone() },
