@@ -221,7 +221,9 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
 
     fn accept_reply(&mut self, from: MemberId, correlation: u64, error: u32, payload: &[u8]) -> Result<(), NoStorage> {
         let Some(i) = self.pending.iter().position(|p| p.correlation == correlation && p.target == from) else {
-            if self.timed_out.iter().any(|c| *c == correlation) {
+            if let Some(k) = self.timed_out.iter().position(|c| *c == correlation) {
+                // Counted once; repeated copies count as unknown.
+                self.timed_out.swap_remove_back(k);
                 self.stats.late_replies += 1;
             } else {
                 self.stats.unknown_replies += 1;

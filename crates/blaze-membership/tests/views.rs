@@ -111,7 +111,7 @@ fn failure_detection_time_distribution() {
         pct(99) / 1000,
         samples[samples.len() - 1] / 1000
     );
-    assert!(pct(99) <= 600_000, "p99 above time-out + one interval");
+    assert!(samples[samples.len() - 1] <= 600_000, "a removal took longer than time-out + one interval");
 }
 
 #[test]
