@@ -92,7 +92,9 @@ impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ConfigError::ZeroDuration => f.write_str("a configured duration is zero"),
-            ConfigError::TimeoutTooShort => f.write_str("failure timeout shorter than 3 heartbeat intervals"),
+            ConfigError::TimeoutTooShort => {
+                f.write_str("failure timeout shorter than 3 heartbeat intervals")
+            }
             ConfigError::NoSeeds => f.write_str("unicast discovery needs at least one seed"),
         }
     }
@@ -128,7 +130,9 @@ impl Config {
             announce_interval: Duration::from_millis(5_000),
             tombstone_ttl: Duration::from_secs(600),
             weight: 0,
-            discovery: Discovery::Unicast { seeds: [None; MAX_SEEDS] },
+            discovery: Discovery::Unicast {
+                seeds: [None; MAX_SEEDS],
+            },
         }
     }
 

@@ -45,19 +45,30 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
 
     pub(crate) fn announce_tick(&mut self, now: Instant) {
         let ttl = self.config.tombstone_ttl;
-        self.peers.retain(|p| p.dead_since.is_none_or(|d| now.saturating_duration_since(d) < ttl));
+        self.peers.retain(|p| {
+            p.dead_since
+                .is_none_or(|d| now.saturating_duration_since(d) < ttl)
+        });
         let stale = self.config.announce_interval * 3;
         let unicast = self.unicast_mode();
         for slot in 0..G {
             let me = self.me.id;
-            let Some(g) = self.group_mut(slot) else { continue };
-            if g.foreign.is_some_and(|f| now.saturating_duration_since(f.heard) >= stale) {
+            let Some(g) = self.group_mut(slot) else {
+                continue;
+            };
+            if g.foreign
+                .is_some_and(|f| now.saturating_duration_since(f.heard) >= stale)
+            {
                 g.foreign = None;
             }
             if g.phase != Phase::Member {
                 continue;
             }
-            let bit = if g.view.coordinator() == Some(me) { DUE_VIEW } else { DUE_HEARTBEAT };
+            let bit = if g.view.coordinator() == Some(me) {
+                DUE_VIEW
+            } else {
+                DUE_HEARTBEAT
+            };
             if bit == DUE_VIEW {
                 self.broadcast(slot, DUE_VIEW, false);
             }
@@ -77,7 +88,9 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         let rto = self.config.retransmit_interval;
         for slot in 0..G {
             let me = self.me.id;
-            let Some(g) = self.group_mut(slot) else { continue };
+            let Some(g) = self.group_mut(slot) else {
+                continue;
+            };
             match g.phase {
                 Phase::Leaving { tries } => {
                     if tries == 0 {
@@ -92,7 +105,9 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                         continue;
                     }
                     let view_id = g.view.id;
-                    let Some(g) = self.groups.get(slot).and_then(Option::as_ref) else { continue };
+                    let Some(g) = self.groups.get(slot).and_then(Option::as_ref) else {
+                        continue;
+                    };
                     for m in g.view.members.iter() {
                         let id = m.id;
                         if let Some(p) = self.peers.iter_mut().find(|p| p.id == id && p.alive()) {
@@ -114,7 +129,9 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
     pub(crate) fn maintain(&mut self, now: Instant) {
         for slot in 0..G {
             while let Some(g) = self.group_mut(slot) {
-                let Some(i) = g.undecided.iter().position(|(_, at)| *at <= now) else { break };
+                let Some(i) = g.undecided.iter().position(|(_, at)| *at <= now) else {
+                    break;
+                };
                 let (member, _) = g.undecided.swap_remove(i);
                 let group = g.id;
                 self.push_event(PlainEvent::MemberFailed { group, member });
@@ -165,19 +182,18 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
     /// A joiner with no group to join forms the first view.
     fn form(&mut self, now: Instant, slot: usize) {
         let Some(g) = self.group(slot) else { return };
-        let existing = self
-            .peers
-            .iter()
-            .any(|p| p.alive() && !g.left.contains(&p.id) && Self::claim(p, slot).is_some_and(|v| v != 0));
+        let existing = self.peers.iter().any(|p| {
+            p.alive() && !g.left.contains(&p.id) && Self::claim(p, slot).is_some_and(|v| v != 0)
+        });
         if existing {
             return;
         }
         let me = self.my_entry(0);
         let best = |p: &Peer<G>| (core::cmp::Reverse(p.weight), p.id);
         let joiners = || {
-            self.peers
-                .iter()
-                .filter(move |p| p.alive() && !g.left.contains(&p.id) && Self::claim(p, slot) == Some(0))
+            self.peers.iter().filter(move |p| {
+                p.alive() && !g.left.contains(&p.id) && Self::claim(p, slot) == Some(0)
+            })
         };
         if joiners().any(|p| best(p) < (core::cmp::Reverse(me.weight), me.id)) {
             return;
@@ -202,14 +218,19 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         let present = |m: &ViewMember| {
             m.id == me
                 || (!g.left.contains(&m.id)
-                    && self.peer(m.id).is_some_and(|p| p.alive() && p.incarnation == m.incarnation))
+                    && self
+                        .peer(m.id)
+                        .is_some_and(|p| p.alive() && p.incarnation == m.incarnation))
         };
         if g.view.members.iter().find(|m| present(m)).map(|m| m.id) != Some(me) {
             return;
         }
         // Fast path: nothing to do.
         let joiner = |p: &Peer<G>| {
-            p.alive() && !g.left.contains(&p.id) && Self::claim(p, slot).is_some() && !g.view.contains(p.id)
+            p.alive()
+                && !g.left.contains(&p.id)
+                && Self::claim(p, slot).is_some()
+                && !g.view.contains(p.id)
         };
         if g.view.coordinator() == Some(me)
             && g.view.members.iter().all(|m| present(m))
@@ -217,14 +238,26 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         {
             return;
         }
-        let mut members: heapless::Vec<ViewMember, M> = g.view.members.iter().filter(|m| present(m)).copied().collect();
+        let mut members: heapless::Vec<ViewMember, M> = g
+            .view
+            .members
+            .iter()
+            .filter(|m| present(m))
+            .copied()
+            .collect();
         let my_key = members.first().map(ViewMember::key);
         let mut merged_from: heapless::Vec<u64, 4> = heapless::Vec::new();
         let mut counter = g.counter;
         let mut next_rank = g.view.max_rank() + 1;
         let mut joiners: heapless::Vec<ViewMember, M> = heapless::Vec::new();
-        for p in self.peers.iter().filter(|p| p.alive() && !g.left.contains(&p.id)) {
-            let Some(claim) = Self::claim(p, slot) else { continue };
+        for p in self
+            .peers
+            .iter()
+            .filter(|p| p.alive() && !g.left.contains(&p.id))
+        {
+            let Some(claim) = Self::claim(p, slot) else {
+                continue;
+            };
             if g.view.contains(p.id) {
                 continue;
             }
@@ -267,9 +300,18 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         self.issue(now, slot, members, merge, &merged_from);
     }
 
-    fn issue(&mut self, now: Instant, slot: usize, members: heapless::Vec<ViewMember, M>, merge: bool, merged_from: &[u64]) {
+    fn issue(
+        &mut self,
+        now: Instant,
+        slot: usize,
+        members: heapless::Vec<ViewMember, M>,
+        merge: bool,
+        merged_from: &[u64],
+    ) {
         let (me, inc) = (self.me.id, self.me.incarnation);
-        let Some(g) = self.group_mut(slot) else { return };
+        let Some(g) = self.group_mut(slot) else {
+            return;
+        };
         let id = make_view_id(g.counter + 1, me, inc);
         g.merged_from.clear();
         for v in merged_from {
@@ -280,14 +322,22 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         self.broadcast(slot, DUE_VIEW, false);
     }
 
-    pub(crate) fn on_view(&mut self, now: Instant, sender: MemberId, group: blaze_wire::GroupId, v: &WireView<'_>) {
+    pub(crate) fn on_view(
+        &mut self,
+        now: Instant,
+        sender: MemberId,
+        group: blaze_wire::GroupId,
+        v: &WireView<'_>,
+    ) {
         let me = self.me.id;
         let join_wait = self.config.join_wait;
         let Some(slot) = self.group_slot(group) else {
             self.stats.other_group += 1;
             return;
         };
-        let Some(g) = self.group_mut(slot) else { return };
+        let Some(g) = self.group_mut(slot) else {
+            return;
+        };
         g.counter = g.counter.max(view_counter(v.view_id));
         let includes_me = v.members().any(|m| m.id == me);
         if !includes_me {
@@ -301,7 +351,9 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                         // Excluded (falsely suspected): join again.
                         debug!("excluded from view {:x}; rejoining", v.view_id);
                         g.view = View::default();
-                        g.phase = Phase::Joining { deadline: now + join_wait };
+                        g.phase = Phase::Joining {
+                            deadline: now + join_wait,
+                        };
                         self.broadcast(slot, DUE_JOIN, true);
                     }
                     Phase::Joining { .. } => {}
@@ -350,7 +402,16 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         for id in v.merged_from().take(4) {
             let _ = g.merged_from.push(id);
         }
-        self.install(now, slot, View { id: v.view_id, members, merge: v.merge }, sender);
+        self.install(
+            now,
+            slot,
+            View {
+                id: v.view_id,
+                members,
+                merge: v.merge,
+            },
+            sender,
+        );
     }
 
     /// Installs `view` and reports the differences as events.
@@ -391,14 +452,17 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         if let Some(c) = self.peer_mut(issuer).and_then(|p| p.claims.get_mut(slot)) {
             *c = Some(view.id);
         }
-        let Some(g) = self.group_mut(slot) else { return };
+        let Some(g) = self.group_mut(slot) else {
+            return;
+        };
         let group = g.id;
         let old = core::mem::replace(&mut g.view, view);
         let installed = &g.view;
         g.undecided.retain(|(m, _)| !installed.contains(*m));
         // A member admitted again is no longer "left".
         let old_members = &old;
-        g.left.retain(|m| !installed.contains(*m) || old_members.contains(*m));
+        g.left
+            .retain(|m| !installed.contains(*m) || old_members.contains(*m));
         g.counter = g.counter.max(view_counter(g.view.id));
         g.installed_at = now;
         g.phase = Phase::Member;
@@ -413,21 +477,35 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             merge: new_view.merge,
         });
         if new_view.merge {
-            self.push_event(PlainEvent::Merged { group, view_id: new_view.id });
+            self.push_event(PlainEvent::Merged {
+                group,
+                view_id: new_view.id,
+            });
         }
         for m in new_view.members.iter() {
-            if !old.members.iter().any(|o| o.id == m.id && o.incarnation == m.incarnation) {
-                self.push_event(PlainEvent::MemberJoined { group, member: m.id });
+            if !old
+                .members
+                .iter()
+                .any(|o| o.id == m.id && o.incarnation == m.incarnation)
+            {
+                self.push_event(PlainEvent::MemberJoined {
+                    group,
+                    member: m.id,
+                });
             }
         }
         let suspect = self.config.suspect_after();
         let grace = self.config.retransmit_interval * u64::from(LEAVE_TRIES + 1);
         for o in old.members.iter() {
-            if !new_view.members.iter().any(|m| m.id == o.id && o.incarnation == m.incarnation) {
+            if !new_view
+                .members
+                .iter()
+                .any(|m| m.id == o.id && o.incarnation == m.incarnation)
+            {
                 let member = o.id;
-                let heard = self
-                    .peer(member)
-                    .is_some_and(|p| p.alive() && now.saturating_duration_since(p.last_heard) < suspect);
+                let heard = self.peer(member).is_some_and(|p| {
+                    p.alive() && now.saturating_duration_since(p.last_heard) < suspect
+                });
                 if left.contains(&member) {
                     self.push_event(PlainEvent::MemberLeft { group, member });
                 } else if heard && member != me {
@@ -447,7 +525,11 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         let (prev, now_coord) = (old.coordinator(), new_view.coordinator());
         if prev != now_coord {
             if let Some(coordinator) = now_coord {
-                self.push_event(PlainEvent::CoordinatorChanged { group, coordinator, previous: prev });
+                self.push_event(PlainEvent::CoordinatorChanged {
+                    group,
+                    coordinator,
+                    previous: prev,
+                });
             }
         }
         self.after_install(now, slot, prev);

@@ -56,7 +56,9 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             return true;
         };
         let mut restarted = false;
-        let Some(p) = self.peers.get_mut(i) else { return false };
+        let Some(p) = self.peers.get_mut(i) else {
+            return false;
+        };
         if let Some(inc) = incarnation {
             if inc > p.incarnation {
                 restarted = p.incarnation != 0 || !p.alive();
@@ -116,18 +118,28 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
 
     fn probe_round(&mut self, now: Instant, target: MemberId) {
         let interval = self.config.probe_interval();
-        let Some(p) = self.peer_mut(target) else { return };
+        let Some(p) = self.peer_mut(target) else {
+            return;
+        };
         p.next_probe = now + interval;
         let Some(addr) = p.addr else { return };
         self.stats.probe_rounds += 1;
         let seq = self.next_probe_seq;
         self.next_probe_seq = self.next_probe_seq.wrapping_add(1);
-        let probe = Probe { seq, target: Some(target), origin: None, ack: false };
+        let probe = Probe {
+            seq,
+            target: Some(target),
+            origin: None,
+            ack: false,
+        };
         self.push_control(Control::Probe { to: addr, probe });
         // Helpers: members heard from recently, chosen at random.
         let suspect = self.config.suspect_after();
         let fresh = |p: &Peer<G>| {
-            p.alive() && p.id != target && p.addr.is_some() && now.saturating_duration_since(p.last_heard) < suspect
+            p.alive()
+                && p.id != target
+                && p.addr.is_some()
+                && now.saturating_duration_since(p.last_heard) < suspect
         };
         let mut candidates = self.peers.iter().filter(|p| fresh(p)).count();
         let mut wanted = usize::from(self.config.indirect_probes).min(candidates);
@@ -144,7 +156,12 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             if self.random_below(candidates) < wanted {
                 wanted -= 1;
                 if let Some(to) = to {
-                    let probe = Probe { seq, target: Some(target), origin: Some(self.me.id), ack: false };
+                    let probe = Probe {
+                        seq,
+                        target: Some(target),
+                        origin: Some(self.me.id),
+                        ack: false,
+                    };
                     self.push_control(Control::Probe { to, probe });
                 }
                 let _ = helper;
@@ -158,12 +175,22 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         let Some(target) = p.target else { return };
         if !p.ack {
             if target == me {
-                let probe = Probe { seq: p.seq, target: Some(me), origin: p.origin, ack: true };
+                let probe = Probe {
+                    seq: p.seq,
+                    target: Some(me),
+                    origin: p.origin,
+                    ack: true,
+                };
                 self.push_control(Control::Probe { to: from, probe });
             } else if p.origin == Some(sender) {
                 // A ping-req: probe the target on the sender's behalf.
                 if let Some(to) = self.peer(target).filter(|t| t.alive()).and_then(|t| t.addr) {
-                    let probe = Probe { seq: p.seq, target: Some(target), origin: Some(sender), ack: false };
+                    let probe = Probe {
+                        seq: p.seq,
+                        target: Some(target),
+                        origin: Some(sender),
+                        ack: false,
+                    };
                     self.push_control(Control::Probe { to, probe });
                 }
             }
@@ -178,7 +205,12 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             }
             Some(o) => {
                 if let Some(to) = self.peer(o).and_then(|t| t.addr) {
-                    let probe = Probe { seq: p.seq, target: Some(target), origin: Some(o), ack: true };
+                    let probe = Probe {
+                        seq: p.seq,
+                        target: Some(target),
+                        origin: Some(o),
+                        ack: true,
+                    };
                     self.push_control(Control::Probe { to, probe });
                 }
             }

@@ -42,7 +42,12 @@
 #![deny(missing_docs)]
 #![cfg_attr(
     not(test),
-    warn(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)
+    warn(
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
 )]
 
 #[cfg(test)]
@@ -64,7 +69,9 @@ pub use stats::Stats;
 mod view;
 pub use view::{View, ViewMember};
 mod membership;
-pub use membership::{EVENT_CAPACITY, Identity, MAX_CONSUMERS, MAX_SUBSCRIPTIONS, MemberInfo, Membership};
+pub use membership::{
+    EVENT_CAPACITY, Identity, MAX_CONSUMERS, MAX_SUBSCRIPTIONS, MemberInfo, Membership,
+};
 
 mod coordinator;
 mod detector;

@@ -6,12 +6,12 @@
 //! inboxes), `queue.rs` (queues) and `transmit.rs` (`poll_transmit`).
 
 use crate::config::{Config, ConfigError, MAX_SEEDS};
+use crate::frames::Probe;
 use crate::group::{Group, Phase};
 use crate::peer::{DUE_JOIN, DUE_LEAVE, Peer};
 use crate::pool::{Inbound, Slot, SlotState};
 use crate::view::View;
 use crate::{Event, GroupError, Metadata, Name, Stats};
-use crate::frames::Probe;
 use blaze_wire::{GroupId, Instant, MemberId, Rng};
 use core::net::SocketAddr;
 
@@ -71,23 +71,62 @@ pub(crate) enum Record {
 /// Events without payload (a copy of the public ones).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum PlainEvent {
-    ViewInstalled { group: GroupId, view_id: u64, members: usize, merge: bool },
-    MemberJoined { group: GroupId, member: MemberId },
-    MemberLeft { group: GroupId, member: MemberId },
-    MemberFailed { group: GroupId, member: MemberId },
-    CoordinatorChanged { group: GroupId, coordinator: MemberId, previous: Option<MemberId> },
-    Merged { group: GroupId, view_id: u64 },
-    Left { group: GroupId },
-    RequestTimedOut { correlation: u64 },
-    QueueAcked { group: GroupId, correlation: u64 },
+    ViewInstalled {
+        group: GroupId,
+        view_id: u64,
+        members: usize,
+        merge: bool,
+    },
+    MemberJoined {
+        group: GroupId,
+        member: MemberId,
+    },
+    MemberLeft {
+        group: GroupId,
+        member: MemberId,
+    },
+    MemberFailed {
+        group: GroupId,
+        member: MemberId,
+    },
+    CoordinatorChanged {
+        group: GroupId,
+        coordinator: MemberId,
+        previous: Option<MemberId>,
+    },
+    Merged {
+        group: GroupId,
+        view_id: u64,
+    },
+    Left {
+        group: GroupId,
+    },
+    RequestTimedOut {
+        correlation: u64,
+    },
+    QueueAcked {
+        group: GroupId,
+        correlation: u64,
+    },
 }
 
 /// A small frame waiting for `poll_transmit`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Control {
-    Probe { to: SocketAddr, probe: Probe },
-    ReplyAck { to: SocketAddr, target: MemberId, correlation: u64 },
-    ForwardJoin { to: SocketAddr, slot_group: usize, joiner: MemberId },
+    Probe {
+        to: SocketAddr,
+        probe: Probe,
+    },
+    ReplyAck {
+        to: SocketAddr,
+        target: MemberId,
+        correlation: u64,
+    },
+    ForwardJoin {
+        to: SocketAddr,
+        slot_group: usize,
+        joiner: MemberId,
+    },
 }
 
 /// A request awaiting its reply.
@@ -261,7 +300,10 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
 
     /// Number of free storage slots.
     pub fn free_slots(&self) -> usize {
-        self.slots.iter().filter(|s| s.state == SlotState::Free).count()
+        self.slots
+            .iter()
+            .filter(|s| s.state == SlotState::Free)
+            .count()
     }
 
     // ----------------------------------------------------------- commands
@@ -275,9 +317,15 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         if self.group_slot(id).is_some() {
             return Err(GroupError::AlreadyJoined);
         }
-        let slot = self.groups.iter().position(Option::is_none).ok_or(GroupError::TooManyGroups)?;
+        let slot = self
+            .groups
+            .iter()
+            .position(Option::is_none)
+            .ok_or(GroupError::TooManyGroups)?;
         let mut g = Group::new(name, now);
-        g.phase = Phase::Joining { deadline: now + self.config.join_wait };
+        g.phase = Phase::Joining {
+            deadline: now + self.config.join_wait,
+        };
         g.mcast |= DUE_JOIN;
         if let Some(e) = self.groups.get_mut(slot) {
             *e = Some(g);
@@ -299,7 +347,9 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
     pub fn leave(&mut self, now: Instant, group: GroupId) -> Result<(), GroupError> {
         self.release_delivered();
         let slot = self.group_slot(group).ok_or(GroupError::NotJoined)?;
-        let Some(g) = self.group_mut(slot) else { return Err(GroupError::NotJoined) };
+        let Some(g) = self.group_mut(slot) else {
+            return Err(GroupError::NotJoined);
+        };
         if matches!(g.phase, Phase::Leaving { .. }) {
             return Err(GroupError::NotJoined);
         }
@@ -325,33 +375,70 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         let rec = self.events.pop_front()?;
         Some(match rec {
             Record::Plain(p) => match p {
-                PlainEvent::ViewInstalled { group, view_id, members, merge } => {
-                    Event::ViewInstalled { group, view_id, members, merge }
-                }
+                PlainEvent::ViewInstalled {
+                    group,
+                    view_id,
+                    members,
+                    merge,
+                } => Event::ViewInstalled {
+                    group,
+                    view_id,
+                    members,
+                    merge,
+                },
                 PlainEvent::MemberJoined { group, member } => Event::MemberJoined { group, member },
                 PlainEvent::MemberLeft { group, member } => Event::MemberLeft { group, member },
                 PlainEvent::MemberFailed { group, member } => Event::MemberFailed { group, member },
-                PlainEvent::CoordinatorChanged { group, coordinator, previous } => {
-                    Event::CoordinatorChanged { group, coordinator, previous }
-                }
+                PlainEvent::CoordinatorChanged {
+                    group,
+                    coordinator,
+                    previous,
+                } => Event::CoordinatorChanged {
+                    group,
+                    coordinator,
+                    previous,
+                },
                 PlainEvent::Merged { group, view_id } => Event::Merged { group, view_id },
                 PlainEvent::Left { group } => Event::Left { group },
-                PlainEvent::RequestTimedOut { correlation } => Event::RequestTimedOut { correlation },
-                PlainEvent::QueueAcked { group, correlation } => Event::QueueAcked { group, correlation },
+                PlainEvent::RequestTimedOut { correlation } => {
+                    Event::RequestTimedOut { correlation }
+                }
+                PlainEvent::QueueAcked { group, correlation } => {
+                    Event::QueueAcked { group, correlation }
+                }
             },
             Record::Payload(i) => {
                 self.release = Some(i);
                 let slot = self.slots.get(i)?;
                 let payload = slot.payload();
                 match slot.state {
-                    SlotState::Inbound(Inbound::Message { from }) => Event::Message { from, payload },
-                    SlotState::Inbound(Inbound::Request { from, correlation, group }) => {
-                        Event::Request { from, correlation, group, payload }
+                    SlotState::Inbound(Inbound::Message { from }) => {
+                        Event::Message { from, payload }
                     }
-                    SlotState::Inbound(Inbound::Reply { from, correlation, error }) => {
-                        Event::Reply { from, correlation, error, payload }
-                    }
-                    SlotState::Inbound(Inbound::Queue { ref delivery, redelivered }) => Event::QueueMessage {
+                    SlotState::Inbound(Inbound::Request {
+                        from,
+                        correlation,
+                        group,
+                    }) => Event::Request {
+                        from,
+                        correlation,
+                        group,
+                        payload,
+                    },
+                    SlotState::Inbound(Inbound::Reply {
+                        from,
+                        correlation,
+                        error,
+                    }) => Event::Reply {
+                        from,
+                        correlation,
+                        error,
+                        payload,
+                    },
+                    SlotState::Inbound(Inbound::Queue {
+                        ref delivery,
+                        redelivered,
+                    }) => Event::QueueMessage {
                         delivery: *delivery,
                         queue: delivery_queue(delivery),
                         redelivered,
@@ -412,7 +499,9 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         }
         for s in self.slots.iter() {
             match s.state {
-                SlotState::Outgoing { next_tx, .. } | SlotState::Reply { next_tx, .. } => take(next_tx),
+                SlotState::Outgoing { next_tx, .. } | SlotState::Reply { next_tx, .. } => {
+                    take(next_tx)
+                }
                 _ => {}
             }
         }
@@ -428,7 +517,9 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
     }
 
     pub(crate) fn group_slot(&self, id: GroupId) -> Option<usize> {
-        self.groups.iter().position(|g| g.as_ref().is_some_and(|g| g.id == id))
+        self.groups
+            .iter()
+            .position(|g| g.as_ref().is_some_and(|g| g.id == id))
     }
 
     pub(crate) fn group(&self, slot: usize) -> Option<&Group<M>> {
@@ -508,7 +599,9 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
     }
 
     pub(crate) fn finish_leave(&mut self, slot: usize) {
-        let Some(g) = self.groups.get_mut(slot).and_then(Option::take) else { return };
+        let Some(g) = self.groups.get_mut(slot).and_then(Option::take) else {
+            return;
+        };
         for p in self.peers.iter_mut() {
             if let Some(c) = p.claims.get_mut(slot) {
                 *c = None;

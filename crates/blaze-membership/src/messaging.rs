@@ -48,7 +48,13 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
     /// [`Event::Reply`](crate::Event::Reply) with the returned correlation
     /// id, or [`Event::RequestTimedOut`](crate::Event::RequestTimedOut)
     /// after `timeout`.
-    pub fn request(&mut self, now: Instant, to: MemberId, payload: &[u8], timeout: Duration) -> Result<u64, SendError> {
+    pub fn request(
+        &mut self,
+        now: Instant,
+        to: MemberId,
+        payload: &[u8],
+        timeout: Duration,
+    ) -> Result<u64, SendError> {
         self.release_delivered();
         let r = self.start_request(now, to, None, payload, timeout);
         self.update_timers(now);
@@ -86,12 +92,20 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             return Err(SendError::PayloadTooLarge);
         }
         if to == self.me.id {
-            return self.accept_reply(to, correlation, error, payload).map_err(|_| SendError::StorageFull);
+            return self
+                .accept_reply(to, correlation, error, payload)
+                .map_err(|_| SendError::StorageFull);
         }
         if !self.peer(to).is_some_and(|p| p.alive() && p.addr.is_some()) {
             return Err(SendError::UnknownMember);
         }
-        let state = SlotState::Reply { to, correlation, error, next_tx: now, tries: crate::membership::REPLY_TRIES };
+        let state = SlotState::Reply {
+            to,
+            correlation,
+            error,
+            next_tx: now,
+            tries: crate::membership::REPLY_TRIES,
+        };
         alloc(&mut self.slots, state, payload).ok_or(SendError::StorageFull)?;
         self.update_timers(now);
         Ok(())
@@ -109,7 +123,9 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             return Err(SendError::TooManyPending);
         }
         let correlation = self.next_correlation;
-        let group = any.and_then(|s| self.group(s)).map_or(GroupId::from_raw(0), |g| g.id);
+        let group = any
+            .and_then(|s| self.group(s))
+            .map_or(GroupId::from_raw(0), |g| g.id);
         let header = Header {
             group,
             correlation,
@@ -121,7 +137,12 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         };
         self.p2p_send(now, to, header, payload)?;
         self.next_correlation = (self.next_correlation + 1) & !QUEUE_ID_BIT;
-        let _ = self.pending.push(Pending { correlation, target: to, deadline: now + timeout, any });
+        let _ = self.pending.push(Pending {
+            correlation,
+            target: to,
+            deadline: now + timeout,
+            any,
+        });
         Ok(correlation)
     }
 
@@ -133,19 +154,32 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         if g.view.id == 0 {
             return None;
         }
-        let ok = |id: MemberId| id != me && Some(id) != not && self.peer(id).is_some_and(|p| p.alive());
+        let ok =
+            |id: MemberId| id != me && Some(id) != not && self.peer(id).is_some_and(|p| p.alive());
         let n = g.view.members.iter().filter(|m| ok(m.id)).count();
         if n == 0 {
             return (not != Some(me)).then_some(me);
         }
         let k = self.rng.clone().below(n as u64) as usize;
-        let pick = g.view.members.iter().filter(|m| ok(m.id)).nth(k).map(|m| m.id);
+        let pick = g
+            .view
+            .members
+            .iter()
+            .filter(|m| ok(m.id))
+            .nth(k)
+            .map(|m| m.id);
         let _ = self.rng.next_u64();
         pick
     }
 
     /// Queues one reliable point-to-point message (or delivers it here).
-    pub(crate) fn p2p_send(&mut self, now: Instant, to: MemberId, header: Header, payload: &[u8]) -> Result<(), SendError> {
+    pub(crate) fn p2p_send(
+        &mut self,
+        now: Instant,
+        to: MemberId,
+        header: Header,
+        payload: &[u8],
+    ) -> Result<(), SendError> {
         if payload.len() > B {
             return Err(SendError::PayloadTooLarge);
         }
@@ -160,13 +194,25 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                 p2p_seq: 0,
                 one_way: header.one_way,
             };
-            return self.accept(now, to, header.group, &req).map_err(|_| SendError::StorageFull);
+            return self
+                .accept(now, to, header.group, &req)
+                .map_err(|_| SendError::StorageFull);
         }
-        let Some(p) = self.peers.iter().find(|p| p.id == to && p.alive() && p.addr.is_some()) else {
+        let Some(p) = self
+            .peers
+            .iter()
+            .find(|p| p.id == to && p.alive() && p.addr.is_some())
+        else {
             return Err(SendError::UnknownMember);
         };
         let seq = p.tx_next;
-        let state = SlotState::Outgoing { to, seq, next_tx: now, header, sent: false };
+        let state = SlotState::Outgoing {
+            to,
+            seq,
+            next_tx: now,
+            header,
+            sent: false,
+        };
         alloc(&mut self.slots, state, payload).ok_or(SendError::StorageFull)?;
         if let Some(p) = self.peer_mut(to) {
             p.tx_next += 1;
@@ -174,11 +220,19 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         Ok(())
     }
 
-    pub(crate) fn on_request(&mut self, now: Instant, sender: MemberId, group: GroupId, r: &Request<'_>) {
+    pub(crate) fn on_request(
+        &mut self,
+        now: Instant,
+        sender: MemberId,
+        group: GroupId,
+        r: &Request<'_>,
+    ) {
         if r.p2p_seq == 0 {
             return;
         }
-        let Some(p) = self.peer_mut(sender) else { return };
+        let Some(p) = self.peer_mut(sender) else {
+            return;
+        };
         p.ack_due = true;
         if r.p2p_seq != p.rx_next {
             self.stats.p2p_duplicates += 1;
@@ -196,7 +250,13 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
 
     /// Hands one in-order message to its consumer: an event, the queue
     /// coordinator or the producer.
-    fn accept(&mut self, now: Instant, from: MemberId, group: GroupId, r: &Request<'_>) -> Result<(), NoStorage> {
+    fn accept(
+        &mut self,
+        now: Instant,
+        from: MemberId,
+        group: GroupId,
+        r: &Request<'_>,
+    ) -> Result<(), NoStorage> {
         if !r.queue.is_empty() {
             return self.accept_queue(now, from, group, r);
         }
@@ -204,7 +264,11 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             Inbound::Message { from }
         } else {
             let group = r.target.is_none().then_some(group);
-            Inbound::Request { from, correlation: r.correlation, group }
+            Inbound::Request {
+                from,
+                correlation: r.correlation,
+                group,
+            }
         };
         self.deliver(inbound, r.payload)
     }
@@ -219,8 +283,18 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         Ok(())
     }
 
-    fn accept_reply(&mut self, from: MemberId, correlation: u64, error: u32, payload: &[u8]) -> Result<(), NoStorage> {
-        let Some(i) = self.pending.iter().position(|p| p.correlation == correlation && p.target == from) else {
+    fn accept_reply(
+        &mut self,
+        from: MemberId,
+        correlation: u64,
+        error: u32,
+        payload: &[u8],
+    ) -> Result<(), NoStorage> {
+        let Some(i) = self
+            .pending
+            .iter()
+            .position(|p| p.correlation == correlation && p.target == from)
+        else {
             if let Some(k) = self.timed_out.iter().position(|c| *c == correlation) {
                 // Counted once; repeated copies count as unknown.
                 self.timed_out.swap_remove_back(k);
@@ -230,7 +304,14 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             }
             return Ok(());
         };
-        self.deliver(Inbound::Reply { from, correlation, error }, payload)?;
+        self.deliver(
+            Inbound::Reply {
+                from,
+                correlation,
+                error,
+            },
+            payload,
+        )?;
         self.pending.swap_remove(i);
         Ok(())
     }
@@ -239,8 +320,15 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         if r.target.is_some_and(|t| t != self.me.id) {
             return;
         }
-        if self.accept_reply(sender, r.correlation, r.error, r.payload).is_ok() {
-            self.push_control(Control::ReplyAck { to: from, target: sender, correlation: r.correlation });
+        if self
+            .accept_reply(sender, r.correlation, r.error, r.payload)
+            .is_ok()
+        {
+            self.push_control(Control::ReplyAck {
+                to: from,
+                target: sender,
+                correlation: r.correlation,
+            });
         }
     }
 
@@ -256,7 +344,10 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         }
         if a.correlation != 0 && a.queue.is_empty() {
             for s in self.slots.iter_mut() {
-                if let SlotState::Reply { to, correlation, .. } = s.state {
+                if let SlotState::Reply {
+                    to, correlation, ..
+                } = s.state
+                {
                     if to == sender && correlation == a.correlation {
                         s.state = SlotState::Free;
                     }
@@ -272,7 +363,9 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                 self.timed_out.pop_front();
             }
             let _ = self.timed_out.push_back(p.correlation);
-            self.push_event(PlainEvent::RequestTimedOut { correlation: p.correlation });
+            self.push_event(PlainEvent::RequestTimedOut {
+                correlation: p.correlation,
+            });
         }
     }
 
@@ -285,12 +378,15 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                     let any = self
                         .pending
                         .iter()
-                        .find(|p| p.correlation == header.correlation && p.target == id && p.any.is_some())
+                        .find(|p| {
+                            p.correlation == header.correlation && p.target == id && p.any.is_some()
+                        })
                         .and_then(|p| p.any);
                     let rerouted = header.target.is_none()
                         && header.queue.as_str().is_empty()
                         && !header.one_way
-                        && any.is_some_and(|slot| self.reroute(now, i, slot, id, header.correlation));
+                        && any
+                            .is_some_and(|slot| self.reroute(now, i, slot, id, header.correlation));
                     if !rerouted {
                         if let Some(s) = self.slots.get_mut(i) {
                             s.state = SlotState::Free;
@@ -310,21 +406,43 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         }
     }
 
-    fn reroute(&mut self, now: Instant, i: usize, slot: usize, gone: MemberId, correlation: u64) -> bool {
-        let Some(to) = self.pick_member(slot, Some(gone)) else { return false };
+    fn reroute(
+        &mut self,
+        now: Instant,
+        i: usize,
+        slot: usize,
+        gone: MemberId,
+        correlation: u64,
+    ) -> bool {
+        let Some(to) = self.pick_member(slot, Some(gone)) else {
+            return false;
+        };
         if to == self.me.id {
             return false;
         }
-        let Some(p) = self.peer_mut(to) else { return false };
+        let Some(p) = self.peer_mut(to) else {
+            return false;
+        };
         let seq = p.tx_next;
         p.tx_next += 1;
-        if let Some(SlotState::Outgoing { to: t, seq: s, next_tx, sent, .. }) = self.slots.get_mut(i).map(|s| &mut s.state) {
+        if let Some(SlotState::Outgoing {
+            to: t,
+            seq: s,
+            next_tx,
+            sent,
+            ..
+        }) = self.slots.get_mut(i).map(|s| &mut s.state)
+        {
             *t = to;
             *s = seq;
             *next_tx = now;
             *sent = false;
         }
-        if let Some(p) = self.pending.iter_mut().find(|p| p.correlation == correlation) {
+        if let Some(p) = self
+            .pending
+            .iter_mut()
+            .find(|p| p.correlation == correlation)
+        {
             p.target = to;
         }
         true

@@ -20,7 +20,10 @@ impl Name {
     pub fn new(s: &str) -> Option<Self> {
         let mut bytes = [0u8; MAX_NAME];
         bytes.get_mut(..s.len())?.copy_from_slice(s.as_bytes());
-        Some(Name { len: u8::try_from(s.len()).ok()?, bytes })
+        Some(Name {
+            len: u8::try_from(s.len()).ok()?,
+            bytes,
+        })
     }
 
     /// The name.
@@ -52,7 +55,10 @@ pub struct Metadata {
 
 impl Default for Metadata {
     fn default() -> Self {
-        Metadata { len: 0, bytes: [0; MAX_METADATA] }
+        Metadata {
+            len: 0,
+            bytes: [0; MAX_METADATA],
+        }
     }
 }
 
@@ -61,7 +67,10 @@ impl Metadata {
     pub fn new(b: &[u8]) -> Option<Self> {
         let mut bytes = [0u8; MAX_METADATA];
         bytes.get_mut(..b.len())?.copy_from_slice(b);
-        Some(Metadata { len: u8::try_from(b.len()).ok()?, bytes })
+        Some(Metadata {
+            len: u8::try_from(b.len()).ok()?,
+            bytes,
+        })
     }
 
     /// The bytes.

@@ -18,10 +18,23 @@ pub(crate) struct Header {
 /// What a received payload is, for `poll_event`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Inbound {
-    Message { from: MemberId },
-    Request { from: MemberId, correlation: u64, group: Option<GroupId> },
-    Reply { from: MemberId, correlation: u64, error: u32 },
-    Queue { delivery: crate::Delivery, redelivered: bool },
+    Message {
+        from: MemberId,
+    },
+    Request {
+        from: MemberId,
+        correlation: u64,
+        group: Option<GroupId>,
+    },
+    Reply {
+        from: MemberId,
+        correlation: u64,
+        error: u32,
+    },
+    Queue {
+        delivery: crate::Delivery,
+        redelivered: bool,
+    },
 }
 
 /// Where a coordinator's queue message is.
@@ -36,9 +49,21 @@ pub(crate) enum QueueState {
 pub(crate) enum SlotState {
     Free,
     /// A point-to-point message awaiting its ack.
-    Outgoing { to: MemberId, seq: u64, next_tx: Instant, header: Header, sent: bool },
+    Outgoing {
+        to: MemberId,
+        seq: u64,
+        next_tx: Instant,
+        header: Header,
+        sent: bool,
+    },
     /// A reply awaiting the requester's ack.
-    Reply { to: MemberId, correlation: u64, error: u32, next_tx: Instant, tries: u8 },
+    Reply {
+        to: MemberId,
+        correlation: u64,
+        error: u32,
+        next_tx: Instant,
+        tries: u8,
+    },
     /// A received payload awaiting `poll_event`.
     Inbound(Inbound),
     /// The coordinator's copy of a queue message.
@@ -52,7 +77,12 @@ pub(crate) enum SlotState {
         state: QueueState,
     },
     /// A producer's copy of a queue message until a consumer acked it.
-    Produced { slot_group: usize, queue: Name, correlation: u64, coordinator: MemberId },
+    Produced {
+        slot_group: usize,
+        queue: Name,
+        correlation: u64,
+        coordinator: MemberId,
+    },
 }
 
 /// One slot: state and payload.
@@ -64,7 +94,11 @@ pub(crate) struct Slot<const B: usize> {
 }
 
 impl<const B: usize> Slot<B> {
-    pub(crate) const FREE: Self = Slot { state: SlotState::Free, len: 0, data: [0; B] };
+    pub(crate) const FREE: Self = Slot {
+        state: SlotState::Free,
+        len: 0,
+        data: [0; B],
+    };
 
     pub(crate) fn payload(&self) -> &[u8] {
         self.data.get(..self.len).unwrap_or(&[])
@@ -72,11 +106,18 @@ impl<const B: usize> Slot<B> {
 }
 
 /// Takes a free slot, fills it, returns its index.
-pub(crate) fn alloc<const B: usize>(slots: &mut [Slot<B>], state: SlotState, payload: &[u8]) -> Option<usize> {
+pub(crate) fn alloc<const B: usize>(
+    slots: &mut [Slot<B>],
+    state: SlotState,
+    payload: &[u8],
+) -> Option<usize> {
     if payload.len() > B {
         return None;
     }
-    let (i, slot) = slots.iter_mut().enumerate().find(|(_, s)| s.state == SlotState::Free)?;
+    let (i, slot) = slots
+        .iter_mut()
+        .enumerate()
+        .find(|(_, s)| s.state == SlotState::Free)?;
     slot.data.get_mut(..payload.len())?.copy_from_slice(payload);
     slot.len = payload.len();
     slot.state = state;

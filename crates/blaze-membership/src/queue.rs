@@ -32,12 +32,21 @@ use blaze_wire::{GroupId, Instant, MemberId};
 
 impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<M, G, S, B> {
     /// Consumes queue `queue` of `group` from this member.
-    pub fn subscribe(&mut self, now: Instant, group: GroupId, queue: &str) -> Result<(), SendError> {
+    pub fn subscribe(
+        &mut self,
+        now: Instant,
+        group: GroupId,
+        queue: &str,
+    ) -> Result<(), SendError> {
         self.release_delivered();
         let slot = self.group_slot(group).ok_or(SendError::NotInGroup)?;
-        let name = Name::new(queue).filter(|n| !n.as_str().is_empty()).ok_or(SendError::BadQueueName)?;
+        let name = Name::new(queue)
+            .filter(|n| !n.as_str().is_empty())
+            .ok_or(SendError::BadQueueName)?;
         if !self.subscriptions.contains(&(slot, name)) {
-            self.subscriptions.push((slot, name)).map_err(|_| SendError::TooManyPending)?;
+            self.subscriptions
+                .push((slot, name))
+                .map_err(|_| SendError::TooManyPending)?;
         }
         if self.group(slot).is_some_and(|g| g.view.id != 0) {
             self.send_subscription(now, slot, name, true)?;
@@ -47,7 +56,12 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
     }
 
     /// Stops consuming `queue`; unacknowledged deliveries go to others.
-    pub fn unsubscribe(&mut self, now: Instant, group: GroupId, queue: &str) -> Result<(), SendError> {
+    pub fn unsubscribe(
+        &mut self,
+        now: Instant,
+        group: GroupId,
+        queue: &str,
+    ) -> Result<(), SendError> {
         self.release_delivered();
         let slot = self.group_slot(group).ok_or(SendError::NotInGroup)?;
         let name = Name::new(queue).ok_or(SendError::BadQueueName)?;
@@ -60,13 +74,29 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
     /// Sends `payload` to queue `queue` of `group`; it goes to exactly one
     /// consumer at a time (at least once overall). Returns the id that
     /// [`Event::QueueAcked`](crate::Event::QueueAcked) reports.
-    pub fn send_queue(&mut self, now: Instant, group: GroupId, queue: &str, payload: &[u8]) -> Result<u64, SendError> {
+    pub fn send_queue(
+        &mut self,
+        now: Instant,
+        group: GroupId,
+        queue: &str,
+        payload: &[u8],
+    ) -> Result<u64, SendError> {
         self.release_delivered();
         let slot = self.group_slot(group).ok_or(SendError::NotInGroup)?;
-        let name = Name::new(queue).filter(|n| !n.as_str().is_empty()).ok_or(SendError::BadQueueName)?;
-        let coordinator = self.group(slot).and_then(|g| g.view.coordinator()).ok_or(SendError::NotInGroup)?;
+        let name = Name::new(queue)
+            .filter(|n| !n.as_str().is_empty())
+            .ok_or(SendError::BadQueueName)?;
+        let coordinator = self
+            .group(slot)
+            .and_then(|g| g.view.coordinator())
+            .ok_or(SendError::NotInGroup)?;
         let correlation = self.next_correlation;
-        let state = SlotState::Produced { slot_group: slot, queue: name, correlation, coordinator };
+        let state = SlotState::Produced {
+            slot_group: slot,
+            queue: name,
+            correlation,
+            coordinator,
+        };
         let i = alloc(&mut self.slots, state, payload).ok_or(SendError::StorageFull)?;
         if let Err(e) = self.forward_produced(now, i, false) {
             if let Some(s) = self.slots.get_mut(i) {
@@ -83,7 +113,9 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
     /// Acknowledges a queue delivery: the coordinator forgets the message.
     pub fn ack(&mut self, now: Instant, delivery: Delivery) -> Result<(), SendError> {
         self.release_delivered();
-        let slot = self.group_slot(delivery.group).ok_or(SendError::NotInGroup)?;
+        let slot = self
+            .group_slot(delivery.group)
+            .ok_or(SendError::NotInGroup)?;
         let header = Header {
             group: delivery.group,
             correlation: delivery.id,
@@ -100,7 +132,13 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         r
     }
 
-    fn send_subscription(&mut self, now: Instant, slot: usize, queue: Name, on: bool) -> Result<(), SendError> {
+    fn send_subscription(
+        &mut self,
+        now: Instant,
+        slot: usize,
+        queue: Name,
+        on: bool,
+    ) -> Result<(), SendError> {
         let g = self.group(slot).ok_or(SendError::NotInGroup)?;
         let coordinator = g.view.coordinator().ok_or(SendError::NotInGroup)?;
         let header = Header {
@@ -116,9 +154,22 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
     }
 
     /// Sends the producer's copy in slot `i` to the current coordinator.
-    fn forward_produced(&mut self, now: Instant, i: usize, redelivered: bool) -> Result<(), SendError> {
-        let Some(s) = self.slots.get(i) else { return Err(SendError::StorageFull) };
-        let SlotState::Produced { slot_group, queue, correlation, .. } = s.state else {
+    fn forward_produced(
+        &mut self,
+        now: Instant,
+        i: usize,
+        redelivered: bool,
+    ) -> Result<(), SendError> {
+        let Some(s) = self.slots.get(i) else {
+            return Err(SendError::StorageFull);
+        };
+        let SlotState::Produced {
+            slot_group,
+            queue,
+            correlation,
+            ..
+        } = s.state
+        else {
             return Err(SendError::StorageFull);
         };
         let g = self.group(slot_group).ok_or(SendError::NotInGroup)?;
@@ -138,7 +189,9 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         if let (Some(dst), Some(src)) = (buf.get_mut(..len), s.data.get(..len)) {
             dst.copy_from_slice(src);
         }
-        if let Some(SlotState::Produced { coordinator: c, .. }) = self.slots.get_mut(i).map(|s| &mut s.state) {
+        if let Some(SlotState::Produced { coordinator: c, .. }) =
+            self.slots.get_mut(i).map(|s| &mut s.state)
+        {
             *c = coordinator;
         }
         self.p2p_send(now, coordinator, header, buf.get(..len).unwrap_or(&[]))
@@ -152,7 +205,9 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         group: GroupId,
         r: &crate::frames::Request<'_>,
     ) -> Result<(), NoStorage> {
-        let Some(queue) = Name::new(r.queue) else { return Ok(()) };
+        let Some(queue) = Name::new(r.queue) else {
+            return Ok(());
+        };
         let Some(slot) = self.group_slot(group) else {
             self.stats.other_group += 1;
             return Ok(());
@@ -179,12 +234,27 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         }
         if !r.one_way {
             // A delivery to this consumer.
-            let delivery = Delivery { group, coordinator: from, id: r.correlation, queue };
-            return self.deliver(Inbound::Queue { delivery, redelivered: r.redelivered }, r.payload);
+            let delivery = Delivery {
+                group,
+                coordinator: from,
+                id: r.correlation,
+                queue,
+            };
+            return self.deliver(
+                Inbound::Queue {
+                    delivery,
+                    redelivered: r.redelivered,
+                },
+                r.payload,
+            );
         }
         if r.correlation == 0 {
             // A consumer (un)subscribes.
-            let c = Consumer { slot_group: slot, queue, member: from };
+            let c = Consumer {
+                slot_group: slot,
+                queue,
+                member: from,
+            };
             if r.payload.first() == Some(&1) {
                 if !self.consumers.contains(&c) && self.consumers.push(c).is_err() {
                     return Err(NoStorage);
@@ -204,7 +274,12 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                 self.stats.queue_stale_acks += 1;
                 return Ok(());
             };
-            let Some(SlotState::Queued { producer, producer_correlation, queue, .. }) = self.slots.get(i).map(|s| s.state)
+            let Some(SlotState::Queued {
+                producer,
+                producer_correlation,
+                queue,
+                ..
+            }) = self.slots.get(i).map(|s| s.state)
             else {
                 return Ok(());
             };
@@ -243,7 +318,10 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             if let Some(s) = self.slots.get_mut(i) {
                 s.state = SlotState::Free;
             }
-            self.push_event(PlainEvent::QueueAcked { group, correlation: r.correlation });
+            self.push_event(PlainEvent::QueueAcked {
+                group,
+                correlation: r.correlation,
+            });
             Ok(())
         }
     }
@@ -252,7 +330,14 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
     /// pending, flagged redelivered.
     fn requeue(&mut self, slot: usize, queue: Option<Name>, member: MemberId) {
         for s in self.slots.iter_mut() {
-            if let SlotState::Queued { slot_group, queue: q, state, redelivered, .. } = &mut s.state {
+            if let SlotState::Queued {
+                slot_group,
+                queue: q,
+                state,
+                redelivered,
+                ..
+            } = &mut s.state
+            {
                 if *slot_group == slot
                     && queue.is_none_or(|n| n == *q)
                     && *state == (QueueState::InFlight { consumer: member })
@@ -267,7 +352,8 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
 
     /// `member` left the view of `slot` or failed.
     pub(crate) fn consumer_gone(&mut self, slot: usize, member: MemberId) {
-        self.consumers.retain(|c| !(c.slot_group == slot && c.member == member));
+        self.consumers
+            .retain(|c| !(c.slot_group == slot && c.member == member));
         self.requeue(slot, None, member);
     }
 
@@ -288,8 +374,12 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         if coordinator == previous {
             return;
         }
-        let subs: heapless::Vec<Name, { crate::membership::MAX_SUBSCRIPTIONS }> =
-            self.subscriptions.iter().filter(|(s, _)| *s == slot).map(|(_, n)| *n).collect();
+        let subs: heapless::Vec<Name, { crate::membership::MAX_SUBSCRIPTIONS }> = self
+            .subscriptions
+            .iter()
+            .filter(|(s, _)| *s == slot)
+            .map(|(_, n)| *n)
+            .collect();
         for q in subs {
             let _ = self.send_subscription(now, slot, q, true);
         }
@@ -305,23 +395,43 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
     /// The coordinator hands pending messages to the least loaded consumers.
     pub(crate) fn dispatch_queues(&mut self, now: Instant) {
         let me = self.me.id;
-        if !self.slots.iter().any(|s| matches!(s.state, SlotState::Queued { state: QueueState::Pending, .. })) {
+        if !self.slots.iter().any(|s| {
+            matches!(
+                s.state,
+                SlotState::Queued {
+                    state: QueueState::Pending,
+                    ..
+                }
+            )
+        }) {
             return;
         }
         for i in 0..S {
-            let Some(SlotState::Queued { slot_group, queue, id, redelivered, state: QueueState::Pending, .. }) =
-                self.slots.get(i).map(|s| s.state)
+            let Some(SlotState::Queued {
+                slot_group,
+                queue,
+                id,
+                redelivered,
+                state: QueueState::Pending,
+                ..
+            }) = self.slots.get(i).map(|s| s.state)
             else {
                 continue;
             };
-            let Some(g) = self.group(slot_group) else { continue };
+            let Some(g) = self.group(slot_group) else {
+                continue;
+            };
             if g.view.coordinator() != Some(me) {
                 continue;
             }
             let group = g.id;
             // Least loaded live consumer of this queue in the view.
             let mut best: Option<(usize, u64, MemberId)> = None;
-            for c in self.consumers.iter().filter(|c| c.slot_group == slot_group && c.queue == queue) {
+            for c in self
+                .consumers
+                .iter()
+                .filter(|c| c.slot_group == slot_group && c.queue == queue)
+            {
                 if !g.view.contains(c.member) || !self.is_alive(c.member) {
                     continue;
                 }
@@ -339,7 +449,9 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                     best = Some(key);
                 }
             }
-            let Some((_, _, consumer)) = best else { continue };
+            let Some((_, _, consumer)) = best else {
+                continue;
+            };
             let header = Header {
                 group,
                 correlation: id,
@@ -351,13 +463,21 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             };
             let mut buf = [0u8; B];
             let len = self.slots.get(i).map_or(0, |s| s.len);
-            if let (Some(dst), Some(src)) = (buf.get_mut(..len), self.slots.get(i).and_then(|s| s.data.get(..len))) {
+            if let (Some(dst), Some(src)) = (
+                buf.get_mut(..len),
+                self.slots.get(i).and_then(|s| s.data.get(..len)),
+            ) {
                 dst.copy_from_slice(src);
             }
-            if self.p2p_send(now, consumer, header, buf.get(..len).unwrap_or(&[])).is_err() {
+            if self
+                .p2p_send(now, consumer, header, buf.get(..len).unwrap_or(&[]))
+                .is_err()
+            {
                 return;
             }
-            if let Some(SlotState::Queued { state, .. }) = self.slots.get_mut(i).map(|s| &mut s.state) {
+            if let Some(SlotState::Queued { state, .. }) =
+                self.slots.get_mut(i).map(|s| &mut s.state)
+            {
                 *state = QueueState::InFlight { consumer };
             }
         }

@@ -1,9 +1,9 @@
 //! `handle_datagram`: decoding and dispatch of one received frame.
 
-use crate::frames::{Body, Frame, Heartbeat, Join, Leave};
+use crate::Name;
+use crate::frames::{Body, Frame, Heartbeat, JoinIn, Leave};
 use crate::group::Phase;
 use crate::membership::{Control, Membership, PlainEvent};
-use crate::{Metadata, Name};
 use blaze_wire::{GroupId, Instant, MemberId};
 use core::net::SocketAddr;
 
@@ -46,14 +46,12 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         self.update_timers(now);
     }
 
-    fn on_join(&mut self, sender: MemberId, group: GroupId, j: &Join<'_>, from: SocketAddr) {
+    fn on_join(&mut self, sender: MemberId, group: GroupId, j: &JoinIn<'_>, from: SocketAddr) {
         if let Some(p) = self.peer_mut(sender) {
             if let Some(n) = Name::new(j.member_name) {
                 p.name = n;
             }
-            if let Some(md) = Metadata::new(j.metadata) {
-                p.metadata = md;
-            }
+            p.metadata = j.metadata;
             p.weight = j.weight;
         }
         let Some(slot) = self.group_slot(group) else {
@@ -77,7 +75,11 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             && !g.view.contains(sender)
         {
             if let Some(to) = coordinator.and_then(|c| self.peer(c)).and_then(|p| p.addr) {
-                self.push_control(Control::ForwardJoin { to, slot_group: slot, joiner: sender });
+                self.push_control(Control::ForwardJoin {
+                    to,
+                    slot_group: slot,
+                    joiner: sender,
+                });
             }
         }
         let _ = from;
@@ -93,7 +95,10 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             if let Some(i) = g.undecided.iter().position(|(m, _)| *m == sender) {
                 g.undecided.swap_remove(i);
                 let group = g.id;
-                self.push_event(PlainEvent::MemberLeft { group, member: sender });
+                self.push_event(PlainEvent::MemberLeft {
+                    group,
+                    member: sender,
+                });
             }
         }
         if let Some(c) = self.peer_mut(sender).and_then(|p| p.claims.get_mut(slot)) {
@@ -102,8 +107,12 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
     }
 
     fn on_heartbeat(&mut self, sender: MemberId, group: GroupId, h: Heartbeat) {
-        let Some(slot) = self.group_slot(group) else { return };
-        let Some(g) = self.group_mut(slot) else { return };
+        let Some(slot) = self.group_slot(group) else {
+            return;
+        };
+        let Some(g) = self.group_mut(slot) else {
+            return;
+        };
         if g.left.contains(&sender) {
             return;
         }

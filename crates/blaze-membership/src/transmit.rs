@@ -1,7 +1,9 @@
 //! `poll_transmit`: pending work serialised into the caller's buffer.
 
 use crate::config::Discovery;
-use crate::frames::{self, Ack, BodyOut, Heartbeat, Join, Leave, Reply, Request, ViewMemberOut, WireError};
+use crate::frames::{
+    self, Ack, AddrBytes, BodyOut, Heartbeat, Join, Leave, Reply, Request, WireError,
+};
 use crate::membership::{Control, Membership};
 use crate::peer::{DUE_HEARTBEAT, DUE_JOIN, DUE_LEAVE, DUE_VIEW};
 use crate::pool::SlotState;
@@ -22,21 +24,42 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         }
     }
 
-    fn next_frame(&mut self, now: Instant, buf: &mut [u8]) -> Option<(Destination, Result<usize, WireError>)> {
+    fn next_frame(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+    ) -> Option<(Destination, Result<usize, WireError>)> {
         let me = self.me.id;
         let zero = GroupId::from_raw(0);
         if let Some(c) = self.control.pop_front() {
             return Some(match c {
-                Control::Probe { to, probe } => {
-                    (Destination::Peer(to), frames::emit(buf, zero, me, &BodyOut::Probe(probe)))
+                Control::Probe { to, probe } => (
+                    Destination::Peer(to),
+                    frames::emit(buf, zero, me, &BodyOut::Probe(probe)),
+                ),
+                Control::ReplyAck {
+                    to,
+                    target,
+                    correlation,
+                } => {
+                    let ack = Ack {
+                        target: Some(target),
+                        p2p_seq: 0,
+                        correlation,
+                        queue: "",
+                    };
+                    (
+                        Destination::Peer(to),
+                        frames::emit(buf, zero, me, &BodyOut::Ack(ack)),
+                    )
                 }
-                Control::ReplyAck { to, target, correlation } => {
-                    let ack = Ack { target: Some(target), p2p_seq: 0, correlation, queue: "" };
-                    (Destination::Peer(to), frames::emit(buf, zero, me, &BodyOut::Ack(ack)))
-                }
-                Control::ForwardJoin { to, slot_group, joiner } => {
+                Control::ForwardJoin {
+                    to,
+                    slot_group,
+                    joiner,
+                } => {
                     let (Some(g), Some(p)) = (self.group(slot_group), self.peer(joiner)) else {
-                        return Some((Destination::Peer(to), Err(WireError::InvalidId)));
+                        return Some((Destination::Peer(to), Err(WireError::Nothing)));
                     };
                     let join = Join {
                         group_name: g.name.as_str(),
@@ -46,13 +69,18 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                         incarnation: p.incarnation,
                         address: p.addr,
                     };
-                    (Destination::Peer(to), frames::emit(buf, g.id, joiner, &BodyOut::Join(join)))
+                    (
+                        Destination::Peer(to),
+                        frames::emit(buf, g.id, joiner, &BodyOut::Join(join)),
+                    )
                 }
             });
         }
         // Group-wide frames by multicast.
         for slot in 0..G {
-            let Some(g) = self.group_mut(slot) else { continue };
+            let Some(g) = self.group_mut(slot) else {
+                continue;
+            };
             if g.mcast == 0 {
                 continue;
             }
@@ -62,27 +90,45 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         }
         // Unicast: per-peer frames, owed acks.
         for i in 0..self.peers.len() {
-            let Some(p) = self.peers.get_mut(i) else { break };
+            let Some(p) = self.peers.get_mut(i) else {
+                break;
+            };
             let Some(addr) = p.addr else { continue };
             if let Some((slot, d)) = p.due.iter_mut().enumerate().find(|(_, d)| **d != 0) {
                 let bit = *d & d.wrapping_neg();
                 *d &= !bit;
-                return Some((Destination::Peer(addr), self.group_frame(now, slot, bit, buf)));
+                return Some((
+                    Destination::Peer(addr),
+                    self.group_frame(now, slot, bit, buf),
+                ));
             }
             if p.ack_due && p.alive() {
                 p.ack_due = false;
-                let ack = Ack { target: Some(p.id), p2p_seq: p.rx_next.saturating_sub(1), correlation: 0, queue: "" };
-                return Some((Destination::Peer(addr), frames::emit(buf, zero, me, &BodyOut::Ack(ack))));
+                let ack = Ack {
+                    target: Some(p.id),
+                    p2p_seq: p.rx_next.saturating_sub(1),
+                    correlation: 0,
+                    queue: "",
+                };
+                return Some((
+                    Destination::Peer(addr),
+                    frames::emit(buf, zero, me, &BodyOut::Ack(ack)),
+                ));
             }
         }
         if let Discovery::Unicast { seeds } = self.config.discovery {
             for (i, seed) in seeds.iter().enumerate() {
                 let Some(addr) = *seed else { continue };
-                let Some(row) = self.seed_due.get_mut(i) else { continue };
+                let Some(row) = self.seed_due.get_mut(i) else {
+                    continue;
+                };
                 if let Some((slot, d)) = row.iter_mut().enumerate().find(|(_, d)| **d != 0) {
                     let bit = *d & d.wrapping_neg();
                     *d &= !bit;
-                    return Some((Destination::Peer(addr), self.group_frame(now, slot, bit, buf)));
+                    return Some((
+                        Destination::Peer(addr),
+                        self.group_frame(now, slot, bit, buf),
+                    ));
                 }
             }
         }
@@ -99,7 +145,16 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             .min();
         if let Some((_, i)) = due {
             let slot = self.slots.get_mut(i)?;
-            let SlotState::Outgoing { to, seq, next_tx, header, sent } = &mut slot.state else { return None };
+            let SlotState::Outgoing {
+                to,
+                seq,
+                next_tx,
+                header,
+                sent,
+            } = &mut slot.state
+            else {
+                return None;
+            };
             *next_tx = now + rto;
             if *sent {
                 self.stats.p2p_retransmits += 1;
@@ -118,36 +173,73 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                 p2p_seq: seq,
                 one_way: header.one_way,
             };
-            return Some((Destination::Peer(addr), frames::emit(buf, header.group, me, &BodyOut::Request(req))));
+            return Some((
+                Destination::Peer(addr),
+                frames::emit(buf, header.group, me, &BodyOut::Request(req)),
+            ));
         }
-        let reply = self.slots.iter().position(|s| matches!(s.state, SlotState::Reply { next_tx, .. } if next_tx <= now));
+        let reply = self
+            .slots
+            .iter()
+            .position(|s| matches!(s.state, SlotState::Reply { next_tx, .. } if next_tx <= now));
         if let Some(i) = reply {
             let slot = self.slots.get_mut(i)?;
-            let SlotState::Reply { to, correlation, error, next_tx, tries } = &mut slot.state else { return None };
+            let SlotState::Reply {
+                to,
+                correlation,
+                error,
+                next_tx,
+                tries,
+            } = &mut slot.state
+            else {
+                return None;
+            };
             *next_tx = now + rto;
             *tries = tries.saturating_sub(1);
             let (to, correlation, error, last) = (*to, *correlation, *error, *tries == 0);
             let addr = self.peer(to).and_then(|p| p.addr);
             let slot = self.slots.get(i)?;
-            let r = Reply { correlation, target: Some(to), payload: slot.payload(), error };
-            let out = addr.map(|a| (Destination::Peer(a), frames::emit(buf, zero, me, &BodyOut::Reply(r))));
+            let r = Reply {
+                correlation,
+                target: Some(to),
+                payload: slot.payload(),
+                error,
+            };
+            let out = addr.map(|a| {
+                (
+                    Destination::Peer(a),
+                    frames::emit(buf, zero, me, &BodyOut::Reply(r)),
+                )
+            });
             if last {
                 if let Some(s) = self.slots.get_mut(i) {
                     s.state = SlotState::Free;
                 }
             }
-            return out.or(Some((Destination::Group, Err(WireError::InvalidId))));
+            return out.or(Some((Destination::Group, Err(WireError::Nothing))));
         }
         None
     }
 
     /// Encodes the group-wide frame `bit` of group `slot`.
-    fn group_frame(&self, now: Instant, slot: usize, bit: u8, buf: &mut [u8]) -> Result<usize, WireError> {
+    fn group_frame(
+        &self,
+        now: Instant,
+        slot: usize,
+        bit: u8,
+        buf: &mut [u8],
+    ) -> Result<usize, WireError> {
         let me = self.me.id;
-        let Some(g) = self.group(slot) else { return Err(WireError::InvalidId) };
+        let Some(g) = self.group(slot) else {
+            return Err(WireError::Nothing);
+        };
         match bit {
             DUE_HEARTBEAT => {
-                let hb = Heartbeat { view_id: g.view.id, timestamp_us: now.total_micros(), incarnation: self.me.incarnation };
+                let hb = Heartbeat {
+                    view_id: g.view.id,
+                    timestamp_us: now.total_micros(),
+                    incarnation: self.me.incarnation,
+                };
                 frames::emit(buf, g.id, me, &BodyOut::Heartbeat(hb))
             }
             DUE_JOIN => {
@@ -161,24 +253,35 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                 };
                 frames::emit(buf, g.id, me, &BodyOut::Join(join))
             }
-            DUE_LEAVE => frames::emit(buf, g.id, me, &BodyOut::Leave(Leave { incarnation: self.me.incarnation })),
+            DUE_LEAVE => frames::emit(
+                buf,
+                g.id,
+                me,
+                &BodyOut::Leave(Leave {
+                    incarnation: self.me.incarnation,
+                }),
+            ),
             DUE_VIEW => {
                 if g.view.id == 0 {
-                    return Err(WireError::InvalidId);
+                    return Err(WireError::Nothing);
                 }
-                let members = |f: &mut dyn FnMut(ViewMemberOut<'_>) -> Result<(), WireError>| {
-                    for m in g.view.members.iter() {
-                        f(ViewMemberOut {
-                            id: m.id,
-                            name: m.name.as_str(),
-                            weight: m.weight,
-                            incarnation: m.incarnation,
-                            address: m.address,
-                            rank: m.rank,
-                        })?;
-                    }
-                    Ok(())
-                };
+                let mut addrs = [AddrBytes::default(); M];
+                for (a, m) in addrs.iter_mut().zip(g.view.members.iter()) {
+                    *a = AddrBytes::new(m.address);
+                }
+                let mut members: heapless::Vec<blaze_wire::ViewMember<'_>, M> =
+                    heapless::Vec::new();
+                for (m, a) in g.view.members.iter().zip(addrs.iter()) {
+                    let _ = members.push(blaze_wire::ViewMember {
+                        id: Some(m.id),
+                        name: m.name.as_str(),
+                        weight: m.weight,
+                        incarnation: m.incarnation,
+                        address: a.ip(),
+                        port: a.port,
+                        rank: m.rank,
+                    });
+                }
                 let body = BodyOut::View {
                     view_id: g.view.id,
                     merge: g.view.merge,
@@ -187,7 +290,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                 };
                 frames::emit(buf, g.id, me, &body)
             }
-            _ => Err(WireError::InvalidId),
+            _ => Err(WireError::Nothing),
         }
     }
 }

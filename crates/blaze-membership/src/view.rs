@@ -39,7 +39,11 @@ pub struct View<const M: usize> {
 
 impl<const M: usize> Default for View<M> {
     fn default() -> Self {
-        View { id: 0, members: heapless::Vec::new(), merge: false }
+        View {
+            id: 0,
+            members: heapless::Vec::new(),
+            merge: false,
+        }
     }
 }
 
@@ -73,7 +77,11 @@ impl<const M: usize> View<M> {
 
     pub(crate) fn same_members(&self, other: &[ViewMember]) -> bool {
         self.members.len() == other.len()
-            && self.members.iter().zip(other).all(|(a, b)| a.id == b.id && a.incarnation == b.incarnation)
+            && self
+                .members
+                .iter()
+                .zip(other)
+                .all(|(a, b)| a.id == b.id && a.incarnation == b.incarnation)
     }
 
     pub(crate) fn max_rank(&self) -> u64 {

@@ -17,97 +17,141 @@ fn at(ms: u64) -> Instant {
 
 #[test]
 fn requests_and_replies_with_a_responder_crashing_in_between() {
-    run_seeds!("requests_and_replies_with_a_responder_crashing_in_between", 200, |seed| {
-        let mut w = World::new(seed, 4, Setup::new(config(100, 500, None)).factory());
-        w.set_default_link(LinkConfig::default().with_loss(0.1));
-        // Node 1 answers at once; node 2 never answers (it crashes while
-        // holding the requests); node 3 answers "late" requests only when
-        // told to, and the rest at once.
-        w.set_reactor(|n, now, node, ev| {
-            if let Ev::Request { from, correlation, payload } = ev {
-                if node == 2 || (node == 3 && payload.as_slice() == b"late") {
-                    return;
-                }
-                let _ = n.m.reply(now, *from, *correlation, 0, payload);
-            }
-        });
-        w.run_until(at(1_500));
-        if !converged(&w, &[0, 1, 2, 3]) {
-            return Err("no view".into());
-        }
-        let sent: Rc<RefCell<BTreeMap<u64, &'static str>>> = Rc::default();
-        let s = sent.clone();
-        w.at(at(1_500), move |w| {
-            for _ in 0..20 {
-                let c = w.command(0, |n, now| n.m.request(now, id_of(1), b"ping", Duration::from_secs(2))).unwrap();
-                s.borrow_mut().insert(c.unwrap(), "answered");
-            }
-            for _ in 0..5 {
-                let c = w.command(0, |n, now| n.m.request(now, id_of(2), b"hold", Duration::from_secs(1))).unwrap();
-                s.borrow_mut().insert(c.unwrap(), "crashed");
-            }
-            let c = w.command(0, |n, now| n.m.request(now, id_of(3), b"late", Duration::from_millis(300))).unwrap();
-            s.borrow_mut().insert(c.unwrap(), "late");
-        });
-        w.at(at(1_800), |w| w.crash(2));
-        // Node 3 answers its late request after the requester gave up.
-        w.at(at(2_300), |w| {
-            let req = w.events().iter().find_map(|r| match &r.event {
-                Ev::Request { from, correlation, payload } if r.node == 3 && payload.as_slice() == b"late" => {
-                    Some((*from, *correlation))
-                }
-                _ => None,
-            });
-            if let Some((from, c)) = req {
-                w.command(3, |n, now| n.m.reply(now, from, c, 0, b"too late"));
-            }
-        });
-        let s = sent.clone();
-        w.at(at(4_000), move |w| {
-            for _ in 0..10 {
-                let c = w.command(0, |n, now| n.m.request_any(now, group(), b"any", Duration::from_secs(2))).unwrap();
-                s.borrow_mut().insert(c.unwrap(), "any");
-            }
-        });
-        w.run_until(at(7_000));
-        let mut outcome: BTreeMap<u64, Vec<&str>> = BTreeMap::new();
-        for r in w.events().iter().filter(|r| r.node == 0) {
-            match &r.event {
-                Ev::Reply { correlation, payload, .. } => {
-                    let expect: &[u8] = if payload.as_slice() == b"any" { b"any" } else { b"ping" };
-                    if payload.as_slice() != expect {
-                        return Err(format!("reply {correlation} carries {payload:?}"));
+    run_seeds!(
+        "requests_and_replies_with_a_responder_crashing_in_between",
+        200,
+        |seed| {
+            let mut w = World::new(seed, 4, Setup::new(config(100, 500, None)).factory());
+            w.set_default_link(LinkConfig::default().with_loss(0.1));
+            // Node 1 answers at once; node 2 never answers (it crashes while
+            // holding the requests); node 3 answers "late" requests only when
+            // told to, and the rest at once.
+            w.set_reactor(|n, now, node, ev| {
+                if let Ev::Request {
+                    from,
+                    correlation,
+                    payload,
+                } = ev
+                {
+                    if node == 2 || (node == 3 && payload.as_slice() == b"late") {
+                        return;
                     }
-                    outcome.entry(*correlation).or_default().push("reply");
+                    let _ = n.m.reply(now, *from, *correlation, 0, payload);
                 }
-                Ev::TimedOut(c) => outcome.entry(*c).or_default().push("timeout"),
-                _ => {}
+            });
+            w.run_until(at(1_500));
+            if !converged(&w, &[0, 1, 2, 3]) {
+                return Err("no view".into());
             }
-        }
-        for (c, kind) in sent.borrow().iter() {
-            let got = outcome.get(c).cloned().unwrap_or_default();
-            let want = match *kind {
-                "answered" | "any" => vec!["reply"],
-                _ => vec!["timeout"],
-            };
-            if got != want {
-                return Err(format!("request {c} ({kind}): got {got:?}, want {want:?}"));
+            let sent: Rc<RefCell<BTreeMap<u64, &'static str>>> = Rc::default();
+            let s = sent.clone();
+            w.at(at(1_500), move |w| {
+                for _ in 0..20 {
+                    let c = w
+                        .command(0, |n, now| {
+                            n.m.request(now, id_of(1), b"ping", Duration::from_secs(2))
+                        })
+                        .unwrap();
+                    s.borrow_mut().insert(c.unwrap(), "answered");
+                }
+                for _ in 0..5 {
+                    let c = w
+                        .command(0, |n, now| {
+                            n.m.request(now, id_of(2), b"hold", Duration::from_secs(1))
+                        })
+                        .unwrap();
+                    s.borrow_mut().insert(c.unwrap(), "crashed");
+                }
+                let c = w
+                    .command(0, |n, now| {
+                        n.m.request(now, id_of(3), b"late", Duration::from_millis(300))
+                    })
+                    .unwrap();
+                s.borrow_mut().insert(c.unwrap(), "late");
+            });
+            w.at(at(1_800), |w| w.crash(2));
+            // Node 3 answers its late request after the requester gave up.
+            w.at(at(2_300), |w| {
+                let req = w.events().iter().find_map(|r| match &r.event {
+                    Ev::Request {
+                        from,
+                        correlation,
+                        payload,
+                    } if r.node == 3 && payload.as_slice() == b"late" => {
+                        Some((*from, *correlation))
+                    }
+                    _ => None,
+                });
+                if let Some((from, c)) = req {
+                    w.command(3, |n, now| n.m.reply(now, from, c, 0, b"too late"));
+                }
+            });
+            let s = sent.clone();
+            w.at(at(4_000), move |w| {
+                for _ in 0..10 {
+                    let c = w
+                        .command(0, |n, now| {
+                            n.m.request_any(now, group(), b"any", Duration::from_secs(2))
+                        })
+                        .unwrap();
+                    s.borrow_mut().insert(c.unwrap(), "any");
+                }
+            });
+            w.run_until(at(7_000));
+            let mut outcome: BTreeMap<u64, Vec<&str>> = BTreeMap::new();
+            for r in w.events().iter().filter(|r| r.node == 0) {
+                match &r.event {
+                    Ev::Reply {
+                        correlation,
+                        payload,
+                        ..
+                    } => {
+                        let expect: &[u8] = if payload.as_slice() == b"any" {
+                            b"any"
+                        } else {
+                            b"ping"
+                        };
+                        if payload.as_slice() != expect {
+                            return Err(format!("reply {correlation} carries {payload:?}"));
+                        }
+                        outcome.entry(*correlation).or_default().push("reply");
+                    }
+                    Ev::TimedOut(c) => outcome.entry(*c).or_default().push("timeout"),
+                    _ => {}
+                }
             }
+            for (c, kind) in sent.borrow().iter() {
+                let got = outcome.get(c).cloned().unwrap_or_default();
+                let want = match *kind {
+                    "answered" | "any" => vec!["reply"],
+                    _ => vec!["timeout"],
+                };
+                if got != want {
+                    return Err(format!("request {c} ({kind}): got {got:?}, want {want:?}"));
+                }
+            }
+            let late = w.machine(0).unwrap().m.stats().late_replies;
+            if late != 1 {
+                return Err(format!("{late} late replies counted, want 1"));
+            }
+            Ok(())
         }
-        let late = w.machine(0).unwrap().m.stats().late_replies;
-        if late != 1 {
-            return Err(format!("{late} late replies counted, want 1"));
-        }
-        Ok(())
-    });
+    );
 }
 
 /// Deliveries per message index: (node, redelivered), in order.
 fn deliveries(w: &World<Node>) -> BTreeMap<u8, Vec<(usize, bool)>> {
     let mut out: BTreeMap<u8, Vec<(usize, bool)>> = BTreeMap::new();
     for r in w.events() {
-        if let Ev::Queue { redelivered, payload, .. } = &r.event {
-            out.entry(payload[0]).or_default().push((r.node, *redelivered));
+        if let Ev::Queue {
+            redelivered,
+            payload,
+            ..
+        } = &r.event
+        {
+            out.entry(payload[0])
+                .or_default()
+                .push((r.node, *redelivered));
         }
     }
     out
@@ -130,7 +174,9 @@ fn produce(w: &mut World<Node>, from_ms: u64) -> Rc<RefCell<BTreeSet<u64>>> {
     for i in 0..MESSAGES {
         let s = sent.clone();
         w.at(at(from_ms + u64::from(i) * 20), move |w| {
-            let c = w.command(4, |n, now| n.m.send_queue(now, group(), "q", &[i])).unwrap();
+            let c = w
+                .command(4, |n, now| n.m.send_queue(now, group(), "q", &[i]))
+                .unwrap();
             s.borrow_mut().insert(c.expect("send_queue"));
         });
     }
@@ -159,37 +205,41 @@ fn check_acked_once(w: &World<Node>, sent: &BTreeSet<u64>) -> Result<(), String>
 
 #[test]
 fn queue_with_three_consumers_survives_a_consumer_crash() {
-    run_seeds!("queue_with_three_consumers_survives_a_consumer_crash", 200, |seed| {
-        let mut w = queue_world(seed);
-        let sent = produce(&mut w, 1_500);
-        w.at(at(1_700), |w| w.crash(2));
-        w.run_until(at(6_000));
-        check_acked_once(&w, &sent.borrow())?;
-        let d = deliveries(&w);
-        let mut redelivered = 0;
-        let mut per_node = [0usize; 5];
-        for i in 0..MESSAGES {
-            let list = d.get(&i).ok_or(format!("message {i} never delivered"))?;
-            for (k, (node, flag)) in list.iter().enumerate() {
-                per_node[*node] += 1;
-                if k > 0 {
-                    // Only a delivery to the crashed consumer may be repeated,
-                    // and every repetition is flagged.
-                    if !flag || list[k - 1].0 != 2 {
-                        return Err(format!("message {i}: deliveries {list:?}"));
+    run_seeds!(
+        "queue_with_three_consumers_survives_a_consumer_crash",
+        200,
+        |seed| {
+            let mut w = queue_world(seed);
+            let sent = produce(&mut w, 1_500);
+            w.at(at(1_700), |w| w.crash(2));
+            w.run_until(at(6_000));
+            check_acked_once(&w, &sent.borrow())?;
+            let d = deliveries(&w);
+            let mut redelivered = 0;
+            let mut per_node = [0usize; 5];
+            for i in 0..MESSAGES {
+                let list = d.get(&i).ok_or(format!("message {i} never delivered"))?;
+                for (k, (node, flag)) in list.iter().enumerate() {
+                    per_node[*node] += 1;
+                    if k > 0 {
+                        // Only a delivery to the crashed consumer may be repeated,
+                        // and every repetition is flagged.
+                        if !flag || list[k - 1].0 != 2 {
+                            return Err(format!("message {i}: deliveries {list:?}"));
+                        }
+                        redelivered += 1;
                     }
-                    redelivered += 1;
                 }
             }
+            if per_node[1] == 0 || per_node[3] == 0 || per_node[2] == 0 {
+                return Err(format!("load not spread: {per_node:?}"));
+            }
+            if redelivered == 0 {
+                return Err("the crashed consumer held nothing".into());
+            }
+            Ok(())
         }
-        if per_node[1] == 0 || per_node[3] == 0 || per_node[2] == 0 {
-            return Err(format!("load not spread: {per_node:?}"));
-        }
-        if redelivered == 0 {
-            return Err("the crashed consumer held nothing".into());
-        }
-        Ok(())
-    });
+    );
 }
 
 /// The coordinator (which dispatches the queue) crashes: producers send

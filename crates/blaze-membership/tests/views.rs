@@ -14,7 +14,12 @@ fn at(ms: u64) -> Instant {
 
 /// Nodes that recorded `f(event)` at or after `from`.
 fn nodes_with(w: &World<Node>, from: Instant, f: impl Fn(&Ev) -> bool) -> Vec<usize> {
-    let mut v: Vec<usize> = w.events().iter().filter(|r| r.time >= from && f(&r.event)).map(|r| r.node).collect();
+    let mut v: Vec<usize> = w
+        .events()
+        .iter()
+        .filter(|r| r.time >= from && f(&r.event))
+        .map(|r| r.node)
+        .collect();
     v.sort_unstable();
     v.dedup();
     v
@@ -22,59 +27,72 @@ fn nodes_with(w: &World<Node>, from: Instant, f: impl Fn(&Ev) -> bool) -> Vec<us
 
 #[test]
 fn join_leave_crash_of_eight_under_loss_agree_on_every_view() {
-    run_seeds!("join_leave_crash_of_eight_under_loss_agree_on_every_view", 200, |seed| {
-        let mut setup = Setup::new(config(100, 500, None));
-        setup.idle = vec![7];
-        let mut w = World::new(seed, 8, setup.factory());
-        w.set_default_link(LinkConfig::default().with_loss(0.1));
-        w.run_until(at(1_500));
-        if !converged(&w, &[0, 1, 2, 3, 4, 5, 6]) {
-            return Err(format!("no initial view: {:?}", (0..7).map(|i| view_at(&w, i)).collect::<Vec<_>>()));
-        }
-        // A late joiner, a graceful leave, a crash, a rejoin, the
-        // coordinator's crash and a restart.
-        w.at(at(2_000), |w| {
-            w.command(7, |n, now| n.m.join(now, GROUP).map(|_| ()));
-        });
-        w.at(at(3_500), |w| {
-            w.command(5, |n, now| n.m.leave(now, group()));
-        });
-        w.at(at(4_500), |w| w.crash(6));
-        w.at(at(5_500), |w| {
-            w.command(5, |n, now| n.m.join(now, GROUP).map(|_| ()));
-        });
-        w.at(at(6_000), |w| w.crash(0));
-        w.at(at(7_000), |w| w.restart(6));
-        w.run_until(at(3_400));
-        if !converged(&w, &[0, 1, 2, 3, 4, 5, 6, 7]) {
-            return Err("late joiner not admitted".into());
-        }
-        w.run_until(at(4_400));
-        if !converged(&w, &[0, 1, 2, 3, 4, 6, 7]) {
-            return Err(format!("leave not applied: {:?}", (0..8).map(|i| view_at(&w, i)).collect::<Vec<_>>()));
-        }
-        let five = id_of(5);
-        let saw_left = nodes_with(&w, at(3_500), |e| *e == Ev::Left(five));
-        if saw_left != [0, 1, 2, 3, 4, 6, 7] {
-            return Err(format!("MemberLeft(5) seen by {saw_left:?} only"));
-        }
-        w.run_until(at(10_000));
-        let survivors = [1, 2, 3, 4, 5, 6, 7];
-        if !converged(&w, &survivors) {
-            return Err(format!("final views: {:?}", (0..8).map(|i| view_at(&w, i)).collect::<Vec<_>>()));
-        }
-        let failed0 = nodes_with(&w, at(6_000), |e| *e == Ev::Failed(id_of(0)));
-        if failed0 != [1, 2, 3, 4, 5, 7] {
-            if std::env::var("DEBUG_NODE").is_ok() {
-                for r in w.events().iter().filter(|r| r.time >= at(5_400)) {
-                    println!("{} n{} {:?}", r.time, r.node, r.event);
-                }
+    run_seeds!(
+        "join_leave_crash_of_eight_under_loss_agree_on_every_view",
+        200,
+        |seed| {
+            let mut setup = Setup::new(config(100, 500, None));
+            setup.idle = vec![7];
+            let mut w = World::new(seed, 8, setup.factory());
+            w.set_default_link(LinkConfig::default().with_loss(0.1));
+            w.run_until(at(1_500));
+            if !converged(&w, &[0, 1, 2, 3, 4, 5, 6]) {
+                return Err(format!(
+                    "no initial view: {:?}",
+                    (0..7).map(|i| view_at(&w, i)).collect::<Vec<_>>()
+                ));
             }
-            return Err(format!("coordinator failure seen by {failed0:?}"));
+            // A late joiner, a graceful leave, a crash, a rejoin, the
+            // coordinator's crash and a restart.
+            w.at(at(2_000), |w| {
+                w.command(7, |n, now| n.m.join(now, GROUP).map(|_| ()));
+            });
+            w.at(at(3_500), |w| {
+                w.command(5, |n, now| n.m.leave(now, group()));
+            });
+            w.at(at(4_500), |w| w.crash(6));
+            w.at(at(5_500), |w| {
+                w.command(5, |n, now| n.m.join(now, GROUP).map(|_| ()));
+            });
+            w.at(at(6_000), |w| w.crash(0));
+            w.at(at(7_000), |w| w.restart(6));
+            w.run_until(at(3_400));
+            if !converged(&w, &[0, 1, 2, 3, 4, 5, 6, 7]) {
+                return Err("late joiner not admitted".into());
+            }
+            w.run_until(at(4_400));
+            if !converged(&w, &[0, 1, 2, 3, 4, 6, 7]) {
+                return Err(format!(
+                    "leave not applied: {:?}",
+                    (0..8).map(|i| view_at(&w, i)).collect::<Vec<_>>()
+                ));
+            }
+            let five = id_of(5);
+            let saw_left = nodes_with(&w, at(3_500), |e| *e == Ev::Left(five));
+            if saw_left != [0, 1, 2, 3, 4, 6, 7] {
+                return Err(format!("MemberLeft(5) seen by {saw_left:?} only"));
+            }
+            w.run_until(at(10_000));
+            let survivors = [1, 2, 3, 4, 5, 6, 7];
+            if !converged(&w, &survivors) {
+                return Err(format!(
+                    "final views: {:?}",
+                    (0..8).map(|i| view_at(&w, i)).collect::<Vec<_>>()
+                ));
+            }
+            let failed0 = nodes_with(&w, at(6_000), |e| *e == Ev::Failed(id_of(0)));
+            if failed0 != [1, 2, 3, 4, 5, 7] {
+                if std::env::var("DEBUG_NODE").is_ok() {
+                    for r in w.events().iter().filter(|r| r.time >= at(5_400)) {
+                        println!("{} n{} {:?}", r.time, r.node, r.event);
+                    }
+                }
+                return Err(format!("coordinator failure seen by {failed0:?}"));
+            }
+            check_agreement(w.events())?;
+            Ok(())
         }
-        check_agreement(w.events())?;
-        Ok(())
-    });
+    );
 }
 
 /// Crash one member of eight (interval 100 ms, time-out 500 ms, 10 % loss)
@@ -111,7 +129,10 @@ fn failure_detection_time_distribution() {
         pct(99) / 1000,
         samples[samples.len() - 1] / 1000
     );
-    assert!(samples[samples.len() - 1] <= 600_000, "a removal took longer than time-out + one interval");
+    assert!(
+        samples[samples.len() - 1] <= 600_000,
+        "a removal took longer than time-out + one interval"
+    );
 }
 
 #[test]
@@ -127,11 +148,17 @@ fn partition_then_merge() {
         }
         w.run_until(at(4_900));
         if !converged(&w, &[0, 1, 2]) || !converged(&w, &[3, 4, 5]) {
-            return Err(format!("sides: {:?}", (0..6).map(|i| view_at(&w, i)).collect::<Vec<_>>()));
+            return Err(format!(
+                "sides: {:?}",
+                (0..6).map(|i| view_at(&w, i)).collect::<Vec<_>>()
+            ));
         }
         w.run_until(at(10_000));
         if !converged(&w, &[0, 1, 2, 3, 4, 5]) {
-            return Err(format!("not merged: {:?}", (0..6).map(|i| view_at(&w, i)).collect::<Vec<_>>()));
+            return Err(format!(
+                "not merged: {:?}",
+                (0..6).map(|i| view_at(&w, i)).collect::<Vec<_>>()
+            ));
         }
         let merged = nodes_with(&w, at(5_000), |e| matches!(e, Ev::Merged(_)));
         if merged != [0, 1, 2, 3, 4, 5] {
@@ -144,34 +171,54 @@ fn partition_then_merge() {
 
 #[test]
 fn unicast_discovery_join_crash_leave_partition() {
-    run_seeds!("unicast_discovery_join_crash_leave_partition", 200, |seed| {
-        let mut w = World::new(seed, 6, Setup::new(config(100, 500, Some(&[0, 3]))).factory());
-        w.set_default_link(LinkConfig::default().with_loss(0.1));
-        w.run_until(at(2_000));
-        if !converged(&w, &[0, 1, 2, 3, 4, 5]) {
-            return Err(format!("no initial view: {:?}", (0..6).map(|i| view_at(&w, i)).collect::<Vec<_>>()));
+    run_seeds!(
+        "unicast_discovery_join_crash_leave_partition",
+        200,
+        |seed| {
+            let mut w = World::new(
+                seed,
+                6,
+                Setup::new(config(100, 500, Some(&[0, 3]))).factory(),
+            );
+            w.set_default_link(LinkConfig::default().with_loss(0.1));
+            w.run_until(at(2_000));
+            if !converged(&w, &[0, 1, 2, 3, 4, 5]) {
+                return Err(format!(
+                    "no initial view: {:?}",
+                    (0..6).map(|i| view_at(&w, i)).collect::<Vec<_>>()
+                ));
+            }
+            w.at(at(2_000), |w| w.crash(2));
+            w.at(at(2_500), |w| {
+                w.command(4, |n, now| n.m.leave(now, group()));
+            });
+            w.run_until(at(3_500));
+            if !converged(&w, &[0, 1, 3, 5]) {
+                return Err(format!(
+                    "after crash and leave: {:?}",
+                    (0..6).map(|i| view_at(&w, i)).collect::<Vec<_>>()
+                ));
+            }
+            w.at(at(3_500), |w| w.partition(&[&[0, 1], &[3, 5], &[2, 4]]));
+            w.at(at(6_000), |w| w.heal());
+            w.run_until(at(5_900));
+            if !converged(&w, &[0, 1]) || !converged(&w, &[3, 5]) {
+                return Err(format!(
+                    "sides: {:?}",
+                    (0..6).map(|i| view_at(&w, i)).collect::<Vec<_>>()
+                ));
+            }
+            w.run_until(at(14_000));
+            if !converged(&w, &[0, 1, 3, 5]) {
+                return Err(format!(
+                    "not merged: {:?}",
+                    (0..6).map(|i| view_at(&w, i)).collect::<Vec<_>>()
+                ));
+            }
+            check_agreement(w.events())?;
+            Ok(())
         }
-        w.at(at(2_000), |w| w.crash(2));
-        w.at(at(2_500), |w| {
-            w.command(4, |n, now| n.m.leave(now, group()));
-        });
-        w.run_until(at(3_500));
-        if !converged(&w, &[0, 1, 3, 5]) {
-            return Err(format!("after crash and leave: {:?}", (0..6).map(|i| view_at(&w, i)).collect::<Vec<_>>()));
-        }
-        w.at(at(3_500), |w| w.partition(&[&[0, 1], &[3, 5], &[2, 4]]));
-        w.at(at(6_000), |w| w.heal());
-        w.run_until(at(5_900));
-        if !converged(&w, &[0, 1]) || !converged(&w, &[3, 5]) {
-            return Err(format!("sides: {:?}", (0..6).map(|i| view_at(&w, i)).collect::<Vec<_>>()));
-        }
-        w.run_until(at(14_000));
-        if !converged(&w, &[0, 1, 3, 5]) {
-            return Err(format!("not merged: {:?}", (0..6).map(|i| view_at(&w, i)).collect::<Vec<_>>()));
-        }
-        check_agreement(w.events())?;
-        Ok(())
-    });
+    );
 }
 
 /// Interval 50 ms, time-out 250 ms, 10 % loss, 10 virtual minutes: no live
@@ -186,14 +233,20 @@ fn no_false_eviction_at_sub_second_settings() {
             return Err("no initial view".into());
         }
         w.run_for(Duration::from_secs(600));
-        let failed: Vec<_> = w.events().iter().filter(|r| matches!(r.event, Ev::Failed(_))).collect();
+        let failed: Vec<_> = w
+            .events()
+            .iter()
+            .filter(|r| matches!(r.event, Ev::Failed(_)))
+            .collect();
         if let Some(r) = failed.first() {
             return Err(format!("{} false evictions, first {:?}", failed.len(), r));
         }
         if !converged(&w, &[0, 1, 2, 3, 4, 5]) {
             return Err("views diverged".into());
         }
-        let probes: u64 = (0..6).map(|i| w.machine(i).unwrap().m.stats().probe_rounds).sum();
+        let probes: u64 = (0..6)
+            .map(|i| w.machine(i).unwrap().m.stats().probe_rounds)
+            .sum();
         println!("seed {seed}: {probes} probe rounds, no eviction");
         Ok(())
     });

@@ -28,18 +28,38 @@ pub fn node_of(id: MemberId) -> Option<usize> {
 /// What the harness records, owned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ev {
-    View { group: GroupId, view_id: u64, members: Option<Vec<MemberId>>, merge: bool },
+    View {
+        group: GroupId,
+        view_id: u64,
+        members: Option<Vec<MemberId>>,
+        merge: bool,
+    },
     Joined(MemberId),
     Left(MemberId),
     Failed(MemberId),
     Coordinator(MemberId),
     Merged(u64),
     LeaveDone,
-    Message { from: MemberId, payload: Vec<u8> },
-    Request { from: MemberId, correlation: u64, payload: Vec<u8> },
-    Reply { from: MemberId, correlation: u64, payload: Vec<u8> },
+    Message {
+        from: MemberId,
+        payload: Vec<u8>,
+    },
+    Request {
+        from: MemberId,
+        correlation: u64,
+        payload: Vec<u8>,
+    },
+    Reply {
+        from: MemberId,
+        correlation: u64,
+        payload: Vec<u8>,
+    },
     TimedOut(u64),
-    Queue { delivery: Delivery, redelivered: bool, payload: Vec<u8> },
+    Queue {
+        delivery: Delivery,
+        redelivered: bool,
+        payload: Vec<u8>,
+    },
     QueueAcked(u64),
 }
 
@@ -97,7 +117,11 @@ impl Setup {
             let m = Box::new(Member::new(c, me, Rng::new(s.seed)).unwrap());
             Node {
                 m,
-                joins: if idle.contains(&s.index) { Vec::new() } else { joins.clone() },
+                joins: if idle.contains(&s.index) {
+                    Vec::new()
+                } else {
+                    joins.clone()
+                },
                 ack_delay,
                 unacked: Vec::new(),
                 subscribe: consumers.contains(&s.index).then_some("q"),
@@ -167,36 +191,85 @@ impl Machine for Node {
     fn poll_event(&mut self, now: Instant) -> Option<Ev> {
         let ev = self.m.poll_event(now)?;
         let out = match ev {
-            Event::ViewInstalled { group, view_id, merge, .. } => Ev::View { group, view_id, members: None, merge },
+            Event::ViewInstalled {
+                group,
+                view_id,
+                merge,
+                ..
+            } => Ev::View {
+                group,
+                view_id,
+                members: None,
+                merge,
+            },
             Event::MemberJoined { member, .. } => Ev::Joined(member),
             Event::MemberLeft { member, .. } => Ev::Left(member),
             Event::MemberFailed { member, .. } => Ev::Failed(member),
             Event::CoordinatorChanged { coordinator, .. } => Ev::Coordinator(coordinator),
             Event::Merged { view_id, .. } => Ev::Merged(view_id),
             Event::Left { .. } => Ev::LeaveDone,
-            Event::Message { from, payload } => Ev::Message { from, payload: payload.to_vec() },
-            Event::Request { from, correlation, payload, .. } => {
-                Ev::Request { from, correlation, payload: payload.to_vec() }
-            }
-            Event::Reply { from, correlation, payload, .. } => Ev::Reply { from, correlation, payload: payload.to_vec() },
+            Event::Message { from, payload } => Ev::Message {
+                from,
+                payload: payload.to_vec(),
+            },
+            Event::Request {
+                from,
+                correlation,
+                payload,
+                ..
+            } => Ev::Request {
+                from,
+                correlation,
+                payload: payload.to_vec(),
+            },
+            Event::Reply {
+                from,
+                correlation,
+                payload,
+                ..
+            } => Ev::Reply {
+                from,
+                correlation,
+                payload: payload.to_vec(),
+            },
             Event::RequestTimedOut { correlation } => Ev::TimedOut(correlation),
-            Event::QueueMessage { delivery, redelivered, payload, .. } => {
+            Event::QueueMessage {
+                delivery,
+                redelivered,
+                payload,
+                ..
+            } => {
                 if let Some(d) = self.ack_delay {
                     self.unacked.push((now + d, delivery));
                 }
-                Ev::Queue { delivery, redelivered, payload: payload.to_vec() }
+                Ev::Queue {
+                    delivery,
+                    redelivered,
+                    payload: payload.to_vec(),
+                }
             }
             Event::QueueAcked { correlation, .. } => Ev::QueueAcked(correlation),
             _ => return None,
         };
         // Snapshot the members of a view when it is still the installed one.
-        if let Ev::View { group, view_id, merge, .. } = out {
+        if let Ev::View {
+            group,
+            view_id,
+            merge,
+            ..
+        } = out
+        {
             let members = self
                 .m
                 .view(group)
                 .filter(|v| v.id() == view_id)
                 .map(|v| v.members().iter().map(|m| m.id).collect());
-            return Some(Ev::View { group, view_id, members, merge });
+            return Some(Ev::View {
+                group,
+                view_id,
+                members,
+                merge,
+            });
         }
         Some(out)
     }
@@ -206,7 +279,12 @@ impl Machine for Node {
 pub fn check_agreement(events: &[blaze_sim::EventRecord<Ev>]) -> Result<usize, String> {
     let mut seen: BTreeMap<u64, (usize, Vec<MemberId>)> = BTreeMap::new();
     for r in events {
-        if let Ev::View { view_id, members: Some(members), .. } = &r.event {
+        if let Ev::View {
+            view_id,
+            members: Some(members),
+            ..
+        } = &r.event
+        {
             match seen.get(view_id) {
                 Some((node, first)) if first != members => {
                     return Err(format!(
