@@ -8,6 +8,10 @@ use core::net::SocketAddr;
 pub const MAX_SEEDS: usize = 8;
 
 /// How members find each other and how group-wide frames travel.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "no allocator: the seed list is stored inline"
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Discovery {
     /// Group-wide frames go to [`Destination::Group`](blaze_wire::Destination)
@@ -146,16 +150,16 @@ impl Config {
             self.announce_interval,
             self.tombstone_ttl,
         ];
-        if durations.iter().any(|d| *d == Duration::ZERO) {
+        if durations.contains(&Duration::ZERO) {
             return Err(ConfigError::ZeroDuration);
         }
         if self.failure_timeout < self.heartbeat_interval * 3 {
             return Err(ConfigError::TimeoutTooShort);
         }
-        if let Discovery::Unicast { seeds } = &self.discovery {
-            if seeds.iter().all(Option::is_none) {
-                return Err(ConfigError::NoSeeds);
-            }
+        if let Discovery::Unicast { seeds } = &self.discovery
+            && seeds.iter().all(Option::is_none)
+        {
+            return Err(ConfigError::NoSeeds);
         }
         Ok(())
     }

@@ -74,7 +74,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             }
             if unicast {
                 // Seeds and recently failed members: how partitions heal.
-                self.to_seeds(slot, bit);
+                self.queue_for_seeds(slot, bit);
                 for p in self.peers.iter_mut().filter(|p| !p.alive()) {
                     if let Some(d) = p.due.get_mut(slot) {
                         *d |= bit;
@@ -112,10 +112,8 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                         let id = m.id;
                         if let Some(p) = self.peers.iter_mut().find(|p| p.id == id && p.alive()) {
                             let confirmed = p.claims.get(slot).copied().flatten() == Some(view_id);
-                            if !confirmed {
-                                if let Some(d) = p.due.get_mut(slot) {
-                                    *d |= DUE_VIEW;
-                                }
+                            if !confirmed && let Some(d) = p.due.get_mut(slot) {
+                                *d |= DUE_VIEW;
                             }
                         }
                     }
@@ -140,10 +138,10 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                 Some(Phase::Joining { deadline }) if now >= deadline => {
                     self.form(now, slot);
                     let retry = now + self.config.heartbeat_interval;
-                    if let Some(g) = self.group_mut(slot) {
-                        if let Phase::Joining { deadline } = &mut g.phase {
-                            *deadline = retry;
-                        }
+                    if let Some(g) = self.group_mut(slot)
+                        && let Phase::Joining { deadline } = &mut g.phase
+                    {
+                        *deadline = retry;
                     }
                 }
                 Some(Phase::Member) => self.coordinate(now, slot),
@@ -200,12 +198,10 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         }
         let mut members: heapless::Vec<ViewMember, M> = heapless::Vec::new();
         let _ = members.push(me);
-        let mut rank = 1;
-        for p in joiners() {
+        for (rank, p) in (1..).zip(joiners()) {
             if members.push(Self::entry_of(p, rank)).is_err() {
                 break;
             }
-            rank += 1;
         }
         sort_members(&mut members);
         self.issue(now, slot, members, false, &[]);
@@ -233,8 +229,8 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                 && !g.view.contains(p.id)
         };
         if g.view.coordinator() == Some(me)
-            && g.view.members.iter().all(|m| present(m))
-            && !self.peers.iter().any(|p| joiner(p))
+            && g.view.members.iter().all(&present)
+            && !self.peers.iter().any(joiner)
         {
             return;
         }
@@ -523,14 +519,14 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             }
         }
         let (prev, now_coord) = (old.coordinator(), new_view.coordinator());
-        if prev != now_coord {
-            if let Some(coordinator) = now_coord {
-                self.push_event(PlainEvent::CoordinatorChanged {
-                    group,
-                    coordinator,
-                    previous: prev,
-                });
-            }
+        if prev != now_coord
+            && let Some(coordinator) = now_coord
+        {
+            self.push_event(PlainEvent::CoordinatorChanged {
+                group,
+                coordinator,
+                previous: prev,
+            });
         }
         self.after_install(now, slot, prev);
         // Confirm at once (the heartbeat carries the view id).

@@ -501,12 +501,11 @@ mod tests {
         })]
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
-            if let Ok(f) = Frame::parse(&bytes) {
-                if let Body::View(v) = f.body {
+            if let Ok(f) = Frame::parse(&bytes)
+                && let Body::View(v) = f.body {
                     let _ = v.members().count();
                     let _ = v.merged_from().count();
                 }
-            }
         }
 
         #[test]

@@ -331,10 +331,13 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             *e = Some(g);
         }
         self.broadcast(slot, DUE_JOIN, true);
-        if self.timers[Timer::Heartbeat as usize].is_none() {
-            self.timers[Timer::Heartbeat as usize] = Some(now + self.config.heartbeat_interval);
-            self.timers[Timer::Announce as usize] = Some(now + self.config.announce_interval);
-            self.timers[Timer::Retransmit as usize] = Some(now + self.config.retransmit_interval);
+        if self.timer(Timer::Heartbeat).is_none() {
+            self.set_timer(Timer::Heartbeat, Some(now + self.config.heartbeat_interval));
+            self.set_timer(Timer::Announce, Some(now + self.config.announce_interval));
+            self.set_timer(
+                Timer::Retransmit,
+                Some(now + self.config.retransmit_interval),
+            );
         }
         self.update_timers(now);
         Ok(id)
@@ -463,15 +466,18 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
     pub fn handle_timeout(&mut self, now: Instant) {
         self.release_delivered();
         if self.expired(Timer::Heartbeat, now) {
-            self.timers[Timer::Heartbeat as usize] = Some(now + self.config.heartbeat_interval);
+            self.set_timer(Timer::Heartbeat, Some(now + self.config.heartbeat_interval));
             self.heartbeat_tick();
         }
         if self.expired(Timer::Announce, now) {
-            self.timers[Timer::Announce as usize] = Some(now + self.config.announce_interval);
+            self.set_timer(Timer::Announce, Some(now + self.config.announce_interval));
             self.announce_tick(now);
         }
         if self.expired(Timer::Retransmit, now) {
-            self.timers[Timer::Retransmit as usize] = Some(now + self.config.retransmit_interval);
+            self.set_timer(
+                Timer::Retransmit,
+                Some(now + self.config.retransmit_interval),
+            );
             self.retransmit_tick(now);
         }
         self.check_liveness(now);
@@ -480,8 +486,18 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         self.update_timers(now);
     }
 
+    fn timer(&self, t: Timer) -> Option<Instant> {
+        self.timers.get(t as usize).copied().flatten()
+    }
+
+    fn set_timer(&mut self, t: Timer, at: Option<Instant>) {
+        if let Some(slot) = self.timers.get_mut(t as usize) {
+            *slot = at;
+        }
+    }
+
     fn expired(&self, t: Timer, now: Instant) -> bool {
-        self.timers[t as usize].is_some_and(|at| at <= now)
+        self.timer(t).is_some_and(|at| at <= now)
     }
 
     // ------------------------------------------------------------ helpers
@@ -513,7 +529,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                 take(*at);
             }
         }
-        self.timers[Timer::Dynamic as usize] = next;
+        self.set_timer(Timer::Dynamic, next);
     }
 
     pub(crate) fn group_slot(&self, id: GroupId) -> Option<usize> {
@@ -556,10 +572,10 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
     }
 
     pub(crate) fn release_delivered(&mut self) {
-        if let Some(i) = self.release.take() {
-            if let Some(s) = self.slots.get_mut(i) {
-                s.state = SlotState::Free;
-            }
+        if let Some(i) = self.release.take()
+            && let Some(s) = self.slots.get_mut(i)
+        {
+            s.state = SlotState::Free;
         }
     }
 
@@ -582,17 +598,17 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             }
         }
         if seeds {
-            self.to_seeds(slot, bit);
+            self.queue_for_seeds(slot, bit);
         }
     }
 
-    pub(crate) fn to_seeds(&mut self, slot: usize, bit: u8) {
+    pub(crate) fn queue_for_seeds(&mut self, slot: usize, bit: u8) {
         if let crate::Discovery::Unicast { seeds } = self.config.discovery {
             for (i, s) in seeds.iter().enumerate() {
-                if s.is_some() {
-                    if let Some(d) = self.seed_due.get_mut(i).and_then(|r| r.get_mut(slot)) {
-                        *d |= bit;
-                    }
+                if s.is_some()
+                    && let Some(d) = self.seed_due.get_mut(i).and_then(|r| r.get_mut(slot))
+                {
+                    *d |= bit;
                 }
             }
         }

@@ -154,22 +154,18 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         if g.view.id == 0 {
             return None;
         }
-        let ok =
-            |id: MemberId| id != me && Some(id) != not && self.peer(id).is_some_and(|p| p.alive());
-        let n = g.view.members.iter().filter(|m| ok(m.id)).count();
-        if n == 0 {
-            return (not != Some(me)).then_some(me);
-        }
-        let k = self.rng.clone().below(n as u64) as usize;
-        let pick = g
+        let candidates: heapless::Vec<MemberId, M> = g
             .view
             .members
             .iter()
-            .filter(|m| ok(m.id))
-            .nth(k)
-            .map(|m| m.id);
-        let _ = self.rng.next_u64();
-        pick
+            .map(|m| m.id)
+            .filter(|id| *id != me && Some(*id) != not && self.peer(*id).is_some_and(|p| p.alive()))
+            .collect();
+        if candidates.is_empty() {
+            return (not != Some(me)).then_some(me);
+        }
+        let k = self.random_below(candidates.len());
+        candidates.get(k).copied()
     }
 
     /// Queues one reliable point-to-point message (or delivers it here).
@@ -335,10 +331,11 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
     pub(crate) fn on_ack(&mut self, _now: Instant, sender: MemberId, a: &Ack<'_>) {
         if a.p2p_seq != 0 {
             for s in self.slots.iter_mut() {
-                if let SlotState::Outgoing { to, seq, .. } = s.state {
-                    if to == sender && seq <= a.p2p_seq {
-                        s.state = SlotState::Free;
-                    }
+                if let SlotState::Outgoing { to, seq, .. } = s.state
+                    && to == sender
+                    && seq <= a.p2p_seq
+                {
+                    s.state = SlotState::Free;
                 }
             }
         }
@@ -347,10 +344,10 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                 if let SlotState::Reply {
                     to, correlation, ..
                 } = s.state
+                    && to == sender
+                    && correlation == a.correlation
                 {
-                    if to == sender && correlation == a.correlation {
-                        s.state = SlotState::Free;
-                    }
+                    s.state = SlotState::Free;
                 }
             }
         }
@@ -387,10 +384,8 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                         && !header.one_way
                         && any
                             .is_some_and(|slot| self.reroute(now, i, slot, id, header.correlation));
-                    if !rerouted {
-                        if let Some(s) = self.slots.get_mut(i) {
-                            s.state = SlotState::Free;
-                        }
+                    if !rerouted && let Some(s) = self.slots.get_mut(i) {
+                        s.state = SlotState::Free;
                     }
                 }
                 SlotState::Reply { to, .. } if to == id => {

@@ -337,15 +337,13 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                 redelivered,
                 ..
             } = &mut s.state
+                && *slot_group == slot
+                && queue.is_none_or(|n| n == *q)
+                && *state == (QueueState::InFlight { consumer: member })
             {
-                if *slot_group == slot
-                    && queue.is_none_or(|n| n == *q)
-                    && *state == (QueueState::InFlight { consumer: member })
-                {
-                    *state = QueueState::Pending;
-                    *redelivered = true;
-                    self.stats.queue_redeliveries += 1;
-                }
+                *state = QueueState::Pending;
+                *redelivered = true;
+                self.stats.queue_redeliveries += 1;
             }
         }
     }

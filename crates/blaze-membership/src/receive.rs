@@ -73,14 +73,13 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             && g.phase == Phase::Member
             && coordinator != Some(self.me.id)
             && !g.view.contains(sender)
+            && let Some(to) = coordinator.and_then(|c| self.peer(c)).and_then(|p| p.addr)
         {
-            if let Some(to) = coordinator.and_then(|c| self.peer(c)).and_then(|p| p.addr) {
-                self.push_control(Control::ForwardJoin {
-                    to,
-                    slot_group: slot,
-                    joiner: sender,
-                });
-            }
+            self.push_control(Control::ForwardJoin {
+                to,
+                slot_group: slot,
+                joiner: sender,
+            });
         }
         let _ = from;
     }

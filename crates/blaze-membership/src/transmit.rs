@@ -211,10 +211,8 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                     frames::emit(buf, zero, me, &BodyOut::Reply(r)),
                 )
             });
-            if last {
-                if let Some(s) = self.slots.get_mut(i) {
-                    s.state = SlotState::Free;
-                }
+            if last && let Some(s) = self.slots.get_mut(i) {
+                s.state = SlotState::Free;
             }
             return out.or(Some((Destination::Group, Err(WireError::Nothing))));
         }

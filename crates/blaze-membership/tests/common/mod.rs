@@ -151,10 +151,11 @@ impl Node {
         for g in std::mem::take(&mut self.joins) {
             self.m.join(now, g).unwrap();
         }
-        if let Some(q) = self.subscribe {
-            if !self.subscribed && self.m.view(group()).is_some() {
-                self.subscribed = self.m.subscribe(now, group(), q).is_ok();
-            }
+        if let Some(q) = self.subscribe
+            && !self.subscribed
+            && self.m.view(group()).is_some()
+        {
+            self.subscribed = self.m.subscribe(now, group(), q).is_ok();
         }
         while let Some(i) = self.unacked.iter().position(|(t, _)| *t <= now) {
             let (_, d) = self.unacked.remove(i);
