@@ -251,3 +251,97 @@ fn no_false_eviction_at_sub_second_settings() {
         Ok(())
     });
 }
+
+/// Without loss, every member sees a graceful leave one round trip after
+/// it was issued (leave → coordinator → new view).
+#[test]
+fn graceful_leave_is_seen_within_one_round_trip() {
+    run_seeds!("graceful_leave_is_seen_within_one_round_trip", 20, |seed| {
+        let delay = Duration::from_millis(2);
+        let mut w = World::new(seed, 5, Setup::new(config(100, 500, None)).factory());
+        w.set_default_link(LinkConfig::perfect(delay));
+        let leaver = (seed % 5) as usize;
+        let t = at(1_500 + seed % 50);
+        w.at(t, move |w| {
+            w.command(leaver, |n, now| n.m.leave(now, group()))
+                .unwrap()
+                .unwrap();
+        });
+        w.run_until(at(3_000));
+        for node in (0..5).filter(|n| *n != leaver) {
+            let seen = w
+                .events()
+                .iter()
+                .find(|r| r.node == node && r.event == Ev::Left(id_of(leaver)))
+                .map(|r| r.time - t)
+                .ok_or(format!("node {node} never saw the leave"))?;
+            if seen > delay * 2 {
+                return Err(format!("node {node} saw the leave after {seen}"));
+            }
+        }
+        let survivors: Vec<usize> = (0..5).filter(|n| *n != leaver).collect();
+        if !converged(&w, &survivors) {
+            return Err("views diverged".into());
+        }
+        if !w
+            .events()
+            .iter()
+            .any(|r| r.node == leaver && r.event == Ev::LeaveDone)
+        {
+            return Err("the leaver never finished".into());
+        }
+        Ok(())
+    });
+}
+
+/// The highest weight coordinates; without it, the oldest member does.
+#[test]
+fn coordinator_is_heaviest_then_oldest() {
+    run_seeds!("coordinator_is_heaviest_then_oldest", 50, |seed| {
+        let mut setup = Setup::new(config(100, 500, None));
+        setup.weights.insert(3, 7);
+        let mut w = World::new(seed, 5, setup.factory());
+        w.set_default_link(LinkConfig::default().with_loss(0.05));
+        w.run_until(at(2_000));
+        for i in 0..5 {
+            let c = w
+                .machine(i)
+                .unwrap()
+                .m
+                .view(group())
+                .and_then(|v| v.coordinator());
+            if c != Some(id_of(3)) {
+                return Err(format!("node {i} has coordinator {c:?}"));
+            }
+        }
+        // The heavy member goes: the oldest remaining member takes over.
+        let oldest = {
+            let v = w.machine(0).unwrap().m.view(group()).unwrap();
+            v.members()
+                .iter()
+                .filter(|m| m.id != id_of(3))
+                .min_by_key(|m| (m.rank, m.id))
+                .unwrap()
+                .id
+        };
+        w.at(at(2_000), |w| w.crash(3));
+        w.run_until(at(3_500));
+        for i in [0, 1, 2, 4] {
+            let c = w
+                .machine(i)
+                .unwrap()
+                .m
+                .view(group())
+                .and_then(|v| v.coordinator());
+            if c != Some(oldest) {
+                return Err(format!("node {i} has coordinator {c:?}, want {oldest:?}"));
+            }
+        }
+        let changed = nodes_with(&w, at(2_000), |e| *e == Ev::Coordinator(oldest));
+        if changed != [0, 1, 2, 4] {
+            return Err(format!("coordinator change seen by {changed:?}"));
+        }
+        check_agreement(w.events())?;
+        Ok(())
+    });
+}
