@@ -421,10 +421,11 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             }
             match self.peers.iter_mut().find(|p| p.id == m.id) {
                 Some(p) => {
-                    if p.alive() && p.incarnation <= m.incarnation {
+                    if p.alive() && (!p.incarnation_known || p.incarnation == m.incarnation) {
                         p.name = m.name;
                         p.weight = m.weight;
                         p.incarnation = m.incarnation;
+                        p.incarnation_known = true;
                         if p.addr.is_none() {
                             p.addr = m.address;
                         }
@@ -439,6 +440,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                     p.name = m.name;
                     p.weight = m.weight;
                     p.incarnation = m.incarnation;
+                    p.incarnation_known = true;
                     if self.peers.push(p).is_err() {
                         self.stats.table_full += 1;
                     }

@@ -52,6 +52,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             let mut p = Peer::new(id, now);
             p.addr = Some(addr);
             p.incarnation = incarnation.unwrap_or(0);
+            p.incarnation_known = incarnation.is_some();
             let _ = self.peers.push(p);
             return true;
         };
@@ -60,8 +61,11 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             return false;
         };
         if let Some(inc) = incarnation {
-            if inc > p.incarnation {
-                restarted = p.incarnation != 0 || !p.alive();
+            if !p.incarnation_known {
+                p.incarnation = inc;
+                p.incarnation_known = true;
+            } else if inc > p.incarnation {
+                restarted = true;
                 p.incarnation = inc;
             } else if inc < p.incarnation {
                 self.stats.stale_frames += 1;

@@ -28,7 +28,7 @@ pub(crate) const PREFETCH: usize = 4;
 /// Reply retransmissions before giving up.
 pub(crate) const REPLY_TRIES: u8 = 10;
 /// Leave repetitions.
-pub(crate) const LEAVE_TRIES: u8 = 3;
+pub(crate) const LEAVE_TRIES: u8 = 5;
 
 /// Who this member is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -18,6 +18,8 @@ pub(crate) struct Peer<const G: usize> {
     pub(crate) name: Name,
     pub(crate) weight: u32,
     pub(crate) incarnation: u64,
+    /// Whether `incarnation` was learnt (frames without one do not tell).
+    pub(crate) incarnation_known: bool,
     pub(crate) metadata: Metadata,
     /// Last time we had evidence the member was alive.
     pub(crate) last_heard: Instant,
@@ -45,6 +47,7 @@ impl<const G: usize> Peer<G> {
             name: Name::default(),
             weight: 0,
             incarnation: 0,
+            incarnation_known: false,
             metadata: Metadata::default(),
             last_heard: now,
             dead_since: None,
