@@ -25,7 +25,7 @@
 
 use crate::frames::View as WireView;
 use crate::group::{Foreign, Phase};
-use crate::membership::{LEAVE_TRIES, Membership, PlainEvent};
+use crate::membership::{Control, LEAVE_TRIES, Membership, PlainEvent};
 use crate::peer::{DUE_HEARTBEAT, DUE_JOIN, DUE_LEAVE, DUE_VIEW, Peer};
 use crate::view::{View, make_view_id, sort_members, view_counter};
 use crate::{Name, ViewMember};
@@ -290,10 +290,56 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         if merge && !merged_from.contains(&g.view.id) {
             let _ = merged_from.insert(0, g.view.id);
         }
+        // Members removed because they left: pass their leave on ahead of
+        // the view, so that members that missed it still see a leave.
+        let left: heapless::Vec<(MemberId, u64), M> = g
+            .view
+            .members
+            .iter()
+            .filter(|m| m.id != me && g.left.contains(&m.id))
+            .map(|m| (m.id, m.incarnation))
+            .collect();
+        for (member, incarnation) in left {
+            self.forward_leave(slot, member, incarnation);
+        }
         if let Some(g) = self.group_mut(slot) {
             g.counter = counter;
         }
         self.issue(now, slot, members, merge, &merged_from);
+    }
+
+    fn forward_leave(&mut self, slot: usize, member: MemberId, incarnation: u64) {
+        if !self.unicast_mode() {
+            let to = blaze_wire::Destination::Group;
+            self.push_control(Control::ForwardLeave {
+                to,
+                slot_group: slot,
+                member,
+                incarnation,
+            });
+            return;
+        }
+        let Some(g) = self.group(slot) else { return };
+        let mut targets: heapless::Vec<core::net::SocketAddr, M> = heapless::Vec::new();
+        for m in g
+            .view
+            .members
+            .iter()
+            .filter(|m| m.id != member && m.id != self.me.id)
+        {
+            if let Some(addr) = self.peer(m.id).and_then(|p| p.addr) {
+                let _ = targets.push(addr);
+            }
+        }
+        for addr in targets {
+            let to = blaze_wire::Destination::Peer(addr);
+            self.push_control(Control::ForwardLeave {
+                to,
+                slot_group: slot,
+                member,
+                incarnation,
+            });
+        }
     }
 
     fn issue(

@@ -12,7 +12,7 @@
 //! frame from it brings it back as a new member (this is how partitions
 //! heal). A higher incarnation always starts a new life.
 
-use crate::frames::Probe;
+use crate::frames::{Probe, Suspect};
 use crate::membership::{Control, Membership};
 use crate::peer::Peer;
 use blaze_wire::{Instant, MemberId};
@@ -25,7 +25,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         &mut self,
         now: Instant,
         id: MemberId,
-        addr: SocketAddr,
+        addr: Option<SocketAddr>,
         incarnation: Option<u64>,
     ) -> bool {
         let timeout = self.config.failure_timeout;
@@ -50,7 +50,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                 }
             }
             let mut p = Peer::new(id, now);
-            p.addr = Some(addr);
+            p.addr = addr;
             p.incarnation = incarnation.unwrap_or(0);
             p.incarnation_known = incarnation.is_some();
             let _ = self.peers.push(p);
@@ -83,7 +83,9 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             p.reset(now);
         }
         p.last_heard = now;
-        p.addr = Some(addr);
+        if addr.is_some() {
+            p.addr = addr;
+        }
         if restarted {
             self.on_peer_gone(now, id);
         }
@@ -137,6 +139,16 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             ack: false,
         };
         self.push_control(Control::Probe { to: addr, probe });
+        // Tell the member it is suspected: it refutes by heartbeating to
+        // every member at once (as Lifeguard does), which also repairs
+        // paths that lose only our direction.
+        let incarnation = self.peer(target).map_or(0, |p| p.incarnation);
+        let suspect = Suspect {
+            member: Some(target),
+            incarnation,
+            probe_request: false,
+        };
+        self.push_control(Control::Suspect { to: addr, suspect });
         // Helpers: members heard from recently, chosen at random.
         let suspect = self.config.suspect_after();
         let fresh = |p: &Peer<G>| {
@@ -217,6 +229,24 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                     };
                     self.push_control(Control::Probe { to, probe });
                 }
+            }
+        }
+    }
+}
+
+impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<M, G, S, B> {
+    /// Another member suspects this one: refute with heartbeats in every
+    /// group at once.
+    pub(crate) fn on_suspect(&mut self, s: Suspect) {
+        if s.member != Some(self.me.id) {
+            return;
+        }
+        for slot in 0..G {
+            if self
+                .group(slot)
+                .is_some_and(|g| g.phase == crate::group::Phase::Member)
+            {
+                self.broadcast(slot, crate::peer::DUE_HEARTBEAT, false);
             }
         }
     }

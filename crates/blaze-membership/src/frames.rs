@@ -11,7 +11,7 @@ use blaze_wire::{
 };
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-pub(crate) use blaze_wire::{Ack, Leave, Probe, Reply, Request};
+pub(crate) use blaze_wire::{Ack, Leave, Probe, Reply, Request, Suspect};
 
 /// Why a datagram was dropped or a frame not written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +88,7 @@ pub(crate) enum Body<'a> {
     View(View<'a>),
     Heartbeat(Heartbeat),
     Probe(Probe),
+    Suspect(Suspect),
     Request(Request<'a>),
     Reply(Reply<'a>),
     Ack(Ack<'a>),
@@ -209,6 +210,7 @@ impl<'a> Frame<'a> {
                 incarnation: h.incarnation,
             }),
             WireBody::Probe(p) => Body::Probe(p),
+            WireBody::Suspect(x) => Body::Suspect(x),
             WireBody::Request(r) => Body::Request(r),
             WireBody::Reply(r) => Body::Reply(r),
             WireBody::Ack(a) => Body::Ack(a),
@@ -236,6 +238,7 @@ pub(crate) enum BodyOut<'a> {
     },
     Heartbeat(Heartbeat),
     Probe(Probe),
+    Suspect(Suspect),
     Request(Request<'a>),
     Reply(Reply<'a>),
     Ack(Ack<'a>),
@@ -288,6 +291,7 @@ pub(crate) fn emit(
             ..blaze_wire::Heartbeat::default()
         }),
         BodyOut::Probe(p) => WireBody::Probe(p),
+        BodyOut::Suspect(x) => WireBody::Suspect(x),
         BodyOut::Request(r) => WireBody::Request(r),
         BodyOut::Reply(r) => WireBody::Reply(r),
         BodyOut::Ack(a) => WireBody::Ack(a),
@@ -427,7 +431,7 @@ mod tests {
     }
 
     #[test]
-    fn request_reply_ack_probe_leave_round_trip() {
+    fn request_reply_ack_probe_suspect_leave_round_trip() {
         let r = Request {
             correlation: 77,
             target: Some(A),
@@ -467,6 +471,14 @@ mod tests {
         };
         round(BodyOut::Probe(p), |f| {
             assert!(matches!(f.body, Body::Probe(x) if x == p))
+        });
+        let x = Suspect {
+            member: Some(A),
+            incarnation: 4,
+            probe_request: false,
+        };
+        round(BodyOut::Suspect(x), |f| {
+            assert!(matches!(f.body, Body::Suspect(y) if y == x))
         });
         round(BodyOut::Leave(Leave { incarnation: 2 }), |f| {
             assert!(matches!(f.body, Body::Leave(l) if l.incarnation == 2));

@@ -6,7 +6,7 @@
 //! inboxes), `queue.rs` (queues) and `transmit.rs` (`poll_transmit`).
 
 use crate::config::{Config, ConfigError, MAX_SEEDS};
-use crate::frames::Probe;
+use crate::frames::{Probe, Suspect};
 use crate::group::{Group, Phase};
 use crate::peer::{DUE_JOIN, DUE_LEAVE, Peer};
 use crate::pool::{Inbound, Slot, SlotState};
@@ -117,10 +117,21 @@ pub(crate) enum Control {
         to: SocketAddr,
         probe: Probe,
     },
+    Suspect {
+        to: SocketAddr,
+        suspect: Suspect,
+    },
     ReplyAck {
         to: SocketAddr,
         target: MemberId,
         correlation: u64,
+    },
+    /// A leave passed on by the coordinator (sent as the leaver).
+    ForwardLeave {
+        to: blaze_wire::Destination,
+        slot_group: usize,
+        member: MemberId,
+        incarnation: u64,
     },
     ForwardJoin {
         to: SocketAddr,

@@ -81,7 +81,11 @@ pub(crate) enum SlotState {
         slot_group: usize,
         queue: Name,
         correlation: u64,
-        coordinator: MemberId,
+        /// The coordinator it was handed to; `None` while it must be sent
+        /// (again) to the current one.
+        coordinator: Option<MemberId>,
+        /// Sent before to a coordinator that is gone.
+        redelivered: bool,
     },
 }
 

@@ -86,19 +86,23 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         let name = Name::new(queue)
             .filter(|n| !n.as_str().is_empty())
             .ok_or(SendError::BadQueueName)?;
-        let coordinator = self
+        if self
             .group(slot)
             .and_then(|g| g.view.coordinator())
-            .ok_or(SendError::NotInGroup)?;
+            .is_none()
+        {
+            return Err(SendError::NotInGroup);
+        }
         let correlation = self.next_correlation;
         let state = SlotState::Produced {
             slot_group: slot,
             queue: name,
             correlation,
-            coordinator,
+            coordinator: None,
+            redelivered: false,
         };
         let i = alloc(&mut self.slots, state, payload).ok_or(SendError::StorageFull)?;
-        if let Err(e) = self.forward_produced(now, i, false) {
+        if let Err(e) = self.forward_produced(now, i) {
             if let Some(s) = self.slots.get_mut(i) {
                 s.state = SlotState::Free;
             }
@@ -154,12 +158,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
     }
 
     /// Sends the producer's copy in slot `i` to the current coordinator.
-    fn forward_produced(
-        &mut self,
-        now: Instant,
-        i: usize,
-        redelivered: bool,
-    ) -> Result<(), SendError> {
+    fn forward_produced(&mut self, now: Instant, i: usize) -> Result<(), SendError> {
         let Some(s) = self.slots.get(i) else {
             return Err(SendError::StorageFull);
         };
@@ -167,6 +166,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             slot_group,
             queue,
             correlation,
+            redelivered,
             ..
         } = s.state
         else {
@@ -189,12 +189,30 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         if let (Some(dst), Some(src)) = (buf.get_mut(..len), s.data.get(..len)) {
             dst.copy_from_slice(src);
         }
+        self.p2p_send(now, coordinator, header, buf.get(..len).unwrap_or(&[]))?;
         if let Some(SlotState::Produced { coordinator: c, .. }) =
             self.slots.get_mut(i).map(|s| &mut s.state)
         {
-            *c = coordinator;
+            *c = Some(coordinator);
         }
-        self.p2p_send(now, coordinator, header, buf.get(..len).unwrap_or(&[]))
+        Ok(())
+    }
+
+    /// Hands every producer copy not yet with the current coordinator to it
+    /// (retried after every input while storage is short).
+    pub(crate) fn send_produced(&mut self, now: Instant) {
+        for i in 0..S {
+            let unsent = matches!(
+                self.slots.get(i).map(|s| &s.state),
+                Some(SlotState::Produced {
+                    coordinator: None,
+                    ..
+                })
+            );
+            if unsent && self.forward_produced(now, i) == Err(SendError::StorageFull) {
+                return;
+            }
+        }
     }
 
     /// An in-order queue frame from `from` (or from this member).
@@ -381,17 +399,27 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         for q in subs {
             let _ = self.send_subscription(now, slot, q, true);
         }
-        for i in 0..S {
-            let resend = matches!(self.slots.get(i).map(|s| s.state),
-                Some(SlotState::Produced { slot_group, coordinator: c, .. }) if slot_group == slot && Some(c) != coordinator);
-            if resend {
-                let _ = self.forward_produced(now, i, true);
+        for s in self.slots.iter_mut() {
+            if let SlotState::Produced {
+                slot_group,
+                coordinator: c,
+                redelivered,
+                ..
+            } = &mut s.state
+                && *slot_group == slot
+                && c.is_some()
+                && *c != coordinator
+            {
+                *c = None;
+                *redelivered = true;
             }
         }
+        self.send_produced(now);
     }
 
     /// The coordinator hands pending messages to the least loaded consumers.
     pub(crate) fn dispatch_queues(&mut self, now: Instant) {
+        self.send_produced(now);
         let me = self.me.id;
         if !self.slots.iter().any(|s| {
             matches!(

@@ -22,11 +22,13 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             return;
         }
         // A forwarded join names the joiner's own address.
+        // Joins and leaves may be passed on by another member: a
+        // forwarded join names the joiner's own address, a leave none.
         let (addr, incarnation) = match frame.body {
-            Body::Join(j) => (j.address.unwrap_or(from), Some(j.incarnation)),
-            Body::Heartbeat(h) => (from, Some(h.incarnation)),
-            Body::Leave(l) => (from, Some(l.incarnation)),
-            _ => (from, None),
+            Body::Join(j) => (Some(j.address.unwrap_or(from)), Some(j.incarnation)),
+            Body::Heartbeat(h) => (Some(from), Some(h.incarnation)),
+            Body::Leave(l) => (None, Some(l.incarnation)),
+            _ => (Some(from), None),
         };
         if !self.heard(now, frame.sender, addr, incarnation) {
             return;
@@ -37,6 +39,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             Body::Heartbeat(h) => self.on_heartbeat(frame.sender, frame.group, h),
             Body::View(v) => self.on_view(now, frame.sender, frame.group, &v),
             Body::Probe(p) => self.on_probe(now, frame.sender, from, p),
+            Body::Suspect(s) => self.on_suspect(s),
             Body::Request(r) => self.on_request(now, frame.sender, frame.group, &r),
             Body::Reply(r) => self.on_reply(frame.sender, from, &r),
             Body::Ack(a) => self.on_ack(now, frame.sender, &a),

@@ -37,6 +37,22 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                     Destination::Peer(to),
                     frames::emit(buf, zero, me, &BodyOut::Probe(probe)),
                 ),
+                Control::ForwardLeave {
+                    to,
+                    slot_group,
+                    member,
+                    incarnation,
+                } => {
+                    let Some(g) = self.group(slot_group) else {
+                        return Some((to, Err(WireError::Nothing)));
+                    };
+                    let leave = BodyOut::Leave(Leave { incarnation });
+                    (to, frames::emit(buf, g.id, member, &leave))
+                }
+                Control::Suspect { to, suspect } => (
+                    Destination::Peer(to),
+                    frames::emit(buf, zero, me, &BodyOut::Suspect(suspect)),
+                ),
                 Control::ReplyAck {
                     to,
                     target,
