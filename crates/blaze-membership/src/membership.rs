@@ -526,9 +526,18 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         }
         for s in self.slots.iter() {
             match s.state {
-                SlotState::Outgoing { next_tx, .. } | SlotState::Reply { next_tx, .. } => {
-                    take(next_tx)
+                SlotState::Outgoing {
+                    to, seq, next_tx, ..
+                } => {
+                    let open = self
+                        .peers
+                        .iter()
+                        .any(|p| p.id == to && (p.tx_synced || seq == p.tx_start));
+                    if open {
+                        take(next_tx);
+                    }
                 }
+                SlotState::Reply { next_tx, .. } => take(next_tx),
                 _ => {}
             }
         }
