@@ -37,7 +37,9 @@ pub struct Identity {
     pub id: MemberId,
     /// Human-readable name.
     pub name: Name,
-    /// Opaque application metadata (an encoded `BlazeMessage`).
+    /// Application metadata: an encoded `BlazeMessage` (see
+    /// `blaze_wire::BlazeMessageWriter`), carried opaquely in `Join` frames.
+    /// Bytes that do not parse as a `BlazeMessage` are sent as absent.
     pub metadata: Metadata,
     /// Incremented by the caller on every restart under the same id.
     pub incarnation: u64,
