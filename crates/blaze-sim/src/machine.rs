@@ -20,6 +20,10 @@ use core::net::SocketAddr;
 /// thin test wrapper that copies each event into an owned record.
 pub trait Machine {
     /// Owned record of one delivered event, for checkers and traces.
+    ///
+    /// Its `Debug` text goes into the [trace hash](crate::TraceHash), so it
+    /// must be the same from run to run (no addresses, no `HashMap`
+    /// order).
     type Event: Clone + core::fmt::Debug;
     /// A datagram arrived from `from`.
     fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]);

@@ -18,6 +18,8 @@ pub enum ViolationKind {
     Disagreement,
     /// A bounded quantity went over its bound.
     OverBound,
+    /// Two nodes held one exclusive resource at once.
+    Overlap,
 }
 
 impl fmt::Display for ViolationKind {
@@ -29,6 +31,7 @@ impl fmt::Display for ViolationKind {
             ViolationKind::OutOfOrder => "FIFO order broken",
             ViolationKind::Disagreement => "order disagreement",
             ViolationKind::OverBound => "bound exceeded",
+            ViolationKind::Overlap => "exclusion broken",
         })
     }
 }
