@@ -62,11 +62,11 @@ impl<'a> Reader<'a> {
     /// Reads a varint of up to 64 bits.
     #[inline]
     pub fn varint(&mut self) -> Result<u64, DecodeError> {
-        if let [b, rest @ ..] = self.buf {
-            if *b < 0x80 {
-                self.buf = rest;
-                return Ok(u64::from(*b));
-            }
+        if let [b, rest @ ..] = self.buf
+            && *b < 0x80
+        {
+            self.buf = rest;
+            return Ok(u64::from(*b));
         }
         self.varint_slow()
     }
