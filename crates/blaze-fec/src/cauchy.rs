@@ -1,0 +1,149 @@
+//! The systematic Cauchy generator and its closed-form inverse.
+//!
+//! With `k` data and `m` parity symbols, the generator is the
+//! `(k + m) x k` matrix `[I; C]`: `I` copies the data symbols unchanged
+//! (systematic) and `C[i][j] = 1 / (x_i + y_j)` with `y_j = j` for the data
+//! columns and `x_i = k + i` for the parity rows. The `x`s and `y`s are
+//! `k + m <= 255` distinct field elements, so no sum is 0, and every square
+//! submatrix of a Cauchy matrix is invertible: any `k` rows of `[I; C]` form
+//! an invertible matrix, which is the "any `k` of `k + m`" (MDS) property.
+//!
+//! Decoding never inverts a `k x k` matrix. With the lost data columns `E`
+//! (`e` of them) and `e` received parity rows `P`, the received data rows are
+//! rows of `I` and eliminate at once, leaving the `e x e` Cauchy system
+//! `C[P][E] * d_E = parity_P - C[P][present] * d_present`. Its inverse has a
+//! closed form (below), so there is no elimination, no pivot search and no
+//! singular case; folding the right-hand side in gives each lost symbol as a
+//! combination of the `k` symbols used, with coefficients computed in
+//! `O(e * k)` field operations.
+
+use crate::gf256::{inv, mul};
+
+/// The coefficient of data symbol `col` in parity symbol `row` of a code
+/// with `data` data symbols: `1 / ((data + row) + col)`.
+///
+/// The caller keeps `data + row <= 254` and `col < data`, which
+/// [`Codec`](crate::Codec) checks once at construction.
+#[inline]
+pub(crate) fn parity_coef(data: u8, row: u8, col: u8) -> u8 {
+    inv(data.wrapping_add(row) ^ col)
+}
+
+/// Fills `d` (column-major, `e` bytes per column, `k` columns) with the
+/// decoding matrix: lost symbol `r` is `sum_j d[j * e + r] * s_j`, where
+/// `s_j` is data symbol `j` if it was received and parity row `prows[t]` if
+/// `j == lost[t]`.
+///
+/// `lost` holds the `e` lost data indices in increasing order, `prows` the
+/// `e` distinct parity rows used in their place, `work` at least `3 * e`
+/// bytes. Both lists are validated by the caller (`lost[t] < k`,
+/// `k + prows[t] <= 254`); extra or missing room only shortens the work, it
+/// never panics.
+///
+/// With `x_p = k + prows[p]`, `y_r = lost[r]`, `f(t) = prod_p (t + x_p)` and
+/// `g(t) = prod_r (t + y_r)`, the inverse of `C[p][r] = 1 / (x_p + y_r)` is
+/// `B[r][p] = a_p * b_r / (x_p + y_r)` with `a_p = g(x_p) / f'(x_p)` and
+/// `b_r = f(y_r) / g'(y_r)` (in characteristic 2, `f'(x_p)` is the product
+/// of `x_p + x_q` over the other `q`). For a received data column `j`,
+/// `sum_p B[r][p] / (x_p + y_j)` splits by partial fractions into
+/// `b_r * (S(y_r) + S(y_j)) / (y_r + y_j)` with
+/// `S(y) = sum_p a_p / (x_p + y)`.
+pub(crate) fn decode_matrix(k: u8, lost: &[u8], prows: &[u8], work: &mut [u8], d: &mut [u8]) {
+    let e = lost.len();
+    let x = |p: u8| k.wrapping_add(p);
+    let Some((a, rest)) = work.split_at_mut_checked(e) else {
+        return;
+    };
+    let Some((b, rest)) = rest.split_at_mut_checked(e) else {
+        return;
+    };
+    let Some((s_lost, _)) = rest.split_at_mut_checked(e) else {
+        return;
+    };
+
+    for (ap, &p) in a.iter_mut().zip(prows) {
+        let xp = x(p);
+        let num = lost.iter().fold(1, |acc, &y| mul(acc, xp ^ y));
+        let den = prows
+            .iter()
+            .filter(|&&q| q != p)
+            .fold(1, |acc, &q| mul(acc, xp ^ x(q)));
+        *ap = mul(num, inv(den));
+    }
+    for (br, &y) in b.iter_mut().zip(lost) {
+        let num = prows.iter().fold(1, |acc, &p| mul(acc, x(p) ^ y));
+        let den = lost
+            .iter()
+            .filter(|&&z| z != y)
+            .fold(1, |acc, &z| mul(acc, y ^ z));
+        *br = mul(num, inv(den));
+    }
+    let s_at = |y: u8| {
+        a.iter()
+            .zip(prows)
+            .fold(0, |acc, (&ap, &p)| acc ^ mul(ap, inv(x(p) ^ y)))
+    };
+    for (sr, &y) in s_lost.iter_mut().zip(lost) {
+        *sr = s_at(y);
+    }
+
+    let a = &*a;
+    for (j, column) in (0..=u8::MAX).zip(d.chunks_exact_mut(e.max(1)).take(usize::from(k))) {
+        if let Some(t) = lost.iter().position(|&y| y == j) {
+            // Column of the parity symbol standing in for lost symbol `t`.
+            let (at, pt) = (
+                a.get(t).copied().unwrap_or(0),
+                prows.get(t).copied().unwrap_or(0),
+            );
+            for ((c, &br), &y) in column.iter_mut().zip(b.iter()).zip(lost) {
+                *c = mul(mul(at, br), inv(x(pt) ^ y));
+            }
+        } else {
+            let sj = s_at(j);
+            for (((c, &br), &sr), &y) in
+                column.iter_mut().zip(b.iter()).zip(s_lost.iter()).zip(lost)
+            {
+                *c = mul(mul(br, sr ^ sj), inv(y ^ j));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `C[P][E] * B = I` for the closed-form `B`, over many shapes.
+    #[test]
+    fn closed_form_inverts_the_cauchy_block() {
+        for (k, m) in [
+            (1u8, 1u8),
+            (4, 2),
+            (5, 3),
+            (16, 4),
+            (64, 8),
+            (200, 55),
+            (10, 245),
+        ] {
+            let e = usize::from(m.min(k));
+            // Lose the last `e` data symbols, use the last `e` parity rows.
+            let lost: std::vec::Vec<u8> = (k - e as u8..k).collect();
+            let prows: std::vec::Vec<u8> = (m - e as u8..m).collect();
+            let mut work = std::vec![0u8; 3 * e];
+            let mut d = std::vec![0u8; e * usize::from(k)];
+            decode_matrix(k, &lost, &prows, &mut work, &mut d);
+            // (B * C[P][E])[r][r2] = sum_t B[r][t] * C[p_t][lost[r2]], and
+            // column lost[t] of `d` holds B[.][t].
+            for r in 0..e {
+                for r2 in 0..e {
+                    let mut acc = 0;
+                    for (t, &pt) in prows.iter().enumerate() {
+                        let brt = d[usize::from(lost[t]) * e + r];
+                        acc ^= mul(brt, parity_coef(k, pt, lost[r2]));
+                    }
+                    assert_eq!(acc, u8::from(r == r2), "k={k} m={m} r={r} r2={r2}");
+                }
+            }
+        }
+    }
+}
