@@ -167,6 +167,42 @@ const fn nibble_table() -> [[u8; 32]; 256] {
     t
 }
 
+/// The GF(2)-linear map `b -> c * b` as the 8x8 bit matrix that GFNI's
+/// `gf2p8affineqb` takes: byte `7 - i` of `AFFINE[c]` is the mask of the
+/// input bits that output bit `i` sums, i.e. bit `k` of it is bit `i` of
+/// `c * 2^k`. (The instruction's own multiply is tied to the AES
+/// polynomial; the affine form works for any field representation.)
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+pub(crate) static AFFINE: [u64; 256] = affine_table();
+
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+#[allow(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time: a bad index fails the build, it cannot panic at run time"
+)]
+const fn affine_table() -> [u64; 256] {
+    let mut t = [0u64; 256];
+    let mut c = 0;
+    while c < 256 {
+        let mut m = 0u64;
+        let mut k = 0;
+        while k < 8 {
+            let p = MUL[c][1 << k];
+            let mut i = 0;
+            while i < 8 {
+                if (p >> i) & 1 != 0 {
+                    m |= 1 << (8 * (7 - i) + k);
+                }
+                i += 1;
+            }
+            k += 1;
+        }
+        t[c] = m;
+        c += 1;
+    }
+    t
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

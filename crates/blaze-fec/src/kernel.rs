@@ -19,6 +19,12 @@ pub enum Backend {
     Ssse3,
     /// 32 bytes at a time with AVX2 `vpshufb` (x86_64, feature `std`).
     Avx2,
+    /// 32 bytes at a time with GFNI `vgf2p8affineqb`, one instruction per
+    /// product, on AVX2 registers (x86_64, feature `std`).
+    Gfni,
+    /// 64 bytes at a time with GFNI `vgf2p8affineqb` on AVX-512 registers
+    /// (x86_64, feature `std`).
+    Gfni512,
 }
 
 impl core::fmt::Display for Backend {
@@ -27,6 +33,8 @@ impl core::fmt::Display for Backend {
             Backend::Portable => "portable",
             Backend::Ssse3 => "ssse3",
             Backend::Avx2 => "avx2",
+            Backend::Gfni => "gfni",
+            Backend::Gfni512 => "gfni-avx512",
         })
     }
 }
@@ -40,6 +48,10 @@ pub(crate) enum Kernel {
     Ssse3(simd::Ssse3),
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
     Avx2(simd::Avx2),
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    Gfni(simd::Gfni),
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    Gfni512(simd::Gfni512),
 }
 
 impl Kernel {
@@ -47,6 +59,12 @@ impl Kernel {
     pub(crate) fn detect() -> Self {
         #[cfg(all(feature = "std", target_arch = "x86_64"))]
         {
+            if let Some(t) = simd::Gfni512::detect() {
+                return Kernel::Gfni512(t);
+            }
+            if let Some(t) = simd::Gfni::detect() {
+                return Kernel::Gfni(t);
+            }
             if let Some(t) = simd::Avx2::detect() {
                 return Kernel::Avx2(t);
             }
@@ -65,8 +83,12 @@ impl Kernel {
             Backend::Ssse3 => simd::Ssse3::detect().map(Kernel::Ssse3),
             #[cfg(all(feature = "std", target_arch = "x86_64"))]
             Backend::Avx2 => simd::Avx2::detect().map(Kernel::Avx2),
+            #[cfg(all(feature = "std", target_arch = "x86_64"))]
+            Backend::Gfni => simd::Gfni::detect().map(Kernel::Gfni),
+            #[cfg(all(feature = "std", target_arch = "x86_64"))]
+            Backend::Gfni512 => simd::Gfni512::detect().map(Kernel::Gfni512),
             #[cfg(not(all(feature = "std", target_arch = "x86_64")))]
-            Backend::Ssse3 | Backend::Avx2 => None,
+            Backend::Ssse3 | Backend::Avx2 | Backend::Gfni | Backend::Gfni512 => None,
         }
     }
 
@@ -78,6 +100,10 @@ impl Kernel {
             Kernel::Ssse3(_) => Backend::Ssse3,
             #[cfg(all(feature = "std", target_arch = "x86_64"))]
             Kernel::Avx2(_) => Backend::Avx2,
+            #[cfg(all(feature = "std", target_arch = "x86_64"))]
+            Kernel::Gfni(_) => Backend::Gfni,
+            #[cfg(all(feature = "std", target_arch = "x86_64"))]
+            Kernel::Gfni512(_) => Backend::Gfni512,
         }
     }
 
@@ -101,6 +127,10 @@ impl Kernel {
             Kernel::Ssse3(t) => simd::run(t, cols, input, coef, outputs),
             #[cfg(all(feature = "std", target_arch = "x86_64"))]
             Kernel::Avx2(t) => simd::run(t, cols, input, coef, outputs),
+            #[cfg(all(feature = "std", target_arch = "x86_64"))]
+            Kernel::Gfni(t) => simd::run(t, cols, input, coef, outputs),
+            #[cfg(all(feature = "std", target_arch = "x86_64"))]
+            Kernel::Gfni512(t) => simd::run(t, cols, input, coef, outputs),
         }
     }
 }

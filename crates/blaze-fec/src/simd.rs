@@ -1,5 +1,5 @@
-//! x86_64 SSSE3 and AVX2 kernels: split-nibble multiply-accumulate with
-//! `pshufb`.
+//! x86_64 SSSE3 and AVX2 kernels (split-nibble multiply-accumulate with
+//! `pshufb`) and a GFNI kernel (one `gf2p8affineqb` per product).
 //!
 //! A product `c * b` in GF(2^8) is linear in `b`, so it splits into
 //! `lo_c[b & 15] ^ hi_c[b >> 4]` over two 16-entry tables, and `pshufb` looks
@@ -15,13 +15,16 @@
 //! in the kernel itself.
 
 use core::arch::x86_64::{
-    __m128i, __m256i, _mm_and_si128, _mm_loadu_si128, _mm_set1_epi8, _mm_setzero_si128,
+    __m128i, __m256i, __m512i, _mm_and_si128, _mm_loadu_si128, _mm_set1_epi8, _mm_setzero_si128,
     _mm_shuffle_epi8, _mm_srli_epi64, _mm_storeu_si128, _mm_xor_si128, _mm256_and_si256,
-    _mm256_broadcastsi128_si256, _mm256_loadu_si256, _mm256_set1_epi8, _mm256_setzero_si256,
-    _mm256_shuffle_epi8, _mm256_srli_epi64, _mm256_storeu_si256, _mm256_xor_si256,
+    _mm256_broadcastsi128_si256, _mm256_gf2p8affine_epi64_epi8, _mm256_loadu_si256,
+    _mm256_set1_epi8, _mm256_set1_epi64x, _mm256_setzero_si256, _mm256_shuffle_epi8,
+    _mm256_srli_epi64, _mm256_storeu_si256, _mm256_xor_si256, _mm512_gf2p8affine_epi64_epi8,
+    _mm512_loadu_si512, _mm512_set1_epi64, _mm512_setzero_si512, _mm512_storeu_si512,
+    _mm512_xor_si512,
 };
 
-use crate::gf256::NIBBLES;
+use crate::gf256::{AFFINE, NIBBLES};
 use crate::kernel::{common_len, portable};
 
 /// Output rows computed per pass over the inputs.
@@ -49,6 +52,33 @@ impl Avx2 {
     /// `Some` when the running CPU has AVX2.
     pub(crate) fn detect() -> Option<Self> {
         std::is_x86_feature_detected!("avx2").then_some(Avx2(()))
+    }
+}
+
+/// Proof that the CPU has GFNI and AVX2: only [`Gfni::detect`] builds one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Gfni(());
+
+impl Gfni {
+    /// `Some` when the running CPU has GFNI and AVX2.
+    pub(crate) fn detect() -> Option<Self> {
+        (std::is_x86_feature_detected!("gfni") && std::is_x86_feature_detected!("avx2"))
+            .then_some(Gfni(()))
+    }
+}
+
+/// Proof that the CPU has GFNI, AVX-512F and AVX-512BW: only
+/// [`Gfni512::detect`] builds one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Gfni512(());
+
+impl Gfni512 {
+    /// `Some` when the running CPU has GFNI, AVX-512F and AVX-512BW.
+    pub(crate) fn detect() -> Option<Self> {
+        (std::is_x86_feature_detected!("gfni")
+            && std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512bw"))
+        .then_some(Gfni512(()))
     }
 }
 
@@ -93,6 +123,37 @@ impl Lanes for Avx2 {
         // only after `is_x86_feature_detected!("avx2")` returned true, so
         // the CPU runs the `avx2` code of `rows_avx2`.
         unsafe { rows_avx2::<R>(srcs, coefs, outs) }
+    }
+}
+
+impl Lanes for Gfni {
+    #[inline]
+    fn rows<const R: usize>(
+        self,
+        srcs: &[&[u8]],
+        coefs: &[[u8; R]],
+        outs: &mut [&mut [u8]],
+    ) -> usize {
+        // SAFETY: `self` is a `Gfni` token, which `Gfni::detect` builds only
+        // after `is_x86_feature_detected!` returned true for both "gfni" and
+        // "avx2", so the CPU runs the `gfni,avx2` code of `rows_gfni`.
+        unsafe { rows_gfni::<R>(srcs, coefs, outs) }
+    }
+}
+
+impl Lanes for Gfni512 {
+    #[inline]
+    fn rows<const R: usize>(
+        self,
+        srcs: &[&[u8]],
+        coefs: &[[u8; R]],
+        outs: &mut [&mut [u8]],
+    ) -> usize {
+        // SAFETY: `self` is a `Gfni512` token, which `Gfni512::detect`
+        // builds only after `is_x86_feature_detected!` returned true for
+        // "gfni", "avx512f" and "avx512bw", so the CPU runs the code of
+        // `rows_gfni512`.
+        unsafe { rows_gfni512::<R>(srcs, coefs, outs) }
     }
 }
 
@@ -259,6 +320,72 @@ fn rows_avx2<const R: usize>(srcs: &[&[u8]], coefs: &[[u8; R]], outs: &mut [&mut
             // the `R` outputs, and returned 0 blocks if fewer were given);
             // the outputs are distinct `&mut` slices, borrowed for this call.
             unsafe { _mm256_storeu_si256(p.add(off).cast::<__m256i>(), a) };
+        }
+    }
+    blocks * W
+}
+
+#[target_feature(enable = "gfni,avx2")]
+fn rows_gfni<const R: usize>(srcs: &[&[u8]], coefs: &[[u8; R]], outs: &mut [&mut [u8]]) -> usize {
+    const W: usize = 32;
+    let (blocks, ptrs) = bound::<R>(srcs, outs, W);
+    for b in 0..blocks {
+        let off = b * W;
+        let mut acc = [_mm256_setzero_si256(); R];
+        for (src, c) in srcs.iter().zip(coefs) {
+            // SAFETY: `off + W <= blocks * W <= src.len()` (`bound` took the
+            // minimum over every source), so the 32 bytes read are in `src`.
+            let x = unsafe { _mm256_loadu_si256(src.as_ptr().add(off).cast::<__m256i>()) };
+            for (a, &cr) in acc.iter_mut().zip(c) {
+                #[allow(
+                    clippy::indexing_slicing,
+                    reason = "a u8 index into a 256-entry table is always in bounds"
+                )]
+                let m = _mm256_set1_epi64x(AFFINE[usize::from(cr)] as i64);
+                *a = _mm256_xor_si256(*a, _mm256_gf2p8affine_epi64_epi8::<0>(x, m));
+            }
+        }
+        for (p, a) in ptrs.iter().zip(acc) {
+            // SAFETY: `p` is the start of an output of at least
+            // `blocks * W >= off + W` bytes (`bound` took the minimum over
+            // the `R` outputs, and returned 0 blocks if fewer were given);
+            // the outputs are distinct `&mut` slices, borrowed for this call.
+            unsafe { _mm256_storeu_si256(p.add(off).cast::<__m256i>(), a) };
+        }
+    }
+    blocks * W
+}
+
+#[target_feature(enable = "gfni,avx512f,avx512bw")]
+fn rows_gfni512<const R: usize>(
+    srcs: &[&[u8]],
+    coefs: &[[u8; R]],
+    outs: &mut [&mut [u8]],
+) -> usize {
+    const W: usize = 64;
+    let (blocks, ptrs) = bound::<R>(srcs, outs, W);
+    for b in 0..blocks {
+        let off = b * W;
+        let mut acc = [_mm512_setzero_si512(); R];
+        for (src, c) in srcs.iter().zip(coefs) {
+            // SAFETY: `off + W <= blocks * W <= src.len()` (`bound` took the
+            // minimum over every source), so the 64 bytes read are in `src`.
+            let x = unsafe { _mm512_loadu_si512(src.as_ptr().add(off).cast::<__m512i>()) };
+            for (a, &cr) in acc.iter_mut().zip(c) {
+                #[allow(
+                    clippy::indexing_slicing,
+                    reason = "a u8 index into a 256-entry table is always in bounds"
+                )]
+                let m = _mm512_set1_epi64(AFFINE[usize::from(cr)] as i64);
+                *a = _mm512_xor_si512(*a, _mm512_gf2p8affine_epi64_epi8::<0>(x, m));
+            }
+        }
+        for (p, a) in ptrs.iter().zip(acc) {
+            // SAFETY: `p` is the start of an output of at least
+            // `blocks * W >= off + W` bytes (`bound` took the minimum over
+            // the `R` outputs, and returned 0 blocks if fewer were given);
+            // the outputs are distinct `&mut` slices, borrowed for this call.
+            unsafe { _mm512_storeu_si512(p.add(off).cast::<__m512i>(), a) };
         }
     }
     blocks * W
