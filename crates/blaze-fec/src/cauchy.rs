@@ -17,7 +17,7 @@
 //! combination of the `k` symbols used, with coefficients computed in
 //! `O(e * k)` field operations.
 
-use crate::gf256::{inv, mul};
+use crate::gf256::{exp, inv, log};
 
 /// The coefficient of data symbol `col` in parity symbol `row` of a code
 /// with `data` data symbols: `1 / ((data + row) + col)`.
@@ -48,70 +48,88 @@ pub(crate) fn parity_coef(data: u8, row: u8, col: u8) -> u8 {
 /// `sum_p B[r][p] / (x_p + y_j)` splits by partial fractions into
 /// `b_r * (S(y_r) + S(y_j)) / (y_r + y_j)` with
 /// `S(y) = sum_p a_p / (x_p + y)`.
+///
+/// The arithmetic runs on logarithms (every `a_p`, `b_r` and difference is
+/// non-zero), so it touches only the small log and power tables.
 pub(crate) fn decode_matrix(k: u8, lost: &[u8], prows: &[u8], work: &mut [u8], d: &mut [u8]) {
     let e = lost.len();
     let x = |p: u8| k.wrapping_add(p);
-    let Some((a, rest)) = work.split_at_mut_checked(e) else {
+    // log(u + v) for distinct elements, as an exponent offset.
+    let lg = |u: u8, v: u8| usize::from(log(u ^ v));
+    let Some((log_a, rest)) = work.split_at_mut_checked(e) else {
         return;
     };
-    let Some((b, rest)) = rest.split_at_mut_checked(e) else {
+    let Some((log_b, rest)) = rest.split_at_mut_checked(e) else {
         return;
     };
     let Some((s_lost, _)) = rest.split_at_mut_checked(e) else {
         return;
     };
 
-    for (ap, &p) in a.iter_mut().zip(prows) {
-        let xp = x(p);
-        let num = lost.iter().fold(1, |acc, &y| mul(acc, xp ^ y));
-        let den = prows
+    // a_p = prod_r (x_p + y_r) / prod_{q != p} (x_p + x_q), as a logarithm;
+    // `255 * e` keeps the difference of the sums non-negative.
+    for (la, &p) in log_a.iter_mut().zip(prows) {
+        let num: usize = lost.iter().map(|&y| lg(x(p), y)).sum();
+        let den: usize = prows
             .iter()
             .filter(|&&q| q != p)
-            .fold(1, |acc, &q| mul(acc, xp ^ x(q)));
-        *ap = mul(num, inv(den));
+            .map(|&q| lg(x(p), x(q)))
+            .sum();
+        *la = exp_log(num + 255 * e - den);
     }
-    for (br, &y) in b.iter_mut().zip(lost) {
-        let num = prows.iter().fold(1, |acc, &p| mul(acc, x(p) ^ y));
-        let den = lost
-            .iter()
-            .filter(|&&z| z != y)
-            .fold(1, |acc, &z| mul(acc, y ^ z));
-        *br = mul(num, inv(den));
+    // b_r = prod_p (x_p + y_r) / prod_{z != y_r} (y_r + z).
+    for (lb, &y) in log_b.iter_mut().zip(lost) {
+        let num: usize = prows.iter().map(|&p| lg(x(p), y)).sum();
+        let den: usize = lost.iter().filter(|&&z| z != y).map(|&z| lg(y, z)).sum();
+        *lb = exp_log(num + 255 * e - den);
     }
+    let log_a = &*log_a;
+    // S(y) = sum_p a_p / (x_p + y).
     let s_at = |y: u8| {
-        a.iter()
-            .zip(prows)
-            .fold(0, |acc, (&ap, &p)| acc ^ mul(ap, inv(x(p) ^ y)))
+        log_a.iter().zip(prows).fold(0, |acc, (&la, &p)| {
+            acc ^ exp(usize::from(la) + 255 - lg(x(p), y))
+        })
     };
     for (sr, &y) in s_lost.iter_mut().zip(lost) {
         *sr = s_at(y);
     }
 
-    let a = &*a;
     for (j, column) in (0..=u8::MAX).zip(d.chunks_exact_mut(e.max(1)).take(usize::from(k))) {
         if let Some(t) = lost.iter().position(|&y| y == j) {
-            // Column of the parity symbol standing in for lost symbol `t`.
-            let (at, pt) = (
-                a.get(t).copied().unwrap_or(0),
-                prows.get(t).copied().unwrap_or(0),
-            );
-            for ((c, &br), &y) in column.iter_mut().zip(b.iter()).zip(lost) {
-                *c = mul(mul(at, br), inv(x(pt) ^ y));
+            // Column of the parity symbol standing in for lost symbol `t`:
+            // B[r][t] = a_t * b_r / (x_t + y_r).
+            let la = usize::from(log_a.get(t).copied().unwrap_or(0));
+            let xt = x(prows.get(t).copied().unwrap_or(0));
+            for ((c, &lb), &y) in column.iter_mut().zip(log_b.iter()).zip(lost) {
+                *c = exp(la + usize::from(lb) + 255 - lg(xt, y));
             }
         } else {
+            // b_r * (S(y_r) + S(y_j)) / (y_r + y_j).
             let sj = s_at(j);
-            for (((c, &br), &sr), &y) in
-                column.iter_mut().zip(b.iter()).zip(s_lost.iter()).zip(lost)
+            for (((c, &lb), &sr), &y) in column
+                .iter_mut()
+                .zip(log_b.iter())
+                .zip(s_lost.iter())
+                .zip(lost)
             {
-                *c = mul(mul(br, sr ^ sj), inv(y ^ j));
+                *c = match sr ^ sj {
+                    0 => 0,
+                    s => exp(usize::from(lb) + usize::from(log(s)) + 255 - lg(y, j)),
+                };
             }
         }
     }
 }
 
+/// `i mod 255` as a byte: the canonical logarithm of `2^i`.
+fn exp_log(i: usize) -> u8 {
+    (i % 255) as u8
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gf256::mul;
 
     /// `C[P][E] * B = I` for the closed-form `B`, over many shapes.
     #[test]

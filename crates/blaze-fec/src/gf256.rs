@@ -110,8 +110,32 @@ const fn inv_table() -> [u8; 256] {
     t
 }
 
-/// `a * b` in GF(2^8).
+/// `LOG[a]` at run time, for the scalar arithmetic of decoding: 256 bytes
+/// that stay in L1 where the 64 KiB product table may not.
+static LOGS: [u8; 256] = LOG;
+
+/// `EXP[i]` for `i` in `0..255`, at run time.
+static EXPS: [u8; 512] = EXP;
+
+/// The discrete logarithm of `a` to base 2; `a` must not be 0 (0 gives 0,
+/// a wrong but harmless value).
 #[inline]
+pub(crate) fn log(a: u8) -> u8 {
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "a u8 index into a 256-entry table is always in bounds"
+    )]
+    LOGS[usize::from(a)]
+}
+
+/// `2^i` for any `i`: the exponent is reduced modulo 255.
+#[inline]
+pub(crate) fn exp(i: usize) -> u8 {
+    EXPS.get(i % 255).copied().unwrap_or(0)
+}
+
+/// `a * b` in GF(2^8) (the kernels use [`row`] directly).
+#[cfg(test)]
 pub(crate) fn mul(a: u8, b: u8) -> u8 {
     #[allow(
         clippy::indexing_slicing,
@@ -223,6 +247,17 @@ mod tests {
             seen[usize::from(e)] = true;
         }
         assert!(!seen[0]);
+    }
+
+    #[test]
+    fn logs_and_powers_agree() {
+        for a in 1..=255u8 {
+            assert_eq!(exp(usize::from(log(a))), a);
+            assert_eq!(exp(usize::from(log(a)) + 255 * 3), a);
+            for b in 1..=255u8 {
+                assert_eq!(exp(usize::from(log(a)) + usize::from(log(b))), mul(a, b));
+            }
+        }
     }
 
     #[test]

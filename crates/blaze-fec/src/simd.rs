@@ -21,7 +21,7 @@ use core::arch::x86_64::{
     _mm256_set1_epi8, _mm256_set1_epi64x, _mm256_setzero_si256, _mm256_shuffle_epi8,
     _mm256_srli_epi64, _mm256_storeu_si256, _mm256_xor_si256, _mm512_gf2p8affine_epi64_epi8,
     _mm512_loadu_si512, _mm512_set1_epi64, _mm512_setzero_si512, _mm512_storeu_si512,
-    _mm512_xor_si512,
+    _mm512_ternarylogic_epi64, _mm512_xor_si512,
 };
 
 use crate::gf256::{AFFINE, NIBBLES};
@@ -356,6 +356,18 @@ fn rows_gfni<const R: usize>(srcs: &[&[u8]], coefs: &[[u8; R]], outs: &mut [&mut
     blocks * W
 }
 
+/// `c * x` for every byte of `x`.
+#[target_feature(enable = "gfni,avx512f")]
+#[inline]
+fn mul512(x: __m512i, c: u8) -> __m512i {
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "a u8 index into a 256-entry table is always in bounds"
+    )]
+    let m = _mm512_set1_epi64(AFFINE[usize::from(c)] as i64);
+    _mm512_gf2p8affine_epi64_epi8::<0>(x, m)
+}
+
 #[target_feature(enable = "gfni,avx512f,avx512bw")]
 fn rows_gfni512<const R: usize>(
     srcs: &[&[u8]],
@@ -364,20 +376,32 @@ fn rows_gfni512<const R: usize>(
 ) -> usize {
     const W: usize = 64;
     let (blocks, ptrs) = bound::<R>(srcs, outs, W);
+    // Sources in pairs: one three-way XOR adds both products.
+    let (src_pairs, src_last) = srcs.as_chunks::<2>();
+    let (coef_pairs, coef_last) = coefs.as_chunks::<2>();
     for b in 0..blocks {
         let off = b * W;
         let mut acc = [_mm512_setzero_si512(); R];
-        for (src, c) in srcs.iter().zip(coefs) {
+        for ([s0, s1], [c0, c1]) in src_pairs.iter().zip(coef_pairs) {
+            // SAFETY: `off + W <= blocks * W <= s.len()` for both sources
+            // (`bound` took the minimum over every source), so the 64 bytes
+            // read from each are in it.
+            let (x0, x1) = unsafe {
+                (
+                    _mm512_loadu_si512(s0.as_ptr().add(off).cast::<__m512i>()),
+                    _mm512_loadu_si512(s1.as_ptr().add(off).cast::<__m512i>()),
+                )
+            };
+            for ((a, &k0), &k1) in acc.iter_mut().zip(c0).zip(c1) {
+                *a = _mm512_ternarylogic_epi64::<0x96>(*a, mul512(x0, k0), mul512(x1, k1));
+            }
+        }
+        for (src, c) in src_last.iter().zip(coef_last) {
             // SAFETY: `off + W <= blocks * W <= src.len()` (`bound` took the
             // minimum over every source), so the 64 bytes read are in `src`.
             let x = unsafe { _mm512_loadu_si512(src.as_ptr().add(off).cast::<__m512i>()) };
-            for (a, &cr) in acc.iter_mut().zip(c) {
-                #[allow(
-                    clippy::indexing_slicing,
-                    reason = "a u8 index into a 256-entry table is always in bounds"
-                )]
-                let m = _mm512_set1_epi64(AFFINE[usize::from(cr)] as i64);
-                *a = _mm512_xor_si512(*a, _mm512_gf2p8affine_epi64_epi8::<0>(x, m));
+            for (a, &k) in acc.iter_mut().zip(c) {
+                *a = _mm512_xor_si512(*a, mul512(x, k));
             }
         }
         for (p, a) in ptrs.iter().zip(acc) {
