@@ -221,6 +221,50 @@ impl Codec {
     /// only fills gaps): it yields wrong data symbols. Check the block with
     /// a [`crc32c`](crate::crc32c) of its data symbols.
     ///
+    /// A receiver keeps its symbols in slots of its own window; one pass
+    /// over the block's slots lends the arrived ones to `received` and the
+    /// empty ones to `lost`, and the codec writes straight into them:
+    ///
+    /// ```
+    /// use blaze_fec::Codec;
+    ///
+    /// const K: usize = 4;
+    /// const M: usize = 2;
+    /// let codec = Codec::new(K, M)?;
+    ///
+    /// // The sender's window: data slots then parity slots.
+    /// let mut window = [[0u8; 8]; K + M];
+    /// for (i, slot) in window.iter_mut().take(K).enumerate() {
+    ///     slot.fill(0x10 + i as u8);
+    /// }
+    /// let (data, parity) = window.split_at_mut(K);
+    /// let data: [&[u8]; K] = core::array::from_fn(|i| &data[i][..]);
+    /// let mut parity = parity.iter_mut().map(|s| &mut s[..]);
+    /// let (p0, p1) = (parity.next().unwrap(), parity.next().unwrap());
+    /// codec.encode(&data, &mut [p0, p1])?;
+    ///
+    /// // The receiver's window: data symbols 1 and 2 never arrived.
+    /// let mut rx = window;
+    /// let arrived = [true, false, false, true, true, true];
+    /// rx[1] = [0; 8];
+    /// rx[2] = [0; 8];
+    /// let mut received: [Option<&[u8]>; K + M] = [None; K + M];
+    /// let mut lost: [&mut [u8]; M] = [&mut [], &mut []];
+    /// let mut n = 0;
+    /// for ((slot, ok), entry) in rx.iter_mut().zip(arrived).zip(&mut received) {
+    ///     if ok {
+    ///         *entry = Some(&*slot);
+    ///     } else if let Some(out) = lost.get_mut(n) {
+    ///         *out = slot;
+    ///         n += 1;
+    ///     }
+    /// }
+    /// let mut scratch = [0u8; blaze_fec::decode_scratch_len(K, M)];
+    /// codec.decode(&received, &mut lost[..n], &mut scratch)?;
+    /// assert_eq!(rx, window);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`DecodeError::TooFewSymbols`] with fewer than `k` symbols received
     /// (more erasures than parity), and the other [`DecodeError`]s for

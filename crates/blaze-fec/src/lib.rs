@@ -34,12 +34,17 @@
 //! ## Backends and features
 //!
 //! The portable backend is table-driven (a 64 KiB product table and small
-//! log, exp and inverse tables, all `static` and built by `const fn`) and
-//! runs on every target, `no_std`, without `alloc`. With the `std` feature
-//! on x86_64, [`Codec::new`] detects SSSE3 and AVX2 at run time and uses
-//! split-nibble `pshufb` kernels; [`Codec::portable`] forces the portable
-//! one. All backends give identical bytes. The SIMD module is the only place
-//! with `unsafe` code, each block with the proof of its soundness.
+//! log, power and inverse tables, all `static` and built by `const fn`, so
+//! no build script) and runs on every target, `no_std`, without `alloc`.
+//!
+//! With the `std` feature on x86_64, [`Codec::new`] detects the CPU at run
+//! time (`is_x86_feature_detected!`) and picks, best first: GFNI
+//! `gf2p8affineqb` on AVX-512 registers, GFNI on AVX2 registers, AVX2
+//! `vpshufb`, SSSE3 `pshufb` (the last two split each byte into nibbles and
+//! look both up in 16-entry product tables). [`Codec::portable`] and
+//! [`Codec::with_backend`] force one. All backends give identical bytes,
+//! which the tests check. The SIMD module is the only place with `unsafe`
+//! code (the crate denies it elsewhere); each block states why it is sound.
 #![no_std]
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
