@@ -219,7 +219,7 @@ impl Codec {
     ///
     /// Parity that arrived corrupted is not detected here (an erasure code
     /// only fills gaps): it yields wrong data symbols. Check the block with
-    /// a [`crc32c`](crate::crc32c) of its data symbols.
+    /// a [`crc32c()`](crate::crc32c()) of its data symbols.
     ///
     /// A receiver keeps its symbols in slots of its own window; one pass
     /// over the block's slots lends the arrived ones to `received` and the

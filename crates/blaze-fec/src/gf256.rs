@@ -1,6 +1,6 @@
 //! Arithmetic in GF(2^8), the field of the code's symbols' bytes.
 //!
-//! The field is GF(2)[x] / (x^8 + x^4 + x^3 + x^2 + 1) (`0x11d`), the
+//! The field is `GF(2)[x] / (x^8 + x^4 + x^3 + x^2 + 1)` (`0x11d`), the
 //! polynomial of most Reed–Solomon erasure codes; 2 generates its
 //! multiplicative group. Addition is XOR. Every table here is built by a
 //! `const fn` at compile time, so the crate needs no build script and no

@@ -17,7 +17,7 @@
 //!   and scratch are the caller's slices, so a sender or receiver points the
 //!   codec straight at the slots of its own window ring; nothing is copied
 //!   into the codec and nothing is allocated.
-//! - [`crc32c`] / [`Crc32c`]: a per-block check. An erasure code fills gaps
+//! - [`crc32c()`] / [`Crc32c`]: a per-block check. An erasure code fills gaps
 //!   but cannot see corruption: a parity symbol damaged in transit yields
 //!   wrong data, which the block's CRC then exposes.
 //! - [`pad_symbol`] / [`unpad_symbol`]: carry each payload's true length

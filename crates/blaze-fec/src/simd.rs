@@ -1,18 +1,19 @@
-//! x86_64 SSSE3 and AVX2 kernels (split-nibble multiply-accumulate with
-//! `pshufb`) and a GFNI kernel (one `gf2p8affineqb` per product).
+//! x86_64 kernels: SSSE3 and AVX2 split-nibble multiply-accumulate with
+//! `pshufb`, and GFNI `gf2p8affineqb` on AVX2 or AVX-512 registers.
 //!
-//! A product `c * b` in GF(2^8) is linear in `b`, so it splits into
-//! `lo_c[b & 15] ^ hi_c[b >> 4]` over two 16-entry tables, and `pshufb` looks
-//! up 16 (SSSE3) or 32 (AVX2) such entries in one instruction. Up to
-//! [`ROWS`] output symbols are computed per pass over the inputs, their
-//! accumulators held in registers, so each input block is loaded and split
-//! once per pass and each output block is stored once.
+//! A product `c * b` in GF(2^8) is linear in `b`. The `pshufb` kernels split
+//! it into `lo_c[b & 15] ^ hi_c[b >> 4]` over two 16-entry tables, and one
+//! `pshufb` looks up 16 (SSSE3) or 32 (AVX2) such entries. The GFNI kernels
+//! apply the linear map as an 8x8 bit matrix, one instruction for 32 or 64
+//! products. Up to [`ROWS`] output symbols are computed per pass over the
+//! inputs, their accumulators held in registers, so each input block is
+//! loaded once per pass and each output block is stored once.
 //!
 //! Soundness rests on two local facts, repeated at each `unsafe` block:
-//! a token ([`Ssse3`], [`Avx2`]) can only be built after
-//! `is_x86_feature_detected!` returned true for its feature, and every load
-//! and store stays below the length of the shortest slice involved, computed
-//! in the kernel itself.
+//! a token ([`Ssse3`], [`Avx2`], [`Gfni`], [`Gfni512`]) can only be built
+//! after `is_x86_feature_detected!` returned true for its features, and
+//! every load and store stays below the length of the shortest slice
+//! involved, computed in the kernel itself ([`bound`]).
 
 use core::arch::x86_64::{
     __m128i, __m256i, __m512i, _mm_and_si128, _mm_loadu_si128, _mm_set1_epi8, _mm_setzero_si128,
