@@ -114,8 +114,23 @@ const fn inv_table() -> [u8; 256] {
 /// that stay in L1 where the 64 KiB product table may not.
 static LOGS: [u8; 256] = LOG;
 
-/// `EXP[i]` for `i` in `0..255`, at run time.
-static EXPS: [u8; 512] = EXP;
+/// `2^i` for `i` in `0..1024`, at run time: long enough that a sum of three
+/// logarithms plus 255 needs no reduction.
+static EXPS: [u8; 1024] = exp_long();
+
+#[allow(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time: a bad index fails the build, it cannot panic at run time"
+)]
+const fn exp_long() -> [u8; 1024] {
+    let mut t = [0u8; 1024];
+    let mut i = 0;
+    while i < 1024 {
+        t[i] = EXP[i % 255];
+        i += 1;
+    }
+    t
+}
 
 /// The discrete logarithm of `a` to base 2; `a` must not be 0 (0 gives 0,
 /// a wrong but harmless value).
@@ -128,10 +143,13 @@ pub(crate) fn log(a: u8) -> u8 {
     LOGS[usize::from(a)]
 }
 
-/// `2^i` for any `i`: the exponent is reduced modulo 255.
+/// `2^i` for any `i`; one lookup when `i < 1024`, as in every caller.
 #[inline]
 pub(crate) fn exp(i: usize) -> u8 {
-    EXPS.get(i % 255).copied().unwrap_or(0)
+    match EXPS.get(i) {
+        Some(&v) => v,
+        None => EXPS.get(i % 255).copied().unwrap_or(0),
+    }
 }
 
 /// `a * b` in GF(2^8) (the kernels use [`row`] directly).
