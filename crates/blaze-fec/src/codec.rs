@@ -160,7 +160,10 @@ impl Codec {
 
     /// Computes one parity symbol, number `index` (`0..m`), into `out`:
     /// the same bytes as `encode`'s `parity[index]`. For parity made on
-    /// demand, one symbol at a time.
+    /// demand, one symbol at a time: build the codec with the most parity
+    /// symbols a block may ever get (up to `255 - k`) and send indices as
+    /// needed; a receiver decodes from whichever `k` symbols it holds, and
+    /// [`decode_scratch_len`] grows only with `min(k, m)`.
     ///
     /// ```
     /// use blaze_fec::Codec;
