@@ -35,7 +35,7 @@ pub(crate) fn parity_coef(data: u8, row: u8, col: u8) -> u8 {
 /// `j == lost[t]`.
 ///
 /// `lost` holds the `e` lost data indices in increasing order, `prows` the
-/// `e` distinct parity rows used in their place, `work` at least `3 * e`
+/// `e` distinct parity rows used in their place, `work` at least `2 * e`
 /// bytes. Both lists are validated by the caller (`lost[t] < k`,
 /// `k + prows[t] <= 254`); extra or missing room only shortens the work, it
 /// never panics.
@@ -44,13 +44,16 @@ pub(crate) fn parity_coef(data: u8, row: u8, col: u8) -> u8 {
 /// `g(t) = prod_r (t + y_r)`, the inverse of `C[p][r] = 1 / (x_p + y_r)` is
 /// `B[r][p] = a_p * b_r / (x_p + y_r)` with `a_p = g(x_p) / f'(x_p)` and
 /// `b_r = f(y_r) / g'(y_r)` (in characteristic 2, `f'(x_p)` is the product
-/// of `x_p + x_q` over the other `q`). For a received data column `j`,
-/// `sum_p B[r][p] / (x_p + y_j)` splits by partial fractions into
-/// `b_r * (S(y_r) + S(y_j)) / (y_r + y_j)` with
-/// `S(y) = sum_p a_p / (x_p + y)`.
+/// of `x_p + x_q` over the other `q`). For a received data column `j`, the
+/// coefficient `sum_p B[r][p] / (x_p + y_j)` splits by partial fractions
+/// into `b_r * (S(y_r) + S(y_j)) / (y_r + y_j)` with
+/// `S(t) = sum_p a_p / (x_p + t)`, and `S(t) = g(t) / f(t) + 1` (the
+/// partial fractions of `g / f`), so `S(y_r) = 1` and the coefficient is
+/// `b_r * h_j / (y_r + y_j)` with `h_j = g(y_j) / f(y_j)`.
 ///
-/// The arithmetic runs on logarithms (every `a_p`, `b_r` and difference is
-/// non-zero), so it touches only the small log and power tables.
+/// The arithmetic runs on logarithms (every `a_p`, `b_r`, `h_j` and
+/// difference is non-zero), so it touches only the small log and power
+/// tables: `O(e * k)` lookups in all.
 pub(crate) fn decode_matrix(k: u8, lost: &[u8], prows: &[u8], work: &mut [u8], d: &mut [u8]) {
     let e = lost.len();
     let x = |p: u8| k.wrapping_add(p);
@@ -59,10 +62,7 @@ pub(crate) fn decode_matrix(k: u8, lost: &[u8], prows: &[u8], work: &mut [u8], d
     let Some((log_a, rest)) = work.split_at_mut_checked(e) else {
         return;
     };
-    let Some((log_b, rest)) = rest.split_at_mut_checked(e) else {
-        return;
-    };
-    let Some((s_lost, _)) = rest.split_at_mut_checked(e) else {
+    let Some((log_b, _)) = rest.split_at_mut_checked(e) else {
         return;
     };
 
@@ -83,39 +83,27 @@ pub(crate) fn decode_matrix(k: u8, lost: &[u8], prows: &[u8], work: &mut [u8], d
         let den: usize = lost.iter().filter(|&&z| z != y).map(|&z| lg(y, z)).sum();
         *lb = exp_log(num + 255 * e - den);
     }
-    let log_a = &*log_a;
-    // S(y) = sum_p a_p / (x_p + y).
-    let s_at = |y: u8| {
-        log_a.iter().zip(prows).fold(0, |acc, (&la, &p)| {
-            acc ^ exp(usize::from(la) + 255 - lg(x(p), y))
-        })
-    };
-    for (sr, &y) in s_lost.iter_mut().zip(lost) {
-        *sr = s_at(y);
-    }
+    let (log_a, log_b) = (&*log_a, &*log_b);
 
+    let mut stand_in = log_a.iter().zip(prows);
     for (j, column) in (0..=u8::MAX).zip(d.chunks_exact_mut(e.max(1)).take(usize::from(k))) {
-        if let Some(t) = lost.iter().position(|&y| y == j) {
-            // Column of the parity symbol standing in for lost symbol `t`:
-            // B[r][t] = a_t * b_r / (x_t + y_r).
-            let la = usize::from(log_a.get(t).copied().unwrap_or(0));
-            let xt = x(prows.get(t).copied().unwrap_or(0));
-            for ((c, &lb), &y) in column.iter_mut().zip(log_b.iter()).zip(lost) {
-                *c = exp(la + usize::from(lb) + 255 - lg(xt, y));
+        if lost.contains(&j) {
+            // Column of the parity symbol standing in for this lost symbol
+            // (the lost indices are increasing, so they meet the parity rows
+            // in order): B[r][t] = a_t * b_r / (x_t + y_r).
+            let Some((&la, &pt)) = stand_in.next() else {
+                break;
+            };
+            for ((c, &lb), &y) in column.iter_mut().zip(log_b).zip(lost) {
+                *c = exp(usize::from(la) + usize::from(lb) + 255 - lg(x(pt), y));
             }
         } else {
-            // b_r * (S(y_r) + S(y_j)) / (y_r + y_j).
-            let sj = s_at(j);
-            for (((c, &lb), &sr), &y) in column
-                .iter_mut()
-                .zip(log_b.iter())
-                .zip(s_lost.iter())
-                .zip(lost)
-            {
-                *c = match sr ^ sj {
-                    0 => 0,
-                    s => exp(usize::from(lb) + usize::from(log(s)) + 255 - lg(y, j)),
-                };
+            // h_j = g(y_j) / f(y_j), then b_r * h_j / (y_r + y_j).
+            let g: usize = lost.iter().map(|&y| lg(j, y)).sum();
+            let f: usize = prows.iter().map(|&p| lg(j, x(p))).sum();
+            let log_h = usize::from(exp_log(g + 255 * e - f));
+            for ((c, &lb), &y) in column.iter_mut().zip(log_b).zip(lost) {
+                *c = exp(usize::from(lb) + log_h + 255 - lg(y, j));
             }
         }
     }
@@ -147,7 +135,7 @@ mod tests {
             // Lose the last `e` data symbols, use the last `e` parity rows.
             let lost: std::vec::Vec<u8> = (k - e as u8..k).collect();
             let prows: std::vec::Vec<u8> = (m - e as u8..m).collect();
-            let mut work = std::vec![0u8; 3 * e];
+            let mut work = std::vec![0u8; 2 * e];
             let mut d = std::vec![0u8; e * usize::from(k)];
             decode_matrix(k, &lost, &prows, &mut work, &mut d);
             // (B * C[P][E])[r][r2] = sum_t B[r][t] * C[p_t][lost[r2]], and

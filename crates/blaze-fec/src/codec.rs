@@ -8,14 +8,14 @@ use crate::{ConfigError, DecodeError, EncodeError};
 pub const MAX_SYMBOLS: usize = 255;
 
 /// The scratch bytes [`Codec::decode`] needs for a code of `data` data and
-/// `parity` parity symbols, whatever symbols are lost: `e * (k + 5) + k`
+/// `parity` parity symbols, whatever symbols are lost: `e * (k + 4) + k`
 /// for `e = min(parity, data)` erasures and `k = data`.
 ///
 /// A `const fn`, so firmware can size a `static` or stack array with it:
 ///
 /// ```
 /// let scratch = [0u8; blaze_fec::decode_scratch_len(16, 4)];
-/// assert_eq!(scratch.len(), 4 * (16 + 5) + 16);
+/// assert_eq!(scratch.len(), 4 * (16 + 4) + 16);
 /// ```
 pub const fn decode_scratch_len(data: usize, parity: usize) -> usize {
     let e = if parity < data { parity } else { data };
@@ -24,7 +24,7 @@ pub const fn decode_scratch_len(data: usize, parity: usize) -> usize {
 
 /// Scratch for `e` erasures with `k` data symbols (see [`decode_scratch_len`]).
 const fn scratch_for(k: usize, e: usize) -> usize {
-    e.saturating_mul(k.saturating_add(5)).saturating_add(k)
+    e.saturating_mul(k.saturating_add(4)).saturating_add(k)
 }
 
 /// A systematic Reed–Solomon erasure code over GF(2^8): `k` data symbols
@@ -214,7 +214,7 @@ impl Codec {
     ///   entries, in increasing index order; each is overwritten with the
     ///   rebuilt symbol. Lost parity symbols are not rebuilt.
     /// - `scratch` holds [`decode_scratch_len`] bytes or more (the exact
-    ///   need for `e` lost data symbols is `e * (k + 5) + k`).
+    ///   need for `e` lost data symbols is `e * (k + 4) + k`).
     ///
     /// Only `e` received parity symbols are read (the first ones), and the
     /// work is `e * k` multiply-adds per byte: decoding costs what encoding

@@ -100,7 +100,7 @@ fn decode_checks_before_writing() {
     assert_eq!(
         codec.decode(&rx, &mut [&mut out], &mut scratch[..3]),
         Err(DecodeError::ScratchTooSmall {
-            required: 11 // one erasure: 1 * (3 + 5) + 3
+            required: 10 // one erasure: 1 * (3 + 4) + 3
         })
     );
     let mut short = [0xeeu8; 2];
