@@ -86,6 +86,9 @@ impl Gfni512 {
 /// A vector kernel for `R` output rows over every byte it can cover in
 /// whole vectors; it returns how many leading bytes it wrote.
 pub(crate) trait Lanes: Copy {
+    /// Output rows per pass: as many accumulators as the registers hold.
+    const ROWS: usize = ROWS;
+
     /// Computes `outs[r][..n] = sum_j coefs[j][r] * srcs[j][..n]` for the
     /// largest multiple `n` of the vector width that fits every slice, and
     /// returns `n`.
@@ -113,6 +116,9 @@ impl Lanes for Ssse3 {
 }
 
 impl Lanes for Avx2 {
+    // Two accumulators per row (64 bytes a step) fill the 16 registers.
+    const ROWS: usize = 4;
+
     #[inline]
     fn rows<const R: usize>(
         self,
@@ -174,7 +180,7 @@ pub(crate) fn run<'a, L, I, C>(
 {
     let cols = cols.min(COLS);
     let mut row0 = 0;
-    for group in outputs.chunks_mut(ROWS) {
+    for group in outputs.chunks_mut(L::ROWS.clamp(1, ROWS)) {
         let n = group.len();
         match n {
             1 => pass::<L, 1, I, C>(lanes, cols, input, coef, row0, group),
@@ -283,19 +289,28 @@ fn rows_ssse3<const R: usize>(srcs: &[&[u8]], coefs: &[[u8; R]], outs: &mut [&mu
 
 #[target_feature(enable = "avx2")]
 fn rows_avx2<const R: usize>(srcs: &[&[u8]], coefs: &[[u8; R]], outs: &mut [&mut [u8]]) -> usize {
-    const W: usize = 32;
+    // Two vectors per step, so each pair of table loads serves 64 bytes.
+    const W: usize = 64;
     let (blocks, ptrs) = bound::<R>(srcs, outs, W);
     let mask = _mm256_set1_epi8(0x0f);
     for b in 0..blocks {
         let off = b * W;
-        let mut acc = [_mm256_setzero_si256(); R];
+        let mut acc = [[_mm256_setzero_si256(); 2]; R];
         for (src, c) in srcs.iter().zip(coefs) {
             // SAFETY: `off + W <= blocks * W <= src.len()` (`bound` took the
-            // minimum over every source), so the 32 bytes read are in `src`.
-            let x = unsafe { _mm256_loadu_si256(src.as_ptr().add(off).cast::<__m256i>()) };
-            let lo = _mm256_and_si256(x, mask);
-            let hi = _mm256_and_si256(_mm256_srli_epi64::<4>(x), mask);
-            for (a, &cr) in acc.iter_mut().zip(c) {
+            // minimum over every source), so the 2 x 32 bytes read are in
+            // `src`.
+            let (x0, x1) = unsafe {
+                let p = src.as_ptr().add(off);
+                (
+                    _mm256_loadu_si256(p.cast::<__m256i>()),
+                    _mm256_loadu_si256(p.add(32).cast::<__m256i>()),
+                )
+            };
+            let (lo0, lo1) = (_mm256_and_si256(x0, mask), _mm256_and_si256(x1, mask));
+            let hi0 = _mm256_and_si256(_mm256_srli_epi64::<4>(x0), mask);
+            let hi1 = _mm256_and_si256(_mm256_srli_epi64::<4>(x1), mask);
+            for ([a0, a1], &cr) in acc.iter_mut().zip(c) {
                 #[allow(
                     clippy::indexing_slicing,
                     reason = "a u8 index into a 256-entry table is always in bounds"
@@ -311,16 +326,23 @@ fn rows_avx2<const R: usize>(srcs: &[&[u8]], coefs: &[[u8; R]], outs: &mut [&mut
                 };
                 let tl = _mm256_broadcastsi128_si256(tl);
                 let th = _mm256_broadcastsi128_si256(th);
-                let p = _mm256_xor_si256(_mm256_shuffle_epi8(tl, lo), _mm256_shuffle_epi8(th, hi));
-                *a = _mm256_xor_si256(*a, p);
+                let p0 =
+                    _mm256_xor_si256(_mm256_shuffle_epi8(tl, lo0), _mm256_shuffle_epi8(th, hi0));
+                let p1 =
+                    _mm256_xor_si256(_mm256_shuffle_epi8(tl, lo1), _mm256_shuffle_epi8(th, hi1));
+                *a0 = _mm256_xor_si256(*a0, p0);
+                *a1 = _mm256_xor_si256(*a1, p1);
             }
         }
-        for (p, a) in ptrs.iter().zip(acc) {
+        for (p, [a0, a1]) in ptrs.iter().zip(acc) {
             // SAFETY: `p` is the start of an output of at least
             // `blocks * W >= off + W` bytes (`bound` took the minimum over
             // the `R` outputs, and returned 0 blocks if fewer were given);
             // the outputs are distinct `&mut` slices, borrowed for this call.
-            unsafe { _mm256_storeu_si256(p.add(off).cast::<__m256i>(), a) };
+            unsafe {
+                _mm256_storeu_si256(p.add(off).cast::<__m256i>(), a0);
+                _mm256_storeu_si256(p.add(off + 32).cast::<__m256i>(), a1);
+            }
         }
     }
     blocks * W
