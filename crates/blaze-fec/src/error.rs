@@ -6,6 +6,7 @@ use crate::Backend;
 
 /// Why a [`Codec`](crate::Codec) could not be built. Nothing was created.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum ConfigError {
     /// A block needs at least one data symbol.
@@ -36,6 +37,7 @@ impl core::error::Error for ConfigError {}
 /// Why encoding refused. It checks everything before it writes: no output
 /// byte was changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum EncodeError {
     /// The number of data symbols differs from the codec's.
@@ -98,6 +100,7 @@ impl core::error::Error for EncodeError {}
 /// Why decoding refused. It checks everything before it writes: no output
 /// byte was changed (the scratch buffer may have been).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum DecodeError {
     /// The received list does not have one entry per symbol of the block.
@@ -175,6 +178,7 @@ impl core::error::Error for DecodeError {}
 /// Why a payload could not be put into or read out of a padded symbol.
 /// Nothing was written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum PadError {
     /// The payload does not fit: the symbol needs `required` bytes.

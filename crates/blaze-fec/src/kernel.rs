@@ -11,6 +11,7 @@ use crate::simd;
 /// Every backend gives identical bytes; they differ only in speed.
 /// [`Codec::new`](crate::Codec::new) picks the fastest one the CPU has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum Backend {
     /// Table lookups, one byte at a time: every target, no `unsafe`.

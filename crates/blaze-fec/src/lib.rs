@@ -45,6 +45,8 @@
 //! [`Codec::with_backend`] force one. All backends give identical bytes,
 //! which the tests check. The SIMD module is the only place with `unsafe`
 //! code (the crate denies it elsewhere); each block states why it is sound.
+//!
+//! Feature `defmt` derives `defmt::Format` on the errors and [`Backend`].
 #![no_std]
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
