@@ -156,3 +156,125 @@ fn errors_display() {
     let e: &dyn std::error::Error = &ConfigError::NoData;
     assert_eq!(e.to_string(), "a block needs at least one data symbol");
 }
+
+mod arbitrary {
+    use blaze_fec::{Codec, DecodeError};
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, RngSeed};
+
+    /// One way to get the arguments wrong, or none.
+    #[derive(Clone, Copy, Debug)]
+    enum Fault {
+        None,
+        ShortSymbol(usize),
+        ShortOutput(usize),
+        ExtraOutput,
+        MissingOutput,
+        SmallScratch(usize),
+        ShortReceived,
+    }
+
+    fn fault() -> impl Strategy<Value = Fault> {
+        prop_oneof![
+            Just(Fault::None),
+            any::<usize>().prop_map(Fault::ShortSymbol),
+            any::<usize>().prop_map(Fault::ShortOutput),
+            Just(Fault::ExtraOutput),
+            Just(Fault::MissingOutput),
+            any::<usize>().prop_map(Fault::SmallScratch),
+            Just(Fault::ShortReceived),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(Config { cases: 256, rng_seed: RngSeed::Fixed(0xfa_017), failure_persistence: None, ..Config::default() })]
+
+        /// Whatever the erasures and whatever is wrong with the arguments,
+        /// decode returns: `Ok` with the right data exactly when nothing is
+        /// wrong and at most `m` symbols are missing, else a typed error with
+        /// the outputs untouched.
+        #[test]
+        fn decode_never_panics_nor_lies(
+            k in 1usize..=12,
+            m in 0usize..=6,
+            len in 1usize..=70,
+            erase_mask in any::<u32>(),
+            fault in fault(),
+        ) {
+            let codec = Codec::new(k, m).unwrap();
+            let data: Vec<Vec<u8>> = (0..k).map(|i| (0..len).map(|b| (i * 37 + b * 11 + 5) as u8).collect()).collect();
+            let refs: Vec<&[u8]> = data.iter().map(Vec::as_slice).collect();
+            let mut parity = vec![vec![0u8; len]; m];
+            let mut outs: Vec<&mut [u8]> = parity.iter_mut().map(Vec::as_mut_slice).collect();
+            codec.encode(&refs, &mut outs).unwrap();
+
+            let erased: Vec<usize> = (0..k + m).filter(|i| erase_mask & (1 << i) != 0).collect();
+            let short = data[0][..len - 1].to_vec();
+            let mut received: Vec<Option<&[u8]>> = data
+                .iter()
+                .chain(&parity)
+                .enumerate()
+                .map(|(i, s)| (!erased.contains(&i)).then_some(s.as_slice()))
+                .collect();
+            let lost_data: Vec<usize> = erased.iter().copied().filter(|&i| i < k).collect();
+            let mut outputs = vec![vec![0x5au8; len]; lost_data.len()];
+            let mut scratch = vec![0u8; codec.decode_scratch_len()];
+            let mut broken = false;
+            match fault {
+                Fault::None => {}
+                Fault::ShortSymbol(i) => {
+                    let present: Vec<usize> = (0..k + m).filter(|i| received[*i].is_some()).collect();
+                    if present.len() > 1 {
+                        received[present[1 + i % (present.len() - 1)]] = Some(&short);
+                        broken = true;
+                    }
+                }
+                Fault::ShortOutput(i) => {
+                    if !outputs.is_empty() {
+                        let n = outputs.len();
+                        outputs[i % n].pop();
+                        broken = true;
+                    }
+                }
+                Fault::ExtraOutput => {
+                    outputs.push(vec![0x5a; len]);
+                    broken = true;
+                }
+                Fault::MissingOutput => {
+                    broken = outputs.pop().is_some();
+                }
+                Fault::SmallScratch(n) => {
+                    let need = lost_data.len() * (k + 4) + k;
+                    if !lost_data.is_empty() {
+                        scratch.truncate(n % need);
+                        broken = true;
+                    }
+                }
+                Fault::ShortReceived => {
+                    received.pop();
+                    broken = true;
+                }
+            }
+            let before = outputs.clone();
+            let mut outs: Vec<&mut [u8]> = outputs.iter_mut().map(Vec::as_mut_slice).collect();
+            let result = codec.decode(&received, &mut outs, &mut scratch);
+            let recoverable = erased.len() <= m;
+            match result {
+                Ok(()) => {
+                    prop_assert!(!broken && recoverable, "{fault:?} accepted");
+                    for (o, &j) in outputs.iter().zip(&lost_data) {
+                        prop_assert_eq!(o, &data[j]);
+                    }
+                }
+                Err(e) => {
+                    prop_assert!(broken || !recoverable, "{e} on good arguments");
+                    if !broken {
+                        let is_too_few = matches!(e, DecodeError::TooFewSymbols { .. });
+                        prop_assert!(is_too_few);
+                    }
+                    prop_assert_eq!(outputs, before);
+                }
+            }
+        }
+    }
+}
