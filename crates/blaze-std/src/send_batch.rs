@@ -1,0 +1,433 @@
+//! Sending a batch of datagrams per system call.
+
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+
+use blaze_wire::{Destination, Transmit};
+
+use crate::{IoMode, MAX_BATCH};
+
+/// What one [`SendBatch::send`] did. Counts are in messages: a datagram
+/// for the group fanned out to three peers is three messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Flushed {
+    /// Messages the kernel accepted.
+    pub sent: usize,
+    /// Messages dropped because the kernel refused them with an error
+    /// other than "would block" (unreachable network, message too long, …).
+    pub dropped: usize,
+    /// System calls made.
+    pub calls: usize,
+    /// The socket's send buffer is full: the rest of the batch is kept and
+    /// goes out on the next `send` once the socket is writable.
+    pub blocked: bool,
+    /// The kind of the last error that dropped a message.
+    pub last_error: Option<io::ErrorKind>,
+}
+
+/// Datagrams waiting to be sent, written in place by `poll_transmit` into
+/// one buffer allocated once, and sent by `sendmmsg` (or one `send_to`
+/// each).
+///
+/// A datagram for [`Destination::Group`] is sent to each of the group
+/// targets given to [`send`](SendBatch::send): the group address, or every
+/// peer in unicast-only mode.
+///
+/// ```
+/// use std::net::UdpSocket;
+/// use blaze_std::{IoMode, SendBatch};
+/// use blaze_wire::{Destination, Transmit};
+///
+/// let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+/// let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+/// let mut batch = SendBatch::new(16, 1200);
+/// for i in 0..3u8 {
+///     let buf = batch.next_buf().unwrap();
+///     buf[0] = i;
+///     batch.push(Transmit { to: Destination::Peer(rx.local_addr().unwrap()), len: 1 }).unwrap();
+/// }
+/// let flushed = batch.send(&tx, &[], IoMode::Batched);
+/// assert_eq!(flushed.sent, 3);
+/// assert!(batch.is_empty());
+/// let mut buf = [0u8; 8];
+/// assert_eq!(rx.recv(&mut buf).unwrap(), 1);
+/// assert_eq!(buf[0], 0);
+/// ```
+#[derive(Debug)]
+pub struct SendBatch {
+    /// `capacity` slots of `slot_len` bytes each.
+    buf: Box<[u8]>,
+    slot_len: usize,
+    lens: Box<[usize]>,
+    to: Box<[Destination]>,
+    /// Slots holding a datagram.
+    filled: usize,
+    /// The next message to send: slot, and index into the group targets
+    /// (always 0 for a peer).
+    slot: usize,
+    fan: usize,
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    names: Vec<socket2::SockAddr>,
+}
+
+impl SendBatch {
+    /// Room for `batch` datagrams (clamped to `1..=MAX_BATCH`) of up to
+    /// `max_datagram_size` bytes each.
+    pub fn new(batch: usize, max_datagram_size: usize) -> Self {
+        let batch = batch.clamp(1, MAX_BATCH);
+        SendBatch {
+            buf: vec![0; batch.saturating_mul(max_datagram_size)].into_boxed_slice(),
+            slot_len: max_datagram_size,
+            lens: vec![0; batch].into_boxed_slice(),
+            to: vec![Destination::Group; batch].into_boxed_slice(),
+            filled: 0,
+            slot: 0,
+            fan: 0,
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            names: Vec::with_capacity(MAX_BATCH),
+        }
+    }
+
+    /// How many datagrams the batch holds.
+    pub fn capacity(&self) -> usize {
+        self.lens.len()
+    }
+
+    /// The largest datagram a slot holds.
+    pub fn max_datagram_size(&self) -> usize {
+        self.slot_len
+    }
+
+    /// Datagrams waiting (including any partly sent).
+    pub fn len(&self) -> usize {
+        self.filled
+    }
+
+    /// No datagram is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.filled == 0
+    }
+
+    /// Every slot holds a datagram.
+    pub fn is_full(&self) -> bool {
+        self.filled == self.capacity()
+    }
+
+    /// The buffer to write the next datagram into (as `poll_transmit`'s
+    /// `buf`), or `None` when the batch is full.
+    pub fn next_buf(&mut self) -> Option<&mut [u8]> {
+        let start = self.filled.checked_mul(self.slot_len)?;
+        let end = start.checked_add(self.slot_len)?;
+        self.buf.get_mut(start..end)
+    }
+
+    /// Commits the datagram just written into [`next_buf`](SendBatch::next_buf).
+    ///
+    /// Refuses (handing the transmit back, nothing changed) when the batch
+    /// is full or `transmit.len` exceeds the slot size.
+    pub fn push(&mut self, transmit: Transmit) -> Result<(), Transmit> {
+        if transmit.len > self.slot_len {
+            return Err(transmit);
+        }
+        let (Some(len), Some(to)) = (self.lens.get_mut(self.filled), self.to.get_mut(self.filled))
+        else {
+            return Err(transmit);
+        };
+        *len = transmit.len;
+        *to = transmit.to;
+        self.filled += 1;
+        Ok(())
+    }
+
+    /// Sends the waiting datagrams from `socket`, without blocking; a
+    /// datagram for the group goes to each of `group_targets`.
+    ///
+    /// Stops early only when the socket would block ([`Flushed::blocked`]);
+    /// the batch then keeps what is left. A message refused with another
+    /// error is dropped and counted. Once everything is sent, the batch is
+    /// empty.
+    pub fn send(
+        &mut self,
+        socket: &UdpSocket,
+        group_targets: &[SocketAddr],
+        mode: IoMode,
+    ) -> Flushed {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if mode.is_batched() {
+            return self.send_mmsg(socket, group_targets);
+        }
+        let _ = mode;
+        self.send_plain(socket, group_targets)
+    }
+
+    /// The datagram in `slot`.
+    fn datagram(&self, slot: usize) -> &[u8] {
+        let len = self.lens.get(slot).copied().unwrap_or(0);
+        let start = slot.saturating_mul(self.slot_len);
+        self.buf
+            .get(start..start.saturating_add(len))
+            .unwrap_or_default()
+    }
+
+    /// The first message at or after (`slot`, `fan`): its position and
+    /// destination. Slots without a message (a group datagram while there
+    /// are no group targets) are skipped.
+    fn message(
+        &self,
+        mut slot: usize,
+        mut fan: usize,
+        targets: &[SocketAddr],
+    ) -> Option<(usize, usize, SocketAddr)> {
+        while slot < self.filled {
+            let to = match self.to.get(slot)? {
+                Destination::Peer(addr) => (fan == 0).then_some(*addr),
+                Destination::Group => targets.get(fan).copied(),
+            };
+            if let Some(to) = to {
+                return Some((slot, fan, to));
+            }
+            slot += 1;
+            fan = 0;
+        }
+        None
+    }
+
+    /// Moves the cursor past the message at (`slot`, `fan`).
+    fn sent_through(&mut self, slot: usize, fan: usize) {
+        self.slot = slot;
+        self.fan = fan + 1;
+    }
+
+    /// Forgets every datagram.
+    fn clear(&mut self) {
+        self.filled = 0;
+        self.slot = 0;
+        self.fan = 0;
+    }
+
+    /// One `send_to` per message.
+    fn send_plain(&mut self, socket: &UdpSocket, targets: &[SocketAddr]) -> Flushed {
+        let mut out = Flushed::default();
+        while let Some((slot, fan, to)) = self.message(self.slot, self.fan, targets) {
+            out.calls += 1;
+            match socket.send_to(self.datagram(slot), to) {
+                Ok(_) => out.sent += 1,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    out.blocked = true;
+                    return out;
+                }
+                Err(e) => {
+                    out.dropped += 1;
+                    out.last_error = Some(e.kind());
+                }
+            }
+            self.sent_through(slot, fan);
+        }
+        self.clear();
+        out
+    }
+
+    /// One `sendmmsg` per up to [`MAX_BATCH`] messages.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[allow(unsafe_code, reason = "sendmmsg has no safe wrapper in std or socket2")]
+    fn send_mmsg(&mut self, socket: &UdpSocket, targets: &[SocketAddr]) -> Flushed {
+        use std::os::fd::AsRawFd;
+
+        let mut out = Flushed::default();
+        let mut positions = [(0usize, 0usize); MAX_BATCH];
+        loop {
+            // The next messages, up to MAX_BATCH of them.
+            self.names.clear();
+            let mut next = self.message(self.slot, self.fan, targets);
+            let mut count = 0;
+            for position in &mut positions {
+                let Some((slot, fan, to)) = next else { break };
+                *position = (slot, fan);
+                self.names.push(socket2::SockAddr::from(to));
+                count += 1;
+                next = self.message(slot, fan + 1, targets);
+            }
+            if count == 0 {
+                self.clear();
+                return out;
+            }
+            let empty_iov = libc::iovec {
+                iov_base: std::ptr::null_mut(),
+                iov_len: 0,
+            };
+            let mut iovs = [empty_iov; MAX_BATCH];
+            // SAFETY: `mmsghdr` is a C struct of integers and raw pointers,
+            // for which all-zero bytes (zero lengths, null pointers) are
+            // valid.
+            let mut hdrs: [libc::mmsghdr; MAX_BATCH] = unsafe { std::mem::zeroed() };
+            for (((slot, _), name), (iov, hdr)) in positions
+                .iter()
+                .zip(self.names.iter())
+                .zip(iovs.iter_mut().zip(hdrs.iter_mut()))
+                .take(count)
+            {
+                let data = self.datagram(*slot);
+                // The kernel only reads through these pointers (sendmmsg).
+                iov.iov_base = data.as_ptr().cast_mut().cast();
+                iov.iov_len = data.len();
+                hdr.msg_hdr.msg_name = name.as_ptr().cast_mut().cast();
+                hdr.msg_hdr.msg_namelen = name.len();
+                hdr.msg_hdr.msg_iov = iov;
+                hdr.msg_hdr.msg_iovlen = 1;
+            }
+            let vlen = libc::c_uint::try_from(count).unwrap_or(1);
+            out.calls += 1;
+            // SAFETY: the first `count` headers (count <= MAX_BATCH, the
+            // arrays' length) were filled above: each points at one iovec
+            // spanning a datagram inside `self.buf` (bounds checked by
+            // `datagram`) and at a `SockAddr` in `self.names` with its
+            // length; there is no control buffer. sendmmsg only reads these
+            // buffers, which are borrowed for this iteration and neither
+            // moved nor changed during the call (`self.names` is not
+            // resized after the pointers were taken). The fd is open,
+            // borrowed from `socket`; MSG_DONTWAIT makes the call
+            // non-blocking.
+            let r = unsafe {
+                libc::sendmmsg(
+                    socket.as_raw_fd(),
+                    hdrs.as_mut_ptr(),
+                    vlen,
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            match usize::try_from(r) {
+                Ok(sent) => {
+                    let sent = sent.min(count);
+                    out.sent += sent;
+                    if let Some((slot, fan)) = sent.checked_sub(1).and_then(|i| positions.get(i)) {
+                        self.sent_through(*slot, *fan);
+                    }
+                }
+                Err(_) => {
+                    let e = io::Error::last_os_error();
+                    match e.kind() {
+                        io::ErrorKind::Interrupted => {}
+                        io::ErrorKind::WouldBlock => {
+                            out.blocked = true;
+                            return out;
+                        }
+                        kind => {
+                            // The first message was refused: drop it.
+                            out.dropped += 1;
+                            out.last_error = Some(kind);
+                            let (slot, fan) = positions[0];
+                            self.sent_through(slot, fan);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn receiver() -> UdpSocket {
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        rx
+    }
+
+    fn fill(batch: &mut SendBatch, items: &[(u8, usize, Destination)]) {
+        for (byte, len, to) in items {
+            let buf = batch.next_buf().unwrap();
+            buf[..*len].fill(*byte);
+            batch.push(Transmit { to: *to, len: *len }).unwrap();
+        }
+    }
+
+    #[test]
+    fn fans_out_group_datagrams_in_both_modes() {
+        for mode in [IoMode::Batched, IoMode::Plain] {
+            let (a, b, direct) = (receiver(), receiver(), receiver());
+            let targets = [a.local_addr().unwrap(), b.local_addr().unwrap()];
+            let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+            let mut batch = SendBatch::new(4, 100);
+            fill(
+                &mut batch,
+                &[
+                    (1, 10, Destination::Group),
+                    (2, 20, Destination::Peer(direct.local_addr().unwrap())),
+                    (3, 100, Destination::Group),
+                ],
+            );
+            let flushed = batch.send(&tx, &targets, mode);
+            assert_eq!(
+                (flushed.sent, flushed.dropped, flushed.blocked),
+                (5, 0, false),
+                "{mode:?}"
+            );
+            assert!(batch.is_empty());
+            let mut buf = [0u8; 200];
+            for rx in [&a, &b] {
+                assert_eq!(rx.recv(&mut buf).unwrap(), 10);
+                assert_eq!(rx.recv(&mut buf).unwrap(), 100);
+                assert_eq!(buf[99], 3);
+            }
+            assert_eq!(direct.recv(&mut buf).unwrap(), 20);
+            assert_eq!(buf[0], 2);
+        }
+    }
+
+    #[test]
+    fn group_without_targets_sends_nothing() {
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut batch = SendBatch::new(2, 100);
+        fill(&mut batch, &[(1, 10, Destination::Group)]);
+        let flushed = batch.send(&tx, &[], IoMode::Batched);
+        assert_eq!(flushed.sent, 0);
+        assert!(batch.is_empty());
+    }
+
+    #[test]
+    fn refused_messages_are_dropped_and_the_rest_sent() {
+        for mode in [IoMode::Batched, IoMode::Plain] {
+            let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+            let rx = receiver();
+            // Port 0 cannot be sent to: EINVAL, the message is dropped.
+            let bad: SocketAddr = "127.0.0.1:0".parse().unwrap();
+            let mut batch = SendBatch::new(3, 16);
+            fill(
+                &mut batch,
+                &[
+                    (1, 4, Destination::Peer(bad)),
+                    (2, 5, Destination::Peer(rx.local_addr().unwrap())),
+                    (3, 6, Destination::Peer(bad)),
+                ],
+            );
+            let flushed = batch.send(&tx, &[], mode);
+            assert_eq!((flushed.sent, flushed.dropped), (1, 2), "{mode:?}");
+            assert!(flushed.last_error.is_some());
+            let mut buf = [0u8; 16];
+            assert_eq!(rx.recv(&mut buf).unwrap(), 5);
+        }
+    }
+
+    #[test]
+    fn full_batch_refuses() {
+        let mut batch = SendBatch::new(1, 8);
+        let t = Transmit {
+            to: Destination::Group,
+            len: 9,
+        };
+        assert_eq!(batch.push(t), Err(t));
+        let t = Transmit {
+            to: Destination::Group,
+            len: 8,
+        };
+        assert_eq!(batch.push(t), Ok(()));
+        assert!(batch.is_full());
+        assert!(batch.next_buf().is_none());
+        assert_eq!(batch.push(t), Err(t));
+    }
+}
