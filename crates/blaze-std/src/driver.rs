@@ -116,9 +116,12 @@ pub trait Application<P: Protocol> {
 
     /// Called at the start of every turn of the loop, before transmits are
     /// drained: the place to give the machine commands (publish, join, …).
+    ///
     /// A turn follows every input, every deadline, every
-    /// [`DriverWaker::wake`], and every turn that delivered events. `Break`
-    /// makes [`Driver::run`] return.
+    /// [`DriverWaker::wake`], and every turn that produced output
+    /// (datagrams or events), so the last `on_turn` before the driver parks
+    /// sees the machine with its output drained. `Break` makes
+    /// [`Driver::run`] return.
     fn on_turn(&mut self, now: Instant, protocol: &mut P) -> ControlFlow<()> {
         let _ = (now, protocol);
         ControlFlow::Continue(())
@@ -186,7 +189,8 @@ struct Registered {
 /// 4. drain `poll_event` into [`Application::on_event`];
 /// 5. read `poll_timeout` and re-arm the one timer only if the deadline
 ///    changed;
-/// 6. wait for a datagram on either socket, the timer, writability or a
+/// 6. unless this turn produced output (then another turn follows at
+///    once), wait for a datagram on either socket, the timer, writability or a
 ///    [`DriverWaker`] (after busy polling, if configured), then receive
 ///    waiting datagrams a batch per `recvmmsg` and feed each to
 ///    `handle_datagram`.
@@ -328,7 +332,7 @@ impl<P: Protocol> Driver<P> {
             if app.on_turn(now, &mut self.protocol).is_break() {
                 return Ok(());
             }
-            self.drive_transmit(now);
+            let polled = self.drive_transmit(now);
             let mut delivered = false;
             while let Some(event) = self.protocol.poll_event() {
                 self.stats.events += 1;
@@ -338,9 +342,10 @@ impl<P: Protocol> Driver<P> {
                 }
             }
             self.drive_timer();
-            // Events may prompt the application to act: give it a turn
-            // before parking.
-            if !delivered {
+            // A turn that produced output is followed by another before
+            // parking, so the application's last `on_turn` sees the machine
+            // drained (and may act on the events it was just given).
+            if polled == 0 && !delivered {
                 self.wait().await?;
             }
             self.receive_ready();
@@ -365,22 +370,24 @@ impl<P: Protocol> Driver<P> {
     }
 
     /// Drains `poll_transmit` into the send batch, sending each full batch
-    /// and the remainder.
-    fn drive_transmit(&mut self, now: Instant) {
+    /// and the remainder. Returns how many transmits were polled.
+    fn drive_transmit(&mut self, now: Instant) -> usize {
+        let mut polled = 0;
         if self.blocked {
-            return;
+            return polled;
         }
         loop {
             if self.send.is_full() && !self.try_flush() {
-                return;
+                return polled;
             }
             let Some(buf) = self.send.next_buf() else {
-                return;
+                return polled;
             };
             let capacity = buf.len();
             let Some(transmit) = self.protocol.poll_transmit(now, buf) else {
                 break;
             };
+            polled += 1;
             if transmit.len > capacity {
                 self.stats.dropped_oversized += 1;
                 log::warn!(
@@ -398,6 +405,7 @@ impl<P: Protocol> Driver<P> {
             }
         }
         self.try_flush();
+        polled
     }
 
     /// Sends what the batch holds, directly on the socket. Returns whether
