@@ -1,7 +1,8 @@
 //! The raw UDP baseline: how many datagrams per second this machine moves
 //! through loopback multicast (IP_MULTICAST_IF = 127.0.0.1, a group in
 //! 239.255.0.0/16), one `send_to`/`recv_from` per datagram ("plain") versus
-//! `sendmmsg`/`recvmmsg` batches ("mmsg"); loopback unicast for comparison.
+//! `sendmmsg`/`recvmmsg` batches ("mmsg"), and batches sent with UDP
+//! segmentation offload ("mmsg+gso"); loopback unicast for comparison.
 //! One sender thread sends as fast as it can, one receiver thread counts.
 //!
 //! `cargo bench -p blaze-std --bench raw_udp`; `BLAZE_BENCH_SECS` sets the
@@ -103,6 +104,7 @@ fn run(case: &Case, group: SocketAddrV4, secs: f64) -> Outcome {
         let flushed = batch.send(sender.unicast(), &targets, mode);
         sent += flushed.sent as u64;
         assert_eq!(flushed.dropped, 0, "send error {:?}", flushed.last_error);
+        assert!(!flushed.gso_refused, "UDP_SEGMENT refused");
         if flushed.blocked {
             std::thread::yield_now();
         }
@@ -134,14 +136,17 @@ fn main() {
     let cases = [
         case("multicast plain", IoMode::Plain, 64, false),
         case("multicast mmsg", IoMode::Batched, 64, false),
+        case("multicast mmsg+gso", IoMode::BatchedGso, 64, false),
         case("multicast plain", IoMode::Plain, 1200, false),
         case("multicast mmsg", IoMode::Batched, 1200, false),
+        case("multicast mmsg+gso", IoMode::BatchedGso, 1200, false),
         case("unicast plain", IoMode::Plain, 1200, true),
         case("unicast mmsg", IoMode::Batched, 1200, true),
+        case("unicast mmsg+gso", IoMode::BatchedGso, 1200, true),
     ];
     println!("raw UDP loopback multicast, {secs} s per case, batches of {BATCH}");
     println!(
-        "{:<20} {:>6} {:>14} {:>14} {:>10} {:>8}",
+        "{:<22} {:>6} {:>14} {:>14} {:>10} {:>8}",
         "case", "bytes", "sent/s", "received/s", "recv MB/s", "lost"
     );
     for (i, case) in cases.iter().enumerate() {
@@ -156,7 +161,7 @@ fn main() {
             0.0
         };
         println!(
-            "{:<20} {:>6} {:>14.0} {:>14.0} {:>10.1} {:>7.1}%",
+            "{:<22} {:>6} {:>14.0} {:>14.0} {:>10.1} {:>7.1}%",
             case.name,
             case.size,
             o.sent as f64 / o.send_secs,

@@ -12,7 +12,9 @@
 //!   tokio, following the machine's polling order; events reach the
 //!   [`Application`] by callback, without allocation per message.
 //! - [`RecvBatch`] / [`SendBatch`]: datagram I/O with `recvmmsg` and
-//!   `sendmmsg` on Linux ([`IoMode`]), one call per datagram elsewhere.
+//!   `sendmmsg` on Linux, plus UDP segmentation offload (`UDP_SEGMENT`) for
+//!   runs of equal-sized datagrams ([`IoMode`]); one call per datagram
+//!   elsewhere.
 //! - [`Clock`]: host time to and from the machines' microsecond
 //!   [`Instant`](blaze_wire::Instant).
 //!
@@ -20,8 +22,8 @@
 //! and does not yet hold the `blaze` command-line program or the
 //! high-level channel API: those come with the composed `Node`.
 //!
-//! The only `unsafe` code is the `recvmmsg`/`sendmmsg` calls, each with
-//! its proof.
+//! The only `unsafe` code is the `recvmmsg`/`sendmmsg` calls and the
+//! `UDP_SEGMENT` control message, each with its proof.
 #![deny(missing_docs)]
 
 mod driver;

@@ -24,6 +24,9 @@ pub struct Flushed {
     pub blocked: bool,
     /// The kind of the last error that dropped a message.
     pub last_error: Option<io::ErrorKind>,
+    /// The kernel refused UDP segmentation offload; this batch no longer
+    /// asks for it.
+    pub gso_refused: bool,
 }
 
 /// Datagrams waiting to be sent, written in place by `poll_transmit` into
@@ -69,6 +72,8 @@ pub struct SendBatch {
     fan: usize,
     #[cfg(any(target_os = "linux", target_os = "android"))]
     names: Vec<socket2::SockAddr>,
+    /// Segmentation offload has not been refused (see [`IoMode::BatchedGso`]).
+    gso: bool,
 }
 
 impl SendBatch {
@@ -86,6 +91,7 @@ impl SendBatch {
             fan: 0,
             #[cfg(any(target_os = "linux", target_os = "android"))]
             names: Vec::with_capacity(MAX_BATCH),
+            gso: true,
         }
     }
 
@@ -155,7 +161,12 @@ impl SendBatch {
     ) -> Flushed {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         if mode.is_batched() {
-            return self.send_mmsg(socket, group_targets);
+            let gso = mode.is_segmented() && self.gso;
+            let flushed = self.send_mmsg(socket, group_targets, gso);
+            if flushed.gso_refused {
+                self.gso = false;
+            }
+            return flushed;
         }
         let _ = mode;
         self.send_plain(socket, group_targets)
@@ -229,23 +240,57 @@ impl SendBatch {
         out
     }
 
-    /// One `sendmmsg` per up to [`MAX_BATCH`] messages.
+    /// One `sendmmsg` per up to [`MAX_BATCH`] messages; with `gso`, runs
+    /// of equal-sized messages to one destination share one header.
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    #[allow(unsafe_code, reason = "sendmmsg has no safe wrapper in std or socket2")]
-    fn send_mmsg(&mut self, socket: &UdpSocket, targets: &[SocketAddr]) -> Flushed {
+    #[allow(
+        unsafe_code,
+        reason = "sendmmsg and cmsg building have no safe wrapper in std or socket2"
+    )]
+    fn send_mmsg(&mut self, socket: &UdpSocket, targets: &[SocketAddr], mut gso: bool) -> Flushed {
         use std::os::fd::AsRawFd;
 
         let mut out = Flushed::default();
+        // Message positions (slot, fan) in send order.
         let mut positions = [(0usize, 0usize); MAX_BATCH];
+        // Per header: its first message, and how many messages it carries.
+        let mut runs = [(0usize, 0usize); MAX_BATCH];
         loop {
-            // The next messages, up to MAX_BATCH of them.
+            // The next messages, up to MAX_BATCH of them, grouped into runs.
             self.names.clear();
             let mut next = self.message(self.slot, self.fan, targets);
             let mut count = 0;
-            for position in &mut positions {
-                let Some((slot, fan, to)) = next else { break };
+            let mut headers = 0;
+            let mut run_len = 0;
+            let mut run_size = 0;
+            while let (Some((slot, fan, to)), Some(position)) = (next, positions.get_mut(count)) {
                 *position = (slot, fan);
-                self.names.push(socket2::SockAddr::from(to));
+                let size = self.datagram(slot).len();
+                let joins = gso
+                    && headers > 0
+                    && run_len < GSO_MAX_SEGMENTS
+                    && self.names.last().and_then(socket2::SockAddr::as_socket) == Some(to)
+                    && size <= run_size
+                    && size > 0
+                    && (run_len + 1) * run_size <= GSO_MAX_BYTES
+                    // The run ends at a shorter datagram.
+                    && runs.get(headers - 1).is_some_and(|(first, n)| {
+                        positions.get(first + n - 1).is_some_and(|(s, _)| self.datagram(*s).len() == run_size)
+                    });
+                if joins {
+                    run_len += 1;
+                    if let Some(run) = runs.get_mut(headers - 1) {
+                        run.1 += 1;
+                    }
+                } else {
+                    self.names.push(socket2::SockAddr::from(to));
+                    if let Some(run) = runs.get_mut(headers) {
+                        *run = (count, 1);
+                    }
+                    headers += 1;
+                    run_len = 1;
+                    run_size = size;
+                }
                 count += 1;
                 next = self.message(slot, fan + 1, targets);
             }
@@ -258,37 +303,67 @@ impl SendBatch {
                 iov_len: 0,
             };
             let mut iovs = [empty_iov; MAX_BATCH];
+            for ((slot, _), iov) in positions.iter().zip(iovs.iter_mut()).take(count) {
+                let data = self.datagram(*slot);
+                // The kernel only reads through this pointer (sendmmsg).
+                iov.iov_base = data.as_ptr().cast_mut().cast();
+                iov.iov_len = data.len();
+            }
+            // Every header points into `iovs` through this one pointer.
+            let iov_base = iovs.as_mut_ptr();
+            // One control buffer per header, 8-byte aligned for `cmsghdr`.
+            let mut controls = [[0u64; CONTROL_WORDS]; MAX_BATCH];
             // SAFETY: `mmsghdr` is a C struct of integers and raw pointers,
             // for which all-zero bytes (zero lengths, null pointers) are
             // valid.
             let mut hdrs: [libc::mmsghdr; MAX_BATCH] = unsafe { std::mem::zeroed() };
-            for (((slot, _), name), (iov, hdr)) in positions
+            for (((first, n), name), (hdr, control)) in runs
                 .iter()
                 .zip(self.names.iter())
-                .zip(iovs.iter_mut().zip(hdrs.iter_mut()))
-                .take(count)
+                .zip(hdrs.iter_mut().zip(controls.iter_mut()))
+                .take(headers)
             {
-                let data = self.datagram(*slot);
-                // The kernel only reads through these pointers (sendmmsg).
-                iov.iov_base = data.as_ptr().cast_mut().cast();
-                iov.iov_len = data.len();
                 hdr.msg_hdr.msg_name = name.as_ptr().cast_mut().cast();
                 hdr.msg_hdr.msg_namelen = name.len();
-                hdr.msg_hdr.msg_iov = iov;
-                hdr.msg_hdr.msg_iovlen = 1;
+                hdr.msg_hdr.msg_iov = iov_base.wrapping_add(*first);
+                hdr.msg_hdr.msg_iovlen = *n as _;
+                if *n > 1 {
+                    let size = positions
+                        .get(*first)
+                        .map_or(0, |(slot, _)| self.datagram(*slot).len());
+                    let segment = u16::try_from(size).unwrap_or(u16::MAX);
+                    hdr.msg_hdr.msg_control = control.as_mut_ptr().cast();
+                    hdr.msg_hdr.msg_controllen = CONTROL_SPACE as _;
+                    // SAFETY: `msg_control` points at `control`, zeroed,
+                    // 8-byte aligned and CONTROL_WORDS * 8 >= CONTROL_SPACE
+                    // bytes long (checked at compile time below), so
+                    // CMSG_FIRSTHDR returns a non-null pointer to the start
+                    // of it, and CMSG_DATA of that header has room for the
+                    // two-byte segment size within CONTROL_SPACE; the
+                    // unaligned write makes no alignment assumption.
+                    unsafe {
+                        let cmsg = libc::CMSG_FIRSTHDR(&hdr.msg_hdr);
+                        (*cmsg).cmsg_level = libc::SOL_UDP;
+                        (*cmsg).cmsg_type = libc::UDP_SEGMENT;
+                        (*cmsg).cmsg_len = libc::CMSG_LEN(2) as _;
+                        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<u16>(), segment);
+                    }
+                }
             }
-            let vlen = libc::c_uint::try_from(count).unwrap_or(1);
+            let vlen = libc::c_uint::try_from(headers).unwrap_or(1);
             out.calls += 1;
-            // SAFETY: the first `count` headers (count <= MAX_BATCH, the
-            // arrays' length) were filled above: each points at one iovec
+            // SAFETY: the first `headers` headers (headers <= count <=
+            // MAX_BATCH, the arrays' length) were filled above: each points
+            // at `n` consecutive iovecs of `iovs` (first + n <= count), each
             // spanning a datagram inside `self.buf` (bounds checked by
-            // `datagram`) and at a `SockAddr` in `self.names` with its
-            // length; there is no control buffer. sendmmsg only reads these
-            // buffers, which are borrowed for this iteration and neither
-            // moved nor changed during the call (`self.names` is not
-            // resized after the pointers were taken). The fd is open,
-            // borrowed from `socket`; MSG_DONTWAIT makes the call
-            // non-blocking.
+            // `datagram`), at a `SockAddr` in `self.names` with its length,
+            // and either at no control buffer or at its own control buffer
+            // holding one well-formed UDP_SEGMENT message. sendmmsg only
+            // reads these buffers (and writes `msg_len`), which live on this
+            // stack frame or in `self` and are neither moved nor changed
+            // during the call (`self.names` is not resized after the
+            // pointers were taken). The fd is open, borrowed from `socket`;
+            // MSG_DONTWAIT makes the call non-blocking.
             let r = unsafe {
                 libc::sendmmsg(
                     socket.as_raw_fd(),
@@ -299,9 +374,12 @@ impl SendBatch {
             };
             match usize::try_from(r) {
                 Ok(sent) => {
-                    let sent = sent.min(count);
-                    out.sent += sent;
-                    if let Some((slot, fan)) = sent.checked_sub(1).and_then(|i| positions.get(i)) {
+                    let sent_runs = runs.iter().take(sent.min(headers));
+                    let messages: usize = sent_runs.clone().map(|(_, n)| n).sum();
+                    out.sent += messages;
+                    if let Some((slot, fan)) =
+                        messages.checked_sub(1).and_then(|i| positions.get(i))
+                    {
                         self.sent_through(*slot, *fan);
                     }
                 }
@@ -312,6 +390,18 @@ impl SendBatch {
                         io::ErrorKind::WouldBlock => {
                             out.blocked = true;
                             return out;
+                        }
+                        _ if gso
+                            && runs[0].1 > 1
+                            && matches!(e.raw_os_error(), Some(libc::EIO | libc::EINVAL)) =>
+                        {
+                            // The device or kernel refuses segmentation:
+                            // retry the same messages one by one.
+                            log::info!(
+                                "UDP segmentation offload refused ({e}); sending without it"
+                            );
+                            gso = false;
+                            out.gso_refused = true;
                         }
                         kind => {
                             // The first message was refused: drop it.
@@ -326,6 +416,28 @@ impl SendBatch {
         }
     }
 }
+
+/// Most segments in one UDP_SEGMENT message (the kernel's UDP_MAX_SEGMENTS
+/// is 64 on older kernels).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const GSO_MAX_SEGMENTS: usize = 64;
+/// Most payload bytes in one segmented message: the largest IPv4 UDP
+/// payload, 65 507 bytes, with room to spare.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const GSO_MAX_BYTES: usize = 65_000;
+/// Bytes of control data for one UDP_SEGMENT message.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[allow(
+    unsafe_code,
+    reason = "CMSG_SPACE is declared unsafe by libc but only computes a size"
+)]
+// SAFETY: CMSG_SPACE is pure arithmetic on its argument.
+const CONTROL_SPACE: usize = unsafe { libc::CMSG_SPACE(2) } as usize;
+/// `u64` words in a control buffer: enough for CONTROL_SPACE, 8-aligned.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const CONTROL_WORDS: usize = 4;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const _: () = assert!(CONTROL_WORDS * 8 >= CONTROL_SPACE);
 
 #[cfg(test)]
 mod tests {
@@ -347,8 +459,8 @@ mod tests {
     }
 
     #[test]
-    fn fans_out_group_datagrams_in_both_modes() {
-        for mode in [IoMode::Batched, IoMode::Plain] {
+    fn fans_out_group_datagrams_in_every_mode() {
+        for mode in [IoMode::Batched, IoMode::BatchedGso, IoMode::Plain] {
             let (a, b, direct) = (receiver(), receiver(), receiver());
             let targets = [a.local_addr().unwrap(), b.local_addr().unwrap()];
             let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -391,7 +503,7 @@ mod tests {
 
     #[test]
     fn refused_messages_are_dropped_and_the_rest_sent() {
-        for mode in [IoMode::Batched, IoMode::Plain] {
+        for mode in [IoMode::Batched, IoMode::BatchedGso, IoMode::Plain] {
             let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
             let rx = receiver();
             // Port 0 cannot be sent to: EINVAL, the message is dropped.
@@ -410,6 +522,39 @@ mod tests {
             assert!(flushed.last_error.is_some());
             let mut buf = [0u8; 16];
             assert_eq!(rx.recv(&mut buf).unwrap(), 5);
+        }
+    }
+
+    #[test]
+    fn segmentation_keeps_datagram_boundaries() {
+        let (a, b) = (receiver(), receiver());
+        let (to_a, to_b) = (
+            Destination::Peer(a.local_addr().unwrap()),
+            Destination::Peer(b.local_addr().unwrap()),
+        );
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut batch = SendBatch::new(MAX_BATCH, 1200);
+        // Runs: 20 x 1200 to A ending with a 700; 3 x 1200 to B; 1 x 1200
+        // to A; then 10 x 64 to A with a larger one in the middle.
+        let mut items = Vec::new();
+        items.extend((0..20u8).map(|i| (i, 1200, to_a)));
+        items.push((20, 700, to_a));
+        items.extend((21..24u8).map(|i| (i, 1200, to_b)));
+        items.push((24, 1200, to_a));
+        items.extend((25..35u8).map(|i| (i, if i == 30 { 100 } else { 64 }, to_a)));
+        fill(&mut batch, &items);
+        let flushed = batch.send(&tx, &[], IoMode::BatchedGso);
+        assert_eq!(
+            (flushed.sent, flushed.dropped),
+            (items.len(), 0),
+            "{flushed:?}"
+        );
+        assert_eq!(flushed.calls, if flushed.gso_refused { 2 } else { 1 });
+        let mut buf = [0u8; 2000];
+        for (byte, len, to) in &items {
+            let rx = if *to == to_a { &a } else { &b };
+            let n = rx.recv(&mut buf).unwrap();
+            assert_eq!((n, buf[0], buf[n - 1]), (*len, *byte, *byte));
         }
     }
 

@@ -164,6 +164,16 @@ async fn three_nodes_multicast_batched() {
 }
 
 #[tokio::test]
+async fn three_nodes_multicast_batched_without_segmentation() {
+    let mut config = DriverConfig::default();
+    config.io_mode = IoMode::Batched;
+    let stats = multicast_three_nodes("three_nodes_multicast_batched_no_gso", config).await;
+    for s in stats {
+        assert!(s.send_calls < s.datagrams_sent, "{s:?}");
+    }
+}
+
+#[tokio::test]
 async fn three_nodes_multicast_plain() {
     let mut config = DriverConfig::default();
     config.io_mode = IoMode::Plain;
