@@ -66,10 +66,9 @@ pub struct SendBatch {
     to: Box<[Destination]>,
     /// Slots holding a datagram.
     filled: usize,
-    /// The next message to send: slot, and index into the group targets
-    /// (always 0 for a peer).
+    /// The next message to send: slot, and pass (see `message`).
     slot: usize,
-    fan: usize,
+    pass: usize,
     #[cfg(any(target_os = "linux", target_os = "android"))]
     names: Vec<socket2::SockAddr>,
     /// Segmentation offload has not been refused (see [`IoMode::BatchedGso`]).
@@ -88,7 +87,7 @@ impl SendBatch {
             to: vec![Destination::Group; batch].into_boxed_slice(),
             filled: 0,
             slot: 0,
-            fan: 0,
+            pass: 0,
             #[cfg(any(target_os = "linux", target_os = "android"))]
             names: Vec::with_capacity(MAX_BATCH),
             gso: true,
@@ -181,46 +180,56 @@ impl SendBatch {
             .unwrap_or_default()
     }
 
-    /// The first message at or after (`slot`, `fan`): its position and
-    /// destination. Slots without a message (a group datagram while there
-    /// are no group targets) are skipped.
+    /// The first message at or after (`slot`, `pass`): its position and
+    /// destination.
+    ///
+    /// Messages go out pass by pass: pass 0 sends every datagram once (a
+    /// peer datagram to its peer, a group datagram to the first group
+    /// target), pass `j` sends the group datagrams to group target `j`.
+    /// Each destination thus gets its datagrams in order, and consecutive
+    /// messages share a destination, which segmentation offload needs.
+    /// Slots without a message in a pass are skipped.
     fn message(
         &self,
         mut slot: usize,
-        mut fan: usize,
+        mut pass: usize,
         targets: &[SocketAddr],
     ) -> Option<(usize, usize, SocketAddr)> {
-        while slot < self.filled {
-            let to = match self.to.get(slot)? {
-                Destination::Peer(addr) => (fan == 0).then_some(*addr),
-                Destination::Group => targets.get(fan).copied(),
-            };
-            if let Some(to) = to {
-                return Some((slot, fan, to));
+        let passes = targets.len().max(1);
+        while pass < passes {
+            while slot < self.filled {
+                let to = match self.to.get(slot)? {
+                    Destination::Peer(addr) => (pass == 0).then_some(*addr),
+                    Destination::Group => targets.get(pass).copied(),
+                };
+                if let Some(to) = to {
+                    return Some((slot, pass, to));
+                }
+                slot += 1;
             }
-            slot += 1;
-            fan = 0;
+            pass += 1;
+            slot = 0;
         }
         None
     }
 
-    /// Moves the cursor past the message at (`slot`, `fan`).
-    fn sent_through(&mut self, slot: usize, fan: usize) {
-        self.slot = slot;
-        self.fan = fan + 1;
+    /// Moves the cursor past the message at (`slot`, `pass`).
+    fn sent_through(&mut self, slot: usize, pass: usize) {
+        self.slot = slot + 1;
+        self.pass = pass;
     }
 
     /// Forgets every datagram.
     fn clear(&mut self) {
         self.filled = 0;
         self.slot = 0;
-        self.fan = 0;
+        self.pass = 0;
     }
 
     /// One `send_to` per message.
     fn send_plain(&mut self, socket: &UdpSocket, targets: &[SocketAddr]) -> Flushed {
         let mut out = Flushed::default();
-        while let Some((slot, fan, to)) = self.message(self.slot, self.fan, targets) {
+        while let Some((slot, pass, to)) = self.message(self.slot, self.pass, targets) {
             out.calls += 1;
             match socket.send_to(self.datagram(slot), to) {
                 Ok(_) => out.sent += 1,
@@ -234,7 +243,7 @@ impl SendBatch {
                     out.last_error = Some(e.kind());
                 }
             }
-            self.sent_through(slot, fan);
+            self.sent_through(slot, pass);
         }
         self.clear();
         out
@@ -251,20 +260,20 @@ impl SendBatch {
         use std::os::fd::AsRawFd;
 
         let mut out = Flushed::default();
-        // Message positions (slot, fan) in send order.
+        // Message positions (slot, pass) in send order.
         let mut positions = [(0usize, 0usize); MAX_BATCH];
         // Per header: its first message, and how many messages it carries.
         let mut runs = [(0usize, 0usize); MAX_BATCH];
         loop {
             // The next messages, up to MAX_BATCH of them, grouped into runs.
             self.names.clear();
-            let mut next = self.message(self.slot, self.fan, targets);
+            let mut next = self.message(self.slot, self.pass, targets);
             let mut count = 0;
             let mut headers = 0;
             let mut run_len = 0;
             let mut run_size = 0;
-            while let (Some((slot, fan, to)), Some(position)) = (next, positions.get_mut(count)) {
-                *position = (slot, fan);
+            while let (Some((slot, pass, to)), Some(position)) = (next, positions.get_mut(count)) {
+                *position = (slot, pass);
                 let size = self.datagram(slot).len();
                 let joins = gso
                     && headers > 0
@@ -292,7 +301,7 @@ impl SendBatch {
                     run_size = size;
                 }
                 count += 1;
-                next = self.message(slot, fan + 1, targets);
+                next = self.message(slot + 1, pass, targets);
             }
             if count == 0 {
                 self.clear();
@@ -377,10 +386,10 @@ impl SendBatch {
                     let sent_runs = runs.iter().take(sent.min(headers));
                     let messages: usize = sent_runs.clone().map(|(_, n)| n).sum();
                     out.sent += messages;
-                    if let Some((slot, fan)) =
+                    if let Some((slot, pass)) =
                         messages.checked_sub(1).and_then(|i| positions.get(i))
                     {
-                        self.sent_through(*slot, *fan);
+                        self.sent_through(*slot, *pass);
                     }
                 }
                 Err(_) => {
@@ -407,8 +416,8 @@ impl SendBatch {
                             // The first message was refused: drop it.
                             out.dropped += 1;
                             out.last_error = Some(kind);
-                            let (slot, fan) = positions[0];
-                            self.sent_through(slot, fan);
+                            let (slot, pass) = positions[0];
+                            self.sent_through(slot, pass);
                         }
                     }
                 }
@@ -555,6 +564,94 @@ mod tests {
             let rx = if *to == to_a { &a } else { &b };
             let n = rx.recv(&mut buf).unwrap();
             assert_eq!((n, buf[0], buf[n - 1]), (*len, *byte, *byte));
+        }
+    }
+
+    #[test]
+    fn fan_out_is_segmented_per_target() {
+        let rxs = [receiver(), receiver(), receiver()];
+        let targets: Vec<SocketAddr> = rxs.iter().map(|r| r.local_addr().unwrap()).collect();
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut batch = SendBatch::new(16, 1200);
+        let items: Vec<_> = (0..10u8).map(|i| (i, 100, Destination::Group)).collect();
+        fill(&mut batch, &items);
+        let flushed = batch.send(&tx, &targets, IoMode::BatchedGso);
+        assert_eq!(flushed.sent, 30);
+        if !flushed.gso_refused {
+            // Three segmented messages, one per target, in one sendmmsg.
+            assert_eq!(flushed.calls, 1);
+        }
+        let mut buf = [0u8; 200];
+        for rx in &rxs {
+            for i in 0..10u8 {
+                assert_eq!(rx.recv(&mut buf).unwrap(), 100);
+                assert_eq!(buf[0], i);
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 24,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(0x5EED_0002),
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        /// Any mix of peer and group datagrams of any sizes reaches every
+        /// destination, each kind in order, in every mode.
+        #[test]
+        fn every_destination_gets_its_datagrams_in_order(
+            items in proptest::collection::vec((0usize..3, proptest::bool::ANY, 1usize..=300), 1..40),
+            group_size in 0usize..=3,
+            mode in proptest::sample::select(vec![IoMode::Plain, IoMode::Batched, IoMode::BatchedGso]),
+        ) {
+            let rxs = [receiver(), receiver(), receiver()];
+            let addrs: Vec<SocketAddr> = rxs.iter().map(|r| r.local_addr().unwrap()).collect();
+            let targets = &addrs[..group_size];
+            let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+            let mut batch = SendBatch::new(16, 300);
+            let mut expected = vec![(Vec::new(), Vec::new()); 3];
+            let mut messages = 0;
+            let mut pending = items.iter().enumerate().peekable();
+            while pending.peek().is_some() {
+                while let Some((i, (peer, group, len))) = pending.next_if(|_| !batch.is_full()) {
+                    let buf = batch.next_buf().unwrap();
+                    buf[0] = i as u8;
+                    buf[1] = u8::from(*group);
+                    buf[2..*len.max(&2)].fill(i as u8);
+                    let to = if *group { Destination::Group } else { Destination::Peer(addrs[*peer]) };
+                    batch.push(Transmit { to, len: (*len).max(2) }).unwrap();
+                    if *group {
+                        for (r, _) in targets.iter().enumerate() {
+                            expected[r].1.push(i as u8);
+                            messages += 1;
+                        }
+                    } else {
+                        expected[*peer].0.push(i as u8);
+                        messages += 1;
+                    }
+                }
+                let flushed = batch.send(&tx, targets, mode);
+                proptest::prop_assert!(!flushed.blocked && flushed.dropped == 0);
+                proptest::prop_assert!(batch.is_empty());
+            }
+            let mut total = 0;
+            let mut buf = [0u8; 400];
+            for (rx, (peer, group)) in rxs.iter().zip(&expected) {
+                let (mut got_peer, mut got_group) = (Vec::new(), Vec::new());
+                for _ in 0..peer.len() + group.len() {
+                    let n = rx.recv(&mut buf).unwrap();
+                    let i = buf[0] as usize;
+                    proptest::prop_assert_eq!(n, items[i].2.max(2));
+                    if buf[1] == 1 { got_group.push(buf[0]) } else { got_peer.push(buf[0]) }
+                    total += 1;
+                }
+                proptest::prop_assert_eq!(&got_peer, peer);
+                proptest::prop_assert_eq!(&got_group, group);
+                rx.set_nonblocking(true).unwrap();
+                proptest::prop_assert!(rx.recv(&mut buf).is_err(), "an extra datagram");
+            }
+            proptest::prop_assert_eq!(total, messages);
         }
     }
 
