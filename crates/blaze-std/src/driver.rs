@@ -20,6 +20,9 @@ use crate::{Clock, IoMode, RecvBatch, SendBatch, Sockets};
 /// to timers and transmits again, so that a flood cannot starve them.
 const RECV_BATCHES_PER_TURN: usize = 4;
 
+/// The largest UDP payload over IPv4.
+pub const MAX_UDP_PAYLOAD: usize = 65_507;
+
 /// How a [`Driver`] moves datagrams.
 ///
 /// ```
@@ -40,7 +43,7 @@ pub struct DriverConfig {
     /// The largest datagram sent or received; the buffer handed to
     /// `poll_transmit` has this size, and longer datagrams received are
     /// counted and dropped. Default 1472 (an Ethernet frame less IPv4 and
-    /// UDP headers).
+    /// UDP headers); clamped to `1..=MAX_UDP_PAYLOAD`.
     pub max_datagram_size: usize,
     /// Busy polling: before parking, spin on non-blocking receives for up
     /// to this long (of real time), for the lowest latency at the cost of a
@@ -243,8 +246,10 @@ impl<P: Protocol> Driver<P> {
         protocol: P,
         sockets: Sockets,
         clock: Clock,
-        config: DriverConfig,
+        mut config: DriverConfig,
     ) -> io::Result<Self> {
+        config.max_datagram_size = config.max_datagram_size.clamp(1, MAX_UDP_PAYLOAD);
+        config.batch_size = config.batch_size.clamp(1, crate::MAX_BATCH);
         let register = |socket: &std::net::UdpSocket| -> io::Result<Registered> {
             Ok(Registered {
                 tokio: UdpSocket::from_std(socket.try_clone()?)?,
@@ -300,6 +305,11 @@ impl<P: Protocol> Driver<P> {
         &mut self.sockets
     }
 
+    /// The configuration in force (sizes clamped).
+    pub fn config(&self) -> &DriverConfig {
+        &self.config
+    }
+
     /// The clock that times the machine.
     pub fn clock(&self) -> Clock {
         self.clock
@@ -321,6 +331,10 @@ impl<P: Protocol> Driver<P> {
     /// datagrams are counted in [`stats`](Driver::stats) and logged.
     /// Datagrams polled but not yet accepted by the kernel when it returns
     /// stay in the send buffer; [`flush`](Driver::flush) sends them.
+    ///
+    /// Cancel-safe: the future only waits for readiness, so dropping it
+    /// (for instance in a `select!` or a time-out) loses no datagram and no
+    /// event, and `run` may be called again to go on.
     pub async fn run<A: Application<P>>(&mut self, app: &mut A) -> io::Result<()> {
         loop {
             self.stats.turns += 1;

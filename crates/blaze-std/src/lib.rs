@@ -27,7 +27,7 @@
 #![deny(missing_docs)]
 
 mod driver;
-pub use driver::{Application, Driver, DriverConfig, DriverStats, DriverWaker};
+pub use driver::{Application, Driver, DriverConfig, DriverStats, DriverWaker, MAX_UDP_PAYLOAD};
 mod io_mode;
 pub use io_mode::{IoMode, MAX_BATCH};
 mod recv_batch;

@@ -339,3 +339,82 @@ async fn unicast_only_without_peers_drops_group_datagrams() {
     let stats = node.driver.stats();
     assert_eq!((stats.datagrams_sent, stats.dropped_no_target), (0, 25));
 }
+
+/// Runs `node` (cancel-safely, in slices) until `done` holds, for at most
+/// [`LIMIT`].
+async fn run_until(node: &mut Node, done: impl Fn(&Node) -> bool) {
+    let start = std::time::Instant::now();
+    while !done(node) {
+        assert!(
+            start.elapsed() < LIMIT,
+            "timed out: {:?}",
+            node.driver.stats()
+        );
+        let _ = tokio::time::timeout(StdDuration::from_millis(20), node.driver.run(&mut node.app))
+            .await;
+    }
+}
+
+#[tokio::test]
+async fn oversized_datagrams_are_counted_and_dropped() {
+    const TOTAL: u32 = 30;
+    let group = group_for("oversized_datagrams_are_counted_and_dropped");
+    let a = Sockets::bind(&SocketConfig::multicast(group)).unwrap();
+    let b = Sockets::bind(&SocketConfig::multicast(group)).unwrap();
+    let mut sender = Node::new(
+        0,
+        a,
+        Destination::Group,
+        TOTAL,
+        2,
+        0,
+        DriverConfig::default(),
+    );
+    let mut small = DriverConfig::default();
+    small.max_datagram_size = 100;
+    // B sends nothing and expects nothing: its app would stop at once, so
+    // it runs in slices until it has seen every datagram.
+    let mut receiver = Node::new(1, b, Destination::Group, 0, 2, usize::MAX, small);
+    tokio::time::timeout(LIMIT, sender.run()).await.unwrap();
+    run_until(&mut receiver, |n| {
+        n.driver.stats().dropped_truncated == u64::from(TOTAL)
+    })
+    .await;
+    assert_eq!(receiver.driver.protocol().received_from(0), 0);
+    assert_eq!(receiver.driver.stats().datagrams_received, 0);
+}
+
+#[tokio::test]
+async fn own_multicast_is_delivered_on_request() {
+    const TOTAL: u32 = 40;
+    let group = group_for("own_multicast_is_delivered_on_request");
+    let sockets = Sockets::bind(&SocketConfig::multicast(group)).unwrap();
+    let mut config = DriverConfig::default();
+    config.deliver_own = true;
+    let mut node = Node::new(
+        0,
+        sockets,
+        Destination::Group,
+        TOTAL,
+        1,
+        TOTAL as usize,
+        config,
+    );
+    tokio::time::timeout(LIMIT, node.run()).await.unwrap();
+    assert_eq!(node.driver.protocol().received_from(0), TOTAL as usize);
+    assert_eq!(node.driver.stats().dropped_own, 0);
+}
+
+#[tokio::test]
+async fn sizes_are_clamped() {
+    let sockets = Sockets::bind(&SocketConfig::unicast(Vec::new())).unwrap();
+    let mut config = DriverConfig::default();
+    config.max_datagram_size = 1 << 20;
+    config.batch_size = 0;
+    let node = Node::new(0, sockets, Destination::Group, 0, 1, 0, config);
+    assert_eq!(
+        node.driver.config().max_datagram_size,
+        blaze_std::MAX_UDP_PAYLOAD
+    );
+    assert_eq!(node.driver.config().batch_size, 1);
+}
