@@ -72,6 +72,7 @@ pub struct SendBatch {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     names: Vec<socket2::SockAddr>,
     /// Segmentation offload has not been refused (see [`IoMode::BatchedGso`]).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
     gso: bool,
 }
 
@@ -90,6 +91,7 @@ impl SendBatch {
             pass: 0,
             #[cfg(any(target_os = "linux", target_os = "android"))]
             names: Vec::with_capacity(MAX_BATCH),
+            #[cfg(any(target_os = "linux", target_os = "android"))]
             gso: true,
         }
     }

@@ -8,10 +8,20 @@ use std::ops::ControlFlow;
 
 use blaze_node::Protocol;
 use blaze_std::Application;
-use blaze_wire::{Destination, Duration, Instant, Transmit};
+use blaze_wire::{
+    Body, DataBatch, DataMessage, Destination, Duration, Frame, GroupId, Instant, MemberId,
+    Message, Repeated, Transmit, VERSION,
+};
 
-const MAGIC: u8 = 0xB1;
-const HEADER: usize = 6;
+/// The group every test frame carries.
+fn group() -> GroupId {
+    GroupId::from_name("blaze-std-tests")
+}
+
+/// The byte every payload byte of datagram `seq` from `sender` equals.
+pub(crate) fn pattern(sender: u8, seq: u32) -> u8 {
+    sender ^ seq as u8
+}
 
 /// A deterministic multicast group and port for a test, from its name
 /// (FNV-1a), so parallel tests do not share a group.
@@ -34,8 +44,10 @@ pub(crate) struct Delivery<'a> {
     pub(crate) payload: &'a [u8],
 }
 
-/// Sends `total` datagrams of `size` bytes to `to`, `per_tick` of them every
-/// `period`, and records every well-formed datagram it receives.
+/// Sends `total` datagrams to `to`, `per_tick` of them every `period`, and
+/// records every well-formed datagram it receives. Each datagram is a
+/// blaze-wire `Frame` holding a `DataBatch` of one `size`-byte message, so
+/// the tests also carry the real codec over real sockets.
 pub(crate) struct Burst {
     pub(crate) id: u8,
     pub(crate) to: Destination,
@@ -51,8 +63,10 @@ pub(crate) struct Burst {
     pub(crate) received: Vec<Vec<bool>>,
     pub(crate) duplicates: u32,
     pub(crate) malformed: u32,
-    pending: VecDeque<(SocketAddr, Vec<u8>)>,
+    pending: VecDeque<(SocketAddr, u8, u32, Vec<u8>)>,
     current: Vec<u8>,
+    /// The payload being framed.
+    payload: Vec<u8>,
     pub(crate) timeouts: u32,
 }
 
@@ -73,6 +87,7 @@ impl Burst {
             malformed: 0,
             pending: VecDeque::new(),
             current: Vec::new(),
+            payload: Vec::new(),
             timeouts: 0,
         }
     }
@@ -93,24 +108,36 @@ impl Protocol for Burst {
     type Event<'a> = Delivery<'a>;
 
     fn handle_datagram(&mut self, _now: Instant, from: SocketAddr, datagram: &[u8]) {
-        let (Some(&[magic, sender]), Some(seq)) = (datagram.get(..2), datagram.get(2..HEADER))
-        else {
+        // A frame of the test group, with a batch of one message whose
+        // bytes all equal `sender ^ seq`.
+        let Ok(frame) = Frame::parse(datagram) else {
             self.malformed += 1;
             return;
         };
-        let seq = u32::from_le_bytes(seq.try_into().unwrap());
-        let body_ok = datagram[HEADER..].iter().all(|b| *b == sender ^ seq as u8);
+        let (Body::Data(batch), true) = (frame.body, frame.group == group()) else {
+            self.malformed += 1;
+            return;
+        };
+        let sender = frame.sender.as_u128();
+        let seq = batch.first_seq;
+        let payload = batch.messages.iter().next().map(|m| m.payload);
         let slot = self
             .received
-            .get_mut(usize::from(sender))
-            .and_then(|r| r.get_mut(seq as usize));
-        match slot {
-            Some(slot) if magic == MAGIC && body_ok => {
+            .get_mut(usize::try_from(sender).unwrap_or(usize::MAX))
+            .and_then(|r| r.get_mut(usize::try_from(seq).unwrap_or(usize::MAX)));
+        match (slot, payload) {
+            (Some(slot), Some(payload))
+                if batch.messages.len() == 1
+                    && payload
+                        .iter()
+                        .all(|b| *b == pattern(sender as u8, seq as u32)) =>
+            {
                 if *slot {
                     self.duplicates += 1;
                 } else {
                     *slot = true;
-                    self.pending.push_back((from, datagram.to_vec()));
+                    self.pending
+                        .push_back((from, sender as u8, seq as u32, payload.to_vec()));
                 }
             }
             _ => self.malformed += 1,
@@ -126,30 +153,42 @@ impl Protocol for Burst {
     }
 
     fn poll_transmit(&mut self, _now: Instant, buf: &mut [u8]) -> Option<Transmit> {
-        if self.due == 0 || buf.len() < self.size.max(HEADER) {
+        if self.due == 0 {
             return None;
         }
         let seq = self.sent;
-        buf[0] = MAGIC;
-        buf[1] = self.id;
-        buf[2..HEADER].copy_from_slice(&seq.to_le_bytes());
-        buf[HEADER..self.size].fill(self.id ^ seq as u8);
+        self.payload.clear();
+        self.payload.resize(self.size, pattern(self.id, seq));
+        let messages = [DataMessage {
+            payload: &self.payload,
+            ..DataMessage::default()
+        }];
+        let frame = Frame {
+            version: VERSION,
+            group: group(),
+            sender: MemberId::from_u128(u128::from(self.id)),
+            body: Body::Data(DataBatch {
+                first_seq: u64::from(seq),
+                messages: Repeated::from_slice(&messages),
+                ..DataBatch::default()
+            }),
+            ..Frame::default()
+        };
+        // Too small a buffer keeps the datagram pending.
+        let len = frame.emit(buf).ok()?;
         self.due -= 1;
         self.sent += 1;
-        Some(Transmit {
-            to: self.to,
-            len: self.size.max(HEADER),
-        })
+        Some(Transmit { to: self.to, len })
     }
 
     fn poll_event(&mut self) -> Option<Delivery<'_>> {
-        let (from, datagram) = self.pending.pop_front()?;
-        self.current = datagram;
+        let (from, sender, seq, payload) = self.pending.pop_front()?;
+        self.current = payload;
         Some(Delivery {
             from,
-            sender: self.current[1],
-            seq: u32::from_le_bytes(self.current[2..HEADER].try_into().unwrap()),
-            payload: &self.current[HEADER..],
+            sender,
+            seq,
+            payload: &self.current,
         })
     }
 
