@@ -208,6 +208,62 @@ struct Registered {
 /// (busy polling checks deadlines while it spins). A machine that leaves an
 /// expired deadline in place gets `handle_timeout` again at its next input,
 /// not in a loop.
+///
+/// # Example
+///
+/// Two nodes in unicast-only mode; each greets the group once and stops
+/// when it has heard the other.
+///
+/// ```
+/// use std::net::SocketAddr;
+/// use std::ops::ControlFlow;
+/// use blaze_node::Protocol;
+/// use blaze_std::{Application, Clock, Driver, DriverConfig, SocketConfig, Sockets};
+/// use blaze_wire::{Destination, Instant, Transmit};
+///
+/// #[derive(Default)]
+/// struct Hello { greeted: bool, heard: Option<SocketAddr> }
+///
+/// impl Protocol for Hello {
+///     type Event<'a> = SocketAddr;
+///     fn handle_datagram(&mut self, _: Instant, from: SocketAddr, datagram: &[u8]) {
+///         if datagram == b"hello" { self.heard = Some(from); }
+///     }
+///     fn handle_timeout(&mut self, _: Instant) {}
+///     fn poll_transmit(&mut self, _: Instant, buf: &mut [u8]) -> Option<Transmit> {
+///         if std::mem::replace(&mut self.greeted, true) { return None; }
+///         buf.get_mut(..5)?.copy_from_slice(b"hello");
+///         Some(Transmit { to: Destination::Group, len: 5 })
+///     }
+///     fn poll_event(&mut self) -> Option<SocketAddr> { self.heard.take() }
+///     fn poll_timeout(&self) -> Option<Instant> { None }
+/// }
+///
+/// struct StopOnHello(Option<SocketAddr>);
+/// impl Application<Hello> for StopOnHello {
+///     fn on_event(&mut self, _: Instant, from: SocketAddr) -> ControlFlow<()> {
+///         self.0 = Some(from);
+///         ControlFlow::Break(())
+///     }
+/// }
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() -> std::io::Result<()> {
+///     let mut a = Sockets::bind(&SocketConfig::unicast(Vec::new())).unwrap();
+///     let mut b = Sockets::bind(&SocketConfig::unicast(Vec::new())).unwrap();
+///     let (a_addr, b_addr) = (a.local_addr(), b.local_addr());
+///     a.set_peers(&[b_addr]);
+///     b.set_peers(&[a_addr]);
+///     let clock = Clock::new();
+///     let mut a = Driver::new(Hello::default(), a, clock, DriverConfig::default())?;
+///     let mut b = Driver::new(Hello::default(), b, clock, DriverConfig::default())?;
+///     let (mut heard_by_a, mut heard_by_b) = (StopOnHello(None), StopOnHello(None));
+///     let both = async { tokio::try_join!(a.run(&mut heard_by_a), b.run(&mut heard_by_b)) };
+///     tokio::time::timeout(std::time::Duration::from_secs(10), both).await.unwrap()?;
+///     assert_eq!((heard_by_a.0, heard_by_b.0), (Some(b_addr), Some(a_addr)));
+///     Ok(())
+/// }
+/// ```
 pub struct Driver<P: Protocol> {
     protocol: P,
     clock: Clock,

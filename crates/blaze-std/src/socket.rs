@@ -432,6 +432,28 @@ mod tests {
     }
 
     #[test]
+    fn unicast_peers_come_from_the_config() {
+        let a: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let b: SocketAddr = "127.0.0.1:10".parse().unwrap();
+        let mut sockets = Sockets::bind(&SocketConfig::unicast(vec![a, b, a])).unwrap();
+        assert_eq!(sockets.group(), None);
+        assert_eq!(sockets.group_targets(), &[a, b]);
+        sockets.set_peers(&[]);
+        assert!(sockets.group_targets().is_empty());
+    }
+
+    #[test]
+    fn multicast_mode_ignores_peers() {
+        let group = SocketAddrV4::new(Ipv4Addr::new(239, 255, 93, 5), 47_612);
+        let mut config = SocketConfig::multicast(group);
+        config.peers = vec!["127.0.0.1:9".parse().unwrap()];
+        let mut sockets = Sockets::bind(&config).unwrap();
+        assert_eq!(sockets.group(), Some(group));
+        sockets.set_peers(&["127.0.0.1:10".parse().unwrap()]);
+        assert_eq!(sockets.group_targets(), &[SocketAddr::V4(group)]);
+    }
+
+    #[test]
     fn buffers_are_enlarged() {
         let sockets = Sockets::bind(&SocketConfig::unicast(Vec::new())).unwrap();
         let (recv, send) = sockets.buffer_sizes();
