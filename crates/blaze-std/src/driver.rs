@@ -51,6 +51,11 @@ pub struct DriverConfig {
     pub busy_poll: Option<std::time::Duration>,
     /// Hand the machine the node's own multicast datagrams, looped back by
     /// the host. Default `false`: they are counted and dropped.
+    ///
+    /// Own datagrams are recognised by their source address, the unicast
+    /// socket's. When that socket is bound to the unspecified address
+    /// (interface `0.0.0.0`) the source is not known in advance, so they
+    /// reach the machine, which recognises its own frames by sender id.
     pub deliver_own: bool,
 }
 
