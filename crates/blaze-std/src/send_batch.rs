@@ -266,6 +266,9 @@ impl SendBatch {
         let mut positions = [(0usize, 0usize); MAX_BATCH];
         // Per header: its first message, and how many messages it carries.
         let mut runs = [(0usize, 0usize); MAX_BATCH];
+        // A segmented send failed and the same messages are being retried
+        // without segmentation (for the rest of this call).
+        let mut probing: Option<io::ErrorKind> = None;
         loop {
             // The next messages, up to MAX_BATCH of them, grouped into runs.
             self.names.clear();
@@ -385,6 +388,12 @@ impl SendBatch {
             };
             match usize::try_from(r) {
                 Ok(sent) => {
+                    if let Some(kind) = probing.take()
+                        && sent > 0
+                    {
+                        log::info!("UDP segmentation offload refused ({kind}); sending without it");
+                        out.gso_refused = true;
+                    }
                     let sent_runs = runs.iter().take(sent.min(headers));
                     let messages: usize = sent_runs.clone().map(|(_, n)| n).sum();
                     out.sent += messages;
@@ -406,16 +415,18 @@ impl SendBatch {
                             && runs[0].1 > 1
                             && matches!(e.raw_os_error(), Some(libc::EIO | libc::EINVAL)) =>
                         {
-                            // The device or kernel refuses segmentation:
-                            // retry the same messages one by one.
-                            log::info!(
-                                "UDP segmentation offload refused ({e}); sending without it"
-                            );
+                            // The device or kernel may refuse segmentation
+                            // (or the destination is bad): retry the same
+                            // messages one by one. If that goes through,
+                            // segmentation was the culprit.
                             gso = false;
-                            out.gso_refused = true;
+                            probing = Some(e.kind());
                         }
                         kind => {
-                            // The first message was refused: drop it.
+                            // The first message was refused: drop it. (A
+                            // failed probe blames the message, not
+                            // segmentation.)
+                            probing = None;
                             out.dropped += 1;
                             out.last_error = Some(kind);
                             let (slot, pass) = positions[0];
@@ -567,6 +578,32 @@ mod tests {
             let n = rx.recv(&mut buf).unwrap();
             assert_eq!((n, buf[0], buf[n - 1]), (*len, *byte, *byte));
         }
+    }
+
+    #[test]
+    fn a_bad_destination_does_not_disable_segmentation() {
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let rx = receiver();
+        let bad = Destination::Peer("127.0.0.1:0".parse().unwrap());
+        let good = Destination::Peer(rx.local_addr().unwrap());
+        let mut batch = SendBatch::new(16, 200);
+        let mut items: Vec<_> = (0..5u8).map(|i| (i, 100, bad)).collect();
+        items.extend((5..8u8).map(|i| (i, 100, good)));
+        fill(&mut batch, &items);
+        let flushed = batch.send(&tx, &[], IoMode::BatchedGso);
+        assert_eq!((flushed.sent, flushed.dropped), (3, 5), "{flushed:?}");
+        assert!(!flushed.gso_refused);
+        assert!(batch.gso);
+        let mut buf = [0u8; 200];
+        for i in 5..8u8 {
+            assert_eq!(rx.recv(&mut buf).unwrap(), 100);
+            assert_eq!(buf[0], i);
+        }
+        // Segmentation is still used for the next batch.
+        let items: Vec<_> = (0..8u8).map(|i| (i, 100, good)).collect();
+        fill(&mut batch, &items);
+        let flushed = batch.send(&tx, &[], IoMode::BatchedGso);
+        assert_eq!((flushed.sent, flushed.calls), (8, 1), "{flushed:?}");
     }
 
     #[test]
