@@ -30,6 +30,8 @@ mod driver;
 pub use driver::{Application, Driver, DriverConfig, DriverStats, DriverWaker, MAX_UDP_PAYLOAD};
 mod io_mode;
 pub use io_mode::{IoMode, MAX_BATCH};
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod mmsg;
 mod recv_batch;
 pub use recv_batch::{Received, RecvBatch};
 mod send_batch;

@@ -158,7 +158,6 @@ impl RecvBatch {
 
     /// One `recvmmsg` for the whole batch.
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    #[allow(unsafe_code, reason = "recvmmsg has no safe wrapper in std or socket2")]
     fn recv_mmsg(&mut self, socket: &UdpSocket) -> io::Result<usize> {
         use std::os::fd::AsRawFd;
 
@@ -169,9 +168,7 @@ impl RecvBatch {
             iov_len: 0,
         };
         let mut iovs = [empty_iov; MAX_BATCH];
-        // SAFETY: `mmsghdr` is a C struct of integers and raw pointers, for
-        // which all-zero bytes (zero lengths, null pointers) are valid.
-        let mut hdrs: [libc::mmsghdr; MAX_BATCH] = unsafe { std::mem::zeroed() };
+        let mut hdrs = crate::mmsg::zeroed_headers();
         let slots = self.buf.chunks_exact_mut(self.slot_len);
         for ((slot, name), (iov, hdr)) in slots
             .zip(self.names.iter_mut())
@@ -197,6 +194,7 @@ impl RecvBatch {
             // outlive the call; `iovs` and `hdrs` are not moved meanwhile.
             // The fd is open, borrowed from `socket`. MSG_DONTWAIT makes the
             // call non-blocking and a null timeout waits for nothing.
+            #[allow(unsafe_code, reason = "recvmmsg has no safe wrapper in std or socket2")]
             let r = unsafe {
                 libc::recvmmsg(
                     socket.as_raw_fd(),
@@ -227,6 +225,10 @@ impl RecvBatch {
             // SAFETY: `storage` is fully initialised (zeroed, then written by
             // the kernel), and `msg_namelen` is the length the kernel wrote,
             // which is at most the storage's size.
+            #[allow(
+                unsafe_code,
+                reason = "a SockAddr is made from raw storage only unsafely"
+            )]
             let addr = unsafe { socket2::SockAddr::new(storage, hdr.msg_hdr.msg_namelen) };
             *from = addr.as_socket().unwrap_or(*from);
             *len = usize::try_from(hdr.msg_len).unwrap_or(usize::MAX);

@@ -5,6 +5,8 @@ use std::net::{SocketAddr, UdpSocket};
 
 use blaze_wire::{Destination, Transmit};
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
+use crate::mmsg;
 use crate::{IoMode, MAX_BATCH};
 
 /// What one [`SendBatch::send`] did. Counts are in messages: a datagram
@@ -254,10 +256,6 @@ impl SendBatch {
     /// One `sendmmsg` per up to [`MAX_BATCH`] messages; with `gso`, runs
     /// of equal-sized messages to one destination share one header.
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    #[allow(
-        unsafe_code,
-        reason = "sendmmsg and cmsg building have no safe wrapper in std or socket2"
-    )]
     fn send_mmsg(&mut self, socket: &UdpSocket, targets: &[SocketAddr], mut gso: bool) -> Flushed {
         use std::os::fd::AsRawFd;
 
@@ -282,11 +280,11 @@ impl SendBatch {
                 let size = self.datagram(slot).len();
                 let joins = gso
                     && headers > 0
-                    && run_len < GSO_MAX_SEGMENTS
+                    && run_len < mmsg::GSO_MAX_SEGMENTS
                     && self.names.last().and_then(socket2::SockAddr::as_socket) == Some(to)
                     && size <= run_size
                     && size > 0
-                    && (run_len + 1) * run_size <= GSO_MAX_BYTES
+                    && (run_len + 1) * run_size <= mmsg::GSO_MAX_BYTES
                     // The run ends at a shorter datagram.
                     && runs.get(headers - 1).is_some_and(|(first, n)| {
                         positions.get(first + n - 1).is_some_and(|(s, _)| self.datagram(*s).len() == run_size)
@@ -325,12 +323,9 @@ impl SendBatch {
             }
             // Every header points into `iovs` through this one pointer.
             let iov_base = iovs.as_mut_ptr();
-            // One control buffer per header, 8-byte aligned for `cmsghdr`.
-            let mut controls = [[0u64; CONTROL_WORDS]; MAX_BATCH];
-            // SAFETY: `mmsghdr` is a C struct of integers and raw pointers,
-            // for which all-zero bytes (zero lengths, null pointers) are
-            // valid.
-            let mut hdrs: [libc::mmsghdr; MAX_BATCH] = unsafe { std::mem::zeroed() };
+            // One control buffer per header.
+            let mut controls = [mmsg::empty_control(); MAX_BATCH];
+            let mut hdrs = mmsg::zeroed_headers();
             for (((first, n), name), (hdr, control)) in runs
                 .iter()
                 .zip(self.names.iter())
@@ -346,22 +341,7 @@ impl SendBatch {
                         .get(*first)
                         .map_or(0, |(slot, _)| self.datagram(*slot).len());
                     let segment = u16::try_from(size).unwrap_or(u16::MAX);
-                    hdr.msg_hdr.msg_control = control.as_mut_ptr().cast();
-                    hdr.msg_hdr.msg_controllen = CONTROL_SPACE as _;
-                    // SAFETY: `msg_control` points at `control`, zeroed,
-                    // 8-byte aligned and CONTROL_WORDS * 8 >= CONTROL_SPACE
-                    // bytes long (checked at compile time below), so
-                    // CMSG_FIRSTHDR returns a non-null pointer to the start
-                    // of it, and CMSG_DATA of that header has room for the
-                    // two-byte segment size within CONTROL_SPACE; the
-                    // unaligned write makes no alignment assumption.
-                    unsafe {
-                        let cmsg = libc::CMSG_FIRSTHDR(&hdr.msg_hdr);
-                        (*cmsg).cmsg_level = libc::SOL_UDP;
-                        (*cmsg).cmsg_type = libc::UDP_SEGMENT;
-                        (*cmsg).cmsg_len = libc::CMSG_LEN(2) as _;
-                        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<u16>(), segment);
-                    }
+                    mmsg::set_segment_size(&mut hdr.msg_hdr, control, segment);
                 }
             }
             let vlen = libc::c_uint::try_from(headers).unwrap_or(1);
@@ -378,6 +358,7 @@ impl SendBatch {
             // during the call (`self.names` is not resized after the
             // pointers were taken). The fd is open, borrowed from `socket`;
             // MSG_DONTWAIT makes the call non-blocking.
+            #[allow(unsafe_code, reason = "sendmmsg has no safe wrapper in std or socket2")]
             let r = unsafe {
                 libc::sendmmsg(
                     socket.as_raw_fd(),
@@ -438,28 +419,6 @@ impl SendBatch {
         }
     }
 }
-
-/// Most segments in one UDP_SEGMENT message (the kernel's UDP_MAX_SEGMENTS
-/// is 64 on older kernels).
-#[cfg(any(target_os = "linux", target_os = "android"))]
-const GSO_MAX_SEGMENTS: usize = 64;
-/// Most payload bytes in one segmented message: the largest IPv4 UDP
-/// payload, 65 507 bytes, with room to spare.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-const GSO_MAX_BYTES: usize = 65_000;
-/// Bytes of control data for one UDP_SEGMENT message.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-#[allow(
-    unsafe_code,
-    reason = "CMSG_SPACE is declared unsafe by libc but only computes a size"
-)]
-// SAFETY: CMSG_SPACE is pure arithmetic on its argument.
-const CONTROL_SPACE: usize = unsafe { libc::CMSG_SPACE(2) } as usize;
-/// `u64` words in a control buffer: enough for CONTROL_SPACE, 8-aligned.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-const CONTROL_WORDS: usize = 4;
-#[cfg(any(target_os = "linux", target_os = "android"))]
-const _: () = assert!(CONTROL_WORDS * 8 >= CONTROL_SPACE);
 
 #[cfg(test)]
 mod tests {
