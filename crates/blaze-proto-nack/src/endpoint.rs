@@ -1,0 +1,1099 @@
+//! The state machine of one member in one group.
+
+use core::net::SocketAddr;
+
+use blaze_wire::{Destination, Duration, GroupId, Instant, MemberId, Rng, Seq, Transmit};
+
+use crate::config::{Config, ConfigError, LateJoin, Reliability};
+use crate::error::{PeerTableFull, SendError};
+use crate::event::{CutReason, Event};
+use crate::frames::{
+    self, AckOut, BodyIn, DataIn, DataOut, Envelope, HeartbeatIn, HeartbeatOut, MarkOut, MsgOut,
+    NackIn, NackOut,
+};
+use crate::peer::{Flow, Peer};
+use crate::receiver::{ReasmBuf, Receiver, Step};
+use crate::rtt::RttEstimator;
+use crate::send_window::{RepairRequest, SendSlot, SendWindow};
+use crate::stats::{RecvStats, Stats};
+use crate::token_bucket::TokenBucket;
+
+/// Most ranges in one NACK frame.
+const MAX_NACK_RANGES: usize = 64;
+
+const QOS_BEST_EFFORT: u32 = 0;
+const QOS_RELIABLE: u32 = 1;
+
+/// The storage an [`Endpoint`] borrows for its lifetime.
+///
+/// - `send_index`: one [`SendSlot`] per sequence number the retransmit
+///   window can hold; a message of `n` fragments needs `n` of them.
+/// - `send_bytes`: the payload bytes of the retransmit window (at least
+///   one fragment).
+/// - `recv_bytes`: receive slots, exactly
+///   [`Buffers::recv_bytes_needed`] bytes or more.
+/// - `reassembly`: one message being reassembled at a time (its length is
+///   the largest fragmented message this member can receive; may be empty
+///   when every message fits one datagram).
+#[derive(Debug)]
+pub struct Buffers<'a> {
+    /// Entries of the retransmit window.
+    pub send_index: &'a mut [SendSlot],
+    /// Payload bytes of the retransmit window.
+    pub send_bytes: &'a mut [u8],
+    /// Receive slots of every remote stream.
+    pub recv_bytes: &'a mut [u8],
+    /// The reassembly buffer.
+    pub reassembly: &'a mut [u8],
+}
+
+impl Buffers<'_> {
+    /// Bytes of `recv_bytes` needed by an `Endpoint<PEERS, W>`.
+    pub const fn recv_bytes_needed(config: &Config, peers: usize, window: usize) -> usize {
+        peers * window * config.fragment_size()
+    }
+}
+
+/// Who an endpoint is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Identity {
+    /// The local member.
+    pub member: MemberId,
+    /// The group.
+    pub group: GroupId,
+    /// Seed of the endpoint's random generator (NACK back-off jitter and
+    /// the initial sequence number).
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    /// Next heartbeat.
+    Heartbeat = 0,
+    /// A partial batch waits for more messages.
+    Linger = 1,
+    /// The data rate limit admits the next datagram.
+    Pace = 2,
+    /// The repair rate limit admits the next repair.
+    Repair = 3,
+}
+
+const TIMERS: usize = 4;
+
+/// One member of one group: a reliable (or best-effort) sending stream and
+/// a table of up to `PEERS` remote members, each with a receive window of
+/// `W` sequence numbers.
+///
+/// This is a sans-IO state machine: it never touches a socket or a clock.
+///
+/// - **Inputs**: [`handle_datagram`](Self::handle_datagram) for every
+///   datagram of the group, [`handle_timeout`](Self::handle_timeout) when
+///   the deadline of [`poll_timeout`](Self::poll_timeout) passes (a
+///   spurious call is a no-op).
+/// - **Commands**: [`send`](Self::send), [`add_peer`](Self::add_peer),
+///   [`remove_peer`](Self::remove_peer), [`set_config`](Self::set_config).
+/// - **Outputs**, to drain after every input or command:
+///   [`poll_transmit`](Self::poll_transmit) until `None` (with a buffer of
+///   at least `mtu` bytes), then [`poll_event`](Self::poll_event) until
+///   `None`, then [`poll_timeout`](Self::poll_timeout).
+/// - **Getters**: [`stats`](Self::stats), [`recv_stats`](Self::recv_stats),
+///   [`rtt`](Self::rtt), [`occupancy`](Self::occupancy), ...
+///
+/// `now` must never go backwards. A delivered [`Event`] borrows the
+/// endpoint; its storage is reused at the next call.
+///
+/// ```
+/// use blaze_proto_nack::{Buffers, Config, Endpoint, Event, Identity, SendSlot};
+/// use blaze_wire::{GroupId, Instant, MemberId};
+///
+/// fn endpoint<'a>(id: u128, store: &'a mut ([SendSlot; 16], [u8; 4096], Vec<u8>, [u8; 0])) -> Endpoint<'a, 2, 8> {
+///     let mut config = Config::lan();
+///     config.flow_window = core::num::NonZeroU32::new(8).unwrap();
+///     let id = Identity { member: MemberId::from_u128(id), group: GroupId::from_name("g"), seed: id as u64 };
+///     let (index, bytes, recv, reasm) = store;
+///     let buffers = Buffers { send_index: index, send_bytes: bytes, recv_bytes: recv, reassembly: reasm };
+///     Endpoint::new(Instant::ZERO, config, id, buffers).unwrap()
+/// }
+/// let need = Buffers::recv_bytes_needed(&Config::lan(), 2, 8);
+/// let mut sa = ([SendSlot::EMPTY; 16], [0u8; 4096], vec![0u8; need], [0u8; 0]);
+/// let mut sb = ([SendSlot::EMPTY; 16], [0u8; 4096], vec![0u8; need], [0u8; 0]);
+/// let (mut a, mut b) = (endpoint(1, &mut sa), endpoint(2, &mut sb));
+/// let now = Instant::from_micros(10);
+/// a.send(now, b"hello").unwrap();
+/// let mut buf = [0u8; 1500];
+/// let from = "10.0.0.1:5000".parse().unwrap();
+/// while let Some(t) = a.poll_transmit(now, &mut buf) {
+///     b.handle_datagram(now, from, &buf[..t.len]);
+/// }
+/// match b.poll_event(now) {
+///     Some(Event::Message { payload, .. }) => assert_eq!(payload, b"hello"),
+///     other => panic!("{other:?}"),
+/// }
+/// ```
+#[derive(Debug)]
+pub struct Endpoint<'a, const PEERS: usize, const W: usize> {
+    cfg: Config,
+    id: MemberId,
+    group: GroupId,
+    rng: Rng,
+    window: SendWindow<'a>,
+    sent_any: bool,
+    recv_bytes: &'a mut [u8],
+    reasm: ReasmBuf<'a>,
+    peers: [Option<Peer<W>>; PEERS],
+    timers: [Option<Instant>; TIMERS],
+    hb_interval: Duration,
+    hb_pending: bool,
+    data_since_hb: bool,
+    last_data_tx: Option<Instant>,
+    data_bucket: Option<TokenBucket>,
+    repair_bucket: TokenBucket,
+    /// A delivered event whose storage is released at the next call.
+    pending: Option<(usize, Step)>,
+    rr: usize,
+    stats: Stats,
+}
+
+impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
+    /// A new endpoint. Its first sequence number is drawn from the seed.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] when `config` is invalid, `flow_window > W`, or the
+    /// buffers are too small; nothing is created.
+    pub fn new(
+        now: Instant,
+        config: Config,
+        identity: Identity,
+        buffers: Buffers<'a>,
+    ) -> Result<Self, ConfigError> {
+        config.validate()?;
+        if config.flow_window.get() as usize > W {
+            return Err(ConfigError::FlowWindow);
+        }
+        let frag = config.fragment_size();
+        if PEERS == 0
+            || W == 0
+            || buffers.send_index.is_empty()
+            || buffers.send_bytes.len() < frag
+            || buffers.recv_bytes.len() < Buffers::recv_bytes_needed(&config, PEERS, W)
+        {
+            return Err(ConfigError::Buffers);
+        }
+        let mut rng = Rng::new(identity.seed);
+        let start = Seq::new(rng.next_u64() >> 1);
+        let mut timers = [None; TIMERS];
+        timers[Timer::Heartbeat as usize] = Some(now + config.heartbeat_interval);
+        Ok(Endpoint {
+            cfg: config,
+            id: identity.member,
+            group: identity.group,
+            rng,
+            window: SendWindow::new(buffers.send_index, buffers.send_bytes, start),
+            sent_any: false,
+            recv_bytes: buffers.recv_bytes,
+            reasm: ReasmBuf {
+                bytes: buffers.reassembly,
+                owner: None,
+            },
+            peers: core::array::from_fn(|_| None),
+            timers,
+            hb_interval: config.heartbeat_interval,
+            hb_pending: false,
+            data_since_hb: false,
+            last_data_tx: None,
+            data_bucket: config
+                .rate_limit
+                .map(|r| TokenBucket::new(now, r.get(), u64::from(config.burst.get()))),
+            repair_bucket: TokenBucket::new(
+                now,
+                config.repair_rate.get(),
+                u64::from(config.burst.get()),
+            ),
+            pending: None,
+            rr: 0,
+            stats: Stats::default(),
+        })
+    }
+
+    /// Sets the first sequence number of the local stream. Only possible
+    /// before the first `send`; returns whether it was applied.
+    #[must_use = "the sequence number is not set once sending has started"]
+    pub fn set_initial_seq(&mut self, seq: Seq) -> bool {
+        if self.window.len() > 0 || self.sent_any {
+            return false;
+        }
+        self.window.restart(seq);
+        true
+    }
+
+    /// Replaces the configuration. The `mtu` cannot change (the receive
+    /// slots are laid out by it).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`]; the old configuration stays.
+    pub fn set_config(&mut self, now: Instant, config: Config) -> Result<(), ConfigError> {
+        config.validate()?;
+        if config.mtu != self.cfg.mtu {
+            return Err(ConfigError::Mtu);
+        }
+        if config.flow_window.get() as usize > W {
+            return Err(ConfigError::FlowWindow);
+        }
+        self.data_bucket = config
+            .rate_limit
+            .map(|r| TokenBucket::new(now, r.get(), u64::from(config.burst.get())));
+        self.repair_bucket =
+            TokenBucket::new(now, config.repair_rate.get(), u64::from(config.burst.get()));
+        self.cfg = config;
+        Ok(())
+    }
+
+    /// The configuration.
+    pub const fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// The local member.
+    pub const fn member(&self) -> MemberId {
+        self.id
+    }
+
+    /// All counters.
+    pub const fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Counters of `sender`'s stream as received here.
+    pub fn recv_stats(&self, sender: MemberId) -> Option<&RecvStats> {
+        self.peer(sender)
+            .and_then(|p| p.rx.as_ref())
+            .map(|rx| &rx.stats)
+    }
+
+    /// Receive counters summed over all remote streams.
+    pub fn recv_totals(&self) -> RecvStats {
+        let mut t = RecvStats::default();
+        for rx in self.peers.iter().flatten().filter_map(|p| p.rx.as_ref()) {
+            t.accumulate(&rx.stats);
+        }
+        t
+    }
+
+    /// The smoothed RTT to `member`, once measured.
+    pub fn rtt(&self, member: MemberId) -> Option<Duration> {
+        self.peer(member)
+            .filter(|p| p.rtt.is_measured())
+            .map(|p| p.rtt.srtt())
+    }
+
+    /// Entries held: messages in the retransmit window plus messages
+    /// received and not yet delivered. Bounded by the buffers.
+    pub fn occupancy(&self) -> usize {
+        self.window.len()
+            + self
+                .peers
+                .iter()
+                .flatten()
+                .filter_map(|p| p.rx.as_ref())
+                .map(Receiver::held)
+                .sum::<usize>()
+    }
+
+    /// Messages in the retransmit window (sent or waiting to be sent).
+    pub fn send_window_len(&self) -> usize {
+        self.window.len()
+    }
+
+    /// The next sequence number `send` assigns.
+    pub fn next_seq(&self) -> Seq {
+        self.window.end()
+    }
+
+    fn peer(&self, id: MemberId) -> Option<&Peer<W>> {
+        self.peers.iter().flatten().find(|p| p.id == id)
+    }
+
+    fn find(&self, id: MemberId) -> Option<usize> {
+        self.peers
+            .iter()
+            .position(|p| p.as_ref().is_some_and(|p| p.id == id))
+    }
+
+    fn find_or_insert(&mut self, id: MemberId, now: Instant) -> Option<usize> {
+        if let Some(i) = self.find(id) {
+            return Some(i);
+        }
+        let i = self.peers.iter().position(Option::is_none)?;
+        if let Some(slot) = self.peers.get_mut(i) {
+            *slot = Some(Peer::new(id, now, RttEstimator::new(self.cfg.initial_rtt)));
+        }
+        Some(i)
+    }
+
+    /// Registers `member` as a receiver of the local stream: the window
+    /// holds everything from now on until it acknowledges (the membership
+    /// layer calls this from a view). Adding a known member is a no-op.
+    ///
+    /// # Errors
+    ///
+    /// [`PeerTableFull`]; nothing changed.
+    pub fn add_peer(&mut self, now: Instant, member: MemberId) -> Result<(), PeerTableFull> {
+        self.release(now);
+        let start = self.window.start();
+        let reliable = self.cfg.reliability == Reliability::Reliable;
+        let i = self.find_or_insert(member, now).ok_or(PeerTableFull)?;
+        if let Some(p) = self.peers.get_mut(i).and_then(Option::as_mut) {
+            if reliable && p.flow == Flow::Untracked {
+                p.flow = Flow::Tracking { next: start };
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets `member` (it left the group): the window no longer waits for
+    /// it and its undelivered messages are dropped. Returns whether it was
+    /// known.
+    pub fn remove_peer(&mut self, now: Instant, member: MemberId) -> bool {
+        self.release(now);
+        let Some(i) = self.find(member) else {
+            return false;
+        };
+        if self.reasm.owner == Some(i) {
+            self.reasm.owner = None;
+        }
+        if let Some(slot) = self.peers.get_mut(i) {
+            *slot = None;
+        }
+        true
+    }
+
+    fn release(&mut self, now: Instant) {
+        let Some((i, step)) = self.pending.take() else {
+            return;
+        };
+        if let Some(rx) = self
+            .peers
+            .get_mut(i)
+            .and_then(Option::as_mut)
+            .and_then(|p| p.rx.as_mut())
+        {
+            rx.release(step, &mut self.reasm, i, now, &self.cfg);
+        }
+    }
+
+    fn reliable(&self) -> bool {
+        self.cfg.reliability == Reliability::Reliable
+    }
+
+    /// The lowest acknowledged position over the receivers the window
+    /// waits for; `None` when it waits for nobody.
+    fn min_ack(&self) -> Option<Seq> {
+        self.peers
+            .iter()
+            .flatten()
+            .filter_map(Peer::tracking)
+            .reduce(Seq::min_serial)
+    }
+
+    fn cut(&mut self, i: usize, reason: CutReason) {
+        if let Some(p) = self.peers.get_mut(i).and_then(Option::as_mut) {
+            debug!("cutting loose receiver {}", p.id);
+            p.flow = Flow::Released;
+            p.notice = Some(reason);
+            self.stats.send.receivers_cut_loose += 1;
+        }
+    }
+
+    /// Queues a message for the group.
+    ///
+    /// The message is copied into the retransmit window (cut into
+    /// fragments if larger than one datagram) and goes out at the next
+    /// [`poll_transmit`](Self::poll_transmit). Returns its sequence number
+    /// (that of its first fragment).
+    ///
+    /// # Errors
+    ///
+    /// - [`SendError::WouldBlock`]: the window is full until receivers
+    ///   acknowledge; nothing was queued (back-pressure, never a drop).
+    /// - [`SendError::TooLarge`]: it can never fit.
+    pub fn send(&mut self, now: Instant, message: &[u8]) -> Result<Seq, SendError> {
+        self.release(now);
+        let frag = self.cfg.fragment_size();
+        let pieces = message.len().div_ceil(frag).max(1);
+        if message.len() > self.cfg.max_message_len.get() as usize
+            || pieces > self.window.capacity()
+            || message.len() > self.window.byte_capacity()
+        {
+            return Err(SendError::TooLarge);
+        }
+        loop {
+            let floor = if self.reliable() {
+                self.min_ack().unwrap_or(self.window.next_send())
+            } else {
+                self.window.next_send()
+            };
+            while !self.window.fits(message.len(), frag)
+                && self.window.start() < floor
+                && self.window.evict_one()
+            {}
+            if self.window.fits(message.len(), frag) {
+                break;
+            }
+            if !self.cut_laggard() {
+                self.stats.send.would_block += 1;
+                return Err(SendError::WouldBlock);
+            }
+        }
+        let seq = self
+            .window
+            .push(message, frag)
+            .ok_or(SendError::WouldBlock)?;
+        self.stats.send.messages_sent += 1;
+        Ok(seq)
+    }
+
+    /// Cuts loose the slowest receiver if it lags beyond `max_lag`.
+    fn cut_laggard(&mut self) -> bool {
+        let Some(max) = self.cfg.max_lag else {
+            return false;
+        };
+        let next_send = self.window.next_send();
+        let slowest = self
+            .peers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| Some((i, p.as_ref()?.tracking()?)))
+            .reduce(|a, b| if b.1 < a.1 { b } else { a });
+        match slowest {
+            Some((i, next)) if next_send.distance_from(next) > i64::from(max.get()) => {
+                self.cut(i, CutReason::Lagging);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// A datagram arrived from `from`.
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        self.release(now);
+        self.stats.datagrams_received += 1;
+        let Ok(frame) = frames::parse(datagram) else {
+            self.stats.drops.malformed += 1;
+            return;
+        };
+        if frame.version != frames::VERSION {
+            self.stats.drops.version += 1;
+            return;
+        }
+        if frame.group != self.group.raw() {
+            self.stats.drops.wrong_group += 1;
+            return;
+        }
+        if frame.sender == self.id {
+            self.stats.drops.own += 1;
+            return;
+        }
+        if frame.sender.is_nil() {
+            self.stats.drops.malformed += 1;
+            return;
+        }
+        if matches!(frame.body, BodyIn::Other) {
+            self.stats.drops.foreign_body += 1;
+            return;
+        }
+        let Some(i) = self.find_or_insert(frame.sender, now) else {
+            self.stats.drops.peer_table_full += 1;
+            return;
+        };
+        if let Some(p) = self.peers.get_mut(i).and_then(Option::as_mut) {
+            p.addr = Some(from);
+            p.last_heard = now;
+        }
+        match frame.body {
+            BodyIn::Data(d) => self.on_data(now, i, &d),
+            BodyIn::Nack(n) => self.on_nack(now, i, &n),
+            BodyIn::Heartbeat(h) => self.on_heartbeat(now, i, &h),
+            BodyIn::Ack(a) => self.on_ack(i, a),
+            BodyIn::Other => {}
+        }
+    }
+
+    fn on_data(&mut self, now: Instant, i: usize, d: &DataIn<'_>) {
+        let reliable = match d.qos {
+            QOS_RELIABLE => true,
+            QOS_BEST_EFFORT => false,
+            _ => {
+                self.stats.drops.foreign_body += 1;
+                return;
+            }
+        };
+        let frag = self.cfg.fragment_size();
+        let region_len = Receiver::<W>::region_len(frag);
+        let Some(p) = self.peers.get_mut(i).and_then(Option::as_mut) else {
+            return;
+        };
+        let first = Seq::new(d.first_seq);
+        let ws = Seq::new(d.window_start);
+        let rx = p.rx.get_or_insert_with(|| {
+            let next = match self.cfg.late_join {
+                LateJoin::Oldest if reliable && ws <= first => ws,
+                _ => first,
+            };
+            Receiver::new(d.stream, reliable, next)
+        });
+        if rx.stream != d.stream {
+            self.stats.drops.unknown_stream += 1;
+            return;
+        }
+        rx.reliable = reliable;
+        rx.stats.datagrams += 1;
+        rx.saw_window_start(ws);
+        let Some(region) = self
+            .recv_bytes
+            .get_mut(i * region_len..(i + 1) * region_len)
+        else {
+            return;
+        };
+        for (k, m) in d.messages().enumerate() {
+            let seq = first + k as u64;
+            if rx.store(seq, &m, region, frag) == crate::receiver::Stored::New && d.repair {
+                if let Some(sample) = rx.repaired(now, seq) {
+                    p.rtt.sample(sample);
+                }
+            }
+        }
+        rx.schedule_nack(now, &p.rtt, &self.cfg, &mut self.rng);
+    }
+
+    fn on_nack(&mut self, now: Instant, i: usize, n: &NackIn<'_>) {
+        let Some(target) = n.target else {
+            self.stats.drops.malformed += 1;
+            return;
+        };
+        if target == self.id {
+            if n.stream != self.cfg.stream {
+                self.stats.drops.unknown_stream += 1;
+                return;
+            }
+            self.stats.send.nacks_received += 1;
+            if !self.reliable() {
+                return;
+            }
+            let rtt = self
+                .peers
+                .get(i)
+                .and_then(Option::as_ref)
+                .map_or(self.cfg.initial_rtt, |p| p.rtt.srtt());
+            for (a, b) in n.ranges() {
+                let (mut a, mut b) = (Seq::new(a), Seq::new(b));
+                if b < a {
+                    self.stats.drops.invalid_seq += 1;
+                    continue;
+                }
+                if a < self.window.start() {
+                    self.stats.send.nacks_unrecoverable += 1;
+                    self.hb_pending = true;
+                    a = self.window.start();
+                }
+                let next_send = self.window.next_send();
+                if b >= next_send {
+                    if a >= next_send {
+                        self.stats.drops.invalid_seq += 1;
+                        continue;
+                    }
+                    b = next_send.prev();
+                }
+                if a > b {
+                    continue;
+                }
+                let count = b.distance_from(a) as u64 + 1;
+                for k in 0..count {
+                    if self.window.request_repair(a + k, now, rtt) == RepairRequest::Ignored {
+                        self.stats.send.nacks_ignored += 1;
+                    }
+                }
+            }
+            return;
+        }
+        // Someone else's NACK for a stream we also receive: suppression.
+        let Some(j) = self.find(target) else { return };
+        if let Some(p) = self.peers.get_mut(j).and_then(Option::as_mut) {
+            if let Some(rx) = p.rx.as_mut().filter(|rx| rx.stream == n.stream) {
+                rx.overheard_nack(now, &p.rtt, &self.cfg, n.ranges());
+            }
+        }
+    }
+
+    fn on_heartbeat(&mut self, now: Instant, i: usize, h: &HeartbeatIn<'_>) {
+        let late_join = self.cfg.late_join;
+        let Some(p) = self.peers.get_mut(i).and_then(Option::as_mut) else {
+            return;
+        };
+        if h.timestamp_us != 0 {
+            p.echo = Some((h.timestamp_us, now));
+        }
+        if h.echo_to == Some(self.id) && h.echo_timestamp_us != 0 {
+            let rtt = now
+                .total_micros()
+                .checked_sub(h.echo_timestamp_us)
+                .and_then(|d| d.checked_sub(h.echo_delay_us));
+            if let Some(rtt) = rtt {
+                p.rtt.sample(Duration::from_micros(rtt));
+            }
+        }
+        for mark in h.marks() {
+            let ws = Seq::new(mark.window_start);
+            let high_end = Seq::new(mark.high_seq).next();
+            let rx = p.rx.get_or_insert_with(|| {
+                let next = match late_join {
+                    LateJoin::Oldest => ws,
+                    _ if mark.empty => ws,
+                    _ => high_end,
+                };
+                Receiver::new(mark.stream, true, next)
+            });
+            if rx.stream != mark.stream {
+                self.stats.drops.unknown_stream += 1;
+                continue;
+            }
+            if !mark.empty {
+                rx.saw_end(high_end);
+            }
+            rx.saw_window_start(ws);
+            rx.maybe_reack(now, ws, &p.rtt, &self.cfg);
+            rx.schedule_nack(now, &p.rtt, &self.cfg, &mut self.rng);
+        }
+    }
+
+    fn on_ack(&mut self, i: usize, a: frames::AckIn) {
+        if a.target != Some(self.id) || a.correlation != u64::from(self.cfg.stream) {
+            self.stats.drops.unknown_stream += 1;
+            return;
+        }
+        if !self.reliable() {
+            return;
+        }
+        let seq = Seq::new(a.p2p_seq);
+        let (start, next_send) = (self.window.start(), self.window.next_send());
+        if seq > next_send {
+            self.stats.drops.invalid_seq += 1;
+            return;
+        }
+        self.stats.send.acks_received += 1;
+        let Some(p) = self.peers.get_mut(i).and_then(Option::as_mut) else {
+            return;
+        };
+        p.flow = match p.flow {
+            Flow::Untracked => Flow::Tracking {
+                next: seq.max_serial(start),
+            },
+            Flow::Released if seq >= start => Flow::Tracking { next: seq },
+            Flow::Released => Flow::Released,
+            Flow::Tracking { next } => Flow::Tracking {
+                next: next.max_serial(seq),
+            },
+        };
+    }
+
+    /// A deadline passed.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.release(now);
+        for (k, t) in self.timers.iter_mut().enumerate() {
+            if t.is_some_and(|t| t <= now) {
+                *t = None;
+                if k == Timer::Heartbeat as usize {
+                    self.hb_pending = true;
+                }
+            }
+        }
+        let next_send = self.window.next_send();
+        let timeout = self.cfg.peer_timeout;
+        let mut silent = None;
+        for (i, p) in self.peers.iter_mut().enumerate() {
+            let Some(p) = p else { continue };
+            if let Some(rx) = p.rx.as_mut() {
+                rx.handle_timeout(now);
+            }
+            if p.tracking().is_some_and(|n| n < next_send) && now >= p.last_heard + timeout {
+                silent = Some(i);
+            }
+        }
+        if let Some(i) = silent {
+            self.cut(i, CutReason::Silent);
+        }
+    }
+
+    /// The next deadline, for [`handle_timeout`](Self::handle_timeout).
+    #[must_use]
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        let next_send = self.window.next_send();
+        let timeout = self.cfg.peer_timeout;
+        let peers = self.peers.iter().flatten().flat_map(|p| {
+            let silent = p
+                .tracking()
+                .filter(|&n| n < next_send)
+                .map(|_| p.last_heard + timeout);
+            [p.rx.as_ref().and_then(Receiver::next_timeout), silent]
+        });
+        self.timers.iter().copied().chain(peers).flatten().min()
+    }
+
+    /// The next datagram to send, written at the start of `buf` (at least
+    /// `mtu` bytes). Call until `None`.
+    #[must_use]
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        self.release(now);
+        let mtu = buf.len().min(usize::from(self.cfg.mtu.get()));
+        let out = buf.get_mut(..mtu)?;
+        let env = Envelope {
+            group: self.group.raw(),
+            sender: self.id,
+        };
+        let t = self
+            .transmit_ack(now, &env, out)
+            .or_else(|| self.transmit_nack(now, &env, out))
+            .or_else(|| self.transmit_repair(now, &env, out))
+            .or_else(|| self.transmit_data(now, &env, out))
+            .or_else(|| self.transmit_heartbeat(now, &env, out));
+        if t.is_some() {
+            self.stats.datagrams_sent += 1;
+        }
+        t
+    }
+
+    fn transmit_ack(&mut self, now: Instant, env: &Envelope, out: &mut [u8]) -> Option<Transmit> {
+        for p in self.peers.iter_mut().flatten() {
+            let (Some(addr), Some(rx)) = (p.addr, p.rx.as_mut()) else {
+                continue;
+            };
+            if !rx.wants_ack() {
+                continue;
+            }
+            let stream = rx.stream;
+            let next = rx.take_ack(now)?;
+            let ack = AckOut {
+                target: p.id,
+                p2p_seq: next.raw(),
+                correlation: u64::from(stream),
+            };
+            let len = env.emit_ack(out, &ack).ok()?;
+            return Some(Transmit {
+                to: Destination::Peer(addr),
+                len,
+            });
+        }
+        None
+    }
+
+    fn transmit_nack(&mut self, now: Instant, env: &Envelope, out: &mut [u8]) -> Option<Transmit> {
+        let mtu = out.len();
+        for p in self.peers.iter_mut().flatten() {
+            let Some(rx) = p.rx.as_mut() else { continue };
+            if !rx.wants_nack() {
+                continue;
+            }
+            let stream = rx.stream;
+            let mut ranges = [(0u64, 0u64); MAX_NACK_RANGES];
+            let mut size = env.nack_len(&NackOut {
+                target: p.id,
+                stream,
+                ranges: &[],
+            });
+            let n = rx.take_nack(now, &p.rtt, &self.cfg, &mut ranges, |r| {
+                size += frames::nack_range_share(r);
+                size <= mtu
+            });
+            if n == 0 {
+                continue;
+            }
+            let nack = NackOut {
+                target: p.id,
+                stream,
+                ranges: ranges.get(..n)?,
+            };
+            let len = env.emit_nack(out, &nack).ok()?;
+            trace!("NACK to {} ranges {}", p.id, n);
+            return Some(Transmit {
+                to: Destination::Group,
+                len,
+            });
+        }
+        None
+    }
+
+    /// Sizes a batch from `first`: `(messages, messages_len, stopped_by_mtu)`.
+    fn size_batch(
+        &self,
+        env: &Envelope,
+        hdr: &DataOut,
+        first: Seq,
+        max: usize,
+        mtu: usize,
+    ) -> (usize, usize, bool) {
+        let mut total = 0;
+        for k in 0..max {
+            let Some(h) = self.window.get(first + k as u64) else {
+                return (k, total, false);
+            };
+            let share = msg_out(&h).batch_share();
+            if env.data_len(hdr, total + share) > mtu {
+                return (k, total, true);
+            }
+            total += share;
+        }
+        (max, total, false)
+    }
+
+    fn data_header(&self, first: Seq, repair: bool) -> DataOut {
+        DataOut {
+            stream: self.cfg.stream,
+            first_seq: first.raw(),
+            qos: if self.reliable() {
+                QOS_RELIABLE
+            } else {
+                QOS_BEST_EFFORT
+            },
+            repair,
+            window_start: self.window.start().raw(),
+        }
+    }
+
+    fn emit_batch(
+        &self,
+        env: &Envelope,
+        hdr: &DataOut,
+        n: usize,
+        total: usize,
+        out: &mut [u8],
+    ) -> Option<usize> {
+        let first = Seq::new(hdr.first_seq);
+        let msgs = (0..n)
+            .filter_map(|k| self.window.get(first + k as u64))
+            .map(|h| msg_out(&h));
+        env.emit_data(out, hdr, total, msgs).ok()
+    }
+
+    fn transmit_repair(
+        &mut self,
+        now: Instant,
+        env: &Envelope,
+        out: &mut [u8],
+    ) -> Option<Transmit> {
+        let (first, run) = self.window.repair_run()?;
+        let hdr = self.data_header(first, true);
+        let (n, total, _) = self.size_batch(env, &hdr, first, run, out.len());
+        if n == 0 {
+            return None;
+        }
+        let len = env.data_len(&hdr, total) as u64;
+        if !self.repair_bucket.try_take(now, len) {
+            self.timers[Timer::Repair as usize] = Some(self.repair_bucket.ready_at(now, len));
+            return None;
+        }
+        if let Some(b) = self.data_bucket.as_mut() {
+            if !b.try_take(now, len) {
+                self.timers[Timer::Pace as usize] = Some(b.ready_at(now, len));
+                return None;
+            }
+        }
+        let len = self.emit_batch(env, &hdr, n, total, out)?;
+        for k in 0..n {
+            self.window.mark_repaired(first + k as u64, now);
+        }
+        self.stats.send.repairs += n as u64;
+        self.stats.send.repair_datagrams += 1;
+        Some(Transmit {
+            to: Destination::Group,
+            len,
+        })
+    }
+
+    fn transmit_data(&mut self, now: Instant, env: &Envelope, out: &mut [u8]) -> Option<Transmit> {
+        let unsent = self.window.unsent();
+        if unsent == 0 {
+            return None;
+        }
+        let first = self.window.next_send();
+        let mut max = unsent;
+        if self.reliable() {
+            if let Some(floor) = self.min_ack() {
+                let limit = floor + u64::from(self.cfg.flow_window.get());
+                max = max.min(usize::try_from(limit.distance_from(first)).unwrap_or(0));
+            }
+        }
+        if max == 0 {
+            return None;
+        }
+        let hdr = self.data_header(first, false);
+        let (n, total, by_mtu) = self.size_batch(env, &hdr, first, max, out.len());
+        if n == 0 {
+            return None;
+        }
+        let full = by_mtu || n < unsent;
+        if let Some(t) = self
+            .last_data_tx
+            .map(|t| t + self.cfg.linger)
+            .filter(|&t| !full && now < t)
+        {
+            self.timers[Timer::Linger as usize] = Some(t);
+            return None;
+        }
+        let frame_len = env.data_len(&hdr, total) as u64;
+        if let Some(b) = self.data_bucket.as_mut() {
+            if !b.try_take(now, frame_len) {
+                self.timers[Timer::Pace as usize] = Some(b.ready_at(now, frame_len));
+                return None;
+            }
+        }
+        let len = self.emit_batch(env, &hdr, n, total, out)?;
+        self.window.mark_sent(n);
+        self.sent_any = true;
+        if !self.reliable() {
+            let upto = self.window.next_send();
+            self.window.evict_below(upto);
+        }
+        self.stats.send.data_datagrams += 1;
+        self.stats.send.data_bytes += len as u64;
+        self.last_data_tx = Some(now);
+        self.data_since_hb = true;
+        self.hb_interval = self.cfg.heartbeat_interval;
+        self.timers[Timer::Heartbeat as usize] = Some(now + self.hb_interval);
+        self.timers[Timer::Linger as usize] = None;
+        Some(Transmit {
+            to: Destination::Group,
+            len,
+        })
+    }
+
+    fn transmit_heartbeat(
+        &mut self,
+        now: Instant,
+        env: &Envelope,
+        out: &mut [u8],
+    ) -> Option<Transmit> {
+        if !self.hb_pending {
+            return None;
+        }
+        self.hb_pending = false;
+        let next_send = self.window.next_send();
+        let mark = MarkOut {
+            stream: self.cfg.stream,
+            high_seq: next_send.prev().raw(),
+            window_start: self.window.start().raw(),
+            empty: !self.sent_any,
+        };
+        let echo = self
+            .peers
+            .iter_mut()
+            .flatten()
+            .filter(|p| p.echo.is_some())
+            .min_by_key(|p| p.echo.map(|e| e.1));
+        let mut hb = HeartbeatOut {
+            mark: Some(mark),
+            timestamp_us: now.total_micros(),
+            ..HeartbeatOut::default()
+        };
+        if let Some(p) = echo {
+            if let Some((ts, at)) = p.echo.take() {
+                hb.echo_to = Some(p.id);
+                hb.echo_timestamp_us = ts;
+                hb.echo_delay_us = (now - at).total_micros();
+            }
+        }
+        let quiet = !self.data_since_hb
+            && self.window.unsent() == 0
+            && self.min_ack().is_none_or(|a| a >= next_send);
+        self.hb_interval = if quiet {
+            (self.hb_interval * 2).min(self.cfg.heartbeat_max)
+        } else {
+            self.cfg.heartbeat_interval
+        };
+        self.data_since_hb = false;
+        self.timers[Timer::Heartbeat as usize] = Some(now + self.hb_interval);
+        let len = env.emit_heartbeat(out, &hb).ok()?;
+        self.stats.send.heartbeats += 1;
+        Some(Transmit {
+            to: Destination::Group,
+            len,
+        })
+    }
+
+    /// The next event. The returned event borrows the endpoint; its
+    /// storage is released by the next call on the endpoint.
+    #[must_use]
+    pub fn poll_event(&mut self, now: Instant) -> Option<Event<'_>> {
+        self.release(now);
+        for p in self.peers.iter_mut().flatten() {
+            if let Some(reason) = p.notice.take() {
+                return Some(Event::ReceiverCutLoose {
+                    member: p.id,
+                    reason,
+                });
+            }
+        }
+        let frag = self.cfg.fragment_size();
+        let region_len = Receiver::<W>::region_len(frag);
+        let max_len = u64::from(self.cfg.max_message_len.get());
+        for k in 0..PEERS {
+            let i = (self.rr + k) % PEERS;
+            let Some(p) = self.peers.get_mut(i).and_then(Option::as_mut) else {
+                continue;
+            };
+            let Some(rx) = p.rx.as_mut() else { continue };
+            let Some(region) = self.recv_bytes.get(i * region_len..(i + 1) * region_len) else {
+                continue;
+            };
+            let step = rx.step(region, &mut self.reasm, i, frag, max_len);
+            let (sender, stream) = (p.id, rx.stream);
+            match step {
+                Step::Stalled => {
+                    rx.after_consume(now, &self.cfg);
+                }
+                Step::Lost { from, to } => {
+                    rx.after_consume(now, &self.cfg);
+                    return Some(Event::Unrecoverable {
+                        sender,
+                        stream,
+                        from,
+                        to,
+                    });
+                }
+                Step::Slot { seq, offset, len } => {
+                    self.pending = Some((i, step));
+                    self.rr = (i + 1) % PEERS;
+                    let at = i * region_len + offset;
+                    let payload = self.recv_bytes.get(at..at + len)?;
+                    return Some(Event::Message {
+                        sender,
+                        stream,
+                        seq,
+                        payload,
+                    });
+                }
+                Step::Reassembled { seq, len } => {
+                    self.pending = Some((i, step));
+                    self.rr = (i + 1) % PEERS;
+                    let payload = self.reasm.bytes.get(..len)?;
+                    return Some(Event::Message {
+                        sender,
+                        stream,
+                        seq,
+                        payload,
+                    });
+                }
+            }
+        }
+        None
+    }
+}
+
+fn msg_out<'b>(h: &crate::send_window::Held<'b>) -> MsgOut<'b> {
+    MsgOut {
+        payload: h.payload,
+        fragment_index: h.fragment_index,
+        fragment_count: h.fragment_count,
+        total_len: h.total_len,
+    }
+}
