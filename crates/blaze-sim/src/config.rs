@@ -31,6 +31,10 @@ pub struct Config {
     /// Steps at one virtual instant before the world declares a livelock
     /// and panics (a machine whose deadline never moves; default 1 000 000).
     pub max_steps_per_instant: u64,
+    /// How many readable trace lines to keep (the tail of the run, for a
+    /// failure report; see [`World::trace_tail`](crate::World::trace_tail);
+    /// default 0, off).
+    pub trace_lines: usize,
 }
 
 impl Default for Config {
@@ -42,6 +46,7 @@ impl Default for Config {
             max_in_flight: 1_000_000,
             record_events: true,
             max_steps_per_instant: 1_000_000,
+            trace_lines: 0,
         }
     }
 }

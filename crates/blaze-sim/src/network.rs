@@ -34,16 +34,20 @@ pub(crate) struct Network {
 }
 
 impl Network {
-    pub(crate) fn new(nodes: usize) -> Self {
+    pub(crate) fn new() -> Self {
         Network {
             default: LinkConfig::default(),
             group: None,
             links: BTreeMap::new(),
             bad_state: BTreeSet::new(),
             busy_until: BTreeMap::new(),
-            component: vec![0; nodes],
+            component: Vec::new(),
             blocked: BTreeSet::new(),
         }
+    }
+
+    pub(crate) fn add_node(&mut self) {
+        self.component.push(0);
     }
 
     pub(crate) fn set_default(&mut self, cfg: LinkConfig) {
@@ -67,6 +71,10 @@ impl Network {
                 self.links.remove(&(from, to));
             }
         }
+    }
+
+    pub(crate) fn link(&self, from: usize, to: usize) -> Option<LinkConfig> {
+        self.links.get(&(from, to)).copied()
     }
 
     /// The model of one copy and the queue it waits in.
@@ -147,26 +155,30 @@ impl Network {
         cfg: &LinkConfig,
         depart: Instant,
     ) -> Result<Fate, DropReason> {
+        // The burst chain steps once per datagram, lost or not.
+        let burst_loss = match cfg.burst {
+            Some(ge) => {
+                let bad = self.bad_state.contains(&(from, to));
+                let flip = if bad { ge.bad_to_good } else { ge.good_to_bad };
+                let bad = if flip > 0.0 && rng.unit_f64() < flip {
+                    !bad
+                } else {
+                    bad
+                };
+                if bad {
+                    self.bad_state.insert((from, to));
+                } else {
+                    self.bad_state.remove(&(from, to));
+                }
+                if bad { ge.loss_bad } else { ge.loss_good }
+            }
+            None => 0.0,
+        };
         if cfg.loss > 0.0 && rng.unit_f64() < cfg.loss {
             return Err(DropReason::Loss);
         }
-        if let Some(ge) = cfg.burst {
-            let bad = self.bad_state.contains(&(from, to));
-            let flip = if bad { ge.bad_to_good } else { ge.good_to_bad };
-            let bad = if flip > 0.0 && rng.unit_f64() < flip {
-                !bad
-            } else {
-                bad
-            };
-            if bad {
-                self.bad_state.insert((from, to));
-            } else {
-                self.bad_state.remove(&(from, to));
-            }
-            let p = if bad { ge.loss_bad } else { ge.loss_good };
-            if p > 0.0 && rng.unit_f64() < p {
-                return Err(DropReason::BurstLoss);
-            }
+        if burst_loss > 0.0 && rng.unit_f64() < burst_loss {
+            return Err(DropReason::BurstLoss);
         }
         let first = depart + propagation(rng, cfg);
         let second = if cfg.duplicate > 0.0 && rng.unit_f64() < cfg.duplicate {

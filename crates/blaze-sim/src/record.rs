@@ -21,3 +21,31 @@ pub struct EventRecord<E> {
     /// The event.
     pub event: E,
 }
+
+/// Splits records into one list per node, in record order, keeping what
+/// `pick` returns (for example the `(sender, seq)` of delivery events, for
+/// the checkers). Records of nodes `>= nodes` are ignored.
+///
+/// ```
+/// use blaze_sim::{EventRecord, per_node};
+/// use blaze_wire::Instant;
+/// let r = |node, event| EventRecord { time: Instant::ZERO, node, incarnation: 0, event };
+/// let records = [r(0, 'a'), r(1, 'b'), r(0, 'c')];
+/// let lists = per_node(&records, 2, |rec| Some(rec.event));
+/// assert_eq!(lists, vec![vec!['a', 'c'], vec!['b']]);
+/// ```
+pub fn per_node<E, T>(
+    records: &[EventRecord<E>],
+    nodes: usize,
+    mut pick: impl FnMut(&EventRecord<E>) -> Option<T>,
+) -> Vec<Vec<T>> {
+    let mut out: Vec<Vec<T>> = (0..nodes).map(|_| Vec::new()).collect();
+    for rec in records {
+        if let Some(list) = out.get_mut(rec.node)
+            && let Some(item) = pick(rec)
+        {
+            list.push(item);
+        }
+    }
+    out
+}

@@ -164,6 +164,12 @@ pub struct Stats {
     /// Most copies in flight at once (bounded by
     /// [`Config::max_in_flight`](crate::Config::max_in_flight)).
     pub peak_in_flight: usize,
+    /// Most datagrams held for one paused node (bounded by
+    /// [`Config::pause_buffer`](crate::Config::pause_buffer)).
+    pub peak_held: usize,
+    /// Most entries in the event queue (copies in flight, at most one live
+    /// timer per node plus stale ones, scripted steps).
+    pub peak_pending: usize,
 }
 
 impl Stats {

@@ -64,3 +64,148 @@ impl fmt::Display for TraceHash {
         write!(f, "{:016x}", self.0)
     }
 }
+
+/// What happened, for the hash and the readable tail of the trace.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Happening<'a> {
+    /// A datagram handed to `to`'s machine.
+    Delivered {
+        from: usize,
+        to: usize,
+        data: &'a [u8],
+    },
+    /// A copy dropped by the network.
+    Dropped {
+        from: usize,
+        to: usize,
+        reason: crate::DropReason,
+    },
+    /// A timer handed to a machine.
+    Timeout { node: usize },
+    /// An event drained from a machine (its `Debug` text).
+    Event { node: usize, text: &'a str },
+    /// A scripted fault on a node.
+    Fault { node: usize, what: &'static str },
+    /// A change of the partitions (none: healed).
+    Partition { sets: &'a [&'a [usize]] },
+    /// A per-link model set or cleared.
+    Link { from: usize, to: usize, set: bool },
+    /// One direction blocked or unblocked.
+    Block {
+        from: usize,
+        to: usize,
+        blocked: bool,
+    },
+}
+
+/// The trace of a run: its hash, and the last few lines in readable form.
+#[derive(Debug)]
+pub(crate) struct Trace {
+    hash: TraceHash,
+    lines: std::collections::VecDeque<String>,
+    keep: usize,
+}
+
+impl Trace {
+    pub(crate) fn new(keep: usize) -> Self {
+        Trace {
+            hash: TraceHash::new(),
+            lines: std::collections::VecDeque::new(),
+            keep,
+        }
+    }
+
+    pub(crate) fn hash(&self) -> TraceHash {
+        self.hash
+    }
+
+    pub(crate) fn lines(&self) -> impl Iterator<Item = &str> {
+        self.lines.iter().map(String::as_str)
+    }
+
+    pub(crate) fn record(&mut self, now: blaze_wire::Instant, what: Happening<'_>) {
+        let h = &mut self.hash;
+        h.write_u64(now.total_micros());
+        match what {
+            Happening::Delivered { from, to, data } => {
+                h.write(b"D");
+                h.write_u64(from as u64);
+                h.write_u64(to as u64);
+                h.write_field(data);
+            }
+            Happening::Dropped { from, to, reason } => {
+                h.write(b"X");
+                h.write_u64(from as u64);
+                h.write_u64(to as u64);
+                h.write_field(reason.to_string().as_bytes());
+            }
+            Happening::Timeout { node } => {
+                h.write(b"T");
+                h.write_u64(node as u64);
+            }
+            Happening::Event { node, text } => {
+                h.write(b"E");
+                h.write_u64(node as u64);
+                h.write_field(text.as_bytes());
+            }
+            Happening::Fault { node, what } => {
+                h.write(b"F");
+                h.write_u64(node as u64);
+                h.write_field(what.as_bytes());
+            }
+            Happening::Partition { sets } => {
+                h.write(b"P");
+                for set in sets {
+                    h.write_u64(set.len() as u64);
+                    for n in *set {
+                        h.write_u64(*n as u64);
+                    }
+                }
+            }
+            Happening::Link { from, to, set } => {
+                h.write(b"L");
+                h.write_u64(from as u64);
+                h.write_u64(to as u64);
+                h.write(&[u8::from(set)]);
+            }
+            Happening::Block { from, to, blocked } => {
+                h.write(b"B");
+                h.write_u64(from as u64);
+                h.write_u64(to as u64);
+                h.write(&[u8::from(blocked)]);
+            }
+        }
+        if self.keep == 0 {
+            return;
+        }
+        let line = match what {
+            Happening::Delivered { from, to, data } => {
+                format!("{now} {from} -> {to}: {} bytes", data.len())
+            }
+            Happening::Dropped { from, to, reason } => {
+                format!("{now} {from} -> {to}: dropped ({reason})")
+            }
+            Happening::Timeout { node } => format!("{now} node {node}: timeout"),
+            Happening::Event { node, text } => format!("{now} node {node}: event {text}"),
+            Happening::Fault { node, what } => format!("{now} node {node}: {what}"),
+            Happening::Partition { sets: [] } => format!("{now} partitions healed"),
+            Happening::Partition { sets } => format!("{now} partition {sets:?}"),
+            Happening::Link { from, to, set } => {
+                format!(
+                    "{now} {from} -> {to}: link model {}",
+                    if set { "set" } else { "cleared" }
+                )
+            }
+            Happening::Block { from, to, blocked } => {
+                format!(
+                    "{now} {from} -> {to}: {}",
+                    if blocked { "blocked" } else { "unblocked" }
+                )
+            }
+        };
+        if self.lines.len() == self.keep {
+            self.lines.pop_front();
+        }
+        self.lines.push_back(line);
+    }
+}

@@ -1,12 +1,16 @@
 //! The world: N machines, one network, one virtual clock, one seed.
 
-use crate::network::{Channel, Network};
+mod driver;
+mod faults;
+
+use crate::network::Network;
 use crate::schedule::Schedule;
+use crate::trace::{Happening, Trace};
 use crate::{
-    Config, DropReason, EventRecord, LinkConfig, MAX_NODES, MAX_UDP_PAYLOAD, Machine, Spawn, Stats,
-    TraceHash, node_addr, node_index,
+    Config, EventRecord, LinkConfig, MAX_NODES, MAX_UDP_PAYLOAD, Machine, NodeStats, Spawn, Stats,
+    node_addr,
 };
-use blaze_wire::{Destination, Duration, Instant, Rng};
+use blaze_wire::{Duration, Instant, Rng};
 use std::collections::VecDeque;
 
 /// A scheduled happening.
@@ -29,12 +33,18 @@ enum Action<M: Machine> {
 /// A scripted step on the world.
 type Script<M> = Box<dyn FnOnce(&mut World<M>)>;
 
+/// The application's reaction to an event: `(machine, now, node, event)`.
+type Reactor<M> = Box<dyn FnMut(&mut M, Instant, usize, &<M as Machine>::Event)>;
+
 /// One node: its machine (none while crashed) and its driver state.
 struct Node<M> {
     machine: Option<M>,
     incarnation: u32,
     joined: bool,
+    /// The machine's deadline as last read.
     armed: Option<Instant>,
+    /// Time of the one live timer entry in the schedule, if any.
+    queued: Option<Instant>,
     timer_generation: u64,
     paused_until: Option<Instant>,
     pause_generation: u64,
@@ -46,11 +56,12 @@ struct Node<M> {
 ///
 /// Nodes are numbered `0..n` and live at [`node_addr(i)`](crate::node_addr)
 /// (`127.0.0.{i+1}:7400`). The world models **one multicast group**:
-/// [`Destination::Group`] reaches every node that has joined it (all nodes
+/// [`Destination::Group`](blaze_wire::Destination::Group) reaches every node that has joined it (all nodes
 /// at start; see [`set_joined`](World::set_joined)), except the sender
-/// unless [`Config::multicast_loopback`] is set. [`Destination::Peer`] is
+/// unless [`Config::multicast_loopback`] is set.
+/// [`Destination::Peer`](blaze_wire::Destination::Peer) is
 /// unicast; an address that is no node is dropped as
-/// [`NoRoute`](DropReason::NoRoute).
+/// [`NoRoute`](crate::DropReason::NoRoute).
 ///
 /// Each copy of a datagram follows a [`LinkConfig`]: the per-link model set
 /// by [`set_link`](World::set_link) if any, else for multicast copies the
@@ -98,8 +109,9 @@ pub struct World<M: Machine> {
     factory: Box<dyn FnMut(Spawn) -> M>,
     net: Network,
     stats: Stats,
-    hash: TraceHash,
+    trace: Trace,
     events: Vec<EventRecord<M::Event>>,
+    reactor: Option<Reactor<M>>,
     buf: Vec<u8>,
     in_flight: usize,
     steps_at_now: u64,
@@ -145,34 +157,71 @@ impl<M: Machine> World<M> {
             schedule: Schedule::new(),
             nodes: Vec::with_capacity(nodes),
             factory: Box::new(factory),
-            net: Network::new(nodes),
+            net: Network::new(),
             stats: Stats {
-                nodes: vec![Default::default(); nodes],
+                nodes: Vec::with_capacity(nodes),
                 peak_in_flight: 0,
+                peak_held: 0,
+                peak_pending: 0,
             },
-            hash: TraceHash::new(),
+            trace: Trace::new(config.trace_lines),
             events: Vec::new(),
+            reactor: None,
             buf: vec![0; config.mtu],
             in_flight: 0,
             steps_at_now: 0,
         };
-        for index in 0..nodes {
-            let machine = world.spawn(index, 0);
-            world.nodes.push(Node {
-                machine: Some(machine),
-                incarnation: 0,
-                joined: true,
-                armed: None,
-                timer_generation: 0,
-                paused_until: None,
-                pause_generation: 0,
-                held: VecDeque::new(),
-            });
+        for _ in 0..nodes {
+            world.push_node();
         }
         for index in 0..nodes {
             world.drive(index);
         }
         world
+    }
+
+    /// Adds a node (a late joiner) at index [`node_count()`](World::node_count),
+    /// up and in the multicast group, makes its machine (incarnation 0) and
+    /// drives it; returns its index. Under a partition it lands in the set
+    /// of the nodes named in no set.
+    ///
+    /// # Panics
+    ///
+    /// If the world already holds [`MAX_NODES`].
+    pub fn add_node(&mut self) -> usize {
+        assert!(
+            self.nodes.len() < MAX_NODES,
+            "blaze-sim: at most {MAX_NODES} nodes"
+        );
+        let index = self.push_node();
+        self.trace.record(
+            self.now,
+            Happening::Fault {
+                node: index,
+                what: "added",
+            },
+        );
+        self.drive(index);
+        index
+    }
+
+    fn push_node(&mut self) -> usize {
+        let index = self.nodes.len();
+        let machine = self.spawn(index, 0);
+        self.nodes.push(Node {
+            machine: Some(machine),
+            incarnation: 0,
+            joined: true,
+            armed: None,
+            queued: None,
+            timer_generation: 0,
+            paused_until: None,
+            pause_generation: 0,
+            held: VecDeque::new(),
+        });
+        self.stats.nodes.push(NodeStats::default());
+        self.net.add_node();
+        index
     }
 
     fn spawn(&mut self, index: usize, incarnation: u32) -> M {
@@ -220,6 +269,11 @@ impl<M: Machine> World<M> {
             .is_some_and(|n| n.paused_until.is_some())
     }
 
+    /// Datagrams held for node `index` while it is paused.
+    pub fn held(&self, index: usize) -> usize {
+        self.nodes.get(index).map_or(0, |n| n.held.len())
+    }
+
     /// Node `index`'s incarnation: 0, then +1 per restart.
     pub fn incarnation(&self, index: usize) -> Option<u32> {
         self.nodes.get(index).map(|n| n.incarnation)
@@ -230,9 +284,16 @@ impl<M: Machine> World<M> {
         &self.stats
     }
 
-    /// The hash of everything delivered so far (see [`TraceHash`]).
+    /// The hash of everything delivered so far (see [`TraceHash`](crate::TraceHash)).
     pub fn trace_hash(&self) -> u64 {
-        self.hash.value()
+        self.trace.hash().value()
+    }
+
+    /// The last [`Config::trace_lines`] lines of the run in readable form,
+    /// oldest first: deliveries, drops, timeouts, events and faults, each
+    /// with its virtual time. Print them when a check fails.
+    pub fn trace_tail(&self) -> impl Iterator<Item = &str> {
+        self.trace.lines()
     }
 
     /// Events drained so far (if [`Config::record_events`]).
@@ -277,6 +338,16 @@ impl<M: Machine> World<M> {
         Some(r)
     }
 
+    /// Sets the application: `react(machine, now, node, event)` runs on
+    /// every event as it is drained, and may issue commands on that
+    /// machine (reply to a request, send on a view change). The world then
+    /// drains transmits and events again before re-reading the deadline,
+    /// as an application loop over an adapter does. Replaces any earlier
+    /// reactor.
+    pub fn set_reactor(&mut self, react: impl FnMut(&mut M, Instant, usize, &M::Event) + 'static) {
+        self.reactor = Some(Box::new(react));
+    }
+
     /// Schedules `f` to run on the world at virtual time `at` (or now, if
     /// `at` has passed), after everything already queued for that time.
     pub fn at(&mut self, at: Instant, f: impl FnOnce(&mut World<M>) + 'static) {
@@ -304,152 +375,41 @@ impl<M: Machine> World<M> {
     /// Sets the model of the directed link `from → to`, for unicast and
     /// multicast copies alike.
     pub fn set_link(&mut self, from: usize, to: usize, cfg: LinkConfig) {
-        self.net.set_link(from, to, Some(cfg));
+        self.put_link(from, to, Some(cfg));
     }
 
     /// Sets the model of both directions between `a` and `b`.
     pub fn set_link_pair(&mut self, a: usize, b: usize, cfg: LinkConfig) {
-        self.net.set_link(a, b, Some(cfg));
-        self.net.set_link(b, a, Some(cfg));
+        self.put_link(a, b, Some(cfg));
+        self.put_link(b, a, Some(cfg));
+    }
+
+    /// The model set for the directed link `from → to`, if any.
+    pub fn link(&self, from: usize, to: usize) -> Option<LinkConfig> {
+        self.net.link(from, to)
+    }
+
+    /// Puts back a link model read with [`link`](World::link) (`None`
+    /// clears it).
+    pub fn restore_link(&mut self, from: usize, to: usize, cfg: Option<LinkConfig>) {
+        self.put_link(from, to, cfg);
+    }
+
+    fn put_link(&mut self, from: usize, to: usize, cfg: Option<LinkConfig>) {
+        self.net.set_link(from, to, cfg);
+        let set = cfg.is_some();
+        self.trace
+            .record(self.now, Happening::Link { from, to, set });
+    }
+
+    /// The world's generator, for adversaries in this crate.
+    pub(crate) fn rng_mut(&mut self) -> &mut Rng {
+        &mut self.rng
     }
 
     /// Removes the model of `from → to` (back to group/default).
     pub fn clear_link(&mut self, from: usize, to: usize) {
-        self.net.set_link(from, to, None);
-    }
-
-    /// Splits the nodes: nodes in different `sets` cannot reach each other;
-    /// nodes in no set form one more set together. Replaces any earlier
-    /// partition (blocks from [`block`](World::block) stay). Copies in
-    /// flight across the cut are dropped on arrival.
-    pub fn partition(&mut self, sets: &[&[usize]]) {
-        self.net.partition(sets);
-        self.hash.write(b"partition");
-        for set in sets {
-            self.hash.write(b"|");
-            for n in *set {
-                self.hash.write_u64(*n as u64);
-            }
-        }
-    }
-
-    /// Heals every partition and every block.
-    pub fn heal(&mut self) {
-        self.net.heal();
-        self.hash.write(b"heal");
-    }
-
-    /// Blocks (or unblocks) the one direction `from → to`.
-    pub fn block(&mut self, from: usize, to: usize, blocked: bool) {
-        self.net.block(from, to, blocked);
-    }
-
-    /// Makes node `index` join or leave the multicast group.
-    pub fn set_joined(&mut self, index: usize, joined: bool) {
-        if let Some(n) = self.nodes.get_mut(index) {
-            n.joined = joined;
-        }
-    }
-
-    /// Crashes node `index`: its machine is dropped with all its state, its
-    /// timers die, datagrams held by a pause and copies in flight to it are
-    /// lost. A crashed node stays down until [`restart`](World::restart).
-    pub fn crash(&mut self, index: usize) {
-        let now = self.now;
-        let Some(node) = self.nodes.get_mut(index) else {
-            return;
-        };
-        if node.machine.take().is_none() {
-            return;
-        }
-        node.armed = None;
-        node.timer_generation += 1;
-        node.paused_until = None;
-        node.pause_generation += 1;
-        let held = core::mem::take(&mut node.held);
-        for (from, _) in held {
-            self.count_drop(from, index, DropReason::Crashed);
-        }
-        if let Some(s) = self.stats.nodes.get_mut(index) {
-            s.crashes += 1;
-        }
-        self.hash.write(b"crash");
-        self.hash.write_u64(now.total_micros());
-        self.hash.write_u64(index as u64);
-    }
-
-    /// Restarts node `index` with a fresh machine from the factory (a new
-    /// incarnation; a node that is up is crashed first), and drives it.
-    pub fn restart(&mut self, index: usize) {
-        if index >= self.nodes.len() {
-            return;
-        }
-        self.crash(index);
-        let incarnation = self.nodes.get(index).map_or(0, |n| n.incarnation + 1);
-        let machine = self.spawn(index, incarnation);
-        if let Some(node) = self.nodes.get_mut(index) {
-            node.machine = Some(machine);
-            node.incarnation = incarnation;
-        }
-        if let Some(s) = self.stats.nodes.get_mut(index) {
-            s.restarts += 1;
-        }
-        self.hash.write(b"restart");
-        self.hash.write_u64(self.now.total_micros());
-        self.hash.write_u64(index as u64);
-        self.drive(index);
-    }
-
-    /// Pauses node `index` for `d`, like a garbage-collection stop: it
-    /// receives nothing and no timer fires. Arriving datagrams are held (up
-    /// to [`Config::pause_buffer`], then dropped as
-    /// [`PauseOverflow`](DropReason::PauseOverflow)); at the end the held
-    /// datagrams are delivered in arrival order and then overdue timers
-    /// fire, late. Pausing a paused node moves the end of the pause.
-    /// Commands through [`command`](World::command) still run.
-    pub fn pause(&mut self, index: usize, d: Duration) {
-        let until = self.now + d;
-        let Some(node) = self.nodes.get_mut(index) else {
-            return;
-        };
-        if node.machine.is_none() {
-            return;
-        }
-        node.paused_until = Some(until);
-        node.pause_generation += 1;
-        let generation = node.pause_generation;
-        self.schedule.push(
-            until,
-            Action::Resume {
-                node: index,
-                generation,
-            },
-        );
-        self.hash.write(b"pause");
-        self.hash.write_u64(self.now.total_micros());
-        self.hash.write_u64(index as u64);
-    }
-
-    /// Ends node `index`'s pause now (see [`pause`](World::pause)).
-    pub fn resume(&mut self, index: usize) {
-        let Some(node) = self.nodes.get_mut(index) else {
-            return;
-        };
-        if node.paused_until.take().is_none() {
-            return;
-        }
-        node.pause_generation += 1;
-        // Forget the armed deadline so that the next drive re-arms it; an
-        // overdue deadline then fires now, after the held datagrams.
-        node.armed = None;
-        let held = core::mem::take(&mut node.held);
-        self.hash.write(b"resume");
-        self.hash.write_u64(self.now.total_micros());
-        self.hash.write_u64(index as u64);
-        for (from, data) in held {
-            self.deliver(from, index, &data);
-        }
-        self.drive(index);
+        self.put_link(from, to, None);
     }
 
     // ----- running -------------------------------------------------------
@@ -542,239 +502,6 @@ impl<M: Machine> World<M> {
             }
         }
     }
-
-    // ----- internals -----------------------------------------------------
-
-    fn fire(&mut self, index: usize, generation: u64) {
-        let now = self.now;
-        let Some(node) = self.nodes.get_mut(index) else {
-            return;
-        };
-        if node.timer_generation != generation || node.paused_until.is_some() {
-            return;
-        }
-        let Some(machine) = node.machine.as_mut() else {
-            return;
-        };
-        node.armed = None;
-        machine.handle_timeout(now);
-        if let Some(s) = self.stats.nodes.get_mut(index) {
-            s.timeouts += 1;
-        }
-        self.hash.write(b"T");
-        self.hash.write_u64(now.total_micros());
-        self.hash.write_u64(index as u64);
-        self.drive(index);
-    }
-
-    fn arrive(&mut self, from: usize, to: usize, incarnation: u32, data: Vec<u8>) {
-        if !self.net.reachable(from, to) {
-            self.count_drop(from, to, DropReason::Partition);
-            return;
-        }
-        let pause_buffer = self.config.pause_buffer;
-        let Some(node) = self.nodes.get_mut(to) else {
-            return;
-        };
-        if node.machine.is_none() || node.incarnation != incarnation {
-            self.count_drop(from, to, DropReason::Crashed);
-            return;
-        }
-        if node.paused_until.is_some() {
-            if node.held.len() >= pause_buffer {
-                self.count_drop(from, to, DropReason::PauseOverflow);
-            } else {
-                node.held.push_back((from, data));
-            }
-            return;
-        }
-        self.deliver(from, to, &data);
-    }
-
-    fn deliver(&mut self, from: usize, to: usize, data: &[u8]) {
-        let now = self.now;
-        let Some(machine) = self.nodes.get_mut(to).and_then(|n| n.machine.as_mut()) else {
-            self.count_drop(from, to, DropReason::Crashed);
-            return;
-        };
-        machine.handle_datagram(now, node_addr(from), data);
-        if let Some(s) = self.stats.nodes.get_mut(to) {
-            s.delivered += 1;
-            s.delivered_bytes += data.len() as u64;
-        }
-        self.hash.write(b"D");
-        self.hash.write_u64(now.total_micros());
-        self.hash.write_u64(from as u64);
-        self.hash.write_u64(to as u64);
-        self.hash.write_field(data);
-        self.drive(to);
-    }
-
-    fn count_drop(&mut self, from: usize, to: usize, reason: DropReason) {
-        if let Some(s) = self.stats.nodes.get_mut(from) {
-            s.dropped_outbound.add(reason);
-        }
-        if let Some(s) = self.stats.nodes.get_mut(to) {
-            s.dropped_inbound.add(reason);
-        }
-        self.hash.write(b"X");
-        self.hash.write_u64(self.now.total_micros());
-        self.hash.write_u64(from as u64);
-        self.hash.write_u64(to as u64);
-        self.hash.write(reason.to_string().as_bytes());
-    }
-
-    /// Drives node `index` as an adapter does after an input: drain
-    /// transmits, drain events, re-read the deadline.
-    fn drive(&mut self, index: usize) {
-        let now = self.now;
-        let Some(mut machine) = self.nodes.get_mut(index).and_then(|n| n.machine.take()) else {
-            return;
-        };
-        let mut buf = core::mem::take(&mut self.buf);
-        let mut polls: u64 = 0;
-        while let Some(t) = machine.poll_transmit(now, &mut buf) {
-            polls += 1;
-            assert!(
-                polls <= self.config.max_steps_per_instant,
-                "blaze-sim: node {index} emitted more than {} datagrams in one drive",
-                self.config.max_steps_per_instant
-            );
-            let data = buf.get(..t.len).unwrap_or_else(|| {
-                panic!(
-                    "blaze-sim: node {index} returned len {} > buffer {}",
-                    t.len,
-                    buf.len()
-                )
-            });
-            self.route(index, t.to, data);
-        }
-        self.buf = buf;
-        while let Some(event) = machine.poll_event(now) {
-            let incarnation = self.nodes.get(index).map_or(0, |n| n.incarnation);
-            self.hash.write(b"E");
-            self.hash.write_u64(now.total_micros());
-            self.hash.write_u64(index as u64);
-            self.hash.write(format!("{event:?}").as_bytes());
-            if let Some(s) = self.stats.nodes.get_mut(index) {
-                s.events += 1;
-            }
-            if self.config.record_events {
-                self.events.push(EventRecord {
-                    time: now,
-                    node: index,
-                    incarnation,
-                    event,
-                });
-            }
-        }
-        let deadline = machine.poll_timeout();
-        let occupancy = machine.occupancy();
-        if let Some(s) = self.stats.nodes.get_mut(index) {
-            s.peak_occupancy = s.peak_occupancy.max(occupancy);
-        }
-        let Some(node) = self.nodes.get_mut(index) else {
-            return;
-        };
-        node.machine = Some(machine);
-        if deadline != node.armed {
-            node.armed = deadline;
-            node.timer_generation += 1;
-            if let Some(d) = deadline {
-                let generation = node.timer_generation;
-                self.schedule.push(
-                    d.max(now),
-                    Action::Timer {
-                        node: index,
-                        generation,
-                    },
-                );
-            }
-        }
-    }
-
-    fn route(&mut self, from: usize, to: Destination, data: &[u8]) {
-        if let Some(s) = self.stats.nodes.get_mut(from) {
-            s.sent += 1;
-            s.sent_bytes += data.len() as u64;
-        }
-        match to {
-            Destination::Peer(addr) => match node_index(addr).filter(|i| *i < self.nodes.len()) {
-                Some(i) => self.send_copy(from, i, false, data, &mut None),
-                None => {
-                    if let Some(s) = self.stats.nodes.get_mut(from) {
-                        s.dropped_outbound.add(DropReason::NoRoute);
-                    }
-                }
-            },
-            Destination::Group => {
-                let mut group_depart = None;
-                for i in 0..self.nodes.len() {
-                    let joined = self.nodes.get(i).is_some_and(|n| n.joined);
-                    if joined && (i != from || self.config.multicast_loopback) {
-                        self.send_copy(from, i, true, data, &mut group_depart);
-                    }
-                }
-            }
-        }
-    }
-
-    fn send_copy(
-        &mut self,
-        from: usize,
-        to: usize,
-        multicast: bool,
-        data: &[u8],
-        group_depart: &mut Option<Result<Instant, DropReason>>,
-    ) {
-        if !self.net.reachable(from, to) {
-            self.count_drop(from, to, DropReason::Partition);
-            return;
-        }
-        let Some(incarnation) = self
-            .nodes
-            .get(to)
-            .filter(|n| n.machine.is_some())
-            .map(|n| n.incarnation)
-        else {
-            self.count_drop(from, to, DropReason::Crashed);
-            return;
-        };
-        let (cfg, channel) = self.net.model(from, to, multicast);
-        let depart = match channel {
-            Channel::Group(_) => *group_depart
-                .get_or_insert_with(|| self.net.depart(self.now, &cfg, channel, data.len())),
-            Channel::Link(..) => self.net.depart(self.now, &cfg, channel, data.len()),
-        };
-        let fate = depart.and_then(|d| self.net.fly(&mut self.rng, from, to, &cfg, d));
-        match fate {
-            Err(reason) => self.count_drop(from, to, reason),
-            Ok(fate) => {
-                for (k, at) in fate.arrivals.into_iter().flatten().enumerate() {
-                    if self.in_flight >= self.config.max_in_flight {
-                        self.count_drop(from, to, DropReason::SimFull);
-                        continue;
-                    }
-                    if k > 0
-                        && let Some(s) = self.stats.nodes.get_mut(from)
-                    {
-                        s.duplicated += 1;
-                    }
-                    self.in_flight += 1;
-                    self.stats.peak_in_flight = self.stats.peak_in_flight.max(self.in_flight);
-                    self.schedule.push(
-                        at,
-                        Action::Arrive {
-                            from,
-                            to,
-                            incarnation,
-                            data: data.to_vec(),
-                        },
-                    );
-                }
-            }
-        }
-    }
 }
 
 impl<M: Machine> core::fmt::Debug for World<M> {
@@ -784,7 +511,7 @@ impl<M: Machine> core::fmt::Debug for World<M> {
             .field("nodes", &self.nodes.len())
             .field("pending", &self.schedule.len())
             .field("in_flight", &self.in_flight)
-            .field("trace_hash", &self.hash)
+            .field("trace_hash", &self.trace.hash())
             .finish_non_exhaustive()
     }
 }
