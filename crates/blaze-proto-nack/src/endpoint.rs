@@ -216,6 +216,18 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
         })
     }
 
+    /// Ends the endpoint and gives its storage back (for reuse by a new
+    /// endpoint; the contents are unspecified).
+    pub fn into_buffers(self) -> Buffers<'a> {
+        let (send_index, send_bytes) = self.window.into_parts();
+        Buffers {
+            send_index,
+            send_bytes,
+            recv_bytes: self.recv_bytes,
+            reassembly: self.reasm.bytes,
+        }
+    }
+
     /// Sets the first sequence number of the local stream. Only possible
     /// before the first `send`; returns whether it was applied.
     #[must_use = "the sequence number is not set once sending has started"]

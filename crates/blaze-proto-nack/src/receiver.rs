@@ -321,6 +321,8 @@ impl<const W: usize> Receiver<W> {
             {
                 self.nack_pending = Some(self.next);
                 self.retries = self.retries.saturating_add(1);
+                // Karn: an answer may now be to either request.
+                self.rtt_probe = None;
             }
         }
         if self.ack_at.is_some_and(|t| t <= now) {
@@ -387,7 +389,9 @@ impl<const W: usize> Receiver<W> {
             self.rtt_probe = out.first().map(|r| (Seq::new(r.0), now));
         }
         self.nacked_until = self.nacked_until.max_serial(covered_to);
-        self.retry_at = Some(now + self.retry_timeout(rtt, cfg));
+        // A fresh NACK never postpones the retry of older holes.
+        let t = now + self.retry_timeout(rtt, cfg);
+        self.retry_at = Some(self.retry_at.map_or(t, |r| r.min(t)));
         self.stats.nacks_sent += 1;
         n
     }
@@ -402,6 +406,15 @@ impl<const W: usize> Receiver<W> {
     ) {
         if !self.reliable {
             return;
+        }
+        if let Some((probe, _)) = self.rtt_probe {
+            if ranges
+                .clone()
+                .any(|(a, b)| Seq::new(a) <= probe && probe <= Seq::new(b))
+            {
+                // Karn: a repair may now answer either NACK.
+                self.rtt_probe = None;
+            }
         }
         for (_, end) in ranges.clone() {
             let end = Seq::new(end).next();
@@ -421,7 +434,7 @@ impl<const W: usize> Receiver<W> {
                 self.nacked_until = wend;
                 self.stats.nacks_suppressed += 1;
                 let t = now + self.retry_timeout(rtt, cfg);
-                self.retry_at = Some(self.retry_at.map_or(t, |r| r.max(t)));
+                self.retry_at = Some(self.retry_at.map_or(t, |r| r.min(t)));
                 return;
             }
         }

@@ -113,6 +113,11 @@ impl<'a> SendWindow<'a> {
         }
     }
 
+    /// Gives the storage back.
+    pub(crate) fn into_parts(self) -> (&'a mut [SendSlot], &'a mut [u8]) {
+        (self.slots, self.bytes)
+    }
+
     /// Empties the window and starts it at `start`.
     pub(crate) fn restart(&mut self, start: Seq) {
         self.start = start;

@@ -1,0 +1,48 @@
+//! Many seeds of the simulator: every message delivered exactly once, in
+//! per-sender order, intact, with bounded memory, under loss (uniform and
+//! bursty), duplication and reordering.
+
+mod common;
+
+use blaze_wire::Duration;
+use common::{Plan, Scenario, link, run, test_config};
+
+/// Seeds per test by default; `BLAZE_SIM_SEEDS` scales it.
+const SEEDS: u64 = 200;
+
+fn scenario(nodes: usize, senders: Vec<usize>, count: u32, profile: u64) -> Scenario {
+    Scenario {
+        nodes,
+        senders,
+        plan: Plan {
+            count,
+            interval: Duration::from_micros(20),
+            large_every: 25,
+            large_len: 3_000,
+            small_len: 16,
+        },
+        link: link(profile).1,
+        config: test_config(),
+        deadline: Duration::from_secs(5),
+    }
+}
+
+#[test]
+fn one_sender_five_receivers() {
+    blaze_sim::run_seeds!("one_sender_five_receivers", SEEDS, |seed| {
+        let sc = scenario(6, vec![0], 200, seed);
+        run::<8, 64>(seed, &sc)
+            .map(drop)
+            .map_err(|e| format!("{}: {e}", link(seed).0))
+    });
+}
+
+#[test]
+fn three_senders_three_receivers() {
+    blaze_sim::run_seeds!("three_senders_three_receivers", SEEDS, |seed| {
+        let sc = scenario(6, vec![0, 1, 2], 100, seed);
+        run::<8, 64>(seed, &sc)
+            .map(drop)
+            .map_err(|e| format!("{}: {e}", link(seed).0))
+    });
+}
