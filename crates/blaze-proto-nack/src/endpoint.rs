@@ -183,7 +183,9 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
         let mut rng = Rng::new(identity.seed);
         let start = Seq::new(rng.next_u64() >> 1);
         let mut timers = [None; TIMERS];
-        timers[Timer::Heartbeat as usize] = Some(now + config.heartbeat_interval);
+        if let Some(t) = timers.get_mut(Timer::Heartbeat as usize) {
+            *t = Some(now + config.heartbeat_interval);
+        }
         Ok(Endpoint {
             cfg: config,
             id: identity.member,
@@ -356,10 +358,11 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
         let start = self.window.start();
         let reliable = self.cfg.reliability == Reliability::Reliable;
         let i = self.find_or_insert(member, now).ok_or(PeerTableFull)?;
-        if let Some(p) = self.peers.get_mut(i).and_then(Option::as_mut) {
-            if reliable && p.flow == Flow::Untracked {
-                p.flow = Flow::Tracking { next: start };
-            }
+        if let Some(p) = self.peers.get_mut(i).and_then(Option::as_mut)
+            && reliable
+            && p.flow == Flow::Untracked
+        {
+            p.flow = Flow::Tracking { next: start };
         }
         Ok(())
     }
@@ -392,6 +395,12 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
             .and_then(|p| p.rx.as_mut())
         {
             rx.release(step, &mut self.reasm, i, now, &self.cfg);
+        }
+    }
+
+    fn set_timer(&mut self, timer: Timer, at: Option<Instant>) {
+        if let Some(t) = self.timers.get_mut(timer as usize) {
+            *t = at;
         }
     }
 
@@ -570,10 +579,11 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
         };
         for (k, m) in d.messages().enumerate() {
             let seq = first + k as u64;
-            if rx.store(seq, &m, region, frag) == crate::receiver::Stored::New && d.repair {
-                if let Some(sample) = rx.repaired(now, seq) {
-                    p.rtt.sample(sample);
-                }
+            if rx.store(seq, &m, region, frag) == crate::receiver::Stored::New
+                && d.repair
+                && let Some(sample) = rx.repaired(now, seq)
+            {
+                p.rtt.sample(sample);
             }
         }
         rx.schedule_nack(now, &p.rtt, &self.cfg, &mut self.rng);
@@ -631,10 +641,10 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
         }
         // Someone else's NACK for a stream we also receive: suppression.
         let Some(j) = self.find(target) else { return };
-        if let Some(p) = self.peers.get_mut(j).and_then(Option::as_mut) {
-            if let Some(rx) = p.rx.as_mut().filter(|rx| rx.stream == n.stream) {
-                rx.overheard_nack(now, &p.rtt, &self.cfg, n.ranges());
-            }
+        if let Some(p) = self.peers.get_mut(j).and_then(Option::as_mut)
+            && let Some(rx) = p.rx.as_mut().filter(|rx| rx.stream == n.stream)
+        {
+            rx.overheard_nack(now, &p.rtt, &self.cfg, n.ranges());
         }
     }
 
@@ -901,14 +911,16 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
         }
         let len = env.data_len(&hdr, total) as u64;
         if !self.repair_bucket.try_take(now, len) {
-            self.timers[Timer::Repair as usize] = Some(self.repair_bucket.ready_at(now, len));
+            let at = self.repair_bucket.ready_at(now, len);
+            self.set_timer(Timer::Repair, Some(at));
             return None;
         }
-        if let Some(b) = self.data_bucket.as_mut() {
-            if !b.try_take(now, len) {
-                self.timers[Timer::Pace as usize] = Some(b.ready_at(now, len));
-                return None;
-            }
+        if let Some(b) = self.data_bucket.as_mut()
+            && !b.try_take(now, len)
+        {
+            let at = b.ready_at(now, len);
+            self.set_timer(Timer::Pace, Some(at));
+            return None;
         }
         let len = self.emit_batch(env, &hdr, n, total, out)?;
         for k in 0..n {
@@ -929,11 +941,11 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
         }
         let first = self.window.next_send();
         let mut max = unsent;
-        if self.reliable() {
-            if let Some(floor) = self.min_ack() {
-                let limit = floor + u64::from(self.cfg.flow_window.get());
-                max = max.min(usize::try_from(limit.distance_from(first)).unwrap_or(0));
-            }
+        if self.reliable()
+            && let Some(floor) = self.min_ack()
+        {
+            let limit = floor + u64::from(self.cfg.flow_window.get());
+            max = max.min(usize::try_from(limit.distance_from(first)).unwrap_or(0));
         }
         if max == 0 {
             return None;
@@ -949,15 +961,16 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
             .map(|t| t + self.cfg.linger)
             .filter(|&t| !full && now < t)
         {
-            self.timers[Timer::Linger as usize] = Some(t);
+            self.set_timer(Timer::Linger, Some(t));
             return None;
         }
         let frame_len = env.data_len(&hdr, total) as u64;
-        if let Some(b) = self.data_bucket.as_mut() {
-            if !b.try_take(now, frame_len) {
-                self.timers[Timer::Pace as usize] = Some(b.ready_at(now, frame_len));
-                return None;
-            }
+        if let Some(b) = self.data_bucket.as_mut()
+            && !b.try_take(now, frame_len)
+        {
+            let at = b.ready_at(now, frame_len);
+            self.set_timer(Timer::Pace, Some(at));
+            return None;
         }
         let len = self.emit_batch(env, &hdr, n, total, out)?;
         self.window.mark_sent(n);
@@ -971,8 +984,8 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
         self.last_data_tx = Some(now);
         self.data_since_hb = true;
         self.hb_interval = self.cfg.heartbeat_interval;
-        self.timers[Timer::Heartbeat as usize] = Some(now + self.hb_interval);
-        self.timers[Timer::Linger as usize] = None;
+        self.set_timer(Timer::Heartbeat, Some(now + self.hb_interval));
+        self.set_timer(Timer::Linger, None);
         Some(Transmit {
             to: Destination::Group,
             len,
@@ -1007,12 +1020,12 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
             timestamp_us: now.total_micros(),
             ..HeartbeatOut::default()
         };
-        if let Some(p) = echo {
-            if let Some((ts, at)) = p.echo.take() {
-                hb.echo_to = Some(p.id);
-                hb.echo_timestamp_us = ts;
-                hb.echo_delay_us = (now - at).total_micros();
-            }
+        if let Some(p) = echo
+            && let Some((ts, at)) = p.echo.take()
+        {
+            hb.echo_to = Some(p.id);
+            hb.echo_timestamp_us = ts;
+            hb.echo_delay_us = (now - at).total_micros();
         }
         let quiet = !self.data_since_hb
             && self.window.unsent() == 0
@@ -1023,7 +1036,7 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
             self.cfg.heartbeat_interval
         };
         self.data_since_hb = false;
-        self.timers[Timer::Heartbeat as usize] = Some(now + self.hb_interval);
+        self.set_timer(Timer::Heartbeat, Some(now + self.hb_interval));
         let len = env.emit_heartbeat(out, &hb).ok()?;
         self.stats.send.heartbeats += 1;
         Some(Transmit {

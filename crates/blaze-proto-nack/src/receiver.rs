@@ -407,14 +407,13 @@ impl<const W: usize> Receiver<W> {
         if !self.reliable {
             return;
         }
-        if let Some((probe, _)) = self.rtt_probe {
-            if ranges
+        if let Some((probe, _)) = self.rtt_probe
+            && ranges
                 .clone()
                 .any(|(a, b)| Seq::new(a) <= probe && probe <= Seq::new(b))
-            {
-                // Karn: a repair may now answer either NACK.
-                self.rtt_probe = None;
-            }
+        {
+            // Karn: a repair may now answer either NACK.
+            self.rtt_probe = None;
         }
         for (_, end) in ranges.clone() {
             let end = Seq::new(end).next();
@@ -538,13 +537,13 @@ impl<const W: usize> Receiver<W> {
                     self.consume(n);
                     return self.lost(from, run_end.prev());
                 }
-                if !self.reliable {
-                    if let Some(o) = self.gaps.next_received(0) {
-                        self.abort_reasm(buf, me);
-                        self.stats.best_effort_lost += o;
-                        self.consume(o);
-                        continue;
-                    }
+                if !self.reliable
+                    && let Some(o) = self.gaps.next_received(0)
+                {
+                    self.abort_reasm(buf, me);
+                    self.stats.best_effort_lost += o;
+                    self.consume(o);
+                    continue;
                 }
                 return Step::Stalled;
             }

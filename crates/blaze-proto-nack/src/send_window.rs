@@ -289,11 +289,11 @@ impl<'a> SendWindow<'a> {
         } else {
             // The new tail is the oldest entry that holds bytes.
             for i in 0..self.count {
-                if let Some(s) = self.slots.get((self.first + i) % self.slots.len()) {
-                    if s.len > 0 {
-                        self.tail = s.offset;
-                        break;
-                    }
+                if let Some(s) = self.slots.get((self.first + i) % self.slots.len())
+                    && s.len > 0
+                {
+                    self.tail = s.offset;
+                    break;
                 }
             }
         }

@@ -320,7 +320,7 @@ pub(crate) fn run<const P: usize, const W: usize>(
         let plan = senders.contains(&s.index).then_some(plan);
         Node::<P, W>::new(s, n, cfg, plan, Instant::from_micros(100))
     });
-    world.set_default_link(sc.link.clone());
+    world.set_default_link(sc.link);
     let expected_total: usize = sc.senders.len() * (n - 1) * plan.count as usize;
     let mut delivered = 0;
     let mut seen = 0;
