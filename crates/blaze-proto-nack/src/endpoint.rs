@@ -480,7 +480,8 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
         let Some(max) = self.cfg.max_lag else {
             return false;
         };
-        let next_send = self.window.next_send();
+        // Lag counts every accepted message, sent or held back by flow control.
+        let end = self.window.end();
         let slowest = self
             .peers
             .iter()
@@ -488,7 +489,7 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
             .filter_map(|(i, p)| Some((i, p.as_ref()?.tracking()?)))
             .reduce(|a, b| if b.1 < a.1 { b } else { a });
         match slowest {
-            Some((i, next)) if next_send.distance_from(next) > i64::from(max.get()) => {
+            Some((i, next)) if end.distance_from(next) > i64::from(max.get()) => {
                 self.cut(i, CutReason::Lagging);
                 true
             }
