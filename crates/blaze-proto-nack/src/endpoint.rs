@@ -753,14 +753,19 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
     pub fn poll_timeout(&mut self) -> Option<Instant> {
         let next_send = self.window.next_send();
         let timeout = self.cfg.peer_timeout;
-        let peers = self.peers.iter().flatten().flat_map(|p| {
-            let silent = p
-                .tracking()
-                .filter(|&n| n < next_send)
-                .map(|_| p.last_heard + timeout);
-            [p.rx.as_ref().and_then(Receiver::next_timeout), silent]
-        });
-        self.timers.iter().copied().chain(peers).flatten().min()
+        let mut best = None;
+        for &t in &self.timers {
+            best = earliest(best, t);
+        }
+        for p in self.peers.iter().flatten() {
+            if let Some(rx) = &p.rx {
+                best = earliest(best, rx.next_timeout());
+            }
+            if p.tracking().is_some_and(|n| n < next_send) {
+                best = earliest(best, Some(p.last_heard + timeout));
+            }
+        }
+        best
     }
 
     /// The next datagram to send, written at the start of `buf` (at least
@@ -1112,6 +1117,13 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
             }
         }
         None
+    }
+}
+
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 

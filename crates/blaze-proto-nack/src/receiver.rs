@@ -333,10 +333,14 @@ impl<const W: usize> Receiver<W> {
 
     /// Earliest deadline of this stream.
     pub(crate) fn next_timeout(&self) -> Option<Instant> {
-        [self.nack_at, self.retry_at, self.ack_at]
-            .into_iter()
-            .flatten()
-            .min()
+        let mut t = self.nack_at;
+        for other in [self.retry_at, self.ack_at] {
+            t = match (t, other) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        t
     }
 
     /// True when a NACK or an acknowledgement waits to be sent.

@@ -118,7 +118,8 @@ impl Plan {
 
 /// An endpoint in the simulator.
 pub(crate) struct Node<const P: usize, const W: usize> {
-    pub(crate) ep: Option<Endpoint<'static, P, W>>,
+    /// Boxed: the simulator moves machines around on every drive.
+    pub(crate) ep: Option<Box<Endpoint<'static, P, W>>>,
     pub(crate) index: usize,
     pub(crate) plan: Option<Plan>,
     pub(crate) sent: u32,
@@ -152,7 +153,7 @@ impl<const P: usize, const W: usize> Node<P, W> {
                 .expect("peer table large enough");
         }
         Node {
-            ep: Some(ep),
+            ep: Some(Box::new(ep)),
             index: spawn.index,
             plan,
             sent: 0,
@@ -209,7 +210,7 @@ impl<const P: usize, const W: usize> Node<P, W> {
 impl<const P: usize, const W: usize> Drop for Node<P, W> {
     fn drop(&mut self) {
         if let Some(ep) = self.ep.take() {
-            give_buffers(ep.into_buffers());
+            give_buffers((*ep).into_buffers());
         }
     }
 }
