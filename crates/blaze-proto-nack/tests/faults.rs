@@ -179,7 +179,7 @@ fn partition_heals_with_the_window_holding_everything() {
                     Instant::from_micros(100),
                 )
             });
-            world.set_default_link(sc.link.clone());
+            world.set_default_link(sc.link);
             world.at(Instant::from_millis(2), |w| {
                 w.partition(&[&[0, 1, 2], &[3]])
             });
