@@ -28,7 +28,8 @@
 //! over many seeds and prints the one-line replay command of a failing
 //! seed, and the invariant checkers ([`check_exactly_once`],
 //! [`check_at_most_once`], [`check_fifo`], [`check_total_order`],
-//! [`check_same_sequence`], [`check_agreed_order`], [`check_bounded`]) turn
+//! [`check_same_sequence`], [`check_agreed_order`], [`check_consistent`],
+//! [`check_converged`], [`check_exclusive`], [`check_bounded`]) turn
 //! recorded deliveries into a [`Violation`] with a readable description.
 //!
 //! It does not model IP fragmentation (a datagram larger than the MTU is
@@ -69,6 +70,8 @@ mod fifo;
 pub use fifo::check_fifo;
 mod order;
 pub use order::{check_agreed_order, check_same_sequence, check_total_order};
+mod agreement;
+pub use agreement::{Hold, check_consistent, check_converged, check_exclusive};
 mod bounded;
 pub use bounded::{check_bound, check_bounded};
 mod seeds;

@@ -20,13 +20,12 @@ pub struct GroupId(u64);
 impl GroupId {
     /// The id of a group name.
     pub const fn from_name(name: &str) -> Self {
-        let bytes = name.as_bytes();
+        let mut rest = name.as_bytes();
         let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        let mut i = 0;
-        while i < bytes.len() {
-            hash ^= bytes[i] as u64;
+        while let [byte, tail @ ..] = rest {
+            hash ^= *byte as u64;
             hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-            i += 1;
+            rest = tail;
         }
         GroupId(hash)
     }

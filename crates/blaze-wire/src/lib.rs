@@ -33,7 +33,12 @@
 #![deny(missing_docs)]
 #![cfg_attr(
     not(test),
-    warn(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)
+    warn(
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
 )]
 
 #[cfg(any(test, feature = "std"))]
@@ -41,16 +46,54 @@ extern crate std;
 
 #[macro_use]
 mod fmt;
+#[macro_use]
+mod field;
+pub use field::{DEFAULT_MAX_DEPTH, Field, Message, Slot};
+
+mod blaze_message;
+pub use blaze_message::{BlazeMessage, BlazeMessageWriter, Entry, GetError, PutError};
+mod data;
+pub use data::{DataBatch, DataMessage, Qos};
+mod error;
+pub use error::{DecodeError, EncodeError};
+mod frame;
+pub use frame::{Body, Frame, VERSION};
 
 mod group;
 pub use group::GroupId;
+mod heartbeat;
+pub use heartbeat::{Heartbeat, StreamMark};
+mod map_op;
+pub use map_op::{LockOp, LockOpKind, MapOp, MapOpKind};
 mod member;
 pub use member::MemberId;
+mod membership;
+pub use membership::{Join, Leave, MemberRingState, Probe, Suspect, View, ViewMember};
+mod nack;
+pub use nack::{Nack, SeqRange};
+mod parity;
+pub use parity::Parity;
+mod reader;
+pub use reader::{Reader, WireType};
+mod repeated;
+pub use repeated::{Iter, Repeated};
+mod request;
+pub use request::{Ack, Reply, Request};
 mod seq;
 pub use seq::Seq;
 mod time;
 pub use time::{Duration, Instant};
+mod token;
+pub use token::{RingId, Token};
 mod rng;
 pub use rng::Rng;
 mod transmit;
 pub use transmit::{Destination, Transmit};
+mod value;
+pub use value::Value;
+mod writer;
+pub use writer::{Writer, tag_len, varint_len};
+#[cfg(feature = "std")]
+mod message_buf;
+#[cfg(feature = "std")]
+pub use message_buf::{BlazeMessageBuf, OwnedValue};

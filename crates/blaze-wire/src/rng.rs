@@ -23,18 +23,14 @@ pub struct Rng {
 impl Rng {
     /// A generator from a seed. Every seed, including 0, is valid.
     pub const fn new(seed: u64) -> Self {
-        let mut sm = seed;
-        let mut s = [0u64; 4];
-        let mut i = 0;
-        while i < 4 {
-            sm = sm.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = sm;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            s[i] = z ^ (z >> 31);
-            i += 1;
+        Rng {
+            s: [
+                splitmix(seed, 1),
+                splitmix(seed, 2),
+                splitmix(seed, 3),
+                splitmix(seed, 4),
+            ],
         }
-        Rng { s }
     }
 
     /// The next 64 random bits.
@@ -74,6 +70,14 @@ impl Rng {
             }
         }
     }
+}
+
+/// The `n`-th output of SplitMix64 started at `seed`.
+const fn splitmix(seed: u64, n: u64) -> u64 {
+    let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15u64.wrapping_mul(n));
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 #[cfg(test)]

@@ -33,7 +33,9 @@ impl Instant {
 
     /// An instant `millis` milliseconds after the epoch (saturating).
     pub const fn from_millis(millis: u64) -> Self {
-        Instant { micros: millis.saturating_mul(1_000) }
+        Instant {
+            micros: millis.saturating_mul(1_000),
+        }
     }
 
     /// Microseconds since the epoch.
@@ -62,7 +64,12 @@ impl Instant {
 
 impl fmt::Display for Instant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:06}s", self.micros / 1_000_000, self.micros % 1_000_000)
+        write!(
+            f,
+            "{}.{:06}s",
+            self.micros / 1_000_000,
+            self.micros % 1_000_000
+        )
     }
 }
 
@@ -92,12 +99,16 @@ impl Duration {
 
     /// A duration of `millis` milliseconds (saturating).
     pub const fn from_millis(millis: u64) -> Self {
-        Duration { micros: millis.saturating_mul(1_000) }
+        Duration {
+            micros: millis.saturating_mul(1_000),
+        }
     }
 
     /// A duration of `secs` seconds (saturating).
     pub const fn from_secs(secs: u64) -> Self {
-        Duration { micros: secs.saturating_mul(1_000_000) }
+        Duration {
+            micros: secs.saturating_mul(1_000_000),
+        }
     }
 
     /// The duration in microseconds.
@@ -112,14 +123,21 @@ impl Duration {
 
     /// `self * n`, saturating.
     pub const fn saturating_mul(self, n: u64) -> Duration {
-        Duration { micros: self.micros.saturating_mul(n) }
+        Duration {
+            micros: self.micros.saturating_mul(n),
+        }
     }
 }
 
 impl fmt::Display for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.micros >= 1_000_000 {
-            write!(f, "{}.{:03}s", self.micros / 1_000_000, (self.micros % 1_000_000) / 1_000)
+            write!(
+                f,
+                "{}.{:03}s",
+                self.micros / 1_000_000,
+                (self.micros % 1_000_000) / 1_000
+            )
         } else if self.micros >= 1_000 {
             write!(f, "{}.{:03}ms", self.micros / 1_000, self.micros % 1_000)
         } else {
@@ -132,7 +150,9 @@ impl Add<Duration> for Instant {
     type Output = Instant;
     /// Saturates at [`Instant::MAX`].
     fn add(self, rhs: Duration) -> Instant {
-        Instant { micros: self.micros.saturating_add(rhs.micros) }
+        Instant {
+            micros: self.micros.saturating_add(rhs.micros),
+        }
     }
 }
 
@@ -146,7 +166,9 @@ impl Sub<Duration> for Instant {
     type Output = Instant;
     /// Saturates at [`Instant::ZERO`].
     fn sub(self, rhs: Duration) -> Instant {
-        Instant { micros: self.micros.saturating_sub(rhs.micros) }
+        Instant {
+            micros: self.micros.saturating_sub(rhs.micros),
+        }
     }
 }
 
@@ -161,7 +183,9 @@ impl Sub<Instant> for Instant {
 impl Add for Duration {
     type Output = Duration;
     fn add(self, rhs: Duration) -> Duration {
-        Duration { micros: self.micros.saturating_add(rhs.micros) }
+        Duration {
+            micros: self.micros.saturating_add(rhs.micros),
+        }
     }
 }
 
@@ -174,7 +198,9 @@ impl AddAssign for Duration {
 impl Sub for Duration {
     type Output = Duration;
     fn sub(self, rhs: Duration) -> Duration {
-        Duration { micros: self.micros.saturating_sub(rhs.micros) }
+        Duration {
+            micros: self.micros.saturating_sub(rhs.micros),
+        }
     }
 }
 

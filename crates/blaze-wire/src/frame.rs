@@ -1,0 +1,341 @@
+//! The envelope of every datagram.
+
+use crate::{
+    Ack, DataBatch, DecodeError, Field, GroupId, Heartbeat, Join, Leave, LockOp, MapOp, MemberId,
+    Message, Nack, Parity, Probe, Reader, Reply, Request, Slot, Suspect, Token, View, WireType,
+    Writer, tag_len,
+};
+
+/// The wire protocol version this crate reads and writes.
+pub const VERSION: u32 = 1;
+
+/// The body of a frame: exactly one protocol message (`Frame.body`).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum Body<'a> {
+    /// No body, or a body type this version does not know (a newer peer's).
+    #[default]
+    Empty,
+    /// Application messages.
+    Data(DataBatch<'a>),
+    /// A negative acknowledgement.
+    Nack(Nack<'a>),
+    /// A heartbeat.
+    Heartbeat(Heartbeat<'a>),
+    /// A parity symbol.
+    Parity(Parity<'a>),
+    /// The Totem token.
+    Token(Token<'a>),
+    /// A join request or announcement.
+    Join(Join<'a>),
+    /// A graceful leave.
+    Leave(Leave),
+    /// A membership view.
+    View(View<'a>),
+    /// A suspicion.
+    Suspect(Suspect),
+    /// A map operation.
+    MapOp(MapOp<'a>),
+    /// A lock operation.
+    LockOp(LockOp<'a>),
+    /// A request.
+    Request(Request<'a>),
+    /// A reply.
+    Reply(Reply<'a>),
+    /// An acknowledgement.
+    Ack(Ack<'a>),
+    /// A probe.
+    Probe(Probe),
+}
+
+impl Body<'_> {
+    /// The frame field number of the body, or 0 for [`Body::Empty`].
+    pub const fn field_number(&self) -> u32 {
+        match self {
+            Body::Empty => 0,
+            Body::Data(_) => 10,
+            Body::Nack(_) => 11,
+            Body::Heartbeat(_) => 12,
+            Body::Parity(_) => 13,
+            Body::Token(_) => 14,
+            Body::Join(_) => 15,
+            Body::Leave(_) => 16,
+            Body::View(_) => 17,
+            Body::Suspect(_) => 18,
+            Body::MapOp(_) => 19,
+            Body::LockOp(_) => 20,
+            Body::Request(_) => 21,
+            Body::Reply(_) => 22,
+            Body::Ack(_) => 23,
+            Body::Probe(_) => 24,
+        }
+    }
+
+    fn inner_len(&self) -> usize {
+        match self {
+            Body::Empty => 0,
+            Body::Data(m) => m.value_len(),
+            Body::Nack(m) => m.value_len(),
+            Body::Heartbeat(m) => m.value_len(),
+            Body::Parity(m) => m.value_len(),
+            Body::Token(m) => m.value_len(),
+            Body::Join(m) => m.value_len(),
+            Body::Leave(m) => m.value_len(),
+            Body::View(m) => m.value_len(),
+            Body::Suspect(m) => m.value_len(),
+            Body::MapOp(m) => m.value_len(),
+            Body::LockOp(m) => m.value_len(),
+            Body::Request(m) => m.value_len(),
+            Body::Reply(m) => m.value_len(),
+            Body::Ack(m) => m.value_len(),
+            Body::Probe(m) => m.value_len(),
+        }
+    }
+
+    fn write_inner(&self, w: &mut Writer<'_>) {
+        match self {
+            Body::Empty => {}
+            Body::Data(m) => m.write_value(w),
+            Body::Nack(m) => m.write_value(w),
+            Body::Heartbeat(m) => m.write_value(w),
+            Body::Parity(m) => m.write_value(w),
+            Body::Token(m) => m.write_value(w),
+            Body::Join(m) => m.write_value(w),
+            Body::Leave(m) => m.write_value(w),
+            Body::View(m) => m.write_value(w),
+            Body::Suspect(m) => m.write_value(w),
+            Body::MapOp(m) => m.write_value(w),
+            Body::LockOp(m) => m.write_value(w),
+            Body::Request(m) => m.write_value(w),
+            Body::Reply(m) => m.write_value(w),
+            Body::Ack(m) => m.write_value(w),
+            Body::Probe(m) => m.write_value(w),
+        }
+    }
+
+    fn decode<'a>(field: u32, r: &mut Reader<'a>, d: u8, max: u8) -> Result<Body<'a>, DecodeError> {
+        Ok(match field {
+            10 => Body::Data(Field::decode(r, d, max)?),
+            11 => Body::Nack(Field::decode(r, d, max)?),
+            12 => Body::Heartbeat(Field::decode(r, d, max)?),
+            13 => Body::Parity(Field::decode(r, d, max)?),
+            14 => Body::Token(Field::decode(r, d, max)?),
+            15 => Body::Join(Field::decode(r, d, max)?),
+            16 => Body::Leave(Field::decode(r, d, max)?),
+            17 => Body::View(Field::decode(r, d, max)?),
+            18 => Body::Suspect(Field::decode(r, d, max)?),
+            19 => Body::MapOp(Field::decode(r, d, max)?),
+            20 => Body::LockOp(Field::decode(r, d, max)?),
+            21 => Body::Request(Field::decode(r, d, max)?),
+            22 => Body::Reply(Field::decode(r, d, max)?),
+            23 => Body::Ack(Field::decode(r, d, max)?),
+            24 => Body::Probe(Field::decode(r, d, max)?),
+            _ => {
+                r.skip(WireType::Len)?;
+                Body::Empty
+            }
+        })
+    }
+}
+
+/// One datagram (`blaze.v1.Frame`), viewed in place.
+///
+/// ```
+/// use blaze_wire::{Body, DataBatch, DataMessage, Frame, GroupId, MemberId, Message, Repeated, VERSION};
+/// let msgs = [DataMessage { payload: b"hello", ..DataMessage::default() }];
+/// let frame = Frame {
+///     version: VERSION,
+///     group: GroupId::from_name("chat"),
+///     sender: MemberId::from_u128(42),
+///     body: Body::Data(DataBatch { first_seq: 7, messages: Repeated::from_slice(&msgs), ..DataBatch::default() }),
+///     ..Frame::default()
+/// };
+/// let mut datagram = [0u8; 1500];
+/// let n = frame.emit(&mut datagram).unwrap();
+/// assert_eq!(n, frame.encoded_len());
+///
+/// let rx = Frame::parse(&datagram[..n]).unwrap();
+/// let Body::Data(batch) = rx.body else { unreachable!() };
+/// let payload = batch.messages.iter().next().unwrap().payload;
+/// assert_eq!(payload, b"hello"); // borrowed from `datagram`, not copied
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Frame<'a> {
+    /// Wire protocol version; [`VERSION`] for this crate.
+    pub version: u32,
+    /// The group.
+    pub group: GroupId,
+    /// The sending member.
+    pub sender: MemberId,
+    /// Reserved for an authentication tag; empty in version 1.
+    pub auth_tag: &'a [u8],
+    /// The body.
+    pub body: Body<'a>,
+}
+
+impl<'a> Message<'a> for Frame<'a> {
+    fn parse_nested(buf: &'a [u8], depth: u8, max_depth: u8) -> Result<Self, DecodeError> {
+        let mut out = Frame::default();
+        let mut r = Reader::new(buf);
+        while !r.is_empty() {
+            let (field, wire) = r.tag()?;
+            match field {
+                1 => out
+                    .version
+                    .merge(buf, field, wire, &mut r, depth, max_depth)?,
+                2 => out
+                    .group
+                    .merge(buf, field, wire, &mut r, depth, max_depth)?,
+                3 => out
+                    .sender
+                    .merge(buf, field, wire, &mut r, depth, max_depth)?,
+                4 => out
+                    .auth_tag
+                    .merge(buf, field, wire, &mut r, depth, max_depth)?,
+                10..=24 => {
+                    if wire != WireType::Len {
+                        return Err(DecodeError::WrongWireType { field });
+                    }
+                    out.body = Body::decode(field, &mut r, depth, max_depth)?;
+                }
+                _ => r.skip(wire)?,
+            }
+        }
+        Ok(out)
+    }
+
+    fn encoded_len(&self) -> usize {
+        let body = match self.body {
+            Body::Empty => 0,
+            b => tag_len(b.field_number()) + b.inner_len(),
+        };
+        self.version.slot_len(1)
+            + self.group.slot_len(2)
+            + self.sender.slot_len(3)
+            + self.auth_tag.slot_len(4)
+            + body
+    }
+
+    fn write(&self, w: &mut Writer<'_>) {
+        self.version.write_slot(1, w);
+        self.group.write_slot(2, w);
+        self.sender.write_slot(3, w);
+        self.auth_tag.write_slot(4, w);
+        if !matches!(self.body, Body::Empty) {
+            w.tag(self.body.field_number(), WireType::Len);
+            self.body.write_inner(w);
+        }
+    }
+}
+
+impl<'a> Frame<'a> {
+    /// Decodes a datagram with nesting bounded by `max_depth`.
+    pub fn parse_with_max_depth(buf: &'a [u8], max_depth: u8) -> Result<Self, DecodeError> {
+        Self::parse_nested(buf, 0, max_depth)
+    }
+
+    /// Encoded length of the frame without its body: what a batcher
+    /// subtracts from the datagram size to learn its room for a body.
+    pub fn header_len(&self) -> usize {
+        Frame {
+            body: Body::Empty,
+            ..*self
+        }
+        .encoded_len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{DataMessage, Repeated, SeqRange};
+
+    fn sample<'a>(msgs: &'a [DataMessage<'a>]) -> Frame<'a> {
+        Frame {
+            version: VERSION,
+            group: GroupId::from_raw(0x0102_0304_0506_0708),
+            sender: MemberId::from_u128(1),
+            auth_tag: &[],
+            body: Body::Data(DataBatch {
+                stream: 0,
+                first_seq: 1,
+                messages: Repeated::from_slice(msgs),
+                ..DataBatch::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn byte_vector() {
+        let msgs = [DataMessage {
+            payload: b"A",
+            ..DataMessage::default()
+        }];
+        let f = sample(&msgs);
+        let mut buf = [0u8; 64];
+        let n = f.emit(&mut buf).unwrap();
+        let expected = [
+            0x08, 0x01, // version = 1
+            0x11, 0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01, // group (fixed64)
+            0x1a, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, // sender
+            0x52, 0x07, // data (field 10), 7 bytes
+            0x18, 0x01, // first_seq = 1
+            0x22, 0x03, 0x0a, 0x01, b'A', // messages { payload = "A" }
+        ];
+        assert_eq!(&buf[..n], &expected[..]);
+        assert_eq!(Frame::parse(&expected), Ok(f));
+    }
+
+    #[test]
+    fn buffer_too_small_reports_required_length() {
+        let msgs = [DataMessage {
+            payload: &[0; 100],
+            ..DataMessage::default()
+        }];
+        let f = sample(&msgs);
+        let mut buf = [0u8; 50];
+        assert_eq!(
+            f.emit(&mut buf),
+            Err(crate::EncodeError::BufferTooSmall {
+                required: f.encoded_len()
+            })
+        );
+    }
+
+    #[test]
+    fn unknown_fields_and_bodies_are_skipped() {
+        let ranges = [SeqRange { start: 1, end: 2 }];
+        let f = Frame {
+            version: VERSION,
+            body: Body::Nack(Nack {
+                stream: 3,
+                ranges: Repeated::from_slice(&ranges),
+                ..Nack::default()
+            }),
+            ..Frame::default()
+        };
+        let mut buf = [0u8; 64];
+        let n = f.emit(&mut buf).unwrap();
+        // Append unknown field 99 (varint) and unknown body 60 (bytes).
+        let extra = [0x98, 0x06, 0x05, 0xe2, 0x03, 0x02, 0xaa, 0xbb];
+        buf[n..n + extra.len()].copy_from_slice(&extra);
+        assert_eq!(Frame::parse(&buf[..n + extra.len()]), Ok(f));
+    }
+
+    #[test]
+    fn malformed_input_is_an_error_not_a_panic() {
+        assert_eq!(
+            Frame::parse(&[0x52, 0x05, 0x00]),
+            Err(DecodeError::LengthOutOfBounds)
+        );
+        assert_eq!(
+            Frame::parse(&[0x50, 0x01]),
+            Err(DecodeError::WrongWireType { field: 10 })
+        );
+        assert_eq!(
+            Frame::parse(&[0x1a, 0x03, 1, 2, 3]),
+            Err(DecodeError::InvalidId)
+        );
+        assert_eq!(Frame::parse(&[0x08]), Err(DecodeError::Truncated));
+        assert_eq!(Frame::parse(&[]), Ok(Frame::default()));
+    }
+}

@@ -1,0 +1,283 @@
+//! Repeated fields: lazy iteration over the received bytes, or a borrowed
+//! slice when encoding.
+
+use core::fmt;
+
+use crate::{DecodeError, Field, Reader, Slot, WireType, Writer, tag_len, varint_len};
+
+/// A repeated field.
+///
+/// A decoded message holds a `Repeated` that points into the received
+/// bytes; iterating decodes elements on the fly and copies nothing. The
+/// elements were validated when the message was parsed, so iteration cannot
+/// fail. To encode, build one from a slice with [`Repeated::from_slice`].
+///
+/// Scalars are written packed, as proto3 requires, and read packed or not.
+///
+/// ```
+/// use blaze_wire::{Message, Nack, Repeated, SeqRange};
+/// let ranges = [SeqRange { start: 3, end: 5 }, SeqRange { start: 9, end: 9 }];
+/// let nack = Nack { stream: 1, ranges: Repeated::from_slice(&ranges), ..Nack::default() };
+/// let mut buf = [0u8; 64];
+/// let n = nack.emit(&mut buf).unwrap();
+/// let back = Nack::parse(&buf[..n]).unwrap();
+/// assert_eq!(back.ranges.len(), 2);
+/// assert_eq!(back.ranges.iter().nth(1), Some(SeqRange { start: 9, end: 9 }));
+/// ```
+pub struct Repeated<'a, T> {
+    inner: Inner<'a, T>,
+}
+
+enum Inner<'a, T> {
+    Wire {
+        msg: &'a [u8],
+        field: u32,
+        count: usize,
+        depth: u8,
+        max_depth: u8,
+    },
+    Slice(&'a [T]),
+}
+
+impl<T> Clone for Inner<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Inner<'_, T> {}
+
+impl<T> Clone for Repeated<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Repeated<'_, T> {}
+
+impl<T> Default for Repeated<'_, T> {
+    fn default() -> Self {
+        Repeated::empty()
+    }
+}
+
+impl<'a, T> Repeated<'a, T> {
+    /// No elements.
+    pub const fn empty() -> Self {
+        Repeated {
+            inner: Inner::Slice(&[]),
+        }
+    }
+
+    /// The elements of a slice, for encoding.
+    pub const fn from_slice(items: &'a [T]) -> Self {
+        Repeated {
+            inner: Inner::Slice(items),
+        }
+    }
+
+    /// Number of elements.
+    pub const fn len(&self) -> usize {
+        match self.inner {
+            Inner::Wire { count, .. } => count,
+            Inner::Slice(s) => s.len(),
+        }
+    }
+
+    /// True when there are no elements.
+    pub const fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<'a, T: Field<'a>> Repeated<'a, T> {
+    /// Iterates over the elements in wire order.
+    pub fn iter(&self) -> Iter<'a, T> {
+        match self.inner {
+            Inner::Wire {
+                msg,
+                field,
+                count,
+                depth,
+                max_depth,
+            } => Iter {
+                inner: IterInner::Wire {
+                    reader: Reader::new(msg),
+                    packed: Reader::new(&[]),
+                    field,
+                    left: count,
+                    depth,
+                    max_depth,
+                },
+            },
+            Inner::Slice(s) => Iter {
+                inner: IterInner::Slice(s.iter()),
+            },
+        }
+    }
+
+    const fn is_packed() -> bool {
+        !matches!(T::WIRE_TYPE, WireType::Len)
+    }
+
+    fn packed_body_len(&self) -> usize {
+        self.iter().map(|v| v.value_len()).sum()
+    }
+}
+
+/// Iterator over a [`Repeated`].
+pub struct Iter<'a, T> {
+    inner: IterInner<'a, T>,
+}
+
+enum IterInner<'a, T> {
+    Wire {
+        reader: Reader<'a>,
+        packed: Reader<'a>,
+        field: u32,
+        left: usize,
+        depth: u8,
+        max_depth: u8,
+    },
+    Slice(core::slice::Iter<'a, T>),
+}
+
+impl<'a, T: Field<'a>> Iterator for Iter<'a, T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        match &mut self.inner {
+            IterInner::Slice(it) => it.next().copied(),
+            IterInner::Wire {
+                reader,
+                packed,
+                field,
+                left,
+                depth,
+                max_depth,
+            } => {
+                if *left == 0 {
+                    return None;
+                }
+                loop {
+                    if !packed.is_empty() {
+                        let v = T::decode(packed, *depth, *max_depth).ok()?;
+                        *left -= 1;
+                        return Some(v);
+                    }
+                    if reader.is_empty() {
+                        return None;
+                    }
+                    let (f, wire) = reader.tag().ok()?;
+                    if f != *field {
+                        reader.skip(wire).ok()?;
+                    } else if wire == T::WIRE_TYPE {
+                        let v = T::decode(reader, *depth, *max_depth).ok()?;
+                        *left -= 1;
+                        return Some(v);
+                    } else {
+                        *packed = Reader::new(reader.len_delimited().ok()?);
+                    }
+                }
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match &self.inner {
+            IterInner::Slice(it) => it.size_hint(),
+            IterInner::Wire { left, .. } => (0, Some(*left)),
+        }
+    }
+}
+
+impl<'a, T: Field<'a>> IntoIterator for Repeated<'a, T> {
+    type Item = T;
+    type IntoIter = Iter<'a, T>;
+    fn into_iter(self) -> Iter<'a, T> {
+        self.iter()
+    }
+}
+
+impl<'a, T: Field<'a>> Slot<'a> for Repeated<'a, T> {
+    fn merge(
+        &mut self,
+        at_tag: &'a [u8],
+        field: u32,
+        wire: WireType,
+        r: &mut Reader<'a>,
+        depth: u8,
+        max_depth: u8,
+    ) -> Result<(), DecodeError> {
+        let added = if wire == T::WIRE_TYPE {
+            T::decode(r, depth, max_depth)?;
+            1
+        } else if wire == WireType::Len && Self::is_packed() {
+            let mut packed = Reader::new(r.len_delimited()?);
+            let mut n = 0usize;
+            while !packed.is_empty() {
+                T::decode(&mut packed, depth, max_depth)?;
+                n += 1;
+            }
+            n
+        } else {
+            return Err(DecodeError::WrongWireType { field });
+        };
+        self.inner = match self.inner {
+            Inner::Wire { msg, count, .. } => Inner::Wire {
+                msg,
+                field,
+                count: count + added,
+                depth,
+                max_depth,
+            },
+            Inner::Slice(_) => Inner::Wire {
+                msg: at_tag,
+                field,
+                count: added,
+                depth,
+                max_depth,
+            },
+        };
+        Ok(())
+    }
+
+    fn slot_len(&self, field: u32) -> usize {
+        if self.is_empty() {
+            0
+        } else if Self::is_packed() {
+            let body = self.packed_body_len();
+            tag_len(field) + varint_len(body as u64) + body
+        } else {
+            self.iter().map(|v| tag_len(field) + v.value_len()).sum()
+        }
+    }
+
+    fn write_slot(&self, field: u32, w: &mut Writer<'_>) {
+        if self.is_empty() {
+            return;
+        }
+        if Self::is_packed() {
+            w.tag(field, WireType::Len);
+            w.varint(self.packed_body_len() as u64);
+            for v in self.iter() {
+                v.write_value(w);
+            }
+        } else {
+            for v in self.iter() {
+                w.tag(field, T::WIRE_TYPE);
+                v.write_value(w);
+            }
+        }
+    }
+}
+
+impl<'a, T: Field<'a> + fmt::Debug> fmt::Debug for Repeated<'a, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<'a, T: Field<'a> + PartialEq> PartialEq for Repeated<'a, T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
