@@ -2,14 +2,14 @@
 
 use core::net::SocketAddr;
 
-use blaze_wire::{Destination, Duration, GroupId, Instant, MemberId, Rng, Seq, Transmit};
+use blaze_wire::{Destination, Duration, GroupId, Instant, MemberId, Rng, Seq, SeqRange, Transmit};
 
 use crate::config::{Config, ConfigError, LateJoin, Reliability};
 use crate::error::{PeerTableFull, SendError};
 use crate::event::{CutReason, Event};
 use crate::frames::{
     self, AckOut, BodyIn, DataIn, DataOut, Envelope, HeartbeatIn, HeartbeatOut, MarkOut, MsgOut,
-    NackIn, NackOut,
+    NackIn,
 };
 use crate::peer::{Flow, Peer};
 use crate::receiver::{ReasmBuf, Receiver, Step};
@@ -20,6 +20,9 @@ use crate::token_bucket::TokenBucket;
 
 /// Most ranges in one NACK frame.
 const MAX_NACK_RANGES: usize = 64;
+
+/// Most messages in one data datagram.
+const MAX_BATCH: usize = 64;
 
 const QOS_BEST_EFFORT: u32 = 0;
 const QOS_RELIABLE: u32 = 1;
@@ -645,7 +648,14 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
         if let Some(p) = self.peers.get_mut(j).and_then(Option::as_mut)
             && let Some(rx) = p.rx.as_mut().filter(|rx| rx.stream == n.stream)
         {
-            rx.overheard_nack(now, &p.rtt, &self.cfg, n.ranges());
+            let mut ranges = [(0u64, 0u64); MAX_NACK_RANGES];
+            let mut k = 0;
+            for (slot, r) in ranges.iter_mut().zip(n.ranges()) {
+                *slot = r;
+                k += 1;
+            }
+            let ranges = ranges.get(..k).unwrap_or(&[]);
+            rx.overheard_nack(now, &p.rtt, &self.cfg, ranges.iter().copied());
         }
     }
 
@@ -824,11 +834,7 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
             }
             let stream = rx.stream;
             let mut ranges = [(0u64, 0u64); MAX_NACK_RANGES];
-            let mut size = env.nack_len(&NackOut {
-                target: p.id,
-                stream,
-                ranges: &[],
-            });
+            let mut size = env.nack_len(p.id, stream, &[]);
             let n = rx.take_nack(now, &p.rtt, &self.cfg, &mut ranges, |r| {
                 size += frames::nack_range_share(r);
                 size <= mtu
@@ -836,12 +842,14 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
             if n == 0 {
                 continue;
             }
-            let nack = NackOut {
-                target: p.id,
-                stream,
-                ranges: ranges.get(..n)?,
-            };
-            let len = env.emit_nack(out, &nack).ok()?;
+            let mut wire = [SeqRange::default(); MAX_NACK_RANGES];
+            for (w, r) in wire.iter_mut().zip(ranges.get(..n)?) {
+                *w = SeqRange {
+                    start: r.0,
+                    end: r.1,
+                };
+            }
+            let len = env.emit_nack(out, p.id, stream, wire.get(..n)?).ok()?;
             trace!("NACK to {} ranges {}", p.id, n);
             return Some(Transmit {
                 to: Destination::Group,
@@ -861,11 +869,12 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
         mtu: usize,
     ) -> (usize, usize, bool) {
         let mut total = 0;
+        let max = max.min(MAX_BATCH);
         for k in 0..max {
             let Some(h) = self.window.get(first + k as u64) else {
                 return (k, total, false);
             };
-            let share = msg_out(&h).batch_share();
+            let share = frames::batch_share(&msg_out(&h));
             if env.data_len(hdr, total + share) > mtu {
                 return (k, total, true);
             }
@@ -888,19 +897,13 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
         }
     }
 
-    fn emit_batch(
-        &self,
-        env: &Envelope,
-        hdr: &DataOut,
-        n: usize,
-        total: usize,
-        out: &mut [u8],
-    ) -> Option<usize> {
+    fn emit_batch(&self, env: &Envelope, hdr: &DataOut, n: usize, out: &mut [u8]) -> Option<usize> {
         let first = Seq::new(hdr.first_seq);
-        let msgs = (0..n)
-            .filter_map(|k| self.window.get(first + k as u64))
-            .map(|h| msg_out(&h));
-        env.emit_data(out, hdr, total, msgs).ok()
+        let mut msgs = [MsgOut::default(); MAX_BATCH];
+        for (k, m) in msgs.iter_mut().take(n).enumerate() {
+            *m = msg_out(&self.window.get(first + k as u64)?);
+        }
+        env.emit_data(out, hdr, msgs.get(..n)?).ok()
     }
 
     fn transmit_repair(
@@ -928,7 +931,7 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
             self.set_timer(Timer::Pace, Some(at));
             return None;
         }
-        let len = self.emit_batch(env, &hdr, n, total, out)?;
+        let len = self.emit_batch(env, &hdr, n, out)?;
         for k in 0..n {
             self.window.mark_repaired(first + k as u64, now);
         }
@@ -978,7 +981,7 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
             self.set_timer(Timer::Pace, Some(at));
             return None;
         }
-        let len = self.emit_batch(env, &hdr, n, total, out)?;
+        let len = self.emit_batch(env, &hdr, n, out)?;
         self.window.mark_sent(n);
         self.sent_any = true;
         if !self.reliable() {
@@ -1133,5 +1136,6 @@ fn msg_out<'b>(h: &crate::send_window::Held<'b>) -> MsgOut<'b> {
         fragment_index: h.fragment_index,
         fragment_count: h.fragment_count,
         total_len: h.total_len,
+        ..MsgOut::default()
     }
 }
