@@ -72,6 +72,8 @@ struct Group<'a> {
     datagrams: Vec<u64>,
     events: Vec<Vec<Ev>>,
     deaf: Vec<bool>,
+    /// Datagrams to muted members are lost.
+    mute: Vec<bool>,
     in_flight: Vec<(Instant, usize, usize, Vec<u8>)>,
 }
 
@@ -105,6 +107,7 @@ impl<'a> Group<'a> {
             datagrams: vec![0; n],
             events: vec![Vec::new(); n],
             deaf: vec![false; n],
+            mute: vec![false; n],
             in_flight: Vec::new(),
         }
     }
@@ -124,7 +127,7 @@ impl<'a> Group<'a> {
                     Destination::Group => (0..self.eps.len()).filter(|&j| j != i).collect(),
                     Destination::Peer(a) => (0..self.eps.len()).filter(|&j| addr(j) == a).collect(),
                 };
-                for j in targets {
+                for j in targets.into_iter().filter(|&j| !self.mute[j]) {
                     self.in_flight
                         .push((self.now + self.delay, i, j, buf[..t.len].to_vec()));
                 }
@@ -417,4 +420,44 @@ fn best_effort_never_nacks_and_never_duplicates() {
         300 - (299 - *got.last().unwrap() as usize)
     );
     assert_eq!(g.eps[0].stats().send.repairs, 0);
+}
+
+fn late_joiner_gets(policy: LateJoin) -> Vec<u32> {
+    let mut cfg = config();
+    cfg.late_join = policy;
+    let mut stores: Vec<Store> = (0..3).map(|_| Store::new(&cfg, 64, 64 * 1024, 0)).collect();
+    let mut g = Group::new(&mut stores, cfg);
+    g.mute[2] = true;
+    for i in 0..10 {
+        g.eps[0].send(g.now, &msg(i, 20)).unwrap();
+        g.run_for(Duration::from_micros(300));
+    }
+    g.mute[2] = false;
+    for i in 10..20 {
+        g.eps[0].send(g.now, &msg(i, 20)).unwrap();
+        g.run_for(Duration::from_micros(300));
+    }
+    g.run_for(Duration::from_millis(20));
+    assert_eq!(g.messages(1).len(), 20);
+    assert!(
+        g.events[2].iter().all(|e| matches!(e, Ev::Msg(..))),
+        "{:?}",
+        g.events[2]
+    );
+    g.messages(2)
+        .iter()
+        .map(|m| u32::from_le_bytes(m[..4].try_into().unwrap()))
+        .collect()
+}
+
+#[test]
+fn late_join_from_the_next_message_or_from_the_oldest_held() {
+    assert_eq!(
+        late_joiner_gets(LateJoin::Next),
+        (10..20).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        late_joiner_gets(LateJoin::Oldest),
+        (0..20).collect::<Vec<_>>()
+    );
 }
