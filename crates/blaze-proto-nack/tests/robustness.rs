@@ -66,7 +66,7 @@ fn corpus() -> Vec<Vec<u8>> {
             }
         }
         while b.poll_event(now).is_some() {}
-        now = now + blaze_wire::Duration::from_millis(2);
+        now += blaze_wire::Duration::from_millis(2);
         b.handle_timeout(now);
         a.handle_timeout(now);
         while let Some(t) = b.poll_transmit(now, &mut buf) {
@@ -119,7 +119,7 @@ proptest! {
             }
             feed(&mut ep, &d, now);
             fed += 1;
-            now = now + blaze_wire::Duration::from_micros(137);
+            now += blaze_wire::Duration::from_micros(137);
         }
         for d in &noise {
             feed(&mut ep, d, now);
