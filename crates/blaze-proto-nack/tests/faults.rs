@@ -12,9 +12,11 @@ use blaze_sim::{LinkConfig, Spawn, World};
 use blaze_wire::{Duration, Instant};
 use common::{Node, Plan, Rec, Scenario, member, run, test_config};
 
-/// The bound on NACK frames sent per lost copy of a data datagram, for 20
-/// receivers at 5 % independent loss (see `nack_implosion_is_bounded`).
+/// Per-seed bound on NACK frames sent per lost copy of a sender datagram,
+/// for 20 receivers at 5 % independent loss (see `nack_implosion_is_bounded`).
 const NACKS_PER_LOST_COPY: f64 = 0.75;
+/// Bound on the mean of that ratio over all seeds.
+const MEAN_NACKS_PER_LOST_COPY: f64 = 0.55;
 
 fn plain(count: u32, interval: Duration) -> Plan {
     Plan {
@@ -28,16 +30,24 @@ fn plain(count: u32, interval: Duration) -> Plan {
 
 /// NACK implosion: one sender, 20 receivers, 5 % loss on every link.
 ///
-/// Each original datagram loses about one copy (20 x 5 %), and each lost
-/// copy is a hole at one receiver. Without suppression every hole yields
-/// at least one NACK (plus retries when a NACK or a repair is lost, ~10 %
-/// more), so NACK frames / lost copies would be >= 1. Two mechanisms keep it
-/// lower: a receiver's NACK lists all its holes at once (one frame for
-/// several lost copies), and holes shared by several receivers (about 36 %
-/// of the lost datagrams are lost by two or more of the 20) are NACKed
-/// once, the others suppressing theirs on hearing the multicast NACK
-/// during their RTT-scaled back-off. The bound `NACKS_PER_LOST_COPY` (0.6)
-/// holds with margin over 200 seeds; the measured mean is printed.
+/// The measure is NACK frames sent by all receivers per lost copy of the
+/// sender's datagrams (a copy lost on the way to one receiver is one hole
+/// there). Without any care each hole costs at least one NACK (ratio >= 1,
+/// plus about 10 % of retries when a NACK or its repair is lost too). Two
+/// mechanisms bring it down:
+///
+/// - a NACK lists every hole its sender has (one frame for the holes of
+///   one back-off period, here about six datagrams);
+/// - a datagram lost by two or more of the 20 receivers (about 41 % of
+///   the lost datagrams at 5 %) is NACKed once: the others hear the
+///   multicast NACK during their random back-off of 0.5 to 1.5 SRTT and
+///   suppress theirs.
+///
+/// Measured over the 200 default seeds: mean 0.49, worst seed 0.61, and
+/// 0.11 NACKs suppressed per NACK sent; with suppression disabled (an
+/// experiment, not in the code) mean 0.58, worst 0.78. So every seed must
+/// stay under 0.75 (`NACKS_PER_LOST_COPY`) and the mean under 0.55
+/// (`MEAN_NACKS_PER_LOST_COPY`): both fail without suppression.
 #[test]
 fn nack_implosion_is_bounded() {
     let mut ratios = Vec::new();
