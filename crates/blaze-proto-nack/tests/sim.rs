@@ -46,3 +46,26 @@ fn three_senders_three_receivers() {
             .map_err(|e| format!("{}: {e}", link(seed).0))
     });
 }
+
+#[test]
+fn wan_profile_over_a_wan_path() {
+    blaze_sim::run_seeds!("wan_profile_over_a_wan_path", SEEDS, |seed| {
+        let mut config = blaze_proto_nack::Config::wan();
+        config.late_join = blaze_proto_nack::LateJoin::Oldest;
+        let sc = Scenario {
+            nodes: 4,
+            senders: vec![0, 1],
+            plan: Plan {
+                count: 60,
+                interval: Duration::from_micros(500),
+                large_every: 20,
+                large_len: 2_500,
+                small_len: 16,
+            },
+            link: blaze_sim::LinkConfig::wan(),
+            config,
+            deadline: Duration::from_secs(30),
+        };
+        run::<8, 64>(seed, &sc).map(drop)
+    });
+}

@@ -256,18 +256,16 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
         }
         let next_send = self.window.next_send();
         let timeout = self.cfg.peer_timeout;
-        let mut silent = None;
-        for (i, p) in self.peers.iter_mut().enumerate() {
-            let Some(p) = p else { continue };
+        for i in 0..PEERS {
+            let Some(p) = self.peers.get_mut(i).and_then(Option::as_mut) else {
+                continue;
+            };
             if let Some(rx) = p.rx.as_mut() {
                 rx.handle_timeout(now);
             }
             if p.tracking().is_some_and(|n| n < next_send) && now >= p.last_heard + timeout {
-                silent = Some(i);
+                self.cut(i, CutReason::Silent);
             }
-        }
-        if let Some(i) = silent {
-            self.cut(i, CutReason::Silent);
         }
     }
 }
