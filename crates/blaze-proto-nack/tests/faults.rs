@@ -96,7 +96,10 @@ fn nack_implosion_is_bounded() {
     );
     // The mean needs many seeds to mean anything (a replay runs one).
     if n >= 50.0 {
-        assert!(mean <= MEAN_NACKS_PER_LOST_COPY, "mean {mean:.3} > {MEAN_NACKS_PER_LOST_COPY}");
+        assert!(
+            mean <= MEAN_NACKS_PER_LOST_COPY,
+            "mean {mean:.3} > {MEAN_NACKS_PER_LOST_COPY}"
+        );
         assert!(sup > 0.0, "no NACK was ever suppressed");
     }
 }

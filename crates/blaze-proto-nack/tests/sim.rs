@@ -27,24 +27,30 @@ fn scenario(nodes: usize, senders: Vec<usize>, count: u32, profile: u64) -> Scen
     }
 }
 
-#[test]
-fn one_sender_five_receivers() {
-    blaze_sim::run_seeds!("one_sender_five_receivers", SEEDS, |seed| {
-        let sc = scenario(6, vec![0], 200, seed);
-        run::<8, 64>(seed, &sc)
-            .map(drop)
-            .map_err(|e| format!("{}: {e}", link(seed).0))
-    });
+/// One test per topology and network condition, each over `SEEDS` seeds.
+macro_rules! scenarios {
+    ($($name:ident: $nodes:expr, $senders:expr, $count:expr, $profile:expr;)*) => {$(
+        #[test]
+        fn $name() {
+            blaze_sim::run_seeds!(stringify!($name), SEEDS, |seed| {
+                let sc = scenario($nodes, $senders, $count, $profile);
+                run::<8, 64>(seed, &sc).map(drop)
+            });
+        }
+    )*};
 }
 
-#[test]
-fn three_senders_three_receivers() {
-    blaze_sim::run_seeds!("three_senders_three_receivers", SEEDS, |seed| {
-        let sc = scenario(6, vec![0, 1, 2], 100, seed);
-        run::<8, 64>(seed, &sc)
-            .map(drop)
-            .map_err(|e| format!("{}: {e}", link(seed).0))
-    });
+scenarios! {
+    one_to_five_loss_0: 6, vec![0], 150, 0;
+    one_to_five_loss_1: 6, vec![0], 150, 1;
+    one_to_five_loss_10: 6, vec![0], 150, 2;
+    one_to_five_loss_30: 6, vec![0], 150, 3;
+    one_to_five_bursty: 6, vec![0], 150, 4;
+    three_to_three_loss_0: 6, vec![0, 1, 2], 60, 0;
+    three_to_three_loss_1: 6, vec![0, 1, 2], 60, 1;
+    three_to_three_loss_10: 6, vec![0, 1, 2], 60, 2;
+    three_to_three_loss_30: 6, vec![0, 1, 2], 60, 3;
+    three_to_three_bursty: 6, vec![0, 1, 2], 60, 4;
 }
 
 #[test]
