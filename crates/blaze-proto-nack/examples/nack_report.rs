@@ -1,5 +1,5 @@
 //! Prints the figures of one sender and five receivers at 10 % loss with a
-//! 1 ms round trip, in the simulator's virtual time:
+//! 1 ms round trip (then with 100 us), in the simulator's virtual time:
 //!
 //! ```text
 //! cargo run -p blaze-proto-nack --example nack_report [seed]
@@ -31,8 +31,13 @@ fn main() {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(1);
-    let one_way = Duration::from_micros(500);
-    let jitter = Duration::from_micros(20);
+    // The asked-for 1 ms round trip, then a LAN-like 100 us one.
+    report(seed, Duration::from_micros(500), Duration::from_micros(20));
+    println!();
+    report(seed, Duration::from_micros(50), Duration::from_micros(5));
+}
+
+fn report(seed: u64, one_way: Duration, jitter: Duration) {
     let sc = Scenario {
         nodes: 6,
         senders: vec![0],
