@@ -41,16 +41,16 @@ macro_rules! scenarios {
 }
 
 scenarios! {
-    one_to_five_loss_0: 6, vec![0], 150, 0;
-    one_to_five_loss_1: 6, vec![0], 150, 1;
-    one_to_five_loss_10: 6, vec![0], 150, 2;
-    one_to_five_loss_30: 6, vec![0], 150, 3;
-    one_to_five_bursty: 6, vec![0], 150, 4;
-    three_to_three_loss_0: 6, vec![0, 1, 2], 60, 0;
-    three_to_three_loss_1: 6, vec![0, 1, 2], 60, 1;
-    three_to_three_loss_10: 6, vec![0, 1, 2], 60, 2;
-    three_to_three_loss_30: 6, vec![0, 1, 2], 60, 3;
-    three_to_three_bursty: 6, vec![0, 1, 2], 60, 4;
+    one_to_five_loss_0: 6, vec![0], 100, 0;
+    one_to_five_loss_1: 6, vec![0], 100, 1;
+    one_to_five_loss_10: 6, vec![0], 100, 2;
+    one_to_five_loss_30: 6, vec![0], 100, 3;
+    one_to_five_bursty: 6, vec![0], 100, 4;
+    three_to_three_loss_0: 6, vec![0, 1, 2], 40, 0;
+    three_to_three_loss_1: 6, vec![0, 1, 2], 40, 1;
+    three_to_three_loss_10: 6, vec![0, 1, 2], 40, 2;
+    three_to_three_loss_30: 6, vec![0, 1, 2], 40, 3;
+    three_to_three_bursty: 6, vec![0, 1, 2], 40, 4;
 }
 
 #[test]
