@@ -20,16 +20,25 @@
 //! late). [`Stats`] counts datagrams and bytes sent, delivered and dropped
 //! by [`DropReason`], per node; [`TraceHash`] proves determinism.
 //!
+//! [`Nemesis`] draws crashes, pauses, partitions and bad links from the
+//! seed and repairs them all by its end; a reactor
+//! ([`World::set_reactor`]) plays the application that answers events.
+//!
 //! Around the world: [`SeedRunner`] (and [`run_seeds!`]) runs a scenario
 //! over many seeds and prints the one-line replay command of a failing
 //! seed, and the invariant checkers ([`check_exactly_once`],
 //! [`check_at_most_once`], [`check_fifo`], [`check_total_order`],
-//! [`check_same_sequence`], [`check_agreed_order`], [`check_bounded`]) turn
+//! [`check_same_sequence`], [`check_agreed_order`], [`check_consistent`],
+//! [`check_converged`], [`check_exclusive`], [`check_bounded`]) turn
 //! recorded deliveries into a [`Violation`] with a readable description.
 //!
+//! It does not model IP fragmentation (a datagram larger than the MTU is
+//! the machine's problem, as on a real socket), congestion feedback, or
+//! more than one multicast group per world, and it never touches a real
+//! socket or clock.
+//!
 //! Everything random comes from one [`blaze_wire::Rng`] seeded from the
-//! world's seed; nothing touches a socket or a clock. This is a test tool:
-//! `std`, unpublished.
+//! world's seed. This is a test tool: `std`, unpublished.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -41,6 +50,8 @@ mod link;
 pub use link::{Bandwidth, GilbertElliott, LinkConfig};
 mod machine;
 pub use machine::{Machine, Spawn};
+mod nemesis;
+pub use nemesis::Nemesis;
 mod network;
 mod record;
 pub use record::{EventRecord, per_node};
@@ -59,6 +70,8 @@ mod fifo;
 pub use fifo::check_fifo;
 mod order;
 pub use order::{check_agreed_order, check_same_sequence, check_total_order};
+mod agreement;
+pub use agreement::{Hold, check_consistent, check_converged, check_exclusive};
 mod bounded;
 pub use bounded::{check_bound, check_bounded};
 mod seeds;

@@ -20,16 +20,23 @@ use core::net::SocketAddr;
 /// thin test wrapper that copies each event into an owned record.
 pub trait Machine {
     /// Owned record of one delivered event, for checkers and traces.
+    ///
+    /// Its `Debug` text goes into the [trace hash](crate::TraceHash), so it
+    /// must be the same from run to run (no addresses, no `HashMap`
+    /// order).
     type Event: Clone + core::fmt::Debug;
     /// A datagram arrived from `from`.
     fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]);
     /// A deadline passed (or a spurious wake-up).
     fn handle_timeout(&mut self, now: Instant);
     /// Writes the next datagram to send into `buf`, if any.
+    #[must_use]
     fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit>;
     /// The next deadline, if any.
+    #[must_use]
     fn poll_timeout(&mut self) -> Option<Instant>;
     /// The next event for the application, if any.
+    #[must_use]
     fn poll_event(&mut self, now: Instant) -> Option<Self::Event>;
     /// Bytes or items of the machine's bounded storage in use (for the
     /// bounded-memory checker).
@@ -57,4 +64,48 @@ pub struct Spawn {
     pub seed: u64,
     /// 0 for the first machine of this node, +1 for each restart.
     pub incarnation: u32,
+}
+
+/// A boxed machine is a machine, so one world can hold machines of several
+/// types behind `Box<dyn Machine<Event = E>>` (say, one sender kind and one
+/// receiver kind).
+///
+/// ```
+/// use blaze_sim::{Machine, World};
+/// use blaze_wire::{Instant, Transmit};
+/// use core::net::SocketAddr;
+/// struct Quiet;
+/// impl Machine for Quiet {
+///     type Event = &'static str;
+///     fn handle_datagram(&mut self, _: Instant, _: SocketAddr, _: &[u8]) {}
+///     fn handle_timeout(&mut self, _: Instant) {}
+///     fn poll_transmit(&mut self, _: Instant, _: &mut [u8]) -> Option<Transmit> { None }
+///     fn poll_timeout(&mut self) -> Option<Instant> { None }
+///     fn poll_event(&mut self, _: Instant) -> Option<&'static str> { None }
+///     fn occupancy(&self) -> usize { 3 }
+/// }
+/// let w: World<Box<dyn Machine<Event = &'static str>>> =
+///     World::new(1, 2, |_| Box::new(Quiet) as Box<dyn Machine<Event = &'static str>>);
+/// assert_eq!(w.stats().nodes[1].peak_occupancy, 3);
+/// ```
+impl<M: Machine + ?Sized> Machine for Box<M> {
+    type Event = M::Event;
+    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        (**self).handle_datagram(now, from, datagram);
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        (**self).handle_timeout(now);
+    }
+    fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        (**self).poll_transmit(now, buf)
+    }
+    fn poll_timeout(&mut self) -> Option<Instant> {
+        (**self).poll_timeout()
+    }
+    fn poll_event(&mut self, now: Instant) -> Option<Self::Event> {
+        (**self).poll_event(now)
+    }
+    fn occupancy(&self) -> usize {
+        (**self).occupancy()
+    }
 }

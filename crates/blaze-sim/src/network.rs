@@ -73,6 +73,10 @@ impl Network {
         }
     }
 
+    pub(crate) fn link(&self, from: usize, to: usize) -> Option<LinkConfig> {
+        self.links.get(&(from, to)).copied()
+    }
+
     /// The model of one copy and the queue it waits in.
     pub(crate) fn model(&self, from: usize, to: usize, multicast: bool) -> (LinkConfig, Channel) {
         if let Some(cfg) = self.links.get(&(from, to)) {

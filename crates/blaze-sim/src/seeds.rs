@@ -107,6 +107,7 @@ impl SeedRunner {
     ///
     /// On the first failing seed, with its number, the failure, and the
     /// replay command.
+    #[track_caller]
     pub fn run_seeds(
         &self,
         name: &str,

@@ -88,6 +88,8 @@ pub(crate) enum Happening<'a> {
     Fault { node: usize, what: &'static str },
     /// A change of the partitions (none: healed).
     Partition { sets: &'a [&'a [usize]] },
+    /// A per-link model set or cleared.
+    Link { from: usize, to: usize, set: bool },
     /// One direction blocked or unblocked.
     Block {
         from: usize,
@@ -160,6 +162,12 @@ impl Trace {
                     }
                 }
             }
+            Happening::Link { from, to, set } => {
+                h.write(b"L");
+                h.write_u64(from as u64);
+                h.write_u64(to as u64);
+                h.write(&[u8::from(set)]);
+            }
             Happening::Block { from, to, blocked } => {
                 h.write(b"B");
                 h.write_u64(from as u64);
@@ -182,6 +190,12 @@ impl Trace {
             Happening::Fault { node, what } => format!("{now} node {node}: {what}"),
             Happening::Partition { sets: [] } => format!("{now} partitions healed"),
             Happening::Partition { sets } => format!("{now} partition {sets:?}"),
+            Happening::Link { from, to, set } => {
+                format!(
+                    "{now} {from} -> {to}: link model {}",
+                    if set { "set" } else { "cleared" }
+                )
+            }
             Happening::Block { from, to, blocked } => {
                 format!(
                     "{now} {from} -> {to}: {}",

@@ -18,6 +18,8 @@ pub enum ViolationKind {
     Disagreement,
     /// A bounded quantity went over its bound.
     OverBound,
+    /// Two nodes held one exclusive resource at once.
+    Overlap,
 }
 
 impl fmt::Display for ViolationKind {
@@ -29,6 +31,7 @@ impl fmt::Display for ViolationKind {
             ViolationKind::OutOfOrder => "FIFO order broken",
             ViolationKind::Disagreement => "order disagreement",
             ViolationKind::OverBound => "bound exceeded",
+            ViolationKind::Overlap => "exclusion broken",
         })
     }
 }
@@ -73,6 +76,24 @@ impl fmt::Display for Violation {
 }
 
 impl std::error::Error for Violation {}
+
+/// Lets a scenario that returns `Result<(), String>` (as
+/// [`SeedRunner::run_seeds`](crate::SeedRunner::run_seeds) wants) use `?`
+/// on a checker.
+///
+/// ```
+/// use blaze_sim::check_fifo;
+/// fn scenario() -> Result<(), String> {
+///     check_fifo(0, &[(0, 2), (0, 1)])?;
+///     Ok(())
+/// }
+/// assert!(scenario().unwrap_err().starts_with("FIFO order broken at node 0"));
+/// ```
+impl From<Violation> for String {
+    fn from(v: Violation) -> String {
+        v.to_string()
+    }
+}
 
 /// Formats at most `limit` items of a list, then how many more.
 pub(crate) fn list<T: fmt::Debug>(items: &[T], limit: usize) -> String {

@@ -375,18 +375,41 @@ impl<M: Machine> World<M> {
     /// Sets the model of the directed link `from → to`, for unicast and
     /// multicast copies alike.
     pub fn set_link(&mut self, from: usize, to: usize, cfg: LinkConfig) {
-        self.net.set_link(from, to, Some(cfg));
+        self.put_link(from, to, Some(cfg));
     }
 
     /// Sets the model of both directions between `a` and `b`.
     pub fn set_link_pair(&mut self, a: usize, b: usize, cfg: LinkConfig) {
-        self.net.set_link(a, b, Some(cfg));
-        self.net.set_link(b, a, Some(cfg));
+        self.put_link(a, b, Some(cfg));
+        self.put_link(b, a, Some(cfg));
+    }
+
+    /// The model set for the directed link `from → to`, if any.
+    pub fn link(&self, from: usize, to: usize) -> Option<LinkConfig> {
+        self.net.link(from, to)
+    }
+
+    /// Puts back a link model read with [`link`](World::link) (`None`
+    /// clears it).
+    pub fn restore_link(&mut self, from: usize, to: usize, cfg: Option<LinkConfig>) {
+        self.put_link(from, to, cfg);
+    }
+
+    fn put_link(&mut self, from: usize, to: usize, cfg: Option<LinkConfig>) {
+        self.net.set_link(from, to, cfg);
+        let set = cfg.is_some();
+        self.trace
+            .record(self.now, Happening::Link { from, to, set });
+    }
+
+    /// The world's generator, for adversaries in this crate.
+    pub(crate) fn rng_mut(&mut self) -> &mut Rng {
+        &mut self.rng
     }
 
     /// Removes the model of `from → to` (back to group/default).
     pub fn clear_link(&mut self, from: usize, to: usize) {
-        self.net.set_link(from, to, None);
+        self.put_link(from, to, None);
     }
 
     // ----- running -------------------------------------------------------

@@ -42,13 +42,13 @@ fn a_perfect_network_passes_every_check() {
         );
         let d = deliveries(&w);
         for (node, got) in d.iter().enumerate().skip(1) {
-            check_exactly_once(node, got, &expected()).map_err(|v| v.to_string())?;
-            check_fifo(node, got).map_err(|v| v.to_string())?;
+            check_exactly_once(node, got, &expected())?;
+            check_fifo(node, got)?;
         }
         let seqs = [(1, &d[1][..]), (2, &d[2][..])];
-        check_same_sequence(&seqs).map_err(|v| v.to_string())?;
-        check_agreed_order(&seqs).map_err(|v| v.to_string())?;
-        check_bounded(&w, COUNT as usize).map_err(|v| v.to_string())
+        check_same_sequence(&seqs)?;
+        check_agreed_order(&seqs)?;
+        Ok(check_bounded(&w, COUNT as usize)?)
     });
 }
 

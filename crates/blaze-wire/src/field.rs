@@ -235,6 +235,8 @@ impl<'a, M: Message<'a> + Copy> Field<'a> for Option<M> {
 /// [`Repeated`](crate::Repeated). Used by the generated message code.
 pub trait Slot<'a> {
     /// Merges one occurrence of the field, whose tag has been read.
+    /// `at_tag` is the message from this occurrence's tag to its end: a
+    /// repeated field keeps the first one and iterates from there.
     fn merge(
         &mut self,
         msg: &'a [u8],
@@ -255,7 +257,7 @@ pub trait Slot<'a> {
 impl<'a, T: Field<'a>> Slot<'a> for T {
     fn merge(
         &mut self,
-        _msg: &'a [u8],
+        _at_tag: &'a [u8],
         field: u32,
         wire: WireType,
         r: &mut Reader<'a>,
@@ -312,9 +314,10 @@ macro_rules! message {
                 let mut out = Self::default();
                 let mut r = $crate::Reader::new(buf);
                 while !r.is_empty() {
+                    let at_tag = r.remaining();
                     let (field, wire) = r.tag()?;
                     match field {
-                        $( $num => out.$field.merge(buf, field, wire, &mut r, depth, max_depth)?, )*
+                        $( $num => out.$field.merge(at_tag, field, wire, &mut r, depth, max_depth)?, )*
                         _ => r.skip(wire)?,
                     }
                 }

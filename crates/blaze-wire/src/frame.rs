@@ -112,13 +112,8 @@ impl Body<'_> {
         }
     }
 
-    fn decode<'a>(
-        field: u32,
-        r: &mut Reader<'a>,
-        d: u8,
-        max: u8,
-    ) -> Result<Option<Body<'a>>, DecodeError> {
-        Ok(Some(match field {
+    fn decode<'a>(field: u32, r: &mut Reader<'a>, d: u8, max: u8) -> Result<Body<'a>, DecodeError> {
+        Ok(match field {
             10 => Body::Data(Field::decode(r, d, max)?),
             11 => Body::Nack(Field::decode(r, d, max)?),
             12 => Body::Heartbeat(Field::decode(r, d, max)?),
@@ -134,8 +129,11 @@ impl Body<'_> {
             22 => Body::Reply(Field::decode(r, d, max)?),
             23 => Body::Ack(Field::decode(r, d, max)?),
             24 => Body::Probe(Field::decode(r, d, max)?),
-            _ => return Ok(None),
-        }))
+            _ => {
+                r.skip(WireType::Len)?;
+                Body::Empty
+            }
+        })
     }
 }
 
@@ -197,9 +195,7 @@ impl<'a> Message<'a> for Frame<'a> {
                     if wire != WireType::Len {
                         return Err(DecodeError::WrongWireType { field });
                     }
-                    if let Some(body) = Body::decode(field, &mut r, depth, max_depth)? {
-                        out.body = body;
-                    }
+                    out.body = Body::decode(field, &mut r, depth, max_depth)?;
                 }
                 _ => r.skip(wire)?,
             }

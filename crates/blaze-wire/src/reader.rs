@@ -60,7 +60,19 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a varint of up to 64 bits.
+    #[inline]
     pub fn varint(&mut self) -> Result<u64, DecodeError> {
+        if let [b, rest @ ..] = self.buf
+            && *b < 0x80
+        {
+            self.buf = rest;
+            return Ok(u64::from(*b));
+        }
+        self.varint_slow()
+    }
+
+    #[inline(never)]
+    fn varint_slow(&mut self) -> Result<u64, DecodeError> {
         let mut value: u64 = 0;
         for (i, &byte) in self.buf.iter().enumerate().take(10) {
             if i == 9 && byte > 1 {
@@ -80,6 +92,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a tag: the field number and its wire type.
+    #[inline]
     pub fn tag(&mut self) -> Result<(u32, WireType), DecodeError> {
         let key = self.varint()?;
         let wire = match key & 7 {
@@ -97,6 +110,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads `n` bytes.
+    #[inline]
     pub fn bytes(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         if n > self.buf.len() {
             return Err(DecodeError::Truncated);
@@ -107,6 +121,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads 4 little-endian bytes.
+    #[inline]
     pub fn fixed32(&mut self) -> Result<u32, DecodeError> {
         let b = self.bytes(4)?;
         let mut a = [0u8; 4];
@@ -115,6 +130,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads 8 little-endian bytes.
+    #[inline]
     pub fn fixed64(&mut self) -> Result<u64, DecodeError> {
         let b = self.bytes(8)?;
         let mut a = [0u8; 8];
@@ -124,6 +140,7 @@ impl<'a> Reader<'a> {
 
     /// Reads a length prefix and the bytes it covers. The length is checked
     /// against the bytes that remain before anything is sliced.
+    #[inline]
     pub fn len_delimited(&mut self) -> Result<&'a [u8], DecodeError> {
         let len = self.varint()?;
         if len > self.buf.len() as u64 {
@@ -133,6 +150,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Skips one value of the given wire type.
+    #[inline]
     pub fn skip(&mut self, wire: WireType) -> Result<(), DecodeError> {
         match wire {
             WireType::Varint => self.varint().map(drop),

@@ -200,7 +200,7 @@ impl<'a, T: Field<'a>> IntoIterator for Repeated<'a, T> {
 impl<'a, T: Field<'a>> Slot<'a> for Repeated<'a, T> {
     fn merge(
         &mut self,
-        msg: &'a [u8],
+        at_tag: &'a [u8],
         field: u32,
         wire: WireType,
         r: &mut Reader<'a>,
@@ -221,16 +221,21 @@ impl<'a, T: Field<'a>> Slot<'a> for Repeated<'a, T> {
         } else {
             return Err(DecodeError::WrongWireType { field });
         };
-        let count = match self.inner {
-            Inner::Wire { count, .. } => count,
-            Inner::Slice(_) => 0,
-        };
-        self.inner = Inner::Wire {
-            msg,
-            field,
-            count: count + added,
-            depth,
-            max_depth,
+        self.inner = match self.inner {
+            Inner::Wire { msg, count, .. } => Inner::Wire {
+                msg,
+                field,
+                count: count + added,
+                depth,
+                max_depth,
+            },
+            Inner::Slice(_) => Inner::Wire {
+                msg: at_tag,
+                field,
+                count: added,
+                depth,
+                max_depth,
+            },
         };
         Ok(())
     }

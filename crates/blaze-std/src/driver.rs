@@ -1,0 +1,701 @@
+//! The tokio driver: owns the sockets and the timer, and runs a
+//! [`Protocol`] machine by its polling-order contract.
+
+use std::io;
+use std::ops::ControlFlow;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use blaze_node::Protocol;
+use blaze_wire::{Destination, Instant};
+use tokio::io::Interest;
+use tokio::net::UdpSocket;
+use tokio::sync::Notify;
+use tokio::time::Sleep;
+
+use crate::{Clock, IoMode, RecvBatch, SendBatch, Sockets};
+
+/// Receive batches taken from one socket per turn before the driver turns
+/// to timers and transmits again, so that a flood cannot starve them.
+const RECV_BATCHES_PER_TURN: usize = 4;
+
+/// The largest UDP payload over IPv4.
+pub const MAX_UDP_PAYLOAD: usize = 65_507;
+
+/// How a [`Driver`] moves datagrams.
+///
+/// ```
+/// use blaze_std::{DriverConfig, IoMode};
+/// let mut config = DriverConfig::default();
+/// config.io_mode = IoMode::Plain;
+/// config.busy_poll = Some(std::time::Duration::from_micros(50));
+/// assert_eq!(config.batch_size, 32);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DriverConfig {
+    /// Batched (`recvmmsg`/`sendmmsg`) or plain system calls.
+    pub io_mode: IoMode,
+    /// Datagrams per batch, for sending and receiving (clamped to
+    /// `1..=MAX_BATCH`). Default 32.
+    pub batch_size: usize,
+    /// The largest datagram sent or received; the buffer handed to
+    /// `poll_transmit` has this size, and longer datagrams received are
+    /// counted and dropped. Default 1472 (an Ethernet frame less IPv4 and
+    /// UDP headers); clamped to `1..=MAX_UDP_PAYLOAD`.
+    pub max_datagram_size: usize,
+    /// Busy polling: before parking, spin on non-blocking receives for up
+    /// to this long (of real time), for the lowest latency at the cost of a
+    /// busy core. `None` (the default) parks at once.
+    pub busy_poll: Option<std::time::Duration>,
+    /// Hand the machine the node's own multicast datagrams, looped back by
+    /// the host. Default `false`: they are counted and dropped.
+    ///
+    /// Own datagrams are recognised by their source address, the unicast
+    /// socket's. When that socket is bound to the unspecified address
+    /// (interface `0.0.0.0`) the source is not known in advance, so they
+    /// reach the machine, which recognises its own frames by sender id.
+    pub deliver_own: bool,
+}
+
+impl Default for DriverConfig {
+    fn default() -> Self {
+        DriverConfig {
+            io_mode: IoMode::default(),
+            batch_size: 32,
+            max_datagram_size: 1472,
+            busy_poll: None,
+            deliver_own: false,
+        }
+    }
+}
+
+/// What a [`Driver`] did, counted since it was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct DriverStats {
+    /// Turns of the loop.
+    pub turns: u64,
+    /// Datagrams received and handed to the machine.
+    pub datagrams_received: u64,
+    /// Receive system calls (or plain batches) that returned datagrams.
+    pub recv_batches: u64,
+    /// Datagrams sent (a group datagram fanned out to three peers counts
+    /// three).
+    pub datagrams_sent: u64,
+    /// Send system calls.
+    pub send_calls: u64,
+    /// Times the send buffer was full and the driver waited.
+    pub send_blocked: u64,
+    /// Datagrams refused by the kernel with an error, dropped.
+    pub dropped_send_error: u64,
+    /// Group datagrams dropped because unicast-only mode has no peer.
+    pub dropped_no_target: u64,
+    /// Transmits longer than the buffer they were written into, dropped.
+    pub dropped_oversized: u64,
+    /// Received datagrams longer than `max_datagram_size`, dropped.
+    pub dropped_truncated: u64,
+    /// The node's own multicast datagrams, dropped.
+    pub dropped_own: u64,
+    /// Receive errors other than "would block".
+    pub recv_errors: u64,
+    /// Calls to `handle_timeout`.
+    pub timeouts: u64,
+    /// Times the timer was re-armed because the deadline changed.
+    pub timer_rearms: u64,
+    /// Events handed to the application.
+    pub events: u64,
+    /// Wake-ups through a [`DriverWaker`].
+    pub wakeups: u64,
+    /// Busy-poll spins that found a datagram before parking.
+    pub busy_poll_hits: u64,
+}
+
+/// The application side of a [`Driver`]: receives the machine's events and
+/// gives it commands.
+///
+/// Events are borrowed from the machine and handed over one by one, so
+/// delivery allocates nothing; copy out what must outlive the call.
+pub trait Application<P: Protocol> {
+    /// One event, in the order the machine produced it. `Break` makes
+    /// [`Driver::run`] return (events not yet polled stay in the machine).
+    fn on_event(&mut self, now: Instant, event: P::Event<'_>) -> ControlFlow<()>;
+
+    /// Called at the start of every turn of the loop, before transmits are
+    /// drained: the place to give the machine commands (publish, join, …).
+    ///
+    /// A turn follows every input, every deadline, every
+    /// [`DriverWaker::wake`], and every turn that produced output
+    /// (datagrams or events), so the last `on_turn` before the driver parks
+    /// sees the machine with its output drained. `Break` makes
+    /// [`Driver::run`] return.
+    fn on_turn(&mut self, now: Instant, protocol: &mut P) -> ControlFlow<()> {
+        let _ = (now, protocol);
+        ControlFlow::Continue(())
+    }
+}
+
+/// Wakes a [`Driver`] from another task or thread, so that its application
+/// gets an [`on_turn`](Application::on_turn) (for instance after queueing a
+/// command). Cloning shares the driver; waking allocates nothing.
+#[derive(Debug, Clone)]
+pub struct DriverWaker {
+    inner: Arc<WakeInner>,
+}
+
+#[derive(Debug)]
+struct WakeInner {
+    notify: Notify,
+    /// Set by `wake`, so a busy-polling driver sees it without parking.
+    woken: AtomicBool,
+}
+
+impl DriverWaker {
+    fn new() -> Self {
+        DriverWaker {
+            inner: Arc::new(WakeInner {
+                notify: Notify::new(),
+                woken: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// Makes the driver take a turn soon. Wakes before the driver next
+    /// waits are not lost; several wakes may make one turn.
+    pub fn wake(&self) {
+        self.inner.woken.store(true, Ordering::Release);
+        self.inner.notify.notify_one();
+    }
+
+    /// Clears the flag and says whether it was set.
+    fn take(&self) -> bool {
+        self.inner.woken.swap(false, Ordering::Acquire)
+    }
+}
+
+/// A duplicate of one of the node's sockets, registered with tokio for
+/// readiness; the system calls themselves go through the std handle in
+/// [`Sockets`], which shares the socket.
+#[derive(Debug)]
+struct Registered {
+    tokio: UdpSocket,
+}
+
+/// Runs a sans-IO [`Protocol`] machine on real UDP sockets under tokio.
+///
+/// Each turn of [`run`](Driver::run) follows the machine's polling-order
+/// contract, after the shape of quinn's connection driver:
+///
+/// 1. if the deadline has passed (checked against the clock), call
+///    `handle_timeout`;
+/// 2. [`Application::on_turn`] for commands;
+/// 3. drain `poll_transmit` into one reused send buffer of `batch_size`
+///    slots, sending a batch with one `sendmmsg` whenever it fills and
+///    once at the end; if the kernel's buffer is full, keep the rest and
+///    stop polling until the socket is writable;
+/// 4. drain `poll_event` into [`Application::on_event`];
+/// 5. read `poll_timeout` and re-arm the one timer only if the deadline
+///    changed;
+/// 6. unless this turn produced output (then another turn follows at
+///    once), wait for a datagram on either socket, the timer, writability or a
+///    [`DriverWaker`] (after busy polling, if configured), then receive
+///    waiting datagrams a batch per `recvmmsg` and feed each to
+///    `handle_datagram`.
+///
+/// Datagrams for [`Destination::Group`] go to the group's multicast address,
+/// or in unicast-only mode to each peer. All datagrams leave from the
+/// unicast socket, so receivers see the sender's unicast address as `from`.
+///
+/// Time passed to the machine comes from a [`Clock`] and never goes
+/// backwards. tokio's timer has a resolution of one millisecond, so
+/// `handle_timeout` may come up to about a millisecond after the deadline
+/// (busy polling checks deadlines while it spins). A machine that leaves an
+/// expired deadline in place gets `handle_timeout` again at its next input,
+/// not in a loop.
+///
+/// # Example
+///
+/// Two nodes in unicast-only mode; each greets the group once and stops
+/// when it has heard the other.
+///
+/// ```
+/// use std::net::SocketAddr;
+/// use std::ops::ControlFlow;
+/// use blaze_node::Protocol;
+/// use blaze_std::{Application, Clock, Driver, DriverConfig, SocketConfig, Sockets};
+/// use blaze_wire::{Destination, Instant, Transmit};
+///
+/// #[derive(Default)]
+/// struct Hello { greeted: bool, heard: Option<SocketAddr> }
+///
+/// impl Protocol for Hello {
+///     type Event<'a> = SocketAddr;
+///     fn handle_datagram(&mut self, _: Instant, from: SocketAddr, datagram: &[u8]) {
+///         if datagram == b"hello" { self.heard = Some(from); }
+///     }
+///     fn handle_timeout(&mut self, _: Instant) {}
+///     fn poll_transmit(&mut self, _: Instant, buf: &mut [u8]) -> Option<Transmit> {
+///         if std::mem::replace(&mut self.greeted, true) { return None; }
+///         buf.get_mut(..5)?.copy_from_slice(b"hello");
+///         Some(Transmit { to: Destination::Group, len: 5 })
+///     }
+///     fn poll_event(&mut self) -> Option<SocketAddr> { self.heard.take() }
+///     fn poll_timeout(&self) -> Option<Instant> { None }
+/// }
+///
+/// struct StopOnHello(Option<SocketAddr>);
+/// impl Application<Hello> for StopOnHello {
+///     fn on_event(&mut self, _: Instant, from: SocketAddr) -> ControlFlow<()> {
+///         self.0 = Some(from);
+///         ControlFlow::Break(())
+///     }
+/// }
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() -> std::io::Result<()> {
+///     let mut a = Sockets::bind(&SocketConfig::unicast(Vec::new())).unwrap();
+///     let mut b = Sockets::bind(&SocketConfig::unicast(Vec::new())).unwrap();
+///     let (a_addr, b_addr) = (a.local_addr(), b.local_addr());
+///     a.set_peers(&[b_addr]);
+///     b.set_peers(&[a_addr]);
+///     let clock = Clock::new();
+///     let mut a = Driver::new(Hello::default(), a, clock, DriverConfig::default())?;
+///     let mut b = Driver::new(Hello::default(), b, clock, DriverConfig::default())?;
+///     let (mut heard_by_a, mut heard_by_b) = (StopOnHello(None), StopOnHello(None));
+///     let both = async { tokio::try_join!(a.run(&mut heard_by_a), b.run(&mut heard_by_b)) };
+///     tokio::time::timeout(std::time::Duration::from_secs(10), both).await.unwrap()?;
+///     assert_eq!((heard_by_a.0, heard_by_b.0), (Some(b_addr), Some(a_addr)));
+///     Ok(())
+/// }
+/// ```
+pub struct Driver<P: Protocol> {
+    protocol: P,
+    clock: Clock,
+    config: DriverConfig,
+    sockets: Sockets,
+    unicast: Registered,
+    multicast: Option<Registered>,
+    send: SendBatch,
+    /// The send batch holds datagrams the kernel refused for lack of room.
+    blocked: bool,
+    recv: RecvBatch,
+    timer: Pin<Box<Sleep>>,
+    /// The deadline the timer is armed for.
+    armed: Option<Instant>,
+    last_now: Instant,
+    waker: DriverWaker,
+    stats: DriverStats,
+}
+
+impl<P: Protocol> std::fmt::Debug for Driver<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Driver")
+            .field("local_addr", &self.sockets.local_addr())
+            .field("group", &self.sockets.group())
+            .field("armed", &self.armed)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P: Protocol> Driver<P> {
+    /// Registers `sockets` with the current tokio runtime (which must have
+    /// I/O and time enabled) and prepares to run `protocol`, with times
+    /// taken from `clock`. Allocates the send and receive buffers, once.
+    pub fn new(
+        protocol: P,
+        sockets: Sockets,
+        clock: Clock,
+        mut config: DriverConfig,
+    ) -> io::Result<Self> {
+        config.max_datagram_size = config.max_datagram_size.clamp(1, MAX_UDP_PAYLOAD);
+        config.batch_size = config.batch_size.clamp(1, crate::MAX_BATCH);
+        let register = |socket: &std::net::UdpSocket| -> io::Result<Registered> {
+            Ok(Registered {
+                tokio: UdpSocket::from_std(socket.try_clone()?)?,
+            })
+        };
+        let unicast = register(sockets.unicast())?;
+        let multicast = sockets.multicast().map(register).transpose()?;
+        let send = SendBatch::new(config.batch_size, config.max_datagram_size);
+        let recv = RecvBatch::new(config.batch_size, config.max_datagram_size);
+        let last_now = clock.now();
+        Ok(Driver {
+            protocol,
+            clock,
+            sockets,
+            unicast,
+            multicast,
+            send,
+            blocked: false,
+            recv,
+            timer: Box::pin(tokio::time::sleep_until(clock.to_tokio(Instant::MAX))),
+            armed: None,
+            last_now,
+            waker: DriverWaker::new(),
+            stats: DriverStats::default(),
+            config,
+        })
+    }
+
+    /// The machine.
+    pub fn protocol(&self) -> &P {
+        &self.protocol
+    }
+
+    /// The machine, for commands outside [`run`](Driver::run). Call
+    /// [`run`](Driver::run) afterwards so its output is drained.
+    pub fn protocol_mut(&mut self) -> &mut P {
+        &mut self.protocol
+    }
+
+    /// The machine, when the driver is done.
+    pub fn into_protocol(self) -> P {
+        self.protocol
+    }
+
+    /// The node's sockets.
+    pub fn sockets(&self) -> &Sockets {
+        &self.sockets
+    }
+
+    /// The node's sockets, for instance to change the peers of
+    /// unicast-only mode with [`Sockets::set_peers`].
+    pub fn sockets_mut(&mut self) -> &mut Sockets {
+        &mut self.sockets
+    }
+
+    /// The configuration in force (sizes clamped).
+    pub fn config(&self) -> &DriverConfig {
+        &self.config
+    }
+
+    /// The clock that times the machine.
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    /// What the driver did so far.
+    pub fn stats(&self) -> DriverStats {
+        self.stats
+    }
+
+    /// A handle that wakes the driver from elsewhere.
+    pub fn waker(&self) -> DriverWaker {
+        self.waker.clone()
+    }
+
+    /// Runs the machine until the application returns `Break`.
+    ///
+    /// Errors only if the runtime's I/O driver fails; errors of single
+    /// datagrams are counted in [`stats`](Driver::stats) and logged.
+    /// Datagrams polled but not yet accepted by the kernel when it returns
+    /// stay in the send buffer; [`flush`](Driver::flush) sends them.
+    ///
+    /// Cancel-safe: the future only waits for readiness, so dropping it
+    /// (for instance in a `select!` or a time-out) loses no datagram and no
+    /// event, and `run` may be called again to go on.
+    pub async fn run<A: Application<P>>(&mut self, app: &mut A) -> io::Result<()> {
+        loop {
+            self.stats.turns += 1;
+            let now = self.now();
+            if self.protocol.poll_timeout().is_some_and(|d| d <= now) {
+                self.protocol.handle_timeout(now);
+                self.stats.timeouts += 1;
+            }
+            if app.on_turn(now, &mut self.protocol).is_break() {
+                return Ok(());
+            }
+            let polled = self.drive_transmit(now);
+            let mut delivered = false;
+            while let Some(event) = self.protocol.poll_event() {
+                self.stats.events += 1;
+                delivered = true;
+                if app.on_event(now, event).is_break() {
+                    return Ok(());
+                }
+            }
+            self.drive_timer();
+            // A turn that produced output is followed by another before
+            // parking, so the application's last `on_turn` sees the machine
+            // drained (and may act on the events it was just given).
+            if polled == 0 && !delivered {
+                self.wait().await?;
+            }
+            self.receive_ready();
+        }
+    }
+
+    /// Waits until every datagram already polled from the machine has been
+    /// handed to the kernel.
+    pub async fn flush(&mut self) -> io::Result<()> {
+        self.try_flush();
+        while !self.send.is_empty() {
+            self.unicast.tokio.writable().await?;
+            self.try_flush();
+        }
+        Ok(())
+    }
+
+    /// The clock's time, never earlier than the last.
+    fn now(&mut self) -> Instant {
+        self.last_now = self.clock.now().max(self.last_now);
+        self.last_now
+    }
+
+    /// Drains `poll_transmit` into the send batch, sending each full batch
+    /// and the remainder. Returns how many transmits were polled.
+    fn drive_transmit(&mut self, now: Instant) -> usize {
+        let mut polled = 0;
+        if self.blocked {
+            return polled;
+        }
+        loop {
+            if self.send.is_full() && !self.try_flush() {
+                return polled;
+            }
+            let Some(buf) = self.send.next_buf() else {
+                return polled;
+            };
+            let capacity = buf.len();
+            let Some(transmit) = self.protocol.poll_transmit(now, buf) else {
+                break;
+            };
+            polled += 1;
+            if transmit.len > capacity {
+                self.stats.dropped_oversized += 1;
+                log::warn!(
+                    "poll_transmit returned {} bytes for a {capacity}-byte buffer",
+                    transmit.len
+                );
+                continue;
+            }
+            if transmit.to == Destination::Group && self.sockets.group_targets().is_empty() {
+                self.stats.dropped_no_target += 1;
+                continue;
+            }
+            if self.send.push(transmit).is_err() {
+                self.stats.dropped_oversized += 1;
+            }
+        }
+        self.try_flush();
+        polled
+    }
+
+    /// Sends what the batch holds, directly on the socket. Returns whether
+    /// the batch is now empty; if not, the driver waits for writability.
+    fn try_flush(&mut self) -> bool {
+        if self.send.is_empty() {
+            self.blocked = false;
+            return true;
+        }
+        let Driver {
+            sockets,
+            send,
+            stats,
+            config,
+            unicast,
+            blocked,
+            ..
+        } = self;
+        let mut flush = || {
+            let flushed = send.send(sockets.unicast(), sockets.group_targets(), config.io_mode);
+            stats.datagrams_sent += flushed.sent as u64;
+            stats.dropped_send_error += flushed.dropped as u64;
+            stats.send_calls += flushed.calls as u64;
+            if let Some(kind) = flushed.last_error {
+                log::warn!("{} datagram(s) dropped on send: {kind}", flushed.dropped);
+            }
+            if flushed.blocked {
+                Err(io::Error::from(io::ErrorKind::WouldBlock))
+            } else {
+                Ok(())
+            }
+        };
+        let result = if *blocked {
+            // Through tokio, so that "would block" clears the socket's
+            // writability and the driver waits for the next edge.
+            unicast.tokio.try_io(Interest::WRITABLE, flush)
+        } else {
+            flush()
+        };
+        *blocked = result.is_err();
+        if *blocked {
+            stats.send_blocked += 1;
+        }
+        !*blocked
+    }
+
+    /// Re-arms the timer if the machine's deadline changed.
+    fn drive_timer(&mut self) {
+        let deadline = self.protocol.poll_timeout();
+        if deadline == self.armed {
+            return;
+        }
+        self.armed = deadline;
+        if let Some(deadline) = deadline {
+            self.timer.as_mut().reset(self.clock.to_tokio(deadline));
+            self.stats.timer_rearms += 1;
+        }
+    }
+
+    /// Parks until a socket is readable, the timer fires, the send buffer
+    /// has room (when blocked), or the waker is woken. Busy-polls first if
+    /// configured.
+    async fn wait(&mut self) -> io::Result<()> {
+        if let Some(budget) = self.config.busy_poll
+            && self.spin(budget)
+        {
+            return Ok(());
+        }
+        let Driver {
+            unicast,
+            multicast,
+            timer,
+            armed,
+            waker,
+            blocked,
+            stats,
+            ..
+        } = self;
+        let timer_pending = armed.is_some() && !timer.is_elapsed();
+        tokio::select! {
+            biased;
+            () = waker.inner.notify.notified() => {
+                stats.wakeups += 1;
+            }
+            () = timer.as_mut(), if timer_pending => {}
+            ready = unicast.tokio.writable(), if *blocked => ready?,
+            ready = unicast.tokio.readable() => ready?,
+            ready = readable(multicast.as_ref()) => ready?,
+        }
+        waker.take();
+        if self.blocked {
+            self.try_flush();
+        }
+        Ok(())
+    }
+
+    /// Spins on non-blocking receives for up to `budget` of real time.
+    /// Returns whether anything happened: datagrams received, a wake, or an
+    /// expired deadline.
+    fn spin(&mut self, budget: std::time::Duration) -> bool {
+        let start = std::time::Instant::now();
+        loop {
+            let mut got = self.receive_direct(false);
+            if self.multicast.is_some() {
+                got |= self.receive_direct(true);
+            }
+            if got {
+                self.stats.busy_poll_hits += 1;
+                return true;
+            }
+            if self.waker.take() {
+                self.stats.wakeups += 1;
+                return true;
+            }
+            let now = self.clock.now();
+            if self.protocol.poll_timeout().is_some_and(|d| d <= now) || start.elapsed() >= budget {
+                return self.protocol.poll_timeout().is_some_and(|d| d <= now);
+            }
+            std::hint::spin_loop();
+        }
+    }
+
+    /// Receives what is waiting on both sockets, through tokio's readiness
+    /// (so that "would block" re-arms it), a few batches per socket at most.
+    fn receive_ready(&mut self) {
+        for group in [false, true] {
+            for _ in 0..RECV_BATCHES_PER_TURN {
+                let Driver {
+                    sockets,
+                    unicast,
+                    multicast,
+                    recv,
+                    config,
+                    ..
+                } = self;
+                let (registered, socket) = if group {
+                    match (multicast.as_ref(), sockets.multicast()) {
+                        (Some(r), Some(s)) => (r, s),
+                        _ => break,
+                    }
+                } else {
+                    (&*unicast, sockets.unicast())
+                };
+                let received = registered
+                    .tokio
+                    .try_io(Interest::READABLE, || recv.recv(socket, config.io_mode));
+                match received {
+                    Ok(n) => {
+                        self.feed();
+                        if n < self.recv.capacity() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        self.count_recv_error(&e);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// One receive on a socket's descriptor, bypassing tokio's readiness
+    /// (for busy polling). Returns whether datagrams arrived.
+    fn receive_direct(&mut self, group: bool) -> bool {
+        let socket = if group {
+            self.sockets.multicast()
+        } else {
+            Some(self.sockets.unicast())
+        };
+        let Some(socket) = socket else {
+            return false;
+        };
+        match self.recv.recv(socket, self.config.io_mode) {
+            Ok(_) => {
+                self.feed();
+                true
+            }
+            Err(e) => {
+                self.count_recv_error(&e);
+                false
+            }
+        }
+    }
+
+    fn count_recv_error(&mut self, e: &io::Error) {
+        if e.kind() != io::ErrorKind::WouldBlock {
+            self.stats.recv_errors += 1;
+            log::warn!("receive failed: {e}");
+        }
+    }
+
+    /// Hands the received batch to the machine.
+    fn feed(&mut self) {
+        let now = self.now();
+        let own = self.sockets.local_addr();
+        self.stats.recv_batches += 1;
+        for datagram in self.recv.iter() {
+            if datagram.truncated {
+                self.stats.dropped_truncated += 1;
+            } else if datagram.from == own && !self.config.deliver_own {
+                self.stats.dropped_own += 1;
+            } else {
+                self.stats.datagrams_received += 1;
+                self.protocol
+                    .handle_datagram(now, datagram.from, datagram.data);
+            }
+        }
+    }
+}
+
+/// Readiness of the group socket, or never without one.
+async fn readable(socket: Option<&Registered>) -> io::Result<()> {
+    match socket {
+        Some(socket) => socket.tokio.readable().await,
+        None => std::future::pending().await,
+    }
+}

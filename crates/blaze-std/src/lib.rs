@@ -1,0 +1,42 @@
+//! # blaze-std
+//!
+//! Blaze on `std`: real UDP sockets and a tokio driver for any sans-IO
+//! [`Protocol`](blaze_node::Protocol) machine.
+//!
+//! - [`Sockets`] ([`SocketConfig`]): a node's unicast socket, and either a
+//!   socket joined to the group's IPv4 multicast address on a chosen
+//!   interface (`SO_REUSEADDR`/`SO_REUSEPORT`, `IP_MULTICAST_IF`,
+//!   `IP_MULTICAST_LOOP`, `IP_MULTICAST_TTL`, large buffers) or, without
+//!   multicast, a list of peers to which group datagrams are fanned out.
+//! - [`Driver`]: the loop that runs the machine on those sockets under
+//!   tokio, following the machine's polling order; events reach the
+//!   [`Application`] by callback, without allocation per message.
+//! - [`RecvBatch`] / [`SendBatch`]: datagram I/O with `recvmmsg` and
+//!   `sendmmsg` on Linux, plus UDP segmentation offload (`UDP_SEGMENT`) for
+//!   runs of equal-sized datagrams ([`IoMode`]); one call per datagram
+//!   elsewhere.
+//! - [`Clock`]: host time to and from the machines' microsecond
+//!   [`Instant`](blaze_wire::Instant).
+//!
+//! This crate does not implement protocols (they are the `no_std` crates),
+//! and does not yet hold the `blaze` command-line program or the
+//! high-level channel API: those come with the composed `Node`.
+//!
+//! The only `unsafe` code is the `recvmmsg`/`sendmmsg` calls and the
+//! `UDP_SEGMENT` control message, each with its proof.
+#![deny(missing_docs)]
+
+mod driver;
+pub use driver::{Application, Driver, DriverConfig, DriverStats, DriverWaker, MAX_UDP_PAYLOAD};
+mod io_mode;
+pub use io_mode::{IoMode, MAX_BATCH};
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod mmsg;
+mod recv_batch;
+pub use recv_batch::{Received, RecvBatch};
+mod send_batch;
+pub use send_batch::{Flushed, SendBatch};
+mod socket;
+pub use socket::{DEFAULT_BUFFER_SIZE, SocketConfig, SocketError, Sockets};
+mod time;
+pub use time::Clock;
