@@ -63,6 +63,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                         p2p_seq: 0,
                         correlation,
                         queue: "",
+                        ..Ack::default()
                     };
                     (
                         Destination::Peer(to),
@@ -125,6 +126,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                     p2p_seq: p.rx_next.map_or(0, |n| n.wrapping_sub(1)),
                     correlation: 0,
                     queue: "",
+                    ..Ack::default()
                 };
                 return Some((
                     Destination::Peer(addr),
