@@ -56,18 +56,50 @@ pub(crate) enum Msg<'a> {
     LockRequest(LockOp<'a>),
     MapSeq(MapOp<'a>),
     LockSeq(LockOp<'a>),
-    Ack { epoch: u64, applied: u64, parked: bool },
-    Nack { epoch: u64, lo: u64, hi: u64 },
-    Beat { epoch: u64, high: u64, committed: u64, reset_losers: bool },
-    SyncReq { view: u64 },
+    Ack {
+        epoch: u64,
+        applied: u64,
+        parked: bool,
+    },
+    Nack {
+        epoch: u64,
+        lo: u64,
+        hi: u64,
+    },
+    Beat {
+        epoch: u64,
+        high: u64,
+        committed: u64,
+        reset_losers: bool,
+    },
+    SyncReq {
+        view: u64,
+    },
     SyncReply(SyncReport),
-    SyncDone { view: u64, base: u64, winner: Epoch, park: bool },
-    SnapReq { session: u64, cursor: u64 },
+    SyncDone {
+        view: u64,
+        base: u64,
+        winner: Epoch,
+        park: bool,
+    },
+    SnapReq {
+        session: u64,
+        cursor: u64,
+    },
     SnapEntry(MapOp<'a>),
     SnapLock(LockOp<'a>),
-    SnapEnd { session: u64, as_of: u64, epoch: Epoch, epoch_base: u64 },
-    SnapRestart { session: u64 },
-    SnapNeeded { epoch: u64 },
+    SnapEnd {
+        session: u64,
+        as_of: u64,
+        epoch: Epoch,
+        epoch_base: u64,
+    },
+    SnapRestart {
+        session: u64,
+    },
+    SnapNeeded {
+        epoch: u64,
+    },
     Denied(LockOp<'a>),
 }
 
@@ -204,7 +236,12 @@ fn parse_lock(l: LockOp<'_>) -> Option<Msg<'_>> {
 }
 
 /// Encodes `body` from `sender` into `buf`; `None` if it does not fit.
-pub(crate) fn emit(group: GroupId, sender: MemberId, body: Body<'_>, buf: &mut [u8]) -> Option<usize> {
+pub(crate) fn emit(
+    group: GroupId,
+    sender: MemberId,
+    body: Body<'_>,
+    buf: &mut [u8],
+) -> Option<usize> {
     let frame = Frame {
         version: VERSION,
         group,
@@ -257,8 +294,14 @@ mod tests {
                 epoch_base: 2
             }
         );
-        assert_eq!(parse(GroupId::from_name("other"), &buf[..n]).err(), Some(ParseError::Group));
-        assert!(matches!(parse(g, &buf[..n / 2]), Err(ParseError::Decode(_))));
+        assert_eq!(
+            parse(GroupId::from_name("other"), &buf[..n]).err(),
+            Some(ParseError::Group)
+        );
+        assert!(matches!(
+            parse(g, &buf[..n / 2]),
+            Err(ParseError::Decode(_))
+        ));
     }
 
     #[test]

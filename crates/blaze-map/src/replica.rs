@@ -16,9 +16,7 @@ use crate::log::Log;
 use crate::request::{Held, Pending};
 use crate::store::Store;
 use crate::view::View;
-use crate::{
-    Config, ConfigError, Event, MAX_HELD, MAX_MEMBERS, MAX_PENDING, Stats, ViewInfo,
-};
+use crate::{Config, ConfigError, Event, MAX_HELD, MAX_MEMBERS, MAX_PENDING, Stats, ViewInfo};
 use blaze_wire::{Instant, MemberId, Transmit};
 use core::net::SocketAddr;
 use heapless::Vec;
@@ -327,18 +325,21 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
 
     /// Every entry of every map: (map name, key, entry).
     pub fn entries(&self) -> impl Iterator<Item = (&str, &[u8], EntryRef<'_>)> {
-        self.store.iter().filter(|(_, s)| s.has_value).map(|(_, s)| {
-            (
-                self.store.names.name(s.map),
-                s.key.as_slice(),
-                EntryRef {
-                    value: s.value.as_slice(),
-                    version: s.version,
-                    owner: s.owner,
-                    flags: s.flags,
-                },
-            )
-        })
+        self.store
+            .iter()
+            .filter(|(_, s)| s.has_value)
+            .map(|(_, s)| {
+                (
+                    self.store.names.name(s.map),
+                    s.key.as_slice(),
+                    EntryRef {
+                        value: s.value.as_slice(),
+                        version: s.version,
+                        owner: s.owner,
+                        flags: s.flags,
+                    },
+                )
+            })
     }
 
     /// The lock of `key` in `map`, as last applied here.
@@ -498,7 +499,9 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
                 winner,
                 park,
             } => self.on_sync_done(now, sender, view, base, winner, park),
-            Msg::SnapReq { session, cursor } => self.on_snap_req(now, sender, from, session, cursor),
+            Msg::SnapReq { session, cursor } => {
+                self.on_snap_req(now, sender, from, session, cursor)
+            }
             Msg::SnapEntry(m) => self.on_snap_entry(now, sender, &m),
             Msg::SnapLock(l) => self.on_snap_lock(now, sender, &l),
             Msg::SnapEnd {
@@ -545,5 +548,4 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         self.next_request += 1;
         id
     }
-
 }

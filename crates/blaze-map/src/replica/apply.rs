@@ -20,7 +20,13 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
     /// Whether a sequenced operation from `sender` in `epoch` belongs to the
     /// stream this replica follows (or fetches, as a new coordinator).
     fn accepts(&self, sender: MemberId, epoch: u64) -> bool {
-        if self.accept == Some(Epoch { id: epoch, leader: sender }) && self.role == Role::Member {
+        if self.accept
+            == Some(Epoch {
+                id: epoch,
+                leader: sender,
+            })
+            && self.role == Role::Member
+        {
             return true;
         }
         self.role == Role::Fetching
@@ -146,12 +152,20 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         let hi = hi.min(lo + LOG as u64 - 2);
         self.out.nack = Some((target, lo, hi, epoch));
         self.stats.nacks_sent += 1;
-        self.timers.set(Timer::Nack, Some(now + self.cfg.retry_interval));
+        self.timers
+            .set(Timer::Nack, Some(now + self.cfg.retry_interval));
     }
 
     /// A member asks for orders `lo..=hi`: resend them from the log, or tell
     /// it to take a snapshot if they are gone.
-    pub(super) fn on_nack(&mut self, sender: MemberId, from: SocketAddr, epoch: u64, lo: u64, hi: u64) {
+    pub(super) fn on_nack(
+        &mut self,
+        sender: MemberId,
+        from: SocketAddr,
+        epoch: u64,
+        lo: u64,
+        hi: u64,
+    ) {
         if !self.synced || lo == 0 {
             return;
         }
@@ -185,12 +199,22 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         committed: u64,
         reset_losers: bool,
     ) {
-        if self.parked && reset_losers && epoch == self.view.id && Some(sender) == self.view.coordinator() {
+        if self.parked
+            && reset_losers
+            && epoch == self.view.id
+            && Some(sender) == self.view.coordinator()
+        {
             self.reset_local(true);
             self.start_pull(now, sender, false, 0);
             return;
         }
-        if self.accept != Some(Epoch { id: epoch, leader: sender }) || self.role != Role::Member {
+        if self.accept
+            != Some(Epoch {
+                id: epoch,
+                leader: sender,
+            })
+            || self.role != Role::Member
+        {
             return;
         }
         self.high_known = self.high_known.max(high);

@@ -213,10 +213,16 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         if self.pending.is_full() {
             return Err(CommandError::TooManyPending);
         }
-        self.store.names.intern(map).ok_or(CommandError::TooManyMaps)
+        self.store
+            .names
+            .intern(map)
+            .ok_or(CommandError::TooManyMaps)
     }
 
-    #[allow(clippy::too_many_arguments, reason = "one private funnel for five commands")]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one private funnel for five commands"
+    )]
     fn write(
         &mut self,
         now: Instant,
@@ -339,7 +345,8 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         match (p.kind, outcome) {
             (ReqKind::Release, _) => {}
             (ReqKind::Acquire, Outcome::Ok(fence)) => {
-                let deadline = p.first_sent.unwrap_or(now) + blaze_wire::Duration::from_micros(p.lease_us);
+                let deadline =
+                    p.first_sent.unwrap_or(now) + blaze_wire::Duration::from_micros(p.lease_us);
                 let held = Held {
                     map: p.map,
                     key: p.key.clone(),
@@ -360,7 +367,8 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
                 }
             }
             (ReqKind::Renew, Outcome::Ok(_)) => {
-                let deadline = p.first_sent.unwrap_or(now) + blaze_wire::Duration::from_micros(p.lease_us);
+                let deadline =
+                    p.first_sent.unwrap_or(now) + blaze_wire::Duration::from_micros(p.lease_us);
                 let held = self
                     .held
                     .iter_mut()
@@ -452,7 +460,10 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
     /// A lock became free: waiting acquires of the key try again now.
     pub(super) fn wake_waiters(&mut self, now: Instant, map: u8, key: &[u8]) {
         for p in self.pending.iter_mut() {
-            if p.kind == ReqKind::Acquire && p.seen.is_none() && p.map == map && p.key.as_slice() == key
+            if p.kind == ReqKind::Acquire
+                && p.seen.is_none()
+                && p.map == map
+                && p.key.as_slice() == key
             {
                 p.next_send = p.next_send.min(now);
             }
@@ -499,7 +510,13 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         self.denied(now, l.request_id, l.holder, l.fence);
     }
 
-    pub(super) fn denied(&mut self, now: Instant, request: u64, holder: Option<MemberId>, code: u64) {
+    pub(super) fn denied(
+        &mut self,
+        now: Instant,
+        request: u64,
+        holder: Option<MemberId>,
+        code: u64,
+    ) {
         let Some(i) = self.pending.iter().position(|p| p.id == request) else {
             return;
         };

@@ -39,7 +39,13 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             && self.event_room()
     }
 
-    pub(super) fn on_map_request(&mut self, now: Instant, sender: MemberId, from: SocketAddr, m: &MapOp<'_>) {
+    pub(super) fn on_map_request(
+        &mut self,
+        now: Instant,
+        sender: MemberId,
+        from: SocketAddr,
+        m: &MapOp<'_>,
+    ) {
         let kind = match m.kind {
             MapOpKind::PUT => ReqKind::Put,
             MapOpKind::PUT_IF_ABSENT => ReqKind::PutIfAbsent,
@@ -64,7 +70,13 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         });
     }
 
-    pub(super) fn on_lock_request(&mut self, now: Instant, sender: MemberId, from: SocketAddr, l: &LockOp<'_>) {
+    pub(super) fn on_lock_request(
+        &mut self,
+        now: Instant,
+        sender: MemberId,
+        from: SocketAddr,
+        l: &LockOp<'_>,
+    ) {
         let kind = match l.kind {
             LockOpKind::ACQUIRE => ReqKind::Acquire,
             LockOpKind::RELEASE => ReqKind::Release,
@@ -111,7 +123,13 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
 
     /// Decides a request and sequences its operation (or, for a lock that
     /// cannot be granted now, answers with a denial).
-    pub(super) fn sequence_request(&mut self, now: Instant, origin: MemberId, from: Option<SocketAddr>, r: &Req<'_>) {
+    pub(super) fn sequence_request(
+        &mut self,
+        now: Instant,
+        origin: MemberId,
+        from: Option<SocketAddr>,
+        r: &Req<'_>,
+    ) {
         if self.dedup.seen(origin, r.request_id) {
             return;
         }
@@ -164,7 +182,10 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
                     self.deny(now, origin, from, r.request_id, Some(l.holder), 0);
                     return;
                 }
-                if slot.and_then(|s| s.quarantine).is_some_and(|(_, until)| until > now) {
+                if slot
+                    .and_then(|s| s.quarantine)
+                    .is_some_and(|(_, until)| until > now)
+                {
                     self.deny(now, origin, from, r.request_id, None, 0);
                     return;
                 }
@@ -200,7 +221,9 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         let slot = self.store.get(r.map, r.key);
         match slot.and_then(|s| s.lock) {
             Some(l) if r.fence != 0 && l.fence != r.fence => return Err(WriteError::StaleFence),
-            Some(l) if r.fence == 0 && l.holder != origin => return Err(WriteError::Locked(l.holder)),
+            Some(l) if r.fence == 0 && l.holder != origin => {
+                return Err(WriteError::Locked(l.holder));
+            }
             None if r.fence != 0 => return Err(WriteError::StaleFence),
             _ => {}
         }
@@ -267,7 +290,11 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
                 self.sequence(now, op);
                 continue;
             }
-            let Some(i) = self.pending.iter().position(|p| p.seen.is_none() && p.next_send <= now) else {
+            let Some(i) = self
+                .pending
+                .iter()
+                .position(|p| p.seen.is_none() && p.next_send <= now)
+            else {
                 break;
             };
             let Some(p) = self.pending.get_mut(i) else {

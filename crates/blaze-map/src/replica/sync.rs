@@ -29,7 +29,10 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         self.out.retransmit.clear();
         self.timers.set(Timer::Sync, None);
         self.timers.set(Timer::Beat, None);
-        if self.pull.is_some_and(|p| !self.view.contains(p.server) || p.scan) {
+        if self
+            .pull
+            .is_some_and(|p| !self.view.contains(p.server) || p.scan)
+        {
             self.pull = None;
         }
         if !self.view.contains(self.me) || !self.quorum_present {
@@ -69,13 +72,17 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             });
         }
         self.out.sync_req = true;
-        self.timers.set(Timer::Sync, Some(now + self.cfg.retry_interval));
+        self.timers
+            .set(Timer::Sync, Some(now + self.cfg.retry_interval));
         self.try_decide(now);
     }
 
     /// The coordinator asks for this member's history.
     pub(super) fn on_sync_req(&mut self, sender: MemberId, view: u64) {
-        if view != self.view.id || Some(sender) != self.view.coordinator() || self.role != Role::Member {
+        if view != self.view.id
+            || Some(sender) != self.view.coordinator()
+            || self.role != Role::Member
+        {
             return;
         }
         if self.done_view == view {
@@ -158,7 +165,11 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         let mut losers: Vec<(MemberId, Epoch), { crate::MAX_MEMBERS }> = Vec::new();
         if self.view.merge && self.cfg.merge != MergePolicy::MajoritySide {
             for (_, r) in reports.iter() {
-                if r.epoch == winner || losers.iter().any(|(_, e): &(MemberId, Epoch)| *e == r.epoch) {
+                if r.epoch == winner
+                    || losers
+                        .iter()
+                        .any(|(_, e): &(MemberId, Epoch)| *e == r.epoch)
+                {
                     continue;
                 }
                 let rep = reports
@@ -221,9 +232,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         let me = self.me;
         let applied = self.applied;
         for p in self.peers.iter_mut() {
-            let keeps = p
-                .report
-                .is_some_and(|r| r.synced && r.epoch == plan.winner);
+            let keeps = p.report.is_some_and(|r| r.synced && r.epoch == plan.winner);
             p.in_set = p.id == me || keeps;
             p.acked = if p.id == me { applied } else { 0 };
             p.done = p.id == me;
@@ -245,7 +254,8 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         self.losers_reset = plan.losers.is_empty();
         self.out.sync_done = true;
         self.out.beat = true;
-        self.timers.set(Timer::Beat, Some(now + self.cfg.beat_interval));
+        self.timers
+            .set(Timer::Beat, Some(now + self.cfg.beat_interval));
         self.stats.syncs += 1;
         self.done_view = self.view.id;
         if self.view.merge {
@@ -268,7 +278,10 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         winner: Epoch,
         park: bool,
     ) {
-        if view != self.view.id || Some(sender) != self.view.coordinator() || self.role != Role::Member {
+        if view != self.view.id
+            || Some(sender) != self.view.coordinator()
+            || self.role != Role::Member
+        {
             return;
         }
         if self.done_view == view {
@@ -283,7 +296,10 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         self.done_view = view;
         let merge = self.view.merge;
         if self.synced && self.pull.is_none() && self.epoch == winner {
-            self.epoch = Epoch { id: view, leader: sender };
+            self.epoch = Epoch {
+                id: view,
+                leader: sender,
+            };
             self.epoch_base = base;
             self.accept = Some(self.epoch);
             self.high_known = self.high_known.max(base);
@@ -326,7 +342,13 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         }
     }
 
-    pub(super) fn start_pull(&mut self, now: Instant, server: MemberId, scan: bool, newer_than: u64) {
+    pub(super) fn start_pull(
+        &mut self,
+        now: Instant,
+        server: MemberId,
+        scan: bool,
+        newer_than: u64,
+    ) {
         let session = self.next_session;
         self.next_session += 1;
         self.pull = Some(Pull {
@@ -338,21 +360,24 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             next_send: now,
         });
         self.out.snap_req = true;
-        self.timers.set(Timer::Pull, Some(now + self.cfg.retry_interval));
+        self.timers
+            .set(Timer::Pull, Some(now + self.cfg.retry_interval));
     }
 
     /// Resends that are due.
     pub(super) fn retry_work(&mut self, now: Instant) {
         if self.role == Role::Syncing && self.timers.due(Timer::Sync, now) {
             self.out.sync_req = true;
-            self.timers.set(Timer::Sync, Some(now + self.cfg.retry_interval));
+            self.timers
+                .set(Timer::Sync, Some(now + self.cfg.retry_interval));
         }
         if self.role == Role::Active && self.timers.due(Timer::Beat, now) {
             self.out.beat = true;
             if self.peers.iter().any(|p| !p.done) {
                 self.out.sync_done = true;
             }
-            self.timers.set(Timer::Beat, Some(now + self.cfg.beat_interval));
+            self.timers
+                .set(Timer::Beat, Some(now + self.cfg.beat_interval));
         }
         if self.timers.due(Timer::Nack, now) {
             self.timers.set(Timer::Nack, None);
@@ -375,7 +400,11 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
     /// `t`, or one retry interval from now if `t` has passed (work that is
     /// due but blocked is retried then, not in a busy loop).
     fn later(&self, t: Instant, now: Instant) -> Instant {
-        if t > now { t } else { now + self.cfg.retry_interval }
+        if t > now {
+            t
+        } else {
+            now + self.cfg.retry_interval
+        }
     }
 
     /// Re-reads every computed deadline.

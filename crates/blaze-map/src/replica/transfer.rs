@@ -50,13 +50,28 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         })
     }
 
-    pub(super) fn on_snap_req(&mut self, now: Instant, sender: MemberId, from: SocketAddr, session: u64, cursor: u64) {
+    pub(super) fn on_snap_req(
+        &mut self,
+        now: Instant,
+        sender: MemberId,
+        from: SocketAddr,
+        session: u64,
+        cursor: u64,
+    ) {
         let restart = |this: &mut Self| {
-            if !this.out.restart.iter().any(|r| r.0 == from && r.1 == session) {
+            if !this
+                .out
+                .restart
+                .iter()
+                .any(|r| r.0 == from && r.1 == session)
+            {
                 let _ = this.out.restart.push((from, session));
             }
         };
-        if !self.synced || self.pull.is_some_and(|p| !p.scan) || matches!(self.role, Role::Syncing | Role::Fetching) {
+        if !self.synced
+            || self.pull.is_some_and(|p| !p.scan)
+            || matches!(self.role, Role::Syncing | Role::Fetching)
+        {
             restart(self);
             return;
         }
@@ -197,7 +212,14 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
 
     /// A losing side's entry: a merge candidate if written after that
     /// side's own fail-over and different from the base.
-    fn scan_record(&mut self, map: u8, key: Vec<u8, KEY>, value: Vec<u8, VALUE>, owner: MemberId, m: &MapOp<'_>) {
+    fn scan_record(
+        &mut self,
+        map: u8,
+        key: Vec<u8, KEY>,
+        value: Vec<u8, VALUE>,
+        owner: MemberId,
+        m: &MapOp<'_>,
+    ) {
         let Some(pull) = self.pull else {
             return;
         };
@@ -298,7 +320,13 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         self.push_event(e);
         if self.role == Role::Fetching {
             self.finish_sync(now);
-        } else if Some(sender) == self.view.coordinator() && epoch == (Epoch { id: self.view.id, leader: sender }) {
+        } else if Some(sender) == self.view.coordinator()
+            && epoch
+                == (Epoch {
+                    id: self.view.id,
+                    leader: sender,
+                })
+        {
             self.accept = Some(epoch);
             self.out.ack = true;
         }
@@ -322,13 +350,20 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             p.next_send = now + self.cfg.retry_interval * 2;
         }
         self.out.snap_req = false;
-        self.timers
-            .set(super::timer::Timer::Pull, Some(now + self.cfg.retry_interval * 2));
+        self.timers.set(
+            super::timer::Timer::Pull,
+            Some(now + self.cfg.retry_interval * 2),
+        );
     }
 
     /// The leader's log no longer holds what this member misses.
     pub(super) fn on_snap_needed(&mut self, now: Instant, sender: MemberId, epoch: u64) {
-        let ours = self.accept == Some(Epoch { id: epoch, leader: sender }) && self.role == Role::Member;
+        let ours = self.accept
+            == Some(Epoch {
+                id: epoch,
+                leader: sender,
+            })
+            && self.role == Role::Member;
         let fetching = self.role == Role::Fetching
             && self.pull.is_none()
             && self.plan.as_ref().is_some_and(|p| p.source == sender);
