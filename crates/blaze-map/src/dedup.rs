@@ -38,6 +38,27 @@ impl Dedup {
         self.origins.clear();
     }
 
+    /// The `i`-th remembered member: (id, highest request, window bits).
+    pub(crate) fn get(&self, i: usize) -> Option<(MemberId, u64, u64)> {
+        self.origins.get(i).map(|o| (o.id, o.high, o.bits))
+    }
+
+    /// Restores a remembered member from a snapshot.
+    pub(crate) fn restore(&mut self, id: MemberId, high: u64, bits: u64) {
+        self.clock += 1;
+        let o = Origin {
+            id,
+            high,
+            bits,
+            last_use: self.clock,
+        };
+        if let Some(x) = self.origins.iter_mut().find(|x| x.id == id) {
+            *x = o;
+        } else {
+            let _ = self.origins.push(o);
+        }
+    }
+
     pub(crate) fn seen(&self, id: MemberId, request: u64) -> bool {
         let Some(o) = self.origins.iter().find(|o| o.id == id) else {
             return false;

@@ -48,6 +48,9 @@ pub(crate) const SNAP_LOCK: LockOpKind = LockOpKind(64);
 
 /// Snapshot entry flag: the record carries a value.
 pub(crate) const SNAP_HAS_VALUE: u32 = 0x100;
+/// Snapshot record flag: not an entry but a member's request window
+/// (`owner` the member, `version` its highest request, `ttl_us` the bits).
+pub(crate) const SNAP_DEDUP: u32 = 0x200;
 
 /// One decoded frame of this crate.
 #[derive(Debug, Clone, Copy)]

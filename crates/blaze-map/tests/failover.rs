@@ -56,6 +56,34 @@ fn scenario(seed: u64) -> Result<(), String> {
         c.install_views();
     }
     c.run_for(Duration::from_millis(1500));
+    if std::env::var("MAP_DEBUG").is_ok() {
+        for e in c.world.events() {
+            match &e.event {
+                common::Rec::Changed {
+                    key,
+                    new,
+                    version,
+                    cause,
+                    ..
+                } => eprintln!(
+                    "{} n{}/{} v{version} {:?}={:?} by {cause:?}",
+                    e.time,
+                    e.node,
+                    e.incarnation,
+                    String::from_utf8_lossy(key),
+                    new.as_ref().map(|v| String::from_utf8_lossy(v).to_string())
+                ),
+                other => eprintln!("{} n{}/{} {other:?}", e.time, e.node, e.incarnation),
+            }
+        }
+        for inv in &c.history {
+            eprintln!(
+                "inv {} n{} {:?} {:?}",
+                inv.time, inv.node, inv.request, inv.op
+            );
+        }
+        eprintln!("crashes {:?}", c.crashes);
+    }
     c.check_converged()?;
     c.check_total_order()?;
     let acked = c.check_acked_present()?;

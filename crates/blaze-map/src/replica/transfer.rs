@@ -9,7 +9,7 @@
 
 use super::{Candidate, Replica, Role, Serve};
 use crate::event::{Slot as EventSlot, Tag};
-use crate::frames::{Epoch, SNAP_HAS_VALUE};
+use crate::frames::{Epoch, SNAP_DEDUP, SNAP_HAS_VALUE};
 use crate::store::{FLAG_MASK, LockState};
 use blaze_wire::{Duration, Instant, LockOp, MapOp, MemberId};
 use core::net::SocketAddr;
@@ -17,6 +17,12 @@ use heapless::Vec;
 
 /// One snapshot record, ready to encode.
 pub(super) enum Record<'a> {
+    Dedup {
+        cursor: u64,
+        origin: MemberId,
+        high: u64,
+        bits: u64,
+    },
     Entry {
         cursor: u64,
         map: &'a str,
@@ -111,6 +117,24 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
 
     /// The first record at `cursor` or after.
     pub(super) fn record_at(&self, cursor: u64) -> Option<Record<'_>> {
+        let slots = 2 * ENTRIES as u64;
+        let dedup = |c: u64| {
+            let i = usize::try_from(c - slots).ok()?;
+            let (origin, high, bits) = self.dedup.get(i)?;
+            Some(Record::Dedup {
+                cursor: c,
+                origin,
+                high,
+                bits,
+            })
+        };
+        if cursor >= slots {
+            return dedup(cursor);
+        }
+        self.slot_record(cursor).or_else(|| dedup(slots))
+    }
+
+    fn slot_record(&self, cursor: u64) -> Option<Record<'_>> {
         let slot = usize::try_from(cursor / 2).ok()?;
         let mut part = cursor % 2;
         let mut from = slot;
@@ -192,6 +216,13 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             return;
         };
         let owner = m.owner.unwrap_or(MemberId::NIL);
+        if m.flags & SNAP_DEDUP != 0 {
+            if !pull.scan {
+                self.dedup.restore(owner, m.version, m.ttl_us);
+            }
+            self.pull_advance(now, m.order);
+            return;
+        }
         if pull.scan {
             self.scan_record(map, key, value, owner, m);
         } else if let Some(i) = self.store.find_or_insert(map, m.key)

@@ -3,12 +3,10 @@
 
 use super::transfer::Record;
 use super::{Replica, Role};
-use crate::frames::{self, SNAP_HAS_VALUE, SNAP_LOCK, ctl};
+use crate::frames::{self, SNAP_DEDUP, SNAP_HAS_VALUE, SNAP_LOCK, ctl};
 use crate::op::{Op, OpKind};
 use crate::request::ReqKind;
-use blaze_wire::{
-    Body, Destination, Instant, LockOp, LockOpKind, MapOp, MapOpKind, MemberId, Transmit,
-};
+use blaze_wire::{Body, Destination, Instant, LockOp, LockOpKind, MapOp, MapOpKind, Transmit};
 use core::net::SocketAddr;
 
 impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usize>
@@ -230,6 +228,24 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         }
         let to = Destination::Peer(s.addr);
         match self.record_at(cursor) {
+            Some(Record::Dedup {
+                cursor,
+                origin,
+                high,
+                bits,
+            }) => {
+                let body = MapOp {
+                    kind: MapOpKind::SNAPSHOT,
+                    version: high,
+                    request_id: s.session,
+                    order: cursor,
+                    ttl_us: bits,
+                    flags: SNAP_DEDUP,
+                    owner: Some(origin),
+                    ..MapOp::default()
+                };
+                self.send(to, Body::MapOp(body), buf)
+            }
             Some(Record::Entry {
                 cursor,
                 map,
