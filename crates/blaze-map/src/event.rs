@@ -241,6 +241,10 @@ impl<const K: usize, const V: usize> Queue<K, V> {
     }
 
     /// Queues `e`; hands it back when full.
+    #[allow(
+        clippy::result_large_err,
+        reason = "the event is handed back by value, as heapless does; there is no heap to box it on"
+    )]
     pub(crate) fn push(&mut self, e: Slot<K, V>) -> Result<(), Slot<K, V>> {
         self.release_head();
         self.q.push_back(e)

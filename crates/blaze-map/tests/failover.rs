@@ -39,11 +39,11 @@ fn scenario(seed: u64) -> Result<(), String> {
     let mut pending_view: Option<u64> = None;
     for t in 0..100u64 {
         let ms = t * 4;
-        if ms == first - first % 4 || ms == second - second % 4 {
-            if let Some(coord) = c.oldest_up() {
-                c.crash(coord);
-                pending_view = Some(ms + 20 + r.below(20));
-            }
+        if (ms == first - first % 4 || ms == second - second % 4)
+            && let Some(coord) = c.oldest_up()
+        {
+            c.crash(coord);
+            pending_view = Some(ms + 20 + r.below(20));
         }
         if pending_view.is_some_and(|at| ms >= at) {
             pending_view = None;

@@ -94,6 +94,10 @@ fn scenario(seed: u64) -> Result<(), String> {
                 .unwrap_or(4);
             c.pause(victim, Duration::from_millis(60));
         }
+        #[allow(
+            clippy::needless_range_loop,
+            reason = "`c` is borrowed mutably in the body"
+        )]
         for i in 0..5 {
             if !c.up(i) || c.world.is_paused(i) {
                 continue;

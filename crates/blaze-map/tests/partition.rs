@@ -13,7 +13,7 @@ use common::{Cluster, Rec, config, linearizability, rng};
 const KEYS: [&[u8]; 3] = [b"a", b"b", b"c"];
 
 fn sides(seed: u64) -> (Vec<usize>, Vec<usize>) {
-    if seed % 2 == 0 {
+    if seed.is_multiple_of(2) {
         (vec![0, 1], vec![2, 3, 4])
     } else {
         (vec![3, 4], vec![0, 1, 2])

@@ -24,6 +24,11 @@ use std::collections::{BTreeMap, BTreeSet};
 /// 32-byte values.
 pub type R = Replica<32, 64, 16, 32>;
 
+/// A node's entries: (map, key, value, version), sorted.
+pub type State = Vec<(String, Vec<u8>, Vec<u8>, u64)>;
+/// A node's applied changes: (version, key, new value).
+pub type Stream = Vec<(u64, Vec<u8>, Option<Vec<u8>>)>;
+
 /// An owned copy of one event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rec {
@@ -476,7 +481,7 @@ impl Cluster {
     }
 
     /// Final states of the live nodes: (node, sorted entries).
-    pub fn states(&self) -> Vec<(usize, Vec<(String, Vec<u8>, Vec<u8>, u64)>)> {
+    pub fn states(&self) -> Vec<(usize, State)> {
         (0..self.n)
             .filter_map(|i| {
                 let m = self.world.machine(i)?;
@@ -515,8 +520,8 @@ impl Cluster {
     }
 
     /// Changed events per live node as (version, key, new value), in order.
-    pub fn streams(&self) -> BTreeMap<usize, Vec<(u64, Vec<u8>, Option<Vec<u8>>)>> {
-        let mut out: BTreeMap<usize, Vec<_>> = BTreeMap::new();
+    pub fn streams(&self) -> BTreeMap<usize, Stream> {
+        let mut out: BTreeMap<usize, Stream> = BTreeMap::new();
         for e in self.world.events() {
             if !self.up(e.node) || e.incarnation != self.incarnation(e.node) {
                 continue;
@@ -540,7 +545,8 @@ impl Cluster {
     /// Every live node applied changes in increasing order, and any two
     /// nodes agree on the change at each order number.
     pub fn check_total_order(&self) -> Result<(), String> {
-        let mut at: BTreeMap<u64, (usize, Vec<u8>, Option<Vec<u8>>)> = BTreeMap::new();
+        type Seen = (usize, Vec<u8>, Option<Vec<u8>>);
+        let mut at: BTreeMap<u64, Seen> = BTreeMap::new();
         for (node, stream) in self.streams() {
             let mut last = 0;
             for (v, k, val) in stream {
@@ -602,7 +608,7 @@ impl Cluster {
 
 /// A seeded helper for workloads.
 pub fn rng(seed: u64) -> Rng {
-    Rng::new(seed ^ 0x5eed_0f_b1a2e)
+    Rng::new(seed ^ 0x05ee_d0fb_1a2e)
 }
 
 /// Number of seeds: `BLAZE_SIM_SEEDS` or the default.
