@@ -130,3 +130,31 @@ mod tests {
         assert!(d.seen(MemberId::from_u128(ORIGINS as u128 + 1), 1));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, rng_seed: proptest::test_runner::RngSeed::Fixed(7), ..ProptestConfig::default() })]
+
+        /// Against a set of every recorded id: within the window the answer
+        /// is exact; below it, "seen" (the safe side: a request that old is
+        /// never resent, see `MAX_PENDING`).
+        #[test]
+        fn matches_a_set_within_the_window(ids in proptest::collection::vec(1u64..200, 1..100), probe in 1u64..220) {
+            let mut d = Dedup::new();
+            let mut model = BTreeSet::new();
+            let m = MemberId::from_u128(1);
+            for id in ids {
+                d.record(m, id);
+                model.insert(id);
+            }
+            let high = *model.iter().next_back().unwrap_or(&0);
+            let expected = model.contains(&probe) || (probe <= high && high - probe >= WINDOW);
+            prop_assert_eq!(d.seen(m, probe), expected);
+        }
+    }
+}

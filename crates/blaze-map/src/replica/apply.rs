@@ -136,7 +136,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             (Role::Fetching, _, Some(p)) if self.pull.is_none() => (p.source, self.view.id, p.base),
             _ => return,
         };
-        let lo = self.applied + 1;
+        let lo = self.applied.saturating_add(1);
         let hi = match self.log.next_after(self.applied) {
             Some(o) if o > lo => o - 1,
             Some(_) => return,
@@ -149,7 +149,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         if self.timers.get(Timer::Nack).is_some_and(|at| at > now) {
             return;
         }
-        let hi = hi.min(lo + LOG as u64 - 2);
+        let hi = hi.min(lo.saturating_add(LOG as u64 - 2));
         self.out.nack = Some((target, lo, hi, epoch));
         self.stats.nacks_sent += 1;
         self.timers
@@ -226,7 +226,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
     /// Applies every operation that is next in order, while events fit.
     pub(super) fn apply_ready(&mut self, now: Instant) {
         while self.event_room() {
-            let Some(op) = self.log.get(self.applied + 1).cloned() else {
+            let Some(op) = self.log.get(self.applied.saturating_add(1)).cloned() else {
                 break;
             };
             self.apply_op(now, &op);

@@ -165,7 +165,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
                     op.value.clear();
                 }
                 match self.evaluate(origin, r) {
-                    Ok(()) => op.version = self.applied + 1,
+                    Ok(()) => op.version = self.applied.saturating_add(1),
                     Err(e) => {
                         op.error = e.code();
                         if let WriteError::VersionMismatch { current } = e {
@@ -195,7 +195,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
                     return;
                 }
                 op.kind = OpKind::Grant;
-                op.fence = self.applied + 1;
+                op.fence = self.applied.saturating_add(1);
             }
             ReqKind::Release | ReqKind::Renew => {
                 let Some(l) = lock.filter(|l| l.holder == origin && l.fence == r.fence) else {
@@ -270,7 +270,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
 
     /// Gives `op` the next order number, logs it and applies it here.
     pub(super) fn sequence(&mut self, now: Instant, mut op: Op<KEY, VALUE>) {
-        op.order = self.applied + 1;
+        op.order = self.applied.saturating_add(1);
         self.log.insert(op.clone());
         self.apply_op(now, &op);
         self.applied = op.order;
@@ -445,7 +445,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
                 map: c.map,
                 key: c.key,
                 value: c.value,
-                version: self.applied + 1,
+                version: self.applied.saturating_add(1),
                 origin: c.owner,
                 request_id: 0,
                 error: 0,

@@ -191,7 +191,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
 
     fn pull_advance(&mut self, now: Instant, cursor: u64) {
         if let Some(p) = self.pull.as_mut() {
-            p.cursor = cursor + 1;
+            p.cursor = cursor.saturating_add(1);
             p.next_send = now + self.cfg.retry_interval;
         }
         if self.candidate.is_none() {

@@ -150,7 +150,10 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
                 self.out.retransmit.remove(0);
                 continue;
             }
-            r.1 = lo + 1;
+            match lo.checked_add(1) {
+                Some(next) => r.1 = next,
+                None => r.2 = 0,
+            }
             let Some(op) = self.log.get(lo) else {
                 self.out.retransmit.remove(0);
                 continue;
