@@ -25,8 +25,12 @@ enum Client {
     },
 }
 
+/// Odd seeds cut the coordinator and one other member off (quorum 3)
+/// instead of crashing the coordinator; the cut heals later.
 fn scenario(seed: u64) -> Result<(), String> {
-    let mut c = Cluster::new(seed, 5, config(0, MergePolicy::MajoritySide));
+    let split = seed % 2 == 1;
+    let quorum = if split { 3 } else { 0 };
+    let mut c = Cluster::new(seed, 5, config(quorum, MergePolicy::MajoritySide));
     c.world
         .set_default_link(LinkConfig::lossy_lan().with_loss(0.10));
     let mut r = rng(seed);
@@ -72,16 +76,27 @@ fn scenario(seed: u64) -> Result<(), String> {
         if ms == crash_at - crash_at % 2
             && let Some(coord) = c.oldest_up()
         {
-            c.crash(coord);
+            if split {
+                let other = (coord + 1 + r.below(4) as usize) % 5;
+                let rest: Vec<usize> = (0..5).filter(|&i| i != coord && i != other).collect();
+                c.partition(&[&[coord, other], &rest]);
+            } else {
+                c.crash(coord);
+                clients[coord] = Client::Idle;
+            }
             crashed = Some(coord);
-            clients[coord] = Client::Idle;
             view_at = Some(ms + 20 + r.below(20));
         }
         if ms == restart_at - restart_at % 2
             && let Some(i) = crashed.take()
         {
-            c.restart(i);
-            view_at = Some(ms + 5);
+            if split {
+                c.heal();
+                view_at = Some(ms + 20);
+            } else {
+                c.restart(i);
+                view_at = Some(ms + 5);
+            }
         }
         if view_at.is_some_and(|at| ms >= at) {
             view_at = None;
