@@ -37,9 +37,15 @@ fn scenario(seed: u64) -> Result<(), String> {
             c.restart(4);
             view_at = Some(ms + 2);
         }
+        let bounce = if seed % 3 == 0 { join4 + 8 } else { bounce };
         if ms == bounce - bounce % 4 {
-            // A non-coordinator crashes and comes back as a new member.
-            let i = 1 + r.below(4) as usize;
+            // A member crashes and comes back as a new member; every third
+            // seed it is the coordinator, soon after the joins.
+            let i = if seed % 3 == 0 {
+                c.oldest_up().unwrap_or(0)
+            } else {
+                1 + r.below(4) as usize
+            };
             c.crash(i);
             bounced = Some(i);
             view_at = Some(ms + 20);

@@ -131,7 +131,7 @@ fn split_brain(seed: u64, policy: MergePolicy) -> Result<(Cluster, Vec<u8>, Vec<
         c.put(j, b"maj", format!("maj{t}").as_bytes(), 0);
         c.run_for(Duration::from_millis(5));
     }
-    c.run_for(Duration::from_millis(600));
+    c.run_for(Duration::from_millis(300));
     // What each side holds when the partition heals.
     let read = |c: &Cluster, i: usize, key: &[u8]| {
         c.world
@@ -147,7 +147,7 @@ fn split_brain(seed: u64, policy: MergePolicy) -> Result<(Cluster, Vec<u8>, Vec<
     c.heal();
     c.run_for(Duration::from_millis(25));
     c.install_views();
-    c.run_for(Duration::from_millis(1500));
+    c.run_for(Duration::from_millis(800));
     c.check_converged()?;
     c.check_total_order()?;
     let merged = c

@@ -32,6 +32,7 @@ pub(super) enum Record<'a> {
         owner: MemberId,
         flags: u32,
         ttl_us: u64,
+        expires: Option<Instant>,
     },
     Lock {
         cursor: u64,
@@ -155,6 +156,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
                     owner: s.owner,
                     flags: s.flags,
                     ttl_us: s.ttl_us,
+                    expires: s.expires,
                 });
             }
             if let Some(l) = s.lock {

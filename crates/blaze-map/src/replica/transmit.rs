@@ -132,7 +132,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             };
             return self.send(Destination::Peer(to), Body::MapOp(body), buf);
         }
-        if let Some(t) = self.transmit_serve(buf) {
+        if let Some(t) = self.transmit_serve(now, buf) {
             return Some(t);
         }
         // The stream.
@@ -223,7 +223,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         self.transmit_request(now, buf)
     }
 
-    fn transmit_serve(&mut self, buf: &mut [u8]) -> Option<Transmit> {
+    fn transmit_serve(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
         let s = self.serve?;
         let cursor = s.reply?;
         if let Some(sv) = self.serve.as_mut() {
@@ -258,7 +258,13 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
                 owner,
                 flags,
                 ttl_us,
+                expires,
             }) => {
+                // The time left, at least 1 µs (0 would mean "forever").
+                let ttl_us = match expires {
+                    Some(t) if ttl_us > 0 => t.saturating_duration_since(now).total_micros().max(1),
+                    _ => ttl_us,
+                };
                 let body = MapOp {
                     map,
                     kind: MapOpKind::SNAPSHOT,
