@@ -26,6 +26,11 @@
 //! views, datagrams and time; drain `poll_transmit`, `poll_event` and
 //! `poll_timeout`. Capacities are const generics.
 //!
+//! ## Features
+//!
+//! - `log` / `defmt`: protocol milestones (views, syncs, snapshots) are
+//!   logged at debug level (mutually exclusive).
+//!
 //! ## What it does not do
 //!
 //! It does not detect failures or build views: the membership layer does,
@@ -49,6 +54,9 @@
 
 #[cfg(test)]
 extern crate std;
+
+#[macro_use]
+mod fmt;
 
 mod config;
 pub use config::{Config, ConfigError, MergePolicy};

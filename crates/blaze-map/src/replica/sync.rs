@@ -15,6 +15,12 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
 {
     /// A new view was installed.
     pub(super) fn on_view(&mut self, now: Instant) {
+        debug!(
+            "blaze-map: view {} with {} members, quorum {}",
+            self.view.id,
+            self.view.members.len(),
+            self.quorum_present
+        );
         if !self.quorum_present {
             self.fail_pending(WriteError::QuorumLost, false);
         }
@@ -197,6 +203,10 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             let _ = plan.losers.push((rep, base));
         }
         let mine = self.my_report();
+        debug!(
+            "blaze-map: sync of view {} continues epoch {} up to order {}",
+            self.view.id, winner.id, base
+        );
         self.plan = Some(plan);
         if mine.synced && mine.epoch == winner {
             if self.applied >= base {
@@ -257,6 +267,10 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         self.timers
             .set(Timer::Beat, Some(now + self.cfg.beat_interval));
         self.stats.syncs += 1;
+        debug!(
+            "blaze-map: sequencing epoch {} from order {}",
+            self.view.id, self.applied
+        );
         self.done_view = self.view.id;
         if self.view.merge {
             let mut e = EventSlot::new(Tag::Merged(won));
@@ -323,6 +337,10 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
     /// Drops this replica's state before a snapshot: requests already in
     /// the order are aborted, held locks are revoked.
     pub(super) fn reset_local(&mut self, merge_lost: bool) {
+        debug!(
+            "blaze-map: state dropped for a snapshot (merge lost: {})",
+            merge_lost
+        );
         let had_state = self.synced;
         self.fail_pending(WriteError::Aborted, true);
         self.lose_held(LockLostReason::Revoked);

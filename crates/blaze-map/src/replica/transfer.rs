@@ -348,6 +348,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         self.epoch_base = epoch_base;
         self.log.clear();
         self.stats.snapshots_installed += 1;
+        debug!("blaze-map: snapshot installed as of order {}", as_of);
         let mut e = EventSlot::new(Tag::Installed);
         e.number = as_of;
         self.push_event(e);
