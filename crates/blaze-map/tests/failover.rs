@@ -147,7 +147,7 @@ fn flapping(seed: u64) -> Result<(), String> {
 
 #[test]
 fn flapping_membership() {
-    run_seeds!("flapping_membership", 100, flapping);
+    run_seeds!("flapping_membership", 60, flapping);
 }
 
 #[test]
