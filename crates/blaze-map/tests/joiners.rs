@@ -37,7 +37,11 @@ fn scenario(seed: u64) -> Result<(), String> {
             c.restart(4);
             view_at = Some(ms + 2);
         }
-        let bounce = if seed.is_multiple_of(3) { join4 + 8 } else { bounce };
+        let bounce = if seed.is_multiple_of(3) {
+            join4 + 8
+        } else {
+            bounce
+        };
         if ms == bounce - bounce % 4 {
             // A member crashes and comes back as a new member; every third
             // seed it is the coordinator, soon after the joins.
