@@ -7,7 +7,7 @@ use blaze_wire::{Duration, GroupId, Instant, MemberId};
 use super::Node;
 use crate::group::{CH_BEST_EFFORT, CH_CUSTOM, CH_RELIABLE};
 use crate::{
-    Channel, CustomError, CustomProtocol, GroupError, MAX_TOPIC_LEN, PublishError, Qos,
+    Channel, CustomError, CustomProtocol, GroupBuffers, GroupError, MAX_TOPIC_LEN, PublishError, Qos,
     STREAM_BEST_EFFORT, STREAM_RELIABLE, TopicError,
 };
 
@@ -131,6 +131,28 @@ impl<
         slot.peers.clear();
         self.after_input(now);
         Ok(())
+    }
+
+    /// Ends the node and gives back each group slot's buffers, for a new
+    /// node (after a restart, say). The contents are unspecified. A slot's
+    /// entry is `None` only if its buffers were lost to a channel that
+    /// failed to open (which [`Node::new`]'s checks rule out).
+    pub fn into_buffers(self) -> [Option<GroupBuffers<'a>>; G] {
+        self.slots.map(|mut slot| {
+            let mut out = [None, None];
+            for (k, spare) in slot.spare.iter_mut().enumerate() {
+                let ch = if k == 0 { CH_RELIABLE } else { CH_BEST_EFFORT };
+                out[k] = match slot.channels.get_mut(ch).and_then(Option::take) {
+                    Some(Channel::Reliable(e) | Channel::BestEffort(e)) => Some(e.into_buffers()),
+                    _ => spare.take(),
+                };
+            }
+            let [r, b] = out;
+            Some(GroupBuffers {
+                reliable: r?,
+                best_effort: b?,
+            })
+        })
     }
 
     /// Sets the QoS of `topic` for every group (topics not set are
