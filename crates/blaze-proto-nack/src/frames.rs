@@ -97,14 +97,15 @@ pub(crate) struct HeartbeatIn<'a> {
     marks: Repeated<'a, StreamMark>,
 }
 
-/// An `Ack` view: `target` is the acknowledged sender, `p2p_seq` the next
-/// sequence number the receiver needs (all before it consumed), and
-/// `correlation` the stream id.
+/// A stream `Ack` view: `target` is the acknowledged sender, `next_seq`
+/// the next sequence number the receiver needs (all before it consumed),
+/// and `stream` the stream id. Acks without `stream_ack` belong to
+/// point-to-point messaging and are not for this crate.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct AckIn {
     pub(crate) target: Option<MemberId>,
-    pub(crate) p2p_seq: u64,
-    pub(crate) correlation: u64,
+    pub(crate) next_seq: u64,
+    pub(crate) stream: u32,
 }
 
 impl<'a> DataIn<'a> {
@@ -166,10 +167,10 @@ pub(crate) fn parse(buf: &[u8]) -> Result<FrameIn<'_>, DecodeError> {
             echo_delay_us: h.echo_delay_us,
             marks: h.streams,
         }),
-        Body::Ack(a) => BodyIn::Ack(AckIn {
+        Body::Ack(a) if a.stream_ack => BodyIn::Ack(AckIn {
             target: a.target,
-            p2p_seq: a.p2p_seq,
-            correlation: a.correlation,
+            next_seq: a.next_seq,
+            stream: a.stream,
         }),
         _ => BodyIn::Other,
     };
@@ -255,8 +256,8 @@ pub(crate) struct HeartbeatOut {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AckOut {
     pub(crate) target: MemberId,
-    pub(crate) p2p_seq: u64,
-    pub(crate) correlation: u64,
+    pub(crate) next_seq: u64,
+    pub(crate) stream: u32,
 }
 
 /// The envelope shared by every frame.
@@ -356,9 +357,10 @@ impl Envelope {
     pub(crate) fn emit_ack(&self, buf: &mut [u8], ack: &AckOut) -> Result<usize, BufferTooSmall> {
         let a = Ack {
             target: Some(ack.target),
-            p2p_seq: ack.p2p_seq,
-            correlation: ack.correlation,
-            queue: "",
+            stream_ack: true,
+            stream: ack.stream,
+            next_seq: ack.next_seq,
+            ..Ack::default()
         };
         Ok(self.frame(Body::Ack(a)).emit(buf)?)
     }
@@ -475,11 +477,11 @@ mod tests {
             prop_assert_eq!(back.target, Some(target));
             prop_assert_eq!(back.stream, stream);
             prop_assert_eq!(back.ranges().collect::<Vec<_>>(), ranges);
-            let ack = AckOut { target: MemberId::from_u128(1), p2p_seq: seq, correlation: u64::from(stream) };
+            let ack = AckOut { target: MemberId::from_u128(1), next_seq: seq, stream };
             let mut buf = [0u8; 128];
             let n = ENV.emit_ack(&mut buf, &ack).unwrap();
             let BodyIn::Ack(a) = parse(&buf[..n]).unwrap().body else { panic!("not an ack") };
-            prop_assert_eq!((a.p2p_seq, a.correlation), (seq, u64::from(stream)));
+            prop_assert_eq!((a.next_seq, a.stream), (seq, stream));
         }
 
         #[test]

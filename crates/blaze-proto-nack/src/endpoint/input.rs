@@ -214,14 +214,14 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
     }
 
     fn on_ack(&mut self, i: usize, a: AckIn) {
-        if a.target != Some(self.id) || a.correlation != u64::from(self.cfg.stream) {
+        if a.target != Some(self.id) || a.stream != self.cfg.stream {
             self.stats.drops.unknown_stream += 1;
             return;
         }
         if !self.reliable() {
             return;
         }
-        let seq = Seq::new(a.p2p_seq);
+        let seq = Seq::new(a.next_seq);
         let (start, next_send) = (self.window.start(), self.window.next_send());
         if seq > next_send {
             self.stats.drops.invalid_seq += 1;

@@ -62,8 +62,8 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
             let next = rx.take_ack(now)?;
             let ack = AckOut {
                 target: p.id,
-                p2p_seq: next.raw(),
-                correlation: u64::from(stream),
+                next_seq: next.raw(),
+                stream,
             };
             let len = env.emit_ack(out, &ack).ok()?;
             return Some(Transmit {
