@@ -392,11 +392,20 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                     Phase::Member => {
                         // Excluded (falsely suspected): join again.
                         debug!("excluded from view {:x}; rejoining", v.view_id);
-                        g.view = View::default();
+                        let old = core::mem::take(&mut g.view);
                         g.phase = Phase::Joining {
                             deadline: now + join_wait,
                         };
                         self.broadcast(slot, DUE_JOIN, true);
+                        // The members that excluded us reset their channels
+                        // to us: start new lives on our side too.
+                        for m in old
+                            .members
+                            .iter()
+                            .filter(|m| v.members().any(|n| n.id == m.id))
+                        {
+                            self.reset_channel(now, m.id);
+                        }
                     }
                     Phase::Joining { .. } => {}
                 }
@@ -459,6 +468,29 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
     /// Installs `view` and reports the differences as events.
     fn install(&mut self, now: Instant, slot: usize, mut view: View<M>, issuer: MemberId) {
         let me = self.me.id;
+        // A merge that brings back members of our previous view which were
+        // in another view meanwhile: they declared us failed and reset
+        // their channels to us (we may not have seen that view).
+        let mut stale: heapless::Vec<MemberId, M> = heapless::Vec::new();
+        if view.merge
+            && let Some(g) = self.group(slot)
+        {
+            for m in view
+                .members
+                .iter()
+                .filter(|m| m.id != me && g.view.contains(m.id))
+            {
+                let claim = self
+                    .peer(m.id)
+                    .and_then(|p| p.claims.get(slot).copied().flatten());
+                if claim.is_some_and(|c| c != g.view.id && c != view.id && c != 0) {
+                    let _ = stale.push(m.id);
+                }
+            }
+        }
+        for id in stale {
+            self.reset_channel(now, id);
+        }
         // Learn the members we did not know, refresh what we know.
         for m in view.members.iter_mut() {
             if m.id == me {
@@ -481,7 +513,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                     }
                 }
                 None => {
-                    let mut p = Peer::new(m.id, now);
+                    let mut p = Peer::new(m.id, now, crate::peer::channel_start(&mut self.rng));
                     p.addr = m.address;
                     p.name = m.name;
                     p.weight = m.weight;

@@ -49,7 +49,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                     }
                 }
             }
-            let mut p = Peer::new(id, now);
+            let mut p = Peer::new(id, now, crate::peer::channel_start(&mut self.rng));
             p.addr = addr;
             p.incarnation = incarnation.unwrap_or(0);
             p.incarnation_known = incarnation.is_some();
@@ -57,6 +57,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             return true;
         };
         let mut restarted = false;
+        let start = crate::peer::channel_start(&mut self.rng);
         let Some(p) = self.peers.get_mut(i) else {
             return false;
         };
@@ -80,7 +81,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             restarted = true;
         }
         if restarted {
-            p.reset(now);
+            p.reset(now, start);
         }
         p.last_heard = now;
         if addr.is_some() {
@@ -114,8 +115,9 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
 
     fn declare_failed(&mut self, now: Instant, id: MemberId) {
         debug!("member {} declared failed", id);
+        let start = crate::peer::channel_start(&mut self.rng);
         if let Some(p) = self.peer_mut(id) {
-            p.reset(now);
+            p.reset(now, start);
             p.dead_since = Some(now);
         }
         self.stats.failures_declared += 1;

@@ -459,6 +459,7 @@ mod tests {
             p2p_seq: 4,
             correlation: 5,
             queue: "q",
+            ..Ack::default()
         };
         round(BodyOut::Ack(ack), |f| {
             assert!(matches!(f.body, Body::Ack(x) if x == ack))

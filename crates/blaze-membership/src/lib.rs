@@ -28,11 +28,36 @@
 //! and randomness ([`Rng`](blaze_wire::Rng)). Capacities are const
 //! generics.
 //!
+//! ## Design in brief
+//!
+//! - **Failure detection** (see `detector.rs`): every frame is evidence of
+//!   life; members heartbeat each group every `heartbeat_interval`. A member
+//!   silent for half the `failure_timeout` is probed every interval, directly
+//!   and through `indirect_probes` random members (SWIM ping-req), and is
+//!   told it is suspected (a `Suspect` frame) so that it refutes at once with
+//!   heartbeats to everybody (Lifeguard). Only a whole `failure_timeout`
+//!   without any evidence declares it failed.
+//! - **Views** (see `coordinator.rs`): only coordinators issue views; a view
+//!   id is a counter plus the issuer, so two coordinators never issue
+//!   different views under one id, and members install only newer views
+//!   that list both them and the sender. Views are repeated by unicast to
+//!   members whose heartbeat does not confirm them yet.
+//! - **Point-to-point** (see `messaging.rs`): per-pair sequence numbers,
+//!   cumulative acks, go-back-N retransmission.
+//! - **Queues** (see `queue.rs`): the coordinator dispatches, producers keep
+//!   a copy until a consumer acknowledged, so a coordinator failure loses
+//!   nothing (messages come again, flagged `redelivered`).
+//!
 //! ## What it does not do
 //!
 //! Broadcast to a group with a quality of service is composed in
 //! `blaze-node` from this crate and the multicast protocols. Nothing here
-//! authenticates peers.
+//! authenticates peers. Exactly-once processing of queue messages is not
+//! promised. Point-to-point channels restart (new random numbering, the
+//! first message alone until acknowledged) when a member is declared failed;
+//! the member that was declared failed learns it from the view that
+//! excluded it, or from the merge that brings it back, and restarts its
+//! side too, renumbering what it had not got acknowledged.
 //!
 //! ## Features
 //!

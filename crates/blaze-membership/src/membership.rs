@@ -37,7 +37,9 @@ pub struct Identity {
     pub id: MemberId,
     /// Human-readable name.
     pub name: Name,
-    /// Opaque application metadata (an encoded `BlazeMessage`).
+    /// Application metadata: an encoded `BlazeMessage` (see
+    /// `blaze_wire::BlazeMessageWriter`), carried opaquely in `Join` frames.
+    /// Bytes that do not parse as a `BlazeMessage` are sent as absent.
     pub metadata: Metadata,
     /// Incremented by the caller on every restart under the same id.
     pub incarnation: u64,
@@ -526,9 +528,18 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         }
         for s in self.slots.iter() {
             match s.state {
-                SlotState::Outgoing { next_tx, .. } | SlotState::Reply { next_tx, .. } => {
-                    take(next_tx)
+                SlotState::Outgoing {
+                    to, seq, next_tx, ..
+                } => {
+                    let open = self
+                        .peers
+                        .iter()
+                        .any(|p| p.id == to && (p.tx_synced || seq == p.tx_start));
+                    if open {
+                        take(next_tx);
+                    }
                 }
+                SlotState::Reply { next_tx, .. } => take(next_tx),
                 _ => {}
             }
         }

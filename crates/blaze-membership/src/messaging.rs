@@ -14,6 +14,7 @@
 
 use crate::frames::{Ack, Reply, Request};
 use crate::membership::{Control, Membership, Pending, PlainEvent, Record};
+use crate::peer::{SEQ_WINDOW, serial_diff};
 use crate::pool::{Header, Inbound, SlotState, alloc};
 use crate::{Name, SendError};
 use blaze_wire::{Duration, GroupId, Instant, MemberId};
@@ -230,14 +231,20 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             return;
         };
         p.ack_due = true;
-        if r.p2p_seq != p.rx_next {
-            self.stats.p2p_duplicates += 1;
-            return;
+        let s = r.p2p_seq;
+        if let Some(expected) = p.rx_next {
+            let d = serial_diff(s, expected);
+            // Far off: the sender started a new life of the channel (it
+            // declared us failed meanwhile); take its number as the start.
+            if d != 0 && d.abs() < SEQ_WINDOW {
+                self.stats.p2p_duplicates += 1;
+                return;
+            }
         }
         match self.accept(now, sender, group, r) {
             Ok(()) => {
                 if let Some(p) = self.peer_mut(sender) {
-                    p.rx_next += 1;
+                    p.rx_next = Some(s.wrapping_add(1));
                 }
             }
             Err(NoStorage) => self.stats.p2p_no_storage += 1,
@@ -329,11 +336,21 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
     }
 
     pub(crate) fn on_ack(&mut self, _now: Instant, sender: MemberId, a: &Ack<'_>) {
-        if a.p2p_seq != 0 {
+        let acked = self.peer_mut(sender).and_then(|p| {
+            // Only acks of this life of the channel count.
+            let in_life =
+                serial_diff(a.p2p_seq, p.tx_start) >= 0 && serial_diff(p.tx_next, a.p2p_seq) > 0;
+            if in_life {
+                p.tx_synced = true;
+            }
+            in_life.then_some(p.tx_start)
+        });
+        if let Some(start) = acked {
             for s in self.slots.iter_mut() {
                 if let SlotState::Outgoing { to, seq, .. } = s.state
                     && to == sender
-                    && seq <= a.p2p_seq
+                    && serial_diff(seq, start) >= 0
+                    && serial_diff(a.p2p_seq, seq) >= 0
                 {
                     s.state = SlotState::Free;
                 }
@@ -398,6 +415,42 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         }
         for slot in 0..G {
             self.consumer_gone(slot, id);
+        }
+    }
+
+    /// Starts a new life of the channel to `id` on this side: fresh random
+    /// numbering; messages still unacknowledged are renumbered, in order,
+    /// into the new life (none is dropped).
+    pub(crate) fn reset_channel(&mut self, now: Instant, id: MemberId) {
+        let start = crate::peer::channel_start(&mut self.rng);
+        let Some(p) = self.peer_mut(id) else { return };
+        p.tx_start = start;
+        p.tx_synced = false;
+        p.rx_next = None;
+        let mut pending: heapless::Vec<(u64, usize), S> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| match s.state {
+                SlotState::Outgoing { to, seq, .. } if to == id => Some((seq, i)),
+                _ => None,
+            })
+            .collect();
+        pending.sort_unstable();
+        let mut next = start;
+        for (_, i) in pending {
+            if let Some(SlotState::Outgoing {
+                seq, next_tx, sent, ..
+            }) = self.slots.get_mut(i).map(|s| &mut s.state)
+            {
+                *seq = next;
+                *next_tx = now;
+                *sent = false;
+            }
+            next += 1;
+        }
+        if let Some(p) = self.peer_mut(id) {
+            p.tx_next = next;
         }
     }
 

@@ -31,16 +31,24 @@ pub(crate) struct Peer<const G: usize> {
     pub(crate) claims: [Option<u64>; G],
     /// Per local group slot: pending unicast frames (`DUE_*` bits).
     pub(crate) due: [u8; G],
+    /// Point-to-point: first sequence number of this channel's life (a
+    /// random start, so that a peer that reset its side is recognised).
+    pub(crate) tx_start: u64,
     /// Point-to-point: next sequence number to send.
     pub(crate) tx_next: u64,
-    /// Point-to-point: next sequence number expected.
-    pub(crate) rx_next: u64,
+    /// Point-to-point: whether the peer acknowledged `tx_start`; until then
+    /// only the first message is sent, so the peer can take its number as
+    /// the start of the channel.
+    pub(crate) tx_synced: bool,
+    /// Point-to-point: next sequence number expected (`None`: take the
+    /// next one received as the start).
+    pub(crate) rx_next: Option<u64>,
     /// Point-to-point: a cumulative ack is owed.
     pub(crate) ack_due: bool,
 }
 
 impl<const G: usize> Peer<G> {
-    pub(crate) fn new(id: MemberId, now: Instant) -> Self {
+    pub(crate) fn new(id: MemberId, now: Instant, start: u64) -> Self {
         Peer {
             id,
             addr: None,
@@ -54,8 +62,10 @@ impl<const G: usize> Peer<G> {
             next_probe: now,
             claims: [None; G],
             due: [0; G],
-            tx_next: 1,
-            rx_next: 1,
+            tx_start: start,
+            tx_next: start,
+            tx_synced: false,
+            rx_next: None,
             ack_due: false,
         }
     }
@@ -65,14 +75,30 @@ impl<const G: usize> Peer<G> {
     }
 
     /// Forget everything tied to the previous life of the member.
-    pub(crate) fn reset(&mut self, now: Instant) {
+    pub(crate) fn reset(&mut self, now: Instant, start: u64) {
         self.dead_since = None;
         self.last_heard = now;
         self.next_probe = now;
         self.claims = [None; G];
         self.due = [0; G];
-        self.tx_next = 1;
-        self.rx_next = 1;
+        self.tx_start = start;
+        self.tx_next = start;
+        self.tx_synced = false;
+        self.rx_next = None;
         self.ack_due = false;
     }
 }
+
+/// A random first sequence number in `1..2^62` (no wrap-around in a life).
+pub(crate) fn channel_start(rng: &mut blaze_wire::Rng) -> u64 {
+    (rng.next_u64() >> 2) | 1
+}
+
+/// How far `a` is ahead of `b` in serial-number order.
+pub(crate) fn serial_diff(a: u64, b: u64) -> i64 {
+    a.wrapping_sub(b) as i64
+}
+
+/// Sequence numbers further apart than this belong to different lives of
+/// a channel.
+pub(crate) const SEQ_WINDOW: i64 = 1 << 32;

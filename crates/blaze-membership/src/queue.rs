@@ -51,6 +51,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         if self.group(slot).is_some_and(|g| g.view.id != 0) {
             self.send_subscription(now, slot, name, true)?;
         }
+        self.dispatch_queues(now);
         self.update_timers(now);
         Ok(())
     }
@@ -67,6 +68,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         let name = Name::new(queue).ok_or(SendError::BadQueueName)?;
         self.subscriptions.retain(|s| *s != (slot, name));
         let r = self.send_subscription(now, slot, name, false);
+        self.dispatch_queues(now);
         self.update_timers(now);
         r
     }

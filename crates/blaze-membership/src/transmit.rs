@@ -63,6 +63,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                         p2p_seq: 0,
                         correlation,
                         queue: "",
+                        ..Ack::default()
                     };
                     (
                         Destination::Peer(to),
@@ -118,13 +119,14 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                     self.group_frame(now, slot, bit, buf),
                 ));
             }
-            if p.ack_due && p.alive() {
+            if p.ack_due && p.alive() && p.rx_next.is_some() {
                 p.ack_due = false;
                 let ack = Ack {
                     target: Some(p.id),
-                    p2p_seq: p.rx_next.saturating_sub(1),
+                    p2p_seq: p.rx_next.map_or(0, |n| n.wrapping_sub(1)),
                     correlation: 0,
                     queue: "",
+                    ..Ack::default()
                 };
                 return Some((
                     Destination::Peer(addr),
@@ -155,7 +157,9 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             .iter()
             .enumerate()
             .filter_map(|(i, s)| match s.state {
-                SlotState::Outgoing { seq, next_tx, .. } if next_tx <= now => Some((seq, i)),
+                SlotState::Outgoing {
+                    to, seq, next_tx, ..
+                } if next_tx <= now && self.may_send(to, seq) => Some((seq, i)),
                 _ => None,
             })
             .min();
@@ -233,6 +237,13 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             return out.or(Some((Destination::Group, Err(WireError::Nothing))));
         }
         None
+    }
+
+    /// Until the peer acknowledged the first message of a channel's life,
+    /// only that message goes out.
+    fn may_send(&self, to: blaze_wire::MemberId, seq: u64) -> bool {
+        self.peer(to)
+            .is_some_and(|p| p.tx_synced || seq == p.tx_start)
     }
 
     /// Encodes the group-wide frame `bit` of group `slot`.

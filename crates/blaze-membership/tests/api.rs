@@ -133,6 +133,18 @@ fn a_lone_member_serves_its_own_requests_and_queue() {
         Ok(1)
     );
     assert_eq!(m.free_slots(), 4);
+    // Without a consumer the message waits at the coordinator.
+    m.unsubscribe(now, g, "jobs").unwrap();
+    m.send_queue(now, g, "jobs", b"later").unwrap();
+    assert_eq!(m.poll_event(now), None);
+    m.subscribe(now, g, "jobs").unwrap();
+    assert!(matches!(
+        m.poll_event(now),
+        Some(blaze_membership::Event::QueueMessage {
+            payload: b"later",
+            ..
+        })
+    ));
 }
 
 proptest! {

@@ -345,3 +345,85 @@ fn point_to_point_is_reliable_fifo_and_survives_a_quick_restart() {
         }
     );
 }
+
+/// A member whose outgoing traffic is cut is declared failed by all the
+/// others, while it still hears them and declares nobody failed: its
+/// channels are reset on one side only. Once it is heard again the
+/// channels start a new life and carry messages both ways, in order.
+#[test]
+fn point_to_point_recovers_after_a_one_sided_failure() {
+    run_seeds!(
+        "point_to_point_recovers_after_a_one_sided_failure",
+        100,
+        |seed| { one_sided(seed, None) }
+    );
+}
+
+#[test]
+fn point_to_point_recovers_after_a_one_sided_failure_unicast() {
+    run_seeds!(
+        "point_to_point_recovers_after_a_one_sided_failure_unicast",
+        100,
+        |seed| { one_sided(seed, Some(&[0, 2])) }
+    );
+}
+
+fn one_sided(seed: u64, seeds: Option<&[usize]>) -> Result<(), String> {
+    let mut w = World::new(seed, 4, Setup::new(config(100, 500, seeds)).factory());
+    w.set_default_link(LinkConfig::default().with_loss(0.05));
+    // Traffic in both directions before the cut.
+    for i in 0..5u8 {
+        w.at(at(1_200 + u64::from(i) * 20), move |w| {
+            w.command(0, |n, now| n.m.send(now, id_of(1), &[i]))
+                .unwrap()
+                .unwrap();
+            w.command(1, |n, now| n.m.send(now, id_of(0), &[i]))
+                .unwrap()
+                .unwrap();
+        });
+    }
+    w.at(at(1_500), |w| {
+        for to in [0, 2, 3] {
+            w.block(1, to, true);
+        }
+    });
+    w.at(at(3_000), |w| {
+        for to in [0, 2, 3] {
+            w.block(1, to, false);
+        }
+    });
+    for i in 100..110u8 {
+        w.at(at(5_000 + u64::from(i) * 20), move |w| {
+            w.command(0, |n, now| n.m.send(now, id_of(1), &[i]))
+                .unwrap()
+                .unwrap();
+            w.command(1, |n, now| n.m.send(now, id_of(0), &[i]))
+                .unwrap()
+                .unwrap();
+        });
+    }
+    w.run_until(at(8_000));
+    if !w
+        .events()
+        .iter()
+        .any(|r| r.node == 0 && r.event == Ev::Failed(id_of(1)))
+    {
+        return Err("node 1 was never declared failed".into());
+    }
+    for (node, from) in [(1usize, 0usize), (0, 1)] {
+        let got: Vec<u8> = w
+            .events()
+            .iter()
+            .filter(|r| r.node == node)
+            .filter_map(|r| match &r.event {
+                Ev::Message { from: f, payload } if *f == id_of(from) => Some(payload[0]),
+                _ => None,
+            })
+            .collect();
+        let late: Vec<u8> = got.iter().copied().filter(|b| *b >= 100).collect();
+        if late != (100..110).collect::<Vec<u8>>() || got.windows(2).any(|p| p[1] <= p[0]) {
+            return Err(format!("node {node} got {got:?} from node {from}"));
+        }
+    }
+    Ok(())
+}

@@ -165,7 +165,7 @@ fn partition_then_merge() {
                 (0..6).map(|i| view_at(&w, i)).collect::<Vec<_>>()
             ));
         }
-        w.run_until(at(10_000));
+        w.run_until(at(8_500));
         if !converged(&w, &[0, 1, 2, 3, 4, 5]) {
             return Err(format!(
                 "not merged: {:?}",
@@ -220,7 +220,7 @@ fn unicast_discovery_join_crash_leave_partition() {
                     (0..6).map(|i| view_at(&w, i)).collect::<Vec<_>>()
                 ));
             }
-            w.run_until(at(14_000));
+            w.run_until(at(11_000));
             if !converged(&w, &[0, 1, 3, 5]) {
                 return Err(format!(
                     "not merged: {:?}",

@@ -276,9 +276,16 @@ impl Machine for Node {
     }
 }
 
-/// Every view id maps to one member list across all nodes that recorded it.
+/// Every view id maps to one member list across all nodes that recorded
+/// it (at least 95 % of installs must have been snapshot). Returns the
+/// number of distinct views.
 pub fn check_agreement(events: &[blaze_sim::EventRecord<Ev>]) -> Result<usize, String> {
     let mut seen: BTreeMap<u64, (usize, Vec<MemberId>)> = BTreeMap::new();
+    let mut checked = 0usize;
+    let installs = events
+        .iter()
+        .filter(|r| matches!(r.event, Ev::View { .. }))
+        .count();
     for r in events {
         if let Ev::View {
             view_id,
@@ -286,6 +293,7 @@ pub fn check_agreement(events: &[blaze_sim::EventRecord<Ev>]) -> Result<usize, S
             ..
         } = &r.event
         {
+            checked += 1;
             match seen.get(view_id) {
                 Some((node, first)) if first != members => {
                     return Err(format!(
@@ -299,6 +307,11 @@ pub fn check_agreement(events: &[blaze_sim::EventRecord<Ev>]) -> Result<usize, S
                 }
             }
         }
+    }
+    if checked * 100 < installs * 95 {
+        return Err(format!(
+            "only {checked} of {installs} installed views could be compared"
+        ));
     }
     Ok(seen.len())
 }
