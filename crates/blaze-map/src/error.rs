@@ -22,6 +22,9 @@ pub enum CommandError {
     TooManyMaps,
     /// `unlock` or `renew` of a lock this member does not hold.
     NotHeld,
+    /// `lock` or `try_lock` of a lock this member already holds or is
+    /// already waiting for.
+    AlreadyHeld,
 }
 
 impl fmt::Display for CommandError {
@@ -33,6 +36,7 @@ impl fmt::Display for CommandError {
             CommandError::TooManyPending => "too many requests in flight",
             CommandError::TooManyMaps => "map name too long or too many maps",
             CommandError::NotHeld => "lock not held",
+            CommandError::AlreadyHeld => "lock already held or requested",
         })
     }
 }

@@ -105,6 +105,51 @@ fn scenario(seed: u64) -> Result<(), String> {
     Ok(())
 }
 
+/// The membership flaps: every 30 to 60 ms it wrongly suspects a live
+/// member (often the coordinator) and takes it back in the next view.
+fn flapping(seed: u64) -> Result<(), String> {
+    let mut c = Cluster::new(seed, 5, config(0, MergePolicy::MajoritySide));
+    c.world
+        .set_default_link(LinkConfig::lossy_lan().with_loss(0.05));
+    let mut r = rng(seed);
+    let mut count = 0;
+    let mut next = 30 + r.below(30);
+    let mut suspected = false;
+    for t in 0..100u64 {
+        let ms = t * 4;
+        if ms >= next {
+            if suspected {
+                c.install_views();
+            } else {
+                let victim = if r.below(2) == 0 {
+                    c.oldest_up().unwrap_or(0)
+                } else {
+                    r.below(5) as usize
+                };
+                c.install_views_excluding(&[victim]);
+            }
+            suspected = !suspected;
+            next = ms + 30 + r.below(30);
+        }
+        writers(&mut c, &mut r, &mut count);
+        c.run_for(Duration::from_millis(4));
+    }
+    if suspected {
+        c.install_views();
+    }
+    c.run_for(Duration::from_millis(800));
+    c.check_converged()?;
+    c.check_total_order()?;
+    c.check_acked_present()?;
+    linearizability::check_run(&c)?;
+    Ok(())
+}
+
+#[test]
+fn flapping_membership() {
+    run_seeds!("flapping_membership", 60, flapping);
+}
+
 #[test]
 fn checker_self_test() {
     linearizability::self_test();

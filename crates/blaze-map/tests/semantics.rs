@@ -184,6 +184,13 @@ fn locks_exclude_fence_and_hand_over() {
             .map(|l| l.holder),
         Some(member_id(1, 0))
     );
+    let again = c
+        .world
+        .command(1, |n, now| {
+            n.r.try_lock(now, "m", b"x", lease, Duration::from_millis(5))
+        })
+        .unwrap();
+    assert_eq!(again, Err(CommandError::AlreadyHeld));
     // Another member waits, then gives up naming the holder.
     let b = c
         .try_lock(2, b"x", lease, Duration::from_millis(30))

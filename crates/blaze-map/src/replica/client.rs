@@ -94,6 +94,15 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         timeout: Duration,
     ) -> Result<RequestId, CommandError> {
         let map = self.prepare(map, key, &[])?;
+        let mine = |k: &[u8]| k == key;
+        if self.held.iter().any(|h| h.map == map && mine(&h.key))
+            || self
+                .pending
+                .iter()
+                .any(|p| p.kind == ReqKind::Acquire && p.map == map && mine(&p.key))
+        {
+            return Err(CommandError::AlreadyHeld);
+        }
         let id = self.fresh_request_id();
         self.enqueue(Pending {
             id,

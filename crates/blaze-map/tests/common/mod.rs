@@ -294,9 +294,16 @@ impl Cluster {
     /// member first; a set holding members of different previous views is
     /// a merge.
     pub fn install_views(&mut self) {
+        self.install_views_excluding(&[]);
+    }
+
+    /// Like [`install_views`](Cluster::install_views), but the membership
+    /// wrongly suspects `suspects`: they are left out of the views and are
+    /// not told (they keep their old view).
+    pub fn install_views_excluding(&mut self, suspects: &[usize]) {
         let mut comps: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
         for i in 0..self.n {
-            if self.up(i) {
+            if self.up(i) && !suspects.contains(&i) {
                 comps.entry(self.component_of(i)).or_default().push(i);
             }
         }
