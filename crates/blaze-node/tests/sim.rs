@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use blaze_node::{Duration, Instant, MessageError, PublishError, Qos, WriteOptions};
-use blaze_sim::{LinkConfig, World, check_exactly_once, check_fifo, run_seeds};
+use blaze_sim::{DropReason, LinkConfig, World, check_exactly_once, check_fifo, run_seeds};
 use common::{BE_TOPIC, Ev, RELIABLE_TOPIC, Sim, agreed, group, id_of};
 
 const NODES: usize = 4;
@@ -39,7 +39,12 @@ fn scenario(seed: u64) -> Result<(), String> {
             (
                 n.publish(now, g, "fec", b"x"),
                 n.publish(now, g, "total", b"x"),
-                n.publish(now, blaze_node::GroupId::from_name("other"), RELIABLE_TOPIC, b"x"),
+                n.publish(
+                    now,
+                    blaze_node::GroupId::from_name("other"),
+                    RELIABLE_TOPIC,
+                    b"x",
+                ),
                 n.send_to(now, id_of(60), b"x"),
             )
         })
@@ -70,9 +75,15 @@ fn scenario(seed: u64) -> Result<(), String> {
     // Point to point, request/reply, a queue with consumers on two nodes,
     // a map write and a lock.
     world.at(t0 + Duration::from_millis(5), move |w| {
-        w.command(2, |m, now| m.n_mut().queue_subscribe(now, g, "jobs").unwrap());
-        w.command(3, |m, now| m.n_mut().queue_subscribe(now, g, "jobs").unwrap());
-        w.command(1, |m, now| m.n_mut().send_to(now, id_of(2), b"psst").unwrap());
+        w.command(2, |m, now| {
+            m.n_mut().queue_subscribe(now, g, "jobs").unwrap()
+        });
+        w.command(3, |m, now| {
+            m.n_mut().queue_subscribe(now, g, "jobs").unwrap()
+        });
+        w.command(1, |m, now| {
+            m.n_mut().send_to(now, id_of(2), b"psst").unwrap()
+        });
         w.command(0, |m, now| {
             m.n_mut()
                 .request(now, id_of(3), b"ping", Duration::from_secs(2))
@@ -91,7 +102,9 @@ fn scenario(seed: u64) -> Result<(), String> {
     });
     world.at(t0 + Duration::from_millis(200), move |w| {
         for k in 0..6u8 {
-            w.command(0, |m, now| m.n_mut().queue_send(now, g, "jobs", &[k]).unwrap());
+            w.command(0, |m, now| {
+                m.n_mut().queue_send(now, g, "jobs", &[k]).unwrap()
+            });
         }
     });
     world.run_until(t0 + Duration::from_secs(3));
@@ -110,7 +123,10 @@ fn scenario(seed: u64) -> Result<(), String> {
         {
             match qos {
                 Qos::Reliable => {
-                    if topic != RELIABLE_TOPIC || payload.len() != 2 || payload[0] as usize != *sender {
+                    if topic != RELIABLE_TOPIC
+                        || payload.len() != 2
+                        || payload[0] as usize != *sender
+                    {
                         return Err(format!("bad reliable message {:?}", r.event));
                     }
                     reliable.push((r.node, (*sender, payload[1])));
@@ -126,7 +142,11 @@ fn scenario(seed: u64) -> Result<(), String> {
         }
     }
     for r in 0..NODES {
-        let got: Vec<(usize, u8)> = reliable.iter().filter(|(n, _)| *n == r).map(|(_, m)| *m).collect();
+        let got: Vec<(usize, u8)> = reliable
+            .iter()
+            .filter(|(n, _)| *n == r)
+            .map(|(_, m)| *m)
+            .collect();
         let expected: Vec<(usize, u8)> = (0..NODES)
             .filter(|s| *s != r)
             .flat_map(|s| (0..PER_SENDER).map(move |k| (s, k)))
@@ -142,11 +162,18 @@ fn scenario(seed: u64) -> Result<(), String> {
             return Err(format!("node {r} got {got} of {sent} best-effort messages"));
         }
     }
-    let has = |node: usize, f: &dyn Fn(&Ev) -> bool| events.iter().any(|r| r.node == node && f(&r.event));
-    if !has(2, &|e| matches!(e, Ev::Direct { from: 1, payload } if payload == b"psst")) {
+    let has =
+        |node: usize, f: &dyn Fn(&Ev) -> bool| events.iter().any(|r| r.node == node && f(&r.event));
+    if !has(
+        2,
+        &|e| matches!(e, Ev::Direct { from: 1, payload } if payload == b"psst"),
+    ) {
         return Err("point-to-point message not delivered".into());
     }
-    if !has(0, &|e| matches!(e, Ev::Reply { from: 3, payload, .. } if payload == b"gnip")) {
+    if !has(
+        0,
+        &|e| matches!(e, Ev::Reply { from: 3, payload, .. } if payload == b"gnip"),
+    ) {
         return Err("no reply".into());
     }
     // Queue: each of the 6 messages consumed (on node 2 or 3) and acked.
@@ -158,7 +185,10 @@ fn scenario(seed: u64) -> Result<(), String> {
         })
         .collect();
     for k in 0..6u8 {
-        if !consumed.iter().any(|(n, p)| *p == k && (*n == 2 || *n == 3)) {
+        if !consumed
+            .iter()
+            .any(|(n, p)| *p == k && (*n == 2 || *n == 3))
+        {
             return Err(format!("queue message {k} not consumed: {consumed:?}"));
         }
     }
@@ -171,10 +201,18 @@ fn scenario(seed: u64) -> Result<(), String> {
     }
     // Map: the change seen by every node, and the value readable there.
     for n in 0..NODES {
-        if !has(n, &|e| matches!(e, Ev::MapChanged { key, new: Some(v) } if key == b"colour" && v == b"blue")) {
+        if !has(
+            n,
+            &|e| matches!(e, Ev::MapChanged { key, new: Some(v) } if key == b"colour" && v == b"blue"),
+        ) {
             return Err(format!("node {n} saw no map change"));
         }
-        let v = world.machine(n).unwrap().n().map_get(g, "cfg", b"colour").map(|e| e.value.to_vec());
+        let v = world
+            .machine(n)
+            .unwrap()
+            .n()
+            .map_get(g, "cfg", b"colour")
+            .map(|e| e.value.to_vec());
         if v.as_deref() != Some(&b"blue"[..]) {
             return Err(format!("node {n} reads {v:?}"));
         }
@@ -183,11 +221,20 @@ fn scenario(seed: u64) -> Result<(), String> {
         return Err("no WriteDone at the writer".into());
     }
     // Lock: granted to node 2, then lost when its lease ran out.
-    if !has(2, &|e| matches!(e, Ev::LockGranted { key, .. } if key == b"printer")) {
+    if !has(
+        2,
+        &|e| matches!(e, Ev::LockGranted { key, .. } if key == b"printer"),
+    ) {
         return Err("lock not granted".into());
     }
     if !has(2, &|e| matches!(e, Ev::LockLost(key) if key == b"printer")) {
         return Err("lock lease did not expire".into());
+    }
+    let total = world.stats().total();
+    let lost =
+        total.dropped_inbound.get(DropReason::Loss) + total.dropped_outbound.get(DropReason::Loss);
+    if lost * 20 < total.sent {
+        return Err(format!("only {lost} of {} datagrams lost", total.sent));
     }
     for n in 0..NODES {
         let s = world.machine(n).unwrap().n().stats();
@@ -200,5 +247,5 @@ fn scenario(seed: u64) -> Result<(), String> {
 
 #[test]
 fn four_nodes_all_services_under_loss() {
-    common::with_big_stack(|| run_seeds!("four_nodes_all_services_under_loss", 20, scenario));
+    common::with_big_stack(|| run_seeds!("four_nodes_all_services_under_loss", 200, scenario));
 }

@@ -7,8 +7,8 @@ use blaze_wire::{Duration, GroupId, Instant, MemberId};
 use super::Node;
 use crate::group::{CH_BEST_EFFORT, CH_CUSTOM, CH_RELIABLE};
 use crate::{
-    Channel, CustomError, CustomProtocol, GroupBuffers, GroupError, MAX_TOPIC_LEN, PublishError, Qos,
-    STREAM_BEST_EFFORT, STREAM_RELIABLE, TopicError,
+    Channel, CustomError, CustomProtocol, GroupBuffers, GroupError, MAX_TOPIC_LEN, PublishError,
+    Qos, STREAM_BEST_EFFORT, STREAM_RELIABLE, TopicError,
 };
 
 impl<
@@ -139,15 +139,12 @@ impl<
     /// failed to open (which [`Node::new`]'s checks rule out).
     pub fn into_buffers(self) -> [Option<GroupBuffers<'a>>; G] {
         self.slots.map(|mut slot| {
-            let mut out = [None, None];
-            for (k, spare) in slot.spare.iter_mut().enumerate() {
-                let ch = if k == 0 { CH_RELIABLE } else { CH_BEST_EFFORT };
-                out[k] = match slot.channels.get_mut(ch).and_then(Option::take) {
+            let [r, b] = [CH_RELIABLE, CH_BEST_EFFORT].map(|ch| {
+                match slot.channels.get_mut(ch).and_then(Option::take) {
                     Some(Channel::Reliable(e) | Channel::BestEffort(e)) => Some(e.into_buffers()),
-                    _ => spare.take(),
-                };
-            }
-            let [r, b] = out;
+                    _ => slot.spare.get_mut(ch).and_then(Option::take),
+                }
+            });
             Some(GroupBuffers {
                 reliable: r?,
                 best_effort: b?,
@@ -196,12 +193,14 @@ impl<
             _ => return Err(PublishError::QosUnavailable(qos)),
         };
         let r = match slot.channels.get_mut(ch).and_then(Option::as_mut) {
-            Some(Channel::Reliable(e) | Channel::BestEffort(e)) => {
-                e.send(now, payload).map(|_| ()).map_err(|e| match e {
+            Some(Channel::Reliable(e) | Channel::BestEffort(e)) => e
+                .send_topic(now, topic, payload)
+                .map(|_| ())
+                .map_err(|e| match e {
                     NackSendError::WouldBlock => PublishError::WouldBlock,
+                    NackSendError::TopicTooLong => PublishError::TopicTooLong,
                     _ => PublishError::TooLarge,
-                })
-            }
+                }),
             Some(Channel::Custom(c)) => {
                 c.publish(now, topic, payload).map_err(PublishError::Custom)
             }

@@ -146,11 +146,9 @@ impl<
                 Some(mark) => Route::Stream(mark.stream),
                 None => Route::Membership,
             },
-            // Membership's acknowledgements travel outside any group;
-            // a channel's name its group and carry its stream.
-            Body::Ack(a) if group.raw() != 0 => {
-                Route::Stream(u32::try_from(a.correlation).unwrap_or(u32::MAX))
-            }
+            // Stream acknowledgements belong to a channel; the others
+            // (point-to-point, replies) to membership.
+            Body::Ack(a) if a.stream_ack => Route::Stream(a.stream),
             Body::Token(_) => Route::Custom,
             Body::MapOp(_) | Body::LockOp(_) => Route::Map,
             Body::Empty => {
@@ -322,10 +320,13 @@ fn from_channel<X>(
     Some(match e {
         ChannelEvent::Custom(event) => Event::Custom { group, event },
         ChannelEvent::Nack(NackEvent::Message {
-            sender, payload, ..
+            sender,
+            topic,
+            payload,
+            ..
         }) => Event::Message {
             group,
-            topic: "",
+            topic,
             sender,
             payload,
             qos,

@@ -1,9 +1,13 @@
 //! A test application around `Node` for blaze-sim.
-#![allow(dead_code, unreachable_pub, reason = "each test binary uses a part of the harness")]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    reason = "each test binary uses a part of the harness"
+)]
 
 use blaze_node::{
-    Buffers, Config, Delivery, Event, GroupBuffers, GroupId, Identity, Instant, MemberId,
-    Metadata, Name, NoCustom, Node, Protocol, Qos, SendSlot, Transmit,
+    Buffers, Config, Delivery, Event, GroupBuffers, GroupId, Identity, Instant, MemberId, Metadata,
+    Name, NoCustom, Node, Protocol, Qos, SendSlot, Transmit,
 };
 use blaze_sim::{Machine, Spawn};
 use core::net::SocketAddr;
@@ -58,10 +62,11 @@ fn channel_buffers(config: &Config) -> Buffers<'static> {
 }
 
 fn group_buffers(config: &Config) -> GroupBuffers<'static> {
-    POOL.with(|p| p.borrow_mut().pop()).unwrap_or_else(|| GroupBuffers {
-        reliable: channel_buffers(config),
-        best_effort: channel_buffers(config),
-    })
+    POOL.with(|p| p.borrow_mut().pop())
+        .unwrap_or_else(|| GroupBuffers {
+            reliable: channel_buffers(config),
+            best_effort: channel_buffers(config),
+        })
 }
 
 /// What the harness records, owned.
@@ -204,7 +209,8 @@ pub struct Sim {
 impl Sim {
     pub fn new(s: Spawn) -> Self {
         let config = config();
-        let buffers: [GroupBuffers<'static>; GROUPS] = core::array::from_fn(|_| group_buffers(&config));
+        let buffers: [GroupBuffers<'static>; GROUPS] =
+            core::array::from_fn(|_| group_buffers(&config));
         let me = Identity {
             id: id_of(s.index),
             name: Name::new(&format!("n{}", s.index)).unwrap(),
@@ -294,7 +300,9 @@ pub fn agreed(world: &blaze_sim::World<Sim>, nodes: &[usize]) -> bool {
         world.machine(*i).is_some_and(|m| {
             let members = m.n().members(group());
             members.len() == nodes.len()
-                && nodes.iter().all(|j| members.iter().any(|v| v.id == id_of(*j)))
+                && nodes
+                    .iter()
+                    .all(|j| members.iter().any(|v| v.id == id_of(*j)))
                 && m.n().map(group()).is_some_and(|r| r.is_synced())
         })
     })
