@@ -149,7 +149,7 @@ fn run(
     nodes: &mut [Box<CustomNode>],
     now: &mut Instant,
     until: Instant,
-    got: &mut Vec<Vec<CustomEv>>,
+    got: &mut [Vec<CustomEv>],
 ) {
     let mut buf = [0u8; 1500];
     loop {
@@ -160,13 +160,13 @@ fn run(
                 while let Some(t) = nodes[i].poll_transmit(*now, &mut buf) {
                     moved = true;
                     let d = buf[..t.len].to_vec();
-                    for j in 0..nodes.len() {
+                    for (j, n) in nodes.iter_mut().enumerate() {
                         let to_j = match t.to {
                             Destination::Group => j != i,
                             Destination::Peer(a) => a == addr(j),
                         };
                         if to_j {
-                            nodes[j].handle_datagram(*now, addr(i), &d);
+                            n.handle_datagram(*now, addr(i), &d);
                         }
                     }
                 }
