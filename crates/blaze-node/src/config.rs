@@ -100,8 +100,8 @@ impl GroupBuffers<'_> {
         Buffers::recv_bytes_needed(&config.nack, peers, window)
     }
 
-    /// Bytes of the largest message a channel of `buffers` can send: the
-    /// smaller of its send bytes and `max_message_len`.
+    /// Whether `b` can hold a channel of a node with `peers` members and a
+    /// window of `window` (as `Endpoint::new` checks).
     pub(crate) fn fits(b: &Buffers<'_>, config: &Config, peers: usize, window: usize) -> bool {
         !b.send_index.is_empty()
             && b.send_bytes.len() >= config.nack.fragment_size()
