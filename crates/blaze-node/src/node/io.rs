@@ -86,8 +86,11 @@ impl<
                 if m.id != me {
                     let _fits = others.push((m.id, m.incarnation));
                 }
+                // The view's address, else the one membership learnt from
+                // the member's datagrams (this member's own is not needed).
                 let addr = m
                     .address
+                    .or_else(|| self.membership.member(m.id).and_then(|p| p.address))
                     .unwrap_or(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0));
                 let _fits = map_members.push(MapMember { id: m.id, addr });
             }
