@@ -128,5 +128,5 @@ fn scenario(seed: u64) -> Result<(), String> {
 
 #[test]
 fn chaos_then_agreement() {
-    common::with_big_stack(|| run_seeds!("chaos_then_agreement", 50, scenario));
+    common::with_big_stack(|| run_seeds!("chaos_then_agreement", 30, scenario));
 }
