@@ -171,7 +171,7 @@ fn flapping(seed: u64) -> Result<(), String> {
 
 #[test]
 fn flapping_membership() {
-    run_seeds!("flapping_membership", 60, flapping);
+    run_seeds!("flapping_membership", 40, flapping);
 }
 
 #[test]
