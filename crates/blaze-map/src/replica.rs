@@ -555,6 +555,22 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         self.view.addr(id)
     }
 
+    /// Numbers this replica's requests from `base + 1` on, and returns
+    /// whether it took effect (only before the first request).
+    ///
+    /// The coordinator recognises resent requests by (member, request
+    /// number). A member that restarts under the same id must therefore
+    /// number its requests above any it used before, or its first writes
+    /// are taken for resent ones and dropped: pass a base that grows with
+    /// each incarnation, such as the incarnation shifted left by 32.
+    pub fn set_request_base(&mut self, base: u64) -> bool {
+        if self.next_request != 1 {
+            return false;
+        }
+        self.next_request = base.saturating_add(1);
+        true
+    }
+
     fn fresh_request_id(&mut self) -> u64 {
         let id = self.next_request;
         self.next_request += 1;

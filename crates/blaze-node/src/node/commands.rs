@@ -81,7 +81,16 @@ impl<
         } else {
             None
         };
-        let rep = kept.map_or_else(|| blaze_map::Replica::new(map, me), Ok);
+        let base = self.incarnation << 32;
+        let rep = kept.map_or_else(
+            || {
+                blaze_map::Replica::new(map, me).map(|mut r| {
+                    r.set_request_base(base);
+                    r
+                })
+            },
+            Ok,
+        );
         let id_r = blaze_proto_nack::Identity {
             member: me,
             group,
