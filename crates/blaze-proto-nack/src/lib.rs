@@ -37,7 +37,9 @@
 //!
 //! Membership (who is in the group) comes from `blaze-membership` through
 //! [`Endpoint::add_peer`] / [`Endpoint::remove_peer`]; total order is
-//! `blaze-proto-totem`; forward error correction is `blaze-fec`.
+//! `blaze-proto-totem`; the Reed–Solomon arithmetic of "reliable + FEC"
+//! streams ([`Reliability::ReliableFec`], see [`FecConfig`]) is
+//! `blaze-fec`.
 //!
 //! ## Features
 //!
@@ -70,6 +72,8 @@ mod error;
 pub use error::{PeerTableFull, SendError};
 mod event;
 pub use event::{CutReason, Event};
+mod fec;
+pub use fec::{FecBuffers, FecConfig, FecStats};
 mod frames;
 mod gaps;
 pub use gaps::{Gaps, GapsFull, Missing};
