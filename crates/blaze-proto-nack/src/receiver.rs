@@ -146,11 +146,6 @@ impl<const W: usize> Receiver<W> {
         }
     }
 
-    /// NACKs sent or overheard cover everything before this.
-    pub(crate) fn nacked_until(&self) -> Seq {
-        self.nacked_until
-    }
-
     /// Whether `seq` is missing here: `Some(true)` for a hole in the
     /// window, `Some(false)` when held or already delivered, `None`
     /// beyond the window.

@@ -23,10 +23,7 @@ pub(crate) struct FecRx {
     parity_end: Option<Seq>,
     /// Largest block size seen.
     k: u8,
-    /// The newest parity came before this receiver NACKed its block: the
-    /// sender sends parity proactively, so NACKs wait for it.
-    proactive: bool,
-    /// Since when the current hold has stood.
+    /// The last arrival under a hold.
     hold_since: Option<Instant>,
     /// The hold was lifted (parity did not come in time).
     lifted: bool,
@@ -69,21 +66,24 @@ impl FecRx {
         u32::try_from(lost * 1_000_000 / u64::from(self.span)).unwrap_or(u32::MAX)
     }
 
-    /// Recomputes the NACK hold: holes in the block being filled (by the
-    /// block grid learned from parity) wait for its parity.
+    /// Recomputes the NACK hold: once the block grid is known (from the
+    /// newest parity and the largest `k`), holes in the block being
+    /// filled wait until data past its end, or its parity, arrives (or
+    /// the hold times out): its proactive parity may heal them, and on
+    /// demand one NACK per block gathers all its losses.
     pub(crate) fn update_hold<const W: usize>(&mut self, rx: &mut Receiver<W>, now: Instant) {
         let hold = match self.parity_end {
-            Some(end) if self.proactive && !self.lifted && self.k > 0 => {
+            Some(end) if !self.lifted && self.k > 0 => {
                 let k = u64::from(self.k);
                 let beyond = u64::try_from(rx.high_end.distance_from(end)).unwrap_or(0);
                 Some(end + beyond.saturating_sub(1) / k * k)
             }
             _ => None,
         };
-        if hold != rx.nack_hold {
-            rx.nack_hold = hold;
-            self.hold_since = hold.map(|_| now);
-        }
+        // The hold times out only when the stream stalls: every arrival
+        // restarts it.
+        rx.nack_hold = hold;
+        self.hold_since = hold.map(|_| now);
     }
 
     /// When a hold that keeps holes back must be lifted.
@@ -192,7 +192,6 @@ pub(crate) fn on_parity<const W: usize>(
     }
     s.fec.k = s.fec.k.max(k);
     if s.fec.parity_end.is_none_or(|e| end > e) {
-        s.fec.proactive = end > s.rx.nacked_until();
         s.fec.parity_end = Some(end);
     }
     s.fec.lifted = false;
