@@ -11,6 +11,11 @@ use crate::fec::FecConfig;
 /// header and the framing of one fragment, with room to spare.
 pub const FRAME_OVERHEAD: usize = 128;
 
+/// Longest topic of a message, in bytes. A message's topic travels in its
+/// first fragment and counts against that fragment's
+/// [`Config::fragment_size`] bytes.
+pub const MAX_TOPIC_LEN: usize = 64;
+
 /// Quality of service of the local stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

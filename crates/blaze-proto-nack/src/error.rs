@@ -14,6 +14,8 @@ pub enum SendError {
     /// The message is larger than `Config::max_message_len` or than the
     /// send buffers can ever hold.
     TooLarge,
+    /// The topic is longer than [`MAX_TOPIC_LEN`](crate::MAX_TOPIC_LEN).
+    TopicTooLong,
 }
 
 impl fmt::Display for SendError {
@@ -21,6 +23,7 @@ impl fmt::Display for SendError {
         f.write_str(match self {
             SendError::WouldBlock => "send window full",
             SendError::TooLarge => "message larger than the send window can hold",
+            SendError::TopicTooLong => "topic name too long",
         })
     }
 }

@@ -30,6 +30,8 @@ pub enum Event<'a> {
         stream: u32,
         /// Sequence number of the message (of its first fragment).
         seq: Seq,
+        /// The message's topic (empty for [`Endpoint::send`](crate::Endpoint::send)).
+        topic: &'a str,
         /// The whole message.
         payload: &'a [u8],
     },

@@ -56,6 +56,8 @@ pub(crate) enum BodyIn<'a> {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct DataIn<'a> {
     pub(crate) stream: u32,
+    /// The batch's topic: that of every message without its own.
+    pub(crate) topic: &'a str,
     pub(crate) first_seq: u64,
     pub(crate) qos: u32,
     pub(crate) repair: bool,
@@ -66,6 +68,8 @@ pub(crate) struct DataIn<'a> {
 /// One `DataMessage` view.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct MsgIn<'a> {
+    /// The message's topic (its own, else the batch's).
+    pub(crate) topic: &'a str,
     pub(crate) payload: &'a [u8],
     pub(crate) fragment_index: u32,
     pub(crate) fragment_count: u32,
@@ -118,7 +122,13 @@ pub(crate) struct AckIn {
 impl<'a> DataIn<'a> {
     /// The messages, in sequence order.
     pub(crate) fn messages(&self) -> impl Iterator<Item = MsgIn<'a>> + 'a {
-        self.messages.iter().map(|m| MsgIn {
+        let batch_topic = self.topic;
+        self.messages.iter().map(move |m| MsgIn {
+            topic: if m.topic.is_empty() {
+                batch_topic
+            } else {
+                m.topic
+            },
             payload: m.payload,
             fragment_index: m.fragment_index,
             fragment_count: m.fragment_count,
@@ -156,6 +166,7 @@ pub(crate) fn parse(buf: &[u8]) -> Result<FrameIn<'_>, DecodeError> {
     let body = match f.body {
         Body::Data(d) => BodyIn::Data(DataIn {
             stream: d.stream,
+            topic: d.topic,
             first_seq: d.first_seq,
             qos: qos_code(d.qos),
             repair: d.repair,

@@ -65,7 +65,7 @@ extern crate std;
 mod fmt;
 
 mod config;
-pub use config::{Config, ConfigError, FRAME_OVERHEAD, LateJoin, Reliability};
+pub use config::{Config, ConfigError, FRAME_OVERHEAD, LateJoin, MAX_TOPIC_LEN, Reliability};
 mod endpoint;
 pub use endpoint::{Buffers, Endpoint, Identity};
 mod error;

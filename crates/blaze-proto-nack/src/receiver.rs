@@ -4,7 +4,7 @@
 
 use blaze_wire::{Duration, Instant, Rng, Seq};
 
-use crate::config::Config;
+use crate::config::{Config, MAX_TOPIC_LEN};
 use crate::frames::MsgIn;
 use crate::gaps::Gaps;
 use crate::rtt::RttEstimator;
@@ -18,7 +18,10 @@ const MAX_RETRY_SHIFT: u32 = 6;
 
 #[derive(Debug, Clone, Copy, Default)]
 struct RxSlot {
+    /// Payload bytes (after the topic).
     len: u32,
+    /// Topic bytes, stored before the payload (first fragments only).
+    topic_len: u8,
     fragment_index: u32,
     fragment_count: u32,
     total_len: u64,
@@ -35,6 +38,9 @@ pub(crate) struct Reasm {
     /// True when the bytes are not kept (no buffer, or too large): the
     /// message is reported unrecoverable when its last fragment passes.
     discard: bool,
+    /// The message's topic (from its first fragment).
+    topic: [u8; MAX_TOPIC_LEN],
+    topic_len: u8,
 }
 
 /// What storing one received message did.
@@ -48,8 +54,14 @@ pub(crate) enum Stored {
 /// One step of in-order delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Step {
-    /// Deliver the slot at `next` (`len` bytes at `offset` of the region).
-    Slot { seq: Seq, offset: usize, len: usize },
+    /// Deliver the slot at `next` (`len` bytes at `offset` of the region,
+    /// after its `topic_len`-byte topic).
+    Slot {
+        seq: Seq,
+        offset: usize,
+        len: usize,
+        topic_len: usize,
+    },
     /// Deliver the reassembly buffer's first `len` bytes.
     Reassembled { seq: Seq, len: usize },
     /// Report `from..=to` lost.
@@ -64,6 +76,19 @@ pub(crate) enum Step {
 pub(crate) struct ReasmBuf<'b> {
     pub(crate) bytes: &'b mut [u8],
     pub(crate) owner: Option<usize>,
+    /// The topic of the message last reassembled.
+    pub(crate) topic: [u8; MAX_TOPIC_LEN],
+    pub(crate) topic_len: u8,
+}
+
+impl ReasmBuf<'_> {
+    /// The topic of the message last reassembled.
+    pub(crate) fn topic(&self) -> &str {
+        self.topic
+            .get(..usize::from(self.topic_len))
+            .and_then(|t| core::str::from_utf8(t).ok())
+            .unwrap_or("")
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -235,7 +260,13 @@ impl<const W: usize> Receiver<W> {
             self.stats.duplicates += 1;
             return Stored::Duplicate;
         }
-        if msg.payload.len() > fragment {
+        // Only a message's first fragment carries its topic.
+        let topic = if msg.fragment_index == 0 {
+            msg.topic.as_bytes()
+        } else {
+            &[]
+        };
+        if topic.len() > MAX_TOPIC_LEN || msg.payload.len() + topic.len() > fragment {
             self.stats.oversized += 1;
             return Stored::Dropped;
         }
@@ -245,12 +276,15 @@ impl<const W: usize> Receiver<W> {
         }
         let idx = self.slot_index(off);
         let start = idx * fragment;
-        if let Some(dst) = region.get_mut(start..start + msg.payload.len()) {
-            dst.copy_from_slice(msg.payload);
+        if let Some(dst) = region.get_mut(start..start + topic.len() + msg.payload.len()) {
+            let (t, p) = dst.split_at_mut(topic.len());
+            t.copy_from_slice(topic);
+            p.copy_from_slice(msg.payload);
         }
         if let Some(slot) = self.slots.get_mut(idx) {
             *slot = RxSlot {
                 len: msg.payload.len() as u32,
+                topic_len: topic.len() as u8,
                 fragment_index: msg.fragment_index,
                 fragment_count: msg.fragment_count,
                 total_len: msg.total_len,
@@ -607,7 +641,8 @@ impl<const W: usize> Receiver<W> {
             let idx = self.first;
             let slot = self.slots.get(idx).copied().unwrap_or_default();
             let seq = self.next;
-            let off = idx * fragment;
+            let tl = usize::from(slot.topic_len);
+            let off = idx * fragment + tl;
             let len = slot.len as usize;
             if slot.fragment_count <= 1 {
                 if let Some(from) = self.abort_reasm(buf, me) {
@@ -618,6 +653,7 @@ impl<const W: usize> Receiver<W> {
                     seq,
                     offset: off,
                     len,
+                    topic_len: tl,
                 };
             }
             match self.reasm {
@@ -651,6 +687,8 @@ impl<const W: usize> Receiver<W> {
                         }
                         // The buffer stays owned until the event is released.
                         self.reasm = Some(r);
+                        buf.topic = r.topic;
+                        buf.topic_len = r.topic_len;
                         return Step::Reassembled {
                             seq: r.first,
                             len: r.filled as usize,
@@ -670,7 +708,17 @@ impl<const W: usize> Receiver<W> {
                     } else {
                         buf.owner = Some(me);
                     }
+                    let mut topic = [0u8; MAX_TOPIC_LEN];
+                    let topic_len = tl.min(MAX_TOPIC_LEN);
+                    if let (Some(dst), Some(src)) = (
+                        topic.get_mut(..topic_len),
+                        region.get(off - tl..off - tl + topic_len),
+                    ) {
+                        dst.copy_from_slice(src);
+                    }
                     self.reasm = Some(Reasm {
+                        topic,
+                        topic_len: topic_len as u8,
                         first: seq,
                         count: slot.fragment_count,
                         next_index: 0,
@@ -763,6 +811,8 @@ mod tests {
         let mut buf = ReasmBuf {
             bytes: &mut store,
             owner: None,
+            topic: [0; MAX_TOPIC_LEN],
+            topic_len: 0,
         };
         let mut r: Receiver<4> = Receiver::new(0, true, Seq::new(0));
         r.store(Seq::new(2), &msg(b"two"), &mut region, 16);
@@ -781,7 +831,8 @@ mod tests {
             Step::Slot {
                 seq: Seq::new(2),
                 offset: 32,
-                len: 3
+                len: 3,
+                topic_len: 0,
             }
         );
         r.release(s, &mut buf, 0, Instant::ZERO, &cfg);
@@ -797,9 +848,12 @@ mod tests {
         let mut buf = ReasmBuf {
             bytes: &mut store,
             owner: None,
+            topic: [0; MAX_TOPIC_LEN],
+            topic_len: 0,
         };
         let mut r: Receiver<4> = Receiver::new(0, true, Seq::new(0));
         let f = |p: &'static [u8], i, t| MsgIn {
+            topic: "",
             payload: p,
             fragment_index: i,
             fragment_count: 3,

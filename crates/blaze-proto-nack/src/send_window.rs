@@ -13,6 +13,8 @@ pub struct SendSlot {
     fragment_index: u32,
     fragment_count: u32,
     total_len: u64,
+    /// Bytes of the topic stored before the payload (first piece only).
+    topic_len: u8,
     repaired_at: Option<Instant>,
     repair_pending: bool,
 }
@@ -25,9 +27,27 @@ impl SendSlot {
         fragment_index: 0,
         fragment_count: 0,
         total_len: 0,
+        topic_len: 0,
         repaired_at: None,
         repair_pending: false,
     };
+}
+
+/// Payload bytes of piece `i` of a `len`-byte message whose first piece
+/// also carries a `topic_len`-byte topic: the first piece holds
+/// `fragment - topic_len` payload bytes, the others `fragment`.
+fn piece_sizes(topic_len: usize, len: usize, fragment: usize) -> impl Iterator<Item = usize> {
+    let first = fragment.saturating_sub(topic_len).min(len);
+    let rest = len - first;
+    core::iter::once(first).chain((0..rest.div_ceil(fragment.max(1))).map(move |k| {
+        let done = k * fragment;
+        (rest - done).min(fragment)
+    }))
+}
+
+/// Number of pieces of a `len`-byte message with a `topic_len`-byte topic.
+pub(crate) fn piece_count(topic_len: usize, len: usize, fragment: usize) -> usize {
+    piece_sizes(topic_len, len, fragment).count()
 }
 
 /// What became of one NACKed sequence number.
@@ -44,6 +64,7 @@ pub(crate) enum RepairRequest {
 /// A held message or fragment, as read back for (re)transmission.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Held<'b> {
+    pub(crate) topic: &'b str,
     pub(crate) payload: &'b [u8],
     pub(crate) fragment_index: u32,
     pub(crate) fragment_count: u32,
@@ -177,24 +198,33 @@ impl<'a> SendWindow<'a> {
     pub(crate) fn get(&self, seq: Seq) -> Option<Held<'_>> {
         let slot = self.slots.get(self.index(seq)?)?;
         let end = slot.offset.checked_add(slot.len as usize)?;
+        let body = slot.offset + usize::from(slot.topic_len);
         Some(Held {
-            payload: self.bytes.get(slot.offset..end)?,
+            topic: core::str::from_utf8(self.bytes.get(slot.offset..body)?).unwrap_or(""),
+            payload: self.bytes.get(body..end)?,
             fragment_index: slot.fragment_index,
             fragment_count: slot.fragment_count,
             total_len: slot.total_len,
         })
     }
 
-    /// True when `message` (cut into `fragment`-byte pieces) fits now.
+    /// True when a `len`-byte message without topic (cut into
+    /// `fragment`-byte pieces) fits now.
+    #[cfg(test)]
     pub(crate) fn fits(&self, len: usize, fragment: usize) -> bool {
-        let pieces = len.div_ceil(fragment).max(1);
+        self.fits_topic(0, len, fragment)
+    }
+
+    /// True when a `len`-byte message with a `topic_len`-byte topic fits
+    /// now (see [`piece_sizes`]).
+    pub(crate) fn fits_topic(&self, topic_len: usize, len: usize, fragment: usize) -> bool {
+        let pieces = piece_count(topic_len, len, fragment);
         if pieces > self.slots.len() - self.count {
             return false;
         }
         let (mut head, mut tail, mut held) = (self.head, self.tail, self.held_bytes);
-        let mut left = len;
-        for _ in 0..pieces {
-            let n = left.min(fragment);
+        for (i, n) in piece_sizes(topic_len, len, fragment).enumerate() {
+            let n = if i == 0 { n + topic_len } else { n };
             match place(self.bytes.len(), head, tail, held, n) {
                 Some((_, h, t)) => {
                     head = h;
@@ -203,45 +233,66 @@ impl<'a> SendWindow<'a> {
                 }
                 None => return false,
             }
-            left -= n;
         }
         true
     }
 
-    /// Appends a message cut into `fragment`-byte pieces; the caller has
-    /// checked [`SendWindow::fits`]. Returns the first sequence number.
+    /// Appends a message without topic.
+    #[cfg(test)]
     pub(crate) fn push(&mut self, message: &[u8], fragment: usize) -> Option<Seq> {
-        if !self.fits(message.len(), fragment) {
+        self.push_topic("", message, fragment)
+    }
+
+    /// Appends a message on `topic` (at most 255 bytes), cut into pieces
+    /// (see [`piece_sizes`]); the topic is stored before the first piece.
+    /// The caller has checked [`SendWindow::fits_topic`]. Returns the
+    /// first sequence number.
+    pub(crate) fn push_topic(
+        &mut self,
+        topic: &str,
+        message: &[u8],
+        fragment: usize,
+    ) -> Option<Seq> {
+        let topic_len = u8::try_from(topic.len()).ok()?;
+        if !self.fits_topic(topic.len(), message.len(), fragment) {
             return None;
         }
         let first_seq = self.end();
-        let pieces = message.len().div_ceil(fragment).max(1);
+        let pieces = piece_count(topic.len(), message.len(), fragment);
         let count = if pieces > 1 {
             u32::try_from(pieces).ok()?
         } else {
             0
         };
-        let mut chunks = message.chunks(fragment);
-        for i in 0..pieces {
-            let chunk: &[u8] = chunks.next().unwrap_or(&[]);
+        let mut at = 0;
+        for (i, n) in piece_sizes(topic.len(), message.len(), fragment).enumerate() {
+            let chunk = message.get(at..at + n)?;
+            at += n;
+            let (head_bytes, tl): (&[u8], u8) = if i == 0 {
+                (topic.as_bytes(), topic_len)
+            } else {
+                (&[], 0)
+            };
+            let stored = head_bytes.len() + chunk.len();
             let (offset, head, tail) = place(
                 self.bytes.len(),
                 self.head,
                 self.tail,
                 self.held_bytes,
-                chunk.len(),
+                stored,
             )?;
-            self.bytes
-                .get_mut(offset..offset + chunk.len())?
-                .copy_from_slice(chunk);
+            let dst = self.bytes.get_mut(offset..offset + stored)?;
+            let (t, p) = dst.split_at_mut(head_bytes.len());
+            t.copy_from_slice(head_bytes);
+            p.copy_from_slice(chunk);
             self.head = head;
             self.tail = tail;
-            self.held_bytes += chunk.len();
+            self.held_bytes += stored;
             let idx = (self.first + self.count) % self.slots.len();
             let slot = self.slots.get_mut(idx)?;
             *slot = SendSlot {
                 offset,
-                len: u32::try_from(chunk.len()).ok()?,
+                len: u32::try_from(stored).ok()?,
                 fragment_index: if pieces > 1 {
                     u32::try_from(i).ok()?
                 } else {
@@ -253,6 +304,7 @@ impl<'a> SendWindow<'a> {
                 } else {
                     0
                 },
+                topic_len: tl,
                 repaired_at: None,
                 repair_pending: false,
             };

@@ -225,6 +225,8 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
             reasm: ReasmBuf {
                 bytes: buffers.reassembly,
                 owner: None,
+                topic: [0; crate::MAX_TOPIC_LEN],
+                topic_len: 0,
             },
             peers: core::array::from_fn(|_| None),
             timers,
@@ -483,12 +485,33 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
     ///   acknowledge; nothing was queued (back-pressure, never a drop).
     /// - [`SendError::TooLarge`]: it can never fit.
     pub fn send(&mut self, now: Instant, message: &[u8]) -> Result<Seq, SendError> {
+        self.send_topic(now, "", message)
+    }
+
+    /// Queues a message on `topic` for the group, like
+    /// [`send`](Self::send) (which sends on the empty topic). The topic
+    /// travels with the message and is delivered in
+    /// [`Event::Message::topic`](crate::Event::Message).
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send), plus [`SendError::TopicTooLong`] for a
+    /// topic longer than [`MAX_TOPIC_LEN`](crate::MAX_TOPIC_LEN).
+    pub fn send_topic(
+        &mut self,
+        now: Instant,
+        topic: &str,
+        message: &[u8],
+    ) -> Result<Seq, SendError> {
         self.release(now);
+        if topic.len() > crate::MAX_TOPIC_LEN {
+            return Err(SendError::TopicTooLong);
+        }
         let frag = self.cfg.send_fragment_size();
-        let pieces = message.len().div_ceil(frag).max(1);
+        let pieces = crate::send_window::piece_count(topic.len(), message.len(), frag);
         if message.len() > self.cfg.max_message_len.get() as usize
             || pieces > self.window.capacity()
-            || message.len() > self.window.byte_capacity()
+            || message.len() + topic.len() > self.window.byte_capacity()
         {
             return Err(SendError::TooLarge);
         }
@@ -498,11 +521,11 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
             } else {
                 self.window.next_send()
             };
-            while !self.window.fits(message.len(), frag)
+            while !self.window.fits_topic(topic.len(), message.len(), frag)
                 && self.window.start() < floor
                 && self.window.evict_one()
             {}
-            if self.window.fits(message.len(), frag) {
+            if self.window.fits_topic(topic.len(), message.len(), frag) {
                 break;
             }
             if !self.cut_laggard() {
@@ -512,7 +535,7 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
         }
         let seq = self
             .window
-            .push(message, frag)
+            .push_topic(topic, message, frag)
             .ok_or(SendError::WouldBlock)?;
         self.stats.send.messages_sent += 1;
         Ok(seq)
@@ -580,13 +603,24 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
                         to,
                     });
                 }
-                Step::Slot { seq, offset, len } => {
+                Step::Slot {
+                    seq,
+                    offset,
+                    len,
+                    topic_len,
+                } => {
                     self.pending = Some((i, step));
                     self.rr = (i + 1) % PEERS;
                     let at = i * region_len + offset;
+                    let topic = self
+                        .recv_bytes
+                        .get(at - topic_len..at)
+                        .and_then(|t| core::str::from_utf8(t).ok())
+                        .unwrap_or("");
                     let payload = self.recv_bytes.get(at..at + len)?;
                     return Some(Event::Message {
                         sender,
+                        topic,
                         stream,
                         seq,
                         payload,
@@ -596,8 +630,10 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
                     self.pending = Some((i, step));
                     self.rr = (i + 1) % PEERS;
                     let payload = self.reasm.bytes.get(..len)?;
+                    let topic = self.reasm.topic();
                     return Some(Event::Message {
                         sender,
+                        topic,
                         stream,
                         seq,
                         payload,

@@ -333,9 +333,9 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
 fn msg_out<'b>(h: &Held<'b>) -> MsgOut<'b> {
     MsgOut {
         payload: h.payload,
+        topic: h.topic,
         fragment_index: h.fragment_index,
         fragment_count: h.fragment_count,
         total_len: h.total_len,
-        ..MsgOut::default()
     }
 }
