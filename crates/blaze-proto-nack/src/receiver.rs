@@ -207,8 +207,10 @@ impl<const W: usize> Receiver<W> {
         };
         let slot = self.slots.get(idx)?;
         let start = idx * fragment;
+        let body = start + usize::from(slot.topic_len);
         Some(MsgIn {
-            payload: region.get(start..start + slot.len as usize)?,
+            topic: core::str::from_utf8(region.get(start..body)?).ok()?,
+            payload: region.get(body..body + slot.len as usize)?,
             fragment_index: slot.fragment_index,
             fragment_count: slot.fragment_count,
             total_len: slot.total_len,

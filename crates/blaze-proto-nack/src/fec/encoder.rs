@@ -5,7 +5,7 @@ use blaze_wire::{Message, Parity, Repeated, Seq};
 
 use crate::fec::block::{Block, Blocks, proactive_parity};
 use crate::fec::{FecConfig, FecStats, symbol};
-use crate::frames::{Envelope, MsgOut};
+use crate::frames::{Envelope, MsgIn, MsgOut};
 use crate::send_window::{Held, SendWindow};
 
 /// The sender's FEC state.
@@ -19,7 +19,13 @@ pub(crate) struct Encoder {
 }
 
 fn msg_of<'b>(h: &Held<'b>) -> MsgOut<'b> {
-    symbol::of(h.payload, h.fragment_index, h.fragment_count, h.total_len)
+    symbol::of(&MsgIn {
+        topic: h.topic,
+        payload: h.payload,
+        fragment_index: h.fragment_index,
+        fragment_count: h.fragment_count,
+        total_len: h.total_len,
+    })
 }
 
 impl Encoder {

@@ -306,12 +306,7 @@ fn decode<const W: usize>(
         }
         let written =
             s.rx.held_msg(start + j as u64, s.region, s.fragment)
-                .and_then(|m| {
-                    symbol::write(
-                        &symbol::of(m.payload, m.fragment_index, m.fragment_count, m.total_len),
-                        chunk,
-                    )
-                });
+                .and_then(|m| symbol::write(&symbol::of(&m), chunk));
         if written.is_none() || written != pool.length(slot0, j) {
             // A slot was reused or differs: this block cannot be rebuilt here.
             fail(s, pool, stats, peer, block, k);
