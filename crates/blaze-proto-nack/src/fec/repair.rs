@@ -309,7 +309,8 @@ fn decode<const W: usize>(
                 .and_then(|m| symbol::write(&symbol::of(&m), chunk));
         if written.is_none() || written != pool.length(slot0, j) {
             // A slot was reused or differs: this block cannot be rebuilt here.
-            fail(s, pool, stats, peer, block, k);
+            stats.blocks_unusable += 1;
+            fail(s, pool, peer, block, k);
             return;
         }
     }
@@ -364,13 +365,15 @@ fn decode<const W: usize>(
         match chunk.get(..l) {
             Some(b) => crc.update(b),
             None => {
-                fail(s, pool, stats, peer, block, k);
+                stats.crc_failures += 1;
+                fail(s, pool, peer, block, k);
                 return;
             }
         }
     }
     if crc.finish() != meta.crc {
-        fail(s, pool, stats, peer, block, k);
+        stats.crc_failures += 1;
+        fail(s, pool, peer, block, k);
         return;
     }
     for (j, chunk) in syms.chunks_exact(len).enumerate().take(k) {
@@ -398,12 +401,10 @@ fn decode<const W: usize>(
 fn fail<const W: usize>(
     s: &mut Stream<'_, W>,
     pool: &mut Pool<'_>,
-    stats: &mut FecStats,
     peer: u16,
     block: u64,
     k: usize,
 ) {
-    stats.crc_failures += 1;
     pool.free_where(|m| m.peer == peer && m.block == block);
     let end = Seq::new(block) + k as u64;
     s.fec.plain_below = Some(s.fec.plain_below.map_or(end, |p| p.max_serial(end)));

@@ -33,4 +33,8 @@ pub struct FecStats {
     /// Rebuilt blocks refused because the block CRC did not match (a
     /// corrupted symbol); their holes go back to plain retransmission.
     pub crc_failures: u64,
+    /// Blocks that could not be rebuilt here because a data symbol's
+    /// receive slot was already reused (or does not match the parity's
+    /// lengths); their holes go back to plain retransmission.
+    pub blocks_unusable: u64,
 }
