@@ -183,6 +183,25 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
     /// members' FEC blocks (the parity pool; without it this member asks
     /// for plain retransmissions).
     ///
+    /// ```
+    /// use blaze_proto_nack::{Buffers, Config, Endpoint, FecBuffers, FecConfig, Identity, Reliability, SendSlot};
+    /// use blaze_wire::{GroupId, Instant, MemberId};
+    ///
+    /// let mut config = Config::lan();
+    /// config.flow_window = core::num::NonZeroU32::new(16).unwrap();
+    /// config.reliability = Reliability::ReliableFec(FecConfig::proactive(8, 2));
+    /// let (mut index, mut bytes) = ([SendSlot::EMPTY; 32], vec![0u8; 16 * 1024]);
+    /// let mut recv = vec![0u8; Buffers::recv_bytes_needed(&config, 2, 16)];
+    /// let mut scratch = vec![0u8; FecBuffers::scratch_needed(&config, 8)];
+    /// let mut parity = vec![0u8; 8 * FecBuffers::parity_slot_len(&config)];
+    /// let buffers = Buffers { send_index: &mut index, send_bytes: &mut bytes, recv_bytes: &mut recv, reassembly: &mut [] };
+    /// let fec = FecBuffers { scratch: &mut scratch, parity: &mut parity };
+    /// let id = Identity { member: MemberId::from_u128(1), group: GroupId::from_name("g"), seed: 1 };
+    /// let ep: Endpoint<'_, 2, 16> = Endpoint::with_fec(Instant::ZERO, config, id, buffers, fec)?;
+    /// assert_eq!(ep.fec_stats().blocks, 0);
+    /// # Ok::<(), blaze_proto_nack::ConfigError>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// As [`Endpoint::new`]; [`ConfigError::Buffers`] also when the FEC

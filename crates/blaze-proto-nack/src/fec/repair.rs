@@ -190,14 +190,17 @@ pub(crate) fn on_parity<const W: usize>(
         stats.parity_unneeded += 1;
         return;
     }
+    if end.distance_from(s.rx.next) > W as i64 {
+        // Beyond anything this receiver could hold: not trusted.
+        stats.parity_dropped += 1;
+        return;
+    }
     s.fec.k = s.fec.k.max(k);
     if s.fec.parity_end.is_none_or(|e| end > e) {
         s.fec.parity_end = Some(end);
     }
     s.fec.lifted = false;
-    if end.distance_from(s.rx.next) <= W as i64 {
-        s.rx.saw_end(end);
-    }
+    s.rx.saw_end(end);
     s.fec.update_hold(s.rx, now);
     let missing = (0..u64::from(k)).any(|j| s.rx.is_missing(start + j) != Some(false));
     if !missing {
