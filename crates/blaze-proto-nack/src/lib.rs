@@ -45,6 +45,8 @@
 //!
 //! - `log` / `defmt`: logging and `defmt::Format` derives (mutually
 //!   exclusive).
+//! - `simd`: run-time detected SIMD kernels for the FEC arithmetic
+//!   (`blaze-fec/std`, x86_64; needs `std`).
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

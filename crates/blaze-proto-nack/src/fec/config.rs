@@ -15,6 +15,12 @@ use blaze_fec::MAX_SYMBOLS;
 /// `adaptive`, the proactive count follows the loss rate receivers report,
 /// within `[min_parity, max_parity]`.
 ///
+/// Receivers rebuild a block from their own receive slots: keep
+/// `flow_window <= W - k` so that the symbols of a block they already
+/// delivered are still there when its parity arrives (otherwise that block
+/// is repaired by retransmission, counted in
+/// [`FecStats::blocks_unusable`](crate::FecStats::blocks_unusable)).
+///
 /// ```
 /// use blaze_proto_nack::FecConfig;
 /// let fec = FecConfig::proactive(16, 4);
@@ -87,5 +93,39 @@ impl FecConfig {
         } else {
             Err(crate::ConfigError::Fec)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Config, ConfigError, Reliability};
+
+    #[test]
+    fn shapes_are_validated() {
+        assert_eq!(FecConfig::proactive(16, 4).validate(), Ok(()));
+        assert_eq!(FecConfig::on_demand(255).validate(), Ok(()));
+        assert_eq!(FecConfig::proactive(0, 1).validate(), Err(ConfigError::Fec));
+        assert_eq!(
+            FecConfig::proactive(200, 56).validate(),
+            Err(ConfigError::Fec)
+        );
+        assert_eq!(
+            FecConfig::adaptive(8, 5, 2).validate(),
+            Err(ConfigError::Fec)
+        );
+        let mut c = Config::lan();
+        c.reliability = Reliability::ReliableFec(FecConfig::adaptive(16, 1, 8));
+        assert_eq!(c.validate(), Ok(()));
+        assert_eq!(c.send_fragment_size(), c.fragment_size() - 3 * 16 - 40);
+        c.reliability = Reliability::ReliableFec(FecConfig::proactive(200, 60));
+        assert_eq!(c.validate(), Err(ConfigError::Fec));
+        // No room left for a symbol in a small datagram.
+        c.mtu = core::num::NonZeroU16::new(256).unwrap_or(core::num::NonZeroU16::MIN);
+        c.burst = core::num::NonZeroU32::new(4096).unwrap_or(core::num::NonZeroU32::MIN);
+        c.reliability = Reliability::ReliableFec(FecConfig::proactive(64, 4));
+        assert_eq!(c.validate(), Err(ConfigError::Fec));
+        assert!(Reliability::ReliableFec(FecConfig::on_demand(4)).is_reliable());
+        assert_eq!(Reliability::Reliable.fec(), None);
     }
 }

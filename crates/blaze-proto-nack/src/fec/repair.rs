@@ -412,3 +412,50 @@ fn fail<const W: usize>(
     let end = Seq::new(block) + k as u64;
     s.fec.plain_below = Some(s.fec.plain_below.map_or(end, |p| p.max_serial(end)));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loss_estimate_slides() {
+        let mut f = FecRx::default();
+        assert_eq!(f.loss_ppm(), 0);
+        f.observe(90, 100);
+        assert_eq!(f.loss_ppm(), 100_000);
+        for _ in 0..100 {
+            f.observe(100, 100);
+        }
+        assert!(f.loss_ppm() < 10_000, "{}", f.loss_ppm());
+    }
+
+    #[test]
+    fn hold_follows_the_block_grid_and_times_out() {
+        let mut rx: Receiver<64> = Receiver::new(0, true, Seq::new(100));
+        let mut f = FecRx::default();
+        let t0 = Instant::from_micros(1_000);
+        f.update_hold(&mut rx, t0);
+        assert_eq!(rx.nack_hold, None, "no grid known yet");
+        f.parity_end = Some(Seq::new(108));
+        f.k = 8;
+        rx.saw_end(Seq::new(111));
+        f.update_hold(&mut rx, t0);
+        assert_eq!(
+            rx.nack_hold,
+            Some(Seq::new(108)),
+            "the block 108..116 waits"
+        );
+        rx.saw_end(Seq::new(117));
+        f.update_hold(&mut rx, t0);
+        assert_eq!(
+            rx.nack_hold,
+            Some(Seq::new(116)),
+            "data past 116: 108..116 may be NACKed"
+        );
+        let max = Duration::from_micros(500);
+        assert_eq!(f.deadline(&rx, max), Some(t0 + max));
+        assert!(!f.handle_timeout(&mut rx, t0, max));
+        assert!(f.handle_timeout(&mut rx, t0 + max, max));
+        assert_eq!(rx.nack_hold, None);
+    }
+}
