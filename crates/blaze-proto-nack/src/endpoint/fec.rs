@@ -70,7 +70,8 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
                 self.fec.stats.blocks_nacked += 1;
             }
             b.nacked = true;
-            if wanted > 0 && b.request(count.min(wanted), now, rtt) {
+            let held = b.start >= self.window.start();
+            if held && wanted > 0 && b.request(count.min(wanted), now, rtt) {
                 self.fec.stats.nacked_seqs_to_parity += u64::from(count);
                 continue;
             }

@@ -233,8 +233,12 @@ pub(crate) fn after_data<const W: usize>(
 ) {
     let (peer, next) = (s.peer, s.rx.next);
     pool.free_where(|m| m.peer == peer && Seq::new(m.block) + u64::from(m.k) <= next);
+    // Each block once: the first slot of each holds the lowest index.
     for i in 0..pool.slots() {
-        if let Some(m) = pool.meta(i).filter(|m| m.peer == peer) {
+        let Some(m) = pool.meta(i).filter(|m| m.peer == peer) else {
+            continue;
+        };
+        if pool.of_block(peer, m.block).next() == Some(i) {
             decode(now, s, pool, scratch, stats, m.block);
         }
     }
