@@ -148,10 +148,14 @@ impl Store {
 }
 
 fn fec_config() -> Config {
+    fec_config_with(FecConfig::proactive(4, 2))
+}
+
+fn fec_config_with(fec: FecConfig) -> Config {
     let mut c = Config::lan();
     c.late_join = LateJoin::Oldest;
     c.flow_window = core::num::NonZeroU32::new(WIN as u32).expect("non-zero");
-    c.reliability = Reliability::ReliableFec(FecConfig::proactive(4, 2));
+    c.reliability = Reliability::ReliableFec(fec);
     c
 }
 
@@ -170,7 +174,19 @@ fn parity_symbol_at(datagram: &[u8]) -> Option<(usize, usize)> {
 /// `corrupt` flips a byte of every parity symbol in flight. Returns the
 /// delivered payloads and the receiver's FEC counters and NACK count.
 fn lose_one(corrupt: bool) -> (Vec<Vec<u8>>, blaze_proto_nack::FecStats, u64) {
-    let cfg = fec_config();
+    lose_one_of(corrupt, fec_config(), 4, true).0
+}
+
+type Outcome = (Vec<Vec<u8>>, blaze_proto_nack::FecStats, u64);
+
+/// As [`lose_one`], with `count` messages under `cfg` (`lose`: whether
+/// message 1 is lost); also returns the sender's FEC counters.
+fn lose_one_of(
+    corrupt: bool,
+    cfg: Config,
+    count: usize,
+    lose: bool,
+) -> (Outcome, blaze_proto_nack::FecStats) {
     let (mut sa, mut sb) = (Store::new(&cfg), Store::new(&cfg));
     let mut a = sa.endpoint(cfg, 1);
     let mut b = sb.endpoint(cfg, 2);
@@ -183,7 +199,7 @@ fn lose_one(corrupt: bool) -> (Vec<Vec<u8>>, blaze_proto_nack::FecStats, u64) {
     let mut delivered = Vec::new();
     let mut buf = [0u8; 1500];
     for step in 0..2000 {
-        if step < 4 {
+        if step < count {
             a.send(now, format!("message {step} of the block").as_bytes())
                 .unwrap();
         }
@@ -195,7 +211,7 @@ fn lose_one(corrupt: bool) -> (Vec<Vec<u8>>, blaze_proto_nack::FecStats, u64) {
             }) = Frame::parse(d)
             {
                 data_seen += 1;
-                if data_seen == 2 {
+                if lose && data_seen == 2 {
                     continue; // the first transmission of message 1 is lost
                 }
             }
@@ -215,18 +231,22 @@ fn lose_one(corrupt: bool) -> (Vec<Vec<u8>>, blaze_proto_nack::FecStats, u64) {
         now += Duration::from_micros(100);
         a.handle_timeout(now);
         b.handle_timeout(now);
-        if delivered.len() == 4 && step > 100 {
+        if delivered.len() == count && step > 100 {
             break;
         }
     }
     let nacks = b
         .recv_stats(MemberId::from_u128(1))
         .map_or(0, |s| s.nacks_sent);
-    (delivered, *b.fec_stats(), nacks)
+    ((delivered, *b.fec_stats(), nacks), *a.fec_stats())
 }
 
 fn expected() -> Vec<Vec<u8>> {
-    (0..4)
+    expected_n(4)
+}
+
+fn expected_n(n: usize) -> Vec<Vec<u8>> {
+    (0..n)
         .map(|i| format!("message {i} of the block").into_bytes())
         .collect()
 }
@@ -250,6 +270,37 @@ fn corrupted_parity_is_caught_by_the_block_crc() {
     assert!(fs.crc_failures >= 1, "{fs:?}");
     assert_eq!(fs.blocks_recovered, 0);
     assert!(nacks >= 1);
+}
+
+/// A NACK into the block being filled closes it early, and is answered
+/// with parity.
+#[test]
+fn nack_into_the_open_block_is_answered_with_parity() {
+    let cfg = fec_config_with(FecConfig::on_demand(8));
+    let ((delivered, rx, nacks), tx) = lose_one_of(false, cfg, 3, true);
+    assert_eq!(delivered, expected_n(3));
+    assert!(nacks >= 1);
+    assert_eq!(rx.blocks_recovered, 1, "{rx:?}");
+    assert!(tx.blocks >= 1 && tx.blocks_nacked >= 1, "{tx:?}");
+    assert!(tx.on_demand_parity >= 1 && tx.nacked_seqs_to_parity >= 1);
+    assert_eq!(tx.proactive_parity, 0);
+}
+
+/// A stream that goes idle closes its partial block at the heartbeat, so
+/// its proactive parity covers the tail.
+#[test]
+fn idle_stream_closes_its_partial_block() {
+    let cfg = fec_config_with(FecConfig::proactive(8, 2));
+    let ((delivered, rx, nacks), tx) = lose_one_of(false, cfg, 3, false);
+    assert_eq!(delivered, expected_n(3));
+    assert_eq!(nacks, 0);
+    assert_eq!(
+        (tx.blocks, tx.blocks_nacked, tx.proactive_parity),
+        (1, 0, 2),
+        "{tx:?}"
+    );
+    assert_eq!(rx.parity_received, 2);
+    assert_eq!(rx.parity_unneeded, 2, "nothing was missing");
 }
 
 // --------------------------------------------------------------- figures

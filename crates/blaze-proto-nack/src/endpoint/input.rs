@@ -125,8 +125,8 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
                     region,
                     fragment: frag,
                     peer: u16::try_from(i).unwrap_or(u16::MAX),
+                    scratch_used: false,
                 };
-                self.fec.encoder.scratch_lent();
                 fec::after_data(
                     now,
                     &mut s,
@@ -134,6 +134,9 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
                     self.fec.scratch,
                     &mut self.fec.stats,
                 );
+                if s.scratch_used {
+                    self.fec.encoder.scratch_lent();
+                }
             }
         }
         if let Some(rx) = p.rx.as_mut() {
@@ -169,8 +172,8 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
             region,
             fragment: frag,
             peer: u16::try_from(i).unwrap_or(u16::MAX),
+            scratch_used: false,
         };
-        self.fec.encoder.scratch_lent();
         fec::on_parity(
             now,
             &mut s,
@@ -179,6 +182,9 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
             self.fec.scratch,
             &mut self.fec.stats,
         );
+        if s.scratch_used {
+            self.fec.encoder.scratch_lent();
+        }
         s.rx.schedule_nack(now, s.rtt, &self.cfg, &mut self.rng);
     }
 

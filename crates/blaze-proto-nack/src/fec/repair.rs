@@ -43,6 +43,9 @@ pub(crate) struct Stream<'x, const W: usize> {
     pub(crate) region: &'x mut [u8],
     pub(crate) fragment: usize,
     pub(crate) peer: u16,
+    /// Set when the decoder wrote into the scratch (the encoder's cached
+    /// symbols are gone).
+    pub(crate) scratch_used: bool,
 }
 
 impl FecRx {
@@ -306,6 +309,7 @@ fn decode<const W: usize>(
         drop_block(pool);
         return;
     };
+    s.scratch_used = true;
     // The symbols held here, rebuilt from the receive slots.
     for (j, chunk) in syms.chunks_exact_mut(len).enumerate().take(k) {
         if missing.get(j).copied().unwrap_or(true) {
