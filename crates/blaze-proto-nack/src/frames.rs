@@ -461,6 +461,41 @@ mod tests {
     }
 
     #[test]
+    fn parity_round_trip() {
+        let lengths = [5u32, 300, 7];
+        let p = Parity {
+            stream: 3,
+            block: u64::MAX - 1,
+            k: 3,
+            m: 252,
+            index: 4,
+            symbol: &[1, 2, 3, 4],
+            lengths: Repeated::from_slice(&lengths),
+            block_crc: 0xdead_beef,
+        };
+        let mut buf = [0u8; 128];
+        let n = ENV.emit_parity(&mut buf, &p).unwrap();
+        assert_eq!(n, ENV.parity_len(&p));
+        assert_eq!(ENV.emit_parity(&mut buf[..n - 1], &p), Err(BufferTooSmall));
+        let BodyIn::Parity(back) = parse(&buf[..n]).unwrap().body else {
+            panic!("not parity")
+        };
+        assert_eq!(
+            (
+                back.stream,
+                back.block,
+                back.k,
+                back.m,
+                back.index,
+                back.block_crc
+            ),
+            (3, u64::MAX - 1, 3, 252, 4, 0xdead_beef)
+        );
+        assert_eq!(back.symbol, &[1, 2, 3, 4]);
+        assert_eq!(back.lengths.iter().collect::<Vec<_>>(), lengths);
+    }
+
+    #[test]
     fn small_message_framing_is_four_bytes() {
         let m = MsgOut {
             payload: &[7; 64],
