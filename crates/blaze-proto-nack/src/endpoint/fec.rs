@@ -157,6 +157,32 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
         })
     }
 
+    /// A loss report, alone, to the sender of an FEC stream that has not
+    /// needed a NACK for a while (so that adaptive parity can follow the
+    /// loss that parity healed silently).
+    pub(super) fn transmit_loss_report(
+        &mut self,
+        env: &Envelope,
+        out: &mut [u8],
+    ) -> Option<Transmit> {
+        let i = (0..PEERS).find(|&i| {
+            self.peers
+                .get(i)
+                .and_then(Option::as_ref)
+                .is_some_and(|p| p.addr.is_some() && p.rx.is_some() && p.fec.report_due())
+        })?;
+        let loss = self.fec_nack_fields(i).1;
+        let p = self.peers.get_mut(i).and_then(Option::as_mut)?;
+        let (addr, stream) = (p.addr?, p.rx.as_ref()?.stream);
+        p.fec.reported();
+        let len = env.emit_nack(out, p.id, stream, &[], (0, loss)).ok()?;
+        self.fec.stats.loss_reports += 1;
+        Some(Transmit {
+            to: Destination::Peer(addr),
+            len,
+        })
+    }
+
     /// `(parity_wanted, loss_ppm)` for a NACK of peer `i`'s stream.
     pub(super) fn fec_nack_fields(&self, i: usize) -> (u32, u32) {
         let Some(p) = self.peers.get(i).and_then(Option::as_ref) else {

@@ -101,7 +101,10 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
         for (k, m) in d.messages().enumerate() {
             let seq = first + k as u64;
             let stored = rx.store(seq, &m, region, frag);
-            if stored == Stored::New && !d.repair {
+            // A first transmission overtaken by parity still arrived.
+            if !d.repair
+                && (stored == Stored::New || stored == Stored::Duplicate && p.fec.take_rebuilt(seq))
+            {
                 originals += 1;
             }
             if stored == Stored::New

@@ -46,6 +46,7 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
         let t = self
             .transmit_ack(now, &env, out)
             .or_else(|| self.transmit_nack(now, &env, out))
+            .or_else(|| self.transmit_loss_report(&env, out))
             .or_else(|| self.transmit_repair(now, &env, out))
             .or_else(|| self.transmit_parity(now, &env, out))
             .or_else(|| self.transmit_data(now, &env, out))
@@ -115,6 +116,7 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
                 };
             }
             let len = env.emit_nack(out, p.id, stream, wire.get(..n)?, fec).ok()?;
+            p.fec.reported();
             trace!("NACK to {} ranges {}", p.id, n);
             return Some(Transmit {
                 to: Destination::Group,

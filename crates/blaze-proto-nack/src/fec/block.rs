@@ -211,29 +211,21 @@ impl Blocks {
 }
 
 /// The proactive parity for a loss rate of `loss_ppm`: the expected
-/// losses of a block of `k + m` plus two standard deviations, rounded up,
-/// within the configured bounds (fixed when not adaptive).
+/// losses `k p` of a block plus three standard deviations (`3 sqrt(k p)`,
+/// Poisson), rounded up, within the configured bounds (fixed when not
+/// adaptive). Three deviations keep the share of blocks that some
+/// receiver must NACK small even with several receivers.
 pub(crate) fn proactive_parity(cfg: &FecConfig, loss_ppm: u32) -> u8 {
     if !cfg.adaptive {
         return cfg.parity;
     }
-    let k = u64::from(cfg.k);
-    // Expected losses in micro-symbols, and its square root (Poisson).
-    let mean_u = k * u64::from(loss_ppm);
-    let mean = mean_u.div_ceil(1_000_000);
-    let sd = isqrt(mean_u.div_ceil(1_000_000).max(u64::from(loss_ppm > 0)));
-    let want = if loss_ppm == 0 { 0 } else { mean + 2 * sd };
+    // In millionths of a symbol.
+    let mean = u64::from(cfg.k) * u64::from(loss_ppm.min(1_000_000));
+    let sd = (mean * 1_000_000).isqrt();
+    let want = (mean + 3 * sd).div_ceil(1_000_000);
     u8::try_from(want)
         .unwrap_or(u8::MAX)
         .clamp(cfg.min_parity, cfg.max_parity)
-}
-
-fn isqrt(v: u64) -> u64 {
-    let mut r = 0u64;
-    while (r + 1) * (r + 1) <= v {
-        r += 1;
-    }
-    r
 }
 
 #[cfg(test)]
@@ -305,7 +297,12 @@ mod tests {
     fn adaptive_parity_follows_loss() {
         let cfg = FecConfig::adaptive(16, 1, 8);
         assert_eq!(proactive_parity(&cfg, 0), 1);
-        assert_eq!(proactive_parity(&cfg, 50_000), 3);
+        // 0.16 + 3 * 0.4 = 1.36
+        assert_eq!(proactive_parity(&cfg, 10_000), 2);
+        // 0.8 + 3 * 0.89 = 3.48
+        assert_eq!(proactive_parity(&cfg, 50_000), 4);
+        // 1.6 + 3 * 1.26 = 5.39
+        assert_eq!(proactive_parity(&cfg, 100_000), 6);
         assert_eq!(proactive_parity(&cfg, 300_000), 8);
         assert_eq!(proactive_parity(&FecConfig::proactive(16, 4), 300_000), 4);
     }

@@ -14,9 +14,16 @@ pub(crate) struct Encoder {
     pub(crate) blocks: Blocks,
     /// The block whose symbols sit in the scratch: `(start, k, len)`.
     gathered: Option<(Seq, u8, u16)>,
-    /// Loss rate estimate from the receivers' reports (ppm).
-    loss_ppm: u32,
+    /// Largest loss (ppm) reported in the current and the previous
+    /// window of [`LOSS_WINDOW`] blocks.
+    loss_now: u32,
+    loss_prev: u32,
+    window_blocks: u32,
 }
+
+/// Blocks per window of loss reports: the estimate is the largest report
+/// of the last one to two windows.
+const LOSS_WINDOW: u32 = 32;
 
 fn msg_of<'b>(h: &Held<'b>) -> MsgOut<'b> {
     symbol::of(&MsgIn {
@@ -36,12 +43,17 @@ impl Encoder {
 
     /// A receiver reported its loss rate.
     pub(crate) fn report(&mut self, loss_ppm: u32) {
-        self.loss_ppm = self.loss_ppm.max(loss_ppm.min(1_000_000));
+        self.loss_now = self.loss_now.max(loss_ppm.min(1_000_000));
+    }
+
+    /// The loss estimate (ppm).
+    fn loss_ppm(&self) -> u32 {
+        self.loss_now.max(self.loss_prev)
     }
 
     /// The current proactive parity per block.
     pub(crate) fn parity(&self, cfg: &FecConfig) -> u8 {
-        proactive_parity(cfg, self.loss_ppm)
+        proactive_parity(cfg, self.loss_ppm())
     }
 
     /// Writes the `k` symbols of the block at `start` into the scratch:
@@ -103,9 +115,13 @@ impl Encoder {
             });
             stats.blocks += 1;
             stats.current_parity = u64::from(parity);
-            // The reported loss decays block by block: it must be
-            // reported again to keep the parity up.
-            self.loss_ppm -= self.loss_ppm / 32;
+            // Reports age out: a window without any lowers the estimate.
+            self.window_blocks += 1;
+            if self.window_blocks >= LOSS_WINDOW {
+                self.loss_prev = self.loss_now;
+                self.loss_now = 0;
+                self.window_blocks = 0;
+            }
         }
     }
 

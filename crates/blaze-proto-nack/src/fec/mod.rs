@@ -24,9 +24,12 @@
 //!   plain retransmission, as is `parity_wanted = 0` (a receiver without
 //!   FEC buffers, or one whose rebuilt block failed its check).
 //! - **Adaptive**: NACKs carry the receiver's measured loss of first
-//!   transmissions (`loss_ppm`); the sender keeps the largest report,
-//!   decaying by 1/32 per block, and sends the expected loss of a block
-//!   plus two standard deviations, within `[min_parity, max_parity]`.
+//!   transmissions (`loss_ppm`, once 128 sequence numbers were seen); a
+//!   receiver whose losses parity heals silently sends the report alone
+//!   (a NACK without ranges, unicast to the sender) every 256 sequence
+//!   numbers. The sender takes the largest report of the last one to two
+//!   windows of 32 blocks and sends the expected loss of a block plus
+//!   three standard deviations, within `[min_parity, max_parity]`.
 //! - **Integrity**: a rebuilt block is delivered only when the CRC-32C of
 //!   its data symbols matches `block_crc`; otherwise its parity is dropped
 //!   (counted in [`FecStats::crc_failures`]) and its holes are repaired by

@@ -33,7 +33,24 @@ pub(crate) struct FecRx {
     /// Sequence numbers seen and originals received (loss estimate).
     span: u32,
     got: u32,
+    /// Sequence numbers seen since the last loss report.
+    since_report: u32,
+    /// The last sequence numbers rebuilt here (raw), so that their first
+    /// transmission, arriving after the parity that rebuilt them, does
+    /// not count as lost.
+    rebuilt: [Option<u64>; REBUILT_KEPT],
+    rebuilt_next: usize,
 }
+
+/// Sequence numbers observed before the loss estimate is reported.
+const MIN_SPAN: u32 = 128;
+
+/// Rebuilt sequence numbers remembered for the loss estimate.
+const REBUILT_KEPT: usize = 8;
+
+/// A receiver reports its loss rate to the sender at least every this
+/// many sequence numbers (with its NACKs, or alone).
+pub(crate) const REPORT_EVERY: u32 = 256;
 
 /// One remote stream, as the decoder sees it.
 pub(crate) struct Stream<'x, const W: usize> {
@@ -52,6 +69,7 @@ impl FecRx {
     /// Data arrived: `originals` new first transmissions over `advance`
     /// newly seen sequence numbers.
     pub(crate) fn observe(&mut self, originals: u32, advance: u32) {
+        self.since_report = self.since_report.saturating_add(advance);
         self.span = self.span.saturating_add(advance.max(originals));
         self.got = self.got.saturating_add(originals).min(self.span);
         if self.span > LOSS_SPAN {
@@ -60,9 +78,39 @@ impl FecRx {
         }
     }
 
+    /// Notes that `seq` was rebuilt here.
+    fn rebuilt(&mut self, seq: Seq) {
+        if let Some(slot) = self.rebuilt.get_mut(self.rebuilt_next % REBUILT_KEPT) {
+            *slot = Some(seq.raw());
+        }
+        self.rebuilt_next = self.rebuilt_next.wrapping_add(1);
+    }
+
+    /// True (once) when `seq` was rebuilt here.
+    pub(crate) fn take_rebuilt(&mut self, seq: Seq) -> bool {
+        match self.rebuilt.iter_mut().find(|r| **r == Some(seq.raw())) {
+            Some(r) => {
+                *r = None;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// True when a loss report is due (none went out with a NACK lately).
+    pub(crate) fn report_due(&self) -> bool {
+        self.active && self.since_report >= REPORT_EVERY
+    }
+
+    /// A loss report went out (alone or in a NACK).
+    pub(crate) fn reported(&mut self) {
+        self.since_report = 0;
+    }
+
     /// Measured loss of first transmissions, parts per million.
     pub(crate) fn loss_ppm(&self) -> u32 {
-        if self.span == 0 {
+        // Too few samples say nothing yet.
+        if self.span < MIN_SPAN {
             return 0;
         }
         let lost = u64::from(self.span - self.got.min(self.span));
@@ -398,6 +446,7 @@ fn decode<const W: usize>(
         };
         if s.rx.store(seq, &msg, s.region, s.fragment) == Stored::New {
             stats.symbols_recovered += 1;
+            s.fec.rebuilt(seq);
             if let Some(sample) = s.rx.repaired(now, seq) {
                 s.rtt.sample(sample);
             }
@@ -429,6 +478,8 @@ mod tests {
     fn loss_estimate_slides() {
         let mut f = FecRx::default();
         assert_eq!(f.loss_ppm(), 0);
+        f.observe(90, 100);
+        assert_eq!(f.loss_ppm(), 0, "too few samples yet");
         f.observe(90, 100);
         assert_eq!(f.loss_ppm(), 100_000);
         for _ in 0..100 {

@@ -19,6 +19,9 @@ pub struct FecStats {
     pub nacked_seqs_to_parity: u64,
     /// The current proactive parity per block.
     pub current_parity: u64,
+    /// Loss reports sent alone (a NACK without ranges, to the sender),
+    /// for streams whose losses parity healed without NACKs.
+    pub loss_reports: u64,
     /// Parity datagrams received.
     pub parity_received: u64,
     /// Parity that arrived for a block with nothing missing here.
