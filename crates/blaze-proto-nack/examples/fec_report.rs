@@ -116,13 +116,14 @@ fn run(
 
 fn line(name: &str, f: &Figures) {
     println!(
-        "{name:>26}: deliveries {}, data {}, repair {} (parity on demand {}), proactive parity {}, NACKs {}, blocks rebuilt {} ({} msgs, {} CRC failures), latency p50 {} p99 {} us, repair latency ({} bursts) p50 {} p99 {} us",
+        "{name:>26}: deliveries {}, data {}, repair {} (parity on demand {}), proactive parity {}, NACKs {} (+{} loss reports), blocks rebuilt {} ({} msgs, {} CRC failures), latency p50 {} p99 {} us, repair latency ({} bursts) p50 {} p99 {} us",
         f.deliveries,
         f.data_datagrams,
         f.repair_datagrams,
         f.on_demand_parity,
         f.proactive_parity,
         f.nacks_sent,
+        f.loss_reports,
         f.blocks_recovered,
         f.symbols_recovered,
         f.crc_failures,

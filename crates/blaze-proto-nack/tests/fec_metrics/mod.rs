@@ -28,8 +28,9 @@ pub(crate) struct Figures {
     pub(crate) on_demand_parity: u64,
     /// Proactive parity datagrams.
     pub(crate) proactive_parity: u64,
-    /// NACK frames sent by the receivers.
+    /// NACK frames sent by the receivers, and loss reports sent alone.
     pub(crate) nacks_sent: u64,
+    pub(crate) loss_reports: u64,
     /// Blocks closed, and blocks some NACK named.
     pub(crate) blocks: u64,
     pub(crate) blocks_nacked: u64,
@@ -138,6 +139,7 @@ pub(crate) fn measure(
         if std::env::var("DUMP").is_ok() {
             eprintln!("receiver {r}: {fs:?} {rs:?}");
         }
+        f.loss_reports += fs.loss_reports;
         f.blocks_recovered += fs.blocks_recovered;
         f.symbols_recovered += fs.symbols_recovered;
         f.crc_failures += fs.crc_failures;
