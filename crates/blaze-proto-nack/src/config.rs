@@ -5,6 +5,8 @@ use core::num::{NonZeroU16, NonZeroU32, NonZeroU64};
 
 use blaze_wire::Duration;
 
+use crate::fec::FecConfig;
+
 /// Bytes of every data datagram that are not payload: frame envelope, batch
 /// header and the framing of one fragment, with room to spare.
 pub const FRAME_OVERHEAD: usize = 128;
@@ -27,6 +29,26 @@ pub enum Reliability {
     /// no longer be repaired is reported by
     /// [`Event::Unrecoverable`](crate::Event::Unrecoverable).
     Reliable,
+    /// Like [`Reliability::Reliable`], with Reed–Solomon parity: proactive
+    /// (`k` data plus `parity` parity symbols per block), on demand (a NACK
+    /// is answered with parity that heals different losses at different
+    /// receivers) and optionally adaptive. See [`FecConfig`].
+    ReliableFec(FecConfig),
+}
+
+impl Reliability {
+    /// True for the reliable kinds (with or without FEC).
+    pub const fn is_reliable(&self) -> bool {
+        !matches!(self, Reliability::BestEffort)
+    }
+
+    /// The FEC shape, for [`Reliability::ReliableFec`].
+    pub const fn fec(&self) -> Option<FecConfig> {
+        match self {
+            Reliability::ReliableFec(f) => Some(*f),
+            _ => None,
+        }
+    }
 }
 
 /// Where a receiver starts in a sender's stream that it first hears of.
@@ -129,6 +151,10 @@ pub enum ConfigError {
     /// receive slots need `PEERS * W * fragment_size` bytes, the send index
     /// and send bytes at least one entry and one fragment.
     Buffers,
+    /// The FEC shape is invalid (`k` zero, `k + max_parity > 255`,
+    /// `min_parity <= parity <= max_parity` violated, or no room left in
+    /// a datagram for the parity header).
+    Fec,
 }
 
 impl fmt::Display for ConfigError {
@@ -140,6 +166,7 @@ impl fmt::Display for ConfigError {
             ConfigError::Burst => "burst smaller than mtu",
             ConfigError::FlowWindow => "flow window larger than the receive window",
             ConfigError::Buffers => "buffers too small for the configuration",
+            ConfigError::Fec => "invalid FEC shape",
         })
     }
 }
@@ -228,6 +255,19 @@ impl Config {
         self.mtu.get() as usize - FRAME_OVERHEAD
     }
 
+    /// Payload bytes of one fragment this member sends: the
+    /// [`fragment_size`](Self::fragment_size), less room for the parity
+    /// header on FEC streams (so that one padded symbol and its header fit
+    /// a datagram: `3 k + 40` bytes).
+    pub const fn send_fragment_size(&self) -> usize {
+        match self.reliability {
+            Reliability::ReliableFec(f) => {
+                self.fragment_size().saturating_sub(3 * f.k as usize + 40)
+            }
+            _ => self.fragment_size(),
+        }
+    }
+
     /// Checks the values against each other.
     ///
     /// # Errors
@@ -257,6 +297,12 @@ impl Config {
         }
         if self.burst.get() < u32::from(self.mtu.get()) {
             return Err(ConfigError::Burst);
+        }
+        if let Reliability::ReliableFec(f) = self.reliability {
+            f.validate()?;
+            if self.send_fragment_size() < 32 {
+                return Err(ConfigError::Fec);
+            }
         }
         Ok(())
     }

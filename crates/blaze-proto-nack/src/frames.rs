@@ -8,8 +8,8 @@
 //! fields.
 
 use blaze_wire::{
-    Ack, Body, DataBatch, DataMessage, Frame, GroupId, Heartbeat, MemberId, Message, Nack, Qos,
-    Repeated, SeqRange, StreamMark, tag_len, varint_len,
+    Ack, Body, DataBatch, DataMessage, Frame, GroupId, Heartbeat, MemberId, Message, Nack, Parity,
+    Qos, Repeated, SeqRange, StreamMark, tag_len, varint_len,
 };
 
 pub(crate) use blaze_wire::DecodeError;
@@ -29,6 +29,7 @@ impl From<blaze_wire::EncodeError> for BufferTooSmall {
 
 const BODY_DATA: u32 = 10;
 const BODY_NACK: u32 = 11;
+const BODY_PARITY: u32 = 13;
 
 /// A decoded frame.
 #[derive(Debug, Clone, Copy)]
@@ -46,6 +47,7 @@ pub(crate) enum BodyIn<'a> {
     Nack(NackIn<'a>),
     Heartbeat(HeartbeatIn<'a>),
     Ack(AckIn),
+    Parity(ParityIn<'a>),
     /// No body, or one this machine does not handle.
     Other,
 }
@@ -79,8 +81,13 @@ pub(crate) struct MsgIn<'a> {
 pub(crate) struct NackIn<'a> {
     pub(crate) target: Option<MemberId>,
     pub(crate) stream: u32,
+    pub(crate) parity_wanted: u32,
+    pub(crate) loss_ppm: u32,
     ranges: Repeated<'a, SeqRange>,
 }
+
+/// A `Parity` view (also the parity frame to encode).
+pub(crate) type ParityIn<'a> = Parity<'a>;
 
 /// A `StreamMark` view.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -169,8 +176,11 @@ pub(crate) fn parse(buf: &[u8]) -> Result<FrameIn<'_>, DecodeError> {
         Body::Nack(n) => BodyIn::Nack(NackIn {
             target: n.target,
             stream: n.stream,
+            parity_wanted: n.parity_wanted,
+            loss_ppm: n.loss_ppm,
             ranges: n.ranges,
         }),
+        Body::Parity(p) => BodyIn::Parity(p),
         Body::Heartbeat(h) => BodyIn::Heartbeat(HeartbeatIn {
             timestamp_us: h.timestamp_us,
             echo_timestamp_us: h.echo_timestamp_us,
@@ -309,32 +319,51 @@ impl Envelope {
         Ok(self.frame(Body::Data(hdr.batch(msgs))).emit(buf)?)
     }
 
-    /// Size of a NACK frame with these ranges (inclusive).
+    /// Size of a NACK frame with these ranges (inclusive), with room for
+    /// the FEC fields.
     pub(crate) fn nack_len(&self, target: MemberId, stream: u32, ranges: &[SeqRange]) -> usize {
         let nack = Nack {
             target: Some(target),
             stream,
             ranges: Repeated::from_slice(ranges),
-            ..Nack::default()
+            parity_wanted: u32::from(u8::MAX),
+            loss_ppm: u32::MAX,
         };
         self.len_with_body(BODY_NACK, nack.encoded_len())
     }
 
-    /// Writes a NACK frame.
+    /// Writes a NACK frame; `fec` is `(parity_wanted, loss_ppm)` for FEC
+    /// streams.
     pub(crate) fn emit_nack(
         &self,
         buf: &mut [u8],
         target: MemberId,
         stream: u32,
         ranges: &[SeqRange],
+        fec: (u32, u32),
     ) -> Result<usize, BufferTooSmall> {
         let nack = Nack {
             target: Some(target),
             stream,
             ranges: Repeated::from_slice(ranges),
-            ..Nack::default()
+            parity_wanted: fec.0,
+            loss_ppm: fec.1,
         };
         Ok(self.frame(Body::Nack(nack)).emit(buf)?)
+    }
+
+    /// Size of a parity frame.
+    pub(crate) fn parity_len(&self, p: &Parity<'_>) -> usize {
+        self.len_with_body(BODY_PARITY, p.encoded_len())
+    }
+
+    /// Writes a parity frame.
+    pub(crate) fn emit_parity(
+        &self,
+        buf: &mut [u8],
+        p: &Parity<'_>,
+    ) -> Result<usize, BufferTooSmall> {
+        Ok(self.frame(Body::Parity(*p)).emit(buf)?)
     }
 
     /// Writes a heartbeat frame.
@@ -432,6 +461,41 @@ mod tests {
     }
 
     #[test]
+    fn parity_round_trip() {
+        let lengths = [5u32, 300, 7];
+        let p = Parity {
+            stream: 3,
+            block: u64::MAX - 1,
+            k: 3,
+            m: 252,
+            index: 4,
+            symbol: &[1, 2, 3, 4],
+            lengths: Repeated::from_slice(&lengths),
+            block_crc: 0xdead_beef,
+        };
+        let mut buf = [0u8; 128];
+        let n = ENV.emit_parity(&mut buf, &p).unwrap();
+        assert_eq!(n, ENV.parity_len(&p));
+        assert_eq!(ENV.emit_parity(&mut buf[..n - 1], &p), Err(BufferTooSmall));
+        let BodyIn::Parity(back) = parse(&buf[..n]).unwrap().body else {
+            panic!("not parity")
+        };
+        assert_eq!(
+            (
+                back.stream,
+                back.block,
+                back.k,
+                back.m,
+                back.index,
+                back.block_crc
+            ),
+            (3, u64::MAX - 1, 3, 252, 4, 0xdead_beef)
+        );
+        assert_eq!(back.symbol, &[1, 2, 3, 4]);
+        assert_eq!(back.lengths.iter().collect::<Vec<_>>(), lengths);
+    }
+
+    #[test]
     fn small_message_framing_is_four_bytes() {
         let m = MsgOut {
             payload: &[7; 64],
@@ -481,13 +545,14 @@ mod tests {
             let wire: Vec<SeqRange> = ranges.iter().map(|r| SeqRange { start: r.0, end: r.1 }).collect();
             let target = MemberId::from_u128(target);
             let mut buf = std::vec![0u8; ENV.nack_len(target, stream, &wire)];
-            let n = ENV.emit_nack(&mut buf, target, stream, &wire).unwrap();
+            let n = ENV.emit_nack(&mut buf, target, stream, &wire, (u32::from(u8::MAX), u32::MAX)).unwrap();
             prop_assert_eq!(n, buf.len());
             prop_assert!(n >= ENV.nack_len(target, stream, &[]) + ranges.iter().map(|&r| nack_range_share(r)).sum::<usize>());
             let BodyIn::Nack(back) = parse(&buf).unwrap().body else { panic!("not a nack") };
             prop_assert_eq!(back.target, Some(target));
             prop_assert_eq!(back.stream, stream);
             prop_assert_eq!(back.ranges().collect::<Vec<_>>(), ranges);
+            prop_assert_eq!((back.parity_wanted, back.loss_ppm), (255, u32::MAX));
             let ack = AckOut { target: MemberId::from_u128(1), next_seq: seq, stream };
             let mut buf = [0u8; 128];
             let n = ENV.emit_ack(&mut buf, &ack).unwrap();
@@ -502,6 +567,7 @@ mod tests {
                     BodyIn::Data(d) => { let _ = d.messages().count(); }
                     BodyIn::Nack(n) => { let _ = n.ranges().count(); }
                     BodyIn::Heartbeat(h) => { let _ = h.marks().count(); }
+                    BodyIn::Parity(p) => { let _ = p.lengths.iter().count(); }
                     BodyIn::Ack(_) | BodyIn::Other => {}
                 }
             }

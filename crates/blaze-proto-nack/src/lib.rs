@@ -23,6 +23,17 @@
 //! on an idle stream goes out at once). Best-effort streams use the same
 //! API without window or NACKs.
 //!
+//! "Reliable + FEC" streams ([`Reliability::ReliableFec`], [`FecConfig`])
+//! add Reed–Solomon parity (`blaze-fec`) over blocks of `k` sequence
+//! numbers: proactive (`m` parity symbols after each block, which
+//! receivers wait for before NACKing), on demand (a NACK is answered with
+//! as many new parity symbols as the largest loss reported, so that one
+//! repair datagram heals different losses at different receivers) and
+//! adaptive (the proactive parity follows the loss rate receivers report).
+//! A rebuilt block is delivered only when its CRC-32C matches. The coding
+//! scratch and the pool of received parity are the caller's
+//! ([`FecBuffers`], [`Endpoint::with_fec`]); [`FecStats`] counts.
+//!
 //! ## The sans-IO contract
 //!
 //! The caller owns the socket, the clock and the storage. Feed input with
@@ -37,12 +48,16 @@
 //!
 //! Membership (who is in the group) comes from `blaze-membership` through
 //! [`Endpoint::add_peer`] / [`Endpoint::remove_peer`]; total order is
-//! `blaze-proto-totem`; forward error correction is `blaze-fec`.
+//! `blaze-proto-totem`; the Reed–Solomon arithmetic of "reliable + FEC"
+//! streams ([`Reliability::ReliableFec`], see [`FecConfig`]) is
+//! `blaze-fec`.
 //!
 //! ## Features
 //!
 //! - `log` / `defmt`: logging and `defmt::Format` derives (mutually
 //!   exclusive).
+//! - `simd`: run-time detected SIMD kernels for the FEC arithmetic
+//!   (`blaze-fec/std`, x86_64; needs `std`).
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -70,6 +85,8 @@ mod error;
 pub use error::{PeerTableFull, SendError};
 mod event;
 pub use event::{CutReason, Event};
+mod fec;
+pub use fec::{FecBuffers, FecConfig, FecStats};
 mod frames;
 mod gaps;
 pub use gaps::{Gaps, GapsFull, Missing};

@@ -6,6 +6,7 @@ use core::net::SocketAddr;
 use blaze_wire::{Instant, MemberId, Seq};
 
 use crate::event::CutReason;
+use crate::fec::FecRx;
 use crate::receiver::Receiver;
 use crate::rtt::RttEstimator;
 
@@ -34,6 +35,8 @@ pub(crate) struct Peer<const W: usize> {
     pub(crate) notice: Option<CutReason>,
     /// Its stream, once heard of.
     pub(crate) rx: Option<Receiver<W>>,
+    /// FEC state of its stream.
+    pub(crate) fec: FecRx,
 }
 
 impl<const W: usize> Peer<W> {
@@ -47,6 +50,7 @@ impl<const W: usize> Peer<W> {
             flow: Flow::Untracked,
             notice: None,
             rx: None,
+            fec: FecRx::default(),
         }
     }
 

@@ -115,6 +115,9 @@ pub(crate) struct Receiver<const W: usize> {
     ack_due: bool,
     last_ack_at: Option<Instant>,
     reasm: Option<Reasm>,
+    /// FEC streams: holes at or past this are not NACKed yet (their
+    /// block's parity may still come).
+    pub(crate) nack_hold: Option<Seq>,
     pub(crate) stats: RecvStats,
 }
 
@@ -144,6 +147,7 @@ impl<const W: usize> Receiver<W> {
             ack_due: false,
             last_ack_at: None,
             reasm: None,
+            nack_hold: None,
             stats: RecvStats::default(),
         }
     }
@@ -156,10 +160,61 @@ impl<const W: usize> Receiver<W> {
         (self.first + (off as usize % W.max(1))) % W.max(1)
     }
 
-    /// End of what can be NACKed now: `min(high_end, next + W)`.
+    /// End of what can be NACKed now: `min(high_end, next + W)`, and not
+    /// past the FEC hold.
     fn window_end(&self) -> Seq {
         let cap = self.next + W as u64;
-        self.high_end.min_serial(cap)
+        let end = self.high_end.min_serial(cap);
+        match self.nack_hold {
+            Some(h) => end.min_serial(h.max_serial(self.next)),
+            None => end,
+        }
+    }
+
+    /// Whether `seq` is missing here: `Some(true)` for a hole in the
+    /// window, `Some(false)` when held or already delivered, `None`
+    /// beyond the window.
+    pub(crate) fn is_missing(&self, seq: Seq) -> Option<bool> {
+        if seq < self.next {
+            return Some(false);
+        }
+        let off = self.offset(seq)?;
+        (off < W as u64).then(|| !self.gaps.contains(off))
+    }
+
+    /// The message stored for `seq`, also after delivery as long as its
+    /// slot has not been reused (for rebuilding an FEC block). A slot
+    /// reused by an unrecoverable skip is not detected here: the block
+    /// CRC is.
+    pub(crate) fn held_msg<'r>(
+        &self,
+        seq: Seq,
+        region: &'r [u8],
+        fragment: usize,
+    ) -> Option<MsgIn<'r>> {
+        let idx = if seq < self.next {
+            let back = u64::try_from(self.next.distance_from(seq)).ok()?;
+            if back > W as u64 || self.gaps.contains(W as u64 - back) {
+                return None;
+            }
+            (self.first + W - back as usize) % W.max(1)
+        } else {
+            let off = self.offset(seq)?;
+            if off >= W as u64 || !self.gaps.contains(off) {
+                return None;
+            }
+            self.slot_index(off)
+        };
+        let slot = self.slots.get(idx)?;
+        let start = idx * fragment;
+        let body = start + usize::from(slot.topic_len);
+        Some(MsgIn {
+            topic: core::str::from_utf8(region.get(start..body)?).ok()?,
+            payload: region.get(body..body + slot.len as usize)?,
+            fragment_index: slot.fragment_index,
+            fragment_count: slot.fragment_count,
+            total_len: slot.total_len,
+        })
     }
 
     /// Received but not yet delivered entries.

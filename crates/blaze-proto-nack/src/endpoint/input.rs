@@ -4,11 +4,12 @@ use core::net::SocketAddr;
 
 use blaze_wire::{Duration, Instant, Seq};
 
-use super::{Endpoint, MAX_NACK_RANGES, QOS_BEST_EFFORT, QOS_RELIABLE, Timer};
+use super::{Endpoint, MAX_NACK_RANGES, QOS_BEST_EFFORT, QOS_RELIABLE, QOS_RELIABLE_FEC, Timer};
 use crate::config::LateJoin;
 use crate::event::CutReason;
-use crate::frames::{self, AckIn, BodyIn, DataIn, HeartbeatIn, NackIn};
-use crate::peer::Flow;
+use crate::fec::{self, Stream};
+use crate::frames::{self, AckIn, BodyIn, DataIn, HeartbeatIn, NackIn, ParityIn};
+use crate::peer::{Flow, Peer};
 use crate::receiver::{Receiver, Stored};
 use crate::send_window::RepairRequest;
 
@@ -54,13 +55,14 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
             BodyIn::Nack(n) => self.on_nack(now, i, &n),
             BodyIn::Heartbeat(h) => self.on_heartbeat(now, i, &h),
             BodyIn::Ack(a) => self.on_ack(i, a),
+            BodyIn::Parity(p) => self.on_parity(now, i, &p),
             BodyIn::Other => {}
         }
     }
 
     fn on_data(&mut self, now: Instant, i: usize, d: &DataIn<'_>) {
         let reliable = match d.qos {
-            QOS_RELIABLE => true,
+            QOS_RELIABLE | QOS_RELIABLE_FEC => true,
             QOS_BEST_EFFORT => false,
             _ => {
                 self.stats.drops.foreign_body += 1;
@@ -94,16 +96,99 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
         else {
             return;
         };
+        let high_before = rx.high_end;
+        let mut originals = 0u32;
         for (k, m) in d.messages().enumerate() {
             let seq = first + k as u64;
-            if rx.store(seq, &m, region, frag) == Stored::New
+            let stored = rx.store(seq, &m, region, frag);
+            // A first transmission overtaken by parity still arrived.
+            if !d.repair
+                && (stored == Stored::New || stored == Stored::Duplicate && p.fec.take_rebuilt(seq))
+            {
+                originals += 1;
+            }
+            if stored == Stored::New
                 && d.repair
                 && let Some(sample) = rx.repaired(now, seq)
             {
                 p.rtt.sample(sample);
             }
         }
-        rx.schedule_nack(now, &p.rtt, &self.cfg, &mut self.rng);
+        p.fec.active = d.qos == QOS_RELIABLE_FEC;
+        if p.fec.active {
+            let advance = u32::try_from(rx.high_end.distance_from(high_before)).unwrap_or(0);
+            p.fec.observe(originals, advance);
+            p.fec.update_hold(rx, now);
+            let Peer { rx, fec, rtt, .. } = p;
+            if let Some(rx) = rx.as_mut() {
+                let mut s = Stream {
+                    rx,
+                    fec,
+                    rtt,
+                    region,
+                    fragment: frag,
+                    peer: u16::try_from(i).unwrap_or(u16::MAX),
+                    scratch_used: false,
+                };
+                fec::after_data(
+                    now,
+                    &mut s,
+                    &mut self.fec.pool,
+                    self.fec.scratch,
+                    &mut self.fec.stats,
+                );
+                if s.scratch_used {
+                    self.fec.encoder.scratch_lent();
+                }
+            }
+        }
+        if let Some(rx) = p.rx.as_mut() {
+            rx.schedule_nack(now, &p.rtt, &self.cfg, &mut self.rng);
+        }
+    }
+
+    fn on_parity(&mut self, now: Instant, i: usize, par: &ParityIn<'_>) {
+        let frag = self.cfg.fragment_size();
+        let region_len = Receiver::<W>::region_len(frag);
+        let Some(p) = self.peers.get_mut(i).and_then(Option::as_mut) else {
+            return;
+        };
+        let Some(region) = self
+            .recv_bytes
+            .get_mut(i * region_len..(i + 1) * region_len)
+        else {
+            return;
+        };
+        let Peer { rx, fec, rtt, .. } = p;
+        // Parity before any data: the stream is learnt from its data.
+        let Some(rx) = rx
+            .as_mut()
+            .filter(|rx| rx.stream == par.stream && rx.reliable)
+        else {
+            self.fec.stats.parity_dropped += 1;
+            return;
+        };
+        let mut s = Stream {
+            rx,
+            fec,
+            rtt,
+            region,
+            fragment: frag,
+            peer: u16::try_from(i).unwrap_or(u16::MAX),
+            scratch_used: false,
+        };
+        fec::on_parity(
+            now,
+            &mut s,
+            par,
+            &mut self.fec.pool,
+            self.fec.scratch,
+            &mut self.fec.stats,
+        );
+        if s.scratch_used {
+            self.fec.encoder.scratch_lent();
+        }
+        s.rx.schedule_nack(now, s.rtt, &self.cfg, &mut self.rng);
     }
 
     fn on_nack(&mut self, now: Instant, i: usize, n: &NackIn<'_>) {
@@ -125,6 +210,7 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
                 .get(i)
                 .and_then(Option::as_ref)
                 .map_or(self.cfg.initial_rtt, |p| p.rtt.srtt());
+            let mut tally = self.fec_nack_begin(n);
             for (a, b) in n.ranges() {
                 let (mut a, mut b) = (Seq::new(a), Seq::new(b));
                 if b < a {
@@ -149,11 +235,15 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
                 }
                 let count = b.distance_from(a) as u64 + 1;
                 for k in 0..count {
+                    if self.fec_nack_seq(&mut tally, a + k) {
+                        continue;
+                    }
                     if self.window.request_repair(a + k, now, rtt) == RepairRequest::Ignored {
                         self.stats.send.nacks_ignored += 1;
                     }
                 }
             }
+            self.fec_nack_end(&tally, n, now, rtt);
             return;
         }
         // Someone else's NACK for a stream we also receive: suppression.
@@ -262,6 +352,10 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
             };
             if let Some(rx) = p.rx.as_mut() {
                 rx.handle_timeout(now);
+                let hold_max = self.cfg.heartbeat_interval + p.rtt.timeout(self.cfg.min_timeout);
+                if p.fec.handle_timeout(rx, now, hold_max) {
+                    rx.schedule_nack(now, &p.rtt, &self.cfg, &mut self.rng);
+                }
             }
             if p.tracking().is_some_and(|n| n < next_send) && now >= p.last_heard + timeout {
                 self.cut(i, CutReason::Silent);

@@ -3,14 +3,16 @@
 //! Inputs live in `input.rs`, outputs (transmit and timers) in
 //! `output.rs`.
 
+mod fec;
 mod input;
 mod output;
 
 use blaze_wire::{Duration, GroupId, Instant, MemberId, Rng, Seq};
 
-use crate::config::{Config, ConfigError, Reliability};
+use crate::config::{Config, ConfigError};
 use crate::error::{PeerTableFull, SendError};
 use crate::event::{CutReason, Event};
+use crate::fec::{Fec, FecBuffers, FecStats};
 use crate::peer::{Flow, Peer};
 use crate::receiver::{ReasmBuf, Receiver, Step};
 use crate::rtt::RttEstimator;
@@ -26,6 +28,7 @@ const MAX_BATCH: usize = 64;
 
 const QOS_BEST_EFFORT: u32 = 0;
 const QOS_RELIABLE: u32 = 1;
+const QOS_RELIABLE_FEC: u32 = 2;
 
 /// The storage an [`Endpoint`] borrows for its lifetime.
 ///
@@ -155,6 +158,7 @@ pub struct Endpoint<'a, const PEERS: usize, const W: usize> {
     pending: Option<(usize, Step)>,
     rr: usize,
     stats: Stats,
+    fec: Fec<'a>,
 }
 
 impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
@@ -170,7 +174,47 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
         identity: Identity,
         buffers: Buffers<'a>,
     ) -> Result<Self, ConfigError> {
+        Self::with_fec(now, config, identity, buffers, FecBuffers::default())
+    }
+
+    /// A new endpoint with storage for forward error correction: needed to
+    /// send a [`ReliableFec`](crate::Reliability::ReliableFec) stream (scratch of
+    /// [`FecBuffers::scratch_needed`] for its `k`), and to rebuild other
+    /// members' FEC blocks (the parity pool; without it this member asks
+    /// for plain retransmissions).
+    ///
+    /// ```
+    /// use blaze_proto_nack::{Buffers, Config, Endpoint, FecBuffers, FecConfig, Identity, Reliability, SendSlot};
+    /// use blaze_wire::{GroupId, Instant, MemberId};
+    ///
+    /// let mut config = Config::lan();
+    /// config.flow_window = core::num::NonZeroU32::new(16).unwrap();
+    /// config.reliability = Reliability::ReliableFec(FecConfig::proactive(8, 2));
+    /// let (mut index, mut bytes) = ([SendSlot::EMPTY; 32], vec![0u8; 16 * 1024]);
+    /// let mut recv = vec![0u8; Buffers::recv_bytes_needed(&config, 2, 16)];
+    /// let mut scratch = vec![0u8; FecBuffers::scratch_needed(&config, 8)];
+    /// let mut parity = vec![0u8; 8 * FecBuffers::parity_slot_len(&config)];
+    /// let buffers = Buffers { send_index: &mut index, send_bytes: &mut bytes, recv_bytes: &mut recv, reassembly: &mut [] };
+    /// let fec = FecBuffers { scratch: &mut scratch, parity: &mut parity };
+    /// let id = Identity { member: MemberId::from_u128(1), group: GroupId::from_name("g"), seed: 1 };
+    /// let ep: Endpoint<'_, 2, 16> = Endpoint::with_fec(Instant::ZERO, config, id, buffers, fec)?;
+    /// assert_eq!(ep.fec_stats().blocks, 0);
+    /// # Ok::<(), blaze_proto_nack::ConfigError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Endpoint::new`]; [`ConfigError::Buffers`] also when the FEC
+    /// scratch is too small or `k > W`.
+    pub fn with_fec(
+        now: Instant,
+        config: Config,
+        identity: Identity,
+        buffers: Buffers<'a>,
+        fec: FecBuffers<'a>,
+    ) -> Result<Self, ConfigError> {
         config.validate()?;
+        check_fec::<W>(&config, fec.scratch.len())?;
         if config.flow_window.get() as usize > W {
             return Err(ConfigError::FlowWindow);
         }
@@ -220,19 +264,31 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
             pending: None,
             rr: 0,
             stats: Stats::default(),
+            fec: Fec::new(fec, &config),
         })
     }
 
     /// Ends the endpoint and gives its storage back (for reuse by a new
     /// endpoint; the contents are unspecified).
     pub fn into_buffers(self) -> Buffers<'a> {
+        self.into_all_buffers().0
+    }
+
+    /// Ends the endpoint and gives all its storage back, FEC included.
+    pub fn into_all_buffers(self) -> (Buffers<'a>, FecBuffers<'a>) {
         let (send_index, send_bytes) = self.window.into_parts();
-        Buffers {
+        let buffers = Buffers {
             send_index,
             send_bytes,
             recv_bytes: self.recv_bytes,
             reassembly: self.reasm.bytes,
-        }
+        };
+        (buffers, self.fec.into_buffers())
+    }
+
+    /// Forward error correction counters.
+    pub const fn fec_stats(&self) -> &FecStats {
+        &self.fec.stats
     }
 
     /// Sets the first sequence number of the local stream. Only possible
@@ -243,6 +299,7 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
             return false;
         }
         self.window.restart(seq);
+        self.fec.encoder.clear();
         true
     }
 
@@ -254,6 +311,7 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
     /// [`ConfigError`]; the old configuration stays.
     pub fn set_config(&mut self, now: Instant, config: Config) -> Result<(), ConfigError> {
         config.validate()?;
+        check_fec::<W>(&config, self.fec.scratch.len())?;
         if config.mtu != self.cfg.mtu {
             return Err(ConfigError::Mtu);
         }
@@ -361,7 +419,7 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
     pub fn add_peer(&mut self, now: Instant, member: MemberId) -> Result<(), PeerTableFull> {
         self.release(now);
         let start = self.window.start();
-        let reliable = self.cfg.reliability == Reliability::Reliable;
+        let reliable = self.cfg.reliability.is_reliable();
         let i = self.find_or_insert(member, now).ok_or(PeerTableFull)?;
         if let Some(p) = self.peers.get_mut(i).and_then(Option::as_mut)
             && reliable
@@ -383,6 +441,7 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
         if self.reasm.owner == Some(i) {
             self.reasm.owner = None;
         }
+        self.fec.pool.free_where(|m| usize::from(m.peer) == i);
         if let Some(slot) = self.peers.get_mut(i) {
             *slot = None;
         }
@@ -410,7 +469,7 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
     }
 
     fn reliable(&self) -> bool {
-        self.cfg.reliability == Reliability::Reliable
+        self.cfg.reliability.is_reliable()
     }
 
     /// The lowest acknowledged position over the receivers the window
@@ -467,7 +526,7 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
         if topic.len() > crate::MAX_TOPIC_LEN {
             return Err(SendError::TopicTooLong);
         }
-        let frag = self.cfg.fragment_size();
+        let frag = self.cfg.send_fragment_size();
         let pieces = crate::send_window::piece_count(topic.len(), message.len(), frag);
         if message.len() > self.cfg.max_message_len.get() as usize
             || pieces > self.window.capacity()
@@ -604,6 +663,20 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
         None
     }
 }
+/// The FEC scratch covers the local stream's blocks, and a block fits the
+/// receive window.
+fn check_fec<const W: usize>(config: &Config, scratch: usize) -> Result<(), ConfigError> {
+    match config.reliability.fec() {
+        Some(f)
+            if usize::from(f.k) > W
+                || scratch < FecBuffers::scratch_needed(config, usize::from(f.k)) =>
+        {
+            Err(ConfigError::Buffers)
+        }
+        _ => Ok(()),
+    }
+}
+
 fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),

@@ -2,7 +2,10 @@
 
 use blaze_wire::{Destination, Instant, Seq, SeqRange, Transmit};
 
-use super::{Endpoint, MAX_BATCH, MAX_NACK_RANGES, QOS_BEST_EFFORT, QOS_RELIABLE, Timer, earliest};
+use super::{
+    Endpoint, MAX_BATCH, MAX_NACK_RANGES, QOS_BEST_EFFORT, QOS_RELIABLE, QOS_RELIABLE_FEC, Timer,
+    earliest,
+};
 use crate::frames::{self, AckOut, DataOut, Envelope, HeartbeatOut, MarkOut, MsgOut};
 use crate::send_window::Held;
 
@@ -19,6 +22,8 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
         for p in self.peers.iter().flatten() {
             if let Some(rx) = &p.rx {
                 best = earliest(best, rx.next_timeout());
+                let hold_max = self.cfg.heartbeat_interval + p.rtt.timeout(self.cfg.min_timeout);
+                best = earliest(best, p.fec.deadline(rx, hold_max));
             }
             if p.tracking().is_some_and(|n| n < next_send) {
                 best = earliest(best, Some(p.last_heard + timeout));
@@ -41,7 +46,9 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
         let t = self
             .transmit_ack(now, &env, out)
             .or_else(|| self.transmit_nack(now, &env, out))
+            .or_else(|| self.transmit_loss_report(&env, out))
             .or_else(|| self.transmit_repair(now, &env, out))
+            .or_else(|| self.transmit_parity(now, &env, out))
             .or_else(|| self.transmit_data(now, &env, out))
             .or_else(|| self.transmit_heartbeat(now, &env, out));
         if t.is_some() {
@@ -76,11 +83,21 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
 
     fn transmit_nack(&mut self, now: Instant, env: &Envelope, out: &mut [u8]) -> Option<Transmit> {
         let mtu = out.len();
-        for p in self.peers.iter_mut().flatten() {
-            let Some(rx) = p.rx.as_mut() else { continue };
-            if !rx.wants_nack() {
+        for i in 0..PEERS {
+            if !self
+                .peers
+                .get(i)
+                .and_then(Option::as_ref)
+                .and_then(|p| p.rx.as_ref())
+                .is_some_and(|rx| rx.wants_nack())
+            {
                 continue;
             }
+            let fec = self.fec_nack_fields(i);
+            let Some(p) = self.peers.get_mut(i).and_then(Option::as_mut) else {
+                continue;
+            };
+            let Some(rx) = p.rx.as_mut() else { continue };
             let stream = rx.stream;
             let mut ranges = [(0u64, 0u64); MAX_NACK_RANGES];
             let mut size = env.nack_len(p.id, stream, &[]);
@@ -98,7 +115,8 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
                     end: r.1,
                 };
             }
-            let len = env.emit_nack(out, p.id, stream, wire.get(..n)?).ok()?;
+            let len = env.emit_nack(out, p.id, stream, wire.get(..n)?, fec).ok()?;
+            p.fec.reported();
             trace!("NACK to {} ranges {}", p.id, n);
             return Some(Transmit {
                 to: Destination::Group,
@@ -136,7 +154,9 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
         DataOut {
             stream: self.cfg.stream,
             first_seq: first.raw(),
-            qos: if self.reliable() {
+            qos: if self.cfg.reliability.fec().is_some() {
+                QOS_RELIABLE_FEC
+            } else if self.reliable() {
                 QOS_RELIABLE
             } else {
                 QOS_BEST_EFFORT
@@ -232,6 +252,7 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
         }
         let len = self.emit_batch(env, &hdr, n, out)?;
         self.window.mark_sent(n);
+        self.fec_sent(first, n);
         self.sent_any = true;
         if !self.reliable() {
             let upto = self.window.next_send();
@@ -258,6 +279,13 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
     ) -> Option<Transmit> {
         if !self.hb_pending {
             return None;
+        }
+        if self.fec.encoder.blocks.has_open() {
+            // The stream went idle: its partial block gets parity first.
+            self.fec_idle();
+            if let Some(t) = self.transmit_parity(now, env, out) {
+                return Some(t);
+            }
         }
         self.hb_pending = false;
         let next_send = self.window.next_send();

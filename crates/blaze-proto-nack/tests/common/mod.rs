@@ -11,7 +11,8 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use blaze_proto_nack::{
-    Buffers, Config, CutReason, Endpoint, Event, Identity, LateJoin, SendError, SendSlot,
+    Buffers, Config, CutReason, Endpoint, Event, FecBuffers, Identity, LateJoin, SendError,
+    SendSlot,
 };
 use blaze_sim::{LinkConfig, Machine, Spawn, World, check_bounded, check_exactly_once, check_fifo};
 use blaze_wire::{Duration, GroupId, Instant, MemberId, Seq, Transmit};
@@ -22,26 +23,43 @@ pub(crate) const SEND_SLOTS: usize = 512;
 pub(crate) const SEND_BYTES: usize = 256 * 1024;
 /// Bytes of the reassembly buffer in the harness.
 pub(crate) const REASM_BYTES: usize = 64 * 1024;
+/// Largest FEC block (`k`) the harness's scratch covers.
+pub(crate) const FEC_MAX_K: usize = 32;
+/// Parity symbols the harness's receivers can hold.
+pub(crate) const FEC_PARITY_SLOTS: usize = 64;
+
+type Storage = (Buffers<'static>, FecBuffers<'static>);
 
 thread_local! {
     /// Storage reused across seeds (an endpoint borrows `'static` storage,
     /// and the machine gives it back when dropped), keyed by receive size.
-    static POOL: RefCell<HashMap<usize, Vec<Buffers<'static>>>> = RefCell::new(HashMap::new());
+    static POOL: RefCell<HashMap<(usize, usize), Vec<Storage>>> = RefCell::new(HashMap::new());
 }
 
-fn take_buffers(recv: usize) -> Buffers<'static> {
-    let reused = POOL.with(|p| p.borrow_mut().get_mut(&recv).and_then(Vec::pop));
-    reused.unwrap_or_else(|| Buffers {
-        send_index: Box::leak(vec![SendSlot::EMPTY; SEND_SLOTS].into_boxed_slice()),
-        send_bytes: Box::leak(vec![0u8; SEND_BYTES].into_boxed_slice()),
-        recv_bytes: Box::leak(vec![0u8; recv].into_boxed_slice()),
-        reassembly: Box::leak(vec![0u8; REASM_BYTES].into_boxed_slice()),
+fn take_buffers(cfg: &Config, recv: usize) -> Storage {
+    let scratch = FecBuffers::scratch_needed(cfg, FEC_MAX_K);
+    let parity = FEC_PARITY_SLOTS * FecBuffers::parity_slot_len(cfg);
+    let key = (recv, scratch + parity);
+    let reused = POOL.with(|p| p.borrow_mut().get_mut(&key).and_then(Vec::pop));
+    reused.unwrap_or_else(|| {
+        (
+            Buffers {
+                send_index: Box::leak(vec![SendSlot::EMPTY; SEND_SLOTS].into_boxed_slice()),
+                send_bytes: Box::leak(vec![0u8; SEND_BYTES].into_boxed_slice()),
+                recv_bytes: Box::leak(vec![0u8; recv].into_boxed_slice()),
+                reassembly: Box::leak(vec![0u8; REASM_BYTES].into_boxed_slice()),
+            },
+            FecBuffers {
+                scratch: Box::leak(vec![0u8; scratch].into_boxed_slice()),
+                parity: Box::leak(vec![0u8; parity].into_boxed_slice()),
+            },
+        )
     })
 }
 
-fn give_buffers(b: Buffers<'static>) {
-    let recv = b.recv_bytes.len();
-    POOL.with(|p| p.borrow_mut().entry(recv).or_default().push(b));
+fn give_buffers(b: Storage) {
+    let key = (b.0.recv_bytes.len(), b.1.scratch.len() + b.1.parity.len());
+    POOL.with(|p| p.borrow_mut().entry(key).or_default().push(b));
 }
 
 /// The member id of node `i`.
@@ -144,8 +162,9 @@ impl<const P: usize, const W: usize> Node<P, W> {
             group: GroupId::from_name("test"),
             seed: spawn.seed,
         };
+        let (buffers, fec) = take_buffers(&cfg, recv);
         let mut ep =
-            Endpoint::new(Instant::ZERO, cfg, id, take_buffers(recv)).expect("valid config");
+            Endpoint::with_fec(Instant::ZERO, cfg, id, buffers, fec).expect("valid config");
         // Start every stream near the wrap-around point.
         assert!(ep.set_initial_seq(Seq::new(u64::MAX - 50 - spawn.index as u64)));
         for j in (0..n).filter(|&j| j != spawn.index) {
@@ -210,7 +229,7 @@ impl<const P: usize, const W: usize> Node<P, W> {
 impl<const P: usize, const W: usize> Drop for Node<P, W> {
     fn drop(&mut self) {
         if let Some(ep) = self.ep.take() {
-            give_buffers((*ep).into_buffers());
+            give_buffers((*ep).into_all_buffers());
         }
     }
 }
