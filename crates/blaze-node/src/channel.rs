@@ -11,14 +11,16 @@ use crate::{CustomProtocol, Qos};
 pub const STREAM_RELIABLE: u32 = 1;
 /// Stream id of every group's best-effort channel on the wire.
 pub const STREAM_BEST_EFFORT: u32 = 2;
+/// Stream id of every group's reliable + FEC channel on the wire.
+pub const STREAM_RELIABLE_FEC: u32 = 3;
 
 /// One channel of a group: a built-in protocol or the user's.
 ///
 /// The node composes its machines through this enum (one internal verb
 /// set, no `dyn`): each group has a reliable and a best-effort channel,
 /// and optionally a custom one. Topics are routed to a channel by their
-/// [`Qos`]. Reliable with FEC and total order have no variant yet: their
-/// protocols are not built.
+/// [`Qos`]. A group has a reliable + FEC channel when its slot got FEC
+/// storage. Total order has no variant yet: its protocol is not composed.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Channel<'a, C, const PEERS: usize, const W: usize> {
@@ -26,6 +28,8 @@ pub enum Channel<'a, C, const PEERS: usize, const W: usize> {
     BestEffort(Endpoint<'a, PEERS, W>),
     /// NACK-based reliable multicast ([`Qos::Reliable`]).
     Reliable(Endpoint<'a, PEERS, W>),
+    /// Reliable multicast with Reed–Solomon parity ([`Qos::ReliableFec`]).
+    ReliableFec(Endpoint<'a, PEERS, W>),
     /// The user's protocol ([`Qos::Custom`]).
     Custom(C),
 }
@@ -42,41 +46,50 @@ impl<'a, C: CustomProtocol, const PEERS: usize, const W: usize> Channel<'a, C, P
         match self {
             Channel::BestEffort(_) => Qos::BestEffort,
             Channel::Reliable(_) => Qos::Reliable,
+            Channel::ReliableFec(_) => Qos::ReliableFec,
             Channel::Custom(_) => Qos::Custom,
         }
     }
 
     pub(crate) fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
         match self {
-            Channel::BestEffort(e) | Channel::Reliable(e) => e.handle_datagram(now, from, datagram),
+            Channel::BestEffort(e) | Channel::Reliable(e) | Channel::ReliableFec(e) => {
+                e.handle_datagram(now, from, datagram)
+            }
             Channel::Custom(c) => c.handle_datagram(now, from, datagram),
         }
     }
 
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
         match self {
-            Channel::BestEffort(e) | Channel::Reliable(e) => e.handle_timeout(now),
+            Channel::BestEffort(e) | Channel::Reliable(e) | Channel::ReliableFec(e) => {
+                e.handle_timeout(now)
+            }
             Channel::Custom(c) => c.handle_timeout(now),
         }
     }
 
     pub(crate) fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
         match self {
-            Channel::BestEffort(e) | Channel::Reliable(e) => e.poll_transmit(now, buf),
+            Channel::BestEffort(e) | Channel::Reliable(e) | Channel::ReliableFec(e) => {
+                e.poll_transmit(now, buf)
+            }
             Channel::Custom(c) => c.poll_transmit(now, buf),
         }
     }
 
     pub(crate) fn poll_timeout(&mut self) -> Option<Instant> {
         match self {
-            Channel::BestEffort(e) | Channel::Reliable(e) => e.poll_timeout(),
+            Channel::BestEffort(e) | Channel::Reliable(e) | Channel::ReliableFec(e) => {
+                e.poll_timeout()
+            }
             Channel::Custom(c) => c.poll_timeout(),
         }
     }
 
     pub(crate) fn poll_event(&mut self, now: Instant) -> Option<ChannelEvent<'_, C::Event<'_>>> {
         match self {
-            Channel::BestEffort(e) | Channel::Reliable(e) => {
+            Channel::BestEffort(e) | Channel::Reliable(e) | Channel::ReliableFec(e) => {
                 e.poll_event(now).map(ChannelEvent::Nack)
             }
             Channel::Custom(c) => c.poll_event().map(ChannelEvent::Custom),
@@ -94,7 +107,7 @@ impl<'a, C: CustomProtocol, const PEERS: usize, const W: usize> Channel<'a, C, P
         members: &[MemberId],
     ) -> u64 {
         match self {
-            Channel::BestEffort(e) | Channel::Reliable(e) => {
+            Channel::BestEffort(e) | Channel::Reliable(e) | Channel::ReliableFec(e) => {
                 for m in removed {
                     let _known = e.remove_peer(now, *m);
                 }

@@ -32,6 +32,9 @@ pub struct Config {
     pub nack: blaze_proto_nack::Config,
     /// The replicated map of each group.
     pub map: blaze_map::Config,
+    /// Forward error correction of the reliable + FEC channel of groups
+    /// whose slot got FEC storage ([`Node::add_fec_buffers`](crate::Node::add_fec_buffers)).
+    pub fec: blaze_proto_nack::FecConfig,
 }
 
 impl Config {
@@ -43,6 +46,7 @@ impl Config {
             membership: blaze_membership::Config::lan(),
             nack,
             map: blaze_map::Config::lan(GroupId::from_raw(0)),
+            fec: blaze_proto_nack::FecConfig::proactive(16, 4),
         }
     }
 
@@ -55,6 +59,7 @@ impl Config {
             membership: blaze_membership::Config::wan(),
             nack,
             map: blaze_map::Config::lan(GroupId::from_raw(0)),
+            fec: blaze_proto_nack::FecConfig::proactive(16, 4),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! One group slot of a node: its channels, its map and the view they got.
 
 use blaze_map::Replica;
-use blaze_proto_nack::Buffers;
+use blaze_proto_nack::{Buffers, FecBuffers};
 use blaze_wire::{GroupId, MemberId};
 
 use crate::Channel;
@@ -12,8 +12,10 @@ pub(crate) const CH_RELIABLE: usize = 0;
 pub(crate) const CH_BEST_EFFORT: usize = 1;
 /// Index of the custom channel.
 pub(crate) const CH_CUSTOM: usize = 2;
+/// Index of the reliable + FEC channel.
+pub(crate) const CH_FEC: usize = 3;
 /// Channels per group.
-pub(crate) const CHANNELS: usize = 3;
+pub(crate) const CHANNELS: usize = 4;
 
 /// A group slot: idle (only its spare buffers) or serving one group.
 pub(crate) struct Slot<
@@ -31,6 +33,9 @@ pub(crate) struct Slot<
     /// Buffers of the reliable and best-effort channels while they are
     /// closed.
     pub(crate) spare: [Option<Buffers<'a>>; 2],
+    /// Storage of the reliable + FEC channel while it is closed; `None`
+    /// when the slot has no FEC storage.
+    pub(crate) spare_fec: Option<(Buffers<'a>, FecBuffers<'a>)>,
     pub(crate) channels: [Option<Channel<'a, C, P, W>>; CHANNELS],
     /// The group's map; kept (idle) after a leave, for a later join of
     /// the same group.
@@ -59,6 +64,7 @@ impl<
         Slot {
             group: None,
             spare: [Some(reliable), Some(best_effort)],
+            spare_fec: None,
             channels: [const { None }; CHANNELS],
             map: None,
             map_group: None,

@@ -68,7 +68,7 @@ pub use qos::{MAX_TOPIC_LEN, MAX_TOPICS, Qos, TopicError};
 mod custom;
 pub use custom::{CustomProtocol, NoCustom};
 mod channel;
-pub use channel::{Channel, STREAM_BEST_EFFORT, STREAM_RELIABLE};
+pub use channel::{Channel, STREAM_BEST_EFFORT, STREAM_RELIABLE, STREAM_RELIABLE_FEC};
 mod config;
 pub use config::{Config, GroupBuffers, Identity};
 mod error;

@@ -1,14 +1,14 @@
 //! Group, topic, publish and messaging commands.
 
 use blaze_membership::{Delivery, SendError as MessageError};
-use blaze_proto_nack::{Endpoint, Reliability, SendError as NackSendError};
+use blaze_proto_nack::{Buffers, Endpoint, FecBuffers, Reliability, SendError as NackSendError};
 use blaze_wire::{Duration, GroupId, Instant, MemberId};
 
 use super::Node;
-use crate::group::{CH_BEST_EFFORT, CH_CUSTOM, CH_RELIABLE, Slot};
+use crate::group::{CH_BEST_EFFORT, CH_CUSTOM, CH_FEC, CH_RELIABLE, Slot};
 use crate::{
     Channel, CustomError, CustomProtocol, GroupBuffers, GroupError, MAX_TOPIC_LEN, PublishError,
-    Qos, STREAM_BEST_EFFORT, STREAM_RELIABLE, TopicError,
+    Qos, STREAM_BEST_EFFORT, STREAM_RELIABLE, STREAM_RELIABLE_FEC, TopicError,
 };
 
 impl<
@@ -62,9 +62,16 @@ impl<
         let mut best_effort = self.config.nack;
         best_effort.stream = STREAM_BEST_EFFORT;
         best_effort.reliability = Reliability::BestEffort;
+        let mut fec = self.config.nack;
+        fec.stream = STREAM_RELIABLE_FEC;
+        fec.reliability = Reliability::ReliableFec(self.config.fec);
         let mut map = self.config.map;
         map.group = group;
-        let seeds = [self.rng.next_u64(), self.rng.next_u64()];
+        let seeds = [
+            self.rng.next_u64(),
+            self.rng.next_u64(),
+            self.rng.next_u64(),
+        ];
         let Some(slot) = self.slots.get_mut(i) else {
             return Err(GroupError::TooManyGroups);
         };
@@ -118,10 +125,64 @@ impl<
         if let Some(c) = slot.channels.get_mut(CH_BEST_EFFORT) {
             *c = Some(Channel::BestEffort(eb));
         }
+        if let Some((fb, ff)) = slot.spare_fec.take() {
+            let id_f = blaze_proto_nack::Identity {
+                seed: seeds[2],
+                ..id_r
+            };
+            // Checked by `add_fec_buffers`; a refusal leaves the group
+            // without the FEC channel (publishing on it says so).
+            match Endpoint::with_fec(now, fec, id_f, fb, ff) {
+                Ok(e) => {
+                    if let Some(c) = slot.channels.get_mut(CH_FEC) {
+                        *c = Some(Channel::ReliableFec(e));
+                    }
+                }
+                Err(_) => self.stats.no_channel += 1,
+            }
+        }
         slot.map = Some(rep);
         slot.map_group = Some(group);
         self.after_input(now);
         Ok(group)
+    }
+
+    /// Gives the first group slot without FEC storage a reliable + FEC
+    /// channel's storage: groups joined in that slot from now on get a
+    /// [`Qos::ReliableFec`] channel configured by [`Config::fec`](crate::Config::fec).
+    /// `buffers` is sized as for the other channels
+    /// ([`GroupBuffers::recv_bytes_needed`](crate::GroupBuffers::recv_bytes_needed)), and
+    /// `fec.scratch` holds [`FecBuffers::scratch_needed`] bytes for `k`.
+    ///
+    /// # Errors
+    ///
+    /// The storage comes back when every slot already has FEC storage, or
+    /// when it is too small for the configuration; nothing changed.
+    #[allow(
+        clippy::result_large_err,
+        reason = "the caller's storage is handed back, not dropped"
+    )]
+    pub fn add_fec_buffers(
+        &mut self,
+        buffers: Buffers<'a>,
+        fec: FecBuffers<'a>,
+    ) -> Result<(), (Buffers<'a>, FecBuffers<'a>)> {
+        let k = usize::from(self.config.fec.k);
+        let fits = GroupBuffers::fits(&buffers, &self.config, P, W)
+            && k <= W
+            && self.config.fec.validate().is_ok()
+            && fec.scratch.len() >= FecBuffers::scratch_needed(&self.config.nack, k);
+        let slot = self
+            .slots
+            .iter_mut()
+            .find(|s| s.spare_fec.is_none() && s.group.is_none());
+        match slot {
+            Some(slot) if fits => {
+                slot.spare_fec = Some((buffers, fec));
+                Ok(())
+            }
+            _ => Err((buffers, fec)),
+        }
     }
 
     /// Leaves `group`: membership announces the leave (the `Left` event
@@ -146,6 +207,10 @@ impl<
             {
                 *spare = Some(e.into_buffers());
             }
+        }
+        if let Some(Some(Channel::ReliableFec(e))) = slot.channels.get_mut(CH_FEC).map(Option::take)
+        {
+            slot.spare_fec = Some(e.into_all_buffers());
         }
         for c in &mut slot.channels {
             *c = None;
@@ -214,11 +279,12 @@ impl<
         let ch = match qos {
             Qos::Reliable => CH_RELIABLE,
             Qos::BestEffort => CH_BEST_EFFORT,
+            Qos::ReliableFec => CH_FEC,
             Qos::Custom => CH_CUSTOM,
             _ => return Err(PublishError::QosUnavailable(qos)),
         };
         let r = match slot.channels.get_mut(ch).and_then(Option::as_mut) {
-            Some(Channel::Reliable(e) | Channel::BestEffort(e)) => e
+            Some(Channel::Reliable(e) | Channel::BestEffort(e) | Channel::ReliableFec(e)) => e
                 .send_topic(now, topic, payload)
                 .map(|_| ())
                 .map_err(|e| match e {

@@ -11,8 +11,11 @@ use blaze_wire::{Body, Frame, GroupId, Instant, MemberId, Message, Transmit, VER
 
 use super::Node;
 use crate::channel::ChannelEvent;
-use crate::group::{CH_BEST_EFFORT, CH_CUSTOM, CH_RELIABLE, CHANNELS};
-use crate::{CustomProtocol, Event, Protocol, STREAM_BEST_EFFORT, STREAM_RELIABLE, earliest};
+use crate::group::{CH_BEST_EFFORT, CH_CUSTOM, CH_FEC, CH_RELIABLE, CHANNELS};
+use crate::{
+    CustomProtocol, Event, Protocol, STREAM_BEST_EFFORT, STREAM_RELIABLE, STREAM_RELIABLE_FEC,
+    earliest,
+};
 
 /// Sources of output per group slot: its channels and its map.
 const PER_SLOT: usize = CHANNELS + 1;
@@ -184,6 +187,7 @@ impl<
             }
             Route::Stream(STREAM_RELIABLE) => CH_RELIABLE,
             Route::Stream(STREAM_BEST_EFFORT) => CH_BEST_EFFORT,
+            Route::Stream(STREAM_RELIABLE_FEC) => CH_FEC,
             _ => CH_CUSTOM,
         };
         match slot.channels.get_mut(ch).and_then(Option::as_mut) {
@@ -438,10 +442,10 @@ impl<
         // still asked after it.
         let mut membership = Some(membership);
         let mut table = slots.each_mut().map(|s| {
-            let [a, b, c] = &mut s.channels;
+            let [a, b, c, d] = &mut s.channels;
             (
                 s.group,
-                [a.as_mut(), b.as_mut(), c.as_mut()],
+                [a.as_mut(), b.as_mut(), c.as_mut(), d.as_mut()],
                 s.map.as_mut(),
             )
         });

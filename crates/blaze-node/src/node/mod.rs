@@ -261,6 +261,7 @@ impl<
         let i = match qos {
             Qos::Reliable => CH_RELIABLE,
             Qos::BestEffort => CH_BEST_EFFORT,
+            Qos::ReliableFec => crate::group::CH_FEC,
             Qos::Custom => crate::group::CH_CUSTOM,
             _ => return None,
         };

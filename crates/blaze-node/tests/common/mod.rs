@@ -9,6 +9,7 @@ use blaze_node::{
     Buffers, Config, Delivery, Event, GroupBuffers, GroupId, Identity, Instant, MemberId, Metadata,
     Name, NoCustom, Node, Protocol, Qos, SendSlot, Transmit,
 };
+use blaze_proto_nack::{FecBuffers, FecConfig};
 use blaze_sim::{Machine, Spawn};
 use core::net::SocketAddr;
 use std::cell::RefCell;
@@ -43,7 +44,23 @@ pub fn node_of(id: MemberId) -> usize {
 pub fn config() -> Config {
     let mut c = Config::lan();
     c.nack.flow_window = core::num::NonZeroU32::new(WINDOW as u32).unwrap();
+    // Blocks small enough for the tests' window (only nodes given FEC
+    // storage have the channel).
+    c.fec = FecConfig::proactive(8, 2);
     c
+}
+
+/// Storage of one reliable + FEC channel.
+pub fn fec_buffers(config: &Config) -> (Buffers<'static>, FecBuffers<'static>) {
+    let scratch = FecBuffers::scratch_needed(&config.nack, usize::from(config.fec.k));
+    let pool = 64 * FecBuffers::parity_slot_len(&config.nack);
+    (
+        channel_buffers(config),
+        FecBuffers {
+            scratch: Vec::leak(vec![0u8; scratch]),
+            parity: Vec::leak(vec![0u8; pool]),
+        },
+    )
 }
 
 thread_local! {
@@ -230,6 +247,21 @@ impl Sim {
             sent: Vec::new(),
             autojoin: None,
         }
+    }
+
+    /// A node with a reliable + FEC channel in every group slot, that
+    /// joins [`GROUP`] as soon as it runs.
+    pub fn joining_with_fec(s: Spawn) -> Self {
+        let mut sim = Sim::joining(s);
+        let config = config();
+        for _ in 0..GROUPS {
+            let (b, f) = fec_buffers(&config);
+            assert!(
+                sim.n_mut().add_fec_buffers(b, f).is_ok(),
+                "FEC storage refused"
+            );
+        }
+        sim
     }
 
     /// A node that joins [`GROUP`] as soon as it runs (also after every
