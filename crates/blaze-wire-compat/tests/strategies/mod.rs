@@ -429,7 +429,7 @@ fn map_ops() -> impl Strategy<Value = Body> {
                 })
             },
         );
-    prop_oneof![map_op, lock_op, map_control()]
+    prop_oneof![map_op, lock_op]
 }
 
 fn map_control() -> impl Strategy<Value = Body> {
@@ -527,6 +527,7 @@ pub(crate) fn frame() -> impl Strategy<Value = pb::Frame> {
         view(),
         small_bodies(),
         map_ops(),
+        map_control(),
         requests(),
     ];
     (
