@@ -1,62 +1,21 @@
-//! Every frame this crate sends or accepts, mapped onto the `MapOp` and
-//! `LockOp` bodies of `proto/blaze.proto`.
+//! Every frame this crate sends or accepts: the `MapOp`, `LockOp` and
+//! `MapControl` bodies of `proto/blaze.proto`.
 //!
-//! Requests and sequenced operations use the schema's kinds as documented.
-//! The control messages of the ordering, fail-over and state-transfer
-//! protocols use `MapOpKind` values 64 and up (open proto3 enum values,
-//! kept by every reader) with fields reused as listed on each constant.
-//! Sequenced operations carry the sender's epoch (the view id in which its
-//! coordinator synchronised) in `MapOp.fence` / `LockOp.wait_us`, and the
-//! member that caused them in `MapOp.owner` / `LockOp.holder`.
+//! Requests and sequenced operations are `MapOp` / `LockOp` with the
+//! schema's kinds; sequenced ones carry their stream's epoch in `epoch` and
+//! the member that caused them in `MapOp.origin` / `LockOp.holder`.
+//! Snapshot records are `MapOp` of kind `SNAPSHOT` (entries) or
+//! `SNAPSHOT_REQUEST_WINDOW` (duplicate-suppression windows) and `LockOp`
+//! of kind `SNAPSHOT`, positioned by their `snapshot_*` fields. The
+//! ordering, fail-over and state-transfer protocols speak `MapControl`.
 
 use blaze_wire::{
-    Body, DecodeError, Frame, GroupId, LockOp, LockOpKind, MapOp, MapOpKind, MemberId, Message,
-    VERSION,
+    Body, DecodeError, Frame, GroupId, LockOp, LockOpKind, MapControl, MapControlKind, MapOp,
+    MapOpKind, MemberId, Message, RequestWindow, VERSION,
 };
 
-/// Acknowledgement, member → coordinator: `fence` epoch, `order` highest
-/// contiguous order held, `flags` 1 = parked merge loser.
-pub(crate) const ACK: MapOpKind = MapOpKind(64);
-/// Re-request, member → coordinator (or → sync source): `fence` epoch,
-/// `order`..=`version` the missing orders.
-pub(crate) const NACK: MapOpKind = MapOpKind(65);
-/// Coordinator heartbeat: `fence` epoch, `order` highest sequenced,
-/// `version` committed, `flags` 1 = parked losers may now reset.
-pub(crate) const BEAT: MapOpKind = MapOpKind(66);
-/// New coordinator asks for each member's history: `fence` view id.
-pub(crate) const SYNC_REQ: MapOpKind = MapOpKind(67);
-/// A member's history: `fence` view id, `order` applied, `version` epoch,
-/// `owner` epoch leader, `flags` 1 = holds a state, `ttl_us` epoch base.
-pub(crate) const SYNC_REPLY: MapOpKind = MapOpKind(68);
-/// Sync result: `fence` the new epoch (view id), `order` base order,
-/// `version` and `owner` the winning epoch and its leader, `flags` 1 =
-/// losers park until the merge scan is done.
-pub(crate) const SYNC_DONE: MapOpKind = MapOpKind(69);
-/// Snapshot pull: `request_id` session, `version` cursor.
-pub(crate) const SNAP_REQ: MapOpKind = MapOpKind(70);
-/// End of a snapshot: `request_id` session, `order` as-of order, `version`
-/// epoch, `owner` epoch leader, `ttl_us` epoch base, `fence` the cursor
-/// right after the last record.
-pub(crate) const SNAP_END: MapOpKind = MapOpKind(71);
-/// The server cannot serve this session now (busy or its state moved):
-/// `request_id` session. The puller starts over later.
-pub(crate) const SNAP_RESTART: MapOpKind = MapOpKind(72);
-/// A re-request fell below the log: take a snapshot. `fence` epoch.
-pub(crate) const SNAP_NEEDED: MapOpKind = MapOpKind(73);
-/// Lock part of a snapshot record: `request_id` session, `order` cursor,
-/// `wait_us` twice the cursor right after the previous record, plus 1 when
-/// the lock is quarantined rather than held. (Value records carry that
-/// cursor in `fence`.)
-pub(crate) const SNAP_LOCK: LockOpKind = LockOpKind(64);
-
-/// Snapshot entry flag: the record carries a value.
-pub(crate) const SNAP_HAS_VALUE: u32 = 0x100;
-/// Snapshot record flag: not an entry but a member's request window
-/// (`owner` the member, `version` its highest request, `ttl_us` the bits).
-pub(crate) const SNAP_DEDUP: u32 = 0x200;
-
 /// One decoded frame of this crate.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Msg<'a> {
     MapRequest(MapOp<'a>),
     LockRequest(LockOp<'a>),
@@ -93,6 +52,7 @@ pub(crate) enum Msg<'a> {
         cursor: u64,
     },
     SnapEntry(MapOp<'a>),
+    SnapWindow(SnapWindow),
     SnapLock(LockOp<'a>),
     SnapEnd(SnapEnd),
     SnapRestart {
@@ -111,6 +71,18 @@ pub(crate) enum Msg<'a> {
 pub(crate) struct Epoch {
     pub(crate) id: u64,
     pub(crate) leader: MemberId,
+}
+
+/// A snapshot record holding one member's request window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SnapWindow {
+    pub(crate) session: u64,
+    /// The cursor right after the previous record.
+    pub(crate) prev: u64,
+    pub(crate) cursor: u64,
+    pub(crate) member: MemberId,
+    pub(crate) high: u64,
+    pub(crate) bits: u64,
 }
 
 /// The end of a snapshot.
@@ -155,13 +127,13 @@ pub(crate) fn parse(group: GroupId, datagram: &[u8]) -> Result<(MemberId, Msg<'_
     let msg = match frame.body {
         Body::MapOp(m) => parse_map(m).ok_or(ParseError::Body)?,
         Body::LockOp(l) => parse_lock(l).ok_or(ParseError::Body)?,
+        Body::MapControl(c) => parse_control(c).ok_or(ParseError::Body)?,
         _ => return Err(ParseError::Body),
     };
     Ok((frame.sender, msg))
 }
 
 fn parse_map(m: MapOp<'_>) -> Option<Msg<'_>> {
-    let flag = m.flags & 1 != 0;
     Some(match m.kind {
         MapOpKind::PUT
         | MapOpKind::PUT_IF_ABSENT
@@ -175,60 +147,17 @@ fn parse_map(m: MapOp<'_>) -> Option<Msg<'_>> {
             }
         }
         MapOpKind::SNAPSHOT => Msg::SnapEntry(m),
-        ACK => Msg::Ack {
-            epoch: m.fence,
-            applied: m.order,
-            parked: flag,
-        },
-        NACK => Msg::Nack {
-            epoch: m.fence,
-            lo: m.order,
-            hi: m.version,
-        },
-        BEAT => Msg::Beat {
-            epoch: m.fence,
-            high: m.order,
-            committed: m.version,
-            reset_losers: flag,
-        },
-        SYNC_REQ => Msg::SyncReq { view: m.fence },
-        SYNC_REPLY => Msg::SyncReply(SyncReport {
-            view: m.fence,
-            applied: m.order,
-            epoch: Epoch {
-                id: m.version,
-                leader: m.owner.unwrap_or(MemberId::NIL),
-            },
-            synced: flag,
-            epoch_base: m.ttl_us,
-        }),
-        SYNC_DONE => Msg::SyncDone {
-            view: m.fence,
-            base: m.order,
-            winner: Epoch {
-                id: m.version,
-                leader: m.owner.unwrap_or(MemberId::NIL),
-            },
-            park: flag,
-        },
-        SNAP_REQ => Msg::SnapReq {
-            session: m.request_id,
-            cursor: m.version,
-        },
-        SNAP_END => Msg::SnapEnd(SnapEnd {
-            session: m.request_id,
-            prev: m.fence,
-            as_of: m.order,
-            epoch: Epoch {
-                id: m.version,
-                leader: m.owner.unwrap_or(MemberId::NIL),
-            },
-            epoch_base: m.ttl_us,
-        }),
-        SNAP_RESTART => Msg::SnapRestart {
-            session: m.request_id,
-        },
-        SNAP_NEEDED => Msg::SnapNeeded { epoch: m.fence },
+        MapOpKind::SNAPSHOT_REQUEST_WINDOW => {
+            let w = m.request_window?;
+            Msg::SnapWindow(SnapWindow {
+                session: m.snapshot_session,
+                prev: m.snapshot_prev_cursor,
+                cursor: m.snapshot_cursor,
+                member: w.member.unwrap_or(MemberId::NIL),
+                high: w.highest_request,
+                bits: w.applied_bits,
+            })
+        }
         _ => return None,
     })
 }
@@ -243,7 +172,60 @@ fn parse_lock(l: LockOp<'_>) -> Option<Msg<'_>> {
         | LockOpKind::REVOKED
         | LockOpKind::RENEW => Msg::LockSeq(l),
         LockOpKind::DENIED => Msg::Denied(l),
-        SNAP_LOCK => Msg::SnapLock(l),
+        LockOpKind::SNAPSHOT => Msg::SnapLock(l),
+        _ => return None,
+    })
+}
+
+fn parse_control(c: MapControl) -> Option<Msg<'static>> {
+    let epoch = Epoch {
+        id: c.epoch,
+        leader: c.epoch_leader.unwrap_or(MemberId::NIL),
+    };
+    Some(match c.kind {
+        MapControlKind::ACK => Msg::Ack {
+            epoch: c.epoch,
+            applied: c.order,
+            parked: c.parked,
+        },
+        MapControlKind::RE_REQUEST => Msg::Nack {
+            epoch: c.epoch,
+            lo: c.order,
+            hi: c.last_order,
+        },
+        MapControlKind::BEAT => Msg::Beat {
+            epoch: c.epoch,
+            high: c.order,
+            committed: c.committed,
+            reset_losers: c.losers_reset,
+        },
+        MapControlKind::SYNC_REQUEST => Msg::SyncReq { view: c.view_id },
+        MapControlKind::SYNC_REPLY => Msg::SyncReply(SyncReport {
+            view: c.view_id,
+            applied: c.order,
+            epoch,
+            synced: c.holds_state,
+            epoch_base: c.epoch_base,
+        }),
+        MapControlKind::SYNC_DONE => Msg::SyncDone {
+            view: c.view_id,
+            base: c.order,
+            winner: epoch,
+            park: c.losers_park,
+        },
+        MapControlKind::SNAPSHOT_REQUEST => Msg::SnapReq {
+            session: c.session,
+            cursor: c.cursor,
+        },
+        MapControlKind::SNAPSHOT_END => Msg::SnapEnd(SnapEnd {
+            session: c.session,
+            prev: c.prev_cursor,
+            as_of: c.order,
+            epoch,
+            epoch_base: c.epoch_base,
+        }),
+        MapControlKind::SNAPSHOT_RESTART => Msg::SnapRestart { session: c.session },
+        MapControlKind::SNAPSHOT_NEEDED => Msg::SnapNeeded { epoch: c.epoch },
         _ => return None,
     })
 }
@@ -265,10 +247,31 @@ pub(crate) fn emit(
     frame.emit(buf).ok()
 }
 
-/// A control `MapOp` of kind `kind` with every other field default.
-pub(crate) fn ctl(kind: MapOpKind) -> MapOp<'static> {
-    MapOp {
+/// A control message of kind `kind` with every other field default.
+pub(crate) fn ctl(kind: MapControlKind) -> MapControl {
+    MapControl {
         kind,
+        ..MapControl::default()
+    }
+}
+
+/// The optional wire form of a member id: the nil id is left out.
+pub(crate) fn id(m: MemberId) -> Option<MemberId> {
+    Some(m).filter(|m| !m.is_nil())
+}
+
+/// The wire form of a request window record.
+pub(crate) fn window(w: &SnapWindow) -> MapOp<'static> {
+    MapOp {
+        kind: MapOpKind::SNAPSHOT_REQUEST_WINDOW,
+        snapshot_session: w.session,
+        snapshot_cursor: w.cursor,
+        snapshot_prev_cursor: w.prev,
+        request_window: Some(RequestWindow {
+            member: id(w.member),
+            highest_request: w.high,
+            applied_bits: w.bits,
+        }),
         ..MapOp::default()
     }
 }
@@ -277,21 +280,30 @@ pub(crate) fn ctl(kind: MapOpKind) -> MapOp<'static> {
 mod tests {
     use super::*;
 
+    fn round_trip<'b>(body: Body<'_>, buf: &'b mut [u8]) -> Msg<'b> {
+        let g = GroupId::from_name("g");
+        let me = MemberId::from_u128(7);
+        let n = emit(g, me, body, buf).unwrap();
+        let (from, msg) = parse(g, &buf[..n]).unwrap();
+        assert_eq!(from, me);
+        msg
+    }
+
     #[test]
     fn control_round_trip() {
         let g = GroupId::from_name("g");
         let me = MemberId::from_u128(7);
         let mut buf = [0u8; 256];
-        let body = MapOp {
-            fence: 3,
+        let body = MapControl {
+            view_id: 3,
             order: 9,
-            version: 4,
-            owner: Some(me),
-            flags: 1,
-            ttl_us: 2,
-            ..ctl(SYNC_REPLY)
+            epoch: 4,
+            epoch_leader: Some(me),
+            holds_state: true,
+            epoch_base: 2,
+            ..ctl(MapControlKind::SYNC_REPLY)
         };
-        let n = emit(g, me, Body::MapOp(body), &mut buf).unwrap();
+        let n = emit(g, me, Body::MapControl(body), &mut buf).unwrap();
         let (from, msg) = parse(g, &buf[..n]).unwrap();
         assert_eq!(from, me);
         let Msg::SyncReply(r) = msg else {
@@ -315,6 +327,135 @@ mod tests {
             parse(g, &buf[..n / 2]),
             Err(ParseError::Decode(_))
         ));
+    }
+
+    #[test]
+    fn every_control_kind_maps_to_its_message() {
+        let leader = MemberId::from_u128(9);
+        let c = MapControl {
+            epoch: 4,
+            epoch_leader: Some(leader),
+            view_id: 5,
+            order: 6,
+            last_order: 8,
+            committed: 3,
+            epoch_base: 2,
+            session: 11,
+            cursor: 12,
+            prev_cursor: 13,
+            parked: true,
+            losers_reset: true,
+            holds_state: true,
+            losers_park: true,
+            ..MapControl::default()
+        };
+        let e = Epoch { id: 4, leader };
+        let cases = [
+            (
+                MapControlKind::ACK,
+                Msg::Ack {
+                    epoch: 4,
+                    applied: 6,
+                    parked: true,
+                },
+            ),
+            (
+                MapControlKind::RE_REQUEST,
+                Msg::Nack {
+                    epoch: 4,
+                    lo: 6,
+                    hi: 8,
+                },
+            ),
+            (
+                MapControlKind::BEAT,
+                Msg::Beat {
+                    epoch: 4,
+                    high: 6,
+                    committed: 3,
+                    reset_losers: true,
+                },
+            ),
+            (MapControlKind::SYNC_REQUEST, Msg::SyncReq { view: 5 }),
+            (
+                MapControlKind::SYNC_REPLY,
+                Msg::SyncReply(SyncReport {
+                    view: 5,
+                    applied: 6,
+                    epoch: e,
+                    synced: true,
+                    epoch_base: 2,
+                }),
+            ),
+            (
+                MapControlKind::SYNC_DONE,
+                Msg::SyncDone {
+                    view: 5,
+                    base: 6,
+                    winner: e,
+                    park: true,
+                },
+            ),
+            (
+                MapControlKind::SNAPSHOT_REQUEST,
+                Msg::SnapReq {
+                    session: 11,
+                    cursor: 12,
+                },
+            ),
+            (
+                MapControlKind::SNAPSHOT_END,
+                Msg::SnapEnd(SnapEnd {
+                    session: 11,
+                    prev: 13,
+                    as_of: 6,
+                    epoch: e,
+                    epoch_base: 2,
+                }),
+            ),
+            (
+                MapControlKind::SNAPSHOT_RESTART,
+                Msg::SnapRestart { session: 11 },
+            ),
+            (
+                MapControlKind::SNAPSHOT_NEEDED,
+                Msg::SnapNeeded { epoch: 4 },
+            ),
+        ];
+        let mut buf = [0u8; 128];
+        for (kind, want) in cases {
+            let got = round_trip(Body::MapControl(MapControl { kind, ..c }), &mut buf);
+            assert_eq!(got, want, "{kind:?}");
+        }
+        let g = GroupId::from_name("g");
+        for kind in [MapControlKind::UNSPECIFIED, MapControlKind(11)] {
+            let n = emit(g, leader, Body::MapControl(ctl(kind)), &mut buf).unwrap();
+            assert_eq!(parse(g, &buf[..n]).err(), Some(ParseError::Body));
+        }
+    }
+
+    #[test]
+    fn request_windows_round_trip_and_need_their_window() {
+        let w = SnapWindow {
+            session: 3,
+            prev: 40,
+            cursor: 41,
+            member: MemberId::from_u128(5),
+            high: 77,
+            bits: 0b1011,
+        };
+        let mut buf = [0u8; 128];
+        assert_eq!(
+            round_trip(Body::MapOp(window(&w)), &mut buf),
+            Msg::SnapWindow(w)
+        );
+        let g = GroupId::from_name("g");
+        let bare = MapOp {
+            request_window: None,
+            ..window(&w)
+        };
+        let n = emit(g, w.member, Body::MapOp(bare), &mut buf).unwrap();
+        assert_eq!(parse(g, &buf[..n]).err(), Some(ParseError::Body));
     }
 
     #[test]

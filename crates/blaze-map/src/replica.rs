@@ -165,7 +165,7 @@ struct Out {
     /// (to, epoch)
     snap_needed: Vec<(SocketAddr, u64), 4>,
     /// (to, request id, holder, code)
-    denied: Vec<(SocketAddr, u64, Option<MemberId>, u64), 8>,
+    denied: Vec<(SocketAddr, u64, Option<MemberId>, u32), 8>,
 }
 
 /// One member's replica of the group's maps, locks and ordering protocol.
@@ -520,6 +520,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
                 self.on_snap_req(now, sender, from, session, cursor)
             }
             Msg::SnapEntry(m) => self.on_snap_entry(now, sender, &m),
+            Msg::SnapWindow(w) => self.on_snap_window(now, sender, w),
             Msg::SnapLock(l) => self.on_snap_lock(now, sender, &l),
             Msg::SnapEnd(end) => self.on_snap_end(now, sender, end),
             Msg::SnapRestart { session } => self.on_snap_restart(now, sender, session),

@@ -6,7 +6,10 @@ mod common;
 
 use blaze_map::{MergePolicy, ViewInfo, ViewMember};
 use blaze_sim::node_addr;
-use blaze_wire::{Body, Frame, GroupId, Instant, LockOp, LockOpKind, MapOp, MapOpKind, Message};
+use blaze_wire::{
+    Body, Frame, GroupId, Instant, LockOp, LockOpKind, MapControl, MapControlKind, MapOp,
+    MapOpKind, Message, RequestWindow,
+};
 use common::{R, config, member_id};
 use proptest::prelude::*;
 
@@ -58,23 +61,36 @@ proptest! {
 
     #[test]
     fn arbitrary_map_and_lock_frames_never_panic(
-        kind in 0i32..80, lock_kind in 0i32..70, key in proptest::collection::vec(any::<u8>(), 0..40),
+        kind in 0i32..12, lock_kind in 0i32..12, key in proptest::collection::vec(any::<u8>(), 0..40),
         value in proptest::collection::vec(any::<u8>(), 0..60), version in any::<u64>(), order in any::<u64>(),
         fence in any::<u64>(), request in any::<u64>(), flags in any::<u32>(), ttl in any::<u64>(),
-        lock in any::<bool>(), sender in 1usize..3, map in "[a-z]{0,40}",
+        body_kind in 0u8..3, sender in 1usize..3, map in "[a-z]{0,40}", small in 0u64..8, yes in any::<bool>(),
     ) {
         let mut r = replica();
         let now = Instant::from_millis(2);
-        let body = if lock {
-            Body::LockOp(LockOp {
+        let member = Some(member_id(sender, 0));
+        let body = match body_kind {
+            0 => Body::LockOp(LockOp {
                 map: &map, key: &key, kind: LockOpKind(lock_kind), lease_us: ttl, fence,
-                holder: Some(member_id(sender, 0)), request_id: request, order, wait_us: version,
-            })
-        } else {
-            Body::MapOp(MapOp {
+                holder: member, request_id: request, order, wait_us: version, epoch: small,
+                error: flags, snapshot_session: request, snapshot_cursor: order,
+                snapshot_prev_cursor: small, quarantined: yes,
+            }),
+            1 => Body::MapOp(MapOp {
                 map: &map, kind: MapOpKind(kind), key: &key, value: &value, version, request_id: request,
-                order, ttl_us: ttl, flags, owner: Some(member_id(sender, 0)), error: flags, fence,
-            })
+                order, ttl_us: ttl, flags, owner: member, error: flags, fence, epoch: small,
+                origin: member, snapshot_session: request, snapshot_cursor: order,
+                snapshot_prev_cursor: small, has_value: yes,
+                request_window: yes.then_some(RequestWindow {
+                    member, highest_request: version, applied_bits: fence,
+                }),
+            }),
+            _ => Body::MapControl(MapControl {
+                kind: MapControlKind(kind), epoch: small, epoch_leader: member, view_id: small,
+                order, last_order: version, committed: fence, epoch_base: ttl, session: request,
+                cursor: order, prev_cursor: small, parked: yes, losers_reset: !yes, holds_state: yes,
+                losers_park: !yes,
+            }),
         };
         let frame = Frame { version: 1, group: GroupId::from_name("map-test"), sender: member_id(sender, 0), auth_tag: &[], body };
         let mut buf = [0u8; 512];

@@ -1,9 +1,9 @@
 //! The envelope of every datagram.
 
 use crate::{
-    Ack, DataBatch, DecodeError, Field, GroupId, Heartbeat, Join, Leave, LockOp, MapOp, MemberId,
-    Message, Nack, Parity, Probe, Reader, Reply, Request, Slot, Suspect, Token, View, WireType,
-    Writer, tag_len,
+    Ack, DataBatch, DecodeError, Field, GroupId, Heartbeat, Join, Leave, LockOp, MapControl, MapOp,
+    MemberId, Message, Nack, Parity, Probe, Reader, Reply, Request, Slot, Suspect, Token, View,
+    WireType, Writer, tag_len,
 };
 
 /// The wire protocol version this crate reads and writes.
@@ -45,6 +45,8 @@ pub enum Body<'a> {
     Ack(Ack<'a>),
     /// A probe.
     Probe(Probe),
+    /// A replicated-map control message.
+    MapControl(MapControl),
 }
 
 impl Body<'_> {
@@ -67,6 +69,7 @@ impl Body<'_> {
             Body::Reply(_) => 22,
             Body::Ack(_) => 23,
             Body::Probe(_) => 24,
+            Body::MapControl(_) => 25,
         }
     }
 
@@ -88,6 +91,7 @@ impl Body<'_> {
             Body::Reply(m) => m.value_len(),
             Body::Ack(m) => m.value_len(),
             Body::Probe(m) => m.value_len(),
+            Body::MapControl(m) => m.value_len(),
         }
     }
 
@@ -109,6 +113,7 @@ impl Body<'_> {
             Body::Reply(m) => m.write_value(w),
             Body::Ack(m) => m.write_value(w),
             Body::Probe(m) => m.write_value(w),
+            Body::MapControl(m) => m.write_value(w),
         }
     }
 
@@ -129,6 +134,7 @@ impl Body<'_> {
             22 => Body::Reply(Field::decode(r, d, max)?),
             23 => Body::Ack(Field::decode(r, d, max)?),
             24 => Body::Probe(Field::decode(r, d, max)?),
+            25 => Body::MapControl(Field::decode(r, d, max)?),
             _ => {
                 r.skip(WireType::Len)?;
                 Body::Empty
@@ -191,7 +197,7 @@ impl<'a> Message<'a> for Frame<'a> {
                 4 => out
                     .auth_tag
                     .merge(buf, field, wire, &mut r, depth, max_depth)?,
-                10..=24 => {
+                10..=25 => {
                     if wire != WireType::Len {
                         return Err(DecodeError::WrongWireType { field });
                     }
@@ -337,5 +343,32 @@ mod tests {
         );
         assert_eq!(Frame::parse(&[0x08]), Err(DecodeError::Truncated));
         assert_eq!(Frame::parse(&[]), Ok(Frame::default()));
+    }
+
+    #[test]
+    fn map_control_body_is_field_25() {
+        use crate::{MapControl, MapControlKind};
+        let f = Frame {
+            version: VERSION,
+            body: Body::MapControl(MapControl {
+                kind: MapControlKind::ACK,
+                epoch: 2,
+                order: 7,
+                ..MapControl::default()
+            }),
+            ..Frame::default()
+        };
+        let mut buf = [0u8; 32];
+        let n = f.emit(&mut buf).unwrap();
+        let expected = [
+            0x08, 0x01, // version = 1
+            0xca, 0x01, 0x06, // map_control (field 25), 6 bytes
+            0x08, 0x01, // kind = ACK
+            0x10, 0x02, // epoch = 2
+            0x28, 0x07, // order = 7
+        ];
+        assert_eq!(&buf[..n], &expected[..]);
+        assert_eq!(Frame::parse(&expected), Ok(f));
+        assert_eq!(f.body.field_number(), 25);
     }
 }

@@ -19,6 +19,9 @@ proto_enum! {
         EXPIRE = 5,
         /// A snapshot entry for a joiner.
         SNAPSHOT = 6,
+        /// A snapshot record for a joiner carrying one member's
+        /// [`RequestWindow`] instead of an entry.
+        SNAPSHOT_REQUEST_WINDOW = 7,
     }
 }
 
@@ -41,6 +44,8 @@ proto_enum! {
         REVOKED = 6,
         /// Extend the lease.
         RENEW = 7,
+        /// A snapshot record for a joiner: one key's lock state.
+        SNAPSHOT = 8,
     }
 }
 
@@ -71,6 +76,33 @@ message! {
         11 => error: u32,
         /// Fencing token held by the writer (0 = none).
         12 => fence: u64,
+        /// Epoch of a sequenced operation's stream (0 on requests).
+        13 => epoch: u64,
+        /// The member whose request caused a sequenced operation.
+        14 => origin: Option<MemberId>,
+        /// Snapshot records: the joiner's pull session.
+        15 => snapshot_session: u64,
+        /// Snapshot records: this record's position.
+        16 => snapshot_cursor: u64,
+        /// Snapshot records: the position right after the previous record.
+        17 => snapshot_prev_cursor: u64,
+        /// Snapshot entries: the entry holds a value.
+        18 => has_value: bool,
+        /// [`MapOpKind::SNAPSHOT_REQUEST_WINDOW`]: the member's window.
+        19 => request_window: Option<RequestWindow>,
+    }
+}
+
+message! {
+    /// The request ids of one member a replica has applied
+    /// (`blaze.v1.RequestWindow`).
+    pub struct RequestWindow {
+        /// The requesting member.
+        1 => member: Option<MemberId>,
+        /// Highest request id applied.
+        2 => highest_request: u64,
+        /// Bit i: request `highest_request - i` was applied.
+        3 => applied_bits: u64,
     }
 }
 
@@ -95,5 +127,17 @@ message! {
         8 => order: u64,
         /// How long the requester waits, microseconds.
         9 => wait_us: u64,
+        /// Epoch of a sequenced operation's stream (0 on requests).
+        10 => epoch: u64,
+        /// [`LockOpKind::DENIED`]: why the request was refused.
+        11 => error: u32,
+        /// Snapshot records: the joiner's pull session.
+        12 => snapshot_session: u64,
+        /// Snapshot records: this record's position.
+        13 => snapshot_cursor: u64,
+        /// Snapshot records: the position right after the previous record.
+        14 => snapshot_prev_cursor: u64,
+        /// [`LockOpKind::SNAPSHOT`]: the key is quarantined, not held.
+        15 => quarantined: bool,
     }
 }

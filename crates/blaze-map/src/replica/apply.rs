@@ -36,7 +36,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
     }
 
     pub(super) fn on_map_seq(&mut self, now: Instant, sender: MemberId, m: &MapOp<'_>) {
-        if !self.accepts(sender, m.fence) {
+        if !self.accepts(sender, m.epoch) {
             self.stats.dropped_stale += 1;
             return;
         }
@@ -62,7 +62,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             key,
             value,
             version: m.version,
-            origin: m.owner.unwrap_or(MemberId::NIL),
+            origin: m.origin.unwrap_or(MemberId::NIL),
             request_id: m.request_id,
             error: m.error,
             ttl_us: m.ttl_us,
@@ -74,7 +74,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
     }
 
     pub(super) fn on_lock_seq(&mut self, now: Instant, sender: MemberId, l: &LockOp<'_>) {
-        if !self.accepts(sender, l.wait_us) {
+        if !self.accepts(sender, l.epoch) {
             self.stats.dropped_stale += 1;
             return;
         }

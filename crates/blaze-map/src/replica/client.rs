@@ -516,7 +516,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
 
     /// The coordinator refused a lock request without sequencing it.
     pub(super) fn on_denied(&mut self, now: Instant, l: &LockOp<'_>) {
-        self.denied(now, l.request_id, l.holder, l.fence);
+        self.denied(now, l.request_id, l.holder, l.error);
     }
 
     pub(super) fn denied(
@@ -524,7 +524,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         now: Instant,
         request: u64,
         holder: Option<MemberId>,
-        code: u64,
+        code: u32,
     ) {
         let Some(i) = self.pending.iter().position(|p| p.id == request) else {
             return;
@@ -539,7 +539,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         match p.kind {
             ReqKind::Acquire => {
                 p.denied_by = holder.or(p.denied_by);
-                if code == u64::from(WriteError::MapFull.code()) {
+                if code == WriteError::MapFull.code() {
                     let p = self.pending.swap_remove(i);
                     self.fail(p.kind, p.public_id, WriteError::MapFull);
                     return;

@@ -190,7 +190,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
                     return;
                 }
                 if slot.is_none() && !self.store.has_room() {
-                    let code = u64::from(WriteError::MapFull.code());
+                    let code = WriteError::MapFull.code();
                     self.deny(now, origin, from, r.request_id, None, code);
                     return;
                 }
@@ -259,7 +259,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         from: Option<SocketAddr>,
         request: u64,
         holder: Option<MemberId>,
-        code: u64,
+        code: u32,
     ) {
         if origin == self.me {
             self.denied(now, request, holder, code);

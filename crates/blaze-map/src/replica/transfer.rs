@@ -11,7 +11,7 @@
 
 use super::{AHEAD, Candidate, Replica, Role, Serve};
 use crate::event::{Slot as EventSlot, Tag};
-use crate::frames::{Epoch, SNAP_DEDUP, SNAP_HAS_VALUE, SnapEnd};
+use crate::frames::{Epoch, SnapEnd, SnapWindow};
 use crate::store::{FLAG_MASK, LockState};
 use blaze_wire::{Duration, Instant, LockOp, MapOp, MemberId};
 use core::net::SocketAddr;
@@ -265,8 +265,20 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         }
     }
 
+    pub(super) fn on_snap_window(&mut self, now: Instant, sender: MemberId, w: SnapWindow) {
+        if !self.pull_accepts(sender, w.session, w.prev, w.cursor) {
+            self.stats.dropped_snapshot += 1;
+            return;
+        }
+        if self.pull.is_some_and(|p| !p.scan) {
+            self.dedup.restore(w.member, w.high, w.bits);
+        }
+        self.pull_advance(now, w.prev, w.cursor);
+    }
+
     pub(super) fn on_snap_entry(&mut self, now: Instant, sender: MemberId, m: &MapOp<'_>) {
-        if !self.pull_accepts(sender, m.request_id, m.fence, m.order) {
+        let (prev, cursor) = (m.snapshot_prev_cursor, m.snapshot_cursor);
+        if !self.pull_accepts(sender, m.snapshot_session, prev, cursor) {
             self.stats.dropped_snapshot += 1;
             return;
         }
@@ -275,7 +287,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         };
         let Some(map) = self.store.names.intern(m.map) else {
             self.stats.dropped_map_name += 1;
-            self.pull_advance(now, m.fence, m.order);
+            self.pull_advance(now, prev, cursor);
             return;
         };
         let (Ok(key), Ok(value)) = (Vec::from_slice(m.key), Vec::from_slice(m.value)) else {
@@ -283,19 +295,12 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             return;
         };
         let owner = m.owner.unwrap_or(MemberId::NIL);
-        if m.flags & SNAP_DEDUP != 0 {
-            if !pull.scan {
-                self.dedup.restore(owner, m.version, m.ttl_us);
-            }
-            self.pull_advance(now, m.fence, m.order);
-            return;
-        }
         if pull.scan {
             self.scan_record(map, key, value, owner, m);
         } else if let Some(i) = self.store.find_or_insert(map, m.key)
             && let Some(s) = self.store.slot_mut(i)
         {
-            s.has_value = m.flags & SNAP_HAS_VALUE != 0;
+            s.has_value = m.has_value;
             s.value = value;
             s.version = m.version;
             s.owner = owner;
@@ -305,7 +310,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         } else {
             self.stats.apply_failures += 1;
         }
-        self.pull_advance(now, m.fence, m.order);
+        self.pull_advance(now, prev, cursor);
     }
 
     /// A losing side's entry: a merge candidate if written after that
@@ -321,7 +326,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         let Some(pull) = self.pull else {
             return;
         };
-        if m.flags & SNAP_HAS_VALUE == 0 || m.version <= pull.newer_than {
+        if !m.has_value || m.version <= pull.newer_than {
             return;
         }
         let base = self.store.get(map, &key).filter(|s| s.has_value);
@@ -346,7 +351,8 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
     }
 
     pub(super) fn on_snap_lock(&mut self, now: Instant, sender: MemberId, l: &LockOp<'_>) {
-        if !self.pull_accepts(sender, l.request_id, l.wait_us >> 1, l.order) {
+        let (prev, cursor) = (l.snapshot_prev_cursor, l.snapshot_cursor);
+        if !self.pull_accepts(sender, l.snapshot_session, prev, cursor) {
             self.stats.dropped_snapshot += 1;
             return;
         }
@@ -365,14 +371,14 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
                         lease_us: l.lease_us,
                         expires: now + lease + margin,
                     });
-                } else if l.wait_us & 1 == 1 {
+                } else if l.quarantined {
                     s.quarantine = Some((l.lease_us, now + lease + margin));
                 }
             } else {
                 self.stats.apply_failures += 1;
             }
         }
-        self.pull_advance(now, l.wait_us >> 1, l.order);
+        self.pull_advance(now, prev, cursor);
     }
 
     pub(super) fn on_snap_end(&mut self, now: Instant, sender: MemberId, end: SnapEnd) {

@@ -3,10 +3,13 @@
 
 use super::transfer::Record;
 use super::{Replica, Role};
-use crate::frames::{self, SNAP_DEDUP, SNAP_HAS_VALUE, SNAP_LOCK, ctl};
+use crate::frames::{self, SnapWindow, ctl, id};
 use crate::op::{Op, OpKind};
 use crate::request::ReqKind;
-use blaze_wire::{Body, Destination, Instant, LockOp, LockOpKind, MapOp, MapOpKind, Transmit};
+use blaze_wire::{
+    Body, Destination, Instant, LockOp, LockOpKind, MapControl, MapControlKind, MapOp, MapOpKind,
+    Transmit,
+};
 use core::net::SocketAddr;
 
 impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usize>
@@ -42,7 +45,8 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
                 holder: Some(op.origin),
                 request_id: op.request_id,
                 order: op.order,
-                wait_us: epoch,
+                epoch,
+                ..LockOp::default()
             });
         }
         let kind = match op.kind {
@@ -62,9 +66,10 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             order: op.order,
             ttl_us: op.ttl_us,
             flags: op.flags,
-            owner: Some(op.origin),
             error: op.error,
-            fence: epoch,
+            epoch,
+            origin: id(op.origin),
+            ..MapOp::default()
         })
     }
 
@@ -72,39 +77,39 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         // Sync protocol.
         if self.out.sync_req {
             self.out.sync_req = false;
-            let body = MapOp {
-                fence: self.view.id,
-                ..ctl(frames::SYNC_REQ)
+            let body = MapControl {
+                view_id: self.view.id,
+                ..ctl(MapControlKind::SYNC_REQUEST)
             };
-            return self.send(Destination::Group, Body::MapOp(body), buf);
+            return self.send(Destination::Group, Body::MapControl(body), buf);
         }
         if self.out.sync_reply {
             self.out.sync_reply = false;
             let r = self.sync_reply();
-            let body = MapOp {
-                fence: r.view,
+            let body = MapControl {
+                view_id: r.view,
                 order: r.applied,
-                version: r.epoch.id,
-                owner: Some(r.epoch.leader).filter(|m| !m.is_nil()),
-                flags: u32::from(r.synced),
-                ttl_us: r.epoch_base,
-                ..ctl(frames::SYNC_REPLY)
+                epoch: r.epoch.id,
+                epoch_leader: id(r.epoch.leader),
+                holds_state: r.synced,
+                epoch_base: r.epoch_base,
+                ..ctl(MapControlKind::SYNC_REPLY)
             };
             let to = self.to_coordinator()?;
-            return self.send(to, Body::MapOp(body), buf);
+            return self.send(to, Body::MapControl(body), buf);
         }
         if self.out.sync_done && self.role == Role::Active {
             self.out.sync_done = false;
             if let Some(plan) = self.plan.as_ref() {
-                let body = MapOp {
-                    fence: self.view.id,
+                let body = MapControl {
+                    view_id: self.view.id,
                     order: plan.base,
-                    version: plan.winner.id,
-                    owner: Some(plan.winner.leader).filter(|m| !m.is_nil()),
-                    flags: u32::from(!self.losers_reset),
-                    ..ctl(frames::SYNC_DONE)
+                    epoch: plan.winner.id,
+                    epoch_leader: id(plan.winner.leader),
+                    losers_park: !self.losers_reset,
+                    ..ctl(MapControlKind::SYNC_DONE)
                 };
-                return self.send(Destination::Group, Body::MapOp(body), buf);
+                return self.send(Destination::Group, Body::MapControl(body), buf);
             }
         }
         // Answers.
@@ -113,24 +118,24 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
                 kind: LockOpKind::DENIED,
                 request_id: request,
                 holder,
-                fence: code,
+                error: code,
                 ..LockOp::default()
             };
             return self.send(Destination::Peer(to), Body::LockOp(body), buf);
         }
         if let Some((to, session)) = self.out.restart.pop() {
-            let body = MapOp {
-                request_id: session,
-                ..ctl(frames::SNAP_RESTART)
+            let body = MapControl {
+                session,
+                ..ctl(MapControlKind::SNAPSHOT_RESTART)
             };
-            return self.send(Destination::Peer(to), Body::MapOp(body), buf);
+            return self.send(Destination::Peer(to), Body::MapControl(body), buf);
         }
         if let Some((to, epoch)) = self.out.snap_needed.pop() {
-            let body = MapOp {
-                fence: epoch,
-                ..ctl(frames::SNAP_NEEDED)
+            let body = MapControl {
+                epoch,
+                ..ctl(MapControlKind::SNAPSHOT_NEEDED)
             };
-            return self.send(Destination::Peer(to), Body::MapOp(body), buf);
+            return self.send(Destination::Peer(to), Body::MapControl(body), buf);
         }
         if let Some(t) = self.transmit_serve(now, buf) {
             return Some(t);
@@ -164,47 +169,49 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         }
         if self.out.beat && self.role == Role::Active {
             self.out.beat = false;
-            let body = MapOp {
-                fence: self.epoch.id,
+            let body = MapControl {
+                epoch: self.epoch.id,
                 order: self.applied,
-                version: self.committed,
-                flags: u32::from(self.losers_reset),
-                ..ctl(frames::BEAT)
+                committed: self.committed,
+                losers_reset: self.losers_reset,
+                ..ctl(MapControlKind::BEAT)
             };
-            return self.send(Destination::Group, Body::MapOp(body), buf);
+            return self.send(Destination::Group, Body::MapControl(body), buf);
         }
         // Member → coordinator.
         if self.out.parked_ack {
             self.out.parked_ack = false;
-            let body = MapOp {
-                fence: self.view.id,
-                flags: 1,
-                ..ctl(frames::ACK)
+            // Parked, the member names the epoch its view's coordinator
+            // starts: the view id.
+            let body = MapControl {
+                epoch: self.view.id,
+                parked: true,
+                ..ctl(MapControlKind::ACK)
             };
             let to = self.to_coordinator()?;
-            return self.send(to, Body::MapOp(body), buf);
+            return self.send(to, Body::MapControl(body), buf);
         }
         if self.out.ack {
             self.out.ack = false;
             if let Some(e) = self.accept.filter(|_| self.role == Role::Member) {
-                let body = MapOp {
-                    fence: e.id,
+                let body = MapControl {
+                    epoch: e.id,
                     order: self.applied,
-                    ..ctl(frames::ACK)
+                    ..ctl(MapControlKind::ACK)
                 };
                 let to = Destination::Peer(self.addr_of(e.leader)?);
-                return self.send(to, Body::MapOp(body), buf);
+                return self.send(to, Body::MapControl(body), buf);
             }
         }
         if let Some((target, lo, hi, epoch)) = self.out.nack.take() {
-            let body = MapOp {
-                fence: epoch,
+            let body = MapControl {
+                epoch,
                 order: lo,
-                version: hi,
-                ..ctl(frames::NACK)
+                last_order: hi,
+                ..ctl(MapControlKind::RE_REQUEST)
             };
             if let Some(addr) = self.addr_of(target) {
-                return self.send(Destination::Peer(addr), Body::MapOp(body), buf);
+                return self.send(Destination::Peer(addr), Body::MapControl(body), buf);
             }
         }
         if self.out.snap_req {
@@ -212,12 +219,12 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             if let Some(p) = self.pull
                 && let Some(addr) = self.addr_of(p.server)
             {
-                let body = MapOp {
-                    request_id: p.session,
-                    version: p.cursor,
-                    ..ctl(frames::SNAP_REQ)
+                let body = MapControl {
+                    session: p.session,
+                    cursor: p.cursor,
+                    ..ctl(MapControlKind::SNAPSHOT_REQUEST)
                 };
-                return self.send(Destination::Peer(addr), Body::MapOp(body), buf);
+                return self.send(Destination::Peer(addr), Body::MapControl(body), buf);
             }
         }
         self.transmit_request(now, buf)
@@ -268,17 +275,14 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
                 high,
                 bits,
             }) => {
-                let body = MapOp {
-                    kind: MapOpKind::SNAPSHOT,
-                    version: high,
-                    request_id: s.session,
-                    order: cursor,
-                    ttl_us: bits,
-                    flags: SNAP_DEDUP,
-                    owner: Some(origin),
-                    fence: prev,
-                    ..MapOp::default()
-                };
+                let body = frames::window(&SnapWindow {
+                    session: s.session,
+                    prev,
+                    cursor,
+                    member: origin,
+                    high,
+                    bits,
+                });
                 self.send(to, Body::MapOp(body), buf)
             }
             Some(Record::Entry {
@@ -303,12 +307,13 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
                     key,
                     value,
                     version,
-                    request_id: s.session,
-                    order: cursor,
                     ttl_us,
-                    flags: flags | SNAP_HAS_VALUE,
-                    owner: Some(owner).filter(|m| !m.is_nil()),
-                    fence: prev,
+                    flags,
+                    owner: id(owner),
+                    has_value: true,
+                    snapshot_session: s.session,
+                    snapshot_cursor: cursor,
+                    snapshot_prev_cursor: prev,
                     ..MapOp::default()
                 };
                 self.send(to, Body::MapOp(body), buf)
@@ -325,27 +330,29 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
                 let body = LockOp {
                     map,
                     key,
-                    kind: SNAP_LOCK,
+                    kind: LockOpKind::SNAPSHOT,
                     lease_us,
                     fence,
                     holder,
-                    request_id: s.session,
-                    order: cursor,
-                    wait_us: prev.saturating_mul(2) | u64::from(quarantined),
+                    snapshot_session: s.session,
+                    snapshot_cursor: cursor,
+                    snapshot_prev_cursor: prev,
+                    quarantined,
+                    ..LockOp::default()
                 };
                 self.send(to, Body::LockOp(body), buf)
             }
             None => {
-                let body = MapOp {
-                    request_id: s.session,
+                let body = MapControl {
+                    session: s.session,
                     order: s.as_of,
-                    version: self.epoch.id,
-                    owner: Some(self.epoch.leader).filter(|m| !m.is_nil()),
-                    ttl_us: self.epoch_base,
-                    fence: prev,
-                    ..ctl(frames::SNAP_END)
+                    epoch: self.epoch.id,
+                    epoch_leader: id(self.epoch.leader),
+                    epoch_base: self.epoch_base,
+                    prev_cursor: prev,
+                    ..ctl(MapControlKind::SNAPSHOT_END)
                 };
-                self.send(to, Body::MapOp(body), buf)
+                self.send(to, Body::MapControl(body), buf)
             }
         }
     }

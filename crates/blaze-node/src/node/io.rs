@@ -159,7 +159,7 @@ impl<
             // (point-to-point, replies) to membership.
             Body::Ack(a) if a.stream_ack => Route::Stream(a.stream),
             Body::Token(_) => Route::Custom,
-            Body::MapOp(_) | Body::LockOp(_) => Route::Map,
+            Body::MapOp(_) | Body::LockOp(_) | Body::MapControl(_) => Route::Map,
             Body::Empty => {
                 self.stats.no_body += 1;
                 return;

@@ -352,15 +352,29 @@ fn small_bodies() -> impl Strategy<Value = Body> {
     ]
 }
 
+fn request_window() -> impl Strategy<Value = Option<pb::RequestWindow>> {
+    proptest::option::of((id(), u64s(), u64s()).prop_map(
+        |(member, highest_request, applied_bits)| pb::RequestWindow {
+            member,
+            highest_request,
+            applied_bits,
+        },
+    ))
+}
+
 fn map_ops() -> impl Strategy<Value = Body> {
     let map_op = (
-        (text(), 0i32..7, bytes(20), bytes(40), u64s(), u64s()),
+        (text(), 0i32..9, bytes(20), bytes(40), u64s(), u64s()),
         (u64s(), u64s(), u32s(), id(), u32s(), u64s()),
+        (u64s(), id(), u64s(), u64s(), u64s(), any::<bool>()),
+        request_window(),
     )
         .prop_map(
             |(
                 (map, kind, key, value, version, request_id),
                 (order, ttl_us, flags, owner, error, fence),
+                (epoch, origin, snapshot_session, snapshot_cursor, snapshot_prev_cursor, has_value),
+                request_window,
             )| {
                 Body::MapOp(pb::MapOp {
                     map,
@@ -375,22 +389,27 @@ fn map_ops() -> impl Strategy<Value = Body> {
                     owner,
                     error,
                     fence,
+                    epoch,
+                    origin,
+                    snapshot_session,
+                    snapshot_cursor,
+                    snapshot_prev_cursor,
+                    has_value,
+                    request_window,
                 })
             },
         );
     let lock_op = (
-        text(),
-        bytes(20),
-        0i32..8,
-        u64s(),
-        u64s(),
-        id(),
-        u64s(),
-        u64s(),
-        u64s(),
+        (text(), bytes(20), 0i32..10, u64s(), u64s(), id()),
+        (u64s(), u64s(), u64s(), u64s(), u32s()),
+        (u64s(), u64s(), u64s(), any::<bool>()),
     )
         .prop_map(
-            |(map, key, kind, lease_us, fence, holder, request_id, order, wait_us)| {
+            |(
+                (map, key, kind, lease_us, fence, holder),
+                (request_id, order, wait_us, epoch, error),
+                (snapshot_session, snapshot_cursor, snapshot_prev_cursor, quarantined),
+            )| {
                 Body::LockOp(pb::LockOp {
                     map,
                     key,
@@ -401,10 +420,49 @@ fn map_ops() -> impl Strategy<Value = Body> {
                     request_id,
                     order,
                     wait_us,
+                    epoch,
+                    error,
+                    snapshot_session,
+                    snapshot_cursor,
+                    snapshot_prev_cursor,
+                    quarantined,
                 })
             },
         );
     prop_oneof![map_op, lock_op]
+}
+
+fn map_control() -> impl Strategy<Value = Body> {
+    (
+        (0i32..12, u64s(), id(), u64s(), u64s(), u64s()),
+        (u64s(), u64s(), u64s(), u64s(), u64s()),
+        (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()),
+    )
+        .prop_map(
+            |(
+                (kind, epoch, epoch_leader, view_id, order, last_order),
+                (committed, epoch_base, session, cursor, prev_cursor),
+                (parked, losers_reset, holds_state, losers_park),
+            )| {
+                Body::MapControl(pb::MapControl {
+                    kind,
+                    epoch,
+                    epoch_leader,
+                    view_id,
+                    order,
+                    last_order,
+                    committed,
+                    epoch_base,
+                    session,
+                    cursor,
+                    prev_cursor,
+                    parked,
+                    losers_reset,
+                    holds_state,
+                    losers_park,
+                })
+            },
+        )
 }
 
 fn requests() -> impl Strategy<Value = Body> {
@@ -469,6 +527,7 @@ pub(crate) fn frame() -> impl Strategy<Value = pb::Frame> {
         view(),
         small_bodies(),
         map_ops(),
+        map_control(),
         requests(),
     ];
     (
