@@ -1,0 +1,75 @@
+//! Runs the built `blaze` program as a user would.
+
+use std::process::{Command, Output};
+
+fn blaze(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_blaze"))
+        .args(args)
+        .output()
+        .expect("the blaze program runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A short raw benchmark, every case, one size, JSON out: every case
+/// reports messages that really went through the receiver processes.
+#[test]
+fn bench_raw_runs_every_case_between_processes() {
+    let out = blaze(&[
+        "bench",
+        "--mode",
+        "raw",
+        "--sizes",
+        "64",
+        "--duration",
+        "1",
+        "--count",
+        "20000",
+        "--rate",
+        "2000",
+        "--idle-ms",
+        "300",
+        "--json",
+    ]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "bench failed: {stderr}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let results = doc["results"].as_array().expect("results");
+    assert_eq!(results.len(), 3, "{doc}");
+    let cases: Vec<&str> = results
+        .iter()
+        .map(|r| r["case"].as_str().unwrap())
+        .collect();
+    assert_eq!(cases, ["throughput", "latency", "pingpong"]);
+    for r in results {
+        assert_eq!(r["mode"], "raw");
+        assert_eq!(r["size"], 64);
+        let sent = r["sent"].as_u64().unwrap();
+        assert!(sent > 0 && sent <= 20_000, "{r}");
+        assert!(r["received"].as_f64().unwrap() > 0.0, "{r}");
+        assert!(r["latency"]["count"].as_u64().unwrap() > 0, "{r}");
+        assert!(r["latency"]["p50_us"].as_f64().unwrap() > 0.0, "{r}");
+    }
+    assert_eq!(results[0]["receivers"], 2);
+    assert_eq!(results[2]["receivers"], 1);
+}
+
+#[test]
+fn bench_refuses_a_non_loopback_interface_and_says_what_to_use() {
+    let out = blaze(&["bench", "--interface", "192.0.2.1", "--duration", "1"]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("127.0.0.1"), "{stderr}");
+}
+
+#[test]
+fn every_command_has_help_with_an_example() {
+    for args in [&["--help"][..], &["bench", "--help"]] {
+        let out = blaze(args);
+        assert!(out.status.success());
+        let stdout = text(&out.stdout);
+        assert!(stdout.contains("Examples:"), "{args:?}: {stdout}");
+    }
+}
