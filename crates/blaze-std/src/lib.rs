@@ -26,6 +26,10 @@
 //! `UDP_SEGMENT` control message, each with its proof.
 #![deny(missing_docs)]
 
+mod config;
+pub use config::{
+    ChannelConfig, ChannelConfigBuilder, ConfigError, DEFAULT_GROUP, MAX_NAME_LEN, Qos,
+};
 mod driver;
 pub use driver::{Application, Driver, DriverConfig, DriverStats, DriverWaker, MAX_UDP_PAYLOAD};
 mod io_mode;

@@ -372,7 +372,9 @@ fn run_case(
         size,
         count: args.count,
         duration: Duration::from_secs_f64(args.duration),
-        rate: (case != CaseKind::Throughput).then_some(args.rate),
+        // Ping-pong is a closed loop: the next ping leaves when the echo of
+        // the last one is back.
+        rate: (case == CaseKind::Latency).then_some(args.rate),
     };
     let progress = AtomicU64::new(0);
     let bar = progress_bar(args, mode, case, size);
