@@ -34,8 +34,10 @@ mod driver;
 pub use driver::{Application, Driver, DriverConfig, DriverStats, DriverWaker, MAX_UDP_PAYLOAD};
 mod io_mode;
 pub use io_mode::{IoMode, MAX_BATCH};
+mod lifecycle;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod mmsg;
+pub use lifecycle::{Lifecycle, Transition};
 mod recv_batch;
 pub use recv_batch::{Received, RecvBatch};
 mod send_batch;
