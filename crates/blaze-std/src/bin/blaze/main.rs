@@ -17,6 +17,10 @@ use clap::{Parser, Subcommand};
 #[command(name = "blaze", version, propagate_version = true)]
 #[command(after_help = "Examples:\n  blaze bench --mode raw --duration 2\n  blaze bench --help")]
 struct Cli {
+    /// Log filter (tracing directives such as `info` or `blaze_std=debug`);
+    /// default from the BLAZE_LOG environment variable, else `warn`.
+    #[arg(long, global = true)]
+    log: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -28,6 +32,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging(cli.log.as_deref());
     let outcome = match &cli.command {
         Command::Bench(args) => bench::main(args),
     };
@@ -38,4 +43,22 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Logs go to standard error through `tracing`; records of the `log`
+/// crate (the protocol crates, the driver) are forwarded to it.
+fn init_logging(filter: Option<&str>) {
+    use tracing_subscriber::EnvFilter;
+    let directives = filter
+        .map(str::to_owned)
+        .or_else(|| std::env::var("BLAZE_LOG").ok())
+        .unwrap_or_else(|| "warn".to_owned());
+    let filter = EnvFilter::try_new(&directives).unwrap_or_else(|e| {
+        eprintln!("blaze: ignoring the log filter {directives:?} ({e}); logging warnings");
+        EnvFilter::new("warn")
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
