@@ -101,7 +101,6 @@ impl std::error::Error for Transition {}
 #[cfg(test)]
 mod tests {
     use super::Lifecycle::*;
-    use super::*;
 
     #[test]
     fn every_transition_against_the_diagram() {
