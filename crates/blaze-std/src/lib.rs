@@ -40,6 +40,11 @@ mod mmsg;
 pub use lifecycle::{Lifecycle, Transition};
 mod recv_batch;
 pub use recv_batch::{Received, RecvBatch};
+#[allow(
+    dead_code,
+    reason = "the engine of the channel API, which comes with the composed Node"
+)]
+mod runner;
 mod send_batch;
 pub use send_batch::{Flushed, SendBatch};
 mod socket;
