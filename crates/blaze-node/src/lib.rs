@@ -1,8 +1,11 @@
 //! # blaze-node
 //!
-//! The sans-IO core of a Blaze node: the [`Protocol`] trait that every Blaze
-//! protocol machine implements, and the small helpers needed to compose
-//! several machines into one.
+//! The sans-IO core of a Blaze node: [`Node`] composes the protocol
+//! machines of one member (membership of several groups, a reliable and a
+//! best-effort multicast channel per group, a replicated map per group,
+//! point-to-point messages, requests, queues and locks) into one machine
+//! behind the [`Protocol`] trait, the five verbs every Blaze protocol
+//! machine implements.
 //!
 //! A protocol machine never touches a socket, a clock, an allocator or a
 //! random source. An adapter (`blaze-std` on tokio, `blaze-embassy` on
@@ -11,7 +14,16 @@
 //! the next deadline come out through `poll_*`. The trait's documentation
 //! states the polling order every adapter follows.
 //!
-//! Helpers for composition:
+//! ## Quality of service per topic, pluggable protocols
+//!
+//! Every topic has a [`Qos`] (set with [`Node::set_qos`]; unknown topics
+//! are reliable) that picks the group's [`Channel`] carrying it: a variant
+//! of the protocol enum. A user brings a protocol of their own by
+//! implementing [`CustomProtocol`] (the five verbs plus `publish` and
+//! `handle_view`) and installing it in a group with [`Node::set_custom`]:
+//! it gets the same routing, views and adapters as the built-in channels.
+//!
+//! ## Composition helpers
 //!
 //! - [`RoundRobin`]: a fair cursor that merges the `poll_transmit` output of
 //!   `N` machines, so a chatty machine cannot starve the others.
@@ -19,11 +31,9 @@
 //!
 //! ## What this crate does not do (yet)
 //!
-//! The `Node` that composes the protocol crates (NACK-based reliable
-//! multicast, Totem, membership, the replicated map) into one machine that
-//! routes frames and picks a protocol per channel lands here together with
-//! those crates. Until then this crate holds only the pieces that do not
-//! depend on them.
+//! Reliable multicast with forward error correction and total order
+//! (Totem) are not built: publishing on a topic with those QoS returns
+//! [`PublishError::QosUnavailable`].
 //!
 //! `no_std`, no `alloc`, no `unsafe`.
 #![no_std]
@@ -48,6 +58,29 @@ mod protocol;
 pub use protocol::Protocol;
 mod round_robin;
 pub use round_robin::RoundRobin;
+mod qos;
+pub use qos::{MAX_TOPIC_LEN, MAX_TOPICS, Qos, TopicError};
+mod custom;
+pub use custom::{CustomProtocol, NoCustom};
+mod channel;
+pub use channel::{Channel, STREAM_BEST_EFFORT, STREAM_RELIABLE};
+mod config;
+pub use config::{Config, GroupBuffers, Identity};
+mod error;
+pub use error::{ConfigError, CustomError, GroupError, MapError, PublishError};
+mod event;
+pub use event::Event;
+mod group;
+mod node;
+pub use node::Node;
+mod stats;
+pub use stats::Stats;
 
+/// Re-exported from the machines the node composes, for the node's API.
+pub use blaze_map::{
+    Change, ChangeKind, EntryRef, LockInfo, LockLostReason, RequestId, WriteError, WriteOptions,
+};
+pub use blaze_membership::{Delivery, Metadata, Name, SendError as MessageError};
+pub use blaze_proto_nack::{Buffers, CutReason, SendSlot};
 /// Re-exported from `blaze-wire` for implementers of [`Protocol`].
-pub use blaze_wire::{Destination, Duration, Instant, Transmit};
+pub use blaze_wire::{Destination, Duration, GroupId, Instant, MemberId, Seq, Transmit};

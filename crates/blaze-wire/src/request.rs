@@ -39,7 +39,8 @@ message! {
 }
 
 message! {
-    /// Acknowledgement of point-to-point or queue messages (`blaze.v1.Ack`).
+    /// Acknowledgement of point-to-point or queue messages, or of a
+    /// multicast stream (`blaze.v1.Ack`).
     pub struct Ack<'a> {
         /// The member whose messages are acknowledged.
         1 => target: Option<MemberId>,
@@ -49,5 +50,11 @@ message! {
         3 => correlation: u64,
         /// Queue name.
         4 => queue: &'a str,
+        /// True when this acknowledges a multicast stream.
+        5 => stream_ack: bool,
+        /// The acknowledged stream of `target`, when `stream_ack`.
+        6 => stream: u32,
+        /// Next sequence number needed on that stream, when `stream_ack`.
+        7 => next_seq: u64,
     }
 }

@@ -441,14 +441,19 @@ fn requests() -> impl Strategy<Value = Body> {
                 error,
             })
         });
-    let ack = (id(), u64s(), u64s(), text()).prop_map(|(target, p2p_seq, correlation, queue)| {
-        Body::Ack(pb::Ack {
-            target,
-            p2p_seq,
-            correlation,
-            queue,
-        })
-    });
+    let ack = (id(), u64s(), u64s(), text(), any::<bool>(), u32s(), u64s()).prop_map(
+        |(target, p2p_seq, correlation, queue, stream_ack, stream, next_seq)| {
+            Body::Ack(pb::Ack {
+                target,
+                p2p_seq,
+                correlation,
+                queue,
+                stream_ack,
+                stream,
+                next_seq,
+            })
+        },
+    );
     prop_oneof![request, reply, ack]
 }
 

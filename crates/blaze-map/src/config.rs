@@ -1,0 +1,119 @@
+//! Settings of a [`Replica`](crate::Replica).
+
+use blaze_wire::{Duration, GroupId};
+
+/// What a merged view does when its members come from partitions that
+/// each kept their own history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MergePolicy {
+    /// The side with the most members in the merged view wins (ties go to
+    /// the side with the newer epoch); the other sides' writes are dropped
+    /// and their members take a snapshot of the winner.
+    MajoritySide,
+    /// The majority side is the base; then every entry that a losing side
+    /// wrote after its own fail-over is re-applied when its version is
+    /// higher than the base's (or the base lacks the key).
+    LatestVersion,
+    /// Like [`LatestVersion`](MergePolicy::LatestVersion), but the
+    /// coordinator asks the application about each candidate entry with
+    /// [`Event::MergeConflict`](crate::Event::MergeConflict) and waits for
+    /// [`Replica::resolve_merge`](crate::Replica::resolve_merge).
+    Ask,
+}
+
+/// Settings of a [`Replica`](crate::Replica). Plain data; [`Config::lan`]
+/// is a good start.
+///
+/// ```
+/// use blaze_map::{Config, MergePolicy};
+/// use blaze_wire::GroupId;
+/// let c = Config { quorum: 3, merge: MergePolicy::LatestVersion, ..Config::lan(GroupId::from_name("g")) };
+/// assert!(c.validate().is_ok());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// The group every frame names.
+    pub group: GroupId,
+    /// Fewest members a view needs before this side accepts writes and
+    /// locks (0 = no quorum: every side of a partition keeps working and
+    /// the merge policy reconciles them later). Majority of `n` members:
+    /// `n / 2 + 1`.
+    pub quorum: usize,
+    /// What a merged view does.
+    pub merge: MergePolicy,
+    /// Coordinator heartbeat: high and committed order, exposes tail loss.
+    pub beat_interval: Duration,
+    /// Resend interval of unanswered requests, re-requests (NACKs), sync
+    /// and snapshot messages.
+    pub retry_interval: Duration,
+    /// How long a write or lock request may wait for its outcome.
+    pub request_timeout: Duration,
+    /// Added to every lease on the coordinator's side before it takes a
+    /// lock away (covers clock-rate differences).
+    pub lease_margin: Duration,
+    /// A snapshot session without a request for this long is abandoned (the
+    /// coordinator resumes sequencing).
+    pub snapshot_idle: Duration,
+}
+
+impl Config {
+    /// Settings for a LAN: 20 ms beats, 10 ms retries, 2 s request timeout.
+    pub const fn lan(group: GroupId) -> Self {
+        Config {
+            group,
+            quorum: 0,
+            merge: MergePolicy::MajoritySide,
+            beat_interval: Duration::from_millis(20),
+            retry_interval: Duration::from_millis(10),
+            request_timeout: Duration::from_secs(2),
+            lease_margin: Duration::from_millis(1),
+            snapshot_idle: Duration::from_millis(200),
+        }
+    }
+
+    /// Checks the settings; the error names the first bad field.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.beat_interval == Duration::ZERO {
+            return Err(ConfigError::BeatInterval);
+        }
+        if self.retry_interval == Duration::ZERO {
+            return Err(ConfigError::RetryInterval);
+        }
+        if self.request_timeout == Duration::ZERO {
+            return Err(ConfigError::RequestTimeout);
+        }
+        if self.snapshot_idle == Duration::ZERO {
+            return Err(ConfigError::SnapshotIdle);
+        }
+        Ok(())
+    }
+}
+
+/// A [`Config`] field that is out of range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `beat_interval` is zero.
+    BeatInterval,
+    /// `retry_interval` is zero.
+    RetryInterval,
+    /// `request_timeout` is zero.
+    RequestTimeout,
+    /// `snapshot_idle` is zero.
+    SnapshotIdle,
+}
+
+impl core::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let field = match self {
+            ConfigError::BeatInterval => "beat_interval",
+            ConfigError::RetryInterval => "retry_interval",
+            ConfigError::RequestTimeout => "request_timeout",
+            ConfigError::SnapshotIdle => "snapshot_idle",
+        };
+        write!(f, "config field `{field}` must not be zero")
+    }
+}
+
+impl core::error::Error for ConfigError {}

@@ -1,0 +1,551 @@
+//! The replica: one member's full copy of the replicated maps, its part in
+//! ordering every write, and, while it is the coordinator, the sequencer.
+
+mod apply;
+mod client;
+mod sequencer;
+mod sync;
+mod timer;
+mod transfer;
+mod transmit;
+
+use crate::dedup::Dedup;
+use crate::event::{self, Queue, Slot as EventSlot, Tag};
+use crate::frames::{self, Epoch, Msg, SyncReport};
+use crate::log::Log;
+use crate::request::{Held, Pending};
+use crate::store::Store;
+use crate::view::View;
+use crate::{Config, ConfigError, Event, MAX_HELD, MAX_MEMBERS, MAX_PENDING, Stats, ViewInfo};
+use blaze_wire::{Instant, MemberId, Transmit};
+use core::net::SocketAddr;
+use heapless::Vec;
+use timer::Timers;
+
+/// A read of one entry (local: this replica's copy, which may lag the
+/// coordinator by the operations in flight).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryRef<'a> {
+    /// The value.
+    pub value: &'a [u8],
+    /// Version: the order number of the write that produced the value.
+    pub version: u64,
+    /// The member that created the entry.
+    pub owner: MemberId,
+    /// Option bits ([`FLAG_OWNER_ONLY`](crate::FLAG_OWNER_ONLY), ...).
+    pub flags: u32,
+}
+
+/// The holder of a key's lock, as this replica last applied it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockInfo {
+    /// The holder.
+    pub holder: MemberId,
+    /// The grant's fencing token.
+    pub fence: u64,
+    /// The lease, microseconds.
+    pub lease_us: u64,
+}
+
+/// What this member does for the ordering protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// Not the coordinator (or the view has no quorum).
+    Member,
+    /// Coordinator, collecting every member's history.
+    Syncing,
+    /// Coordinator, bringing its own state to the chosen history.
+    Fetching,
+    /// Coordinator, sequencing.
+    Active,
+}
+
+/// The coordinator's view of one member.
+#[derive(Debug, Clone, Copy)]
+struct Peer {
+    id: MemberId,
+    /// Highest contiguous order it acknowledged in this epoch.
+    acked: u64,
+    /// Whether commits wait for it.
+    in_set: bool,
+    report: Option<SyncReport>,
+    /// It answered this epoch's sync result (ack or parked).
+    done: bool,
+}
+
+/// What a sync decided.
+#[derive(Debug, Clone)]
+struct Plan {
+    base: u64,
+    winner: Epoch,
+    source: MemberId,
+    /// Representatives of losing sides to scan (merge policies that
+    /// re-apply), with their epoch base.
+    losers: Vec<(MemberId, u64), MAX_MEMBERS>,
+}
+
+/// A snapshot pull in progress.
+#[derive(Debug, Clone, Copy)]
+struct Pull {
+    server: MemberId,
+    session: u64,
+    cursor: u64,
+    /// Scan a losing side (compare, do not install).
+    scan: bool,
+    /// Only records newer than this are merge candidates (scan).
+    newer_than: u64,
+    next_send: Instant,
+}
+
+/// A snapshot session this replica serves.
+#[derive(Debug, Clone, Copy)]
+struct Serve {
+    to: MemberId,
+    addr: SocketAddr,
+    session: u64,
+    as_of: u64,
+    last: Instant,
+    /// Cursor of the record to send next, if one is due.
+    reply: Option<u64>,
+    /// The end was sent; sequencing may resume.
+    finished: bool,
+}
+
+/// A merge candidate waiting for the application (policy `Ask`) or for room
+/// to be sequenced.
+#[derive(Debug, Clone)]
+struct Candidate<const K: usize, const V: usize> {
+    map: u8,
+    key: Vec<u8, K>,
+    value: Vec<u8, V>,
+    owner: MemberId,
+    flags: u32,
+    ttl_us: u64,
+    version: u64,
+    /// `Some(take_theirs)` once decided.
+    decided: Option<bool>,
+    asked: bool,
+}
+
+/// Work waiting for `poll_transmit`.
+#[derive(Debug, Default)]
+struct Out {
+    ack: bool,
+    parked_ack: bool,
+    /// (target, lo, hi, epoch)
+    nack: Option<(MemberId, u64, u64, u64)>,
+    beat: bool,
+    sync_req: bool,
+    sync_reply: bool,
+    sync_done: bool,
+    snap_req: bool,
+    /// Next order to multicast (coordinator).
+    sent_high: u64,
+    /// (to, lo, hi, epoch)
+    retransmit: Vec<(SocketAddr, u64, u64, u64), MAX_MEMBERS>,
+    /// (to, session)
+    restart: Vec<(SocketAddr, u64), 4>,
+    /// (to, epoch)
+    snap_needed: Vec<(SocketAddr, u64), 4>,
+    /// (to, request id, holder, code)
+    denied: Vec<(SocketAddr, u64, Option<MemberId>, u64), 8>,
+}
+
+/// One member's replica of the group's maps, locks and ordering protocol.
+///
+/// # Model
+///
+/// Every write and lock operation is sent to the coordinator (the first
+/// member of the current [`ViewInfo`]), which decides its outcome against
+/// its state, gives it the next **order number**, applies it and multicasts
+/// it. Every member applies operations strictly in order (gaps are
+/// re-requested from the coordinator's bounded log) and acknowledges them.
+/// An operation is **committed** once every member of the view that holds
+/// the state (and at least [`Config::quorum`] members) acknowledged it; only
+/// then does the requester hear `WriteDone` / `LockAcquired`. When the
+/// coordinator changes, the new one first collects every member's history,
+/// continues from the longest history of the newest epoch, and re-bases
+/// every lease to its own clock, so no acknowledged write is lost and no
+/// lock is granted while an old lease may run. Joiners (and members that
+/// lag past the log, or lose a merge) pull a snapshot while the coordinator
+/// pauses sequencing, then follow the stream.
+///
+/// Membership is an input: the composing node feeds each view with
+/// [`handle_view`](Replica::handle_view).
+///
+/// # Capacities
+///
+/// `ENTRIES` slots (a slot holds one key's value and lock), a log of `LOG`
+/// operations, keys up to `KEY` bytes and values up to `VALUE` bytes. A
+/// full map refuses a new key with [`WriteError::MapFull`](crate::WriteError::MapFull).
+///
+/// # Driving it
+///
+/// Inputs: [`handle_view`](Replica::handle_view),
+/// [`handle_datagram`](Replica::handle_datagram),
+/// [`handle_timeout`](Replica::handle_timeout) and the commands (`put`,
+/// `lock`, ...). After each, drain [`poll_transmit`](Replica::poll_transmit)
+/// and [`poll_event`](Replica::poll_event), then re-read
+/// [`poll_timeout`](Replica::poll_timeout). Time only moves forward; a
+/// spurious `handle_timeout` is harmless. Getters (`get`, `lock_info`, ...)
+/// read the local copy.
+///
+/// ```
+/// use blaze_map::{Config, Event, Replica, ViewInfo, ViewMember, WriteOptions};
+/// use blaze_wire::{GroupId, Instant, MemberId};
+///
+/// let me = MemberId::from_u128(1);
+/// let mut r: Replica<16, 32, 16, 32> = Replica::new(Config::lan(GroupId::from_name("g")), me).unwrap();
+/// let members = [ViewMember { id: me, addr: "127.0.0.1:7400".parse().unwrap() }];
+/// let now = Instant::from_millis(1);
+/// r.handle_view(now, &ViewInfo { id: 1, members: &members, merge: false });
+/// let req = r.put(now, "config", b"colour", b"blue", WriteOptions::default()).unwrap();
+/// r.handle_timeout(now);
+/// assert_eq!(r.get("config", b"colour").map(|e| e.value), Some(&b"blue"[..]));
+/// let mut done = false;
+/// while let Some(e) = r.poll_event() {
+///     if let Event::WriteDone { request, .. } = e { done |= request == req; }
+/// }
+/// assert!(done);
+/// ```
+#[derive(Debug)]
+pub struct Replica<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usize> {
+    cfg: Config,
+    me: MemberId,
+    view: View,
+    quorum_present: bool,
+    store: Store<ENTRIES, KEY, VALUE>,
+    log: Log<LOG, KEY, VALUE>,
+    dedup: Dedup,
+    events: Queue<KEY, VALUE>,
+    stats: Stats,
+
+    // Ordering state.
+    /// This replica holds a state (it is not a fresh joiner or mid-transfer).
+    synced: bool,
+    /// The epoch of the history this state belongs to.
+    epoch: Epoch,
+    epoch_base: u64,
+    applied: u64,
+    committed: u64,
+    /// Highest order the leader announced.
+    high_known: u64,
+    /// The leader and epoch whose stream is accepted.
+    accept: Option<Epoch>,
+    /// Merge loser waiting for the coordinator's scan to finish.
+    parked: bool,
+    /// View id whose sync result was handled.
+    done_view: u64,
+
+    // Coordinator.
+    role: Role,
+    peers: Vec<Peer, MAX_MEMBERS>,
+    plan: Option<Plan>,
+    /// Parked losers may reset (merge scan done).
+    losers_reset: bool,
+    candidate: Option<Candidate<KEY, VALUE>>,
+
+    // State transfer.
+    pull: Option<Pull>,
+    serve: Option<Serve>,
+    next_session: u64,
+
+    // Client.
+    pending: Vec<Pending<KEY, VALUE>, MAX_PENDING>,
+    held: Vec<Held<KEY>, MAX_HELD>,
+    next_request: u64,
+
+    out: Out,
+    timers: Timers,
+}
+
+impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usize>
+    Replica<ENTRIES, LOG, KEY, VALUE>
+{
+    /// A replica for member `me`, with no view yet.
+    ///
+    /// Fails if `cfg` does not validate. `LOG` must be at least 2 (checked
+    /// at compile time).
+    pub fn new(cfg: Config, me: MemberId) -> Result<Self, ConfigError> {
+        const { assert!(LOG >= 2, "blaze-map: LOG must be at least 2") };
+        cfg.validate()?;
+        Ok(Replica {
+            cfg,
+            me,
+            view: View::default(),
+            quorum_present: false,
+            store: Store::new(),
+            log: Log::new(),
+            dedup: Dedup::new(),
+            events: Queue::new(),
+            stats: Stats::default(),
+            synced: false,
+            epoch: Epoch::default(),
+            epoch_base: 0,
+            applied: 0,
+            committed: 0,
+            high_known: 0,
+            accept: None,
+            parked: false,
+            done_view: 0,
+            role: Role::Member,
+            peers: Vec::new(),
+            plan: None,
+            losers_reset: false,
+            candidate: None,
+            pull: None,
+            serve: None,
+            next_session: 1,
+            pending: Vec::new(),
+            held: Vec::new(),
+            next_request: 1,
+            out: Out::default(),
+            timers: Timers::default(),
+        })
+    }
+
+    // ----- getters -------------------------------------------------------
+
+    /// This member's id.
+    pub fn id(&self) -> MemberId {
+        self.me
+    }
+
+    /// The local value of `key` in `map`.
+    pub fn get(&self, map: &str, key: &[u8]) -> Option<EntryRef<'_>> {
+        let m = self.store.names.index(map)?;
+        let s = self.store.get(m, key)?;
+        s.has_value.then(|| EntryRef {
+            value: s.value.as_slice(),
+            version: s.version,
+            owner: s.owner,
+            flags: s.flags,
+        })
+    }
+
+    /// Every entry of every map: (map name, key, entry).
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &[u8], EntryRef<'_>)> {
+        self.store
+            .iter()
+            .filter(|(_, s)| s.has_value)
+            .map(|(_, s)| {
+                (
+                    self.store.names.name(s.map),
+                    s.key.as_slice(),
+                    EntryRef {
+                        value: s.value.as_slice(),
+                        version: s.version,
+                        owner: s.owner,
+                        flags: s.flags,
+                    },
+                )
+            })
+    }
+
+    /// The lock of `key` in `map`, as last applied here.
+    pub fn lock_info(&self, map: &str, key: &[u8]) -> Option<LockInfo> {
+        let m = self.store.names.index(map)?;
+        let l = self.store.get(m, key)?.lock?;
+        Some(LockInfo {
+            holder: l.holder,
+            fence: l.fence,
+            lease_us: l.lease_us,
+        })
+    }
+
+    /// The coordinator of the current view.
+    pub fn coordinator(&self) -> Option<MemberId> {
+        self.view.coordinator()
+    }
+
+    /// Whether this member is the coordinator and sequencing.
+    pub fn is_sequencing(&self) -> bool {
+        self.role == Role::Active
+    }
+
+    /// Whether this replica holds a state and follows the current
+    /// coordinator's stream.
+    pub fn is_synced(&self) -> bool {
+        self.synced && self.accept.is_some()
+    }
+
+    /// Highest order number applied here.
+    pub fn applied(&self) -> u64 {
+        self.applied
+    }
+
+    /// Highest order number known to be committed.
+    pub fn committed(&self) -> u64 {
+        self.committed
+    }
+
+    /// Slots in use (entries and locks).
+    pub fn len(&self) -> usize {
+        self.store.len()
+    }
+
+    /// Whether no slot is in use.
+    pub fn is_empty(&self) -> bool {
+        self.store.len() == 0
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    // ----- inputs --------------------------------------------------------
+
+    /// Installs a membership view (from the membership layer).
+    ///
+    /// Views with an id not above the installed one are ignored. A view
+    /// without this member makes the replica idle.
+    pub fn handle_view(&mut self, now: Instant, info: &ViewInfo<'_>) {
+        if info.id <= self.view.id {
+            return;
+        }
+        let old_coord = self.view.coordinator();
+        self.view = View::from_info(info);
+        let present = self.cfg.quorum == 0 || self.view.members.len() >= self.cfg.quorum;
+        if present != self.quorum_present {
+            self.quorum_present = present;
+            self.push_event(EventSlot::new(Tag::Quorum(present)));
+        }
+        if self.view.coordinator() != old_coord {
+            let mut e = EventSlot::new(Tag::Coordinator);
+            e.number = self.view.id;
+            e.member = self.view.coordinator();
+            self.push_event(e);
+        }
+        self.on_view(now);
+        self.pump(now);
+    }
+
+    /// A datagram arrived from `from`. Anything that is not a valid frame
+    /// of this group's map protocol is counted and dropped.
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        let (sender, msg) = match frames::parse(self.cfg.group, datagram) {
+            Ok(x) => x,
+            Err(_) => {
+                self.stats.dropped_malformed += 1;
+                return;
+            }
+        };
+        if sender == self.me || !self.view.contains(sender) {
+            self.stats.dropped_stranger += 1;
+            return;
+        }
+        self.stats.frames_in += 1;
+        self.dispatch(now, sender, from, msg);
+        self.pump(now);
+    }
+
+    /// A deadline passed (or a spurious wake-up).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.pump(now);
+    }
+
+    // ----- outputs -------------------------------------------------------
+
+    /// The next event. The event borrows the replica until the next call.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event<'_>> {
+        let head = self.events.next()?;
+        Some(event::to_event(head, self.store.names.name(head.map)))
+    }
+
+    /// The next deadline.
+    #[must_use]
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    /// Writes the next datagram into `buf` (at least 1500 bytes is plenty
+    /// for keys and values of a few hundred bytes).
+    #[must_use]
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        let t = self.transmit(now, buf);
+        if t.is_some() {
+            self.stats.frames_out += 1;
+        }
+        t
+    }
+
+    // ----- internals shared by the sub-modules ---------------------------
+
+    fn dispatch(&mut self, now: Instant, sender: MemberId, from: SocketAddr, msg: Msg<'_>) {
+        match msg {
+            Msg::MapRequest(m) => self.on_map_request(now, sender, from, &m),
+            Msg::LockRequest(l) => self.on_lock_request(now, sender, from, &l),
+            Msg::MapSeq(m) => self.on_map_seq(now, sender, &m),
+            Msg::LockSeq(l) => self.on_lock_seq(now, sender, &l),
+            Msg::Ack {
+                epoch,
+                applied,
+                parked,
+            } => self.on_ack(sender, epoch, applied, parked),
+            Msg::Nack { epoch, lo, hi } => self.on_nack(sender, from, epoch, lo, hi),
+            Msg::Beat {
+                epoch,
+                high,
+                committed,
+                reset_losers,
+            } => self.on_beat(now, sender, epoch, high, committed, reset_losers),
+            Msg::SyncReq { view } => self.on_sync_req(sender, view),
+            Msg::SyncReply(r) => self.on_sync_reply(now, sender, r),
+            Msg::SyncDone {
+                view,
+                base,
+                winner,
+                park,
+            } => self.on_sync_done(now, sender, view, base, winner, park),
+            Msg::SnapReq { session, cursor } => {
+                self.on_snap_req(now, sender, from, session, cursor)
+            }
+            Msg::SnapEntry(m) => self.on_snap_entry(now, sender, &m),
+            Msg::SnapLock(l) => self.on_snap_lock(now, sender, &l),
+            Msg::SnapEnd {
+                session,
+                as_of,
+                epoch,
+                epoch_base,
+            } => self.on_snap_end(now, sender, session, as_of, epoch, epoch_base),
+            Msg::SnapRestart { session } => self.on_snap_restart(now, sender, session),
+            Msg::SnapNeeded { epoch } => self.on_snap_needed(now, sender, epoch),
+            Msg::Denied(l) => self.on_denied(now, &l),
+        }
+    }
+
+    /// Everything that follows from time and state: sequencing, applying,
+    /// committing, completions, expiries, retries; then the timers.
+    fn pump(&mut self, now: Instant) {
+        self.sequencer_work(now);
+        self.apply_ready(now);
+        self.advance_commit();
+        self.complete(now);
+        self.client_work(now);
+        self.retry_work(now);
+        self.refresh_timers(now);
+    }
+
+    fn push_event(&mut self, e: EventSlot<KEY, VALUE>) {
+        if self.events.push(e).is_err() {
+            self.stats.events_dropped += 1;
+        }
+    }
+
+    /// Room for the events one applied operation can raise.
+    fn event_room(&self) -> bool {
+        self.events.room() >= 4
+    }
+
+    fn addr_of(&self, id: MemberId) -> Option<SocketAddr> {
+        self.view.addr(id)
+    }
+
+    fn fresh_request_id(&mut self) -> u64 {
+        let id = self.next_request;
+        self.next_request += 1;
+        id
+    }
+}

@@ -1,0 +1,452 @@
+//! Views, fail-over and merges: the new coordinator collects every
+//! member's history, continues the right one, and tells each member
+//! whether to keep its state, wait (merge scan), or take a snapshot.
+
+use super::timer::Timer;
+use super::{Peer, Plan, Pull, Replica, Role};
+use crate::event::{Slot as EventSlot, Tag};
+use crate::frames::{Epoch, SyncReport};
+use crate::{LockLostReason, MergePolicy, WriteError};
+use blaze_wire::{Duration, Instant, MemberId};
+use heapless::Vec;
+
+impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usize>
+    Replica<ENTRIES, LOG, KEY, VALUE>
+{
+    /// A new view was installed.
+    pub(super) fn on_view(&mut self, now: Instant) {
+        debug!(
+            "blaze-map: view {} with {} members, quorum {}",
+            self.view.id,
+            self.view.members.len(),
+            self.quorum_present
+        );
+        if !self.quorum_present {
+            self.fail_pending(WriteError::QuorumLost, false);
+        }
+        self.accept = None;
+        self.parked = false;
+        self.plan = None;
+        self.candidate = None;
+        self.losers_reset = false;
+        self.serve = None;
+        self.peers.clear();
+        self.out.sync_done = false;
+        self.out.retransmit.clear();
+        self.timers.set(Timer::Sync, None);
+        self.timers.set(Timer::Beat, None);
+        if self
+            .pull
+            .is_some_and(|p| !self.view.contains(p.server) || p.scan)
+        {
+            self.pull = None;
+        }
+        if !self.view.contains(self.me) || !self.quorum_present {
+            self.role = Role::Member;
+            return;
+        }
+        if self.view.coordinator() == Some(self.me) {
+            self.start_sync(now);
+        } else {
+            self.role = Role::Member;
+        }
+    }
+
+    fn my_report(&self) -> SyncReport {
+        SyncReport {
+            view: self.view.id,
+            applied: self.applied,
+            epoch: self.epoch,
+            synced: self.synced && self.pull.is_none(),
+            epoch_base: self.epoch_base,
+        }
+    }
+
+    fn start_sync(&mut self, now: Instant) {
+        self.role = Role::Syncing;
+        self.pull = None;
+        self.log.purge_above(self.applied);
+        let me = self.me;
+        let report = self.my_report();
+        for m in self.view.members.iter() {
+            let _ = self.peers.push(Peer {
+                id: m.id,
+                acked: 0,
+                in_set: false,
+                report: (m.id == me).then_some(report),
+                done: m.id == me,
+            });
+        }
+        self.out.sync_req = true;
+        self.timers
+            .set(Timer::Sync, Some(now + self.cfg.retry_interval));
+        self.try_decide(now);
+    }
+
+    /// The coordinator asks for this member's history.
+    pub(super) fn on_sync_req(&mut self, sender: MemberId, view: u64) {
+        if view != self.view.id
+            || Some(sender) != self.view.coordinator()
+            || self.role != Role::Member
+        {
+            return;
+        }
+        if self.done_view == view {
+            return;
+        }
+        self.accept = None;
+        if self.pull.is_some() {
+            self.pull = None;
+            self.synced = false;
+        }
+        self.log.purge_above(self.applied);
+        self.out.sync_reply = true;
+    }
+
+    pub(super) fn sync_reply(&self) -> SyncReport {
+        self.my_report()
+    }
+
+    pub(super) fn on_sync_reply(&mut self, now: Instant, sender: MemberId, r: SyncReport) {
+        if self.role != Role::Syncing || r.view != self.view.id {
+            return;
+        }
+        if let Some(p) = self.peers.iter_mut().find(|p| p.id == sender) {
+            p.report = Some(r);
+        }
+        self.try_decide(now);
+    }
+
+    fn try_decide(&mut self, now: Instant) {
+        if self.peers.iter().any(|p| p.report.is_none()) {
+            return;
+        }
+        self.out.sync_req = false;
+        self.timers.set(Timer::Sync, None);
+        let reports: Vec<(MemberId, SyncReport), { crate::MAX_MEMBERS }> = self
+            .peers
+            .iter()
+            .filter_map(|p| Some((p.id, p.report?)))
+            .filter(|(_, r)| r.synced)
+            .collect();
+        if reports.is_empty() {
+            // Nobody holds a state: a new group starts empty.
+            self.store.clear();
+            self.log.clear();
+            self.dedup.clear();
+            self.applied = 0;
+            self.committed = 0;
+            self.synced = true;
+            self.plan = Some(Plan {
+                base: 0,
+                winner: Epoch {
+                    id: self.view.id,
+                    leader: self.me,
+                },
+                source: self.me,
+                losers: Vec::new(),
+            });
+            self.finish_sync(now);
+            return;
+        }
+        let count = |e: Epoch| reports.iter().filter(|(_, r)| r.epoch == e).count();
+        let winner = reports
+            .iter()
+            .map(|(_, r)| r.epoch)
+            .max_by_key(|e| {
+                if self.view.merge {
+                    (count(*e), *e)
+                } else {
+                    (0, *e)
+                }
+            })
+            .unwrap_or_default();
+        let me = self.me;
+        let (source, base) = reports
+            .iter()
+            .filter(|(_, r)| r.epoch == winner)
+            .map(|(id, r)| (*id, r.applied))
+            .max_by_key(|(id, applied)| (*applied, *id == me))
+            .unwrap_or((me, 0));
+        let mut losers: Vec<(MemberId, Epoch), { crate::MAX_MEMBERS }> = Vec::new();
+        if self.view.merge && self.cfg.merge != MergePolicy::MajoritySide {
+            for (_, r) in reports.iter() {
+                if r.epoch == winner
+                    || losers
+                        .iter()
+                        .any(|(_, e): &(MemberId, Epoch)| *e == r.epoch)
+                {
+                    continue;
+                }
+                let rep = reports
+                    .iter()
+                    .filter(|(id, x)| x.epoch == r.epoch && *id != me)
+                    .max_by_key(|(_, x)| x.applied)
+                    .map(|(id, _)| *id);
+                if let Some(rep) = rep {
+                    let _ = losers.push((rep, r.epoch));
+                }
+            }
+        }
+        let mut plan = Plan {
+            base,
+            winner,
+            source,
+            losers: Vec::new(),
+        };
+        for (rep, e) in losers {
+            let base = reports
+                .iter()
+                .find(|(id, _)| *id == rep)
+                .map_or(0, |(_, r)| r.epoch_base);
+            let _ = e;
+            let _ = plan.losers.push((rep, base));
+        }
+        let mine = self.my_report();
+        debug!(
+            "blaze-map: sync of view {} continues epoch {} up to order {}",
+            self.view.id, winner.id, base
+        );
+        self.plan = Some(plan);
+        if mine.synced && mine.epoch == winner {
+            if self.applied >= base {
+                self.finish_sync(now);
+            } else {
+                self.role = Role::Fetching;
+                self.timers.set(Timer::Nack, None);
+                self.maybe_nack(now);
+            }
+        } else {
+            self.role = Role::Fetching;
+            self.reset_local(self.view.merge);
+            self.start_pull(now, source, false, 0);
+        }
+    }
+
+    /// The coordinator holds the chosen history: start a new epoch.
+    pub(super) fn finish_sync(&mut self, now: Instant) {
+        let Some(plan) = self.plan.clone() else {
+            return;
+        };
+        let won = self.epoch == plan.winner || plan.winner.leader == self.me;
+        self.epoch = Epoch {
+            id: self.view.id,
+            leader: self.me,
+        };
+        self.epoch_base = self.applied;
+        self.accept = Some(self.epoch);
+        self.role = Role::Active;
+        self.synced = true;
+        self.high_known = self.applied;
+        self.out.sent_high = self.applied;
+        let me = self.me;
+        let applied = self.applied;
+        for p in self.peers.iter_mut() {
+            let keeps = p.report.is_some_and(|r| r.synced && r.epoch == plan.winner);
+            p.in_set = p.id == me || keeps;
+            p.acked = if p.id == me { applied } else { 0 };
+            p.done = p.id == me;
+        }
+        // Re-base leases on this clock: an old lease may still run at its
+        // holder, so it counts from now.
+        let margin = self.cfg.lease_margin;
+        for s in self.store.iter_mut() {
+            if let Some(l) = s.lock.as_mut() {
+                l.expires = now + Duration::from_micros(l.lease_us) + margin;
+            }
+            if let Some((lease, until)) = s.quarantine.as_mut() {
+                *until = now + Duration::from_micros(*lease) + margin;
+            }
+            if s.has_value && s.ttl_us > 0 && s.expires.is_none() {
+                s.expires = Some(now + Duration::from_micros(s.ttl_us));
+            }
+        }
+        self.losers_reset = plan.losers.is_empty();
+        self.out.sync_done = true;
+        self.out.beat = true;
+        self.timers
+            .set(Timer::Beat, Some(now + self.cfg.beat_interval));
+        self.stats.syncs += 1;
+        debug!(
+            "blaze-map: sequencing epoch {} from order {}",
+            self.view.id, self.applied
+        );
+        self.done_view = self.view.id;
+        if self.view.merge {
+            let mut e = EventSlot::new(Tag::Merged(won));
+            e.number = self.view.id;
+            self.push_event(e);
+        }
+        if let Some((rep, newer_than)) = plan.losers.first().copied() {
+            self.start_pull(now, rep, true, newer_than);
+        }
+    }
+
+    /// The coordinator's sync result.
+    pub(super) fn on_sync_done(
+        &mut self,
+        now: Instant,
+        sender: MemberId,
+        view: u64,
+        base: u64,
+        winner: Epoch,
+        park: bool,
+    ) {
+        if view != self.view.id
+            || Some(sender) != self.view.coordinator()
+            || self.role != Role::Member
+        {
+            return;
+        }
+        if self.done_view == view {
+            if self.accept.is_some() {
+                self.out.ack = true;
+            }
+            if self.parked {
+                self.out.parked_ack = true;
+            }
+            return;
+        }
+        self.done_view = view;
+        let merge = self.view.merge;
+        if self.synced && self.pull.is_none() && self.epoch == winner {
+            self.epoch = Epoch {
+                id: view,
+                leader: sender,
+            };
+            self.epoch_base = base;
+            self.accept = Some(self.epoch);
+            self.high_known = self.high_known.max(base);
+            self.out.ack = true;
+            self.timers.set(Timer::Nack, None);
+            self.maybe_nack(now);
+            if merge {
+                let mut e = EventSlot::new(Tag::Merged(true));
+                e.number = view;
+                self.push_event(e);
+            }
+        } else if self.synced && self.pull.is_none() && park {
+            self.parked = true;
+            self.out.parked_ack = true;
+        } else {
+            self.reset_local(merge);
+            self.start_pull(now, sender, false, 0);
+        }
+    }
+
+    /// Drops this replica's state before a snapshot: requests already in
+    /// the order are aborted, held locks are revoked.
+    pub(super) fn reset_local(&mut self, merge_lost: bool) {
+        debug!(
+            "blaze-map: state dropped for a snapshot (merge lost: {})",
+            merge_lost
+        );
+        let had_state = self.synced;
+        self.fail_pending(WriteError::Aborted, true);
+        self.lose_held(LockLostReason::Revoked);
+        self.store.clear();
+        self.log.clear();
+        self.dedup.clear();
+        self.applied = 0;
+        self.committed = 0;
+        self.high_known = 0;
+        self.synced = false;
+        self.parked = false;
+        self.accept = None;
+        if merge_lost && had_state {
+            let mut e = EventSlot::new(Tag::Merged(false));
+            e.number = self.view.id;
+            self.push_event(e);
+        }
+    }
+
+    pub(super) fn start_pull(
+        &mut self,
+        now: Instant,
+        server: MemberId,
+        scan: bool,
+        newer_than: u64,
+    ) {
+        let session = self.next_session;
+        self.next_session += 1;
+        self.pull = Some(Pull {
+            server,
+            session,
+            cursor: 0,
+            scan,
+            newer_than,
+            next_send: now,
+        });
+        self.out.snap_req = true;
+        self.timers
+            .set(Timer::Pull, Some(now + self.cfg.retry_interval));
+    }
+
+    /// Resends that are due.
+    pub(super) fn retry_work(&mut self, now: Instant) {
+        if self.role == Role::Syncing && self.timers.due(Timer::Sync, now) {
+            self.out.sync_req = true;
+            self.timers
+                .set(Timer::Sync, Some(now + self.cfg.retry_interval));
+        }
+        if self.role == Role::Active && self.timers.due(Timer::Beat, now) {
+            self.out.beat = true;
+            if self.peers.iter().any(|p| !p.done) {
+                self.out.sync_done = true;
+            }
+            self.timers
+                .set(Timer::Beat, Some(now + self.cfg.beat_interval));
+        }
+        if self.timers.due(Timer::Nack, now) {
+            self.timers.set(Timer::Nack, None);
+        }
+        self.maybe_nack(now);
+        if let Some(p) = self.pull.as_mut()
+            && self.timers.due(Timer::Pull, now)
+        {
+            if self.candidate.is_none() {
+                self.out.snap_req = true;
+            }
+            p.next_send = now + self.cfg.retry_interval;
+            self.timers.set(Timer::Pull, Some(p.next_send));
+        }
+        if self.pull.is_none() {
+            self.timers.set(Timer::Pull, None);
+        }
+    }
+
+    /// `t`, or one retry interval from now if `t` has passed (work that is
+    /// due but blocked is retried then, not in a busy loop).
+    fn later(&self, t: Instant, now: Instant) -> Instant {
+        if t > now {
+            t
+        } else {
+            now + self.cfg.retry_interval
+        }
+    }
+
+    /// Re-reads every computed deadline.
+    pub(super) fn refresh_timers(&mut self, now: Instant) {
+        let mut client: Option<Instant> = None;
+        let mut take = |t: Instant| client = Some(client.map_or(t, |c: Instant| c.min(t)));
+        let sends = self.view.coordinator().is_some();
+        for p in self.pending.iter() {
+            take(p.deadline);
+            if p.seen.is_none() && sends {
+                take(self.later(p.next_send, now));
+            }
+        }
+        for h in self.held.iter() {
+            take(h.deadline);
+        }
+        self.timers.set(Timer::Client, client);
+        let expiry = self.next_expiry(now).map(|t| self.later(t, now));
+        self.timers.set(Timer::Expiry, expiry);
+        let serve = self
+            .serve
+            .filter(|s| s.reply.is_none())
+            .map(|s| s.last + self.cfg.snapshot_idle)
+            .filter(|t| *t > now);
+        self.timers.set(Timer::Serve, serve);
+    }
+}

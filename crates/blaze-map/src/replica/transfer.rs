@@ -1,0 +1,410 @@
+//! State transfer: serving and pulling snapshots, and scanning a losing
+//! side's state during a merge.
+//!
+//! A snapshot is pulled one record at a time (cursor = slot × 2 + part,
+//! part 0 the value, part 1 the lock). The server's state must not move
+//! during a session: a coordinator pauses sequencing while it serves (up to
+//! [`Config::snapshot_idle`](crate::Config::snapshot_idle) without a
+//! request), and any server whose applied order moved answers "restart".
+
+use super::{Candidate, Replica, Role, Serve};
+use crate::event::{Slot as EventSlot, Tag};
+use crate::frames::{Epoch, SNAP_DEDUP, SNAP_HAS_VALUE};
+use crate::store::{FLAG_MASK, LockState};
+use blaze_wire::{Duration, Instant, LockOp, MapOp, MemberId};
+use core::net::SocketAddr;
+use heapless::Vec;
+
+/// One snapshot record, ready to encode.
+pub(super) enum Record<'a> {
+    Dedup {
+        cursor: u64,
+        origin: MemberId,
+        high: u64,
+        bits: u64,
+    },
+    Entry {
+        cursor: u64,
+        map: &'a str,
+        key: &'a [u8],
+        value: &'a [u8],
+        version: u64,
+        owner: MemberId,
+        flags: u32,
+        ttl_us: u64,
+        expires: Option<Instant>,
+    },
+    Lock {
+        cursor: u64,
+        map: &'a str,
+        key: &'a [u8],
+        holder: Option<MemberId>,
+        fence: u64,
+        lease_us: u64,
+        quarantined: bool,
+    },
+}
+
+impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usize>
+    Replica<ENTRIES, LOG, KEY, VALUE>
+{
+    /// Whether a snapshot session is live (sequencing pauses).
+    pub(super) fn serving(&self, now: Instant) -> bool {
+        self.serve.is_some_and(|s| {
+            !s.finished
+                && (s.reply.is_some()
+                    || now.saturating_duration_since(s.last) < self.cfg.snapshot_idle)
+        })
+    }
+
+    pub(super) fn on_snap_req(
+        &mut self,
+        now: Instant,
+        sender: MemberId,
+        from: SocketAddr,
+        session: u64,
+        cursor: u64,
+    ) {
+        let restart = |this: &mut Self| {
+            if !this
+                .out
+                .restart
+                .iter()
+                .any(|r| r.0 == from && r.1 == session)
+            {
+                let _ = this.out.restart.push((from, session));
+            }
+        };
+        if !self.synced
+            || self.pull.is_some_and(|p| !p.scan)
+            || matches!(self.role, Role::Syncing | Role::Fetching)
+        {
+            restart(self);
+            return;
+        }
+        match self.serve.as_mut() {
+            Some(s) if s.to == sender && s.session == session => {
+                if s.as_of != self.applied {
+                    self.serve = None;
+                    restart(self);
+                    return;
+                }
+                s.reply = Some(cursor);
+                s.last = now;
+            }
+            Some(s)
+                if !s.finished
+                    && now.saturating_duration_since(s.last) < self.cfg.snapshot_idle =>
+            {
+                restart(self);
+            }
+            _ => {
+                if cursor != 0 {
+                    restart(self);
+                    return;
+                }
+                self.serve = Some(Serve {
+                    to: sender,
+                    addr: from,
+                    session,
+                    as_of: self.applied,
+                    last: now,
+                    reply: Some(0),
+                    finished: false,
+                });
+            }
+        }
+    }
+
+    /// The first record at `cursor` or after.
+    pub(super) fn record_at(&self, cursor: u64) -> Option<Record<'_>> {
+        let slots = 2 * ENTRIES as u64;
+        let dedup = |c: u64| {
+            let i = usize::try_from(c - slots).ok()?;
+            let (origin, high, bits) = self.dedup.get(i)?;
+            Some(Record::Dedup {
+                cursor: c,
+                origin,
+                high,
+                bits,
+            })
+        };
+        if cursor >= slots {
+            return dedup(cursor);
+        }
+        self.slot_record(cursor).or_else(|| dedup(slots))
+    }
+
+    fn slot_record(&self, cursor: u64) -> Option<Record<'_>> {
+        let slot = usize::try_from(cursor / 2).ok()?;
+        let mut part = cursor % 2;
+        let mut from = slot;
+        loop {
+            let (i, s) = self.store.next_from(from)?;
+            if i != from {
+                part = 0;
+            }
+            let c = (i as u64) * 2;
+            let map = self.store.names.name(s.map);
+            if part == 0 && s.has_value {
+                return Some(Record::Entry {
+                    cursor: c,
+                    map,
+                    key: &s.key,
+                    value: &s.value,
+                    version: s.version,
+                    owner: s.owner,
+                    flags: s.flags,
+                    ttl_us: s.ttl_us,
+                    expires: s.expires,
+                });
+            }
+            if let Some(l) = s.lock {
+                return Some(Record::Lock {
+                    cursor: c + 1,
+                    map,
+                    key: &s.key,
+                    holder: Some(l.holder),
+                    fence: l.fence,
+                    lease_us: l.lease_us,
+                    quarantined: false,
+                });
+            }
+            if let Some((lease, _)) = s.quarantine {
+                return Some(Record::Lock {
+                    cursor: c + 1,
+                    map,
+                    key: &s.key,
+                    holder: None,
+                    fence: 0,
+                    lease_us: lease,
+                    quarantined: true,
+                });
+            }
+            from = i + 1;
+            part = 0;
+        }
+    }
+
+    fn pull_accepts(&self, sender: MemberId, session: u64, cursor: u64) -> bool {
+        self.pull
+            .is_some_and(|p| p.server == sender && p.session == session && cursor >= p.cursor)
+    }
+
+    fn pull_advance(&mut self, now: Instant, cursor: u64) {
+        if let Some(p) = self.pull.as_mut() {
+            p.cursor = cursor.saturating_add(1);
+            p.next_send = now + self.cfg.retry_interval;
+        }
+        if self.candidate.is_none() {
+            self.out.snap_req = true;
+        }
+    }
+
+    pub(super) fn on_snap_entry(&mut self, now: Instant, sender: MemberId, m: &MapOp<'_>) {
+        if !self.pull_accepts(sender, m.request_id, m.order) {
+            return;
+        }
+        let Some(pull) = self.pull else {
+            return;
+        };
+        let Some(map) = self.store.names.intern(m.map) else {
+            self.stats.dropped_map_name += 1;
+            self.pull_advance(now, m.order);
+            return;
+        };
+        let (Ok(key), Ok(value)) = (Vec::from_slice(m.key), Vec::from_slice(m.value)) else {
+            self.stats.dropped_malformed += 1;
+            return;
+        };
+        let owner = m.owner.unwrap_or(MemberId::NIL);
+        if m.flags & SNAP_DEDUP != 0 {
+            if !pull.scan {
+                self.dedup.restore(owner, m.version, m.ttl_us);
+            }
+            self.pull_advance(now, m.order);
+            return;
+        }
+        if pull.scan {
+            self.scan_record(map, key, value, owner, m);
+        } else if let Some(i) = self.store.find_or_insert(map, m.key)
+            && let Some(s) = self.store.slot_mut(i)
+        {
+            s.has_value = m.flags & SNAP_HAS_VALUE != 0;
+            s.value = value;
+            s.version = m.version;
+            s.owner = owner;
+            s.flags = m.flags & FLAG_MASK;
+            s.ttl_us = m.ttl_us;
+            s.expires = (m.ttl_us > 0).then(|| now + Duration::from_micros(m.ttl_us));
+        } else {
+            self.stats.apply_failures += 1;
+        }
+        self.pull_advance(now, m.order);
+    }
+
+    /// A losing side's entry: a merge candidate if written after that
+    /// side's own fail-over and different from the base.
+    fn scan_record(
+        &mut self,
+        map: u8,
+        key: Vec<u8, KEY>,
+        value: Vec<u8, VALUE>,
+        owner: MemberId,
+        m: &MapOp<'_>,
+    ) {
+        let Some(pull) = self.pull else {
+            return;
+        };
+        if m.flags & SNAP_HAS_VALUE == 0 || m.version <= pull.newer_than {
+            return;
+        }
+        let base = self.store.get(map, &key).filter(|s| s.has_value);
+        if base.is_some_and(|b| b.value == value) {
+            return;
+        }
+        let newer = base.is_none_or(|b| b.version < m.version);
+        if self.cfg.merge == crate::MergePolicy::LatestVersion && !newer {
+            return;
+        }
+        self.candidate = Some(Candidate {
+            map,
+            key,
+            value,
+            owner,
+            flags: m.flags & FLAG_MASK,
+            ttl_us: m.ttl_us,
+            version: m.version,
+            decided: None,
+            asked: false,
+        });
+    }
+
+    pub(super) fn on_snap_lock(&mut self, now: Instant, sender: MemberId, l: &LockOp<'_>) {
+        if !self.pull_accepts(sender, l.request_id, l.order) {
+            return;
+        }
+        let scan = self.pull.is_some_and(|p| p.scan);
+        if !scan {
+            let margin = self.cfg.lease_margin;
+            let lease = Duration::from_micros(l.lease_us);
+            if let Some(map) = self.store.names.intern(l.map)
+                && let Some(i) = self.store.find_or_insert(map, l.key)
+                && let Some(s) = self.store.slot_mut(i)
+            {
+                if let Some(holder) = l.holder {
+                    s.lock = Some(LockState {
+                        holder,
+                        fence: l.fence,
+                        lease_us: l.lease_us,
+                        expires: now + lease + margin,
+                    });
+                } else if l.wait_us == 1 {
+                    s.quarantine = Some((l.lease_us, now + lease + margin));
+                }
+            } else {
+                self.stats.apply_failures += 1;
+            }
+        }
+        self.pull_advance(now, l.order);
+    }
+
+    pub(super) fn on_snap_end(
+        &mut self,
+        now: Instant,
+        sender: MemberId,
+        session: u64,
+        as_of: u64,
+        epoch: Epoch,
+        epoch_base: u64,
+    ) {
+        let Some(pull) = self.pull else {
+            return;
+        };
+        if pull.server != sender || pull.session != session || self.candidate.is_some() {
+            return;
+        }
+        self.pull = None;
+        if pull.scan {
+            let next = self.plan.as_mut().and_then(|p| {
+                if p.losers.first().is_some_and(|(rep, _)| *rep == sender) {
+                    p.losers.remove(0);
+                }
+                p.losers.first().copied()
+            });
+            match next {
+                Some((rep, newer_than)) => self.start_pull(now, rep, true, newer_than),
+                None => {
+                    self.losers_reset = true;
+                    self.out.beat = true;
+                }
+            }
+            return;
+        }
+        self.synced = true;
+        self.applied = as_of;
+        self.high_known = as_of;
+        self.epoch = epoch;
+        self.epoch_base = epoch_base;
+        self.log.clear();
+        self.stats.snapshots_installed += 1;
+        debug!("blaze-map: snapshot installed as of order {}", as_of);
+        let mut e = EventSlot::new(Tag::Installed);
+        e.number = as_of;
+        self.push_event(e);
+        if self.role == Role::Fetching {
+            self.finish_sync(now);
+        } else if Some(sender) == self.view.coordinator()
+            && epoch
+                == (Epoch {
+                    id: self.view.id,
+                    leader: sender,
+                })
+        {
+            self.accept = Some(epoch);
+            self.out.ack = true;
+        }
+    }
+
+    pub(super) fn on_snap_restart(&mut self, now: Instant, sender: MemberId, session: u64) {
+        let Some(p) = self.pull else {
+            return;
+        };
+        if p.server != sender || p.session != session {
+            return;
+        }
+        if !p.scan {
+            self.store.clear();
+        }
+        let next = self.next_session;
+        self.next_session += 1;
+        if let Some(p) = self.pull.as_mut() {
+            p.session = next;
+            p.cursor = 0;
+            p.next_send = now + self.cfg.retry_interval * 2;
+        }
+        self.out.snap_req = false;
+        self.timers.set(
+            super::timer::Timer::Pull,
+            Some(now + self.cfg.retry_interval * 2),
+        );
+    }
+
+    /// The leader's log no longer holds what this member misses.
+    pub(super) fn on_snap_needed(&mut self, now: Instant, sender: MemberId, epoch: u64) {
+        let ours = self.accept
+            == Some(Epoch {
+                id: epoch,
+                leader: sender,
+            })
+            && self.role == Role::Member;
+        let fetching = self.role == Role::Fetching
+            && self.pull.is_none()
+            && self.plan.as_ref().is_some_and(|p| p.source == sender);
+        if !(ours || fetching) {
+            return;
+        }
+        self.reset_local(false);
+        self.start_pull(now, sender, false, 0);
+    }
+}

@@ -1,0 +1,388 @@
+//! `poll_transmit`: pending work serialised into the caller's buffer, one
+//! datagram per call, most urgent first.
+
+use super::transfer::Record;
+use super::{Replica, Role};
+use crate::frames::{self, SNAP_DEDUP, SNAP_HAS_VALUE, SNAP_LOCK, ctl};
+use crate::op::{Op, OpKind};
+use crate::request::ReqKind;
+use blaze_wire::{Body, Destination, Instant, LockOp, LockOpKind, MapOp, MapOpKind, Transmit};
+use core::net::SocketAddr;
+
+impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usize>
+    Replica<ENTRIES, LOG, KEY, VALUE>
+{
+    fn send(&self, to: Destination, body: Body<'_>, buf: &mut [u8]) -> Option<Transmit> {
+        let len = frames::emit(self.cfg.group, self.me, body, buf)?;
+        Some(Transmit { to, len })
+    }
+
+    fn to_coordinator(&self) -> Option<Destination> {
+        let c = self.view.coordinator()?;
+        Some(Destination::Peer(self.addr_of(c)?))
+    }
+
+    /// The wire form of a sequenced operation, sent in `epoch`.
+    fn op_body<'a>(&'a self, op: &'a Op<KEY, VALUE>, epoch: u64) -> Body<'a> {
+        let map = self.store.names.name(op.map);
+        if op.kind.is_lock() {
+            let kind = match op.kind {
+                OpKind::Grant => LockOpKind::GRANTED,
+                OpKind::Release => LockOpKind::RELEASE,
+                OpKind::LockExpire => LockOpKind::EXPIRED,
+                OpKind::Revoke => LockOpKind::REVOKED,
+                _ => LockOpKind::RENEW,
+            };
+            return Body::LockOp(LockOp {
+                map,
+                key: &op.key,
+                kind,
+                lease_us: op.lease_us,
+                fence: op.fence,
+                holder: Some(op.origin),
+                request_id: op.request_id,
+                order: op.order,
+                wait_us: epoch,
+            });
+        }
+        let kind = match op.kind {
+            OpKind::Put => MapOpKind::PUT,
+            OpKind::PutIfAbsent => MapOpKind::PUT_IF_ABSENT,
+            OpKind::Cas => MapOpKind::COMPARE_AND_SET,
+            OpKind::Remove => MapOpKind::REMOVE,
+            _ => MapOpKind::EXPIRE,
+        };
+        Body::MapOp(MapOp {
+            map,
+            kind,
+            key: &op.key,
+            value: &op.value,
+            version: op.version,
+            request_id: op.request_id,
+            order: op.order,
+            ttl_us: op.ttl_us,
+            flags: op.flags,
+            owner: Some(op.origin),
+            error: op.error,
+            fence: epoch,
+        })
+    }
+
+    pub(super) fn transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        // Sync protocol.
+        if self.out.sync_req {
+            self.out.sync_req = false;
+            let body = MapOp {
+                fence: self.view.id,
+                ..ctl(frames::SYNC_REQ)
+            };
+            return self.send(Destination::Group, Body::MapOp(body), buf);
+        }
+        if self.out.sync_reply {
+            self.out.sync_reply = false;
+            let r = self.sync_reply();
+            let body = MapOp {
+                fence: r.view,
+                order: r.applied,
+                version: r.epoch.id,
+                owner: Some(r.epoch.leader).filter(|m| !m.is_nil()),
+                flags: u32::from(r.synced),
+                ttl_us: r.epoch_base,
+                ..ctl(frames::SYNC_REPLY)
+            };
+            let to = self.to_coordinator()?;
+            return self.send(to, Body::MapOp(body), buf);
+        }
+        if self.out.sync_done && self.role == Role::Active {
+            self.out.sync_done = false;
+            if let Some(plan) = self.plan.as_ref() {
+                let body = MapOp {
+                    fence: self.view.id,
+                    order: plan.base,
+                    version: plan.winner.id,
+                    owner: Some(plan.winner.leader).filter(|m| !m.is_nil()),
+                    flags: u32::from(!self.losers_reset),
+                    ..ctl(frames::SYNC_DONE)
+                };
+                return self.send(Destination::Group, Body::MapOp(body), buf);
+            }
+        }
+        // Answers.
+        if let Some((to, request, holder, code)) = self.out.denied.pop() {
+            let body = LockOp {
+                kind: LockOpKind::DENIED,
+                request_id: request,
+                holder,
+                fence: code,
+                ..LockOp::default()
+            };
+            return self.send(Destination::Peer(to), Body::LockOp(body), buf);
+        }
+        if let Some((to, session)) = self.out.restart.pop() {
+            let body = MapOp {
+                request_id: session,
+                ..ctl(frames::SNAP_RESTART)
+            };
+            return self.send(Destination::Peer(to), Body::MapOp(body), buf);
+        }
+        if let Some((to, epoch)) = self.out.snap_needed.pop() {
+            let body = MapOp {
+                fence: epoch,
+                ..ctl(frames::SNAP_NEEDED)
+            };
+            return self.send(Destination::Peer(to), Body::MapOp(body), buf);
+        }
+        if let Some(t) = self.transmit_serve(now, buf) {
+            return Some(t);
+        }
+        // The stream.
+        if self.role == Role::Active && self.out.sent_high < self.applied {
+            let order = self.out.sent_high + 1;
+            self.out.sent_high = order;
+            if let Some(op) = self.log.get(order) {
+                let body = self.op_body(op, self.epoch.id);
+                return self.send(Destination::Group, body, buf);
+            }
+        }
+        while let Some(r) = self.out.retransmit.first_mut() {
+            let (to, lo, hi, epoch) = *r;
+            if lo > hi {
+                self.out.retransmit.remove(0);
+                continue;
+            }
+            match lo.checked_add(1) {
+                Some(next) => r.1 = next,
+                None => r.2 = 0,
+            }
+            let Some(op) = self.log.get(lo) else {
+                self.out.retransmit.remove(0);
+                continue;
+            };
+            self.stats.retransmitted += 1;
+            let body = self.op_body(op, epoch);
+            return self.send(Destination::Peer(to), body, buf);
+        }
+        if self.out.beat && self.role == Role::Active {
+            self.out.beat = false;
+            let body = MapOp {
+                fence: self.epoch.id,
+                order: self.applied,
+                version: self.committed,
+                flags: u32::from(self.losers_reset),
+                ..ctl(frames::BEAT)
+            };
+            return self.send(Destination::Group, Body::MapOp(body), buf);
+        }
+        // Member → coordinator.
+        if self.out.parked_ack {
+            self.out.parked_ack = false;
+            let body = MapOp {
+                fence: self.view.id,
+                flags: 1,
+                ..ctl(frames::ACK)
+            };
+            let to = self.to_coordinator()?;
+            return self.send(to, Body::MapOp(body), buf);
+        }
+        if self.out.ack {
+            self.out.ack = false;
+            if let Some(e) = self.accept.filter(|_| self.role == Role::Member) {
+                let body = MapOp {
+                    fence: e.id,
+                    order: self.applied,
+                    ..ctl(frames::ACK)
+                };
+                let to = Destination::Peer(self.addr_of(e.leader)?);
+                return self.send(to, Body::MapOp(body), buf);
+            }
+        }
+        if let Some((target, lo, hi, epoch)) = self.out.nack.take() {
+            let body = MapOp {
+                fence: epoch,
+                order: lo,
+                version: hi,
+                ..ctl(frames::NACK)
+            };
+            if let Some(addr) = self.addr_of(target) {
+                return self.send(Destination::Peer(addr), Body::MapOp(body), buf);
+            }
+        }
+        if self.out.snap_req {
+            self.out.snap_req = false;
+            if let Some(p) = self.pull
+                && let Some(addr) = self.addr_of(p.server)
+            {
+                let body = MapOp {
+                    request_id: p.session,
+                    version: p.cursor,
+                    ..ctl(frames::SNAP_REQ)
+                };
+                return self.send(Destination::Peer(addr), Body::MapOp(body), buf);
+            }
+        }
+        self.transmit_request(now, buf)
+    }
+
+    fn transmit_serve(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        let s = self.serve?;
+        let cursor = s.reply?;
+        if let Some(sv) = self.serve.as_mut() {
+            sv.reply = None;
+        }
+        let to = Destination::Peer(s.addr);
+        match self.record_at(cursor) {
+            Some(Record::Dedup {
+                cursor,
+                origin,
+                high,
+                bits,
+            }) => {
+                let body = MapOp {
+                    kind: MapOpKind::SNAPSHOT,
+                    version: high,
+                    request_id: s.session,
+                    order: cursor,
+                    ttl_us: bits,
+                    flags: SNAP_DEDUP,
+                    owner: Some(origin),
+                    ..MapOp::default()
+                };
+                self.send(to, Body::MapOp(body), buf)
+            }
+            Some(Record::Entry {
+                cursor,
+                map,
+                key,
+                value,
+                version,
+                owner,
+                flags,
+                ttl_us,
+                expires,
+            }) => {
+                // The time left, at least 1 µs (0 would mean "forever").
+                let ttl_us = match expires {
+                    Some(t) if ttl_us > 0 => t.saturating_duration_since(now).total_micros().max(1),
+                    _ => ttl_us,
+                };
+                let body = MapOp {
+                    map,
+                    kind: MapOpKind::SNAPSHOT,
+                    key,
+                    value,
+                    version,
+                    request_id: s.session,
+                    order: cursor,
+                    ttl_us,
+                    flags: flags | SNAP_HAS_VALUE,
+                    owner: Some(owner).filter(|m| !m.is_nil()),
+                    ..MapOp::default()
+                };
+                self.send(to, Body::MapOp(body), buf)
+            }
+            Some(Record::Lock {
+                cursor,
+                map,
+                key,
+                holder,
+                fence,
+                lease_us,
+                quarantined,
+            }) => {
+                let body = LockOp {
+                    map,
+                    key,
+                    kind: SNAP_LOCK,
+                    lease_us,
+                    fence,
+                    holder,
+                    request_id: s.session,
+                    order: cursor,
+                    wait_us: u64::from(quarantined),
+                };
+                self.send(to, Body::LockOp(body), buf)
+            }
+            None => {
+                if let Some(sv) = self.serve.as_mut()
+                    && !sv.finished
+                {
+                    sv.finished = true;
+                    self.stats.snapshots_served += 1;
+                }
+                let body = MapOp {
+                    request_id: s.session,
+                    order: s.as_of,
+                    version: self.epoch.id,
+                    owner: Some(self.epoch.leader).filter(|m| !m.is_nil()),
+                    ttl_us: self.epoch_base,
+                    ..ctl(frames::SNAP_END)
+                };
+                self.send(to, Body::MapOp(body), buf)
+            }
+        }
+    }
+
+    /// This member's requests that are due (to a coordinator elsewhere).
+    fn transmit_request(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        let coordinator = self.view.coordinator()?;
+        if coordinator == self.me || !self.quorum_present {
+            return None;
+        }
+        let addr: SocketAddr = self.addr_of(coordinator)?;
+        let retry = self.cfg.retry_interval;
+        let i = self
+            .pending
+            .iter()
+            .position(|p| p.seen.is_none() && p.next_send <= now)?;
+        let p = self.pending.get_mut(i)?;
+        p.next_send = now + retry;
+        if p.first_sent.is_none() || p.renew_id {
+            if p.renew_id {
+                p.id = self.next_request;
+                self.next_request += 1;
+                p.renew_id = false;
+            }
+            p.first_sent = Some(now);
+        }
+        let p = self.pending.get(i)?;
+        let map = self.store.names.name(p.map);
+        let body = if p.kind.is_lock() {
+            let kind = match p.kind {
+                ReqKind::Acquire => LockOpKind::ACQUIRE,
+                ReqKind::Release => LockOpKind::RELEASE,
+                _ => LockOpKind::RENEW,
+            };
+            Body::LockOp(LockOp {
+                map,
+                key: &p.key,
+                kind,
+                lease_us: p.lease_us,
+                fence: p.fence,
+                holder: Some(self.me),
+                request_id: p.id,
+                ..LockOp::default()
+            })
+        } else {
+            let kind = match p.kind {
+                ReqKind::Put => MapOpKind::PUT,
+                ReqKind::PutIfAbsent => MapOpKind::PUT_IF_ABSENT,
+                ReqKind::Cas => MapOpKind::COMPARE_AND_SET,
+                _ => MapOpKind::REMOVE,
+            };
+            Body::MapOp(MapOp {
+                map,
+                kind,
+                key: &p.key,
+                value: &p.value,
+                version: p.expected,
+                request_id: p.id,
+                ttl_us: p.ttl_us,
+                flags: p.flags,
+                owner: Some(self.me),
+                fence: p.fence,
+                ..MapOp::default()
+            })
+        };
+        self.send(Destination::Peer(addr), body, buf)
+    }
+}

@@ -1,0 +1,230 @@
+//! Split brain. With a quorum, the minority side refuses writes while the
+//! majority goes on, and the merge converges without losing an
+//! acknowledged write. Without a quorum, both sides write and the merge
+//! policy decides: majority side, latest version, or the application.
+
+mod common;
+
+use blaze_map::{CommandError, MergePolicy, WriteOptions};
+use blaze_sim::{LinkConfig, run_seeds};
+use blaze_wire::Duration;
+use common::{Cluster, Rec, config, linearizability, rng};
+
+const KEYS: [&[u8]; 3] = [b"a", b"b", b"c"];
+
+fn sides(seed: u64) -> (Vec<usize>, Vec<usize>) {
+    if seed.is_multiple_of(2) {
+        (vec![0, 1], vec![2, 3, 4])
+    } else {
+        (vec![3, 4], vec![0, 1, 2])
+    }
+}
+
+fn quorum_scenario(seed: u64) -> Result<(), String> {
+    let mut c = Cluster::new(seed, 5, config(3, MergePolicy::MajoritySide));
+    c.world
+        .set_default_link(LinkConfig::lossy_lan().with_loss(0.05));
+    let mut r = rng(seed);
+    let (minority, majority) = sides(seed);
+    let split = 60 + r.below(60);
+    let split_view = split + 24;
+    let heal = split_view + 100 + r.below(60);
+    let heal_view = heal + 24;
+    let mut count = 0;
+    let mut refused = 0;
+    for t in 0..90u64 {
+        let ms = t * 4;
+        if ms == split - split % 4 {
+            c.partition(&[&minority, &majority]);
+        }
+        if ms == split_view - split_view % 4 || ms == heal_view - heal_view % 4 {
+            c.install_views();
+        }
+        if ms == heal - heal % 4 {
+            c.heal();
+        }
+        let minority_view = ms >= split_view - split_view % 4 && ms < heal_view - heal_view % 4;
+        for i in 0..5 {
+            if r.below(3) != 0 {
+                continue;
+            }
+            let key = KEYS[r.below(3) as usize];
+            count += 1;
+            let value = format!("{i}.{count}");
+            if minority_view && minority.contains(&i) {
+                let res = c.world.command(i, |n, now| {
+                    n.r.put(now, "m", key, value.as_bytes(), WriteOptions::default())
+                });
+                if res != Some(Err(CommandError::QuorumLost)) {
+                    return Err(format!("minority node {i} accepted a write: {res:?}"));
+                }
+                refused += 1;
+                continue;
+            }
+            if r.below(2) == 0 {
+                c.put(i, key, value.as_bytes(), 0);
+            } else {
+                let expected = c.version(i, key);
+                c.cas(i, key, expected, value.as_bytes());
+            }
+        }
+        c.run_for(Duration::from_millis(4));
+    }
+    c.run_for(Duration::from_millis(1500));
+    // No write the minority side asked for once cut off completed: it could
+    // never reach every member of its old view, nor a quorum in its new one.
+    let from = blaze_wire::Instant::from_millis(split - split % 4);
+    let to = blaze_wire::Instant::from_millis(heal_view - heal_view % 4);
+    for (inv, out) in c.history.iter().zip(c.outcomes()) {
+        if minority.contains(&inv.node)
+            && inv.time >= from
+            && inv.time < to
+            && matches!(out, Some((_, Rec::WriteDone { .. })))
+        {
+            return Err(format!(
+                "node {} completed a write asked at {} while cut off",
+                inv.node, inv.time
+            ));
+        }
+    }
+    if refused == 0 {
+        return Err("the minority never tried to write".into());
+    }
+    c.check_converged()?;
+    c.check_total_order()?;
+    c.check_acked_present()?;
+    linearizability::check_run(&c)?;
+    Ok(())
+}
+
+#[test]
+fn quorum_minority_refuses_and_merge_converges() {
+    run_seeds!(
+        "quorum_minority_refuses_and_merge_converges",
+        200,
+        quorum_scenario
+    );
+}
+
+/// Both sides write during the split (no quorum); returns the cluster
+/// after the merge settled and the value each side held for its own key
+/// when the partition healed.
+fn split_brain(seed: u64, policy: MergePolicy) -> Result<(Cluster, Vec<u8>, Vec<u8>), String> {
+    let mut c = Cluster::new(seed, 5, config(0, policy));
+    c.world
+        .set_default_link(LinkConfig::lossy_lan().with_loss(0.02));
+    let mut r = rng(seed);
+    let (minority, majority) = sides(seed);
+    for t in 0..10u64 {
+        let i = (t % 5) as usize;
+        c.put(i, b"a", format!("base{t}").as_bytes(), 0);
+        c.run_for(Duration::from_millis(4));
+    }
+    c.partition(&[&minority, &majority]);
+    c.run_for(Duration::from_millis(25));
+    c.install_views();
+    c.run_for(Duration::from_millis(10));
+    for t in 0..20u64 {
+        let i = minority[r.below(minority.len() as u64) as usize];
+        c.put(i, b"min", format!("min{t}").as_bytes(), 0);
+        let j = majority[r.below(majority.len() as u64) as usize];
+        c.put(j, b"maj", format!("maj{t}").as_bytes(), 0);
+        c.run_for(Duration::from_millis(5));
+    }
+    c.run_for(Duration::from_millis(300));
+    // What each side holds when the partition heals.
+    let read = |c: &Cluster, i: usize, key: &[u8]| {
+        c.world
+            .machine(i)
+            .and_then(|m| m.r.get("m", key).map(|e| e.value.to_vec()))
+            .unwrap_or_default()
+    };
+    let last_min = read(&c, minority[0], b"min");
+    let last_maj = read(&c, majority[0], b"maj");
+    if last_min.is_empty() || last_maj.is_empty() {
+        return Err("a side wrote nothing during the split".into());
+    }
+    c.heal();
+    c.run_for(Duration::from_millis(25));
+    c.install_views();
+    c.run_for(Duration::from_millis(800));
+    c.check_converged()?;
+    c.check_total_order()?;
+    let merged = c
+        .world
+        .events()
+        .iter()
+        .filter(|e| matches!(e.event, Rec::Merged { .. }))
+        .count();
+    if merged < 5 {
+        return Err(format!("only {merged} merge reports"));
+    }
+    for i in minority.iter() {
+        let lost = c
+            .world
+            .events()
+            .iter()
+            .any(|e| e.node == *i && matches!(e.event, Rec::Merged { won: false, .. }));
+        if !lost {
+            return Err(format!("minority node {i} was not told it lost the merge"));
+        }
+    }
+    Ok((c, last_min, last_maj))
+}
+
+fn value(c: &Cluster, key: &[u8]) -> Option<Vec<u8>> {
+    let i = (0..c.n).find(|&i| c.up(i))?;
+    c.world
+        .machine(i)?
+        .r
+        .get("m", key)
+        .map(|e| e.value.to_vec())
+}
+
+#[test]
+fn merge_majority_side_wins() {
+    run_seeds!("merge_majority_side_wins", 200, |seed| {
+        let (c, _, last_maj) = split_brain(seed, MergePolicy::MajoritySide)?;
+        if value(&c, b"min").is_some() {
+            return Err("the minority's key survived a majority-wins merge".into());
+        }
+        if value(&c, b"maj") != Some(last_maj) {
+            return Err("the majority's last write is missing".into());
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn merge_latest_version_keeps_both_sides() {
+    run_seeds!("merge_latest_version_keeps_both_sides", 200, |seed| {
+        let (c, last_min, last_maj) = split_brain(seed, MergePolicy::LatestVersion)?;
+        if value(&c, b"min") != Some(last_min) {
+            return Err(format!(
+                "the minority's last write is missing: {:?}",
+                value(&c, b"min")
+            ));
+        }
+        if value(&c, b"maj") != Some(last_maj) {
+            return Err("the majority's last write is missing".into());
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn merge_asks_the_application() {
+    run_seeds!("merge_asks_the_application", 200, |seed| {
+        let (c, last_min, _) = split_brain(seed, MergePolicy::Ask)?;
+        let asked = c.world.events().iter().any(|e| {
+            matches!(&e.event, Rec::Conflict { key, ours: None, theirs } if key == b"min" && *theirs == last_min)
+        });
+        if !asked {
+            return Err("no merge question about the minority's key".into());
+        }
+        if value(&c, b"min") != Some(last_min) {
+            return Err("the answered value was not applied".into());
+        }
+        Ok(())
+    });
+}

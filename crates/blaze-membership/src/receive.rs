@@ -1,0 +1,126 @@
+//! `handle_datagram`: decoding and dispatch of one received frame.
+
+use crate::Name;
+use crate::frames::{Body, Frame, Heartbeat, JoinIn, Leave};
+use crate::group::Phase;
+use crate::membership::{Control, Membership, PlainEvent};
+use blaze_wire::{GroupId, Instant, MemberId};
+use core::net::SocketAddr;
+
+impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<M, G, S, B> {
+    /// A datagram arrived from `from`. Malformed, stale or foreign input is
+    /// counted in [`stats`](Self::stats) and dropped.
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        self.release_delivered();
+        self.stats.datagrams += 1;
+        let Ok(frame) = Frame::parse(datagram) else {
+            self.stats.malformed += 1;
+            return;
+        };
+        if frame.sender == self.me.id {
+            self.stats.own_frames += 1;
+            return;
+        }
+        // A forwarded join names the joiner's own address.
+        // Joins and leaves may be passed on by another member: a
+        // forwarded join names the joiner's own address, a leave none.
+        let (addr, incarnation) = match frame.body {
+            Body::Join(j) => (Some(j.address.unwrap_or(from)), Some(j.incarnation)),
+            Body::Heartbeat(h) => (Some(from), Some(h.incarnation)),
+            Body::Leave(l) => (None, Some(l.incarnation)),
+            _ => (Some(from), None),
+        };
+        if !self.heard(now, frame.sender, addr, incarnation) {
+            return;
+        }
+        match frame.body {
+            Body::Join(j) => self.on_join(frame.sender, frame.group, &j, from),
+            Body::Leave(l) => self.on_leave(frame.sender, frame.group, l),
+            Body::Heartbeat(h) => self.on_heartbeat(frame.sender, frame.group, h),
+            Body::View(v) => self.on_view(now, frame.sender, frame.group, &v),
+            Body::Probe(p) => self.on_probe(now, frame.sender, from, p),
+            Body::Suspect(s) => self.on_suspect(s),
+            Body::Request(r) => self.on_request(now, frame.sender, frame.group, &r),
+            Body::Reply(r) => self.on_reply(frame.sender, from, &r),
+            Body::Ack(a) => self.on_ack(now, frame.sender, &a),
+            Body::Other => {}
+        }
+        self.maintain(now);
+        self.update_timers(now);
+    }
+
+    fn on_join(&mut self, sender: MemberId, group: GroupId, j: &JoinIn<'_>, from: SocketAddr) {
+        if let Some(p) = self.peer_mut(sender) {
+            if let Some(n) = Name::new(j.member_name) {
+                p.name = n;
+            }
+            p.metadata = j.metadata;
+            p.weight = j.weight;
+        }
+        let Some(slot) = self.group_slot(group) else {
+            self.stats.other_group += 1;
+            return;
+        };
+        if let Some(g) = self.group_mut(slot) {
+            g.clear_left(sender);
+        }
+        if let Some(c) = self.peer_mut(sender).and_then(|p| p.claims.get_mut(slot)) {
+            *c = Some(0);
+        }
+        // Without multicast the coordinator may not know the joiner yet:
+        // pass a direct join on to it.
+        let Some(g) = self.group(slot) else { return };
+        let coordinator = g.view.coordinator();
+        if self.unicast_mode()
+            && j.address.is_none()
+            && g.phase == Phase::Member
+            && coordinator != Some(self.me.id)
+            && !g.view.contains(sender)
+            && let Some(to) = coordinator.and_then(|c| self.peer(c)).and_then(|p| p.addr)
+        {
+            self.push_control(Control::ForwardJoin {
+                to,
+                slot_group: slot,
+                joiner: sender,
+            });
+        }
+        let _ = from;
+    }
+
+    fn on_leave(&mut self, sender: MemberId, group: GroupId, _l: Leave) {
+        let Some(slot) = self.group_slot(group) else {
+            self.stats.other_group += 1;
+            return;
+        };
+        if let Some(g) = self.group_mut(slot) {
+            g.mark_left(sender);
+            if let Some(i) = g.undecided.iter().position(|(m, _)| *m == sender) {
+                g.undecided.swap_remove(i);
+                let group = g.id;
+                self.push_event(PlainEvent::MemberLeft {
+                    group,
+                    member: sender,
+                });
+            }
+        }
+        if let Some(c) = self.peer_mut(sender).and_then(|p| p.claims.get_mut(slot)) {
+            *c = None;
+        }
+    }
+
+    fn on_heartbeat(&mut self, sender: MemberId, group: GroupId, h: Heartbeat) {
+        let Some(slot) = self.group_slot(group) else {
+            return;
+        };
+        let Some(g) = self.group_mut(slot) else {
+            return;
+        };
+        if g.left.contains(&sender) {
+            return;
+        }
+        g.counter = g.counter.max(crate::view::view_counter(h.view_id));
+        if let Some(c) = self.peer_mut(sender).and_then(|p| p.claims.get_mut(slot)) {
+            *c = Some(h.view_id);
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! Settings, identity and storage of a node.
+
+use blaze_membership::{Metadata, Name};
+use blaze_proto_nack::Buffers;
+use blaze_wire::{GroupId, MemberId};
+
+/// Settings of a [`Node`](crate::Node): one block per machine. Start from
+/// a profile and adjust.
+///
+/// The reliable and best-effort channels of every group use `nack` (the
+/// node sets their `stream` and `reliability`); every group's map uses
+/// `map` (the node sets its `group`).
+///
+/// ```
+/// use blaze_node::Config;
+/// let c = Config::lan();
+/// assert!(c.nack.validate().is_ok());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// Membership: heartbeats, failure detection, discovery.
+    pub membership: blaze_membership::Config,
+    /// Reliable multicast: MTU, windows, NACK timing, heartbeats.
+    pub nack: blaze_proto_nack::Config,
+    /// The replicated map of each group.
+    pub map: blaze_map::Config,
+}
+
+impl Config {
+    /// A local network.
+    pub const fn lan() -> Self {
+        Config {
+            membership: blaze_membership::Config::lan(),
+            nack: blaze_proto_nack::Config::lan(),
+            map: blaze_map::Config::lan(GroupId::from_raw(0)),
+        }
+    }
+
+    /// A wide-area network (the map keeps its LAN timing, scaled by its
+    /// retries).
+    pub const fn wan() -> Self {
+        Config {
+            membership: blaze_membership::Config::wan(),
+            nack: blaze_proto_nack::Config::wan(),
+            map: blaze_map::Config::lan(GroupId::from_raw(0)),
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::lan()
+    }
+}
+
+/// Who a node is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Identity {
+    /// 128-bit globally unique id, drawn by the caller from its random
+    /// source.
+    pub id: MemberId,
+    /// Human-readable name.
+    pub name: Name,
+    /// Opaque application metadata (an encoded `BlazeMessage`).
+    pub metadata: Metadata,
+    /// Incremented by the caller on every restart under the same id.
+    pub incarnation: u64,
+    /// Seed of every random choice of the node's machines.
+    pub seed: u64,
+}
+
+/// The borrowed storage of one group slot: the reliable and best-effort
+/// channels' windows. A node gets `G` of them, allocated once by the
+/// caller (`static` on firmware, boxed once on a server), and reuses them
+/// as groups are joined and left.
+#[derive(Debug)]
+pub struct GroupBuffers<'a> {
+    /// Storage of the reliable channel.
+    pub reliable: Buffers<'a>,
+    /// Storage of the best-effort channel.
+    pub best_effort: Buffers<'a>,
+}
+
+impl GroupBuffers<'_> {
+    /// Bytes each channel's `recv_bytes` needs for a node with `PEERS`
+    /// members per group and a window of `W`.
+    pub const fn recv_bytes_needed(config: &Config, peers: usize, window: usize) -> usize {
+        Buffers::recv_bytes_needed(&config.nack, peers, window)
+    }
+
+    /// Bytes of the largest message a channel of `buffers` can send: the
+    /// smaller of its send bytes and `max_message_len`.
+    pub(crate) fn fits(b: &Buffers<'_>, config: &Config, peers: usize, window: usize) -> bool {
+        !b.send_index.is_empty()
+            && b.send_bytes.len() >= config.nack.fragment_size()
+            && b.recv_bytes.len() >= Self::recv_bytes_needed(config, peers, window)
+    }
+}

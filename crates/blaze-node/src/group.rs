@@ -1,0 +1,86 @@
+//! One group slot of a node: its channels, its map and the view they got.
+
+use blaze_map::Replica;
+use blaze_proto_nack::Buffers;
+use blaze_wire::{GroupId, MemberId};
+
+use crate::Channel;
+
+/// Index of the reliable channel in [`Slot::channels`].
+pub(crate) const CH_RELIABLE: usize = 0;
+/// Index of the best-effort channel.
+pub(crate) const CH_BEST_EFFORT: usize = 1;
+/// Index of the custom channel.
+pub(crate) const CH_CUSTOM: usize = 2;
+/// Channels per group.
+pub(crate) const CHANNELS: usize = 3;
+
+/// A group slot: idle (only its spare buffers) or serving one group.
+pub(crate) struct Slot<
+    'a,
+    C,
+    const P: usize,
+    const W: usize,
+    const E: usize,
+    const L: usize,
+    const K: usize,
+    const V: usize,
+> {
+    /// The group served, if any.
+    pub(crate) group: Option<GroupId>,
+    /// Buffers of the reliable and best-effort channels while they are
+    /// closed.
+    pub(crate) spare: [Option<Buffers<'a>>; 2],
+    pub(crate) channels: [Option<Channel<'a, C, P, W>>; CHANNELS],
+    pub(crate) map: Option<Replica<E, L, K, V>>,
+    /// The view the channels and the map were last given.
+    pub(crate) view_id: u64,
+    /// The other members the channels know (the last view, minus self).
+    pub(crate) peers: heapless::Vec<MemberId, P>,
+}
+
+impl<
+    'a,
+    C,
+    const P: usize,
+    const W: usize,
+    const E: usize,
+    const L: usize,
+    const K: usize,
+    const V: usize,
+> Slot<'a, C, P, W, E, L, K, V>
+{
+    pub(crate) fn idle(reliable: Buffers<'a>, best_effort: Buffers<'a>) -> Self {
+        Slot {
+            group: None,
+            spare: [Some(reliable), Some(best_effort)],
+            channels: [const { None }; CHANNELS],
+            map: None,
+            view_id: 0,
+            peers: heapless::Vec::new(),
+        }
+    }
+
+    pub(crate) fn serves(&self, group: GroupId) -> bool {
+        self.group == Some(group)
+    }
+}
+
+impl<
+    C,
+    const P: usize,
+    const W: usize,
+    const E: usize,
+    const L: usize,
+    const K: usize,
+    const V: usize,
+> core::fmt::Debug for Slot<'_, C, P, W, E, L, K, V>
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Slot")
+            .field("group", &self.group)
+            .field("view_id", &self.view_id)
+            .field("peers", &self.peers.len())
+            .finish_non_exhaustive()
+    }
+}

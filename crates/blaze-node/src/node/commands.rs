@@ -1,0 +1,393 @@
+//! Group, topic, publish and messaging commands.
+
+use blaze_membership::{Delivery, SendError as MessageError};
+use blaze_proto_nack::{Endpoint, Reliability, SendError as NackSendError};
+use blaze_wire::{Duration, GroupId, Instant, MemberId};
+
+use super::Node;
+use crate::group::{CH_BEST_EFFORT, CH_CUSTOM, CH_RELIABLE};
+use crate::{
+    Channel, CustomError, CustomProtocol, GroupBuffers, GroupError, MAX_TOPIC_LEN, PublishError,
+    Qos, STREAM_BEST_EFFORT, STREAM_RELIABLE, TopicError,
+};
+
+impl<
+    'a,
+    C: CustomProtocol,
+    const G: usize,
+    const P: usize,
+    const W: usize,
+    const S: usize,
+    const B: usize,
+    const E: usize,
+    const L: usize,
+    const K: usize,
+    const V: usize,
+> Node<'a, C, G, P, W, S, B, E, L, K, V>
+{
+    /// Joins the group `name`: membership starts joining, and the group's
+    /// channels and map open in a free slot. Views arrive as events.
+    ///
+    /// # Errors
+    ///
+    /// [`GroupError`]; nothing changed.
+    pub fn join(&mut self, now: Instant, name: &str) -> Result<GroupId, GroupError> {
+        self.advance(now);
+        let id = GroupId::from_name(name);
+        if self.slots.iter().any(|s| s.serves(id)) {
+            return Err(GroupError::AlreadyJoined);
+        }
+        let Some(i) = self
+            .slots
+            .iter()
+            .position(|s| s.group.is_none() && s.spare.iter().all(Option::is_some))
+        else {
+            return Err(GroupError::TooManyGroups);
+        };
+        let group = self.membership.join(now, name).map_err(|e| match e {
+            blaze_membership::GroupError::NameTooLong => GroupError::NameTooLong,
+            blaze_membership::GroupError::AlreadyJoined => GroupError::AlreadyJoined,
+            blaze_membership::GroupError::NotJoined => GroupError::NotJoined,
+            _ => GroupError::TooManyGroups,
+        })?;
+        let me = self.me;
+        let mut reliable = self.config.nack;
+        reliable.stream = STREAM_RELIABLE;
+        reliable.reliability = Reliability::Reliable;
+        let mut best_effort = self.config.nack;
+        best_effort.stream = STREAM_BEST_EFFORT;
+        best_effort.reliability = Reliability::BestEffort;
+        let mut map = self.config.map;
+        map.group = group;
+        let seeds = [self.rng.next_u64(), self.rng.next_u64()];
+        let Some(slot) = self.slots.get_mut(i) else {
+            return Err(GroupError::TooManyGroups);
+        };
+        let [r, b] = &mut slot.spare;
+        let (Some(rb), Some(bb)) = (r.take(), b.take()) else {
+            return Err(GroupError::TooManyGroups);
+        };
+        // The configurations and buffers were checked by `Node::new`.
+        let rep = blaze_map::Replica::new(map, me);
+        let id_r = blaze_proto_nack::Identity {
+            member: me,
+            group,
+            seed: seeds[0],
+        };
+        let id_b = blaze_proto_nack::Identity {
+            seed: seeds[1],
+            ..id_r
+        };
+        let (Ok(er), Ok(eb), Ok(rep)) = (
+            Endpoint::new(now, reliable, id_r, rb),
+            Endpoint::new(now, best_effort, id_b, bb),
+            rep,
+        ) else {
+            // Unreachable after `Node::new`'s checks; the slot stays unusable.
+            let _ = self.membership.leave(now, group);
+            return Err(GroupError::TooManyGroups);
+        };
+        slot.group = Some(group);
+        slot.view_id = 0;
+        slot.peers.clear();
+        if let Some(c) = slot.channels.get_mut(CH_RELIABLE) {
+            *c = Some(Channel::Reliable(er));
+        }
+        if let Some(c) = slot.channels.get_mut(CH_BEST_EFFORT) {
+            *c = Some(Channel::BestEffort(eb));
+        }
+        slot.map = Some(rep);
+        self.after_input(now);
+        Ok(group)
+    }
+
+    /// Leaves `group`: membership announces the leave (the `Left` event
+    /// follows), and the group's channels, map and custom protocol close at
+    /// once (undelivered and unsent messages are dropped).
+    ///
+    /// # Errors
+    ///
+    /// [`GroupError::NotJoined`]; nothing changed.
+    pub fn leave(&mut self, now: Instant, group: GroupId) -> Result<(), GroupError> {
+        self.advance(now);
+        let Some(slot) = self.slots.iter_mut().find(|s| s.serves(group)) else {
+            return Err(GroupError::NotJoined);
+        };
+        let _ = self.membership.leave(now, group);
+        for (k, spare) in slot.spare.iter_mut().enumerate() {
+            let ch = if k == 0 { CH_RELIABLE } else { CH_BEST_EFFORT };
+            if let Some(Some(Channel::Reliable(e) | Channel::BestEffort(e))) =
+                slot.channels.get_mut(ch).map(Option::take)
+            {
+                *spare = Some(e.into_buffers());
+            }
+        }
+        for c in &mut slot.channels {
+            *c = None;
+        }
+        slot.map = None;
+        slot.group = None;
+        slot.view_id = 0;
+        slot.peers.clear();
+        self.after_input(now);
+        Ok(())
+    }
+
+    /// Ends the node and gives back each group slot's buffers, for a new
+    /// node (after a restart, say). The contents are unspecified. A slot's
+    /// entry is `None` only if its buffers were lost to a channel that
+    /// failed to open (which [`Node::new`]'s checks rule out).
+    pub fn into_buffers(self) -> [Option<GroupBuffers<'a>>; G] {
+        self.slots.map(|mut slot| {
+            let [r, b] = [CH_RELIABLE, CH_BEST_EFFORT].map(|ch| {
+                match slot.channels.get_mut(ch).and_then(Option::take) {
+                    Some(Channel::Reliable(e) | Channel::BestEffort(e)) => Some(e.into_buffers()),
+                    _ => slot.spare.get_mut(ch).and_then(Option::take),
+                }
+            });
+            Some(GroupBuffers {
+                reliable: r?,
+                best_effort: b?,
+            })
+        })
+    }
+
+    /// Sets the QoS of `topic` for every group (topics not set are
+    /// [`Qos::Reliable`]).
+    ///
+    /// # Errors
+    ///
+    /// [`TopicError`]; the table did not change.
+    pub fn set_qos(&mut self, topic: &str, qos: Qos) -> Result<(), TopicError> {
+        self.topics.set(topic, qos)
+    }
+
+    /// Publishes `payload` on `topic` of `group`, on the channel of the
+    /// topic's QoS. It arrives at every member of the group (this one
+    /// excluded) as [`Event::Message`](crate::Event::Message).
+    ///
+    /// # Errors
+    ///
+    /// [`PublishError`]; nothing was queued.
+    pub fn publish(
+        &mut self,
+        now: Instant,
+        group: GroupId,
+        topic: &str,
+        payload: &[u8],
+    ) -> Result<(), PublishError<C::PublishError>> {
+        self.advance(now);
+        if topic.len() > MAX_TOPIC_LEN {
+            return Err(PublishError::TopicTooLong);
+        }
+        let qos = self.topics.qos(topic);
+        let slot = self
+            .slots
+            .iter_mut()
+            .find(|s| s.serves(group))
+            .ok_or(PublishError::NotJoined)?;
+        let ch = match qos {
+            Qos::Reliable => CH_RELIABLE,
+            Qos::BestEffort => CH_BEST_EFFORT,
+            Qos::Custom => CH_CUSTOM,
+            _ => return Err(PublishError::QosUnavailable(qos)),
+        };
+        let r = match slot.channels.get_mut(ch).and_then(Option::as_mut) {
+            Some(Channel::Reliable(e) | Channel::BestEffort(e)) => e
+                .send_topic(now, topic, payload)
+                .map(|_| ())
+                .map_err(|e| match e {
+                    NackSendError::WouldBlock => PublishError::WouldBlock,
+                    NackSendError::TopicTooLong => PublishError::TopicTooLong,
+                    _ => PublishError::TooLarge,
+                }),
+            Some(Channel::Custom(c)) => {
+                c.publish(now, topic, payload).map_err(PublishError::Custom)
+            }
+            None => Err(PublishError::QosUnavailable(qos)),
+        };
+        self.after_input(now);
+        r
+    }
+
+    /// Installs `protocol` as the custom channel of `group` (for
+    /// [`Qos::Custom`] topics), giving it the current view at once.
+    /// Returns the protocol it replaces.
+    ///
+    /// # Errors
+    ///
+    /// [`CustomError::NotJoined`], handing `protocol` back.
+    pub fn set_custom(
+        &mut self,
+        now: Instant,
+        group: GroupId,
+        protocol: C,
+    ) -> Result<Option<C>, CustomError<C>> {
+        self.advance(now);
+        let Some(slot) = self.slots.iter_mut().find(|s| s.serves(group)) else {
+            return Err(CustomError::NotJoined(protocol));
+        };
+        let Some(c) = slot.channels.get_mut(CH_CUSTOM) else {
+            return Err(CustomError::NotJoined(protocol));
+        };
+        let old = c.replace(Channel::Custom(protocol));
+        // The next view sync gives it the current view.
+        slot.view_id = 0;
+        self.after_input(now);
+        Ok(match old {
+            Some(Channel::Custom(p)) => Some(p),
+            _ => None,
+        })
+    }
+
+    /// The custom protocol of `group`, for its own commands.
+    pub fn custom_mut(&mut self, group: GroupId) -> Option<&mut C> {
+        match self.slot_mut(group)?.channels.get_mut(CH_CUSTOM)? {
+            Some(Channel::Custom(c)) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// Sends `payload` to member `to`, reliably and in order with the
+    /// other direct messages to it ([`Event::Direct`](crate::Event::Direct)
+    /// there).
+    ///
+    /// # Errors
+    ///
+    /// [`MessageError`]; nothing was sent.
+    pub fn send_to(
+        &mut self,
+        now: Instant,
+        to: MemberId,
+        payload: &[u8],
+    ) -> Result<(), MessageError> {
+        self.advance(now);
+        let r = self.membership.send(now, to, payload);
+        self.after_input(now);
+        r
+    }
+
+    /// Sends a request to `to`; the answer arrives as
+    /// [`Event::Reply`](crate::Event::Reply) with the returned correlation
+    /// id, or [`Event::RequestTimedOut`](crate::Event::RequestTimedOut).
+    ///
+    /// # Errors
+    ///
+    /// [`MessageError`]; nothing was sent.
+    pub fn request(
+        &mut self,
+        now: Instant,
+        to: MemberId,
+        payload: &[u8],
+        timeout: Duration,
+    ) -> Result<u64, MessageError> {
+        self.advance(now);
+        let r = self.membership.request(now, to, payload, timeout);
+        self.after_input(now);
+        r
+    }
+
+    /// Sends a request to any one other member of `group`.
+    ///
+    /// # Errors
+    ///
+    /// [`MessageError`]; nothing was sent.
+    pub fn request_any(
+        &mut self,
+        now: Instant,
+        group: GroupId,
+        payload: &[u8],
+        timeout: Duration,
+    ) -> Result<u64, MessageError> {
+        self.advance(now);
+        let r = self.membership.request_any(now, group, payload, timeout);
+        self.after_input(now);
+        r
+    }
+
+    /// Answers request `correlation` of `to` (`error` 0 means success).
+    ///
+    /// # Errors
+    ///
+    /// [`MessageError`]; nothing was sent.
+    pub fn reply(
+        &mut self,
+        now: Instant,
+        to: MemberId,
+        correlation: u64,
+        error: u32,
+        payload: &[u8],
+    ) -> Result<(), MessageError> {
+        self.advance(now);
+        let r = self.membership.reply(now, to, correlation, error, payload);
+        self.after_input(now);
+        r
+    }
+
+    /// Consumes `queue` of `group` on this member.
+    ///
+    /// # Errors
+    ///
+    /// [`MessageError`]; nothing changed.
+    pub fn queue_subscribe(
+        &mut self,
+        now: Instant,
+        group: GroupId,
+        queue: &str,
+    ) -> Result<(), MessageError> {
+        self.advance(now);
+        let r = self.membership.subscribe(now, group, queue);
+        self.after_input(now);
+        r
+    }
+
+    /// Stops consuming `queue`; unacknowledged deliveries go to others.
+    ///
+    /// # Errors
+    ///
+    /// [`MessageError`].
+    pub fn queue_unsubscribe(
+        &mut self,
+        now: Instant,
+        group: GroupId,
+        queue: &str,
+    ) -> Result<(), MessageError> {
+        self.advance(now);
+        let r = self.membership.unsubscribe(now, group, queue);
+        self.after_input(now);
+        r
+    }
+
+    /// Sends `payload` to `queue` of `group`: exactly one consumer at a
+    /// time gets it (redelivered if that consumer fails before
+    /// acknowledging). Returns the id that
+    /// [`Event::QueueAcked`](crate::Event::QueueAcked) reports.
+    ///
+    /// # Errors
+    ///
+    /// [`MessageError`]; nothing was sent.
+    pub fn queue_send(
+        &mut self,
+        now: Instant,
+        group: GroupId,
+        queue: &str,
+        payload: &[u8],
+    ) -> Result<u64, MessageError> {
+        self.advance(now);
+        let r = self.membership.send_queue(now, group, queue, payload);
+        self.after_input(now);
+        r
+    }
+
+    /// Acknowledges a queue delivery.
+    ///
+    /// # Errors
+    ///
+    /// [`MessageError`].
+    pub fn queue_ack(&mut self, now: Instant, delivery: Delivery) -> Result<(), MessageError> {
+        self.advance(now);
+        let r = self.membership.ack(now, delivery);
+        self.after_input(now);
+        r
+    }
+}

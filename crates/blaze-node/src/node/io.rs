@@ -1,0 +1,484 @@
+//! The five verbs: routing of datagrams, fair merging of the machines'
+//! output, and the propagation of views from membership to the channels
+//! and maps.
+
+use core::net::{Ipv4Addr, SocketAddr};
+
+use blaze_map::{Event as MapEvent, ViewInfo, ViewMember as MapMember};
+use blaze_membership::Event as MemberEvent;
+use blaze_proto_nack::Event as NackEvent;
+use blaze_wire::{Body, Frame, GroupId, Instant, MemberId, Message, Transmit, VERSION};
+
+use super::Node;
+use crate::channel::ChannelEvent;
+use crate::group::{CH_BEST_EFFORT, CH_CUSTOM, CH_RELIABLE, CHANNELS};
+use crate::{CustomProtocol, Event, Protocol, STREAM_BEST_EFFORT, STREAM_RELIABLE, earliest};
+
+/// Sources of output per group slot: its channels and its map.
+const PER_SLOT: usize = CHANNELS + 1;
+
+/// Where the router sends a frame.
+enum Route {
+    Membership,
+    Stream(u32),
+    Map,
+    Custom,
+}
+
+impl<
+    'a,
+    C: CustomProtocol,
+    const G: usize,
+    const P: usize,
+    const W: usize,
+    const S: usize,
+    const B: usize,
+    const E: usize,
+    const L: usize,
+    const K: usize,
+    const V: usize,
+> Node<'a, C, G, P, W, S, B, E, L, K, V>
+{
+    /// Notes the time of an input (time never goes back).
+    pub(super) fn advance(&mut self, now: Instant) {
+        self.now = self.now.max(now);
+    }
+
+    /// After any input: propagate new views, then recompute the deadline.
+    pub(super) fn after_input(&mut self, now: Instant) {
+        self.sync_views(now);
+        self.refresh_deadline();
+    }
+
+    fn refresh_deadline(&mut self) {
+        let mut d = self.membership.poll_timeout();
+        for slot in &mut self.slots {
+            for ch in slot.channels.iter_mut().flatten() {
+                d = earliest([d, ch.poll_timeout()]);
+            }
+            if let Some(m) = slot.map.as_mut() {
+                d = earliest([d, m.poll_timeout()]);
+            }
+        }
+        self.deadline = d;
+    }
+
+    /// Gives every group whose membership view changed the new view: the
+    /// channels' peer tables, the map and the custom channel.
+    fn sync_views(&mut self, now: Instant) {
+        let me = self.me;
+        for slot in &mut self.slots {
+            let Some(group) = slot.group else { continue };
+            let Some(view) = self.membership.view(group) else {
+                continue;
+            };
+            if view.id() == slot.view_id {
+                continue;
+            }
+            let mut members: heapless::Vec<MemberId, P> = heapless::Vec::new();
+            let mut map_members: heapless::Vec<MapMember, { blaze_map::MAX_MEMBERS }> =
+                heapless::Vec::new();
+            for m in view.members() {
+                let _fits = members.push(m.id);
+                let addr = m
+                    .address
+                    .unwrap_or(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0));
+                let _fits = map_members.push(MapMember { id: m.id, addr });
+            }
+            let mut added: heapless::Vec<MemberId, P> = heapless::Vec::new();
+            let mut removed: heapless::Vec<MemberId, P> = heapless::Vec::new();
+            for m in members.iter().filter(|m| **m != me) {
+                if !slot.peers.contains(m) {
+                    let _fits = added.push(*m);
+                }
+            }
+            for m in &slot.peers {
+                if !members.contains(m) {
+                    let _fits = removed.push(*m);
+                }
+            }
+            for ch in slot.channels.iter_mut().flatten() {
+                self.stats.peer_table_full +=
+                    ch.handle_view(now, group, &added, &removed, &members);
+            }
+            slot.peers.clear();
+            for m in members.iter().filter(|m| **m != me) {
+                let _fits = slot.peers.push(*m);
+            }
+            if let Some(map) = slot.map.as_mut() {
+                map.handle_view(
+                    now,
+                    &ViewInfo {
+                        id: view.id(),
+                        members: &map_members,
+                        merge: view.is_merge(),
+                    },
+                );
+            }
+            slot.view_id = view.id();
+        }
+    }
+
+    fn route(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        self.stats.datagrams += 1;
+        let Ok(frame) = Frame::parse(datagram) else {
+            self.stats.malformed += 1;
+            return;
+        };
+        if frame.version != VERSION {
+            self.stats.bad_version += 1;
+            return;
+        }
+        if frame.sender == self.me {
+            self.stats.own += 1;
+            return;
+        }
+        if frame.sender.is_nil() {
+            self.stats.malformed += 1;
+            return;
+        }
+        let group = frame.group;
+        let route = match frame.body {
+            Body::Data(d) => Route::Stream(d.stream),
+            Body::Nack(n) => Route::Stream(n.stream),
+            Body::Parity(p) => Route::Stream(p.stream),
+            Body::Heartbeat(h) => match h.streams.iter().next() {
+                Some(mark) => Route::Stream(mark.stream),
+                None => Route::Membership,
+            },
+            // Stream acknowledgements belong to a channel; the others
+            // (point-to-point, replies) to membership.
+            Body::Ack(a) if a.stream_ack => Route::Stream(a.stream),
+            Body::Token(_) => Route::Custom,
+            Body::MapOp(_) | Body::LockOp(_) => Route::Map,
+            Body::Empty => {
+                self.stats.no_body += 1;
+                return;
+            }
+            _ => Route::Membership,
+        };
+        if let Route::Membership = route {
+            if group.raw() == 0 || self.membership.groups().any(|g| g == group) {
+                self.membership.handle_datagram(now, from, datagram);
+            } else {
+                self.stats.unknown_group += 1;
+            }
+            return;
+        }
+        let Some(slot) = self.slots.iter_mut().find(|s| s.serves(group)) else {
+            self.stats.unknown_group += 1;
+            return;
+        };
+        let ch = match route {
+            Route::Map => {
+                if let Some(m) = slot.map.as_mut() {
+                    m.handle_datagram(now, from, datagram);
+                }
+                return;
+            }
+            Route::Stream(STREAM_RELIABLE) => CH_RELIABLE,
+            Route::Stream(STREAM_BEST_EFFORT) => CH_BEST_EFFORT,
+            _ => CH_CUSTOM,
+        };
+        match slot.channels.get_mut(ch).and_then(Option::as_mut) {
+            Some(c) => c.handle_datagram(now, from, datagram),
+            None => self.stats.no_channel += 1,
+        }
+    }
+}
+
+/// A membership event as a node event (`None` for kinds this version
+/// does not know).
+fn from_membership<X>(e: MemberEvent<'_>) -> Option<Event<'_, X>> {
+    Some(match e {
+        MemberEvent::ViewInstalled {
+            group,
+            view_id,
+            members,
+            merge,
+        } => Event::ViewChanged {
+            group,
+            view_id,
+            members,
+            merge,
+        },
+        MemberEvent::MemberJoined { group, member } => Event::MemberJoined { group, member },
+        MemberEvent::MemberLeft { group, member } => Event::MemberLeft { group, member },
+        MemberEvent::MemberFailed { group, member } => Event::MemberFailed { group, member },
+        MemberEvent::CoordinatorChanged {
+            group,
+            coordinator,
+            previous,
+        } => Event::CoordinatorChanged {
+            group,
+            coordinator,
+            previous,
+        },
+        MemberEvent::Merged { group, view_id } => Event::ViewChanged {
+            group,
+            view_id,
+            members: 0,
+            merge: true,
+        },
+        MemberEvent::Left { group } => Event::Left { group },
+        MemberEvent::Message { from, payload } => Event::Direct { from, payload },
+        MemberEvent::Request {
+            from,
+            correlation,
+            group,
+            payload,
+        } => Event::Request {
+            from,
+            correlation,
+            group,
+            payload,
+        },
+        MemberEvent::Reply {
+            from,
+            correlation,
+            error,
+            payload,
+        } => Event::Reply {
+            from,
+            correlation,
+            error,
+            payload,
+        },
+        MemberEvent::RequestTimedOut { correlation } => Event::RequestTimedOut { correlation },
+        MemberEvent::QueueMessage {
+            delivery,
+            queue,
+            redelivered,
+            payload,
+        } => Event::QueueMessage {
+            delivery,
+            queue,
+            redelivered,
+            payload,
+        },
+        MemberEvent::QueueAcked { group, correlation } => Event::QueueAcked { group, correlation },
+        _ => return None,
+    })
+}
+
+/// A map event of `group` as a node event.
+fn from_map<X>(group: GroupId, e: MapEvent<'_>) -> Event<'_, X> {
+    match e {
+        MapEvent::Changed(change) => Event::MapChanged { group, change },
+        MapEvent::WriteDone { request, version } => Event::WriteDone {
+            group,
+            request,
+            version,
+        },
+        MapEvent::WriteFailed { request, error } => Event::WriteFailed {
+            group,
+            request,
+            error,
+        },
+        MapEvent::LockAcquired {
+            request,
+            map,
+            key,
+            fence,
+            deadline,
+        } => Event::LockGranted {
+            group,
+            request,
+            map,
+            key,
+            fence,
+            deadline,
+        },
+        MapEvent::LockFailed { request, error } => Event::LockFailed {
+            group,
+            request,
+            error,
+        },
+        MapEvent::LockLost {
+            map,
+            key,
+            fence,
+            reason,
+        } => Event::LockLost {
+            group,
+            map,
+            key,
+            fence,
+            reason,
+        },
+        event => Event::Map { group, event },
+    }
+}
+
+/// A channel event of `group` as a node event (`None` for kinds this
+/// version does not know).
+fn from_channel<X>(
+    group: GroupId,
+    qos: crate::Qos,
+    e: ChannelEvent<'_, X>,
+) -> Option<Event<'_, X>> {
+    Some(match e {
+        ChannelEvent::Custom(event) => Event::Custom { group, event },
+        ChannelEvent::Nack(NackEvent::Message {
+            sender,
+            topic,
+            payload,
+            ..
+        }) => Event::Message {
+            group,
+            topic,
+            sender,
+            payload,
+            qos,
+        },
+        ChannelEvent::Nack(NackEvent::Unrecoverable {
+            sender, from, to, ..
+        }) => Event::Unrecoverable {
+            group,
+            sender,
+            from,
+            to,
+        },
+        ChannelEvent::Nack(NackEvent::ReceiverCutLoose { member, reason }) => {
+            Event::ReceiverCutLoose {
+                group,
+                member,
+                reason,
+            }
+        }
+        ChannelEvent::Nack(_) => return None,
+    })
+}
+
+impl<
+    'a,
+    C: CustomProtocol,
+    const G: usize,
+    const P: usize,
+    const W: usize,
+    const S: usize,
+    const B: usize,
+    const E: usize,
+    const L: usize,
+    const K: usize,
+    const V: usize,
+> Protocol for Node<'a, C, G, P, W, S, B, E, L, K, V>
+{
+    type Event<'e>
+        = Event<'e, C::Event<'e>>
+    where
+        Self: 'e;
+
+    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        self.advance(now);
+        self.route(now, from, datagram);
+        self.after_input(now);
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.advance(now);
+        self.membership.handle_timeout(now);
+        for slot in &mut self.slots {
+            for ch in slot.channels.iter_mut().flatten() {
+                ch.handle_timeout(now);
+            }
+            if let Some(m) = slot.map.as_mut() {
+                m.handle_timeout(now);
+            }
+        }
+        self.after_input(now);
+    }
+
+    fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        self.advance(now);
+        let n = 1 + G * PER_SLOT;
+        for step in 0..n {
+            let i = (self.tx_cursor + step) % n;
+            let t = if i == 0 {
+                self.membership.poll_transmit(now, buf)
+            } else {
+                let (s, k) = ((i - 1) / PER_SLOT, (i - 1) % PER_SLOT);
+                let Some(slot) = self.slots.get_mut(s) else {
+                    continue;
+                };
+                if k < CHANNELS {
+                    slot.channels
+                        .get_mut(k)
+                        .and_then(Option::as_mut)
+                        .and_then(|c| c.poll_transmit(now, buf))
+                } else {
+                    slot.map.as_mut().and_then(|m| m.poll_transmit(now, buf))
+                }
+            };
+            if let Some(t) = t {
+                self.tx_cursor = (i + 1) % n;
+                return Some(t);
+            }
+        }
+        // Sending moved timers (heartbeats, pacing): refresh once drained.
+        self.after_input(now);
+        None
+    }
+
+    fn poll_event(&mut self) -> Option<Self::Event<'_>> {
+        let now = self.now;
+        let n = 1 + G * PER_SLOT;
+        let start = self.ev_cursor % n;
+        let Node {
+            membership,
+            slots,
+            ev_cursor,
+            ..
+        } = self;
+        // Every source, borrowed once: each is taken out of this table
+        // when asked, so an event can borrow it while the others are
+        // still asked after it.
+        let mut membership = Some(membership);
+        let mut table = slots.each_mut().map(|s| {
+            let [a, b, c] = &mut s.channels;
+            (
+                s.group,
+                [a.as_mut(), b.as_mut(), c.as_mut()],
+                s.map.as_mut(),
+            )
+        });
+        for step in 0..n {
+            let i = (start + step) % n;
+            if i == 0 {
+                let Some(m) = membership.take() else { continue };
+                // An event of a kind this version does not know is
+                // consumed and skipped.
+                if let Some(e) = m.poll_event(now).and_then(from_membership) {
+                    *ev_cursor = (i + 1) % n;
+                    return Some(e);
+                }
+                continue;
+            }
+            let (s, k) = ((i - 1) / PER_SLOT, (i - 1) % PER_SLOT);
+            let Some((Some(group), channels, map)) = table.get_mut(s) else {
+                continue;
+            };
+            let group = *group;
+            if k < CHANNELS {
+                let Some(ch) = channels.get_mut(k).and_then(Option::take) else {
+                    continue;
+                };
+                let qos = ch.qos();
+                if let Some(e) = ch.poll_event(now).and_then(|e| from_channel(group, qos, e)) {
+                    *ev_cursor = (i + 1) % n;
+                    return Some(e);
+                }
+            } else if let Some(m) = map.take()
+                && let Some(e) = m.poll_event()
+            {
+                *ev_cursor = (i + 1) % n;
+                return Some(from_map(group, e));
+            }
+        }
+        None
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.deadline
+    }
+}

@@ -1,0 +1,303 @@
+//! The node: every protocol machine of one member, behind one [`Protocol`].
+//!
+//! Commands live in `commands.rs`, the map and lock commands in `map.rs`,
+//! the five verbs (routing, merging, view propagation) in `io.rs`.
+
+mod commands;
+mod io;
+mod map;
+
+use blaze_map::Replica;
+use blaze_membership::Membership;
+use blaze_wire::{GroupId, Instant, MemberId, Rng};
+
+use crate::group::{CH_BEST_EFFORT, CH_RELIABLE, Slot};
+use crate::qos::Topics;
+use crate::{
+    Channel, Config, ConfigError, CustomProtocol, GroupBuffers, Identity, NoCustom, Protocol, Qos,
+    Stats,
+};
+
+/// One Blaze member as a sans-IO state machine: membership of several
+/// groups, a reliable and a best-effort multicast channel per group (plus
+/// the user's [`CustomProtocol`], if installed), a replicated map per
+/// group, point-to-point messages, requests, queues and locks.
+///
+/// The node implements [`Protocol`], so any adapter drives it: every
+/// datagram goes to [`handle_datagram`](Protocol::handle_datagram), which
+/// routes it by group and body to the machine it is for (frames of groups
+/// not joined, of another version or malformed are counted in
+/// [`stats`](Node::stats) and dropped); the outputs of all machines are
+/// merged fairly (round robin) by [`poll_transmit`](Protocol::poll_transmit)
+/// and [`poll_event`](Protocol::poll_event), and
+/// [`poll_timeout`](Protocol::poll_timeout) is the earliest of their
+/// deadlines. All groups share one multicast destination
+/// ([`Destination::Group`](crate::Destination::Group)): frames carry their
+/// group.
+///
+/// - **Getters**: [`id`](Node::id), [`stats`](Node::stats),
+///   [`view`](Node::view), [`coordinator`](Node::coordinator),
+///   [`map_get`](Node::map_get), [`qos`](Node::qos), …
+/// - **Commands** (each a thin routing to one machine, with a typed
+///   error): [`join`](Node::join), [`leave`](Node::leave),
+///   [`set_qos`](Node::set_qos), [`publish`](Node::publish),
+///   [`send_to`](Node::send_to), [`request`](Node::request),
+///   [`request_any`](Node::request_any), [`reply`](Node::reply),
+///   [`queue_subscribe`](Node::queue_subscribe),
+///   [`queue_send`](Node::queue_send), [`queue_ack`](Node::queue_ack),
+///   [`map_put`](Node::map_put), [`map_remove`](Node::map_remove),
+///   [`lock`](Node::lock), [`unlock`](Node::unlock),
+///   [`set_custom`](Node::set_custom), …
+/// - **Inputs and outputs**: the five verbs of [`Protocol`], in the order
+///   its documentation gives. Time only moves forward; a spurious
+///   `handle_timeout` is a no-op.
+///
+/// Membership views feed each group's channels (their peer tables) and
+/// map as soon as they are installed.
+///
+/// # Capacities
+///
+/// - `G` group slots; each borrows one [`GroupBuffers`].
+/// - `P` members: known members overall, and receivers per channel.
+/// - `W` messages in each channel's receive window per sender.
+/// - `S` membership storage slots of `B` bytes (point-to-point messages,
+///   requests, replies and queue messages must fit `B`).
+/// - `E` map entries, `L` map log length, `K` key and `V` value bytes.
+///
+/// `C` is the user's protocol for [`Qos::Custom`] topics ([`NoCustom`] by
+/// default).
+///
+/// # Example
+///
+/// ```
+/// use blaze_node::{Config, GroupBuffers, Identity, Name, Metadata, Node, Protocol, SendSlot, Buffers};
+/// use blaze_wire::{Instant, MemberId};
+///
+/// let config = Config::lan();
+/// let need = GroupBuffers::recv_bytes_needed(&config, 4, 8);
+/// let mut store = [(vec![SendSlot::EMPTY; 8], vec![0u8; 8192], vec![0u8; need]),
+///                  (vec![SendSlot::EMPTY; 8], vec![0u8; 8192], vec![0u8; need])];
+/// let [r, b] = &mut store;
+/// let buffers = [GroupBuffers {
+///     reliable: Buffers { send_index: &mut r.0, send_bytes: &mut r.1, recv_bytes: &mut r.2, reassembly: &mut [] },
+///     best_effort: Buffers { send_index: &mut b.0, send_bytes: &mut b.1, recv_bytes: &mut b.2, reassembly: &mut [] },
+/// }];
+/// let me = Identity { id: MemberId::from_u128(1), name: Name::new("ann").unwrap(),
+///                     metadata: Metadata::default(), incarnation: 0, seed: 7 };
+/// let mut config = config;
+/// config.nack.flow_window = core::num::NonZeroU32::new(8).unwrap();
+/// let mut node: Box<Node<'_, blaze_node::NoCustom, 1, 4, 8, 4, 256, 8, 8, 16, 32>> =
+///     Box::new(Node::new(Instant::ZERO, config, me, buffers).unwrap());
+/// let chat = node.join(Instant::ZERO, "chat").unwrap();
+/// // Alone: after the join wait the node forms a view of one and leads it.
+/// let mut buf = [0u8; 1500];
+/// let mut now = Instant::ZERO;
+/// while node.coordinator(chat).is_none() {
+///     now = node.poll_timeout().unwrap();
+///     node.handle_timeout(now);
+///     while node.poll_transmit(now, &mut buf).is_some() {}
+///     while node.poll_event().is_some() {}
+/// }
+/// assert_eq!(node.coordinator(chat), Some(MemberId::from_u128(1)));
+/// ```
+pub struct Node<
+    'a,
+    C = NoCustom,
+    const G: usize = 4,
+    const P: usize = 16,
+    const W: usize = 64,
+    const S: usize = 32,
+    const B: usize = 1024,
+    const E: usize = 64,
+    const L: usize = 64,
+    const K: usize = 64,
+    const V: usize = 256,
+> {
+    config: Config,
+    me: MemberId,
+    rng: Rng,
+    membership: Membership<P, G, S, B>,
+    slots: [Slot<'a, C, P, W, E, L, K, V>; G],
+    topics: Topics,
+    stats: Stats,
+    /// The latest `now` seen (events are polled without one).
+    now: Instant,
+    /// The earliest deadline of every machine, as of the last call.
+    deadline: Option<Instant>,
+    /// Next source asked by `poll_transmit`.
+    tx_cursor: usize,
+    /// Next source asked by `poll_event`.
+    ev_cursor: usize,
+}
+
+impl<
+    'a,
+    C: CustomProtocol,
+    const G: usize,
+    const P: usize,
+    const W: usize,
+    const S: usize,
+    const B: usize,
+    const E: usize,
+    const L: usize,
+    const K: usize,
+    const V: usize,
+> Node<'a, C, G, P, W, S, B, E, L, K, V>
+{
+    /// A node that is in no group yet, with one [`GroupBuffers`] per group
+    /// slot.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] when a block of `config` is invalid, the reliable
+    /// channels' `flow_window` exceeds `W`, or a slot's buffers are too
+    /// small; no node is made.
+    pub fn new(
+        now: Instant,
+        config: Config,
+        identity: Identity,
+        buffers: [GroupBuffers<'a>; G],
+    ) -> Result<Self, ConfigError> {
+        config.nack.validate().map_err(ConfigError::Nack)?;
+        if config.nack.flow_window.get() as usize > W {
+            return Err(ConfigError::Nack(blaze_proto_nack::ConfigError::FlowWindow));
+        }
+        config.map.validate().map_err(ConfigError::Map)?;
+        if buffers.iter().any(|b| {
+            !GroupBuffers::fits(&b.reliable, &config, P, W)
+                || !GroupBuffers::fits(&b.best_effort, &config, P, W)
+        }) || P == 0
+            || W == 0
+        {
+            return Err(ConfigError::Buffers);
+        }
+        let mut rng = Rng::new(identity.seed);
+        let me = blaze_membership::Identity {
+            id: identity.id,
+            name: identity.name,
+            metadata: identity.metadata,
+            incarnation: identity.incarnation,
+        };
+        let membership = Membership::new(config.membership, me, Rng::new(rng.next_u64()))
+            .map_err(ConfigError::Membership)?;
+        Ok(Node {
+            config,
+            me: identity.id,
+            rng,
+            membership,
+            slots: buffers.map(|b| Slot::idle(b.reliable, b.best_effort)),
+            topics: Topics::default(),
+            stats: Stats::default(),
+            now,
+            deadline: None,
+            tx_cursor: 0,
+            ev_cursor: 0,
+        })
+    }
+
+    // ------------------------------------------------------------ getters
+
+    /// This member's id.
+    pub fn id(&self) -> MemberId {
+        self.me
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The router's counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// The membership machine (views, members, its counters).
+    pub fn membership(&self) -> &Membership<P, G, S, B> {
+        &self.membership
+    }
+
+    /// The groups this node is in (or joining).
+    pub fn groups(&self) -> impl Iterator<Item = GroupId> + '_ {
+        self.slots.iter().filter_map(|s| s.group)
+    }
+
+    /// The installed view of `group`, if any.
+    pub fn view(&self, group: GroupId) -> Option<&blaze_membership::View<P>> {
+        self.membership.view(group)
+    }
+
+    /// The members of `group`'s view, coordinator first (empty before the
+    /// first view).
+    pub fn members(&self, group: GroupId) -> &[blaze_membership::ViewMember] {
+        self.membership.view(group).map_or(&[], |v| v.members())
+    }
+
+    /// The coordinator (master) of `group`, once a view is installed.
+    pub fn coordinator(&self, group: GroupId) -> Option<MemberId> {
+        self.membership.view(group).and_then(|v| v.coordinator())
+    }
+
+    /// Whether this member coordinates `group`.
+    pub fn is_coordinator(&self, group: GroupId) -> bool {
+        self.coordinator(group) == Some(self.me)
+    }
+
+    /// The QoS of `topic` ([`Qos::Reliable`] unless set).
+    pub fn qos(&self, topic: &str) -> Qos {
+        self.topics.qos(topic)
+    }
+
+    /// The channel of `group` carrying `qos`, for its counters.
+    pub fn channel(&self, group: GroupId, qos: Qos) -> Option<&Channel<'a, C, P, W>> {
+        let slot = self.slot(group)?;
+        let i = match qos {
+            Qos::Reliable => CH_RELIABLE,
+            Qos::BestEffort => CH_BEST_EFFORT,
+            Qos::Custom => crate::group::CH_CUSTOM,
+            _ => return None,
+        };
+        slot.channels.get(i)?.as_ref()
+    }
+
+    /// The replicated map of `group` (entries, locks, its counters).
+    pub fn map(&self, group: GroupId) -> Option<&Replica<E, L, K, V>> {
+        self.slot(group)?.map.as_ref()
+    }
+
+    fn slot(&self, group: GroupId) -> Option<&Slot<'a, C, P, W, E, L, K, V>> {
+        self.slots.iter().find(|s| s.serves(group))
+    }
+
+    fn slot_mut(&mut self, group: GroupId) -> Option<&mut Slot<'a, C, P, W, E, L, K, V>> {
+        self.slots.iter_mut().find(|s| s.serves(group))
+    }
+}
+
+impl<
+    C,
+    const G: usize,
+    const P: usize,
+    const W: usize,
+    const S: usize,
+    const B: usize,
+    const E: usize,
+    const L: usize,
+    const K: usize,
+    const V: usize,
+> core::fmt::Debug for Node<'_, C, G, P, W, S, B, E, L, K, V>
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Node")
+            .field("me", &self.me)
+            .field("slots", &self.slots)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+// `Protocol` is implemented in `io.rs`.
+const _: fn() = || {
+    fn is_protocol<T: Protocol>() {}
+    is_protocol::<Node<'static>>();
+};

@@ -1,0 +1,131 @@
+//! Qualities of service and the topic → QoS table.
+
+use core::fmt;
+
+/// Quality of service of a topic: which channel of a group carries its
+/// messages.
+///
+/// ```
+/// use blaze_node::Qos;
+/// assert_eq!(Qos::default(), Qos::Reliable);
+/// assert!(Qos::Reliable.is_built_in() && !Qos::Safe.is_built_in());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Qos {
+    /// Plain datagrams: what arrives is delivered, holes are skipped.
+    BestEffort,
+    /// Per-sender FIFO, exactly once, NACK-based recovery (the default of
+    /// every topic).
+    #[default]
+    Reliable,
+    /// Reliable with forward error correction. Not available yet:
+    /// publishing returns [`PublishError::QosUnavailable`](crate::PublishError::QosUnavailable).
+    ReliableFec,
+    /// Total order, agreed delivery (Totem). Not available yet.
+    Agreed,
+    /// Total order, safe delivery (Totem). Not available yet.
+    Safe,
+    /// The group's custom channel (the user's protocol, installed with
+    /// [`Node::set_custom`](crate::Node::set_custom)).
+    Custom,
+}
+
+impl Qos {
+    /// Whether a built-in channel of this crate carries this QoS today.
+    pub const fn is_built_in(self) -> bool {
+        matches!(self, Qos::BestEffort | Qos::Reliable)
+    }
+}
+
+impl fmt::Display for Qos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Qos::BestEffort => "best-effort",
+            Qos::Reliable => "reliable",
+            Qos::ReliableFec => "reliable+fec",
+            Qos::Agreed => "agreed",
+            Qos::Safe => "safe",
+            Qos::Custom => "custom",
+        })
+    }
+}
+
+/// Most topics with an explicit QoS in one node's table.
+pub const MAX_TOPICS: usize = 32;
+
+/// Longest topic name, in bytes.
+pub const MAX_TOPIC_LEN: usize = 64;
+
+/// The topic table refused an entry; nothing changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TopicError {
+    /// The topic name is longer than [`MAX_TOPIC_LEN`].
+    TooLong,
+    /// [`MAX_TOPICS`] topics already have an explicit QoS.
+    TableFull,
+}
+
+impl fmt::Display for TopicError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TopicError::TooLong => "topic name too long",
+            TopicError::TableFull => "topic table full",
+        })
+    }
+}
+
+impl core::error::Error for TopicError {}
+
+/// The QoS of each topic; topics not listed are [`Qos::Reliable`].
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Topics {
+    entries: heapless::Vec<(heapless::String<MAX_TOPIC_LEN>, Qos), MAX_TOPICS>,
+}
+
+impl Topics {
+    pub(crate) fn qos(&self, topic: &str) -> Qos {
+        self.entries
+            .iter()
+            .find(|(t, _)| t.as_str() == topic)
+            .map_or(Qos::default(), |(_, q)| *q)
+    }
+
+    pub(crate) fn set(&mut self, topic: &str, qos: Qos) -> Result<(), TopicError> {
+        if topic.len() > MAX_TOPIC_LEN {
+            return Err(TopicError::TooLong);
+        }
+        if let Some(e) = self.entries.iter_mut().find(|(t, _)| t.as_str() == topic) {
+            e.1 = qos;
+            return Ok(());
+        }
+        let mut name = heapless::String::new();
+        name.push_str(topic).map_err(|_| TopicError::TooLong)?;
+        self.entries
+            .push((name, qos))
+            .map_err(|_| TopicError::TableFull)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_topics_are_reliable_and_entries_update() {
+        let mut t = Topics::default();
+        assert_eq!(t.qos("x"), Qos::Reliable);
+        t.set("x", Qos::BestEffort).unwrap();
+        assert_eq!(t.qos("x"), Qos::BestEffort);
+        t.set("x", Qos::Safe).unwrap();
+        assert_eq!(t.qos("x"), Qos::Safe);
+        let long = "a".repeat(MAX_TOPIC_LEN + 1);
+        assert_eq!(t.set(&long, Qos::Reliable), Err(TopicError::TooLong));
+        for i in 1..MAX_TOPICS {
+            t.set(&std::format!("t{i}"), Qos::BestEffort).unwrap();
+        }
+        assert_eq!(t.set("full", Qos::BestEffort), Err(TopicError::TableFull));
+        assert_eq!(t.qos("full"), Qos::Reliable);
+    }
+}

@@ -1,0 +1,26 @@
+//! What the node's router counted.
+
+/// Counters of the node's router. The machines keep their own counters
+/// (see [`Node::membership`](crate::Node::membership) and friends); these
+/// count the datagrams the router itself dropped, by reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Datagrams handed to the node.
+    pub datagrams: u64,
+    /// Datagrams the codec refused (or with a nil sender).
+    pub malformed: u64,
+    /// Frames of another wire version.
+    pub bad_version: u64,
+    /// Frames this node sent itself (multicast loopback).
+    pub own: u64,
+    /// Frames of a group this node has not joined.
+    pub unknown_group: u64,
+    /// Frames for a stream no channel of the group carries (no custom
+    /// channel installed).
+    pub no_channel: u64,
+    /// Frames without a body, or with a body this version does not know.
+    pub no_body: u64,
+    /// Members of a view that did not fit a channel's peer table.
+    pub peer_table_full: u64,
+}

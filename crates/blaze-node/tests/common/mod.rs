@@ -1,0 +1,321 @@
+//! A test application around `Node` for blaze-sim.
+#![allow(
+    dead_code,
+    unreachable_pub,
+    reason = "each test binary uses a part of the harness"
+)]
+
+use blaze_node::{
+    Buffers, Config, Delivery, Event, GroupBuffers, GroupId, Identity, Instant, MemberId, Metadata,
+    Name, NoCustom, Node, Protocol, Qos, SendSlot, Transmit,
+};
+use blaze_sim::{Machine, Spawn};
+use core::net::SocketAddr;
+use std::cell::RefCell;
+
+/// Capacities used by the tests: 2 groups, 8 members, window 32, 32
+/// membership slots of 512 bytes, maps of 32 entries.
+pub type TestNode = Node<'static, NoCustom, 2, 8, 32, 32, 512, 32, 32, 32, 64>;
+
+pub const GROUPS: usize = 2;
+pub const PEERS: usize = 8;
+pub const WINDOW: usize = 32;
+
+pub const GROUP: &str = "g";
+/// The topic carried best effort.
+pub const BE_TOPIC: &str = "ticks";
+/// A topic left at the default QoS (reliable).
+pub const RELIABLE_TOPIC: &str = "orders";
+
+pub fn group() -> GroupId {
+    GroupId::from_name(GROUP)
+}
+
+/// The stable member id of node `i`.
+pub fn id_of(i: usize) -> MemberId {
+    MemberId::from_u128(((i as u128 + 1) << 64) | 0xb1a2e)
+}
+
+pub fn node_of(id: MemberId) -> usize {
+    (0..64).find(|i| id_of(*i) == id).unwrap_or(usize::MAX)
+}
+
+pub fn config() -> Config {
+    let mut c = Config::lan();
+    c.nack.flow_window = core::num::NonZeroU32::new(WINDOW as u32).unwrap();
+    c
+}
+
+thread_local! {
+    /// Channel storage given back by dropped nodes, reused by new ones.
+    static POOL: RefCell<Vec<GroupBuffers<'static>>> = const { RefCell::new(Vec::new()) };
+}
+
+fn channel_buffers(config: &Config) -> Buffers<'static> {
+    let need = GroupBuffers::recv_bytes_needed(config, PEERS, WINDOW);
+    Buffers {
+        send_index: Vec::leak(vec![SendSlot::EMPTY; 64]),
+        send_bytes: Vec::leak(vec![0u8; 64 * 1024]),
+        recv_bytes: Vec::leak(vec![0u8; need]),
+        reassembly: Vec::leak(vec![0u8; 16 * 1024]),
+    }
+}
+
+fn group_buffers(config: &Config) -> GroupBuffers<'static> {
+    POOL.with(|p| p.borrow_mut().pop())
+        .unwrap_or_else(|| GroupBuffers {
+            reliable: channel_buffers(config),
+            best_effort: channel_buffers(config),
+        })
+}
+
+/// What the harness records, owned.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ev {
+    Msg {
+        topic: String,
+        sender: usize,
+        payload: Vec<u8>,
+        qos: Qos,
+    },
+    Unrecoverable(usize),
+    View {
+        members: usize,
+        merge: bool,
+    },
+    Joined(usize),
+    Left(usize),
+    Failed(usize),
+    Coordinator(usize),
+    Direct {
+        from: usize,
+        payload: Vec<u8>,
+    },
+    Request {
+        from: usize,
+        correlation: u64,
+        payload: Vec<u8>,
+    },
+    Reply {
+        from: usize,
+        correlation: u64,
+        payload: Vec<u8>,
+    },
+    TimedOut(u64),
+    Queue {
+        delivery: Delivery,
+        redelivered: bool,
+        payload: Vec<u8>,
+    },
+    QueueAcked(u64),
+    MapChanged {
+        key: Vec<u8>,
+        new: Option<Vec<u8>>,
+    },
+    WriteDone,
+    WriteFailed(String),
+    LockGranted {
+        key: Vec<u8>,
+        fence: u64,
+    },
+    LockFailed(String),
+    LockLost(Vec<u8>),
+    Other(String),
+}
+
+fn own(e: Event<'_>) -> Ev {
+    match e {
+        Event::Message {
+            topic,
+            sender,
+            payload,
+            qos,
+            ..
+        } => Ev::Msg {
+            topic: topic.to_string(),
+            sender: node_of(sender),
+            payload: payload.to_vec(),
+            qos,
+        },
+        Event::Unrecoverable { sender, .. } => Ev::Unrecoverable(node_of(sender)),
+        Event::ViewChanged { members, merge, .. } => Ev::View { members, merge },
+        Event::MemberJoined { member, .. } => Ev::Joined(node_of(member)),
+        Event::MemberLeft { member, .. } => Ev::Left(node_of(member)),
+        Event::MemberFailed { member, .. } => Ev::Failed(node_of(member)),
+        Event::CoordinatorChanged { coordinator, .. } => Ev::Coordinator(node_of(coordinator)),
+        Event::Direct { from, payload } => Ev::Direct {
+            from: node_of(from),
+            payload: payload.to_vec(),
+        },
+        Event::Request {
+            from,
+            correlation,
+            payload,
+            ..
+        } => Ev::Request {
+            from: node_of(from),
+            correlation,
+            payload: payload.to_vec(),
+        },
+        Event::Reply {
+            from,
+            correlation,
+            payload,
+            ..
+        } => Ev::Reply {
+            from: node_of(from),
+            correlation,
+            payload: payload.to_vec(),
+        },
+        Event::RequestTimedOut { correlation } => Ev::TimedOut(correlation),
+        Event::QueueMessage {
+            delivery,
+            redelivered,
+            payload,
+            ..
+        } => Ev::Queue {
+            delivery,
+            redelivered,
+            payload: payload.to_vec(),
+        },
+        Event::QueueAcked { correlation, .. } => Ev::QueueAcked(correlation),
+        Event::MapChanged { change, .. } => Ev::MapChanged {
+            key: change.key.to_vec(),
+            new: change.new.map(<[u8]>::to_vec),
+        },
+        Event::WriteDone { .. } => Ev::WriteDone,
+        Event::WriteFailed { error, .. } => Ev::WriteFailed(error.to_string()),
+        Event::LockGranted { key, fence, .. } => Ev::LockGranted {
+            key: key.to_vec(),
+            fence,
+        },
+        Event::LockFailed { error, .. } => Ev::LockFailed(error.to_string()),
+        Event::LockLost { key, .. } => Ev::LockLost(key.to_vec()),
+        other => Ev::Other(format!("{other:?}")),
+    }
+}
+
+/// A node plus a small application: it answers requests (echo, reversed)
+/// and acknowledges queue messages at once.
+pub struct Sim {
+    /// `Option` so that `Drop` can hand the storage back to the pool.
+    pub node: Option<Box<TestNode>>,
+    /// Recent datagrams sent, for the hostile-input test (only kept when
+    /// `sample` is set).
+    pub sample: bool,
+    pub sent: Vec<Vec<u8>>,
+}
+
+impl Sim {
+    pub fn new(s: Spawn) -> Self {
+        let config = config();
+        let buffers: [GroupBuffers<'static>; GROUPS] =
+            core::array::from_fn(|_| group_buffers(&config));
+        let me = Identity {
+            id: id_of(s.index),
+            name: Name::new(&format!("n{}", s.index)).unwrap(),
+            metadata: Metadata::default(),
+            incarnation: u64::from(s.incarnation),
+            seed: s.seed,
+        };
+        let mut node = Box::new(TestNode::new(Instant::ZERO, config, me, buffers).unwrap());
+        node.set_qos(BE_TOPIC, Qos::BestEffort).unwrap();
+        node.set_qos("fec", Qos::ReliableFec).unwrap();
+        node.set_qos("total", Qos::Agreed).unwrap();
+        Sim {
+            node: Some(node),
+            sample: false,
+            sent: Vec::new(),
+        }
+    }
+
+    pub fn n(&self) -> &TestNode {
+        self.node.as_deref().unwrap()
+    }
+
+    pub fn n_mut(&mut self) -> &mut TestNode {
+        self.node.as_deref_mut().unwrap()
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        if let Some(node) = self.node.take() {
+            let back = node.into_buffers();
+            POOL.with(|p| p.borrow_mut().extend(back.into_iter().flatten()));
+        }
+    }
+}
+
+impl Machine for Sim {
+    type Event = Ev;
+
+    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        self.n_mut().handle_datagram(now, from, datagram);
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.n_mut().handle_timeout(now);
+    }
+
+    fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        let t = self.n_mut().poll_transmit(now, buf)?;
+        if self.sample && self.sent.len() < 4096 {
+            self.sent.push(buf[..t.len].to_vec());
+        }
+        Some(t)
+    }
+
+    fn poll_timeout(&mut self) -> Option<Instant> {
+        self.n().poll_timeout()
+    }
+
+    fn poll_event(&mut self, now: Instant) -> Option<Ev> {
+        let node = self.n_mut();
+        let e = node.poll_event()?;
+        let ev = own(e);
+        match &ev {
+            Ev::Request {
+                from,
+                correlation,
+                payload,
+            } => {
+                let mut answer = payload.clone();
+                answer.reverse();
+                let _ = node.reply(now, id_of(*from), *correlation, 0, &answer);
+            }
+            Ev::Queue { delivery, .. } => {
+                let _ = node.queue_ack(now, *delivery);
+            }
+            _ => {}
+        }
+        Some(ev)
+    }
+}
+
+/// Whether every node in `nodes` has a view of `group()` with exactly
+/// `nodes` as members, and a map that follows its coordinator.
+pub fn agreed(world: &blaze_sim::World<Sim>, nodes: &[usize]) -> bool {
+    nodes.iter().all(|i| {
+        world.machine(*i).is_some_and(|m| {
+            let members = m.n().members(group());
+            members.len() == nodes.len()
+                && nodes
+                    .iter()
+                    .all(|j| members.iter().any(|v| v.id == id_of(*j)))
+                && m.n().map(group()).is_some_and(|r| r.is_synced())
+        })
+    })
+}
+
+/// Runs `f` on a thread with a large stack: nodes are big values, and
+/// debug builds move them through several frames while building them.
+pub fn with_big_stack(f: impl FnOnce() + Send + 'static) {
+    let t = std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(f)
+        .unwrap();
+    if let Err(e) = t.join() {
+        std::panic::resume_unwind(e);
+    }
+}

@@ -1,0 +1,294 @@
+//! Configuration: tunables, named profiles and their validation.
+
+use core::fmt;
+use core::num::{NonZeroU16, NonZeroU32, NonZeroU64};
+
+use blaze_wire::Duration;
+
+/// Bytes of every data datagram that are not payload: frame envelope, batch
+/// header and the framing of one fragment, with room to spare.
+pub const FRAME_OVERHEAD: usize = 128;
+
+/// Longest topic of a message, in bytes. A message's topic travels in its
+/// first fragment and counts against that fragment's
+/// [`Config::fragment_size`] bytes.
+pub const MAX_TOPIC_LEN: usize = 64;
+
+/// Quality of service of the local stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum Reliability {
+    /// Plain datagrams: no retransmit window, no NACK, no flow control.
+    /// Receivers deliver what arrives in sequence order and skip holes
+    /// (counted in [`RecvStats::best_effort_lost`](crate::RecvStats)).
+    BestEffort,
+    /// Per-sender FIFO, exactly once, NACK-based recovery; a hole that can
+    /// no longer be repaired is reported by
+    /// [`Event::Unrecoverable`](crate::Event::Unrecoverable).
+    Reliable,
+}
+
+/// Where a receiver starts in a sender's stream that it first hears of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum LateJoin {
+    /// From the next message sent after the first frame heard.
+    Next,
+    /// From the oldest message the sender still holds.
+    Oldest,
+}
+
+/// Tunables of an [`Endpoint`](crate::Endpoint).
+///
+/// Start from a profile and adjust; [`Config::validate`] (also run by
+/// [`Endpoint::new`](crate::Endpoint::new) and
+/// [`Endpoint::set_config`](crate::Endpoint::set_config)) rejects
+/// inconsistent values.
+///
+/// ```
+/// use blaze_proto_nack::{Config, LateJoin};
+/// let mut c = Config::lan();
+/// c.late_join = LateJoin::Oldest;
+/// assert!(c.validate().is_ok());
+/// assert!(Config::wan().validate().is_ok());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub struct Config {
+    /// Id of the local stream, carried in every data frame.
+    pub stream: u32,
+    /// Quality of service of the local stream.
+    pub reliability: Reliability,
+    /// Largest datagram produced, in bytes (the UDP payload size).
+    pub mtu: NonZeroU16,
+    /// Largest message `send` accepts, in bytes (further bounded by the
+    /// send buffers; receivers drop and report larger ones).
+    pub max_message_len: NonZeroU32,
+    /// Round-trip time assumed until the first measurement.
+    pub initial_rtt: Duration,
+    /// Lower bound of every retry timeout derived from the RTT.
+    pub min_timeout: Duration,
+    /// A receiver waits `[min, min + spread]` percent of the SRTT (chosen
+    /// uniformly at random) after detecting a hole before it NACKs, so the
+    /// first NACK can reach the others and suppress theirs.
+    pub nack_delay_min_pct: u16,
+    /// See [`Config::nack_delay_min_pct`].
+    pub nack_delay_spread_pct: u16,
+    /// Longest wait before repeating an unanswered NACK (the retry timeout
+    /// doubles from `srtt + 4 rttvar` up to this).
+    pub nack_retry_max: Duration,
+    /// Heartbeat interval of a stream that just went idle.
+    pub heartbeat_interval: Duration,
+    /// The interval doubles while the stream stays idle, up to this.
+    pub heartbeat_max: Duration,
+    /// Under load (a data datagram left less than `linger` ago), a datagram
+    /// that is not full waits up to `linger` for more messages. An idle
+    /// sender sends a lone message at once.
+    pub linger: Duration,
+    /// Optional rate limit of all data and repair traffic, bytes per second.
+    pub rate_limit: Option<NonZeroU64>,
+    /// Rate limit of repairs, bytes per second.
+    pub repair_rate: NonZeroU64,
+    /// Burst allowance of both buckets, bytes (at least one `mtu`).
+    pub burst: NonZeroU32,
+    /// Messages in flight beyond the slowest receiver's acknowledgement
+    /// (must not exceed the receivers' window `W`).
+    pub flow_window: NonZeroU32,
+    /// A receiver acknowledges progress at most this long after it.
+    pub ack_delay: Duration,
+    /// Slow-receiver policy: `None` holds the group to the slowest receiver;
+    /// `Some(n)` cuts loose a receiver that lags more than `n` messages
+    /// behind when it blocks `send`.
+    pub max_lag: Option<NonZeroU32>,
+    /// A receiver silent this long while holding the window is cut loose.
+    pub peer_timeout: Duration,
+    /// Where to start in a newly heard sender's stream.
+    pub late_join: LateJoin,
+}
+
+/// A [`Config`] was refused; nothing was changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `mtu` is below 256 bytes, or above 65 507.
+    Mtu,
+    /// A timer is zero, a maximum is below its base, or `peer_timeout` is
+    /// not above `heartbeat_max`.
+    Timers,
+    /// The NACK delay percentages are both zero or too large (> 1000).
+    NackDelay,
+    /// `burst` is smaller than `mtu`.
+    Burst,
+    /// `flow_window` is larger than the receive window `W`.
+    FlowWindow,
+    /// The borrowed buffers are too small for this configuration: the
+    /// receive slots need `PEERS * W * fragment_size` bytes, the send index
+    /// and send bytes at least one entry and one fragment.
+    Buffers,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ConfigError::Mtu => "mtu out of range",
+            ConfigError::Timers => "a timer is zero or a maximum is below its base",
+            ConfigError::NackDelay => "NACK delay percentages out of range",
+            ConfigError::Burst => "burst smaller than mtu",
+            ConfigError::FlowWindow => "flow window larger than the receive window",
+            ConfigError::Buffers => "buffers too small for the configuration",
+        })
+    }
+}
+
+impl core::error::Error for ConfigError {}
+
+const fn nz16(v: u16) -> NonZeroU16 {
+    match NonZeroU16::new(v) {
+        Some(v) => v,
+        None => NonZeroU16::MIN,
+    }
+}
+
+const fn nz32(v: u32) -> NonZeroU32 {
+    match NonZeroU32::new(v) {
+        Some(v) => v,
+        None => NonZeroU32::MIN,
+    }
+}
+
+const fn nz64(v: u64) -> NonZeroU64 {
+    match NonZeroU64::new(v) {
+        Some(v) => v,
+        None => NonZeroU64::MIN,
+    }
+}
+
+impl Config {
+    /// A local network: RTT in the tens to hundreds of microseconds, so a
+    /// hole is NACKed after half to one and a half SRTT (well under a
+    /// millisecond) and tail loss shows within a millisecond.
+    pub const fn lan() -> Self {
+        Config {
+            stream: 0,
+            reliability: Reliability::Reliable,
+            mtu: nz16(1472),
+            max_message_len: nz32(16 << 20),
+            initial_rtt: Duration::from_micros(200),
+            min_timeout: Duration::from_micros(50),
+            nack_delay_min_pct: 50,
+            nack_delay_spread_pct: 100,
+            nack_retry_max: Duration::from_millis(50),
+            heartbeat_interval: Duration::from_millis(1),
+            heartbeat_max: Duration::from_millis(500),
+            linger: Duration::from_micros(20),
+            rate_limit: None,
+            repair_rate: nz64(100_000_000),
+            burst: nz32(64 * 1024),
+            flow_window: nz32(64),
+            ack_delay: Duration::from_micros(500),
+            max_lag: None,
+            peer_timeout: Duration::from_secs(3),
+            late_join: LateJoin::Next,
+        }
+    }
+
+    /// A wide-area network: RTT in the tens of milliseconds.
+    pub const fn wan() -> Self {
+        Config {
+            stream: 0,
+            reliability: Reliability::Reliable,
+            mtu: nz16(1200),
+            max_message_len: nz32(16 << 20),
+            initial_rtt: Duration::from_millis(50),
+            min_timeout: Duration::from_millis(5),
+            nack_delay_min_pct: 50,
+            nack_delay_spread_pct: 100,
+            nack_retry_max: Duration::from_secs(2),
+            heartbeat_interval: Duration::from_millis(20),
+            heartbeat_max: Duration::from_secs(2),
+            linger: Duration::from_millis(1),
+            rate_limit: None,
+            repair_rate: nz64(10_000_000),
+            burst: nz32(64 * 1024),
+            flow_window: nz32(64),
+            ack_delay: Duration::from_millis(10),
+            max_lag: None,
+            peer_timeout: Duration::from_secs(10),
+            late_join: LateJoin::Next,
+        }
+    }
+
+    /// Payload bytes of one fragment: every message of up to this many
+    /// bytes travels unfragmented.
+    pub const fn fragment_size(&self) -> usize {
+        self.mtu.get() as usize - FRAME_OVERHEAD
+    }
+
+    /// Checks the values against each other.
+    ///
+    /// # Errors
+    ///
+    /// The first inconsistency found, as a [`ConfigError`].
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(256..=65_507).contains(&self.mtu.get()) {
+            return Err(ConfigError::Mtu);
+        }
+        let zero = Duration::ZERO;
+        if self.initial_rtt == zero
+            || self.min_timeout == zero
+            || self.heartbeat_interval == zero
+            || self.ack_delay == zero
+            || self.peer_timeout == zero
+            || self.heartbeat_max < self.heartbeat_interval
+            || self.nack_retry_max < self.min_timeout
+            || self.peer_timeout <= self.heartbeat_max
+        {
+            return Err(ConfigError::Timers);
+        }
+        if self.nack_delay_min_pct > 1000
+            || self.nack_delay_spread_pct > 1000
+            || (self.nack_delay_min_pct == 0 && self.nack_delay_spread_pct == 0)
+        {
+            return Err(ConfigError::NackDelay);
+        }
+        if self.burst.get() < u32::from(self.mtu.get()) {
+            return Err(ConfigError::Burst);
+        }
+        Ok(())
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::lan()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profiles_are_valid_and_refusals_are_typed() {
+        assert_eq!(Config::lan().validate(), Ok(()));
+        assert_eq!(Config::wan().validate(), Ok(()));
+        let mut c = Config::lan();
+        c.mtu = nz16(100);
+        assert_eq!(c.validate(), Err(ConfigError::Mtu));
+        let mut c = Config::lan();
+        c.heartbeat_max = Duration::from_micros(1);
+        assert_eq!(c.validate(), Err(ConfigError::Timers));
+        let mut c = Config::lan();
+        c.nack_delay_min_pct = 0;
+        c.nack_delay_spread_pct = 0;
+        assert_eq!(c.validate(), Err(ConfigError::NackDelay));
+        let mut c = Config::lan();
+        c.burst = nz32(10);
+        assert_eq!(c.validate(), Err(ConfigError::Burst));
+        assert_eq!(Config::lan().fragment_size(), 1472 - FRAME_OVERHEAD);
+    }
+}

@@ -1,0 +1,271 @@
+//! Input: datagrams and timeouts.
+
+use core::net::SocketAddr;
+
+use blaze_wire::{Duration, Instant, Seq};
+
+use super::{Endpoint, MAX_NACK_RANGES, QOS_BEST_EFFORT, QOS_RELIABLE, Timer};
+use crate::config::LateJoin;
+use crate::event::CutReason;
+use crate::frames::{self, AckIn, BodyIn, DataIn, HeartbeatIn, NackIn};
+use crate::peer::Flow;
+use crate::receiver::{Receiver, Stored};
+use crate::send_window::RepairRequest;
+
+impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
+    /// A datagram arrived from `from`.
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        self.release(now);
+        self.stats.datagrams_received += 1;
+        let Ok(frame) = frames::parse(datagram) else {
+            self.stats.drops.malformed += 1;
+            return;
+        };
+        if frame.version != frames::VERSION {
+            self.stats.drops.version += 1;
+            return;
+        }
+        if frame.group != self.group.raw() {
+            self.stats.drops.wrong_group += 1;
+            return;
+        }
+        if frame.sender == self.id {
+            self.stats.drops.own += 1;
+            return;
+        }
+        if frame.sender.is_nil() {
+            self.stats.drops.malformed += 1;
+            return;
+        }
+        if matches!(frame.body, BodyIn::Other) {
+            self.stats.drops.foreign_body += 1;
+            return;
+        }
+        let Some(i) = self.find_or_insert(frame.sender, now) else {
+            self.stats.drops.peer_table_full += 1;
+            return;
+        };
+        if let Some(p) = self.peers.get_mut(i).and_then(Option::as_mut) {
+            p.addr = Some(from);
+            p.last_heard = now;
+        }
+        match frame.body {
+            BodyIn::Data(d) => self.on_data(now, i, &d),
+            BodyIn::Nack(n) => self.on_nack(now, i, &n),
+            BodyIn::Heartbeat(h) => self.on_heartbeat(now, i, &h),
+            BodyIn::Ack(a) => self.on_ack(i, a),
+            BodyIn::Other => {}
+        }
+    }
+
+    fn on_data(&mut self, now: Instant, i: usize, d: &DataIn<'_>) {
+        let reliable = match d.qos {
+            QOS_RELIABLE => true,
+            QOS_BEST_EFFORT => false,
+            _ => {
+                self.stats.drops.foreign_body += 1;
+                return;
+            }
+        };
+        let frag = self.cfg.fragment_size();
+        let region_len = Receiver::<W>::region_len(frag);
+        let Some(p) = self.peers.get_mut(i).and_then(Option::as_mut) else {
+            return;
+        };
+        let first = Seq::new(d.first_seq);
+        let ws = Seq::new(d.window_start);
+        let rx = p.rx.get_or_insert_with(|| {
+            let next = match self.cfg.late_join {
+                LateJoin::Oldest if reliable && ws <= first => ws,
+                _ => first,
+            };
+            Receiver::new(d.stream, reliable, next)
+        });
+        if rx.stream != d.stream {
+            self.stats.drops.unknown_stream += 1;
+            return;
+        }
+        rx.reliable = reliable;
+        rx.stats.datagrams += 1;
+        rx.saw_window_start(ws);
+        let Some(region) = self
+            .recv_bytes
+            .get_mut(i * region_len..(i + 1) * region_len)
+        else {
+            return;
+        };
+        for (k, m) in d.messages().enumerate() {
+            let seq = first + k as u64;
+            if rx.store(seq, &m, region, frag) == Stored::New
+                && d.repair
+                && let Some(sample) = rx.repaired(now, seq)
+            {
+                p.rtt.sample(sample);
+            }
+        }
+        rx.schedule_nack(now, &p.rtt, &self.cfg, &mut self.rng);
+    }
+
+    fn on_nack(&mut self, now: Instant, i: usize, n: &NackIn<'_>) {
+        let Some(target) = n.target else {
+            self.stats.drops.malformed += 1;
+            return;
+        };
+        if target == self.id {
+            if n.stream != self.cfg.stream {
+                self.stats.drops.unknown_stream += 1;
+                return;
+            }
+            self.stats.send.nacks_received += 1;
+            if !self.reliable() {
+                return;
+            }
+            let rtt = self
+                .peers
+                .get(i)
+                .and_then(Option::as_ref)
+                .map_or(self.cfg.initial_rtt, |p| p.rtt.srtt());
+            for (a, b) in n.ranges() {
+                let (mut a, mut b) = (Seq::new(a), Seq::new(b));
+                if b < a {
+                    self.stats.drops.invalid_seq += 1;
+                    continue;
+                }
+                if a < self.window.start() {
+                    self.stats.send.nacks_unrecoverable += 1;
+                    self.hb_pending = true;
+                    a = self.window.start();
+                }
+                let next_send = self.window.next_send();
+                if b >= next_send {
+                    if a >= next_send {
+                        self.stats.drops.invalid_seq += 1;
+                        continue;
+                    }
+                    b = next_send.prev();
+                }
+                if a > b {
+                    continue;
+                }
+                let count = b.distance_from(a) as u64 + 1;
+                for k in 0..count {
+                    if self.window.request_repair(a + k, now, rtt) == RepairRequest::Ignored {
+                        self.stats.send.nacks_ignored += 1;
+                    }
+                }
+            }
+            return;
+        }
+        // Someone else's NACK for a stream we also receive: suppression.
+        let Some(j) = self.find(target) else { return };
+        if let Some(p) = self.peers.get_mut(j).and_then(Option::as_mut)
+            && let Some(rx) = p.rx.as_mut().filter(|rx| rx.stream == n.stream)
+        {
+            let mut ranges = [(0u64, 0u64); MAX_NACK_RANGES];
+            let mut k = 0;
+            for (slot, r) in ranges.iter_mut().zip(n.ranges()) {
+                *slot = r;
+                k += 1;
+            }
+            let ranges = ranges.get(..k).unwrap_or(&[]);
+            rx.overheard_nack(now, &p.rtt, &self.cfg, ranges.iter().copied());
+        }
+    }
+
+    fn on_heartbeat(&mut self, now: Instant, i: usize, h: &HeartbeatIn<'_>) {
+        let late_join = self.cfg.late_join;
+        let Some(p) = self.peers.get_mut(i).and_then(Option::as_mut) else {
+            return;
+        };
+        if h.timestamp_us != 0 {
+            p.echo = Some((h.timestamp_us, now));
+        }
+        if h.echo_to == Some(self.id) && h.echo_timestamp_us != 0 {
+            let rtt = now
+                .total_micros()
+                .checked_sub(h.echo_timestamp_us)
+                .and_then(|d| d.checked_sub(h.echo_delay_us));
+            if let Some(rtt) = rtt {
+                p.rtt.sample(Duration::from_micros(rtt));
+            }
+        }
+        for mark in h.marks() {
+            let ws = Seq::new(mark.window_start);
+            let high_end = Seq::new(mark.high_seq).next();
+            let rx = p.rx.get_or_insert_with(|| {
+                let next = match late_join {
+                    LateJoin::Oldest => ws,
+                    _ if mark.empty => ws,
+                    _ => high_end,
+                };
+                Receiver::new(mark.stream, true, next)
+            });
+            if rx.stream != mark.stream {
+                self.stats.drops.unknown_stream += 1;
+                continue;
+            }
+            if !mark.empty {
+                rx.saw_end(high_end);
+            }
+            rx.saw_window_start(ws);
+            rx.maybe_reack(now, ws, &p.rtt, &self.cfg);
+            rx.schedule_nack(now, &p.rtt, &self.cfg, &mut self.rng);
+        }
+    }
+
+    fn on_ack(&mut self, i: usize, a: AckIn) {
+        if a.target != Some(self.id) || a.stream != self.cfg.stream {
+            self.stats.drops.unknown_stream += 1;
+            return;
+        }
+        if !self.reliable() {
+            return;
+        }
+        let seq = Seq::new(a.next_seq);
+        let (start, next_send) = (self.window.start(), self.window.next_send());
+        if seq > next_send {
+            self.stats.drops.invalid_seq += 1;
+            return;
+        }
+        self.stats.send.acks_received += 1;
+        let Some(p) = self.peers.get_mut(i).and_then(Option::as_mut) else {
+            return;
+        };
+        p.flow = match p.flow {
+            Flow::Untracked => Flow::Tracking {
+                next: seq.max_serial(start),
+            },
+            Flow::Released if seq >= start => Flow::Tracking { next: seq },
+            Flow::Released => Flow::Released,
+            Flow::Tracking { next } => Flow::Tracking {
+                next: next.max_serial(seq),
+            },
+        };
+    }
+
+    /// A deadline passed.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.release(now);
+        for (k, t) in self.timers.iter_mut().enumerate() {
+            if t.is_some_and(|t| t <= now) {
+                *t = None;
+                if k == Timer::Heartbeat as usize {
+                    self.hb_pending = true;
+                }
+            }
+        }
+        let next_send = self.window.next_send();
+        let timeout = self.cfg.peer_timeout;
+        for i in 0..PEERS {
+            let Some(p) = self.peers.get_mut(i).and_then(Option::as_mut) else {
+                continue;
+            };
+            if let Some(rx) = p.rx.as_mut() {
+                rx.handle_timeout(now);
+            }
+            if p.tracking().is_some_and(|n| n < next_send) && now >= p.last_heard + timeout {
+                self.cut(i, CutReason::Silent);
+            }
+        }
+    }
+}

@@ -1,0 +1,612 @@
+//! The state machine of one member in one group.
+//!
+//! Inputs live in `input.rs`, outputs (transmit and timers) in
+//! `output.rs`.
+
+mod input;
+mod output;
+
+use blaze_wire::{Duration, GroupId, Instant, MemberId, Rng, Seq};
+
+use crate::config::{Config, ConfigError, Reliability};
+use crate::error::{PeerTableFull, SendError};
+use crate::event::{CutReason, Event};
+use crate::peer::{Flow, Peer};
+use crate::receiver::{ReasmBuf, Receiver, Step};
+use crate::rtt::RttEstimator;
+use crate::send_window::{SendSlot, SendWindow};
+use crate::stats::{RecvStats, Stats};
+use crate::token_bucket::TokenBucket;
+
+/// Most ranges in one NACK frame.
+const MAX_NACK_RANGES: usize = 64;
+
+/// Most messages in one data datagram.
+const MAX_BATCH: usize = 64;
+
+const QOS_BEST_EFFORT: u32 = 0;
+const QOS_RELIABLE: u32 = 1;
+
+/// The storage an [`Endpoint`] borrows for its lifetime.
+///
+/// - `send_index`: one [`SendSlot`] per sequence number the retransmit
+///   window can hold; a message of `n` fragments needs `n` of them.
+/// - `send_bytes`: the payload bytes of the retransmit window (at least
+///   one fragment).
+/// - `recv_bytes`: receive slots, exactly
+///   [`Buffers::recv_bytes_needed`] bytes or more.
+/// - `reassembly`: one message being reassembled at a time (its length is
+///   the largest fragmented message this member can receive; may be empty
+///   when every message fits one datagram).
+#[derive(Debug)]
+pub struct Buffers<'a> {
+    /// Entries of the retransmit window.
+    pub send_index: &'a mut [SendSlot],
+    /// Payload bytes of the retransmit window.
+    pub send_bytes: &'a mut [u8],
+    /// Receive slots of every remote stream.
+    pub recv_bytes: &'a mut [u8],
+    /// The reassembly buffer.
+    pub reassembly: &'a mut [u8],
+}
+
+impl Buffers<'_> {
+    /// Bytes of `recv_bytes` needed by an `Endpoint<PEERS, W>`.
+    pub const fn recv_bytes_needed(config: &Config, peers: usize, window: usize) -> usize {
+        peers * window * config.fragment_size()
+    }
+}
+
+/// Who an endpoint is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Identity {
+    /// The local member.
+    pub member: MemberId,
+    /// The group.
+    pub group: GroupId,
+    /// Seed of the endpoint's random generator (NACK back-off jitter and
+    /// the initial sequence number).
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    /// Next heartbeat.
+    Heartbeat = 0,
+    /// A partial batch waits for more messages.
+    Linger = 1,
+    /// The data rate limit admits the next datagram.
+    Pace = 2,
+    /// The repair rate limit admits the next repair.
+    Repair = 3,
+}
+
+const TIMERS: usize = 4;
+
+/// One member of one group: a reliable (or best-effort) sending stream and
+/// a table of up to `PEERS` remote members, each with a receive window of
+/// `W` sequence numbers.
+///
+/// This is a sans-IO state machine: it never touches a socket or a clock.
+///
+/// - **Inputs**: [`handle_datagram`](Self::handle_datagram) for every
+///   datagram of the group, [`handle_timeout`](Self::handle_timeout) when
+///   the deadline of [`poll_timeout`](Self::poll_timeout) passes (a
+///   spurious call is a no-op).
+/// - **Commands**: [`send`](Self::send), [`add_peer`](Self::add_peer),
+///   [`remove_peer`](Self::remove_peer), [`set_config`](Self::set_config).
+/// - **Outputs**, to drain after every input or command:
+///   [`poll_transmit`](Self::poll_transmit) until `None` (with a buffer of
+///   at least `mtu` bytes), then [`poll_event`](Self::poll_event) until
+///   `None`, then [`poll_timeout`](Self::poll_timeout).
+/// - **Getters**: [`stats`](Self::stats), [`recv_stats`](Self::recv_stats),
+///   [`rtt`](Self::rtt), [`occupancy`](Self::occupancy), ...
+///
+/// `now` must never go backwards. A delivered [`Event`] borrows the
+/// endpoint; its storage is reused at the next call.
+///
+/// ```
+/// use blaze_proto_nack::{Buffers, Config, Endpoint, Event, Identity, SendSlot};
+/// use blaze_wire::{GroupId, Instant, MemberId};
+///
+/// fn endpoint<'a>(id: u128, store: &'a mut ([SendSlot; 16], [u8; 4096], Vec<u8>, [u8; 0])) -> Endpoint<'a, 2, 8> {
+///     let mut config = Config::lan();
+///     config.flow_window = core::num::NonZeroU32::new(8).unwrap();
+///     let id = Identity { member: MemberId::from_u128(id), group: GroupId::from_name("g"), seed: id as u64 };
+///     let (index, bytes, recv, reasm) = store;
+///     let buffers = Buffers { send_index: index, send_bytes: bytes, recv_bytes: recv, reassembly: reasm };
+///     Endpoint::new(Instant::ZERO, config, id, buffers).unwrap()
+/// }
+/// let need = Buffers::recv_bytes_needed(&Config::lan(), 2, 8);
+/// let mut sa = ([SendSlot::EMPTY; 16], [0u8; 4096], vec![0u8; need], [0u8; 0]);
+/// let mut sb = ([SendSlot::EMPTY; 16], [0u8; 4096], vec![0u8; need], [0u8; 0]);
+/// let (mut a, mut b) = (endpoint(1, &mut sa), endpoint(2, &mut sb));
+/// let now = Instant::from_micros(10);
+/// a.send(now, b"hello").unwrap();
+/// let mut buf = [0u8; 1500];
+/// let from = "10.0.0.1:5000".parse().unwrap();
+/// while let Some(t) = a.poll_transmit(now, &mut buf) {
+///     b.handle_datagram(now, from, &buf[..t.len]);
+/// }
+/// match b.poll_event(now) {
+///     Some(Event::Message { payload, .. }) => assert_eq!(payload, b"hello"),
+///     other => panic!("{other:?}"),
+/// }
+/// ```
+#[derive(Debug)]
+pub struct Endpoint<'a, const PEERS: usize, const W: usize> {
+    cfg: Config,
+    id: MemberId,
+    group: GroupId,
+    rng: Rng,
+    window: SendWindow<'a>,
+    sent_any: bool,
+    recv_bytes: &'a mut [u8],
+    reasm: ReasmBuf<'a>,
+    peers: [Option<Peer<W>>; PEERS],
+    timers: [Option<Instant>; TIMERS],
+    hb_interval: Duration,
+    hb_pending: bool,
+    data_since_hb: bool,
+    last_data_tx: Option<Instant>,
+    data_bucket: Option<TokenBucket>,
+    repair_bucket: TokenBucket,
+    /// A delivered event whose storage is released at the next call.
+    pending: Option<(usize, Step)>,
+    rr: usize,
+    stats: Stats,
+}
+
+impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
+    /// A new endpoint. Its first sequence number is drawn from the seed.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] when `config` is invalid, `flow_window > W`, or the
+    /// buffers are too small; nothing is created.
+    pub fn new(
+        now: Instant,
+        config: Config,
+        identity: Identity,
+        buffers: Buffers<'a>,
+    ) -> Result<Self, ConfigError> {
+        config.validate()?;
+        if config.flow_window.get() as usize > W {
+            return Err(ConfigError::FlowWindow);
+        }
+        let frag = config.fragment_size();
+        if PEERS == 0
+            || W == 0
+            || buffers.send_index.is_empty()
+            || buffers.send_bytes.len() < frag
+            || buffers.recv_bytes.len() < Buffers::recv_bytes_needed(&config, PEERS, W)
+        {
+            return Err(ConfigError::Buffers);
+        }
+        let mut rng = Rng::new(identity.seed);
+        let start = Seq::new(rng.next_u64() >> 1);
+        let mut timers = [None; TIMERS];
+        if let Some(t) = timers.get_mut(Timer::Heartbeat as usize) {
+            *t = Some(now + config.heartbeat_interval);
+        }
+        Ok(Endpoint {
+            cfg: config,
+            id: identity.member,
+            group: identity.group,
+            rng,
+            window: SendWindow::new(buffers.send_index, buffers.send_bytes, start),
+            sent_any: false,
+            recv_bytes: buffers.recv_bytes,
+            reasm: ReasmBuf {
+                bytes: buffers.reassembly,
+                owner: None,
+                topic: [0; crate::MAX_TOPIC_LEN],
+                topic_len: 0,
+            },
+            peers: core::array::from_fn(|_| None),
+            timers,
+            hb_interval: config.heartbeat_interval,
+            hb_pending: false,
+            data_since_hb: false,
+            last_data_tx: None,
+            data_bucket: config
+                .rate_limit
+                .map(|r| TokenBucket::new(now, r.get(), u64::from(config.burst.get()))),
+            repair_bucket: TokenBucket::new(
+                now,
+                config.repair_rate.get(),
+                u64::from(config.burst.get()),
+            ),
+            pending: None,
+            rr: 0,
+            stats: Stats::default(),
+        })
+    }
+
+    /// Ends the endpoint and gives its storage back (for reuse by a new
+    /// endpoint; the contents are unspecified).
+    pub fn into_buffers(self) -> Buffers<'a> {
+        let (send_index, send_bytes) = self.window.into_parts();
+        Buffers {
+            send_index,
+            send_bytes,
+            recv_bytes: self.recv_bytes,
+            reassembly: self.reasm.bytes,
+        }
+    }
+
+    /// Sets the first sequence number of the local stream. Only possible
+    /// before the first `send`; returns whether it was applied.
+    #[must_use = "the sequence number is not set once sending has started"]
+    pub fn set_initial_seq(&mut self, seq: Seq) -> bool {
+        if self.window.len() > 0 || self.sent_any {
+            return false;
+        }
+        self.window.restart(seq);
+        true
+    }
+
+    /// Replaces the configuration. The `mtu` cannot change (the receive
+    /// slots are laid out by it).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`]; the old configuration stays.
+    pub fn set_config(&mut self, now: Instant, config: Config) -> Result<(), ConfigError> {
+        config.validate()?;
+        if config.mtu != self.cfg.mtu {
+            return Err(ConfigError::Mtu);
+        }
+        if config.flow_window.get() as usize > W {
+            return Err(ConfigError::FlowWindow);
+        }
+        self.data_bucket = config
+            .rate_limit
+            .map(|r| TokenBucket::new(now, r.get(), u64::from(config.burst.get())));
+        self.repair_bucket =
+            TokenBucket::new(now, config.repair_rate.get(), u64::from(config.burst.get()));
+        self.cfg = config;
+        Ok(())
+    }
+
+    /// The configuration.
+    pub const fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// The local member.
+    pub const fn member(&self) -> MemberId {
+        self.id
+    }
+
+    /// All counters.
+    pub const fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Counters of `sender`'s stream as received here.
+    pub fn recv_stats(&self, sender: MemberId) -> Option<&RecvStats> {
+        self.peer(sender)
+            .and_then(|p| p.rx.as_ref())
+            .map(|rx| &rx.stats)
+    }
+
+    /// Receive counters summed over all remote streams.
+    pub fn recv_totals(&self) -> RecvStats {
+        let mut t = RecvStats::default();
+        for rx in self.peers.iter().flatten().filter_map(|p| p.rx.as_ref()) {
+            t.accumulate(&rx.stats);
+        }
+        t
+    }
+
+    /// The smoothed RTT to `member`, once measured.
+    pub fn rtt(&self, member: MemberId) -> Option<Duration> {
+        self.peer(member)
+            .filter(|p| p.rtt.is_measured())
+            .map(|p| p.rtt.srtt())
+    }
+
+    /// Entries held: messages in the retransmit window plus messages
+    /// received and not yet delivered. Bounded by the buffers.
+    pub fn occupancy(&self) -> usize {
+        self.window.len()
+            + self
+                .peers
+                .iter()
+                .flatten()
+                .filter_map(|p| p.rx.as_ref())
+                .map(Receiver::held)
+                .sum::<usize>()
+    }
+
+    /// Messages in the retransmit window (sent or waiting to be sent).
+    pub fn send_window_len(&self) -> usize {
+        self.window.len()
+    }
+
+    /// The next sequence number `send` assigns.
+    pub fn next_seq(&self) -> Seq {
+        self.window.end()
+    }
+
+    fn peer(&self, id: MemberId) -> Option<&Peer<W>> {
+        self.peers.iter().flatten().find(|p| p.id == id)
+    }
+
+    fn find(&self, id: MemberId) -> Option<usize> {
+        self.peers
+            .iter()
+            .position(|p| p.as_ref().is_some_and(|p| p.id == id))
+    }
+
+    fn find_or_insert(&mut self, id: MemberId, now: Instant) -> Option<usize> {
+        if let Some(i) = self.find(id) {
+            return Some(i);
+        }
+        let i = self.peers.iter().position(Option::is_none)?;
+        if let Some(slot) = self.peers.get_mut(i) {
+            *slot = Some(Peer::new(id, now, RttEstimator::new(self.cfg.initial_rtt)));
+        }
+        Some(i)
+    }
+
+    /// Registers `member` as a receiver of the local stream: the window
+    /// holds everything from now on until it acknowledges (the membership
+    /// layer calls this from a view). Adding a known member is a no-op.
+    ///
+    /// # Errors
+    ///
+    /// [`PeerTableFull`]; nothing changed.
+    pub fn add_peer(&mut self, now: Instant, member: MemberId) -> Result<(), PeerTableFull> {
+        self.release(now);
+        let start = self.window.start();
+        let reliable = self.cfg.reliability == Reliability::Reliable;
+        let i = self.find_or_insert(member, now).ok_or(PeerTableFull)?;
+        if let Some(p) = self.peers.get_mut(i).and_then(Option::as_mut)
+            && reliable
+            && p.flow == Flow::Untracked
+        {
+            p.flow = Flow::Tracking { next: start };
+        }
+        Ok(())
+    }
+
+    /// Forgets `member` (it left the group): the window no longer waits for
+    /// it and its undelivered messages are dropped. Returns whether it was
+    /// known.
+    pub fn remove_peer(&mut self, now: Instant, member: MemberId) -> bool {
+        self.release(now);
+        let Some(i) = self.find(member) else {
+            return false;
+        };
+        if self.reasm.owner == Some(i) {
+            self.reasm.owner = None;
+        }
+        if let Some(slot) = self.peers.get_mut(i) {
+            *slot = None;
+        }
+        true
+    }
+
+    fn release(&mut self, now: Instant) {
+        let Some((i, step)) = self.pending.take() else {
+            return;
+        };
+        if let Some(rx) = self
+            .peers
+            .get_mut(i)
+            .and_then(Option::as_mut)
+            .and_then(|p| p.rx.as_mut())
+        {
+            rx.release(step, &mut self.reasm, i, now, &self.cfg);
+        }
+    }
+
+    fn set_timer(&mut self, timer: Timer, at: Option<Instant>) {
+        if let Some(t) = self.timers.get_mut(timer as usize) {
+            *t = at;
+        }
+    }
+
+    fn reliable(&self) -> bool {
+        self.cfg.reliability == Reliability::Reliable
+    }
+
+    /// The lowest acknowledged position over the receivers the window
+    /// waits for; `None` when it waits for nobody.
+    fn min_ack(&self) -> Option<Seq> {
+        self.peers
+            .iter()
+            .flatten()
+            .filter_map(Peer::tracking)
+            .reduce(Seq::min_serial)
+    }
+
+    fn cut(&mut self, i: usize, reason: CutReason) {
+        if let Some(p) = self.peers.get_mut(i).and_then(Option::as_mut) {
+            debug!("cutting loose receiver {}", p.id);
+            p.flow = Flow::Released;
+            p.notice = Some(reason);
+            self.stats.send.receivers_cut_loose += 1;
+        }
+    }
+
+    /// Queues a message for the group.
+    ///
+    /// The message is copied into the retransmit window (cut into
+    /// fragments if larger than one datagram) and goes out at the next
+    /// [`poll_transmit`](Self::poll_transmit). Returns its sequence number
+    /// (that of its first fragment).
+    ///
+    /// # Errors
+    ///
+    /// - [`SendError::WouldBlock`]: the window is full until receivers
+    ///   acknowledge; nothing was queued (back-pressure, never a drop).
+    /// - [`SendError::TooLarge`]: it can never fit.
+    pub fn send(&mut self, now: Instant, message: &[u8]) -> Result<Seq, SendError> {
+        self.send_topic(now, "", message)
+    }
+
+    /// Queues a message on `topic` for the group, like
+    /// [`send`](Self::send) (which sends on the empty topic). The topic
+    /// travels with the message and is delivered in
+    /// [`Event::Message::topic`](crate::Event::Message).
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send), plus [`SendError::TopicTooLong`] for a
+    /// topic longer than [`MAX_TOPIC_LEN`](crate::MAX_TOPIC_LEN).
+    pub fn send_topic(
+        &mut self,
+        now: Instant,
+        topic: &str,
+        message: &[u8],
+    ) -> Result<Seq, SendError> {
+        self.release(now);
+        if topic.len() > crate::MAX_TOPIC_LEN {
+            return Err(SendError::TopicTooLong);
+        }
+        let frag = self.cfg.fragment_size();
+        let pieces = crate::send_window::piece_count(topic.len(), message.len(), frag);
+        if message.len() > self.cfg.max_message_len.get() as usize
+            || pieces > self.window.capacity()
+            || message.len() + topic.len() > self.window.byte_capacity()
+        {
+            return Err(SendError::TooLarge);
+        }
+        loop {
+            let floor = if self.reliable() {
+                self.min_ack().unwrap_or(self.window.next_send())
+            } else {
+                self.window.next_send()
+            };
+            while !self.window.fits_topic(topic.len(), message.len(), frag)
+                && self.window.start() < floor
+                && self.window.evict_one()
+            {}
+            if self.window.fits_topic(topic.len(), message.len(), frag) {
+                break;
+            }
+            if !self.cut_laggard() {
+                self.stats.send.would_block += 1;
+                return Err(SendError::WouldBlock);
+            }
+        }
+        let seq = self
+            .window
+            .push_topic(topic, message, frag)
+            .ok_or(SendError::WouldBlock)?;
+        self.stats.send.messages_sent += 1;
+        Ok(seq)
+    }
+
+    /// Cuts loose the slowest receiver if it lags beyond `max_lag`.
+    fn cut_laggard(&mut self) -> bool {
+        let Some(max) = self.cfg.max_lag else {
+            return false;
+        };
+        // Lag counts every accepted message, sent or held back by flow control.
+        let end = self.window.end();
+        let slowest = self
+            .peers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| Some((i, p.as_ref()?.tracking()?)))
+            .reduce(|a, b| if b.1 < a.1 { b } else { a });
+        match slowest {
+            Some((i, next)) if end.distance_from(next) > i64::from(max.get()) => {
+                self.cut(i, CutReason::Lagging);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The next event. The returned event borrows the endpoint; its
+    /// storage is released by the next call on the endpoint.
+    #[must_use]
+    pub fn poll_event(&mut self, now: Instant) -> Option<Event<'_>> {
+        self.release(now);
+        for p in self.peers.iter_mut().flatten() {
+            if let Some(reason) = p.notice.take() {
+                return Some(Event::ReceiverCutLoose {
+                    member: p.id,
+                    reason,
+                });
+            }
+        }
+        let frag = self.cfg.fragment_size();
+        let region_len = Receiver::<W>::region_len(frag);
+        let max_len = u64::from(self.cfg.max_message_len.get());
+        for k in 0..PEERS {
+            let i = (self.rr + k) % PEERS;
+            let Some(p) = self.peers.get_mut(i).and_then(Option::as_mut) else {
+                continue;
+            };
+            let Some(rx) = p.rx.as_mut() else { continue };
+            let Some(region) = self.recv_bytes.get(i * region_len..(i + 1) * region_len) else {
+                continue;
+            };
+            let step = rx.step(region, &mut self.reasm, i, frag, max_len);
+            let (sender, stream) = (p.id, rx.stream);
+            match step {
+                Step::Stalled => {
+                    rx.after_consume(now, &self.cfg);
+                }
+                Step::Lost { from, to } => {
+                    rx.after_consume(now, &self.cfg);
+                    return Some(Event::Unrecoverable {
+                        sender,
+                        stream,
+                        from,
+                        to,
+                    });
+                }
+                Step::Slot {
+                    seq,
+                    offset,
+                    len,
+                    topic_len,
+                } => {
+                    self.pending = Some((i, step));
+                    self.rr = (i + 1) % PEERS;
+                    let at = i * region_len + offset;
+                    let topic = self
+                        .recv_bytes
+                        .get(at - topic_len..at)
+                        .and_then(|t| core::str::from_utf8(t).ok())
+                        .unwrap_or("");
+                    let payload = self.recv_bytes.get(at..at + len)?;
+                    return Some(Event::Message {
+                        sender,
+                        topic,
+                        stream,
+                        seq,
+                        payload,
+                    });
+                }
+                Step::Reassembled { seq, len } => {
+                    self.pending = Some((i, step));
+                    self.rr = (i + 1) % PEERS;
+                    let payload = self.reasm.bytes.get(..len)?;
+                    let topic = self.reasm.topic();
+                    return Some(Event::Message {
+                        sender,
+                        topic,
+                        stream,
+                        seq,
+                        payload,
+                    });
+                }
+            }
+        }
+        None
+    }
+}
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}

@@ -1,0 +1,315 @@
+//! Output: datagrams to send and the next deadline.
+
+use blaze_wire::{Destination, Instant, Seq, SeqRange, Transmit};
+
+use super::{Endpoint, MAX_BATCH, MAX_NACK_RANGES, QOS_BEST_EFFORT, QOS_RELIABLE, Timer, earliest};
+use crate::frames::{self, AckOut, DataOut, Envelope, HeartbeatOut, MarkOut, MsgOut};
+use crate::send_window::Held;
+
+impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
+    /// The next deadline, for [`handle_timeout`](Self::handle_timeout).
+    #[must_use]
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        let next_send = self.window.next_send();
+        let timeout = self.cfg.peer_timeout;
+        let mut best = None;
+        for &t in &self.timers {
+            best = earliest(best, t);
+        }
+        for p in self.peers.iter().flatten() {
+            if let Some(rx) = &p.rx {
+                best = earliest(best, rx.next_timeout());
+            }
+            if p.tracking().is_some_and(|n| n < next_send) {
+                best = earliest(best, Some(p.last_heard + timeout));
+            }
+        }
+        best
+    }
+
+    /// The next datagram to send, written at the start of `buf` (at least
+    /// `mtu` bytes). Call until `None`.
+    #[must_use]
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        self.release(now);
+        let mtu = buf.len().min(usize::from(self.cfg.mtu.get()));
+        let out = buf.get_mut(..mtu)?;
+        let env = Envelope {
+            group: self.group.raw(),
+            sender: self.id,
+        };
+        let t = self
+            .transmit_ack(now, &env, out)
+            .or_else(|| self.transmit_nack(now, &env, out))
+            .or_else(|| self.transmit_repair(now, &env, out))
+            .or_else(|| self.transmit_data(now, &env, out))
+            .or_else(|| self.transmit_heartbeat(now, &env, out));
+        if t.is_some() {
+            self.stats.datagrams_sent += 1;
+        }
+        t
+    }
+
+    fn transmit_ack(&mut self, now: Instant, env: &Envelope, out: &mut [u8]) -> Option<Transmit> {
+        for p in self.peers.iter_mut().flatten() {
+            let (Some(addr), Some(rx)) = (p.addr, p.rx.as_mut()) else {
+                continue;
+            };
+            if !rx.wants_ack() {
+                continue;
+            }
+            let stream = rx.stream;
+            let next = rx.take_ack(now)?;
+            let ack = AckOut {
+                target: p.id,
+                next_seq: next.raw(),
+                stream,
+            };
+            let len = env.emit_ack(out, &ack).ok()?;
+            return Some(Transmit {
+                to: Destination::Peer(addr),
+                len,
+            });
+        }
+        None
+    }
+
+    fn transmit_nack(&mut self, now: Instant, env: &Envelope, out: &mut [u8]) -> Option<Transmit> {
+        let mtu = out.len();
+        for p in self.peers.iter_mut().flatten() {
+            let Some(rx) = p.rx.as_mut() else { continue };
+            if !rx.wants_nack() {
+                continue;
+            }
+            let stream = rx.stream;
+            let mut ranges = [(0u64, 0u64); MAX_NACK_RANGES];
+            let mut size = env.nack_len(p.id, stream, &[]);
+            let n = rx.take_nack(now, &p.rtt, &self.cfg, &mut ranges, |r| {
+                size += frames::nack_range_share(r);
+                size <= mtu
+            });
+            if n == 0 {
+                continue;
+            }
+            let mut wire = [SeqRange::default(); MAX_NACK_RANGES];
+            for (w, r) in wire.iter_mut().zip(ranges.get(..n)?) {
+                *w = SeqRange {
+                    start: r.0,
+                    end: r.1,
+                };
+            }
+            let len = env.emit_nack(out, p.id, stream, wire.get(..n)?).ok()?;
+            trace!("NACK to {} ranges {}", p.id, n);
+            return Some(Transmit {
+                to: Destination::Group,
+                len,
+            });
+        }
+        None
+    }
+
+    /// Sizes a batch from `first`: `(messages, messages_len, stopped_by_mtu)`.
+    fn size_batch(
+        &self,
+        env: &Envelope,
+        hdr: &DataOut,
+        first: Seq,
+        max: usize,
+        mtu: usize,
+    ) -> (usize, usize, bool) {
+        let mut total = 0;
+        let max = max.min(MAX_BATCH);
+        for k in 0..max {
+            let Some(h) = self.window.get(first + k as u64) else {
+                return (k, total, false);
+            };
+            let share = frames::batch_share(&msg_out(&h));
+            if env.data_len(hdr, total + share) > mtu {
+                return (k, total, true);
+            }
+            total += share;
+        }
+        (max, total, false)
+    }
+
+    fn data_header(&self, first: Seq, repair: bool) -> DataOut {
+        DataOut {
+            stream: self.cfg.stream,
+            first_seq: first.raw(),
+            qos: if self.reliable() {
+                QOS_RELIABLE
+            } else {
+                QOS_BEST_EFFORT
+            },
+            repair,
+            window_start: self.window.start().raw(),
+        }
+    }
+
+    fn emit_batch(&self, env: &Envelope, hdr: &DataOut, n: usize, out: &mut [u8]) -> Option<usize> {
+        let first = Seq::new(hdr.first_seq);
+        let mut msgs = [MsgOut::default(); MAX_BATCH];
+        for (k, m) in msgs.iter_mut().take(n).enumerate() {
+            *m = msg_out(&self.window.get(first + k as u64)?);
+        }
+        env.emit_data(out, hdr, msgs.get(..n)?).ok()
+    }
+
+    fn transmit_repair(
+        &mut self,
+        now: Instant,
+        env: &Envelope,
+        out: &mut [u8],
+    ) -> Option<Transmit> {
+        let (first, run) = self.window.repair_run()?;
+        let hdr = self.data_header(first, true);
+        let (n, total, _) = self.size_batch(env, &hdr, first, run, out.len());
+        if n == 0 {
+            return None;
+        }
+        let len = env.data_len(&hdr, total) as u64;
+        if !self.repair_bucket.try_take(now, len) {
+            let at = self.repair_bucket.ready_at(now, len);
+            self.set_timer(Timer::Repair, Some(at));
+            return None;
+        }
+        if let Some(b) = self.data_bucket.as_mut()
+            && !b.try_take(now, len)
+        {
+            let at = b.ready_at(now, len);
+            self.set_timer(Timer::Pace, Some(at));
+            return None;
+        }
+        let len = self.emit_batch(env, &hdr, n, out)?;
+        for k in 0..n {
+            self.window.mark_repaired(first + k as u64, now);
+        }
+        self.stats.send.repairs += n as u64;
+        self.stats.send.repair_datagrams += 1;
+        Some(Transmit {
+            to: Destination::Group,
+            len,
+        })
+    }
+
+    fn transmit_data(&mut self, now: Instant, env: &Envelope, out: &mut [u8]) -> Option<Transmit> {
+        let unsent = self.window.unsent();
+        if unsent == 0 {
+            return None;
+        }
+        let first = self.window.next_send();
+        let mut max = unsent;
+        if self.reliable()
+            && let Some(floor) = self.min_ack()
+        {
+            let limit = floor + u64::from(self.cfg.flow_window.get());
+            max = max.min(usize::try_from(limit.distance_from(first)).unwrap_or(0));
+        }
+        if max == 0 {
+            return None;
+        }
+        let hdr = self.data_header(first, false);
+        let (n, total, by_mtu) = self.size_batch(env, &hdr, first, max, out.len());
+        if n == 0 {
+            return None;
+        }
+        let full = by_mtu || n < unsent;
+        if let Some(t) = self
+            .last_data_tx
+            .map(|t| t + self.cfg.linger)
+            .filter(|&t| !full && now < t)
+        {
+            self.set_timer(Timer::Linger, Some(t));
+            return None;
+        }
+        let frame_len = env.data_len(&hdr, total) as u64;
+        if let Some(b) = self.data_bucket.as_mut()
+            && !b.try_take(now, frame_len)
+        {
+            let at = b.ready_at(now, frame_len);
+            self.set_timer(Timer::Pace, Some(at));
+            return None;
+        }
+        let len = self.emit_batch(env, &hdr, n, out)?;
+        self.window.mark_sent(n);
+        self.sent_any = true;
+        if !self.reliable() {
+            let upto = self.window.next_send();
+            self.window.evict_below(upto);
+        }
+        self.stats.send.data_datagrams += 1;
+        self.stats.send.data_bytes += len as u64;
+        self.last_data_tx = Some(now);
+        self.data_since_hb = true;
+        self.hb_interval = self.cfg.heartbeat_interval;
+        self.set_timer(Timer::Heartbeat, Some(now + self.hb_interval));
+        self.set_timer(Timer::Linger, None);
+        Some(Transmit {
+            to: Destination::Group,
+            len,
+        })
+    }
+
+    fn transmit_heartbeat(
+        &mut self,
+        now: Instant,
+        env: &Envelope,
+        out: &mut [u8],
+    ) -> Option<Transmit> {
+        if !self.hb_pending {
+            return None;
+        }
+        self.hb_pending = false;
+        let next_send = self.window.next_send();
+        let mark = MarkOut {
+            stream: self.cfg.stream,
+            high_seq: next_send.prev().raw(),
+            window_start: self.window.start().raw(),
+            empty: !self.sent_any,
+        };
+        let echo = self
+            .peers
+            .iter_mut()
+            .flatten()
+            .filter(|p| p.echo.is_some())
+            .min_by_key(|p| p.echo.map(|e| e.1));
+        let mut hb = HeartbeatOut {
+            mark: Some(mark),
+            timestamp_us: now.total_micros(),
+            ..HeartbeatOut::default()
+        };
+        if let Some(p) = echo
+            && let Some((ts, at)) = p.echo.take()
+        {
+            hb.echo_to = Some(p.id);
+            hb.echo_timestamp_us = ts;
+            hb.echo_delay_us = (now - at).total_micros();
+        }
+        let quiet = !self.data_since_hb
+            && self.window.unsent() == 0
+            && self.min_ack().is_none_or(|a| a >= next_send);
+        self.hb_interval = if quiet {
+            (self.hb_interval * 2).min(self.cfg.heartbeat_max)
+        } else {
+            self.cfg.heartbeat_interval
+        };
+        self.data_since_hb = false;
+        self.set_timer(Timer::Heartbeat, Some(now + self.hb_interval));
+        let len = env.emit_heartbeat(out, &hb).ok()?;
+        self.stats.send.heartbeats += 1;
+        Some(Transmit {
+            to: Destination::Group,
+            len,
+        })
+    }
+}
+
+fn msg_out<'b>(h: &Held<'b>) -> MsgOut<'b> {
+    MsgOut {
+        payload: h.payload,
+        topic: h.topic,
+        fragment_index: h.fragment_index,
+        fragment_count: h.fragment_count,
+        total_len: h.total_len,
+    }
+}

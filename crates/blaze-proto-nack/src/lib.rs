@@ -1,0 +1,85 @@
+//! # blaze-proto-nack
+//!
+//! NACK-based reliable multicast for Blaze: per-sender FIFO delivery,
+//! exactly once, as an allocation-free `no_std` sans-IO state machine.
+//!
+//! Each member of a group runs one [`Endpoint`]: a local sending stream
+//! and a bounded table of remote senders. Every message gets a sequence
+//! number; receivers track holes with a fixed-size [`Gaps`] tracker and,
+//! after a random back-off scaled to the measured round-trip time, multicast
+//! a NACK for the missing ranges, so that other receivers missing the same
+//! data suppress theirs. The sender answers with rate-limited repairs from
+//! its retransmit window (caller storage) and ignores repeated NACKs for
+//! what it repaired less than one RTT ago. Heartbeats carry the sender's
+//! highest sequence number (exposing tail loss) and timestamps echoed for
+//! RTT estimation ([`RttEstimator`]). Receivers acknowledge what they
+//! consumed, so the window is held to the slowest receiver (or cuts a
+//! laggard loose with an event). When a receiver needs data the sender no
+//! longer holds, it gets [`Event::Unrecoverable`] and delivery continues:
+//! nothing is ever lost silently.
+//!
+//! Large messages are fragmented and reassembled in a borrowed buffer;
+//! small ones are batched into one datagram up to the MTU (a lone message
+//! on an idle stream goes out at once). Best-effort streams use the same
+//! API without window or NACKs.
+//!
+//! ## The sans-IO contract
+//!
+//! The caller owns the socket, the clock and the storage. Feed input with
+//! `handle_datagram(now, from, bytes)` and `handle_timeout(now)`; drain
+//! `poll_transmit(now, buf)`, `poll_event(now)` and read `poll_timeout()`
+//! after each input. Time is an injected [`Instant`](blaze_wire::Instant),
+//! randomness is a seeded generator, capacities are const generics and
+//! borrowed slices ([`Buffers`]). Malformed input is counted by reason in
+//! [`Stats`] and dropped, never a panic.
+//!
+//! ## Not here
+//!
+//! Membership (who is in the group) comes from `blaze-membership` through
+//! [`Endpoint::add_peer`] / [`Endpoint::remove_peer`]; total order is
+//! `blaze-proto-totem`; forward error correction is `blaze-fec`.
+//!
+//! ## Features
+//!
+//! - `log` / `defmt`: logging and `defmt::Format` derives (mutually
+//!   exclusive).
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(
+    not(test),
+    warn(
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
+)]
+
+#[cfg(test)]
+extern crate std;
+
+#[macro_use]
+mod fmt;
+
+mod config;
+pub use config::{Config, ConfigError, FRAME_OVERHEAD, LateJoin, MAX_TOPIC_LEN, Reliability};
+mod endpoint;
+pub use endpoint::{Buffers, Endpoint, Identity};
+mod error;
+pub use error::{PeerTableFull, SendError};
+mod event;
+pub use event::{CutReason, Event};
+mod frames;
+mod gaps;
+pub use gaps::{Gaps, GapsFull, Missing};
+mod peer;
+mod receiver;
+mod rtt;
+pub use rtt::RttEstimator;
+mod send_window;
+pub use send_window::SendSlot;
+mod stats;
+pub use stats::{Drops, RecvStats, SendStats, Stats};
+mod token_bucket;
+pub use token_bucket::TokenBucket;
