@@ -1,19 +1,22 @@
 //! The configuration of a channel: a builder in code, or a TOML file.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use blaze_node::Qos;
 use serde::{Deserialize, Serialize};
 
 use crate::SocketConfig;
 
-/// The quality of service of a topic's messages.
+/// The quality of service of a topic's messages, as a configuration
+/// names it (the built-in [`Qos`] values).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
-pub enum Qos {
+pub enum TopicQos {
     /// Plain datagrams: may be lost, duplicated or reordered by the
     /// network; nothing is retransmitted.
     BestEffort,
@@ -23,12 +26,18 @@ pub enum Qos {
     Reliable,
 }
 
-impl fmt::Display for Qos {
+impl From<TopicQos> for Qos {
+    fn from(qos: TopicQos) -> Qos {
+        match qos {
+            TopicQos::BestEffort => Qos::BestEffort,
+            TopicQos::Reliable => Qos::Reliable,
+        }
+    }
+}
+
+impl fmt::Display for TopicQos {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Qos::BestEffort => "best-effort",
-            Qos::Reliable => "reliable",
-        })
+        Qos::from(*self).fmt(f)
     }
 }
 
@@ -42,24 +51,25 @@ pub const DEFAULT_GROUP: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(239, 255
 /// default, so a file names only what it changes:
 ///
 /// ```
-/// use blaze_std::{ChannelConfig, Qos};
+/// use blaze_std::{ChannelConfig, TopicQos};
 ///
 /// let config = ChannelConfig::from_toml(r#"
 ///     name = "alpha"
 ///     group = "239.255.42.1:7600"
 ///     groups = ["chat"]
-///     qos = "best-effort"
 ///     heartbeat_ms = 50
 ///     failure_timeout_ms = 400
+///     [topics]
+///     ticks = "best-effort"
 /// "#).unwrap();
 /// assert_eq!(config.name, "alpha");
-/// assert_eq!(config.qos, Qos::BestEffort);
+/// assert_eq!(config.topics["ticks"], TopicQos::BestEffort);
 ///
 /// let built = ChannelConfig::builder()
 ///     .name("alpha")
 ///     .group("239.255.42.1:7600".parse().unwrap())
 ///     .join("chat")
-///     .qos(Qos::BestEffort)
+///     .topic("ticks", TopicQos::BestEffort)
 ///     .heartbeat(std::time::Duration::from_millis(50))
 ///     .failure_timeout(std::time::Duration::from_millis(400))
 ///     .build()
@@ -81,10 +91,12 @@ pub struct ChannelConfig {
     pub port: u16,
     /// Unicast-only mode: other members' unicast addresses.
     pub seeds: Vec<SocketAddr>,
-    /// Groups joined when the channel starts.
+    /// Groups joined when the channel starts; the first is where
+    /// [`Channel::publish`](crate::Channel::publish) publishes. Default
+    /// `["blaze"]`.
     pub groups: Vec<String>,
-    /// The default quality of service of published messages.
-    pub qos: Qos,
+    /// The quality of service of topics (topics not listed are reliable).
+    pub topics: BTreeMap<String, TopicQos>,
     /// Heartbeat interval, milliseconds.
     pub heartbeat_ms: u64,
     /// A member silent this long is declared failed, milliseconds (at
@@ -106,8 +118,8 @@ impl Default for ChannelConfig {
             interface: Ipv4Addr::LOCALHOST,
             port: 0,
             seeds: Vec::new(),
-            groups: Vec::new(),
-            qos: Qos::default(),
+            groups: vec![String::from("blaze")],
+            topics: BTreeMap::new(),
             heartbeat_ms: 100,
             failure_timeout_ms: 500,
             weight: 0,
@@ -170,6 +182,7 @@ impl ChannelConfig {
     pub fn builder() -> ChannelConfigBuilder {
         ChannelConfigBuilder {
             config: ChannelConfig::default(),
+            joined: false,
         }
     }
 
@@ -224,12 +237,25 @@ impl ChannelConfig {
                 "must be at least three heartbeat intervals",
             );
         }
+        if self.groups.is_empty() {
+            return invalid("groups", "name at least one group to join");
+        }
         if self
             .groups
             .iter()
             .any(|g| g.is_empty() || g.len() > MAX_NAME_LEN)
         {
             return invalid("groups", "group names must be 1 to 32 bytes long");
+        }
+        if self.groups.len() > crate::engine::MAX_GROUPS {
+            return invalid("groups", "a node is in at most 4 groups at once");
+        }
+        if self
+            .topics
+            .keys()
+            .any(|t| t.is_empty() || t.len() > blaze_node::MAX_TOPIC_LEN)
+        {
+            return invalid("topics", "topic names must be 1 to 64 bytes long");
         }
         Ok(())
     }
@@ -261,6 +287,7 @@ impl ChannelConfig {
 #[derive(Debug, Clone)]
 pub struct ChannelConfigBuilder {
     config: ChannelConfig,
+    joined: bool,
 }
 
 impl ChannelConfigBuilder {
@@ -295,15 +322,20 @@ impl ChannelConfigBuilder {
         self
     }
 
-    /// A group to join at start.
+    /// A group to join at start (the first one given replaces the
+    /// default group `blaze`).
     pub fn join(mut self, group: impl Into<String>) -> Self {
+        if !self.joined {
+            self.config.groups.clear();
+            self.joined = true;
+        }
         self.config.groups.push(group.into());
         self
     }
 
-    /// The default quality of service.
-    pub fn qos(mut self, qos: Qos) -> Self {
-        self.config.qos = qos;
+    /// The quality of service of a topic.
+    pub fn topic(mut self, topic: impl Into<String>, qos: TopicQos) -> Self {
+        self.config.topics.insert(topic.into(), qos);
         self
     }
 
@@ -362,6 +394,7 @@ mod tests {
             ),
             ("heartbeat_ms = 0", "heartbeat_ms"),
             ("groups = [\"\"]", "groups"),
+            ("groups = []", "groups"),
         ];
         for (text, field) in cases {
             match ChannelConfig::from_toml(text) {

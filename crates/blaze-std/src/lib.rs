@@ -26,11 +26,26 @@
 //! `UDP_SEGMENT` control message, each with its proof.
 #![deny(missing_docs)]
 
+mod channel;
+pub use channel::{Channel, Events, Subscription};
+mod channel_error;
+pub use channel_error::ChannelError;
+mod cluster_channel;
+pub use cluster_channel::ClusterChannel;
 mod config;
 pub use config::{
-    ChannelConfig, ChannelConfigBuilder, ConfigError, DEFAULT_GROUP, MAX_NAME_LEN, Qos,
+    ChannelConfig, ChannelConfigBuilder, ConfigError, DEFAULT_GROUP, MAX_NAME_LEN, TopicQos,
 };
 mod driver;
+mod engine;
+pub use engine::{MAX_DIRECT_PAYLOAD, MAX_GROUPS, MAX_MEMBERS, MAX_PAYLOAD, StdNode};
+mod events;
+pub use events::{
+    ChangeKind, Direct, GroupEvent, LockGrant, MapChange, Member, Message, QueueMessage, Request,
+};
+mod group_channel;
+pub use group_channel::GroupChannel;
+mod hub;
 pub use driver::{Application, Driver, DriverConfig, DriverStats, DriverWaker, MAX_UDP_PAYLOAD};
 mod io_mode;
 pub use io_mode::{IoMode, MAX_BATCH};
@@ -51,3 +66,6 @@ mod socket;
 pub use socket::{DEFAULT_BUFFER_SIZE, SocketConfig, SocketError, Sockets};
 mod time;
 pub use time::Clock;
+
+/// Re-exported from `blaze-node` for the channel API.
+pub use blaze_node::{MemberId, Qos, WriteOptions};

@@ -47,11 +47,25 @@ pub(crate) struct Parked<P: Protocol, A> {
     pub(crate) app: A,
 }
 
+/// What the task returns: the parts to run again, and how `run` ended.
+type Ended<P, A> = (Parked<P, A>, io::Result<()>);
+
 /// A running driver task.
 pub(crate) struct Runner<P: Protocol, A> {
     commands: mpsc::Sender<Command<P, A>>,
     waker: DriverWaker,
-    task: JoinHandle<(Parked<P, A>, io::Result<()>)>,
+    /// `None` only once `stop` took it.
+    task: Option<JoinHandle<Ended<P, A>>>,
+}
+
+/// A runner dropped without `stop` ends its task (abruptly: nothing more
+/// is sent).
+impl<P: Protocol, A> Drop for Runner<P, A> {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
 }
 
 /// The task is gone (stopped, or its runtime shut down).
@@ -88,7 +102,7 @@ where
         Runner {
             commands,
             waker,
-            task,
+            task: Some(task),
         }
     }
 
@@ -117,17 +131,17 @@ where
 
     /// Stops the task after the commands already queued, and hands back
     /// the driver and the application.
-    pub(crate) async fn stop(self) -> Result<Parked<P, A>, Gone> {
+    pub(crate) async fn stop(mut self) -> Result<Parked<P, A>, Gone> {
         let _ = self.exec(Box::new(|_, _, _| ControlFlow::Break(()))).await;
-        match self.task.await {
-            Ok((parked, _result)) => Ok(parked),
-            Err(_) => Err(Gone),
+        match self.task.take() {
+            Some(task) => task.await.map(|(parked, _result)| parked).map_err(|_| Gone),
+            None => Err(Gone),
         }
     }
 
     /// Whether the task has ended (by error or `Break`).
     pub(crate) fn is_finished(&self) -> bool {
-        self.task.is_finished()
+        self.task.as_ref().is_none_or(JoinHandle::is_finished)
     }
 }
 
