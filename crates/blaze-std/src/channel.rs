@@ -479,6 +479,53 @@ impl Channel {
         }
     }
 
+    /// Publishes as many of `messages` (in order) on `topic` of `group` as
+    /// the send window takes now, in one step of the channel's task, and
+    /// returns how many it took: the rest are left to the caller (for
+    /// instance to retry after a moment). For high rates, where
+    /// [`publish`](Channel::publish)'s one step per message costs too
+    /// much.
+    ///
+    /// # Errors
+    ///
+    /// As [`publish_in`](Channel::publish_in), for the first message not
+    /// taken for a reason other than a full window.
+    pub async fn try_publish_batch(
+        &self,
+        group: &str,
+        topic: &str,
+        messages: Vec<Vec<u8>>,
+    ) -> Result<usize, ChannelError> {
+        let runner = self.runner()?;
+        let id = GroupId::from_name(group);
+        let topic = topic.to_owned();
+        let r = runner
+            .call(move |engine: &mut Engine, _: &mut Hub, now: Instant| {
+                let mut taken = 0;
+                for message in &messages {
+                    match engine.node.publish(now, id, &topic, message) {
+                        Ok(()) => taken += 1,
+                        Err(PublishError::WouldBlock) => break,
+                        Err(e) => return Err((e, message.len())),
+                    }
+                }
+                Ok(taken)
+            })
+            .await?;
+        r.map_err(|(e, len)| match e {
+            PublishError::NotJoined => ChannelError::NotInGroup(group.to_owned()),
+            PublishError::QosUnavailable(q) => ChannelError::QosUnavailable(q),
+            PublishError::TopicTooLong => ChannelError::BadName {
+                what: "topic",
+                max: blaze_node::MAX_TOPIC_LEN,
+            },
+            _ => ChannelError::PayloadTooLarge {
+                len,
+                max: MAX_PAYLOAD,
+            },
+        })
+    }
+
     /// Subscribes to `topic` (in every group of this member): messages
     /// arrive on the returned stream. Works in any state before shutdown;
     /// the subscription lasts across stops and starts.

@@ -12,13 +12,14 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use blaze_std::IoMode;
+use blaze_std::{IoMode, TopicQos};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use crate::children::Children;
 use crate::latency::{Latency, LatencySummary};
+use crate::node_mode;
 use crate::raw::{self, Endpoint, ReceiverReport, SendPlan, SenderReport};
 use crate::stamp::HEADER_LEN;
 
@@ -127,6 +128,17 @@ pub(crate) enum IoArg {
     Gso,
     Mmsg,
     Plain,
+}
+
+impl Mode {
+    /// The topic's quality of service, or `None` for raw datagrams.
+    fn qos(self) -> Option<TopicQos> {
+        match self {
+            Mode::Raw => None,
+            Mode::BestEffort => Some(TopicQos::BestEffort),
+            Mode::Reliable => Some(TopicQos::Reliable),
+        }
+    }
 }
 
 impl IoArg {
@@ -251,30 +263,23 @@ fn child_limit(args: &BenchArgs) -> Duration {
 /// A child process: joins, says `READY`, measures, says `RESULT <json>`.
 fn child(args: &BenchArgs, role: Role, endpoint: &Endpoint) -> Result<(), String> {
     let mode = args.mode.first().copied().unwrap_or(Mode::Raw);
-    if mode != Mode::Raw {
-        return Err(protocol_mode_unavailable(mode));
-    }
     let idle = Duration::from_millis(args.idle_ms);
+    let limit = child_limit(args);
     let ready = || {
         println!("READY");
     };
-    let report = match role {
-        Role::Receiver => raw::receive(endpoint, args.run, idle, child_limit(args), ready),
-        Role::Echo => raw::echo(endpoint, args.run, idle, child_limit(args), ready),
+    let report = match (mode.qos(), role) {
+        (None, Role::Receiver) => raw::receive(endpoint, args.run, idle, limit, ready),
+        (None, Role::Echo) => raw::echo(endpoint, args.run, idle, limit, ready),
+        (Some(qos), Role::Receiver) => {
+            node_mode::receive(endpoint, qos, args.run, idle, limit, ready)
+        }
+        (Some(qos), Role::Echo) => node_mode::echo(endpoint, qos, args.run, idle, limit, ready),
     }
     .map_err(|e| explain_socket_error(&e, endpoint))?;
     let json = serde_json::to_string(&report).map_err(|e| e.to_string())?;
     println!("RESULT {json}");
     Ok(())
-}
-
-fn protocol_mode_unavailable(mode: Mode) -> String {
-    format!(
-        "--mode {}: this build has no Blaze node to run that mode; use --mode raw",
-        mode.to_possible_value()
-            .map(|v| v.get_name().to_owned())
-            .unwrap_or_default()
-    )
 }
 
 fn explain_socket_error(e: &std::io::Error, endpoint: &Endpoint) -> String {
@@ -287,9 +292,6 @@ fn explain_socket_error(e: &std::io::Error, endpoint: &Endpoint) -> String {
 
 /// The coordinator: every (mode, size, case), then the summary.
 fn coordinate(args: &BenchArgs, endpoint: &Endpoint) -> Result<(), String> {
-    if let Some(mode) = args.mode.iter().find(|m| **m != Mode::Raw) {
-        return Err(protocol_mode_unavailable(*mode));
-    }
     let mut results = Vec::new();
     let mut index = 0u32;
     let base_run = (std::process::id() << 8) ^ (crate::os::monotonic_ns() as u32);
@@ -344,7 +346,7 @@ fn run_case(
         "--role",
         role,
         "--mode",
-        "raw",
+        mode_name(mode),
         "--group",
         &endpoint.group.to_string(),
         "--interface",
@@ -379,22 +381,35 @@ fn run_case(
     let progress = AtomicU64::new(0);
     let bar = progress_bar(args, mode, case, size);
     let started = Instant::now();
+    let members = receivers + 1;
     let sender = std::thread::scope(|scope| {
-        let handle = scope.spawn(|| match case {
-            CaseKind::Pingpong => raw::ping(endpoint, &plan, Duration::from_millis(100), &progress),
-            _ => raw::send(endpoint, &plan, &progress),
-        });
+        let work = || match (mode.qos(), case) {
+            (None, CaseKind::Pingpong) => {
+                raw::ping(endpoint, &plan, Duration::from_millis(100), &progress)
+            }
+            (None, _) => raw::send(endpoint, &plan, &progress),
+            (Some(qos), CaseKind::Pingpong) => {
+                node_mode::ping(endpoint, &plan, qos, Duration::from_millis(200), &progress)
+            }
+            (Some(qos), _) => node_mode::send(endpoint, &plan, qos, members, &progress),
+        };
+        // A node is built and run on this thread: give it room.
+        let handle = std::thread::Builder::new()
+            .name("bench-sender".into())
+            .stack_size(64 << 20)
+            .spawn_scoped(scope, work)
+            .map_err(|e| format!("cannot start the sending thread: {e}"))?;
         while !handle.is_finished() {
             bar.set_position(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
             bar.set_message(format!("{} sent", progress.load(Ordering::Relaxed)));
             std::thread::sleep(Duration::from_millis(50));
         }
-        handle.join()
+        handle
+            .join()
+            .map_err(|_| "the sending thread panicked".to_owned())
     });
     bar.finish_and_clear();
-    let sender = sender
-        .map_err(|_| "the sending thread panicked".to_owned())?
-        .map_err(|e| explain_socket_error(&e, endpoint))?;
+    let sender = sender?.map_err(|e| explain_socket_error(&e, endpoint))?;
 
     let lines = children.collect(
         "RESULT",

@@ -3,6 +3,7 @@
 mod bench;
 mod children;
 mod latency;
+mod node_mode;
 mod os;
 mod raw;
 mod stamp;
