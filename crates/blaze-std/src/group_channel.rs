@@ -212,11 +212,8 @@ impl GroupChannel {
     /// [`ChannelError::Backpressure`]; nothing was sent.
     pub async fn send_to(&self, member: MemberId, payload: &[u8]) -> Result<(), ChannelError> {
         check_direct(payload)?;
-        let bytes = payload.to_vec();
-        self.runner()?
-            .call(move |engine: &mut Engine, _: &mut Hub, now| {
-                engine.node.send_to(now, member, &bytes)
-            })
+        let bytes = std::sync::Arc::new(payload.to_vec());
+        self.while_full(move |engine, now| engine.node.send_to(now, member, &bytes))
             .await?
             .map_err(|e| ChannelError::from_send(e, Some(member), payload.len(), ""))
     }
@@ -418,12 +415,43 @@ impl GroupChannel {
             queue.to_owned(),
             payload.to_vec(),
         );
-        self.runner()?
-            .call(move |engine: &mut Engine, _: &mut Hub, now| {
-                engine.node.queue_send(now, g, &q, &bytes)
-            })
+        self.while_full(move |engine, now| engine.node.queue_send(now, g, &q, &bytes))
             .await?
             .map_err(|e| ChannelError::from_send(e, None, payload.len(), group))
+    }
+
+    /// Runs a messaging command on the task, again every millisecond for
+    /// up to five seconds while the membership's message storage is full
+    /// (messages in flight not yet acknowledged); returns the last outcome.
+    async fn while_full<T, F>(
+        &self,
+        command: F,
+    ) -> Result<Result<T, blaze_membership::SendError>, ChannelError>
+    where
+        T: Send + 'static,
+        F: Fn(&mut Engine, blaze_node::Instant) -> Result<T, blaze_membership::SendError>
+            + Send
+            + Sync
+            + 'static,
+    {
+        use blaze_membership::SendError as E;
+        let command = std::sync::Arc::new(command);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let c = std::sync::Arc::clone(&command);
+            let r = self
+                .runner()?
+                .call(move |engine: &mut Engine, _: &mut Hub, now| c(engine, now))
+                .await?;
+            match r {
+                Err(E::StorageFull | E::TooManyPending)
+                    if tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                other => return Ok(other),
+            }
+        }
     }
 }
 

@@ -73,3 +73,31 @@ fn every_command_has_help_with_an_example() {
         assert!(stdout.contains("Examples:"), "{args:?}: {stdout}");
     }
 }
+
+/// The demo runs a real three-member cluster and checks every feature.
+#[test]
+fn demo_passes_every_check_and_prints_its_summary() {
+    let out = blaze(&["demo", "--messages", "50"]);
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "demo failed:\n{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains("Summary: "), "{stdout}");
+    assert!(stdout.contains(" 0 failed"), "{stdout}");
+    assert!(!stdout.contains("[FAIL]"), "{stdout}");
+    for step in [
+        "Members join",
+        "Broadcast",
+        "point-to-point",
+        "Request and reply",
+        "queue",
+        "map",
+        "lock",
+        "killed",
+        "coordinator fails over",
+    ] {
+        assert!(stdout.contains(step), "missing step {step:?}:\n{stdout}");
+    }
+}

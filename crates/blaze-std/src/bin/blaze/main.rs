@@ -2,6 +2,7 @@
 
 mod bench;
 mod children;
+mod demo;
 mod latency;
 mod node_mode;
 mod os;
@@ -29,6 +30,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Bench(bench::BenchArgs),
+    Demo(demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +38,7 @@ fn main() -> ExitCode {
     init_logging(cli.log.as_deref());
     let outcome = match &cli.command {
         Command::Bench(args) => bench::main(args),
+        Command::Demo(args) => demo::main(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
