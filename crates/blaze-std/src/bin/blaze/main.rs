@@ -4,8 +4,13 @@ mod bench;
 mod children;
 mod demo;
 mod latency;
+mod map_cmd;
+mod members_cmd;
+mod net;
+mod node_cmd;
 mod node_mode;
 mod os;
+mod pubsub;
 mod raw;
 mod stamp;
 
@@ -17,7 +22,9 @@ use clap::{Parser, Subcommand};
 /// replicated map) on UDP multicast.
 #[derive(Debug, Parser)]
 #[command(name = "blaze", version, propagate_version = true)]
-#[command(after_help = "Examples:\n  blaze bench --mode raw --duration 2\n  blaze bench --help")]
+#[command(
+    after_help = "Examples:\n  blaze demo\n  blaze bench --mode raw,reliable --duration 2\n  blaze node --name alpha &  blaze sub news &  blaze pub news hello\n  blaze members blaze\n  blaze map put config colour blue"
+)]
 struct Cli {
     /// Log filter (tracing directives such as `info` or `blaze_std=debug`);
     /// default from the BLAZE_LOG environment variable, else `warn`.
@@ -29,8 +36,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    Bench(bench::BenchArgs),
     Demo(demo::DemoArgs),
+    Bench(bench::BenchArgs),
+    Node(node_cmd::NodeArgs),
+    Pub(pubsub::PubArgs),
+    Sub(pubsub::SubArgs),
+    Members(members_cmd::MembersArgs),
+    Map(map_cmd::MapArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +51,11 @@ fn main() -> ExitCode {
     let outcome = match &cli.command {
         Command::Bench(args) => bench::main(args),
         Command::Demo(args) => demo::main(args),
+        Command::Node(args) => node_cmd::main(args),
+        Command::Pub(args) => pubsub::publish(args),
+        Command::Sub(args) => pubsub::subscribe(args),
+        Command::Members(args) => members_cmd::main(args),
+        Command::Map(args) => map_cmd::main(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
