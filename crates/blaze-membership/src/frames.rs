@@ -213,7 +213,8 @@ impl<'a> Frame<'a> {
             WireBody::Suspect(x) => Body::Suspect(x),
             WireBody::Request(r) => Body::Request(r),
             WireBody::Reply(r) => Body::Reply(r),
-            WireBody::Ack(a) => Body::Ack(a),
+            // Stream acknowledgements belong to reliable multicast.
+            WireBody::Ack(a) if !a.stream_ack => Body::Ack(a),
             _ => Body::Other,
         };
         Ok(Frame {

@@ -282,7 +282,7 @@ fn queue_survives_the_coordinator_crash() {
 fn point_to_point_is_reliable_fifo_and_survives_a_quick_restart() {
     run_seeds!(
         "point_to_point_is_reliable_fifo_and_survives_a_quick_restart",
-        200,
+        100,
         |seed| {
             let mut w = World::new(seed, 4, Setup::new(config(100, 500, None)).factory());
             w.set_default_link(
@@ -354,7 +354,7 @@ fn point_to_point_is_reliable_fifo_and_survives_a_quick_restart() {
 fn point_to_point_recovers_after_a_one_sided_failure() {
     run_seeds!(
         "point_to_point_recovers_after_a_one_sided_failure",
-        100,
+        50,
         |seed| { one_sided(seed, None) }
     );
 }
@@ -363,7 +363,7 @@ fn point_to_point_recovers_after_a_one_sided_failure() {
 fn point_to_point_recovers_after_a_one_sided_failure_unicast() {
     run_seeds!(
         "point_to_point_recovers_after_a_one_sided_failure_unicast",
-        100,
+        50,
         |seed| { one_sided(seed, Some(&[0, 2])) }
     );
 }

@@ -81,7 +81,7 @@ fn join_leave_crash_of_eight_under_loss_agree_on_every_view() {
                 }
                 return Err(format!("MemberLeft(5) seen by {saw_left:?} only"));
             }
-            w.run_until(at(10_000));
+            w.run_until(at(9_000));
             let survivors = [1, 2, 3, 4, 5, 6, 7];
             if !converged(&w, &survivors) {
                 return Err(format!(
