@@ -18,7 +18,8 @@ pub enum MergePolicy {
     /// Like [`LatestVersion`](MergePolicy::LatestVersion), but the
     /// coordinator asks the application about each candidate entry with
     /// [`Event::MergeConflict`](crate::Event::MergeConflict) and waits for
-    /// [`Replica::resolve_merge`](crate::Replica::resolve_merge).
+    /// [`Replica::resolve_merge`](crate::Replica::resolve_merge) (up to
+    /// [`Config::request_timeout`]; then the base keeps its value).
     Ask,
 }
 

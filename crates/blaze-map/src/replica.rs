@@ -124,7 +124,8 @@ struct Candidate<const K: usize, const V: usize> {
     version: u64,
     /// `Some(take_theirs)` once decided.
     decided: Option<bool>,
-    asked: bool,
+    /// When the application was asked (policy `Ask`).
+    asked: Option<Instant>,
 }
 
 /// Work waiting for `poll_transmit`.

@@ -109,8 +109,15 @@ fn quorum_minority_refuses_and_merge_converges() {
 /// Both sides write during the split (no quorum); returns the cluster
 /// after the merge settled and the value each side held for its own key
 /// when the partition healed.
-fn split_brain(seed: u64, policy: MergePolicy) -> Result<(Cluster, Vec<u8>, Vec<u8>), String> {
+fn split_brain(
+    seed: u64,
+    policy: MergePolicy,
+    answer: Option<bool>,
+) -> Result<(Cluster, Vec<u8>, Vec<u8>), String> {
     let mut c = Cluster::new(seed, 5, config(0, policy));
+    for i in 0..5 {
+        c.world.command(i, |n, _| n.answer = answer);
+    }
     c.world
         .set_default_link(LinkConfig::lossy_lan().with_loss(0.02));
     let mut r = rng(seed);
@@ -147,7 +154,13 @@ fn split_brain(seed: u64, policy: MergePolicy) -> Result<(Cluster, Vec<u8>, Vec<
     c.heal();
     c.run_for(Duration::from_millis(25));
     c.install_views();
-    c.run_for(Duration::from_millis(800));
+    // An unanswered question holds the merge for a request time-out.
+    let wait = if answer.is_none() && policy == MergePolicy::Ask {
+        2000
+    } else {
+        800
+    };
+    c.run_for(Duration::from_millis(wait));
     c.check_converged()?;
     c.check_total_order()?;
     let merged = c
@@ -184,7 +197,7 @@ fn value(c: &Cluster, key: &[u8]) -> Option<Vec<u8>> {
 #[test]
 fn merge_majority_side_wins() {
     run_seeds!("merge_majority_side_wins", 200, |seed| {
-        let (c, _, last_maj) = split_brain(seed, MergePolicy::MajoritySide)?;
+        let (c, _, last_maj) = split_brain(seed, MergePolicy::MajoritySide, None)?;
         if value(&c, b"min").is_some() {
             return Err("the minority's key survived a majority-wins merge".into());
         }
@@ -198,7 +211,7 @@ fn merge_majority_side_wins() {
 #[test]
 fn merge_latest_version_keeps_both_sides() {
     run_seeds!("merge_latest_version_keeps_both_sides", 200, |seed| {
-        let (c, last_min, last_maj) = split_brain(seed, MergePolicy::LatestVersion)?;
+        let (c, last_min, last_maj) = split_brain(seed, MergePolicy::LatestVersion, None)?;
         if value(&c, b"min") != Some(last_min) {
             return Err(format!(
                 "the minority's last write is missing: {:?}",
@@ -215,7 +228,7 @@ fn merge_latest_version_keeps_both_sides() {
 #[test]
 fn merge_asks_the_application() {
     run_seeds!("merge_asks_the_application", 200, |seed| {
-        let (c, last_min, _) = split_brain(seed, MergePolicy::Ask)?;
+        let (c, last_min, _) = split_brain(seed, MergePolicy::Ask, Some(true))?;
         let asked = c.world.events().iter().any(|e| {
             matches!(&e.event, Rec::Conflict { key, ours: None, theirs } if key == b"min" && *theirs == last_min)
         });
@@ -224,6 +237,25 @@ fn merge_asks_the_application() {
         }
         if value(&c, b"min") != Some(last_min) {
             return Err("the answered value was not applied".into());
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn unanswered_merge_questions_keep_the_base() {
+    run_seeds!("unanswered_merge_questions_keep_the_base", 50, |seed| {
+        let (c, _, _) = split_brain(seed, MergePolicy::Ask, None)?;
+        let asked = c
+            .world
+            .events()
+            .iter()
+            .any(|e| matches!(&e.event, Rec::Conflict { key, .. } if key == b"min"));
+        if !asked {
+            return Err("no merge question".into());
+        }
+        if value(&c, b"min").is_some() {
+            return Err("an unanswered question took the losing side's value".into());
         }
         Ok(())
     });

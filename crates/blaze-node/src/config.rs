@@ -1,7 +1,7 @@
 //! Settings, identity and storage of a node.
 
 use blaze_membership::{Metadata, Name};
-use blaze_proto_nack::Buffers;
+use blaze_proto_nack::{Buffers, LateJoin};
 use blaze_wire::{GroupId, MemberId};
 
 /// Settings of a [`Node`](crate::Node): one block per machine. Start from
@@ -10,6 +10,13 @@ use blaze_wire::{GroupId, MemberId};
 /// The reliable and best-effort channels of every group use `nack` (the
 /// node sets their `stream` and `reliability`); every group's map uses
 /// `map` (the node sets its `group`).
+///
+/// The profiles set `nack.late_join` to [`LateJoin::Oldest`]: a member
+/// that first hears of a sender starts from the oldest message the sender
+/// holds. A sender holds every message from the view that added a member
+/// until that member acknowledged it, so a member gets every reliable
+/// message sent after it joined the view, even when the first datagrams it
+/// hears from the sender are lost (and possibly a few sent shortly before).
 ///
 /// ```
 /// use blaze_node::Config;
@@ -30,9 +37,11 @@ pub struct Config {
 impl Config {
     /// A local network.
     pub const fn lan() -> Self {
+        let mut nack = blaze_proto_nack::Config::lan();
+        nack.late_join = LateJoin::Oldest;
         Config {
             membership: blaze_membership::Config::lan(),
-            nack: blaze_proto_nack::Config::lan(),
+            nack,
             map: blaze_map::Config::lan(GroupId::from_raw(0)),
         }
     }
@@ -40,9 +49,11 @@ impl Config {
     /// A wide-area network (the map keeps its LAN timing, scaled by its
     /// retries).
     pub const fn wan() -> Self {
+        let mut nack = blaze_proto_nack::Config::wan();
+        nack.late_join = LateJoin::Oldest;
         Config {
             membership: blaze_membership::Config::wan(),
-            nack: blaze_proto_nack::Config::wan(),
+            nack,
             map: blaze_map::Config::lan(GroupId::from_raw(0)),
         }
     }
@@ -89,8 +100,8 @@ impl GroupBuffers<'_> {
         Buffers::recv_bytes_needed(&config.nack, peers, window)
     }
 
-    /// Bytes of the largest message a channel of `buffers` can send: the
-    /// smaller of its send bytes and `max_message_len`.
+    /// Whether `b` can hold a channel of a node with `peers` members and a
+    /// window of `window` (as `Endpoint::new` checks).
     pub(crate) fn fits(b: &Buffers<'_>, config: &Config, peers: usize, window: usize) -> bool {
         !b.send_index.is_empty()
             && b.send_bytes.len() >= config.nack.fragment_size()

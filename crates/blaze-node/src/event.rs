@@ -64,6 +64,15 @@ pub enum Event<'a, X = core::convert::Infallible> {
         /// True when the view merges formerly partitioned sides.
         merge: bool,
     },
+    /// Partitions of `group` healed: their views were merged into
+    /// `view_id` (after the [`ViewChanged`](Event::ViewChanged) with
+    /// `merge` set).
+    Merged {
+        /// The group.
+        group: GroupId,
+        /// The merged view.
+        view_id: u64,
+    },
     /// A member entered the view of `group`.
     MemberJoined {
         /// The group.

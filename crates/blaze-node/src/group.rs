@@ -35,8 +35,9 @@ pub(crate) struct Slot<
     pub(crate) map: Option<Replica<E, L, K, V>>,
     /// The view the channels and the map were last given.
     pub(crate) view_id: u64,
-    /// The other members the channels know (the last view, minus self).
-    pub(crate) peers: heapless::Vec<MemberId, P>,
+    /// The other members the channels know, with their incarnation (the
+    /// last view, minus self).
+    pub(crate) peers: heapless::Vec<(MemberId, u64), P>,
 }
 
 impl<

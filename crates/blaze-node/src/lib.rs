@@ -35,6 +35,11 @@
 //! (Totem) are not built: publishing on a topic with those QoS returns
 //! [`PublishError::QosUnavailable`].
 //!
+//! ## Features
+//!
+//! - `log` / `defmt`: the composed machines log their protocol milestones
+//!   (mutually exclusive).
+//!
 //! `no_std`, no `alloc`, no `unsafe`.
 #![no_std]
 #![forbid(unsafe_code)]

@@ -18,6 +18,10 @@ fn lossy() -> LinkConfig {
         .with_loss(0.10)
 }
 
+fn big() -> Vec<u8> {
+    (0..5000u32).map(|i| (i * 7) as u8).collect()
+}
+
 fn scenario(seed: u64) -> Result<(), String> {
     let mut world = World::new(seed, NODES, Sim::new);
     world.set_default_link(lossy());
@@ -100,6 +104,12 @@ fn scenario(seed: u64) -> Result<(), String> {
                 .unwrap()
         });
     });
+    // A large message: fragmented, repaired and reassembled with its topic.
+    world.at(t0 + Duration::from_millis(7), move |w| {
+        w.command(3, |m, now| {
+            m.n_mut().publish(now, g, "bulk", &big()).unwrap()
+        });
+    });
     world.at(t0 + Duration::from_millis(200), move |w| {
         for k in 0..6u8 {
             w.command(0, |m, now| {
@@ -113,6 +123,7 @@ fn scenario(seed: u64) -> Result<(), String> {
     // Reliable: exactly once, FIFO per sender, at every other node.
     let mut reliable: Vec<(usize, (usize, u8))> = Vec::new();
     let mut best_effort: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut bulk: BTreeMap<usize, usize> = BTreeMap::new();
     for r in events {
         if let Ev::Msg {
             topic,
@@ -122,6 +133,12 @@ fn scenario(seed: u64) -> Result<(), String> {
         } = &r.event
         {
             match qos {
+                Qos::Reliable if topic == "bulk" => {
+                    if *sender != 3 || *payload != big() {
+                        return Err(format!("bad bulk message from {sender}"));
+                    }
+                    *bulk.entry(r.node).or_default() += 1;
+                }
                 Qos::Reliable => {
                     if topic != RELIABLE_TOPIC
                         || payload.len() != 2
@@ -153,6 +170,9 @@ fn scenario(seed: u64) -> Result<(), String> {
             .collect();
         check_exactly_once(r, &got, &expected).map_err(|v| v.to_string())?;
         check_fifo(r, &got).map_err(|v| v.to_string())?;
+    }
+    if (0..3).any(|r| bulk.get(&r) != Some(&1)) {
+        return Err(format!("large message deliveries: {bulk:?}"));
     }
     // Best effort: at most once each, and most of it arrives.
     for r in 0..NODES {

@@ -191,7 +191,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         let Some(c) = self.candidate.as_mut() else {
             return false;
         };
-        if !c.asked || c.decided.is_some() {
+        if c.asked.is_none() || c.decided.is_some() {
             return false;
         }
         c.decided = Some(take_theirs);

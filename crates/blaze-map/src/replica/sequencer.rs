@@ -408,11 +408,19 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         let Some(c) = self.candidate.as_mut() else {
             return;
         };
-        if self.cfg.merge == MergePolicy::Ask && !c.asked {
+        if self.cfg.merge == MergePolicy::Ask
+            && c.decided.is_none()
+            && c.asked
+                .is_some_and(|t| now.saturating_duration_since(t) >= self.cfg.request_timeout)
+        {
+            // Nobody answered: the base keeps its value.
+            c.decided = Some(false);
+        }
+        if self.cfg.merge == MergePolicy::Ask && c.asked.is_none() {
             if self.events.room() == 0 {
                 return;
             }
-            c.asked = true;
+            c.asked = Some(now);
             let mut e = EventSlot::new(Tag::Conflict);
             e.map = c.map;
             e.key = c.key.clone();

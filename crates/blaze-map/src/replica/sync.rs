@@ -439,6 +439,12 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         for h in self.held.iter() {
             take(h.deadline);
         }
+        if let Some(c) = self.candidate.as_ref()
+            && c.decided.is_none()
+            && let Some(t) = c.asked
+        {
+            take(self.later(t + self.cfg.request_timeout, now));
+        }
         self.timers.set(Timer::Client, client);
         let expiry = self.next_expiry(now).map(|t| self.later(t, now));
         self.timers.set(Timer::Expiry, expiry);

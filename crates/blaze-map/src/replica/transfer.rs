@@ -276,7 +276,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             ttl_us: m.ttl_us,
             version: m.version,
             decided: None,
-            asked: false,
+            asked: None,
         });
     }
 

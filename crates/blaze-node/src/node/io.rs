@@ -78,8 +78,14 @@ impl<
             let mut members: heapless::Vec<MemberId, P> = heapless::Vec::new();
             let mut map_members: heapless::Vec<MapMember, { blaze_map::MAX_MEMBERS }> =
                 heapless::Vec::new();
+            // The other members as (id, incarnation): a member that
+            // restarted under its id is a new peer for the channels.
+            let mut others: heapless::Vec<(MemberId, u64), P> = heapless::Vec::new();
             for m in view.members() {
                 let _fits = members.push(m.id);
+                if m.id != me {
+                    let _fits = others.push((m.id, m.incarnation));
+                }
                 let addr = m
                     .address
                     .unwrap_or(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0));
@@ -87,24 +93,21 @@ impl<
             }
             let mut added: heapless::Vec<MemberId, P> = heapless::Vec::new();
             let mut removed: heapless::Vec<MemberId, P> = heapless::Vec::new();
-            for m in members.iter().filter(|m| **m != me) {
+            for m in &others {
                 if !slot.peers.contains(m) {
-                    let _fits = added.push(*m);
+                    let _fits = added.push(m.0);
                 }
             }
             for m in &slot.peers {
-                if !members.contains(m) {
-                    let _fits = removed.push(*m);
+                if !others.contains(m) {
+                    let _fits = removed.push(m.0);
                 }
             }
             for ch in slot.channels.iter_mut().flatten() {
                 self.stats.peer_table_full +=
                     ch.handle_view(now, group, &added, &removed, &members);
             }
-            slot.peers.clear();
-            for m in members.iter().filter(|m| **m != me) {
-                let _fits = slot.peers.push(*m);
-            }
+            slot.peers = others;
             if let Some(map) = slot.map.as_mut() {
                 map.handle_view(
                     now,
@@ -214,12 +217,7 @@ fn from_membership<X>(e: MemberEvent<'_>) -> Option<Event<'_, X>> {
             coordinator,
             previous,
         },
-        MemberEvent::Merged { group, view_id } => Event::ViewChanged {
-            group,
-            view_id,
-            members: 0,
-            merge: true,
-        },
+        MemberEvent::Merged { group, view_id } => Event::Merged { group, view_id },
         MemberEvent::Left { group } => Event::Left { group },
         MemberEvent::Message { from, payload } => Event::Direct { from, payload },
         MemberEvent::Request {
@@ -428,6 +426,8 @@ impl<
             membership,
             slots,
             ev_cursor,
+            deadline,
+            delivered,
             ..
         } = self;
         // Every source, borrowed once: each is taken out of this table
@@ -450,6 +450,7 @@ impl<
                 // consumed and skipped.
                 if let Some(e) = m.poll_event(now).and_then(from_membership) {
                     *ev_cursor = (i + 1) % n;
+                    *delivered = true;
                     return Some(e);
                 }
                 continue;
@@ -466,14 +467,23 @@ impl<
                 let qos = ch.qos();
                 if let Some(e) = ch.poll_event(now).and_then(|e| from_channel(group, qos, e)) {
                     *ev_cursor = (i + 1) % n;
+                    *delivered = true;
                     return Some(e);
                 }
             } else if let Some(m) = map.take()
                 && let Some(e) = m.poll_event()
             {
                 *ev_cursor = (i + 1) % n;
+                *delivered = true;
                 return Some(from_map(group, e));
             }
+        }
+        // Consuming events may have made work due (a channel acknowledges
+        // what was delivered, a storage slot freed up). The machines
+        // cannot be asked here: wake the adapter at once instead, so that
+        // `handle_timeout` recomputes the deadline and the transmits go out.
+        if core::mem::take(delivered) {
+            *deadline = Some(now);
         }
         None
     }

@@ -191,4 +191,21 @@ impl<
     ) -> Result<(), MapError> {
         self.with_map(now, group, |m| m.unlock(now, map, key))
     }
+
+    /// Answers the pending merge question of `group`'s map (merge policy
+    /// `Ask`, [`blaze_map::Event::MergeConflict`] in
+    /// [`Event::Map`](crate::Event::Map)): `true` takes the losing side's
+    /// value. Returns whether a question was waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`MapError::NotJoined`].
+    pub fn map_resolve_merge(
+        &mut self,
+        now: Instant,
+        group: GroupId,
+        take_theirs: bool,
+    ) -> Result<bool, MapError> {
+        self.with_map(now, group, |m| Ok(m.resolve_merge(now, take_theirs)))
+    }
 }

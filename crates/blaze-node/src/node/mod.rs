@@ -128,6 +128,8 @@ pub struct Node<
     tx_cursor: usize,
     /// Next source asked by `poll_event`.
     ev_cursor: usize,
+    /// Events were handed out since `poll_event` last returned `None`.
+    delivered: bool,
 }
 
 impl<
@@ -192,6 +194,7 @@ impl<
             deadline: None,
             tx_cursor: 0,
             ev_cursor: 0,
+            delivered: false,
         })
     }
 
