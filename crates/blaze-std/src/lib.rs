@@ -17,13 +17,29 @@
 //!   elsewhere.
 //! - [`Clock`]: host time to and from the machines' microsecond
 //!   [`Instant`](blaze_wire::Instant).
+//! - The channel API, in ActiveBlaze's spirit, three layers each a
+//!   superset of the one before, running the composed
+//!   [`Node`](blaze_node::Node) on a tokio task:
+//!   - [`Channel`]: broadcast on topics with a quality of service
+//!     ([`Qos`]), subscribe by stream or listener; the life cycle
+//!     constructed → initialized → started ⇄ stopped → shut down
+//!     ([`Lifecycle`]);
+//!   - [`GroupChannel`]: join and leave groups, members and member
+//!     listeners, point-to-point messages, request/reply, queues;
+//!   - [`ClusterChannel`]: the replicated map with change listeners, locks
+//!     with leases, the coordinator (master) with master-changed listeners
+//!     and `wait_for_election`.
 //!
-//! This crate does not implement protocols (they are the `no_std` crates),
-//! and does not yet hold the `blaze` command-line program or the
-//! high-level channel API: those come with the composed `Node`.
+//!   Configured by [`ChannelConfig`] (a builder, or a TOML file); errors
+//!   are typed ([`ChannelError`]); logs go through `tracing`.
+//! - The `blaze` program (feature `cli`, on by default): `demo`, `bench`,
+//!   `node`, `pub`, `sub`, `members`, `map`; see the README.
 //!
-//! The only `unsafe` code is the `recvmmsg`/`sendmmsg` calls and the
-//! `UDP_SEGMENT` control message, each with its proof.
+//! This crate does not implement protocols (they are the `no_std` crates).
+//!
+//! The only `unsafe` code of the library is the `recvmmsg`/`sendmmsg`
+//! calls and the `UDP_SEGMENT` control message, each with its proof (the
+//! program adds `clock_gettime` and `getrusage` for its benchmark).
 #![deny(missing_docs)]
 
 mod channel;

@@ -1,4 +1,8 @@
 //! `blaze`: the Blaze command-line program.
+#![allow(
+    rustdoc::broken_intra_doc_links,
+    reason = "clap prints these doc comments as help text, where brackets are literal TOML and argument names"
+)]
 
 mod bench;
 mod children;
