@@ -399,6 +399,11 @@ impl GroupChannel {
 
     /// Sends `payload` to `queue` of `group`; returns its id.
     ///
+    /// Known limitation of the membership layer in this version: when the
+    /// producer is itself the group's coordinator, its queue messages can
+    /// stall in message storage (this call then fails with
+    /// [`ChannelError::Backpressure`] after five seconds).
+    ///
     /// # Errors
     ///
     /// [`ChannelError::NotInGroup`], [`ChannelError::PayloadTooLarge`],
@@ -449,7 +454,12 @@ impl GroupChannel {
                 {
                     tokio::time::sleep(Duration::from_millis(1)).await;
                 }
-                other => return Ok(other),
+                other => {
+                    if let Err(e) = &other {
+                        tracing::debug!("messaging command refused: {e}");
+                    }
+                    return Ok(other);
+                }
             }
         }
     }

