@@ -66,8 +66,12 @@ fn bench_refuses_a_non_loopback_interface_and_says_what_to_use() {
 
 #[test]
 fn every_command_has_help_with_an_example() {
-    for args in [&["--help"][..], &["bench", "--help"]] {
-        let out = blaze(args);
+    for command in ["", "demo", "bench", "node", "pub", "sub", "members", "map"] {
+        let args: Vec<&str> = [command, "--help"]
+            .into_iter()
+            .filter(|a| !a.is_empty())
+            .collect();
+        let out = blaze(&args);
         assert!(out.status.success());
         let stdout = text(&out.stdout);
         assert!(stdout.contains("Examples:"), "{args:?}: {stdout}");
@@ -100,4 +104,88 @@ fn demo_passes_every_check_and_prints_its_summary() {
     ] {
         assert!(stdout.contains(step), "missing step {step:?}:\n{stdout}");
     }
+}
+
+/// Kills a background `blaze` process when dropped (by its process id).
+struct Background(std::process::Child);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn background(args: &[&str]) -> Background {
+    Background(
+        Command::new(env!("CARGO_BIN_EXE_blaze"))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the blaze program starts"),
+    )
+}
+
+/// A long-running member, then short-lived members that list it, write
+/// and read the map, publish and subscribe.
+#[test]
+fn member_commands_work_against_a_running_node() {
+    let group = "239.255.62.7:47307";
+    let net = ["--group", group, "--wait-ms", "2000"];
+    let _node = background(&["node", "--group", group, "--name", "steady"]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+
+    let out = blaze(&[&["members", "blaze", "--json"][..], &net].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let members: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        members
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["name"] == "steady"),
+        "{members}"
+    );
+
+    let out = blaze(&[&["map", "put", "cfg", "colour", "blue"][..], &net].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = blaze(&[&["map", "get", "cfg", "colour"][..], &net].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "blue");
+    let out = blaze(
+        &[
+            &["map", "get", "cfg", "absent", "--wait-ms", "300"][..],
+            &net[..2],
+        ]
+        .concat(),
+    );
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("absent"));
+
+    // Exits by itself after one message, or after 20 s.
+    let sub = Command::new(env!("CARGO_BIN_EXE_blaze"))
+        .args([
+            "sub",
+            "news",
+            "--json",
+            "--count",
+            "1",
+            "--timeout",
+            "20",
+            "--group",
+            group,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let out = blaze(&[&["pub", "news", "hello from pub"][..], &net].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let output = sub.wait_with_output().unwrap();
+    let stdout = text(&output.stdout);
+    let line: serde_json::Value =
+        serde_json::from_str(stdout.lines().next().expect("a message")).unwrap();
+    assert_eq!(line["payload"], "hello from pub");
+    assert_eq!(line["qos"], "reliable");
 }
