@@ -35,7 +35,8 @@ pub(crate) const SYNC_DONE: MapOpKind = MapOpKind(69);
 /// Snapshot pull: `request_id` session, `version` cursor.
 pub(crate) const SNAP_REQ: MapOpKind = MapOpKind(70);
 /// End of a snapshot: `request_id` session, `order` as-of order, `version`
-/// epoch, `owner` epoch leader, `ttl_us` epoch base.
+/// epoch, `owner` epoch leader, `ttl_us` epoch base, `fence` the cursor
+/// right after the last record.
 pub(crate) const SNAP_END: MapOpKind = MapOpKind(71);
 /// The server cannot serve this session now (busy or its state moved):
 /// `request_id` session. The puller starts over later.
@@ -43,7 +44,9 @@ pub(crate) const SNAP_RESTART: MapOpKind = MapOpKind(72);
 /// A re-request fell below the log: take a snapshot. `fence` epoch.
 pub(crate) const SNAP_NEEDED: MapOpKind = MapOpKind(73);
 /// Lock part of a snapshot record: `request_id` session, `order` cursor,
-/// `wait_us` 1 when the lock is quarantined rather than held.
+/// `wait_us` twice the cursor right after the previous record, plus 1 when
+/// the lock is quarantined rather than held. (Value records carry that
+/// cursor in `fence`.)
 pub(crate) const SNAP_LOCK: LockOpKind = LockOpKind(64);
 
 /// Snapshot entry flag: the record carries a value.
@@ -91,12 +94,7 @@ pub(crate) enum Msg<'a> {
     },
     SnapEntry(MapOp<'a>),
     SnapLock(LockOp<'a>),
-    SnapEnd {
-        session: u64,
-        as_of: u64,
-        epoch: Epoch,
-        epoch_base: u64,
-    },
+    SnapEnd(SnapEnd),
     SnapRestart {
         session: u64,
     },
@@ -113,6 +111,17 @@ pub(crate) enum Msg<'a> {
 pub(crate) struct Epoch {
     pub(crate) id: u64,
     pub(crate) leader: MemberId,
+}
+
+/// The end of a snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SnapEnd {
+    pub(crate) session: u64,
+    /// The cursor right after the last record.
+    pub(crate) prev: u64,
+    pub(crate) as_of: u64,
+    pub(crate) epoch: Epoch,
+    pub(crate) epoch_base: u64,
 }
 
 /// A member's answer to a sync request.
@@ -206,15 +215,16 @@ fn parse_map(m: MapOp<'_>) -> Option<Msg<'_>> {
             session: m.request_id,
             cursor: m.version,
         },
-        SNAP_END => Msg::SnapEnd {
+        SNAP_END => Msg::SnapEnd(SnapEnd {
             session: m.request_id,
+            prev: m.fence,
             as_of: m.order,
             epoch: Epoch {
                 id: m.version,
                 leader: m.owner.unwrap_or(MemberId::NIL),
             },
             epoch_base: m.ttl_us,
-        },
+        }),
         SNAP_RESTART => Msg::SnapRestart {
             session: m.request_id,
         },

@@ -84,6 +84,9 @@ struct Plan {
     losers: Vec<(MemberId, u64), MAX_MEMBERS>,
 }
 
+/// Reordered snapshot records remembered past a gap.
+const AHEAD: usize = 8;
+
 /// A snapshot pull in progress.
 #[derive(Debug, Clone, Copy)]
 struct Pull {
@@ -94,6 +97,14 @@ struct Pull {
     scan: bool,
     /// Only records newer than this are merge candidates (scan).
     newer_than: u64,
+    /// Records accepted since the last request.
+    got: u8,
+    /// Records installed past a gap (reordered): (cursor before, cursor
+    /// after), so the frontier can jump over them once the gap is filled.
+    ahead: [(u64, u64); AHEAD],
+    ahead_len: usize,
+    /// The end, if it arrived before the records it follows.
+    end: Option<frames::SnapEnd>,
     next_send: Instant,
 }
 
@@ -107,6 +118,11 @@ struct Serve {
     last: Instant,
     /// Cursor of the record to send next, if one is due.
     reply: Option<u64>,
+    /// The cursor right after the record sent before (what the puller
+    /// holds); each record names it so a gap is noticed.
+    prev: u64,
+    /// Records left in this burst.
+    burst: u8,
     /// The end was sent; sequencing may resume.
     finished: bool,
 }
@@ -505,12 +521,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             }
             Msg::SnapEntry(m) => self.on_snap_entry(now, sender, &m),
             Msg::SnapLock(l) => self.on_snap_lock(now, sender, &l),
-            Msg::SnapEnd {
-                session,
-                as_of,
-                epoch,
-                epoch_base,
-            } => self.on_snap_end(now, sender, session, as_of, epoch, epoch_base),
+            Msg::SnapEnd(end) => self.on_snap_end(now, sender, end),
             Msg::SnapRestart { session } => self.on_snap_restart(now, sender, session),
             Msg::SnapNeeded { epoch } => self.on_snap_needed(now, sender, epoch),
             Msg::Denied(l) => self.on_denied(now, &l),
@@ -542,6 +553,22 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
 
     fn addr_of(&self, id: MemberId) -> Option<SocketAddr> {
         self.view.addr(id)
+    }
+
+    /// Numbers this replica's requests from `base + 1` on, and returns
+    /// whether it took effect (only before the first request).
+    ///
+    /// The coordinator recognises resent requests by (member, request
+    /// number). A member that restarts under the same id must therefore
+    /// number its requests above any it used before, or its first writes
+    /// are taken for resent ones and dropped: pass a base that grows with
+    /// each incarnation, such as the incarnation shifted left by 32.
+    pub fn set_request_base(&mut self, base: u64) -> bool {
+        if self.next_request != 1 {
+            return false;
+        }
+        self.next_request = base.saturating_add(1);
+        true
     }
 
     fn fresh_request_id(&mut self) -> u64 {

@@ -35,6 +35,10 @@ pub struct Stats {
     pub snapshots_installed: u64,
     /// Snapshot sessions served to the end.
     pub snapshots_served: u64,
+    /// Snapshot pulls started over (the server was busy or its state moved).
+    pub snapshot_restarts: u64,
+    /// Dropped: a snapshot record out of sequence (a gap or a duplicate).
+    pub dropped_snapshot: u64,
     /// A replica could not apply an operation the coordinator accepted (its
     /// storage is smaller than the coordinator's); the entry was skipped.
     pub apply_failures: u64,

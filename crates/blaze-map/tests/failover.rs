@@ -138,6 +138,30 @@ fn flapping(seed: u64) -> Result<(), String> {
         c.install_views();
     }
     c.run_for(Duration::from_millis(800));
+    if std::env::var("MAP_DEBUG").is_ok() {
+        for e in c.world.events() {
+            if !matches!(
+                e.event,
+                common::Rec::Changed { .. }
+                    | common::Rec::WriteDone { .. }
+                    | common::Rec::WriteFailed { .. }
+            ) {
+                eprintln!("{} n{} {:?}", e.time, e.node, e.event);
+            }
+        }
+        for i in 0..5 {
+            if let Some(m) = c.world.machine(i) {
+                eprintln!(
+                    "node {i}: seq {} synced {} applied {} committed {} stats {:?}",
+                    m.r.is_sequencing(),
+                    m.r.is_synced(),
+                    m.r.applied(),
+                    m.r.committed(),
+                    m.r.stats()
+                );
+            }
+        }
+    }
     c.check_converged()?;
     c.check_total_order()?;
     c.check_acked_present()?;
@@ -147,7 +171,7 @@ fn flapping(seed: u64) -> Result<(), String> {
 
 #[test]
 fn flapping_membership() {
-    run_seeds!("flapping_membership", 60, flapping);
+    run_seeds!("flapping_membership", 40, flapping);
 }
 
 #[test]

@@ -32,7 +32,11 @@ pub(crate) struct Slot<
     /// closed.
     pub(crate) spare: [Option<Buffers<'a>>; 2],
     pub(crate) channels: [Option<Channel<'a, C, P, W>>; CHANNELS],
+    /// The group's map; kept (idle) after a leave, for a later join of
+    /// the same group.
     pub(crate) map: Option<Replica<E, L, K, V>>,
+    /// The group `map` belongs to.
+    pub(crate) map_group: Option<GroupId>,
     /// The view the channels and the map were last given.
     pub(crate) view_id: u64,
     /// The other members the channels know, with their incarnation (the
@@ -57,6 +61,7 @@ impl<
             spare: [Some(reliable), Some(best_effort)],
             channels: [const { None }; CHANNELS],
             map: None,
+            map_group: None,
             view_id: 0,
             peers: heapless::Vec::new(),
         }

@@ -156,7 +156,7 @@ fn scenario(seed: u64) -> Result<(), String> {
 
 #[test]
 fn member_and_coordinator_crash() {
-    common::with_big_stack(|| run_seeds!("member_and_coordinator_crash", 200, scenario));
+    common::with_big_stack(|| run_seeds!("member_and_coordinator_crash", 100, scenario));
 }
 
 /// A member restarts under its id (a new incarnation) and joins again:

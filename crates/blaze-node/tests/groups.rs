@@ -107,3 +107,78 @@ fn scenario(seed: u64) -> Result<(), String> {
 fn one_node_in_two_groups() {
     common::with_big_stack(|| run_seeds!("one_node_in_two_groups", 100, scenario));
 }
+
+/// A node leaves a group and joins it again: its map catches up with what
+/// was written meanwhile and its writes go through again.
+fn rejoin_scenario(seed: u64) -> Result<(), String> {
+    let mut world = World::new(seed, 3, Sim::new);
+    world.set_default_link(LinkConfig::perfect(Duration::from_micros(200)).with_loss(0.05));
+    let g = common::group();
+    let all = [0, 1, 2];
+    for i in all {
+        world.command(i, |m, now| m.n_mut().join(now, common::GROUP).map(|_| ()));
+    }
+    if !world.run_while_not(Instant::from_millis(10_000), |w| common::agreed(w, &all)) {
+        return Err("no agreed view".into());
+    }
+    let put = |w: &mut World<Sim>, i: usize, k: &'static [u8]| {
+        w.command(i, |m, now| {
+            m.n_mut()
+                .map_put(now, g, "m", k, k, WriteOptions::default())
+                .unwrap()
+        });
+    };
+    put(&mut world, 1, b"before");
+    world.run_for(Duration::from_millis(300));
+    world.command(1, |m, now| m.n_mut().leave(now, g).unwrap());
+    if !world.run_while_not(world.now() + Duration::from_secs(5), |w| {
+        common::agreed(w, &[0, 2])
+    }) {
+        return Err("the others never agreed without node 1".into());
+    }
+    put(&mut world, 0, b"meanwhile");
+    world.run_for(Duration::from_millis(300));
+    world.command(1, |m, now| m.n_mut().join(now, common::GROUP).map(|_| ()));
+    if !world.run_while_not(world.now() + Duration::from_secs(10), |w| {
+        common::agreed(w, &all)
+    }) {
+        return Err("node 1 never rejoined".into());
+    }
+    world.take_events();
+    put(&mut world, 1, b"after");
+    world.run_for(Duration::from_secs(3));
+    if !world
+        .events()
+        .iter()
+        .any(|r| r.node == 1 && r.event == Ev::WriteDone)
+    {
+        let e: Vec<&Ev> = world
+            .events()
+            .iter()
+            .filter(|r| r.node == 1)
+            .map(|r| &r.event)
+            .collect();
+        return Err(format!("the write after rejoining did not complete: {e:?}"));
+    }
+    for i in all {
+        for k in [&b"before"[..], b"meanwhile", b"after"] {
+            let v = world
+                .machine(i)
+                .unwrap()
+                .n()
+                .map_get(g, "m", k)
+                .map(|e| e.value.to_vec());
+            if v.as_deref() != Some(k) {
+                return Err(format!("node {i} reads {v:?} for {k:?}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn leave_and_rejoin_keeps_the_map_going() {
+    common::with_big_stack(|| {
+        run_seeds!("leave_and_rejoin_keeps_the_map_going", 50, rejoin_scenario)
+    });
+}

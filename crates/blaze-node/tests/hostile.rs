@@ -140,6 +140,6 @@ fn scenario(seed: u64) -> Result<(), String> {
 #[test]
 fn hostile_datagrams_are_counted_and_dropped() {
     common::with_big_stack(|| {
-        run_seeds!("hostile_datagrams_are_counted_and_dropped", 100, scenario)
+        run_seeds!("hostile_datagrams_are_counted_and_dropped", 60, scenario)
     });
 }

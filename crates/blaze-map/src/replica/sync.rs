@@ -130,19 +130,13 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             .filter(|(_, r)| r.synced)
             .collect();
         if reports.is_empty() {
-            // Nobody holds a state: a new group starts empty.
-            self.store.clear();
-            self.log.clear();
-            self.dedup.clear();
-            self.applied = 0;
-            self.committed = 0;
-            self.synced = true;
+            // Nobody holds a state: the whole view starts from the empty
+            // state (the genesis epoch), every member holding it at once, so
+            // the first writes already wait for every member.
+            self.start_empty();
             self.plan = Some(Plan {
                 base: 0,
-                winner: Epoch {
-                    id: self.view.id,
-                    leader: self.me,
-                },
+                winner: Epoch::default(),
                 source: self.me,
                 losers: Vec::new(),
             });
@@ -223,6 +217,19 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         }
     }
 
+    /// Adopts the empty state of a new group.
+    fn start_empty(&mut self) {
+        self.store.clear();
+        self.log.clear();
+        self.dedup.clear();
+        self.pull = None;
+        self.applied = 0;
+        self.committed = 0;
+        self.high_known = 0;
+        self.epoch = Epoch::default();
+        self.synced = true;
+    }
+
     /// The coordinator holds the chosen history: start a new epoch.
     pub(super) fn finish_sync(&mut self, now: Instant) {
         let Some(plan) = self.plan.clone() else {
@@ -242,7 +249,10 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         let me = self.me;
         let applied = self.applied;
         for p in self.peers.iter_mut() {
-            let keeps = p.report.is_some_and(|r| r.synced && r.epoch == plan.winner);
+            let genesis = plan.winner == Epoch::default();
+            let keeps = p
+                .report
+                .is_some_and(|r| genesis || (r.synced && r.epoch == plan.winner));
             p.in_set = p.id == me || keeps;
             p.acked = if p.id == me { applied } else { 0 };
             p.done = p.id == me;
@@ -309,6 +319,11 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         }
         self.done_view = view;
         let merge = self.view.merge;
+        if winner == Epoch::default() {
+            self.fail_pending(WriteError::Aborted, true);
+            self.lose_held(LockLostReason::Revoked);
+            self.start_empty();
+        }
         if self.synced && self.pull.is_none() && self.epoch == winner {
             self.epoch = Epoch {
                 id: view,
@@ -375,6 +390,10 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             cursor: 0,
             scan,
             newer_than,
+            got: 0,
+            ahead: [(0, 0); super::AHEAD],
+            ahead_len: 0,
+            end: None,
             next_send: now,
         });
         self.out.snap_req = true;

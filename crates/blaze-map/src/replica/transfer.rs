@@ -1,19 +1,24 @@
 //! State transfer: serving and pulling snapshots, and scanning a losing
 //! side's state during a merge.
 //!
-//! A snapshot is pulled one record at a time (cursor = slot × 2 + part,
-//! part 0 the value, part 1 the lock). The server's state must not move
+//! A snapshot is pulled in bursts of [`BURST`] records (cursor = slot × 2 +
+//! part, part 0 the value, part 1 the lock, then the request windows). Each
+//! record names the cursor right after the record before it, so the puller
+//! accepts records only without a gap and asks again from where it is. The server's state must not move
 //! during a session: a coordinator pauses sequencing while it serves (up to
 //! [`Config::snapshot_idle`](crate::Config::snapshot_idle) without a
 //! request), and any server whose applied order moved answers "restart".
 
-use super::{Candidate, Replica, Role, Serve};
+use super::{AHEAD, Candidate, Replica, Role, Serve};
 use crate::event::{Slot as EventSlot, Tag};
-use crate::frames::{Epoch, SNAP_DEDUP, SNAP_HAS_VALUE};
+use crate::frames::{Epoch, SNAP_DEDUP, SNAP_HAS_VALUE, SnapEnd};
 use crate::store::{FLAG_MASK, LockState};
 use blaze_wire::{Duration, Instant, LockOp, MapOp, MemberId};
 use core::net::SocketAddr;
 use heapless::Vec;
+
+/// Records sent for one pull request.
+pub(super) const BURST: u8 = 8;
 
 /// One snapshot record, ready to encode.
 pub(super) enum Record<'a> {
@@ -90,6 +95,8 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
                     return;
                 }
                 s.reply = Some(cursor);
+                s.prev = cursor;
+                s.burst = BURST;
                 s.last = now;
             }
             Some(s)
@@ -110,6 +117,8 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
                     as_of: self.applied,
                     last: now,
                     reply: Some(0),
+                    prev: 0,
+                    burst: BURST,
                     finished: false,
                 });
             }
@@ -186,23 +195,79 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         }
     }
 
-    fn pull_accepts(&self, sender: MemberId, session: u64, cursor: u64) -> bool {
-        self.pull
-            .is_some_and(|p| p.server == sender && p.session == session && cursor >= p.cursor)
+    /// Whether a record (`prev` the cursor right after the record before it)
+    /// is taken: the next one, or, when installing, one past a gap (records
+    /// of a session are idempotent writes of a state that does not move).
+    /// A scan takes records strictly in order, and none while a merge
+    /// candidate waits.
+    fn pull_accepts(&self, sender: MemberId, session: u64, prev: u64, cursor: u64) -> bool {
+        if self.candidate.is_some() {
+            return false;
+        }
+        let Some(p) = self.pull else {
+            return false;
+        };
+        if p.server != sender || p.session != session {
+            return false;
+        }
+        if prev == p.cursor {
+            return true;
+        }
+        let known = p
+            .ahead
+            .iter()
+            .take(p.ahead_len)
+            .any(|(before, _)| *before == prev);
+        !p.scan && prev > p.cursor && cursor >= prev && !known && p.ahead_len < AHEAD
     }
 
-    fn pull_advance(&mut self, now: Instant, cursor: u64) {
+    fn pull_advance(&mut self, now: Instant, prev: u64, cursor: u64) {
+        let mut ask = false;
+        let mut end = None;
         if let Some(p) = self.pull.as_mut() {
-            p.cursor = cursor.saturating_add(1);
+            let after = cursor.saturating_add(1);
+            if prev == p.cursor {
+                p.cursor = after;
+                // Jump over records that arrived early.
+                while let Some(i) = p
+                    .ahead
+                    .iter()
+                    .take(p.ahead_len)
+                    .position(|(before, _)| *before == p.cursor)
+                {
+                    p.cursor = p.ahead.get(i).map_or(p.cursor, |(_, a)| *a);
+                    p.ahead_len -= 1;
+                    p.ahead.swap(i, p.ahead_len);
+                }
+            } else if let Some(slot) = p.ahead.get_mut(p.ahead_len) {
+                *slot = (prev, after);
+                p.ahead_len += 1;
+            }
             p.next_send = now + self.cfg.retry_interval;
+            p.got = p.got.saturating_add(1);
+            if p.got >= BURST {
+                p.got = 0;
+                ask = true;
+            }
+            end = p.end.filter(|e| e.prev == p.cursor);
         }
-        if self.candidate.is_none() {
+        if let Some(e) = end {
+            let server = self.pull.map(|p| p.server).unwrap_or(MemberId::NIL);
+            self.on_snap_end(now, server, e);
+            return;
+        }
+        self.timers.set(
+            super::timer::Timer::Pull,
+            Some(now + self.cfg.retry_interval),
+        );
+        if ask && self.candidate.is_none() {
             self.out.snap_req = true;
         }
     }
 
     pub(super) fn on_snap_entry(&mut self, now: Instant, sender: MemberId, m: &MapOp<'_>) {
-        if !self.pull_accepts(sender, m.request_id, m.order) {
+        if !self.pull_accepts(sender, m.request_id, m.fence, m.order) {
+            self.stats.dropped_snapshot += 1;
             return;
         }
         let Some(pull) = self.pull else {
@@ -210,7 +275,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         };
         let Some(map) = self.store.names.intern(m.map) else {
             self.stats.dropped_map_name += 1;
-            self.pull_advance(now, m.order);
+            self.pull_advance(now, m.fence, m.order);
             return;
         };
         let (Ok(key), Ok(value)) = (Vec::from_slice(m.key), Vec::from_slice(m.value)) else {
@@ -222,7 +287,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             if !pull.scan {
                 self.dedup.restore(owner, m.version, m.ttl_us);
             }
-            self.pull_advance(now, m.order);
+            self.pull_advance(now, m.fence, m.order);
             return;
         }
         if pull.scan {
@@ -240,7 +305,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         } else {
             self.stats.apply_failures += 1;
         }
-        self.pull_advance(now, m.order);
+        self.pull_advance(now, m.fence, m.order);
     }
 
     /// A losing side's entry: a merge candidate if written after that
@@ -281,7 +346,8 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
     }
 
     pub(super) fn on_snap_lock(&mut self, now: Instant, sender: MemberId, l: &LockOp<'_>) {
-        if !self.pull_accepts(sender, l.request_id, l.order) {
+        if !self.pull_accepts(sender, l.request_id, l.wait_us >> 1, l.order) {
+            self.stats.dropped_snapshot += 1;
             return;
         }
         let scan = self.pull.is_some_and(|p| p.scan);
@@ -299,29 +365,40 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
                         lease_us: l.lease_us,
                         expires: now + lease + margin,
                     });
-                } else if l.wait_us == 1 {
+                } else if l.wait_us & 1 == 1 {
                     s.quarantine = Some((l.lease_us, now + lease + margin));
                 }
             } else {
                 self.stats.apply_failures += 1;
             }
         }
-        self.pull_advance(now, l.order);
+        self.pull_advance(now, l.wait_us >> 1, l.order);
     }
 
-    pub(super) fn on_snap_end(
-        &mut self,
-        now: Instant,
-        sender: MemberId,
-        session: u64,
-        as_of: u64,
-        epoch: Epoch,
-        epoch_base: u64,
-    ) {
+    pub(super) fn on_snap_end(&mut self, now: Instant, sender: MemberId, end: SnapEnd) {
+        let SnapEnd {
+            session,
+            prev,
+            as_of,
+            epoch,
+            epoch_base,
+        } = end;
         let Some(pull) = self.pull else {
             return;
         };
         if pull.server != sender || pull.session != session || self.candidate.is_some() {
+            return;
+        }
+        if prev != pull.cursor {
+            // Records are missing before the end: keep it for later.
+            if !pull.scan
+                && prev > pull.cursor
+                && let Some(p) = self.pull.as_mut()
+            {
+                p.end = Some(end);
+            } else {
+                self.stats.dropped_snapshot += 1;
+            }
             return;
         }
         self.pull = None;
@@ -373,6 +450,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         if p.server != sender || p.session != session {
             return;
         }
+        self.stats.snapshot_restarts += 1;
         if !p.scan {
             self.store.clear();
         }
@@ -381,6 +459,9 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         if let Some(p) = self.pull.as_mut() {
             p.session = next;
             p.cursor = 0;
+            p.got = 0;
+            p.ahead_len = 0;
+            p.end = None;
             p.next_send = now + self.cfg.retry_interval * 2;
         }
         self.out.snap_req = false;

@@ -226,11 +226,42 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
     fn transmit_serve(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
         let s = self.serve?;
         let cursor = s.reply?;
-        if let Some(sv) = self.serve.as_mut() {
-            sv.reply = None;
-        }
+        let record = self.record_at(cursor);
+        // The next record of the burst follows this one.
+        let next = match &record {
+            Some(Record::Dedup { cursor, .. })
+            | Some(Record::Entry { cursor, .. })
+            | Some(Record::Lock { cursor, .. }) => Some(cursor.saturating_add(1)),
+            None => None,
+        };
+        let prev = s.prev;
         let to = Destination::Peer(s.addr);
-        match self.record_at(cursor) {
+        let t = self.emit_record(record, &s, prev, to, now, buf);
+        if let Some(sv) = self.serve.as_mut() {
+            sv.burst = sv.burst.saturating_sub(1);
+            sv.reply = next.filter(|_| sv.burst > 0);
+            match next {
+                Some(n) => sv.prev = n,
+                None if !sv.finished => {
+                    sv.finished = true;
+                    self.stats.snapshots_served += 1;
+                }
+                None => {}
+            }
+        }
+        t
+    }
+
+    fn emit_record(
+        &self,
+        record: Option<Record<'_>>,
+        s: &super::Serve,
+        prev: u64,
+        to: Destination,
+        now: Instant,
+        buf: &mut [u8],
+    ) -> Option<Transmit> {
+        match record {
             Some(Record::Dedup {
                 cursor,
                 origin,
@@ -245,6 +276,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
                     ttl_us: bits,
                     flags: SNAP_DEDUP,
                     owner: Some(origin),
+                    fence: prev,
                     ..MapOp::default()
                 };
                 self.send(to, Body::MapOp(body), buf)
@@ -276,6 +308,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
                     ttl_us,
                     flags: flags | SNAP_HAS_VALUE,
                     owner: Some(owner).filter(|m| !m.is_nil()),
+                    fence: prev,
                     ..MapOp::default()
                 };
                 self.send(to, Body::MapOp(body), buf)
@@ -298,23 +331,18 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
                     holder,
                     request_id: s.session,
                     order: cursor,
-                    wait_us: u64::from(quarantined),
+                    wait_us: prev.saturating_mul(2) | u64::from(quarantined),
                 };
                 self.send(to, Body::LockOp(body), buf)
             }
             None => {
-                if let Some(sv) = self.serve.as_mut()
-                    && !sv.finished
-                {
-                    sv.finished = true;
-                    self.stats.snapshots_served += 1;
-                }
                 let body = MapOp {
                     request_id: s.session,
                     order: s.as_of,
                     version: self.epoch.id,
                     owner: Some(self.epoch.leader).filter(|m| !m.is_nil()),
                     ttl_us: self.epoch_base,
+                    fence: prev,
                     ..ctl(frames::SNAP_END)
                 };
                 self.send(to, Body::MapOp(body), buf)

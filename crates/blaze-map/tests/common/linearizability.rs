@@ -28,7 +28,10 @@ pub enum Kind {
     Read { value: u32, version: u64 },
 }
 
-/// One operation with its real-time window.
+/// One operation with its real-time window. Positions are doubled: an
+/// invocation made when the record held `n` events is at `2n`, and the
+/// event at index `k` is at `2k + 1`, so an outcome recorded by the very
+/// command that asked for it still follows its invocation.
 #[derive(Debug, Clone, Copy)]
 pub struct Op {
     pub inv: usize,
@@ -222,8 +225,8 @@ pub fn check_run(c: &super::Cluster) -> Result<usize, String> {
         };
         let op = match out {
             Some((pos, Rec::WriteDone { version, .. })) => Op {
-                inv: inv.pos,
-                resp: *pos,
+                inv: 2 * inv.pos,
+                resp: 2 * *pos + 1,
                 kind: effect(*version),
                 optional: false,
             },
@@ -234,8 +237,8 @@ pub fn check_run(c: &super::Cluster) -> Result<usize, String> {
                     ..
                 },
             )) => Op {
-                inv: inv.pos,
-                resp: *pos,
+                inv: 2 * inv.pos,
+                resp: 2 * *pos + 1,
                 kind: Kind::CasFail {
                     expected: expected.unwrap_or(0),
                     current: *current,
@@ -247,14 +250,14 @@ pub fn check_run(c: &super::Cluster) -> Result<usize, String> {
                 let k = (key.clone(), value.clone());
                 if let Some(v) = live.get(&k) {
                     Op {
-                        inv: inv.pos,
+                        inv: 2 * inv.pos,
                         resp: usize::MAX,
                         kind: effect(*v),
                         optional: false,
                     }
                 } else if let Some(v) = anywhere.get(&k) {
                     Op {
-                        inv: inv.pos,
+                        inv: 2 * inv.pos,
                         resp: usize::MAX,
                         kind: effect(*v),
                         optional: true,
@@ -277,8 +280,8 @@ pub fn check_run(c: &super::Cluster) -> Result<usize, String> {
                 .and_then(|m| m.r.get("m", &key).map(|e| (id(e.value), e.version)))
                 .unwrap_or((0, 0));
             ops.push(Op {
-                inv: end,
-                resp: end + 1,
+                inv: 2 * end,
+                resp: 2 * end + 1,
                 kind: Kind::Read { value, version },
                 optional: false,
             });

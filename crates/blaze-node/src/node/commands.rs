@@ -5,7 +5,7 @@ use blaze_proto_nack::{Endpoint, Reliability, SendError as NackSendError};
 use blaze_wire::{Duration, GroupId, Instant, MemberId};
 
 use super::Node;
-use crate::group::{CH_BEST_EFFORT, CH_CUSTOM, CH_RELIABLE};
+use crate::group::{CH_BEST_EFFORT, CH_CUSTOM, CH_RELIABLE, Slot};
 use crate::{
     Channel, CustomError, CustomProtocol, GroupBuffers, GroupError, MAX_TOPIC_LEN, PublishError,
     Qos, STREAM_BEST_EFFORT, STREAM_RELIABLE, TopicError,
@@ -37,10 +37,15 @@ impl<
         if self.slots.iter().any(|s| s.serves(id)) {
             return Err(GroupError::AlreadyJoined);
         }
+        // A free slot, preferably the one that kept this group's map.
+        let free = |s: &&Slot<'a, C, P, W, E, L, K, V>| {
+            s.group.is_none() && s.spare.iter().all(Option::is_some)
+        };
         let Some(i) = self
             .slots
             .iter()
-            .position(|s| s.group.is_none() && s.spare.iter().all(Option::is_some))
+            .position(|s| free(&s) && s.map_group == Some(id))
+            .or_else(|| self.slots.iter().position(|s| free(&s)))
         else {
             return Err(GroupError::TooManyGroups);
         };
@@ -67,8 +72,25 @@ impl<
         let (Some(rb), Some(bb)) = (r.take(), b.take()) else {
             return Err(GroupError::TooManyGroups);
         };
-        // The configurations and buffers were checked by `Node::new`.
-        let rep = blaze_map::Replica::new(map, me);
+        // The configurations and buffers were checked by `Node::new`. A
+        // map kept from an earlier membership of this group goes on: its
+        // request numbers must not start over, or the coordinator would
+        // take its requests for ones it already sequenced.
+        let kept = if slot.map_group == Some(group) {
+            slot.map.take()
+        } else {
+            None
+        };
+        let base = self.incarnation << 32;
+        let rep = kept.map_or_else(
+            || {
+                blaze_map::Replica::new(map, me).map(|mut r| {
+                    r.set_request_base(base);
+                    r
+                })
+            },
+            Ok,
+        );
         let id_r = blaze_proto_nack::Identity {
             member: me,
             group,
@@ -97,13 +119,16 @@ impl<
             *c = Some(Channel::BestEffort(eb));
         }
         slot.map = Some(rep);
+        slot.map_group = Some(group);
         self.after_input(now);
         Ok(group)
     }
 
     /// Leaves `group`: membership announces the leave (the `Left` event
-    /// follows), and the group's channels, map and custom protocol close at
-    /// once (undelivered and unsent messages are dropped).
+    /// follows), and the group's channels and custom protocol close at once
+    /// (undelivered and unsent messages are dropped). The group's map
+    /// stops (no input, output or events) but is kept in its slot: joining
+    /// the group again resumes it, and it catches up with the group.
     ///
     /// # Errors
     ///
@@ -125,7 +150,7 @@ impl<
         for c in &mut slot.channels {
             *c = None;
         }
-        slot.map = None;
+        // The map is kept, idle, for a later join of the same group.
         slot.group = None;
         slot.view_id = 0;
         slot.peers.clear();

@@ -52,7 +52,7 @@ impl<
 
     fn refresh_deadline(&mut self) {
         let mut d = self.membership.poll_timeout();
-        for slot in &mut self.slots {
+        for slot in self.slots.iter_mut().filter(|s| s.group.is_some()) {
             for ch in slot.channels.iter_mut().flatten() {
                 d = earliest([d, ch.poll_timeout()]);
             }
@@ -86,8 +86,11 @@ impl<
                 if m.id != me {
                     let _fits = others.push((m.id, m.incarnation));
                 }
+                // The view's address, else the one membership learnt from
+                // the member's datagrams (this member's own is not needed).
                 let addr = m
                     .address
+                    .or_else(|| self.membership.member(m.id).and_then(|p| p.address))
                     .unwrap_or(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0));
                 let _fits = map_members.push(MapMember { id: m.id, addr });
             }
@@ -376,7 +379,7 @@ impl<
     fn handle_timeout(&mut self, now: Instant) {
         self.advance(now);
         self.membership.handle_timeout(now);
-        for slot in &mut self.slots {
+        for slot in self.slots.iter_mut().filter(|s| s.group.is_some()) {
             for ch in slot.channels.iter_mut().flatten() {
                 ch.handle_timeout(now);
             }
@@ -396,7 +399,7 @@ impl<
                 self.membership.poll_transmit(now, buf)
             } else {
                 let (s, k) = ((i - 1) / PER_SLOT, (i - 1) % PER_SLOT);
-                let Some(slot) = self.slots.get_mut(s) else {
+                let Some(slot) = self.slots.get_mut(s).filter(|s| s.group.is_some()) else {
                     continue;
                 };
                 if k < CHANNELS {

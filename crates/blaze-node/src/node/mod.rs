@@ -115,6 +115,9 @@ pub struct Node<
 > {
     config: Config,
     me: MemberId,
+    /// This member's incarnation: its map requests are numbered above
+    /// those of earlier incarnations.
+    incarnation: u64,
     rng: Rng,
     membership: Membership<P, G, S, B>,
     slots: [Slot<'a, C, P, W, E, L, K, V>; G],
@@ -185,6 +188,7 @@ impl<
         Ok(Node {
             config,
             me: identity.id,
+            incarnation: identity.incarnation,
             rng,
             membership,
             slots: buffers.map(|b| Slot::idle(b.reliable, b.best_effort)),

@@ -204,6 +204,8 @@ pub struct Sim {
     /// `sample` is set).
     pub sample: bool,
     pub sent: Vec<Vec<u8>>,
+    /// A group joined at the first input (for machines made by a restart).
+    pub autojoin: Option<&'static str>,
 }
 
 impl Sim {
@@ -226,6 +228,21 @@ impl Sim {
             node: Some(node),
             sample: false,
             sent: Vec::new(),
+            autojoin: None,
+        }
+    }
+
+    /// A node that joins [`GROUP`] as soon as it runs (also after every
+    /// restart).
+    pub fn joining(s: Spawn) -> Self {
+        let mut sim = Sim::new(s);
+        sim.autojoin = Some(GROUP);
+        sim
+    }
+
+    fn maybe_join(&mut self, now: Instant) {
+        if let Some(g) = self.autojoin.take() {
+            let _ = self.n_mut().join(now, g);
         }
     }
 
@@ -251,10 +268,12 @@ impl Machine for Sim {
     type Event = Ev;
 
     fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        self.maybe_join(now);
         self.n_mut().handle_datagram(now, from, datagram);
     }
 
     fn handle_timeout(&mut self, now: Instant) {
+        self.maybe_join(now);
         self.n_mut().handle_timeout(now);
     }
 
@@ -267,6 +286,10 @@ impl Machine for Sim {
     }
 
     fn poll_timeout(&mut self) -> Option<Instant> {
+        if self.autojoin.is_some() {
+            // Run at once, to join.
+            return Some(Instant::ZERO);
+        }
         self.n().poll_timeout()
     }
 
