@@ -607,3 +607,15 @@ pub(crate) fn join_one(
         }),
     }
 }
+
+#[cfg(test)]
+mod send_sync {
+    fn is_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn channels_are_send_and_sync() {
+        is_send_sync::<super::Channel>();
+        is_send_sync::<crate::GroupChannel>();
+        is_send_sync::<crate::ClusterChannel>();
+    }
+}

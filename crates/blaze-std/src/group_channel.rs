@@ -352,7 +352,7 @@ impl GroupChannel {
     where
         F: FnMut(&Request) -> (u32, Vec<u8>) + Send + 'static,
     {
-        self.with_hub(move |hub| hub.handler = Some(Box::new(handler)))
+        self.with_hub(move |hub| hub.handler = Some(std::sync::Mutex::new(Box::new(handler))))
             .await
     }
 
@@ -399,10 +399,12 @@ impl GroupChannel {
 
     /// Sends `payload` to `queue` of `group`; returns its id.
     ///
-    /// Known limitation of the membership layer in this version: when the
-    /// producer is itself the group's coordinator, its queue messages can
-    /// stall in message storage (this call then fails with
-    /// [`ChannelError::Backpressure`] after five seconds).
+    /// Queue messages hold message storage until a consumer acknowledges
+    /// them, and each consumer takes a bounded prefetch of unacknowledged
+    /// messages; while storage is full this waits (up to five seconds,
+    /// then [`ChannelError::Backpressure`]). Keep consuming while producing:
+    /// a coordinator producing to its own queue, in particular, holds only
+    /// about a prefetch per consumer before it waits for acknowledgements.
     ///
     /// # Errors
     ///

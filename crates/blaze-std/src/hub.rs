@@ -56,7 +56,9 @@ pub(crate) struct Hub {
     pub(crate) topics: HashMap<String, Vec<Sink<Message>>>,
     pub(crate) directs: Vec<Sink<Direct>>,
     pub(crate) requests: Vec<Sink<Request>>,
-    pub(crate) handler: Option<Handler>,
+    /// In a mutex only so that the hub (and the channel holding it before
+    /// `init`) is `Sync`; it is reached through `get_mut`, never locked.
+    pub(crate) handler: Option<std::sync::Mutex<Handler>>,
     pub(crate) queues: HashMap<(GroupId, String), Sink<QueueMessage>>,
     pub(crate) events: broadcast::Sender<GroupEvent>,
     pub(crate) replies: HashMap<u64, oneshot::Sender<Result<Vec<u8>, ChannelError>>>,
@@ -137,7 +139,7 @@ impl Application<Engine> for Hub {
                     correlation,
                     payload: payload.to_vec(),
                 };
-                if let Some(handler) = self.handler.as_mut() {
+                if let Some(Ok(handler)) = self.handler.as_mut().map(std::sync::Mutex::get_mut) {
                     let (code, answer) = handler(&request);
                     self.outgoing_replies
                         .push((from, correlation, code, answer));

@@ -156,9 +156,10 @@ fn three_members_use_every_layer() {
             Err(ChannelError::Remote { code: 404 })
         ));
 
-        // A queue with two consumers: each message to exactly one. The
-        // producer is not the coordinator (a coordinator producing to its
-        // own queue stalls in this version of the membership layer).
+        // A queue with two consumers: each message to exactly one. All
+        // are sent before any is consumed, so the producer is not the
+        // coordinator (whose own queue holds only about a prefetch per
+        // consumer unacknowledged).
         let master = members[0].wait_for_election(GROUP, LIMIT).await.unwrap();
         let producer = members.iter().position(|m| m.id() != master).unwrap();
         let others: Vec<usize> = (0..3).filter(|i| *i != producer).collect();

@@ -273,9 +273,10 @@ async fn run(args: &DemoArgs, group: SocketAddrV4, checks: &mut Checks) -> Resul
     );
 
     step(5, "A queue spreading work over consumers");
-    // The producer is a member other than the coordinator (a coordinator
-    // producing to its own queue stalls in this version of the membership
-    // layer); the two others consume.
+    // Every job is sent before any is consumed, so the producer is a
+    // member other than the coordinator: a coordinator producing to its own
+    // queue holds only about a prefetch per consumer before it waits for
+    // acknowledgements. The two others consume.
     let master = members[0]
         .wait_for_election(GROUP, LIMIT)
         .await
