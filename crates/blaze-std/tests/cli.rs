@@ -1,4 +1,5 @@
 //! Runs the built `blaze` program as a user would.
+#![cfg(feature = "cli")]
 
 use std::process::{Command, Output};
 
