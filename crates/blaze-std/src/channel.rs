@@ -229,10 +229,13 @@ impl Channel {
         let id = engine.node.id();
         let driver = Driver::new(engine, sockets, clock, DriverConfig::default())
             .map_err(|e| ChannelError::Config(format!("cannot register the sockets: {e}")))?;
-        let hub = self
+        let mut hub = self
             .hub
             .take()
             .unwrap_or_else(|| Hub::new(self.events.clone()));
+        if self.config.group.is_none() {
+            hub.seeds = Some(self.config.seeds.clone());
+        }
         self.parked = Some(Parked { driver, app: hub });
         self.id = id;
         self.local_addr = Some(local_addr);
@@ -257,7 +260,7 @@ impl Channel {
             self.init().await?;
         }
         let parked = self.parked.take().ok_or(ChannelError::Closed)?;
-        let runner = Runner::spawn(parked);
+        let runner = Runner::spawn(parked, adjust_peers);
         let groups = self.groups.clone();
         let topics: Vec<(String, Qos)> = self
             .config
@@ -571,6 +574,14 @@ impl Channel {
             rx: self.events.subscribe(),
             missed: 0,
         }
+    }
+}
+
+/// Hands the driver the peers the hub computed from the views.
+fn adjust_peers(hub: &mut Hub, driver: &mut Driver<Engine>) {
+    if let Some(peers) = hub.peers.take() {
+        tracing::debug!(?peers, "unicast peers");
+        driver.sockets_mut().set_peers(&peers);
     }
 }
 

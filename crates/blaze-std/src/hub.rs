@@ -68,6 +68,12 @@ pub(crate) struct Hub {
     /// Answers decided on the task (handler, no subscriber), sent at the
     /// next turn: (to, correlation, error code, payload).
     pub(crate) outgoing_replies: Vec<(MemberId, u64, u32, Vec<u8>)>,
+    /// Unicast-only mode: the configured seeds, always kept as peers.
+    pub(crate) seeds: Option<Vec<std::net::SocketAddr>>,
+    /// A view changed since the peers were last computed.
+    view_changed: bool,
+    /// New peers for the driver's sockets (taken by the runner's adjust).
+    pub(crate) peers: Option<Vec<std::net::SocketAddr>>,
 }
 
 impl Hub {
@@ -84,6 +90,9 @@ impl Hub {
             writes: HashMap::new(),
             locks: HashMap::new(),
             outgoing_replies: Vec::new(),
+            seeds: None,
+            view_changed: false,
+            peers: None,
         }
     }
 
@@ -266,11 +275,14 @@ impl Application<Engine> for Hub {
                 view_id,
                 members,
                 ..
-            } => self.emit(GroupEvent::ViewChanged {
-                group: self.name(group),
-                view_id,
-                members,
-            }),
+            } => {
+                self.view_changed = true;
+                self.emit(GroupEvent::ViewChanged {
+                    group: self.name(group),
+                    view_id,
+                    members,
+                });
+            }
             Event::MemberJoined { group, member } => self.emit(GroupEvent::MemberJoined {
                 group: self.name(group),
                 member,
@@ -312,6 +324,26 @@ impl Application<Engine> for Hub {
             if let Err(e) = engine.node.reply(now, to, correlation, code, &payload) {
                 tracing::debug!(%to, "reply not sent: {e}");
             }
+        }
+        // Unicast-only mode: datagrams for a group go to every known
+        // member, so the driver's peers follow the views (plus the seeds).
+        if let Some(seeds) = &self.seeds
+            && std::mem::take(&mut self.view_changed)
+        {
+            let mut peers = seeds.clone();
+            let groups: Vec<_> = engine.node.groups().collect();
+            for group in groups {
+                for member in engine.node.members(group) {
+                    if let Some(address) = member.address
+                        && !peers.contains(&address)
+                    {
+                        peers.push(address);
+                    }
+                }
+            }
+            self.peers = Some(peers);
+            // Pause the driver so that the runner hands it the peers.
+            return ControlFlow::Break(());
         }
         ControlFlow::Continue(())
     }

@@ -22,7 +22,15 @@ pub(crate) type Command<P, A> = Box<dyn FnOnce(&mut P, &mut A, Instant) -> Contr
 struct Commanded<P, A> {
     app: A,
     commands: mpsc::Receiver<Command<P, A>>,
+    /// A command asked the task to stop (a `Break` of the application
+    /// itself only pauses the driver for [`Adjust`]).
+    stopping: bool,
 }
+
+/// Called when the application pauses the driver (returns `Break`), to
+/// change the driver itself (for instance the peers of unicast-only
+/// mode); the driver then runs on.
+pub(crate) type Adjust<P, A> = fn(&mut A, &mut Driver<P>);
 
 impl<P: Protocol, A: Application<P>> Application<P> for Commanded<P, A> {
     fn on_event(&mut self, now: Instant, event: P::Event<'_>) -> ControlFlow<()> {
@@ -33,7 +41,12 @@ impl<P: Protocol, A: Application<P>> Application<P> for Commanded<P, A> {
         // Commands queued before this turn; later ones wake another turn.
         for _ in 0..COMMAND_QUEUE {
             match self.commands.try_recv() {
-                Ok(command) => command(protocol, &mut self.app, now)?,
+                Ok(command) => {
+                    if command(protocol, &mut self.app, now).is_break() {
+                        self.stopping = true;
+                        return ControlFlow::Break(());
+                    }
+                }
                 Err(_) => break,
             }
         }
@@ -78,7 +91,7 @@ where
     A: Application<P> + Send + 'static,
 {
     /// Spawns the driver on the current tokio runtime.
-    pub(crate) fn spawn(parked: Parked<P, A>) -> Self {
+    pub(crate) fn spawn(parked: Parked<P, A>, adjust: Adjust<P, A>) -> Self {
         let Parked { mut driver, app } = parked;
         let (commands, receiver) = mpsc::channel(COMMAND_QUEUE);
         let waker = driver.waker();
@@ -86,8 +99,15 @@ where
             let mut commanded = Commanded {
                 app,
                 commands: receiver,
+                stopping: false,
             };
-            let result = driver.run(&mut commanded).await;
+            let result = loop {
+                let result = driver.run(&mut commanded).await;
+                if result.is_err() || commanded.stopping {
+                    break result;
+                }
+                adjust(&mut commanded.app, &mut driver);
+            };
             if let Err(e) = &result {
                 tracing::error!("the node's driver stopped: {e}");
             }
@@ -198,7 +218,7 @@ mod tests {
             app: Sums::default(),
         };
         for round in 0..2u64 {
-            let runner = Runner::spawn(parked);
+            let runner = Runner::spawn(parked, |_, _| {});
             for n in 1..=3 {
                 runner
                     .exec(Box::new(move |adder: &mut Adder, _, _| {

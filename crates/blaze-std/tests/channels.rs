@@ -253,3 +253,53 @@ fn three_members_use_every_layer() {
         }
     });
 }
+
+/// Without multicast: two members seeded with each other, and a third
+/// seeded with only one of them, which still reaches both (the peers
+/// follow the views) for broadcast and the map.
+#[test]
+fn unicast_only_members_follow_the_views() {
+    run(async {
+        let addr = |port: u16| -> std::net::SocketAddr { ([127, 0, 0, 1], port).into() };
+        let member = |name: &str, port: u16, seed: u16| {
+            ClusterChannel::new(
+                ChannelConfig::builder()
+                    .name(name)
+                    .seeds([addr(seed)])
+                    .port(port)
+                    .join(GROUP)
+                    .heartbeat(Duration::from_millis(50))
+                    .failure_timeout(Duration::from_millis(400))
+                    .build()
+                    .unwrap(),
+            )
+        };
+        let mut a = member("a", 47_711, 47_712);
+        let mut b = member("b", 47_712, 47_711);
+        let mut c = member("c", 47_713, 47_711);
+        let mut news = b.subscribe("news").await.unwrap();
+        for m in [&mut a, &mut b, &mut c] {
+            m.start().await.unwrap();
+        }
+        for m in [&a, &b, &c] {
+            m.wait_for_members(GROUP, LIMIT, |v| v.len() == 3)
+                .await
+                .unwrap();
+        }
+        c.map_put(GROUP, "state", b"k", b"v").await.unwrap();
+        assert_eq!(
+            b.wait_for_value(GROUP, "state", b"k", LIMIT).await.unwrap(),
+            b"v"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        c.publish("news", b"from c").await.unwrap();
+        let m = tokio::time::timeout(LIMIT, news.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((m.payload.as_slice(), m.sender), (&b"from c"[..], c.id()));
+        for m in [&mut a, &mut b, &mut c] {
+            m.shutdown().await.unwrap();
+        }
+    });
+}
