@@ -349,7 +349,8 @@ impl Channel {
 
     /// Ends the channel's task at once, without leaving its groups: the
     /// others see this member fail (after their failure time-out). For
-    /// tests and demonstrations of failure handling.
+    /// tests and demonstrations of failure handling. The node's channel
+    /// storage is not returned to the pool that shutdown refills.
     pub fn kill(&mut self) {
         self.runner = None;
         self.parked = None;
