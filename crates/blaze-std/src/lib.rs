@@ -17,26 +17,71 @@
 //!   elsewhere.
 //! - [`Clock`]: host time to and from the machines' microsecond
 //!   [`Instant`](blaze_wire::Instant).
+//! - The channel API, in ActiveBlaze's spirit, three layers each a
+//!   superset of the one before, running the composed
+//!   [`Node`](blaze_node::Node) on a tokio task:
+//!   - [`Channel`]: broadcast on topics with a quality of service
+//!     ([`Qos`]), subscribe by stream or listener; the life cycle
+//!     constructed → initialized → started ⇄ stopped → shut down
+//!     ([`Lifecycle`]);
+//!   - [`GroupChannel`]: join and leave groups, members and member
+//!     listeners, point-to-point messages, request/reply, queues;
+//!   - [`ClusterChannel`]: the replicated map with change listeners, locks
+//!     with leases, the coordinator (master) with master-changed listeners
+//!     and `wait_for_election`.
 //!
-//! This crate does not implement protocols (they are the `no_std` crates),
-//! and does not yet hold the `blaze` command-line program or the
-//! high-level channel API: those come with the composed `Node`.
+//!   Configured by [`ChannelConfig`] (a builder, or a TOML file); errors
+//!   are typed ([`ChannelError`]); logs go through `tracing`.
+//! - The `blaze` program (feature `cli`, on by default): `demo`, `bench`,
+//!   `node`, `pub`, `sub`, `members`, `map`; see the README.
 //!
-//! The only `unsafe` code is the `recvmmsg`/`sendmmsg` calls and the
-//! `UDP_SEGMENT` control message, each with its proof.
+//! This crate does not implement protocols (they are the `no_std` crates).
+//!
+//! The only `unsafe` code of the library is the `recvmmsg`/`sendmmsg`
+//! calls and the `UDP_SEGMENT` control message, each with its proof (the
+//! program adds `clock_gettime` and `getrusage` for its benchmark).
 #![deny(missing_docs)]
 
+mod channel;
+pub use channel::{Channel, Events, Subscription};
+mod channel_error;
+pub use channel_error::ChannelError;
+mod cluster_channel;
+pub use cluster_channel::ClusterChannel;
+mod config;
+pub use config::{
+    ChannelConfig, ChannelConfigBuilder, ConfigError, DEFAULT_GROUP, MAX_NAME_LEN, TopicQos,
+};
 mod driver;
+mod engine;
+pub use engine::{MAX_DIRECT_PAYLOAD, MAX_GROUPS, MAX_MEMBERS, MAX_PAYLOAD, StdNode};
+mod events;
+pub use events::{
+    ChangeKind, Direct, GroupEvent, LockGrant, MapChange, Member, Message, QueueMessage, Request,
+};
+mod group_channel;
+pub use group_channel::GroupChannel;
+mod hub;
 pub use driver::{Application, Driver, DriverConfig, DriverStats, DriverWaker, MAX_UDP_PAYLOAD};
 mod io_mode;
 pub use io_mode::{IoMode, MAX_BATCH};
+mod lifecycle;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod mmsg;
+pub use lifecycle::{Lifecycle, Transition};
 mod recv_batch;
 pub use recv_batch::{Received, RecvBatch};
+#[allow(
+    dead_code,
+    reason = "the engine of the channel API, which comes with the composed Node"
+)]
+mod runner;
 mod send_batch;
 pub use send_batch::{Flushed, SendBatch};
 mod socket;
 pub use socket::{DEFAULT_BUFFER_SIZE, SocketConfig, SocketError, Sockets};
 mod time;
 pub use time::Clock;
+
+/// Re-exported from `blaze-node` for the channel API.
+pub use blaze_node::{MemberId, Qos, WriteOptions};

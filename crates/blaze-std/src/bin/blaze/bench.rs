@@ -1,0 +1,637 @@
+//! `blaze bench`: throughput and latency between real processes on
+//! loopback multicast.
+//!
+//! The coordinator (the process the user starts) runs each case in turn:
+//! it starts the receivers (this same program with `--role receiver`, or
+//! one `--role echo` for ping-pong), waits until they have joined, sends
+//! from a thread of its own while a progress bar runs, then collects each
+//! receiver's report and prints a summary table (or JSON).
+
+use std::fmt::Write as _;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use blaze_std::{IoMode, TopicQos};
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use crate::children::Children;
+use crate::latency::{Latency, LatencySummary};
+use crate::node_mode;
+use crate::raw::{self, Endpoint, ReceiverReport, SendPlan, SenderReport};
+use crate::stamp::HEADER_LEN;
+
+/// The message sizes measured by default.
+const DEFAULT_SIZES: [usize; 5] = [32, 64, 288, 1024, 1344];
+/// The largest message size accepted (one Ethernet frame's UDP payload).
+const MAX_SIZE: usize = 1472;
+
+/// Measure throughput and latency on loopback multicast between real processes.
+///
+/// Each case starts its receivers as separate processes (this program with
+/// `--role`), sends for `--duration` seconds or `--count` messages, whichever
+/// comes first, and prints msgs/s, MB/s, loss, one-way latency percentiles
+/// (HDR histogram) and CPU time per message. Traffic stays on loopback: the
+/// group is in 239.255.0.0/16 and leaves through 127.0.0.1.
+///
+/// Cases: `throughput` (1 sender to N receivers, as fast as possible),
+/// `latency` (the same at the offered `--rate`), `pingpong` (round trips to
+/// one echoing process).
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "Examples:\n  \
+    blaze bench --mode raw --duration 2\n  \
+    blaze bench --mode raw --sizes 64,1024 --cases latency --rate 20000\n  \
+    blaze bench --mode raw --cases pingpong --count 10000 --json")]
+pub(crate) struct BenchArgs {
+    /// Modes to measure, comma-separated: raw (plain UDP through the same
+    /// sockets and batched I/O, no protocol), best-effort, reliable.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "raw")]
+    pub(crate) mode: Vec<Mode>,
+    /// Message sizes in bytes, comma-separated (24..=1472).
+    #[arg(long, value_delimiter = ',', default_values_t = DEFAULT_SIZES)]
+    pub(crate) sizes: Vec<usize>,
+    /// Cases to run, comma-separated.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "throughput,latency,pingpong"
+    )]
+    pub(crate) cases: Vec<CaseKind>,
+    /// Receiver processes for the throughput and latency cases.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub(crate) receivers: u16,
+    /// Seconds each case sends for, at most.
+    #[arg(long, default_value_t = 2.0)]
+    pub(crate) duration: f64,
+    /// Messages each case sends, at most.
+    #[arg(long, default_value_t = 50_000_000)]
+    pub(crate) count: u64,
+    /// Offered rate of the latency case, messages per second.
+    #[arg(long, default_value_t = 10_000.0)]
+    pub(crate) rate: f64,
+    /// Print the results as JSON on standard output (no table, no progress bar).
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Multicast group and port (in 239.255.0.0/16); default derived from the process id.
+    #[arg(long)]
+    pub(crate) group: Option<SocketAddrV4>,
+    /// Local interface for multicast (must be a loopback address).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub(crate) interface: Ipv4Addr,
+    /// Datagram I/O: gso (sendmmsg + segmentation offload), mmsg (sendmmsg/recvmmsg), plain.
+    #[arg(long, value_enum, default_value = "gso")]
+    pub(crate) io: IoArg,
+    /// Datagrams per system call.
+    #[arg(long, default_value_t = 32)]
+    pub(crate) batch: usize,
+    /// A receiver stops after this many milliseconds without a message.
+    #[arg(long, default_value_t = 500)]
+    pub(crate) idle_ms: u64,
+    /// Internal: the role of a child process.
+    #[arg(long, value_enum, hide = true)]
+    pub(crate) role: Option<Role>,
+    /// Internal: the run a child belongs to.
+    #[arg(long, hide = true, default_value_t = 0)]
+    pub(crate) run: u32,
+}
+
+/// What a benchmark measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Mode {
+    /// Plain UDP datagrams, no protocol.
+    Raw,
+    /// Blaze best-effort QoS.
+    BestEffort,
+    /// Blaze reliable (NACK-based, per-sender FIFO) QoS.
+    Reliable,
+}
+
+/// One kind of measurement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum CaseKind {
+    /// As fast as possible, one sender to all receivers.
+    Throughput,
+    /// At the offered rate, one sender to all receivers.
+    Latency,
+    /// Round trips to one echoing process.
+    Pingpong,
+}
+
+/// The I/O mode, as a flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum IoArg {
+    Gso,
+    Mmsg,
+    Plain,
+}
+
+impl Mode {
+    /// The topic's quality of service, or `None` for raw datagrams.
+    fn qos(self) -> Option<TopicQos> {
+        match self {
+            Mode::Raw => None,
+            Mode::BestEffort => Some(TopicQos::BestEffort),
+            Mode::Reliable => Some(TopicQos::Reliable),
+        }
+    }
+}
+
+impl IoArg {
+    fn io_mode(self) -> IoMode {
+        match self {
+            IoArg::Gso => IoMode::BatchedGso,
+            IoArg::Mmsg => IoMode::Batched,
+            IoArg::Plain => IoMode::Plain,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            IoArg::Gso => "gso",
+            IoArg::Mmsg => "mmsg",
+            IoArg::Plain => "plain",
+        }
+    }
+}
+
+/// The role of a child process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Role {
+    Receiver,
+    Echo,
+}
+
+/// The outcome of one case.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct CaseResult {
+    pub(crate) mode: Mode,
+    pub(crate) case: CaseKind,
+    pub(crate) size: usize,
+    pub(crate) receivers: usize,
+    /// Messages sent (pings, for ping-pong).
+    pub(crate) sent: u64,
+    /// Messages received, mean over receivers (answers, for ping-pong).
+    pub(crate) received: f64,
+    pub(crate) loss_percent: f64,
+    /// Messages delivered per second to each receiver (round trips per
+    /// second, for ping-pong).
+    pub(crate) msgs_per_sec: f64,
+    /// Payload megabytes (10^6) delivered per second to each receiver.
+    pub(crate) mb_per_sec: f64,
+    /// One-way latency (round trip, for ping-pong).
+    pub(crate) latency: LatencySummary,
+    /// Sender CPU time (user + system) per message sent, µs.
+    pub(crate) sender_cpu_us_per_msg: f64,
+    /// Receiver CPU time (user + system) per message received, µs.
+    pub(crate) receiver_cpu_us_per_msg: f64,
+    /// Seconds the sender sent for.
+    pub(crate) seconds: f64,
+    /// Receivers that saw the end marker (the others stopped when idle).
+    pub(crate) receivers_saw_end: usize,
+}
+
+/// Runs `blaze bench`: a child role, or the coordinator.
+pub(crate) fn main(args: &BenchArgs) -> Result<(), String> {
+    validate(args)?;
+    let endpoint = Endpoint {
+        group: args.group.unwrap_or_else(default_group),
+        interface: args.interface,
+        io_mode: args.io.io_mode(),
+        batch: args.batch.clamp(1, blaze_std::MAX_BATCH),
+    };
+    match args.role {
+        Some(role) => child(args, role, &endpoint),
+        None => coordinate(args, &endpoint),
+    }
+}
+
+fn validate(args: &BenchArgs) -> Result<(), String> {
+    if let Some(group) = args.group {
+        let [a, b, _, _] = group.ip().octets();
+        if (a, b) != (239, 255) {
+            return Err(format!(
+                "--group {group}: the benchmark uses only site-local groups; pick one in 239.255.0.0/16"
+            ));
+        }
+    }
+    if !args.interface.is_loopback() {
+        return Err(format!(
+            "--interface {}: the benchmark runs on loopback only; use 127.0.0.1",
+            args.interface
+        ));
+    }
+    if let Some(size) = args
+        .sizes
+        .iter()
+        .find(|s| !(HEADER_LEN..=MAX_SIZE).contains(*s))
+    {
+        return Err(format!(
+            "--sizes: {size} B is out of range; sizes go from {HEADER_LEN} (the benchmark's header) to {MAX_SIZE} B"
+        ));
+    }
+    if !(0.0..=3600.0).contains(&args.duration) || args.duration == 0.0 {
+        return Err("--duration must be between 0 and 3600 seconds".into());
+    }
+    if !args.rate.is_finite() || args.rate <= 0.0 {
+        return Err("--rate must be a positive number of messages per second".into());
+    }
+    if args.count == 0 {
+        return Err("--count must be at least 1".into());
+    }
+    Ok(())
+}
+
+/// A group and port derived from the process id, so that benchmarks run
+/// at once on one host do not share a group.
+fn default_group() -> SocketAddrV4 {
+    let pid = std::process::id();
+    let low = u8::try_from(pid % 250).unwrap_or(0) + 1;
+    let port = 40_000 + u16::try_from(pid % 20_000).unwrap_or(0);
+    SocketAddrV4::new(Ipv4Addr::new(239, 255, 77, low), port)
+}
+
+/// How long a receiver waits in all: the sending time plus a margin.
+fn child_limit(args: &BenchArgs) -> Duration {
+    Duration::from_secs_f64(args.duration) + Duration::from_secs(10)
+}
+
+/// A child process: joins, says `READY`, measures, says `RESULT <json>`.
+fn child(args: &BenchArgs, role: Role, endpoint: &Endpoint) -> Result<(), String> {
+    let mode = args.mode.first().copied().unwrap_or(Mode::Raw);
+    let idle = Duration::from_millis(args.idle_ms);
+    let limit = child_limit(args);
+    let ready = || {
+        println!("READY");
+    };
+    let report = match (mode.qos(), role) {
+        (None, Role::Receiver) => raw::receive(endpoint, args.run, idle, limit, ready),
+        (None, Role::Echo) => raw::echo(endpoint, args.run, idle, limit, ready),
+        (Some(qos), Role::Receiver) => {
+            node_mode::receive(endpoint, qos, args.run, idle, limit, ready)
+        }
+        (Some(qos), Role::Echo) => node_mode::echo(endpoint, qos, args.run, idle, limit, ready),
+    }
+    .map_err(|e| explain_socket_error(&e, endpoint))?;
+    let json = serde_json::to_string(&report).map_err(|e| e.to_string())?;
+    println!("RESULT {json}");
+    Ok(())
+}
+
+fn explain_socket_error(e: &std::io::Error, endpoint: &Endpoint) -> String {
+    format!(
+        "{e} (group {}, interface {}); if multicast is unavailable here, check that the loopback \
+         interface is up and accepts multicast (`ip link show lo`), or pick another --group",
+        endpoint.group, endpoint.interface
+    )
+}
+
+/// The coordinator: every (mode, size, case), then the summary.
+fn coordinate(args: &BenchArgs, endpoint: &Endpoint) -> Result<(), String> {
+    let mut results = Vec::new();
+    let mut index = 0u32;
+    let base_run = (std::process::id() << 8) ^ (crate::os::monotonic_ns() as u32);
+    for &mode in &args.mode {
+        for &size in &args.sizes {
+            for &case in &args.cases {
+                index += 1;
+                let run = base_run.wrapping_add(index);
+                let result = run_case(args, endpoint, mode, case, size, run)?;
+                if !args.json {
+                    eprintln!("{}", one_line(&result));
+                }
+                results.push(result);
+            }
+        }
+    }
+    if args.json {
+        let doc = serde_json::json!({
+            "group": endpoint.group.to_string(),
+            "interface": endpoint.interface.to_string(),
+            "io": args.io.name(),
+            "batch": endpoint.batch,
+            "duration_s": args.duration,
+            "count": args.count,
+            "rate": args.rate,
+            "results": results,
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?
+        );
+    } else {
+        print!("{}", table(&results, args, endpoint));
+    }
+    Ok(())
+}
+
+fn run_case(
+    args: &BenchArgs,
+    endpoint: &Endpoint,
+    mode: Mode,
+    case: CaseKind,
+    size: usize,
+    run: u32,
+) -> Result<CaseResult, String> {
+    let (role, receivers) = match case {
+        CaseKind::Pingpong => ("echo", 1),
+        _ => ("receiver", usize::from(args.receivers)),
+    };
+    let child_args: Vec<String> = [
+        "bench",
+        "--role",
+        role,
+        "--mode",
+        mode_name(mode),
+        "--group",
+        &endpoint.group.to_string(),
+        "--interface",
+        &endpoint.interface.to_string(),
+        "--io",
+        args.io.name(),
+        "--batch",
+        &endpoint.batch.to_string(),
+        "--run",
+        &run.to_string(),
+        "--idle-ms",
+        &args.idle_ms.to_string(),
+        "--duration",
+        &args.duration.to_string(),
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    let mut children = Children::spawn(receivers, &child_args)
+        .map_err(|e| format!("cannot start the receiver processes: {e}"))?;
+    children.collect("READY", Duration::from_secs(10))?;
+
+    let plan = SendPlan {
+        run,
+        size,
+        count: args.count,
+        duration: Duration::from_secs_f64(args.duration),
+        // Ping-pong is a closed loop: the next ping leaves when the echo of
+        // the last one is back.
+        rate: (case == CaseKind::Latency).then_some(args.rate),
+    };
+    let progress = AtomicU64::new(0);
+    let bar = progress_bar(args, mode, case, size);
+    let started = Instant::now();
+    let members = receivers + 1;
+    let sender = std::thread::scope(|scope| {
+        let work = || match (mode.qos(), case) {
+            (None, CaseKind::Pingpong) => {
+                raw::ping(endpoint, &plan, Duration::from_millis(100), &progress)
+            }
+            (None, _) => raw::send(endpoint, &plan, &progress),
+            (Some(qos), CaseKind::Pingpong) => {
+                node_mode::ping(endpoint, &plan, qos, Duration::from_millis(200), &progress)
+            }
+            (Some(qos), _) => node_mode::send(endpoint, &plan, qos, members, &progress),
+        };
+        // A node is built and run on this thread: give it room.
+        let handle = std::thread::Builder::new()
+            .name("bench-sender".into())
+            .stack_size(64 << 20)
+            .spawn_scoped(scope, work)
+            .map_err(|e| format!("cannot start the sending thread: {e}"))?;
+        while !handle.is_finished() {
+            bar.set_position(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
+            bar.set_message(format!("{} sent", progress.load(Ordering::Relaxed)));
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        handle
+            .join()
+            .map_err(|_| "the sending thread panicked".to_owned())
+    });
+    bar.finish_and_clear();
+    let sender = sender?.map_err(|e| explain_socket_error(&e, endpoint))?;
+
+    let lines = children.collect(
+        "RESULT",
+        Duration::from_millis(args.idle_ms) + Duration::from_secs(15),
+    )?;
+    let reports = lines
+        .iter()
+        .map(|l| serde_json::from_str::<ReceiverReport>(l))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("a receiver's report is malformed: {e}"))?;
+    drop(children);
+    Ok(summarize(mode, case, size, &sender, &reports))
+}
+
+fn progress_bar(args: &BenchArgs, mode: Mode, case: CaseKind, size: usize) -> ProgressBar {
+    if args.json {
+        return ProgressBar::hidden();
+    }
+    let length = (args.duration * 1000.0) as u64;
+    let bar = ProgressBar::new(length);
+    let style = ProgressStyle::with_template("{prefix:>28} [{bar:30}] {elapsed_precise} {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_prefix(format!("{} {} {size} B", mode_name(mode), case_name(case)));
+    bar
+}
+
+fn summarize(
+    mode: Mode,
+    case: CaseKind,
+    size: usize,
+    sender: &SenderReport,
+    reports: &[ReceiverReport],
+) -> CaseResult {
+    let n = reports.len().max(1) as f64;
+    let per_msg = |cpu_us: u64, msgs: f64| {
+        if msgs > 0.0 {
+            cpu_us as f64 / msgs
+        } else {
+            0.0
+        }
+    };
+    let receiver_cpu = reports
+        .iter()
+        .map(|r| per_msg(r.cpu_us, r.received as f64))
+        .sum::<f64>()
+        / n;
+    let saw_end = reports.iter().filter(|r| r.end_seen).count();
+    let sender_cpu = per_msg(sender.cpu_us, sender.sent as f64);
+    if case == CaseKind::Pingpong {
+        let rtt = Latency::from_pairs(&sender.rtt);
+        let answered = sender.sent.saturating_sub(sender.lost);
+        let rate = if sender.elapsed_s > 0.0 {
+            answered as f64 / sender.elapsed_s
+        } else {
+            0.0
+        };
+        return CaseResult {
+            mode,
+            case,
+            size,
+            receivers: reports.len(),
+            sent: sender.sent,
+            received: answered as f64,
+            loss_percent: percent(sender.lost as f64, sender.sent as f64),
+            msgs_per_sec: rate,
+            mb_per_sec: rate * size as f64 / 1e6,
+            latency: rtt.summary(),
+            sender_cpu_us_per_msg: sender_cpu,
+            receiver_cpu_us_per_msg: receiver_cpu,
+            seconds: sender.elapsed_s,
+            receivers_saw_end: saw_end,
+        };
+    }
+    let mut latency = Latency::new();
+    let mut rate_sum = 0.0;
+    let mut received_sum = 0.0;
+    for r in reports {
+        latency.merge(&Latency::from_pairs(&r.latency));
+        received_sum += r.received as f64;
+        // Delivered rate over the receiver's own window, or over the
+        // sending time when the window is too short to time.
+        let window = (r.last_ns.saturating_sub(r.first_ns)) as f64 / 1e9;
+        let window = if window > 0.001 {
+            window
+        } else {
+            sender.elapsed_s
+        };
+        if window > 0.0 && r.received > 1 {
+            rate_sum += r.received as f64 / window;
+        }
+    }
+    let received = received_sum / n;
+    let rate = rate_sum / n;
+    CaseResult {
+        mode,
+        case,
+        size,
+        receivers: reports.len(),
+        sent: sender.sent,
+        received,
+        loss_percent: percent(sender.sent as f64 - received, sender.sent as f64),
+        msgs_per_sec: rate,
+        mb_per_sec: rate * size as f64 / 1e6,
+        latency: latency.summary(),
+        sender_cpu_us_per_msg: sender_cpu,
+        receiver_cpu_us_per_msg: receiver_cpu,
+        seconds: sender.elapsed_s,
+        receivers_saw_end: saw_end,
+    }
+}
+
+fn percent(part: f64, whole: f64) -> f64 {
+    if whole > 0.0 {
+        (100.0 * part / whole).max(0.0)
+    } else {
+        0.0
+    }
+}
+
+fn mode_name(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Raw => "raw",
+        Mode::BestEffort => "best-effort",
+        Mode::Reliable => "reliable",
+    }
+}
+
+fn case_name(case: CaseKind) -> &'static str {
+    match case {
+        CaseKind::Throughput => "throughput",
+        CaseKind::Latency => "latency",
+        CaseKind::Pingpong => "pingpong",
+    }
+}
+
+/// One line per finished case, while the benchmark runs.
+fn one_line(r: &CaseResult) -> String {
+    format!(
+        "{:>11} {:>10} {:>5} B: {:>10.0} msg/s {:>8.1} MB/s, loss {:.2}%, p50 {:.1} µs, p99 {:.1} µs",
+        mode_name(r.mode),
+        case_name(r.case),
+        r.size,
+        r.msgs_per_sec,
+        r.mb_per_sec,
+        r.loss_percent,
+        r.latency.p50_us,
+        r.latency.p99_us
+    )
+}
+
+/// The summary table; protocol rows carry their ratio to the raw row of
+/// the same case and size.
+fn table(results: &[CaseResult], args: &BenchArgs, endpoint: &Endpoint) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\nblaze bench: group {} via {}, io {}, batch {}, {} s or {} msgs per case, latency rate {} msg/s",
+        endpoint.group,
+        endpoint.interface,
+        args.io.name(),
+        endpoint.batch,
+        args.duration,
+        args.count,
+        args.rate
+    );
+    let _ = writeln!(
+        out,
+        "latency is one-way (sender stamp to receiver, CLOCK_MONOTONIC) except pingpong (round trip); \
+         msgs/s and MB/s are per receiver\n"
+    );
+    let _ = writeln!(
+        out,
+        "{:<11} {:<10} {:>5} {:>3} {:>10} {:>18} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7}",
+        "mode",
+        "case",
+        "size",
+        "rx",
+        "sent",
+        "msgs/s",
+        "MB/s",
+        "loss%",
+        "p50 µs",
+        "p99 µs",
+        "p99.9 µs",
+        "max µs",
+        "tx µs/m",
+        "rx µs/m"
+    );
+    for r in results {
+        let raw = results
+            .iter()
+            .find(|o| o.mode == Mode::Raw && o.case == r.case && o.size == r.size);
+        let rate = match raw {
+            Some(raw) if r.mode != Mode::Raw && raw.msgs_per_sec > 0.0 => {
+                format!(
+                    "{:.0} ({:.2}x)",
+                    r.msgs_per_sec,
+                    r.msgs_per_sec / raw.msgs_per_sec
+                )
+            }
+            _ => format!("{:.0}", r.msgs_per_sec),
+        };
+        let _ = writeln!(
+            out,
+            "{:<11} {:<10} {:>5} {:>3} {:>10} {:>18} {:>8.1} {:>7.2} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>7.2} {:>7.2}",
+            mode_name(r.mode),
+            case_name(r.case),
+            r.size,
+            r.receivers,
+            r.sent,
+            rate,
+            r.mb_per_sec,
+            r.loss_percent,
+            r.latency.p50_us,
+            r.latency.p99_us,
+            r.latency.p999_us,
+            r.latency.max_us,
+            r.sender_cpu_us_per_msg,
+            r.receiver_cpu_us_per_msg
+        );
+    }
+    out
+}

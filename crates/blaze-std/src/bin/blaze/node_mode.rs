@@ -1,0 +1,295 @@
+//! The protocol modes of the benchmark: the same cases as `raw`, through
+//! Blaze channels (a member per process, the topic carried best effort or
+//! reliably).
+
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use blaze_std::{Channel, ChannelConfig, GroupChannel, TopicQos};
+
+use crate::latency::Latency;
+use crate::os::{Whom, cpu_time, monotonic_ns};
+use crate::raw::{Endpoint, ReceiverReport, SendPlan, SenderReport};
+use crate::stamp::{END_SEQ, HEADER_LEN, Stamp};
+
+/// The group every benchmark member joins.
+const GROUP: &str = "bench";
+/// The topic the sender publishes on.
+const TOPIC: &str = "bench";
+/// The topic ping-pong answers come back on.
+const PONG: &str = "pong";
+/// Messages handed to the channel per step.
+const BATCH: usize = 64;
+
+fn config(endpoint: &Endpoint, name: &str, qos: TopicQos) -> io::Result<ChannelConfig> {
+    ChannelConfig::builder()
+        .name(name)
+        .group(endpoint.group)
+        .interface(endpoint.interface)
+        .join(GROUP)
+        .topic(TOPIC, qos)
+        .topic(PONG, qos)
+        .build()
+        .map_err(io::Error::other)
+}
+
+fn runtime() -> io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
+
+fn channel_error(e: blaze_std::ChannelError) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
+/// Starts a member and waits until the group has `members` members.
+async fn member(
+    endpoint: &Endpoint,
+    name: &str,
+    qos: TopicQos,
+    members: usize,
+    limit: Duration,
+) -> io::Result<GroupChannel> {
+    let mut channel = GroupChannel::new(config(endpoint, name, qos)?);
+    channel.start().await.map_err(channel_error)?;
+    channel
+        .wait_for_members(GROUP, limit, |m| m.len() >= members)
+        .await
+        .map_err(|e| io::Error::other(format!("the group did not form: {e}")))?;
+    Ok(channel)
+}
+
+/// Publishes the plan's messages, then the end marker. `members` is the
+/// group's size to wait for (sender and receivers).
+pub(crate) fn send(
+    endpoint: &Endpoint,
+    plan: &SendPlan,
+    qos: TopicQos,
+    members: usize,
+    progress: &AtomicU64,
+) -> io::Result<SenderReport> {
+    runtime()?.block_on(async {
+        let channel = member(endpoint, "bench-tx", qos, members, Duration::from_secs(10)).await?;
+        // Let the receivers install the full view too.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let cpu_before = cpu_time(Whom::Process);
+        let start = Instant::now();
+        let mut report = SenderReport::default();
+        let mut next = 0u64;
+        while start.elapsed() < plan.duration && next < plan.count {
+            let due = match plan.rate {
+                Some(rate) => ((start.elapsed().as_secs_f64() * rate) as u64 + 1).min(plan.count),
+                None => plan.count,
+            };
+            if next >= due {
+                if let Some(rate) = plan.rate {
+                    let at = Duration::from_secs_f64(next as f64 / rate);
+                    tokio::time::sleep(at.saturating_sub(start.elapsed())).await;
+                }
+                continue;
+            }
+            let n = (due - next).min(BATCH as u64);
+            let batch: Vec<Vec<u8>> = (0..n)
+                .map(|i| {
+                    let mut buf = vec![0u8; plan.size.max(HEADER_LEN)];
+                    Stamp::now(plan.run, next + i).write(&mut buf);
+                    buf
+                })
+                .collect();
+            let taken = channel
+                .try_publish_batch(GROUP, TOPIC, batch)
+                .await
+                .map_err(channel_error)?;
+            next += taken as u64;
+            report.sent = next;
+            progress.store(next, Ordering::Relaxed);
+            if taken == 0 {
+                // The window is full: let acknowledgements come in.
+                tokio::task::yield_now().await;
+                tokio::time::sleep(Duration::from_micros(200)).await;
+            }
+        }
+        report.elapsed_s = start.elapsed().as_secs_f64();
+        report.cpu_us = cpu_time(Whom::Process).since(cpu_before).total_micros();
+        end(&channel, plan.run).await;
+        let mut channel = channel;
+        // Linger so that repairs of the last messages can be served.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let _ = channel.shutdown().await;
+        Ok(report)
+    })
+}
+
+/// The end marker, a few times over.
+async fn end(channel: &Channel, run: u32) {
+    let mut buf = [0u8; HEADER_LEN];
+    for _ in 0..3 {
+        Stamp::now(run, END_SEQ).write(&mut buf);
+        let _ = channel.publish_in(GROUP, TOPIC, &buf).await;
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// A receiving member: counts and times the run's messages until the end
+/// marker, `idle` without a message, or `limit` in all.
+pub(crate) fn receive(
+    endpoint: &Endpoint,
+    qos: TopicQos,
+    run: u32,
+    idle: Duration,
+    limit: Duration,
+    ready: impl FnOnce(),
+) -> io::Result<ReceiverReport> {
+    runtime()?.block_on(async {
+        let mut channel = GroupChannel::new(config(
+            endpoint,
+            &format!("bench-rx-{}", std::process::id()),
+            qos,
+        )?);
+        let mut messages = channel.subscribe(TOPIC).await.map_err(channel_error)?;
+        channel.start().await.map_err(channel_error)?;
+        let cpu_before = cpu_time(Whom::Process);
+        ready();
+        let mut report = ReceiverReport::default();
+        let mut latency = Latency::new();
+        let hard_stop = tokio::time::Instant::now() + limit;
+        while !report.end_seen {
+            let wait = if report.received == 0 { limit } else { idle };
+            let until = (tokio::time::Instant::now() + wait).min(hard_stop);
+            let Ok(Some(message)) = tokio::time::timeout_at(until, messages.recv()).await else {
+                break;
+            };
+            let now = monotonic_ns();
+            let Some(stamp) = Stamp::read(&message.payload) else {
+                continue;
+            };
+            if stamp.run != run {
+                continue;
+            }
+            if stamp.seq == END_SEQ {
+                report.end_seen = true;
+                continue;
+            }
+            if report.received == 0 {
+                report.first_ns = now;
+            }
+            report.last_ns = now;
+            report.received += 1;
+            report.bytes += message.payload.len() as u64;
+            latency.record(now.saturating_sub(stamp.sent_ns));
+        }
+        report.cpu_us = cpu_time(Whom::Process).since(cpu_before).total_micros();
+        report.latency = latency.to_pairs();
+        let _ = channel.shutdown().await;
+        Ok(report)
+    })
+}
+
+/// A member that publishes every ping of the run back on the pong topic.
+pub(crate) fn echo(
+    endpoint: &Endpoint,
+    qos: TopicQos,
+    run: u32,
+    idle: Duration,
+    limit: Duration,
+    ready: impl FnOnce(),
+) -> io::Result<ReceiverReport> {
+    runtime()?.block_on(async {
+        let mut channel = GroupChannel::new(config(endpoint, "bench-echo", qos)?);
+        let mut pings = channel.subscribe(TOPIC).await.map_err(channel_error)?;
+        channel.start().await.map_err(channel_error)?;
+        let cpu_before = cpu_time(Whom::Process);
+        ready();
+        let mut report = ReceiverReport::default();
+        let hard_stop = tokio::time::Instant::now() + limit;
+        while !report.end_seen {
+            let wait = if report.received == 0 { limit } else { idle };
+            let until = (tokio::time::Instant::now() + wait).min(hard_stop);
+            let Ok(Some(ping)) = tokio::time::timeout_at(until, pings.recv()).await else {
+                break;
+            };
+            match Stamp::read(&ping.payload) {
+                Some(stamp) if stamp.run == run && stamp.seq == END_SEQ => report.end_seen = true,
+                Some(stamp) if stamp.run == run => {
+                    report.received += 1;
+                    report.bytes += ping.payload.len() as u64;
+                    let _ = channel.publish_in(GROUP, PONG, &ping.payload).await;
+                }
+                _ => {}
+            }
+        }
+        report.cpu_us = cpu_time(Whom::Process).since(cpu_before).total_micros();
+        let _ = channel.shutdown().await;
+        Ok(report)
+    })
+}
+
+/// Ping-pong through the group: publish a ping, wait for its pong.
+pub(crate) fn ping(
+    endpoint: &Endpoint,
+    plan: &SendPlan,
+    qos: TopicQos,
+    timeout: Duration,
+    progress: &AtomicU64,
+) -> io::Result<SenderReport> {
+    runtime()?.block_on(async {
+        let mut channel = GroupChannel::new(config(endpoint, "bench-ping", qos)?);
+        let mut pongs = channel.subscribe(PONG).await.map_err(channel_error)?;
+        channel.start().await.map_err(channel_error)?;
+        channel
+            .wait_for_members(GROUP, Duration::from_secs(10), |m| m.len() >= 2)
+            .await
+            .map_err(|e| io::Error::other(format!("the echo did not join: {e}")))?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let cpu_before = cpu_time(Whom::Process);
+        let start = Instant::now();
+        let mut report = SenderReport::default();
+        let mut rtt = Latency::new();
+        let mut seq = 0u64;
+        let mut buf = vec![0u8; plan.size.max(HEADER_LEN)];
+        while seq < plan.count && start.elapsed() < plan.duration {
+            let sent_at = monotonic_ns();
+            Stamp {
+                run: plan.run,
+                seq,
+                sent_ns: sent_at,
+            }
+            .write(&mut buf);
+            if channel.publish_in(GROUP, TOPIC, &buf).await.is_err() {
+                report.send_errors += 1;
+                seq += 1;
+                continue;
+            }
+            report.sent += 1;
+            progress.store(report.sent, Ordering::Relaxed);
+            let answered = tokio::time::timeout(timeout, async {
+                while let Some(pong) = pongs.recv().await {
+                    if let Some(stamp) = Stamp::read(&pong.payload)
+                        && stamp.run == plan.run
+                        && stamp.seq == seq
+                    {
+                        return true;
+                    }
+                }
+                false
+            })
+            .await
+            .unwrap_or(false);
+            if answered {
+                rtt.record(monotonic_ns().saturating_sub(sent_at));
+            } else {
+                report.lost += 1;
+            }
+            seq += 1;
+        }
+        report.elapsed_s = start.elapsed().as_secs_f64();
+        report.cpu_us = cpu_time(Whom::Process).since(cpu_before).total_micros();
+        report.rtt = rtt.to_pairs();
+        end(&channel, plan.run).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let _ = channel.shutdown().await;
+        Ok(report)
+    })
+}

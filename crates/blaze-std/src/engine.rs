@@ -1,0 +1,168 @@
+//! The composed node as the std adapter owns it: boxed, with its channel
+//! storage allocated once and recycled through a pool.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::net::SocketAddr;
+use std::sync::Mutex;
+
+use blaze_node::{
+    Buffers, Config, GroupBuffers, Identity, Instant, MemberId, Metadata, Name, NoCustom, Node,
+    Protocol, SendSlot, Transmit,
+};
+
+use crate::ChannelConfig;
+
+/// Groups one node can be in at once.
+pub const MAX_GROUPS: usize = 4;
+/// Members per group the node tracks.
+pub const MAX_MEMBERS: usize = 16;
+/// The reliable channel's window, in messages.
+const WINDOW: usize = 64;
+
+/// The node as blaze-std runs it: up to [`MAX_GROUPS`] groups of up to
+/// [`MAX_MEMBERS`] members, a window of 64 messages, 32 membership message
+/// slots of 1 KiB, and maps of 64 entries (keys up to 64 bytes, values up
+/// to 256 bytes).
+pub type StdNode =
+    Node<'static, NoCustom, MAX_GROUPS, MAX_MEMBERS, WINDOW, 32, 1024, 64, 64, 64, 256>;
+
+/// The largest point-to-point, request, reply or queue payload
+/// (one membership message slot).
+pub const MAX_DIRECT_PAYLOAD: usize = 1024;
+/// Bytes of each channel's retransmit window, and so the largest message
+/// published on a topic.
+const SEND_BYTES: usize = 256 * 1024;
+/// The largest message published on a topic.
+pub const MAX_PAYLOAD: usize = 64 * 1024;
+
+/// Channel storage given back by shut-down nodes, reused by new ones, so
+/// that the memory a process gives to nodes is bounded by the most nodes
+/// it ever had at once.
+static POOL: Mutex<Vec<GroupBuffers<'static>>> = Mutex::new(Vec::new());
+
+fn channel_buffers(config: &Config) -> Buffers<'static> {
+    let need = GroupBuffers::recv_bytes_needed(config, MAX_MEMBERS, WINDOW);
+    Buffers {
+        send_index: Vec::leak(vec![SendSlot::EMPTY; 2 * WINDOW]),
+        send_bytes: Vec::leak(vec![0u8; SEND_BYTES]),
+        recv_bytes: Vec::leak(vec![0u8; need]),
+        reassembly: Vec::leak(vec![0u8; MAX_PAYLOAD + 4096]),
+    }
+}
+
+fn group_buffers(config: &Config) -> GroupBuffers<'static> {
+    let pooled = POOL.lock().ok().and_then(|mut pool| pool.pop());
+    pooled.unwrap_or_else(|| GroupBuffers {
+        reliable: channel_buffers(config),
+        best_effort: channel_buffers(config),
+    })
+}
+
+/// A random 64-bit number from the operating system's hash seed.
+pub(crate) fn random_u64() -> u64 {
+    let mut hasher = RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    hasher.write_u32(std::process::id());
+    hasher.finish()
+}
+
+/// The node's settings from a channel configuration.
+pub(crate) fn node_config(config: &ChannelConfig) -> Config {
+    let mut node = Config::lan();
+    node.membership.heartbeat_interval = config.heartbeat().into();
+    node.membership.failure_timeout = config.failure_timeout().into();
+    node.membership.weight = config.weight;
+    node.membership.discovery = match config.group {
+        Some(_) => blaze_membership::Discovery::Multicast,
+        None => blaze_membership::Discovery::unicast(&config.seeds),
+    };
+    node.nack.max_message_len =
+        core::num::NonZeroU32::new(MAX_PAYLOAD as u32).unwrap_or(node.nack.max_message_len);
+    node
+}
+
+/// The boxed node, driven as a [`Protocol`].
+pub(crate) struct Engine {
+    pub(crate) node: Box<StdNode>,
+}
+
+impl Engine {
+    /// A node with a fresh random id, named after the configuration.
+    ///
+    /// The node is large (about a megabyte, its capacities inline), and
+    /// building it by value takes several times that on the stack in a
+    /// debug build, so it is built on a thread with a stack to match and
+    /// handed back boxed.
+    pub(crate) fn new(
+        now: Instant,
+        config: &ChannelConfig,
+    ) -> Result<Self, blaze_node::ConfigError> {
+        let node_config = node_config(config);
+        let id = MemberId::from_u128((u128::from(random_u64()) << 64) | u128::from(random_u64()));
+        let identity = Identity {
+            id,
+            name: Name::new(&config.name).unwrap_or_else(|| Name::new("blaze").unwrap_or_default()),
+            metadata: Metadata::default(),
+            incarnation: 0,
+            seed: random_u64(),
+        };
+        on_big_stack(move || {
+            let buffers = std::array::from_fn(|_| group_buffers(&node_config));
+            StdNode::new(now, node_config, identity, buffers).map(Box::new)
+        })
+        .map(|node| Engine { node })
+    }
+
+    /// Gives the channel storage back to the pool.
+    pub(crate) fn recycle(self) {
+        let node = self.node;
+        on_big_stack(move || {
+            let buffers = (*node).into_buffers();
+            if let Ok(mut pool) = POOL.lock() {
+                pool.extend(buffers.into_iter().flatten());
+            }
+        });
+    }
+}
+
+/// Runs `f` on a thread with a 64 MiB stack and returns its result.
+fn on_big_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let spawned = std::thread::Builder::new()
+        .name("blaze-node-build".into())
+        .stack_size(64 << 20)
+        .spawn(f);
+    match spawned.map(std::thread::JoinHandle::join) {
+        Ok(Ok(value)) => value,
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        Err(e) => panic!("cannot start a thread to build the node: {e}"),
+    }
+}
+
+impl Protocol for Engine {
+    type Event<'a> = blaze_node::Event<'a>;
+
+    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        self.node.handle_datagram(now, from, datagram);
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.node.handle_timeout(now);
+    }
+
+    fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        self.node.poll_transmit(now, buf)
+    }
+
+    fn poll_event(&mut self) -> Option<Self::Event<'_>> {
+        self.node.poll_event()
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.node.poll_timeout()
+    }
+}

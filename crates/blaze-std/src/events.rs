@@ -1,0 +1,198 @@
+//! What the channels hand to the application: owned copies of the node's
+//! borrowed events.
+
+use blaze_node::{Delivery, MemberId, Qos};
+
+/// A message published on a topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The group it was published in.
+    pub group: String,
+    /// The topic.
+    pub topic: String,
+    /// Who published it.
+    pub sender: MemberId,
+    /// The message.
+    pub payload: Vec<u8>,
+    /// The channel it came on.
+    pub qos: Qos,
+}
+
+/// A point-to-point message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Direct {
+    /// The sender.
+    pub from: MemberId,
+    /// The message.
+    pub payload: Vec<u8>,
+}
+
+/// A request from another member; answer it with
+/// [`GroupChannel::reply`](crate::GroupChannel::reply).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// The requester.
+    pub from: MemberId,
+    /// The requester's correlation id.
+    pub correlation: u64,
+    /// The request.
+    pub payload: Vec<u8>,
+}
+
+/// A queue message for this consumer; acknowledge it with
+/// [`GroupChannel::ack`](crate::GroupChannel::ack) once processed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueMessage {
+    /// The group of the queue.
+    pub group: String,
+    /// The queue.
+    pub queue: String,
+    /// An earlier delivery was not acknowledged: it may have been
+    /// processed already.
+    pub redelivered: bool,
+    /// The message.
+    pub payload: Vec<u8>,
+    pub(crate) delivery: Delivery,
+}
+
+/// A member as a view shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// Its id.
+    pub id: MemberId,
+    /// Its name.
+    pub name: String,
+    /// Its unicast address, when known.
+    pub address: Option<std::net::SocketAddr>,
+}
+
+/// A held write lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockGrant {
+    /// The fencing token: pass it with writes made under the lock.
+    pub fence: u64,
+    /// How long the lease lasts from when it was granted, unless renewed.
+    pub lease: std::time::Duration,
+}
+
+/// How a map entry changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ChangeKind {
+    /// A new key.
+    Inserted,
+    /// A new value for a key.
+    Updated,
+    /// A key removed.
+    Removed,
+    /// A key whose time to live ran out, or whose owner left.
+    Expired,
+}
+
+/// A change of a replicated map entry, seen in the same order by every
+/// member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MapChange {
+    /// The group of the map.
+    pub group: String,
+    /// The map.
+    pub map: String,
+    /// The key.
+    pub key: Vec<u8>,
+    /// How it changed.
+    pub kind: ChangeKind,
+    /// The value before.
+    pub old: Option<Vec<u8>>,
+    /// The value after.
+    pub new: Option<Vec<u8>>,
+    /// The member whose write (or departure) made the change.
+    pub cause: MemberId,
+}
+
+/// Something that happened to a group, its members or its map.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GroupEvent {
+    /// A new view of the group.
+    ViewChanged {
+        /// The group.
+        group: String,
+        /// The view id (increasing).
+        view_id: u64,
+        /// Number of members.
+        members: usize,
+    },
+    /// A member entered the group.
+    MemberJoined {
+        /// The group.
+        group: String,
+        /// The member.
+        member: MemberId,
+    },
+    /// A member left the group gracefully.
+    MemberLeft {
+        /// The group.
+        group: String,
+        /// The member.
+        member: MemberId,
+    },
+    /// A member was declared failed and removed.
+    MemberFailed {
+        /// The group.
+        group: String,
+        /// The member.
+        member: MemberId,
+    },
+    /// The coordinator (master) of the group changed.
+    CoordinatorChanged {
+        /// The group.
+        group: String,
+        /// The new coordinator.
+        coordinator: MemberId,
+        /// The previous one.
+        previous: Option<MemberId>,
+    },
+    /// This member's leave of the group is complete.
+    Left {
+        /// The group.
+        group: String,
+    },
+    /// A map entry changed.
+    MapChanged(MapChange),
+    /// This member lost a lock it held.
+    LockLost {
+        /// The group.
+        group: String,
+        /// The map.
+        map: String,
+        /// The key.
+        key: Vec<u8>,
+        /// The lost grant's fencing token.
+        fence: u64,
+    },
+    /// Messages of a sender's reliable stream will never be delivered
+    /// (the sender no longer holds them).
+    Unrecoverable {
+        /// The group.
+        group: String,
+        /// Whose stream.
+        sender: MemberId,
+    },
+}
+
+impl GroupEvent {
+    /// The group the event belongs to.
+    pub fn group(&self) -> &str {
+        match self {
+            GroupEvent::ViewChanged { group, .. }
+            | GroupEvent::MemberJoined { group, .. }
+            | GroupEvent::MemberLeft { group, .. }
+            | GroupEvent::MemberFailed { group, .. }
+            | GroupEvent::CoordinatorChanged { group, .. }
+            | GroupEvent::Left { group }
+            | GroupEvent::LockLost { group, .. }
+            | GroupEvent::Unrecoverable { group, .. } => group,
+            GroupEvent::MapChanged(change) => &change.group,
+        }
+    }
+}

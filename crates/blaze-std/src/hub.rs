@@ -1,0 +1,350 @@
+//! The application side of a channel's driver: turns the node's borrowed
+//! events into owned ones and hands each to whoever waits for it
+//! (subscribers, pending requests and writes, listeners).
+
+use std::collections::HashMap;
+use std::ops::ControlFlow;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use blaze_node::{Event, GroupId, Instant, MemberId, RequestId};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::engine::Engine;
+use crate::events::{
+    ChangeKind, Direct, GroupEvent, LockGrant, MapChange, Message, QueueMessage, Request,
+};
+use crate::{Application, ChannelError};
+
+/// Messages buffered per subscriber before new ones are dropped (and
+/// counted).
+pub(crate) const SUBSCRIBER_QUEUE: usize = 4096;
+/// Group events kept for slow listeners of the broadcast feed.
+pub(crate) const EVENT_FEED: usize = 1024;
+
+/// One subscriber's queue and its count of dropped messages.
+pub(crate) struct Sink<T> {
+    pub(crate) tx: mpsc::Sender<T>,
+    pub(crate) dropped: Arc<AtomicU64>,
+}
+
+impl<T: Clone> Sink<T> {
+    /// Offers `item`; returns false once the subscriber is gone.
+    fn offer(&self, item: T) -> bool {
+        match self.tx.try_send(item) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+}
+
+/// Offers `item` to every sink, forgetting the closed ones.
+fn fan_out<T: Clone>(sinks: &mut Vec<Sink<T>>, item: &T) {
+    sinks.retain(|s| s.offer(item.clone()));
+}
+
+/// A request handler run inline, on the channel's task: it must be quick.
+pub(crate) type Handler = Box<dyn FnMut(&Request) -> (u32, Vec<u8>) + Send>;
+
+/// Outstanding operations and subscribers.
+pub(crate) struct Hub {
+    pub(crate) names: HashMap<GroupId, String>,
+    pub(crate) topics: HashMap<String, Vec<Sink<Message>>>,
+    pub(crate) directs: Vec<Sink<Direct>>,
+    pub(crate) requests: Vec<Sink<Request>>,
+    /// In a mutex only so that the hub (and the channel holding it before
+    /// `init`) is `Sync`; it is reached through `get_mut`, never locked.
+    pub(crate) handler: Option<std::sync::Mutex<Handler>>,
+    pub(crate) queues: HashMap<(GroupId, String), Sink<QueueMessage>>,
+    pub(crate) events: broadcast::Sender<GroupEvent>,
+    pub(crate) replies: HashMap<u64, oneshot::Sender<Result<Vec<u8>, ChannelError>>>,
+    pub(crate) writes: HashMap<(GroupId, RequestId), oneshot::Sender<Result<u64, ChannelError>>>,
+    pub(crate) locks:
+        HashMap<(GroupId, RequestId), oneshot::Sender<Result<LockGrant, ChannelError>>>,
+    /// Answers decided on the task (handler, no subscriber), sent at the
+    /// next turn: (to, correlation, error code, payload).
+    pub(crate) outgoing_replies: Vec<(MemberId, u64, u32, Vec<u8>)>,
+    /// Unicast-only mode: the configured seeds, always kept as peers.
+    pub(crate) seeds: Option<Vec<std::net::SocketAddr>>,
+    /// A view changed since the peers were last computed.
+    view_changed: bool,
+    /// New peers for the driver's sockets (taken by the runner's adjust).
+    pub(crate) peers: Option<Vec<std::net::SocketAddr>>,
+}
+
+impl Hub {
+    pub(crate) fn new(events: broadcast::Sender<GroupEvent>) -> Self {
+        Hub {
+            names: HashMap::new(),
+            topics: HashMap::new(),
+            directs: Vec::new(),
+            requests: Vec::new(),
+            handler: None,
+            queues: HashMap::new(),
+            events,
+            replies: HashMap::new(),
+            writes: HashMap::new(),
+            locks: HashMap::new(),
+            outgoing_replies: Vec::new(),
+            seeds: None,
+            view_changed: false,
+            peers: None,
+        }
+    }
+
+    fn name(&self, group: GroupId) -> String {
+        self.names
+            .get(&group)
+            .cloned()
+            .unwrap_or_else(|| group.to_string())
+    }
+
+    fn emit(&self, event: GroupEvent) {
+        // No listener is not an error.
+        let _ = self.events.send(event);
+    }
+}
+
+impl Application<Engine> for Hub {
+    fn on_event(&mut self, now: Instant, event: Event<'_>) -> ControlFlow<()> {
+        match event {
+            Event::Message {
+                group,
+                topic,
+                sender,
+                payload,
+                qos,
+            } => {
+                if let Some(sinks) = self.topics.get_mut(topic) {
+                    let message = Message {
+                        group: self.names.get(&group).cloned().unwrap_or_default(),
+                        topic: topic.to_owned(),
+                        sender,
+                        payload: payload.to_vec(),
+                        qos,
+                    };
+                    fan_out(sinks, &message);
+                }
+            }
+            Event::Direct { from, payload } => {
+                let direct = Direct {
+                    from,
+                    payload: payload.to_vec(),
+                };
+                fan_out(&mut self.directs, &direct);
+            }
+            Event::Request {
+                from,
+                correlation,
+                payload,
+                ..
+            } => {
+                let request = Request {
+                    from,
+                    correlation,
+                    payload: payload.to_vec(),
+                };
+                if let Some(Ok(handler)) = self.handler.as_mut().map(std::sync::Mutex::get_mut) {
+                    let (code, answer) = handler(&request);
+                    self.outgoing_replies
+                        .push((from, correlation, code, answer));
+                } else if self.requests.is_empty() {
+                    // Nobody serves requests here: say so at once rather
+                    // than let the requester time out.
+                    self.outgoing_replies
+                        .push((from, correlation, 404, Vec::new()));
+                } else {
+                    fan_out(&mut self.requests, &request);
+                }
+            }
+            Event::Reply {
+                correlation,
+                error,
+                payload,
+                ..
+            } => {
+                if let Some(tx) = self.replies.remove(&correlation) {
+                    let _ = tx.send(if error == 0 {
+                        Ok(payload.to_vec())
+                    } else {
+                        Err(ChannelError::Remote { code: error })
+                    });
+                }
+            }
+            Event::RequestTimedOut { correlation } => {
+                if let Some(tx) = self.replies.remove(&correlation) {
+                    let _ = tx.send(Err(ChannelError::Timeout));
+                }
+            }
+            Event::QueueMessage {
+                delivery,
+                queue,
+                redelivered,
+                payload,
+            } => {
+                let key = (delivery.group, queue.to_owned());
+                if let Some(sink) = self.queues.get(&key) {
+                    let message = QueueMessage {
+                        group: self.name(delivery.group),
+                        queue: queue.to_owned(),
+                        redelivered,
+                        payload: payload.to_vec(),
+                        delivery,
+                    };
+                    if !sink.offer(message) {
+                        self.queues.remove(&key);
+                    }
+                }
+            }
+            Event::WriteDone {
+                group,
+                request,
+                version,
+            } => {
+                if let Some(tx) = self.writes.remove(&(group, request)) {
+                    let _ = tx.send(Ok(version));
+                }
+            }
+            Event::WriteFailed {
+                group,
+                request,
+                error,
+            } => {
+                if let Some(tx) = self.writes.remove(&(group, request)) {
+                    let _ = tx.send(Err(ChannelError::Map(error.to_string())));
+                }
+            }
+            Event::LockGranted {
+                group,
+                request,
+                fence,
+                deadline,
+                ..
+            } => {
+                if let Some(tx) = self.locks.remove(&(group, request)) {
+                    let lease = deadline.saturating_duration_since(now);
+                    let _ = tx.send(Ok(LockGrant {
+                        fence,
+                        lease: lease.into(),
+                    }));
+                }
+            }
+            Event::LockFailed {
+                group,
+                request,
+                error,
+            } => {
+                if let Some(tx) = self.locks.remove(&(group, request)) {
+                    let _ = tx.send(Err(ChannelError::Map(error.to_string())));
+                }
+            }
+            Event::MapChanged { group, change } => {
+                self.emit(GroupEvent::MapChanged(MapChange {
+                    group: self.name(group),
+                    map: change.map.to_owned(),
+                    key: change.key.to_vec(),
+                    kind: match change.kind {
+                        blaze_node::ChangeKind::Inserted => ChangeKind::Inserted,
+                        blaze_node::ChangeKind::Updated => ChangeKind::Updated,
+                        blaze_node::ChangeKind::Removed => ChangeKind::Removed,
+                        _ => ChangeKind::Expired,
+                    },
+                    old: change.old.map(<[u8]>::to_vec),
+                    new: change.new.map(<[u8]>::to_vec),
+                    cause: change.cause,
+                }));
+            }
+            Event::LockLost {
+                group,
+                map,
+                key,
+                fence,
+                ..
+            } => self.emit(GroupEvent::LockLost {
+                group: self.name(group),
+                map: map.to_owned(),
+                key: key.to_vec(),
+                fence,
+            }),
+            Event::ViewChanged {
+                group,
+                view_id,
+                members,
+                ..
+            } => {
+                self.view_changed = true;
+                self.emit(GroupEvent::ViewChanged {
+                    group: self.name(group),
+                    view_id,
+                    members,
+                });
+            }
+            Event::MemberJoined { group, member } => self.emit(GroupEvent::MemberJoined {
+                group: self.name(group),
+                member,
+            }),
+            Event::MemberLeft { group, member } => self.emit(GroupEvent::MemberLeft {
+                group: self.name(group),
+                member,
+            }),
+            Event::MemberFailed { group, member } => self.emit(GroupEvent::MemberFailed {
+                group: self.name(group),
+                member,
+            }),
+            Event::CoordinatorChanged {
+                group,
+                coordinator,
+                previous,
+            } => self.emit(GroupEvent::CoordinatorChanged {
+                group: self.name(group),
+                coordinator,
+                previous,
+            }),
+            Event::Left { group } => self.emit(GroupEvent::Left {
+                group: self.name(group),
+            }),
+            Event::Unrecoverable { group, sender, .. } => {
+                tracing::warn!(%sender, "messages lost for good in group {}", self.name(group));
+                self.emit(GroupEvent::Unrecoverable {
+                    group: self.name(group),
+                    sender,
+                });
+            }
+            other => tracing::trace!("event: {other:?}"),
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn on_turn(&mut self, now: Instant, engine: &mut Engine) -> ControlFlow<()> {
+        for (to, correlation, code, payload) in self.outgoing_replies.drain(..) {
+            if let Err(e) = engine.node.reply(now, to, correlation, code, &payload) {
+                tracing::debug!(%to, "reply not sent: {e}");
+            }
+        }
+        // Unicast-only mode: datagrams for a group go to every known
+        // member, so the driver's peers follow the views (plus the seeds).
+        if let Some(seeds) = &self.seeds
+            && std::mem::take(&mut self.view_changed)
+        {
+            let mut peers = seeds.clone();
+            let groups: Vec<_> = engine.node.groups().collect();
+            for group in groups {
+                for member in engine.node.members(group) {
+                    if let Some(address) = member.address
+                        && !peers.contains(&address)
+                    {
+                        peers.push(address);
+                    }
+                }
+            }
+            self.peers = Some(peers);
+            // Pause the driver so that the runner hands it the peers.
+            return ControlFlow::Break(());
+        }
+        ControlFlow::Continue(())
+    }
+}
