@@ -86,6 +86,6 @@ pub use blaze_map::{
     Change, ChangeKind, EntryRef, LockInfo, LockLostReason, RequestId, WriteError, WriteOptions,
 };
 pub use blaze_membership::{Delivery, Metadata, Name, SendError as MessageError};
-pub use blaze_proto_nack::{Buffers, CutReason, SendSlot};
+pub use blaze_proto_nack::{Buffers, CutReason, FecBuffers, FecConfig, SendSlot};
 /// Re-exported from `blaze-wire` for implementers of [`Protocol`].
 pub use blaze_wire::{Destination, Duration, GroupId, Instant, MemberId, Seq, Transmit};

@@ -24,6 +24,10 @@ pub enum TopicQos {
     /// every live member once, in the sender's order. The default.
     #[default]
     Reliable,
+    /// Reliable multicast with Reed–Solomon parity: losses are mostly
+    /// healed by parity without a round trip; what parity cannot heal is
+    /// retransmitted.
+    ReliableFec,
 }
 
 impl From<TopicQos> for Qos {
@@ -31,6 +35,7 @@ impl From<TopicQos> for Qos {
         match qos {
             TopicQos::BestEffort => Qos::BestEffort,
             TopicQos::Reliable => Qos::Reliable,
+            TopicQos::ReliableFec => Qos::ReliableFec,
         }
     }
 }

@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use std::sync::Mutex;
 
 use blaze_node::{
-    Buffers, Config, GroupBuffers, Identity, Instant, MemberId, Metadata, Name, NoCustom, Node,
-    Protocol, SendSlot, Transmit,
+    Buffers, Config, FecBuffers, GroupBuffers, Identity, Instant, MemberId, Metadata, Name,
+    NoCustom, Node, Protocol, SendSlot, Transmit,
 };
 
 use crate::ChannelConfig;
@@ -40,6 +40,27 @@ pub const MAX_PAYLOAD: usize = 64 * 1024;
 /// that the memory a process gives to nodes is bounded by the most nodes
 /// it ever had at once.
 static POOL: Mutex<Vec<GroupBuffers<'static>>> = Mutex::new(Vec::new());
+
+/// Reliable + FEC channel storage given back by shut-down nodes.
+static FEC_POOL: Mutex<Vec<(Buffers<'static>, FecBuffers<'static>)>> = Mutex::new(Vec::new());
+
+/// Parity symbols a member keeps for rebuilding other members' blocks.
+const PARITY_SLOTS: usize = 64;
+
+fn fec_buffers(config: &Config) -> (Buffers<'static>, FecBuffers<'static>) {
+    let pooled = FEC_POOL.lock().ok().and_then(|mut pool| pool.pop());
+    pooled.unwrap_or_else(|| {
+        let scratch = FecBuffers::scratch_needed(&config.nack, usize::from(config.fec.k));
+        let parity = PARITY_SLOTS * FecBuffers::parity_slot_len(&config.nack);
+        (
+            channel_buffers(config),
+            FecBuffers {
+                scratch: Vec::leak(vec![0u8; scratch]),
+                parity: Vec::leak(vec![0u8; parity]),
+            },
+        )
+    })
+}
 
 fn channel_buffers(config: &Config) -> Buffers<'static> {
     let need = GroupBuffers::recv_bytes_needed(config, MAX_MEMBERS, WINDOW);
@@ -113,7 +134,16 @@ impl Engine {
         };
         on_big_stack(move || {
             let buffers = std::array::from_fn(|_| group_buffers(&node_config));
-            StdNode::new(now, node_config, identity, buffers).map(Box::new)
+            let mut node = StdNode::new(now, node_config, identity, buffers).map(Box::new)?;
+            for _ in 0..MAX_GROUPS {
+                let (b, f) = fec_buffers(&node_config);
+                if let Err(back) = node.add_fec_buffers(b, f)
+                    && let Ok(mut pool) = FEC_POOL.lock()
+                {
+                    pool.push(back);
+                }
+            }
+            Ok(node)
         })
         .map(|node| Engine { node })
     }
@@ -122,9 +152,12 @@ impl Engine {
     pub(crate) fn recycle(self) {
         let node = self.node;
         on_big_stack(move || {
-            let buffers = (*node).into_buffers();
-            if let Ok(mut pool) = POOL.lock() {
-                pool.extend(buffers.into_iter().flatten());
+            let buffers = (*node).into_all_buffers();
+            if let (Ok(mut pool), Ok(mut fec_pool)) = (POOL.lock(), FEC_POOL.lock()) {
+                for (group, fec) in buffers {
+                    pool.extend(group);
+                    fec_pool.extend(fec);
+                }
             }
         });
     }

@@ -228,17 +228,37 @@ impl<
     /// entry is `None` only if its buffers were lost to a channel that
     /// failed to open (which [`Node::new`]'s checks rule out).
     pub fn into_buffers(self) -> [Option<GroupBuffers<'a>>; G] {
+        self.into_all_buffers().map(|(group, _fec)| group)
+    }
+
+    /// As [`Node::into_buffers`], with each slot's reliable + FEC storage
+    /// ([`Node::add_fec_buffers`]) as well.
+    #[allow(clippy::type_complexity, reason = "one pair of storages per slot")]
+    pub fn into_all_buffers(
+        self,
+    ) -> [(
+        Option<GroupBuffers<'a>>,
+        Option<(Buffers<'a>, FecBuffers<'a>)>,
+    ); G] {
         self.slots.map(|mut slot| {
+            let fec = match slot.channels.get_mut(CH_FEC).and_then(Option::take) {
+                Some(Channel::ReliableFec(e)) => Some(e.into_all_buffers()),
+                _ => slot.spare_fec.take(),
+            };
             let [r, b] = [CH_RELIABLE, CH_BEST_EFFORT].map(|ch| {
                 match slot.channels.get_mut(ch).and_then(Option::take) {
                     Some(Channel::Reliable(e) | Channel::BestEffort(e)) => Some(e.into_buffers()),
                     _ => slot.spare.get_mut(ch).and_then(Option::take),
                 }
             });
-            Some(GroupBuffers {
-                reliable: r?,
-                best_effort: b?,
-            })
+            let group = match (r, b) {
+                (Some(reliable), Some(best_effort)) => Some(GroupBuffers {
+                    reliable,
+                    best_effort,
+                }),
+                _ => None,
+            };
+            (group, fec)
         })
     }
 

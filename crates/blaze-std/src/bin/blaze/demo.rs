@@ -64,6 +64,7 @@ fn config(name: &str, group: SocketAddrV4) -> Result<ChannelConfig, String> {
         .group(group)
         .join(GROUP)
         .topic("ticks", TopicQos::BestEffort)
+        .topic("frames", TopicQos::ReliableFec)
         .heartbeat(Duration::from_millis(50))
         .failure_timeout(Duration::from_millis(400))
         .build()
@@ -180,6 +181,10 @@ async fn run(args: &DemoArgs, group: SocketAddrV4, checks: &mut Checks) -> Resul
         members[1].subscribe("ticks").await.map_err(e)?,
         members[2].subscribe("ticks").await.map_err(e)?,
     ];
+    let mut frames = [
+        members[1].subscribe("frames").await.map_err(e)?,
+        members[2].subscribe("frames").await.map_err(e)?,
+    ];
     for i in 0..n {
         members[0]
             .publish("news", format!("news {i}").as_bytes())
@@ -187,6 +192,10 @@ async fn run(args: &DemoArgs, group: SocketAddrV4, checks: &mut Checks) -> Resul
             .map_err(e)?;
         members[0]
             .publish("ticks", format!("tick {i}").as_bytes())
+            .await
+            .map_err(e)?;
+        members[0]
+            .publish("frames", format!("frame {i}").as_bytes())
             .await
             .map_err(e)?;
     }
@@ -210,6 +219,28 @@ async fn run(args: &DemoArgs, group: SocketAddrV4, checks: &mut Checks) -> Resul
             ),
             in_order == n,
             format!("{in_order}/{n} on topic \"news\""),
+        );
+    }
+    for (k, sub) in frames.iter_mut().enumerate() {
+        let mut in_order = 0;
+        while in_order < n {
+            match tokio::time::timeout(LIMIT, sub.recv()).await {
+                Ok(Some(m))
+                    if m.payload == format!("frame {in_order}").as_bytes()
+                        && m.qos == Qos::ReliableFec =>
+                {
+                    in_order += 1
+                }
+                _ => break,
+            }
+        }
+        checks.check(
+            &format!(
+                "{} got every reliable + FEC message once, in order",
+                members[k + 1].name()
+            ),
+            in_order == n,
+            format!("{in_order}/{n} on topic \"frames\" (Reed–Solomon parity, k = 16, m = 4)"),
         );
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
