@@ -22,9 +22,14 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
             self.stats.foreign += 1;
             return;
         }
-        if frame.sender == self.me || frame.sender.is_nil() {
-            // Our own datagram looped back, or no sender.
-            self.stats.foreign += 1;
+        if frame.sender.is_nil() {
+            self.stats.malformed += 1;
+            return;
+        }
+        if frame.sender == self.me && !matches!(frame.body, BodyIn::Data(_)) {
+            // Our own control frame looped back (data may be our message
+            // retransmitted by another member: handled as a duplicate).
+            self.stats.duplicates += 1;
             return;
         }
         match frame.body {

@@ -44,10 +44,22 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
                 self.members.clear();
             }
         }
-        debug!("{} gather", self.me);
+        debug!(
+            "{} {:x} gather from {:?}",
+            now,
+            self.me.as_u128() & 0xffff,
+            self.state
+        );
+        // A fresh round starts from the ring; a failed formation keeps
+        // what it learned (who is out there, who did not answer).
+        if self.state == State::Operational {
+            self.proc_set.clear();
+            self.fail_set.clear();
+        }
         self.state = State::Gather;
-        self.proc_set.clear();
-        let _ = self.proc_set.push(self.me);
+        if !self.proc_set.contains(&self.me) {
+            let _ = self.proc_set.push(self.me);
+        }
         if self.installed {
             for m in self.members.iter() {
                 if !self.proc_set.contains(m) {
@@ -56,7 +68,6 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
             }
         }
         self.proc_set.sort_unstable();
-        self.fail_set.clear();
         self.consensus.clear();
         let _ = self.consensus.push(self.me);
         self.gather_since = now;
@@ -175,7 +186,13 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
             members: live,
             states: heapless::Vec::new(),
         };
-        debug!("{} commits ring {}", self.me, seq);
+        debug!(
+            "{} {:x} commits ring {} {:?}",
+            now,
+            self.me.as_u128() & 0xffff,
+            seq,
+            self.live()
+        );
         self.commit_first_pass(now, c);
     }
 
@@ -282,7 +299,6 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
         };
         if hop < n {
             let fits = self.state == State::Gather
-                && self.agreed()
                 && self.live() == c.members
                 && ring.seq > self.pos.ring.seq
                 && c.states.len() as u64 == hop;
@@ -395,8 +411,13 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
         self.timers
             .set(Timer::TokenLoss, now + self.config.token_timeout);
         debug!(
-            "{} recovery onto ring {} (low {}, cutoff {}, pending {})",
-            self.me, c.ring.seq, low, cutoff, pending
+            "{} {:x} recovery onto ring {} (low {}, cutoff {}, pending {})",
+            now,
+            self.me.as_u128() & 0xffff,
+            c.ring.seq,
+            low,
+            cutoff,
+            pending
         );
     }
 
@@ -442,7 +463,13 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
         self.installed = true;
         self.state = State::Operational;
         self.quiet_visits = 1;
-        debug!("{} installed ring {} at {}", self.me, ring.seq, top);
+        debug!(
+            "{} {:x} installed ring {} at {}",
+            now,
+            self.me.as_u128() & 0xffff,
+            ring.seq,
+            top
+        );
     }
 }
 

@@ -381,7 +381,12 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
             Timer::TokenLoss => {
                 if self.state != State::Gather {
                     self.stats.token_losses += 1;
-                    debug!("{} token lost in {:?}", self.me, self.state);
+                    debug!(
+                        "{} {:x} token lost in {:?}",
+                        now,
+                        self.me.as_u128() & 0xffff,
+                        self.state
+                    );
                     self.enter_gather(now);
                 }
             }
