@@ -35,6 +35,10 @@ pub struct Config {
     /// Time in the gather state after which members that have not agreed
     /// are declared failed.
     pub consensus_timeout: Duration,
+    /// Interval at which a ring's representative announces the ring by
+    /// multicast, so that rings separated by a healed partition find each
+    /// other and merge.
+    pub merge_interval: Duration,
     /// Flow control: messages broadcast on the whole ring per rotation.
     pub window: u32,
     /// Flow control: messages one member broadcasts per token visit.
@@ -50,6 +54,7 @@ impl Config {
             token_hold: Duration::from_millis(2),
             join_interval: Duration::from_millis(20),
             consensus_timeout: Duration::from_millis(100),
+            merge_interval: Duration::from_millis(100),
             window: 64,
             max_messages: 16,
         }
@@ -63,6 +68,7 @@ impl Config {
             token_hold: Duration::from_millis(10),
             join_interval: Duration::from_millis(100),
             consensus_timeout: Duration::from_millis(500),
+            merge_interval: Duration::from_millis(500),
             window: 64,
             max_messages: 16,
         }
@@ -82,6 +88,9 @@ impl Config {
             || self.join_interval.total_micros() * 2 > self.consensus_timeout.total_micros()
         {
             return Err(ConfigError::JoinInterval);
+        }
+        if self.merge_interval.total_micros() == 0 {
+            return Err(ConfigError::MergeInterval);
         }
         if self.window == 0 || self.max_messages == 0 {
             return Err(ConfigError::FlowControl);
@@ -107,6 +116,8 @@ pub enum ConfigError {
     TokenHold,
     /// `join_interval` is zero or more than half of `consensus_timeout`.
     JoinInterval,
+    /// `merge_interval` is zero.
+    MergeInterval,
     /// `window` or `max_messages` is zero.
     FlowControl,
 }
@@ -121,6 +132,7 @@ impl fmt::Display for ConfigError {
             ConfigError::JoinInterval => {
                 "join_interval must be non-zero and at most half of consensus_timeout"
             }
+            ConfigError::MergeInterval => "merge_interval must be non-zero",
             ConfigError::FlowControl => "window and max_messages must be non-zero",
         })
     }

@@ -51,7 +51,21 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
     }
 
     fn on_data(&mut self, now: Instant, origin: MemberId, d: &DataBatch<'_>) {
-        let _ = now;
+        if self.state == State::Operational
+            && d.stream != self.tag
+            && !self.members.contains(&origin)
+        {
+            // Another ring is within reach (a partition healed): merge.
+            debug!(
+                "{} {:x} hears ring {:x} of {:x}",
+                now,
+                self.me.as_u128() & 0xffff,
+                d.stream,
+                origin.as_u128() & 0xffff
+            );
+            self.enter_gather(now);
+            return;
+        }
         let live = matches!(self.state, State::Operational | State::Recovery);
         if !live || d.stream != self.tag {
             self.stats.wrong_ring += 1;

@@ -425,7 +425,6 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
     /// messages (EVS plan) and go operational on the new ring, whose
     /// messages start after `top`.
     pub(super) fn install(&mut self, now: Instant, top: u64) {
-        let _ = now;
         self.stats.rings += 1;
         let ring = self.pos.ring;
         self.plan_ring = ring;
@@ -462,6 +461,10 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
         self.last_aru_fwd = top;
         self.installed = true;
         self.state = State::Operational;
+        if self.members.first() == Some(&self.me) {
+            self.timers
+                .set(Timer::Merge, now + self.config.merge_interval);
+        }
         self.quiet_visits = 1;
         debug!(
             "{} {:x} installed ring {} at {}",

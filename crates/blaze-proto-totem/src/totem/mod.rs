@@ -193,6 +193,8 @@ pub struct Totem<const N: usize, const W: usize, const P: usize, const Q: usize>
     consensus: heapless::Vec<MemberId, N>,
     gather_since: Instant,
     join_pending: bool,
+    /// The representative's ring announcement is due.
+    merge_pending: bool,
     commit: Option<CommitOut<N>>,
     commit_out: bool,
     /// Hop of the commit token forwarded last, while it may need resending.
@@ -259,6 +261,7 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
             consensus: heapless::Vec::new(),
             gather_since: now,
             join_pending: false,
+            merge_pending: false,
             commit: None,
             commit_out: false,
             commit_fwd: None,
@@ -409,6 +412,13 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
                 }
             }
             Timer::Consensus => self.consensus_timeout(now),
+            Timer::Merge => {
+                if self.state == State::Operational && self.members.first() == Some(&self.me) {
+                    self.merge_pending = true;
+                    self.timers
+                        .set(Timer::Merge, now + self.config.merge_interval);
+                }
+            }
         }
     }
 

@@ -46,6 +46,21 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
                 });
             }
         }
+        if self.merge_pending {
+            self.merge_pending = false;
+            let hdr = DataOut {
+                tag: self.tag,
+                ..DataOut::default()
+            };
+            if self.state == State::Operational
+                && let Ok(len) = env.emit_data(buf, self.me, &hdr, &[])
+            {
+                return Some(Transmit {
+                    to: Destination::Group,
+                    len,
+                });
+            }
+        }
         if self.commit_out {
             self.commit_out = false;
             if let Some(c) = &self.commit {

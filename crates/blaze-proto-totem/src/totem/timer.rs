@@ -15,15 +15,18 @@ pub(super) enum Timer {
     Join,
     /// Gather has not reached consensus in time.
     Consensus,
+    /// The representative announces its ring.
+    Merge,
 }
 
-const COUNT: usize = 5;
+const COUNT: usize = 6;
 const ALL: [Timer; COUNT] = [
     Timer::TokenLoss,
     Timer::TokenRetransmit,
     Timer::TokenHold,
     Timer::Join,
     Timer::Consensus,
+    Timer::Merge,
 ];
 
 /// `[Option<Instant>; N]` indexed by [`Timer`].

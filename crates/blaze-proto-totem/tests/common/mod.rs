@@ -278,8 +278,11 @@ pub(crate) fn check_evs(records: &[EventRecord<Rec>]) -> Result<(), String> {
         }
     }
     // Configurations.
-    type ConfKey = (ConfigurationKind, (u128, u64));
+    // A transitional configuration is one per old ring that moves on to
+    // the new ring, so its members are part of its identity.
+    type ConfKey = (ConfigurationKind, (u128, u64), Vec<usize>);
     let mut members: HashMap<ConfKey, Vec<usize>> = HashMap::new();
+    let mut trans: Vec<((u128, u64), Vec<usize>)> = Vec::new();
     // (node, inc) -> list of (configuration, messages delivered in it)
     type Epochs = Vec<(Option<ConfKey>, BTreeSet<MsgId>)>;
     let mut epochs: BTreeMap<(usize, u32), Epochs> = BTreeMap::new();
@@ -293,14 +296,28 @@ pub(crate) fn check_evs(records: &[EventRecord<Rec>]) -> Result<(), String> {
                 ring,
                 members: m,
             } => {
-                let key = (*kind, *ring);
-                if let Some(prev) = members.insert(key, m.clone())
+                let key = match kind {
+                    ConfigurationKind::Regular => (*kind, *ring, Vec::new()),
+                    ConfigurationKind::Transitional => (*kind, *ring, m.clone()),
+                };
+                if let Some(prev) = members.insert(key.clone(), m.clone())
                     && prev != *m
                 {
                     return Err(format!(
                         "configuration {key:?}: members {prev:?} and {m:?} (node {})",
                         r.node
                     ));
+                }
+                if *kind == ConfigurationKind::Transitional {
+                    // Members of one transitional configuration agree on it.
+                    for (other, om) in &trans {
+                        if *other == *ring && om != m && om.iter().any(|x| m.contains(x)) {
+                            return Err(format!(
+                                "transitional configurations {om:?} and {m:?} of ring {ring:?} overlap"
+                            ));
+                        }
+                    }
+                    trans.push((*ring, m.clone()));
                 }
                 if !m.contains(&r.node) {
                     return Err(format!(
@@ -325,8 +342,9 @@ pub(crate) fn check_evs(records: &[EventRecord<Rec>]) -> Result<(), String> {
             let (Some(c), set) = (&w[0].0, &w[0].1) else {
                 continue;
             };
-            let Some(next) = w[1].0 else { continue };
-            match seen.get(&(*c, next)) {
+            let Some(next) = &w[1].0 else { continue };
+            let pair = (c.clone(), next.clone());
+            match seen.get(&pair) {
                 Some((other, s)) if s != set => {
                     let only_a: Vec<_> = s.difference(set).take(3).collect();
                     let only_b: Vec<_> = set.difference(s).take(3).collect();
@@ -338,7 +356,7 @@ pub(crate) fn check_evs(records: &[EventRecord<Rec>]) -> Result<(), String> {
                 }
                 Some(_) => {}
                 None => {
-                    seen.insert((*c, next), (*node, set.clone()));
+                    seen.insert(pair, (*node, set.clone()));
                 }
             }
         }
