@@ -152,39 +152,3 @@ fn crash_is_handled_within_half_a_second() {
         }
     );
 }
-
-#[test]
-#[ignore = "debugging aid"]
-fn dump() {
-    struct L;
-    impl log::Log for L {
-        fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-            true
-        }
-        fn log(&self, r: &log::Record<'_>) {
-            println!("{}", r.args());
-        }
-        fn flush(&self) {}
-    }
-    static LOGGER: L = L;
-    let _ = log::set_logger(&LOGGER);
-    log::set_max_level(log::LevelFilter::Debug);
-    let seed: u64 = std::env::var("SEED").unwrap().parse().unwrap();
-    let plan = Plan {
-        start: Instant::from_millis(50),
-        every: Duration::from_millis(4),
-        count: 30,
-        safe_every: 3,
-    };
-    let n: usize = std::env::var("N").map(|v| v.parse().unwrap()).unwrap_or(5);
-    let mut w = world(seed, n, 0.10, plan);
-    w.run_until(Instant::from_millis(1_200));
-    for r in w.events() {
-        if let Rec::Conf { .. } = r.event {
-            println!("{} n{} {:?}", r.time, r.node, r.event);
-        }
-    }
-    for i in 0..n {
-        println!("{i}: {:?}", w.machine(i).map(|m| *m.m.stats()));
-    }
-}
