@@ -40,7 +40,11 @@ fn last_ring(w: &World<Node>, node: usize) -> Option<Vec<usize>> {
                 kind: ConfigurationKind::Regular,
                 members,
                 ..
-            } => Some(members.clone()),
+            } => {
+                let mut m = members.clone();
+                m.sort_unstable();
+                Some(m)
+            }
             _ => None,
         })
 }
@@ -151,5 +155,25 @@ fn restarted_member_rejoins() {
         w.run_until(Instant::from_millis(1_700));
         check_evs(w.events())?;
         check_end(&w, 4, 30, &[3])
+    });
+}
+
+#[test]
+fn nemesis_keeps_evs() {
+    run_seeds!("nemesis_keeps_evs", 100, |seed| {
+        let n = 5;
+        let mut w = world(seed, n, 0.02, plan(60));
+        let mut nem =
+            blaze_sim::Nemesis::new(Instant::from_millis(300), Instant::from_millis(1_500));
+        nem.mean_interval = Duration::from_millis(150);
+        nem.downtime = (Duration::from_millis(50), Duration::from_millis(400));
+        nem.partition_len = (Duration::from_millis(50), Duration::from_millis(500));
+        w.unleash(nem);
+        w.run_until(Instant::from_millis(2_600));
+        check_evs(w.events())?;
+        let crashed: Vec<usize> = (0..n)
+            .filter(|i| w.incarnation(*i).unwrap_or(0) > 0)
+            .collect();
+        check_end(&w, n, 60, &crashed)
     });
 }

@@ -51,7 +51,8 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
             self.state
         );
         // A fresh round starts from the ring; a failed formation keeps
-        // what it learned (who is out there, who did not answer).
+        // what it learned (who is out there, who failed) until a ring is
+        // installed, so that formation converges.
         if self.state == State::Operational {
             self.proc_set.clear();
             self.fail_set.clear();
@@ -70,6 +71,8 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
         self.proc_set.sort_unstable();
         self.consensus.clear();
         let _ = self.consensus.push(self.me);
+        self.heard.clear();
+        let _ = self.heard.push(self.me);
         self.gather_since = now;
         self.join_pending = true;
         self.token_out = None;
@@ -97,28 +100,42 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
             return;
         };
         self.max_ring_seq = self.max_ring_seq.max(j.ring_seq);
-        match self.state {
-            State::Operational | State::Recovery => {
-                if self.members.contains(&from) && j.ring_seq < self.pos.ring.seq {
-                    self.stats.duplicates += 1;
-                    return;
-                }
-                self.enter_gather(now);
-            }
-            State::Commit => {
-                if let Some(c) = &self.commit
-                    && c.members.contains(&from)
-                    && j.ring_seq < c.ring.seq
-                {
-                    self.stats.duplicates += 1;
-                    return;
-                }
-                self.enter_gather(now);
-            }
-            State::Gather => {}
-        }
-        if self.fail_set.contains(&from) {
+        if self.fail_set.contains(&from) && self.state != State::Operational {
+            // Declared failed in this round; it can merge once a ring is
+            // installed.
+            self.stats.duplicates += 1;
             return;
+        }
+        // A join of a member of the ring being formed (or installed) that
+        // proposes exactly that ring, or that predates it, changes nothing.
+        let ring = match self.state {
+            State::Operational | State::Recovery => Some((self.members.clone(), self.pos.ring.seq)),
+            State::Commit => self
+                .commit
+                .as_ref()
+                .map(|c| (c.members.clone(), c.ring.seq)),
+            State::Gather => None,
+        };
+        if let Some((members, seq)) = ring {
+            let proposes: heapless::Vec<MemberId, N> =
+                jp.iter().filter(|m| !jf.contains(m)).copied().collect();
+            if members.contains(&from) && (j.ring_seq < seq || proposes == members) {
+                self.stats.duplicates += 1;
+                return;
+            }
+            debug!(
+                "{} {:x} join from {:x} (ring seq {}, proposes {}) interrupts {:?}",
+                now,
+                self.me.as_u128() & 0xffff,
+                from.as_u128() & 0xffff,
+                j.ring_seq,
+                proposes.len(),
+                self.state
+            );
+            self.enter_gather(now);
+        }
+        if !self.heard.contains(&from) {
+            let _ = self.heard.push(from);
         }
         let mut changed = false;
         if jf.contains(&self.me) {
@@ -141,8 +158,6 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
             self.consensus.clear();
             let _ = self.consensus.push(self.me);
             self.join_pending = true;
-            self.timers
-                .set(Timer::Consensus, now + self.config.consensus_timeout);
         }
         if jp == self.proc_set && jf == self.fail_set && !self.consensus.contains(&from) {
             let _ = self.consensus.push(from);
@@ -206,8 +221,10 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
             self.consensus.clear();
             let _ = self.consensus.push(self.me);
         } else {
+            // Fail the members that stayed silent; those that answer but do
+            // not agree yet are alive and get another round.
             for m in self.live() {
-                if !self.consensus.contains(&m) {
+                if !self.consensus.contains(&m) && !self.heard.contains(&m) {
                     let _ = self.fail_set.push(m);
                 }
             }
@@ -215,6 +232,8 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
             self.consensus.clear();
             let _ = self.consensus.push(self.me);
         }
+        self.heard.clear();
+        let _ = self.heard.push(self.me);
         self.join_pending = true;
         self.timers
             .set(Timer::Consensus, now + self.config.consensus_timeout);
@@ -430,8 +449,8 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
         self.plan_ring = ring;
         let offset = if self.recovery.had_ring {
             let old = self.recovery.old;
-            let old_top = self.recovery.top.max(old.high_seq);
-            let cutoff = self.recovery.cutoff.clamp(old.delivered, old_top);
+            let old_top = self.recovery.top.max(old.high_seq).max(old.delivered);
+            let cutoff = self.recovery.cutoff.max(old.delivered).min(old_top);
             let _ = self.plan.push_back(Step::Deliver {
                 from: old.offset + old.delivered + 1,
                 to: old.offset + cutoff,

@@ -191,6 +191,8 @@ pub struct Totem<const N: usize, const W: usize, const P: usize, const Q: usize>
     proc_set: heapless::Vec<MemberId, N>,
     fail_set: heapless::Vec<MemberId, N>,
     consensus: heapless::Vec<MemberId, N>,
+    /// Members heard from since the consensus timer was last armed.
+    heard: heapless::Vec<MemberId, N>,
     gather_since: Instant,
     join_pending: bool,
     /// The representative's ring announcement is due.
@@ -259,6 +261,7 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
             proc_set: heapless::Vec::new(),
             fail_set: heapless::Vec::new(),
             consensus: heapless::Vec::new(),
+            heard: heapless::Vec::new(),
             gather_since: now,
             join_pending: false,
             merge_pending: false,
@@ -283,6 +286,33 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
         };
         t.enter_gather(now);
         Ok(t)
+    }
+
+    /// Sets the lowest ring sequence number this member will use, for a
+    /// process that restarts with the same id: ring ids must never repeat,
+    /// so such a process passes one more than the highest ring sequence
+    /// number it saw before (kept in persistent storage), as corosync does.
+    /// A process with a fresh id needs nothing.
+    ///
+    /// ```
+    /// use blaze_proto_totem::{Config, Totem};
+    /// use blaze_wire::{GroupId, Instant, MemberId};
+    /// let m: Totem<4, 64, 96, 8> =
+    ///     Totem::new(Instant::ZERO, MemberId::from_u128(1), GroupId::from_name("g"), Config::lan())
+    ///         .unwrap()
+    ///         .with_ring_seq_floor(1_000);
+    /// assert_eq!(m.ring(), None);
+    /// ```
+    #[must_use]
+    pub fn with_ring_seq_floor(mut self, seq: u64) -> Self {
+        self.max_ring_seq = self.max_ring_seq.max(seq);
+        self
+    }
+
+    /// The highest ring sequence number this member has seen (what a
+    /// restarting process keeps for [`with_ring_seq_floor`](Totem::with_ring_seq_floor)).
+    pub fn max_ring_seq(&self) -> u64 {
+        self.max_ring_seq.max(self.pos.ring.seq)
     }
 
     /// This member's id.
@@ -374,7 +404,9 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
 
     /// A deadline passed (a spurious call is a no-op).
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some(t) = self.timers.expired(now) {
+        // Each timer fires at most once per call: one re-armed for `now`
+        // waits for the next call.
+        for t in self.timers.take_expired(now).into_iter().flatten() {
             self.on_timer(now, t);
         }
     }

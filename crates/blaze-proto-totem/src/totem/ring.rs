@@ -141,8 +141,11 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
             // Wake the delivery of nothing; recovery continues.
         }
         let idle = sent == 0 && served == 0 && t.rtr.is_empty() && t.aru == t.seq && t.backlog == 0;
+        let progress = sent > 0 || served > 0;
         if idle || t.next == self.me {
-            let hold = if idle {
+            // Alone on the ring, the token comes straight back: without
+            // progress it waits like an idle one.
+            let hold = if idle || !progress {
                 self.config.token_hold
             } else {
                 blaze_wire::Duration::ZERO

@@ -54,16 +54,17 @@ impl Timers {
         self.0.iter().flatten().min().copied()
     }
 
-    /// Takes the first timer due at `now`, clearing it.
-    pub(super) fn expired(&mut self, now: Instant) -> Option<Timer> {
-        for t in ALL {
+    /// Takes every timer due at `now`, clearing them.
+    pub(super) fn take_expired(&mut self, now: Instant) -> [Option<Timer>; COUNT] {
+        let mut out = [None; COUNT];
+        for (o, t) in out.iter_mut().zip(ALL) {
             if let Some(s) = self.slot(t)
                 && s.is_some_and(|at| at <= now)
             {
                 *s = None;
-                return Some(t);
+                *o = Some(t);
             }
         }
-        None
+        out
     }
 }

@@ -18,14 +18,15 @@ use blaze_wire::{
 /// The member type of the tests.
 pub(crate) type Member = Totem<8, 256, 128, 64>;
 
-/// Member id of node `i`.
-pub(crate) fn member(i: usize) -> MemberId {
-    MemberId::from_u128(0x1000 + i as u128)
+/// Member id of node `i` in incarnation `inc` (a restarted process is a
+/// new member with a new id).
+pub(crate) fn member(i: usize, inc: u32) -> MemberId {
+    MemberId::from_u128(0x1000 + i as u128 + 0x100 * u128::from(inc))
 }
 
 /// Node index of a member id.
 pub(crate) fn index_of(m: MemberId) -> usize {
-    (m.as_u128() - 0x1000) as usize
+    ((m.as_u128() - 0x1000) & 0xff) as usize
 }
 
 /// A message id: (sending node, index, incarnation).
@@ -95,7 +96,7 @@ impl Node {
     pub(crate) fn new(s: Spawn, config: Config, plan: Plan) -> Node {
         let m = Member::new(
             Instant::ZERO,
-            member(s.index),
+            member(s.index, s.incarnation),
             GroupId::from_name("totem-test"),
             config,
         )
