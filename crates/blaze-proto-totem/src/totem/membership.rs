@@ -35,9 +35,14 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
         if self.state == State::Recovery {
             // The new ring never got installed: back to the old one.
             if self.recovery.had_ring {
+                // Keep what recovery brought in: they are messages of the
+                // old ring, stored at its positions.
                 self.pos = self.recovery.old;
+                self.pos.high_seq = self.pos.high_seq.max(self.recovery.top);
                 self.tag = self.recovery.old_tag;
                 self.members.clone_from(&self.old_members);
+                self.state = State::Gather;
+                self.advance_aru();
             } else {
                 self.installed = false;
                 self.pos = RingPos::NONE;
@@ -102,7 +107,10 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
         self.max_ring_seq = self.max_ring_seq.max(j.ring_seq);
         if self.fail_set.contains(&from) && self.state != State::Operational {
             // Declared failed in this round; it can merge once a ring is
-            // installed.
+            // installed. It is alive, though: keep it failed.
+            if !self.heard.contains(&from) {
+                let _ = self.heard.push(from);
+            }
             self.stats.duplicates += 1;
             return;
         }
@@ -142,7 +150,7 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
             changed |= self.fail_set.push(from).is_ok();
         } else {
             for m in jp.iter().chain(core::iter::once(&from)) {
-                if !self.proc_set.contains(m) && self.proc_set.push(*m).is_ok() {
+                if !self.proc_set.contains(m) && self.add_proc(*m) {
                     changed = true;
                 }
             }
@@ -163,6 +171,22 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
             let _ = self.consensus.push(from);
         }
         self.check_consensus(now);
+    }
+
+    /// Adds a member to the process set; when it is full, a failed member
+    /// (preferably one not heard from lately) makes room.
+    fn add_proc(&mut self, m: MemberId) -> bool {
+        if self.proc_set.is_full() {
+            let victim = self
+                .proc_set
+                .iter()
+                .position(|p| self.fail_set.contains(p) && !self.heard.contains(p))
+                .or_else(|| self.proc_set.iter().position(|p| self.fail_set.contains(p)));
+            let Some(i) = victim else { return false };
+            let gone = self.proc_set.swap_remove(i);
+            self.fail_set.retain(|f| *f != gone);
+        }
+        self.proc_set.push(m).is_ok()
     }
 
     /// The members of `proc_set` not in `fail_set`.
@@ -215,6 +239,27 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
         if self.state != State::Gather {
             return;
         }
+        debug!(
+            "{} {:x} consensus timeout: proc {:?} fail {:?} agreed {:?} heard {:?}",
+            now,
+            self.me.as_u128() & 0xffff,
+            self.proc_set
+                .iter()
+                .map(|m| m.as_u128() & 0xffff)
+                .collect::<heapless::Vec<u128, N>>(),
+            self.fail_set
+                .iter()
+                .map(|m| m.as_u128() & 0xffff)
+                .collect::<heapless::Vec<u128, N>>(),
+            self.consensus
+                .iter()
+                .map(|m| m.as_u128() & 0xffff)
+                .collect::<heapless::Vec<u128, N>>(),
+            self.heard
+                .iter()
+                .map(|m| m.as_u128() & 0xffff)
+                .collect::<heapless::Vec<u128, N>>()
+        );
         if self.agreed() {
             // Agreed, but no commit token came: ask again; a dead
             // representative will then fail to agree.
