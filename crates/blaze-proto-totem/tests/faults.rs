@@ -177,3 +177,45 @@ fn nemesis_keeps_evs() {
         check_end(&w, n, 60, &crashed)
     });
 }
+
+/// The EVS checker itself: it rejects two members that go from one
+/// configuration to the same next one with different messages.
+#[test]
+fn evs_checker_rejects_divergent_configurations() {
+    use blaze_sim::EventRecord;
+    let conf = |kind, seq, members: Vec<usize>| Rec::Conf {
+        kind,
+        ring: (1, seq),
+        members,
+    };
+    let msg = |id: (usize, u32, u32)| Rec::Msg {
+        id,
+        ring_seq_sent: 1,
+        safe: false,
+        key: (0, 1),
+    };
+    let rec = |node, event| EventRecord {
+        time: Instant::ZERO,
+        node,
+        incarnation: 0,
+        event,
+    };
+    let good = vec![
+        rec(0, conf(ConfigurationKind::Regular, 4, vec![0, 1])),
+        rec(1, conf(ConfigurationKind::Regular, 4, vec![0, 1])),
+        rec(0, msg((0, 0, 0))),
+        rec(1, msg((0, 0, 0))),
+        rec(0, conf(ConfigurationKind::Transitional, 8, vec![0, 1])),
+        rec(1, conf(ConfigurationKind::Transitional, 8, vec![0, 1])),
+    ];
+    assert_eq!(check_evs(&good), Ok(()));
+    let mut bad = good.clone();
+    bad.remove(3);
+    assert!(check_evs(&bad).unwrap_err().contains("delivered"));
+    let mut split = good.clone();
+    split[1] = rec(1, conf(ConfigurationKind::Regular, 4, vec![1]));
+    assert!(check_evs(&split).is_err());
+    let mut twice = good;
+    twice.insert(3, rec(0, msg((0, 0, 0))));
+    assert!(check_evs(&twice).is_err());
+}

@@ -152,3 +152,40 @@ fn crash_is_handled_within_half_a_second() {
         }
     );
 }
+
+#[test]
+fn crash_at_ten_percent_loss_is_handled_within_half_a_second() {
+    run_seeds!(
+        "crash_at_ten_percent_loss_is_handled_within_half_a_second",
+        seeds(200),
+        |seed| {
+            let plan = Plan {
+                start: Instant::from_millis(100),
+                every: Duration::from_millis(10),
+                count: 40,
+                safe_every: 2,
+            };
+            let mut w = world(seed, 3, 0.10, plan);
+            w.run_until(Instant::from_millis(400));
+            let crash_at = w.now();
+            w.crash(2);
+            w.run_until(Instant::from_millis(1_400));
+            let mut worst = Duration::ZERO;
+            for node in 0..2 {
+                let installed = w.events().iter().find(|r| {
+                r.node == node
+                    && r.time > crash_at
+                    && matches!(&r.event, Rec::Conf { kind: ConfigurationKind::Regular, members, .. } if *members == vec![0, 1])
+            });
+                let Some(rec) = installed else {
+                    return Err(format!("node {node} never installed the ring of two"));
+                };
+                worst = worst.max(rec.time.saturating_duration_since(crash_at));
+            }
+            if worst >= Duration::from_millis(500) {
+                return Err(format!("took {worst}"));
+            }
+            check_evs(w.events())
+        }
+    );
+}
