@@ -21,6 +21,25 @@
 //! on the new ring), and reports the change with a transitional and a
 //! regular [`Event::ConfigurationChange`].
 //!
+//! The representative of each ring multicasts a small announcement every
+//! `merge_interval`; a member that hears another ring (a partition healed)
+//! starts the membership protocol, so rings merge. Events follow extended
+//! virtual synchrony: the old ring's messages that members of the new ring
+//! hold are re-sent on it (encapsulated) before it is installed; then each
+//! member delivers the old ring's remaining messages up to the highest any
+//! of them delivered, a transitional configuration (the members coming
+//! from the same old ring), the rest of the recovered messages, and the
+//! regular configuration of the new ring.
+//!
+//! ## Wire use
+//!
+//! `Token`, `Join` (`proc_set`, `fail_set`, `ring_seq`), `View` as the
+//! commit token (`view_id` counts its hops, `ring_states` carries each
+//! member's old ring, aru and highest delivered) and `DataBatch` with
+//! `Qos::AGREED` / `Qos::SAFE`, whose `stream` is a 32-bit tag of the ring
+//! id and whose `Frame.sender` is the message's originator (also on
+//! retransmissions). `window_start == 1` marks recovered messages.
+//!
 //! ## The sans-IO contract
 //!
 //! The caller owns the socket, the clock and the storage. Feed input with
@@ -31,8 +50,11 @@
 //!
 //! ## Not here
 //!
-//! Fragmentation of messages larger than a slot, and discovery of members
-//! beyond those that answer the multicast join.
+//! Fragmentation of messages larger than a slot ([`Totem::MAX_PAYLOAD`]),
+//! multiple rings (the redundant-ring protocol), and persistence: a process
+//! that restarts with the same member id must restore its ring sequence
+//! number ([`Totem::with_ring_seq_floor`]); one with a fresh id needs
+//! nothing.
 //!
 //! ## Features
 //!

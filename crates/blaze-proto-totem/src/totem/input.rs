@@ -53,9 +53,11 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
     fn on_data(&mut self, now: Instant, origin: MemberId, d: &DataBatch<'_>) {
         if self.state == State::Operational
             && d.stream != self.tag
+            && d.messages.is_empty()
             && !self.members.contains(&origin)
         {
-            // Another ring is within reach (a partition healed): merge.
+            // Another ring's announcement: it is within reach (a partition
+            // healed), merge. (Late data of an old ring does not count.)
             debug!(
                 "{} {:x} hears ring {:x} of {:x}",
                 now,

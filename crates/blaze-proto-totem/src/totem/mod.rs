@@ -367,8 +367,8 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
     }
 
     /// Queues `payload` for total-order broadcast; it goes onto the ring the
-    /// next time the token visits this member (also while a new ring is
-    /// forming: it is then sent on the new ring).
+    /// next time the token visits this member (at once if this member holds
+    /// an idle token; while a new ring forms, it is sent on the new ring).
     ///
     /// # Errors
     ///
@@ -376,7 +376,6 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
     /// [`MAX_PAYLOAD`](Totem::MAX_PAYLOAD); [`SendError::WouldBlock`] if the
     /// queue is full (back-pressure). Nothing is queued on error.
     pub fn send(&mut self, now: Instant, qos: Qos, payload: &[u8]) -> Result<(), SendError> {
-        let _ = now;
         if payload.len() > Self::MAX_PAYLOAD {
             return Err(SendError::TooLarge);
         }
@@ -393,7 +392,12 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
             .get_mut(HDR..HDR + payload.len())
             .ok_or(SendError::TooLarge)?
             .copy_from_slice(payload);
-        self.queue.push_back(q).map_err(|_| SendError::WouldBlock)
+        self.queue.push_back(q).map_err(|_| SendError::WouldBlock)?;
+        if self.token_held.is_some() {
+            // An idle token waits here: take it now, not after the hold.
+            self.timers.set(Timer::TokenHold, now);
+        }
+        Ok(())
     }
 
     /// The next deadline.

@@ -137,9 +137,6 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
             self.install(now, t.seq);
             self.my_last_backlog = 0;
         }
-        if !install && recovering {
-            // Wake the delivery of nothing; recovery continues.
-        }
         let idle = sent == 0 && served == 0 && t.rtr.is_empty() && t.aru == t.seq && t.backlog == 0;
         let progress = sent > 0 || served > 0;
         if idle || t.next == self.me {
