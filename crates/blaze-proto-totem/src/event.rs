@@ -25,7 +25,6 @@ pub enum ConfigurationKind {
 /// [`Regular`](ConfigurationKind::Regular) configuration of the new ring
 /// and its messages.
 #[derive(Debug, Clone, Copy, PartialEq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Event<'a> {
     /// A message, in total order.
     Deliver {

@@ -141,10 +141,8 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
                 Ok(()) | Err(Refused::Duplicate) => {}
                 Err(Refused::NoRoom) => self.stats.oversized += 1,
             }
+            // Someone re-sent it: nobody else needs to.
             if let Some(s) = self.window.get_mut(abs) {
-                if !s.recovered {
-                    self.recovery.pending = self.recovery.pending.saturating_sub(1);
-                }
                 s.recovered = true;
             }
         }

@@ -226,11 +226,11 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
             states: heapless::Vec::new(),
         };
         debug!(
-            "{} {:x} commits ring {} {:?}",
+            "{} {:x} commits ring {} of {}",
             now,
             self.me.as_u128() & 0xffff,
             seq,
-            self.live()
+            self.live().len()
         );
         self.commit_first_pass(now, c);
     }
@@ -240,25 +240,13 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
             return;
         }
         debug!(
-            "{} {:x} consensus timeout: proc {:?} fail {:?} agreed {:?} heard {:?}",
+            "{} {:x} consensus timeout: proc {} fail {} agreed {} heard {}",
             now,
             self.me.as_u128() & 0xffff,
-            self.proc_set
-                .iter()
-                .map(|m| m.as_u128() & 0xffff)
-                .collect::<heapless::Vec<u128, N>>(),
-            self.fail_set
-                .iter()
-                .map(|m| m.as_u128() & 0xffff)
-                .collect::<heapless::Vec<u128, N>>(),
-            self.consensus
-                .iter()
-                .map(|m| m.as_u128() & 0xffff)
-                .collect::<heapless::Vec<u128, N>>(),
-            self.heard
-                .iter()
-                .map(|m| m.as_u128() & 0xffff)
-                .collect::<heapless::Vec<u128, N>>()
+            self.proc_set.len(),
+            self.fail_set.len(),
+            self.consensus.len(),
+            self.heard.len()
         );
         if self.agreed() {
             // Agreed, but no commit token came: ask again; a dead
@@ -446,7 +434,6 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
         self.recovery.low = low;
         self.recovery.cutoff = cutoff;
         self.recovery.top = old.high_seq;
-        self.recovery.pending = pending;
         self.recovery.clean_visits = 0;
         if had_ring {
             self.old_members.clone_from(&self.members);

@@ -21,6 +21,7 @@ const MAX_BATCH: usize = 64;
 
 /// Where a member is in the Totem protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 enum State {
     /// Exchanging joins to agree on a new ring's membership.
     Gather,
@@ -103,8 +104,6 @@ struct Recovery {
     cutoff: u64,
     /// Highest sequence number of the old ring held (recovery adds some).
     top: u64,
-    /// Messages of the old ring this member still has to re-send.
-    pending: u32,
     /// Consecutive token visits with nothing left anywhere.
     clean_visits: u8,
 }
@@ -275,7 +274,6 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
                 low: 0,
                 cutoff: 0,
                 top: 0,
-                pending: 0,
                 clean_visits: 0,
             },
             rlog: [(0, 0); W],

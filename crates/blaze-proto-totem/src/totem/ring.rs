@@ -97,7 +97,7 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
         self.my_last_sent = sent + served;
         t.fcc = others.saturating_add(sent + served);
         let mine = if recovering {
-            self.recovery.pending
+            self.count_unrecovered()
         } else {
             u32::try_from(self.queue.len()).unwrap_or(u32::MAX)
         };
@@ -122,7 +122,7 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
         // 6. Recovery ends after two clean visits.
         let mut install = false;
         if recovering {
-            if t.aru == t.seq && t.backlog == 0 && self.recovery.pending == 0 {
+            if t.aru == t.seq && t.backlog == 0 && mine == 0 {
                 self.recovery.clean_visits = self.recovery.clean_visits.saturating_add(1);
             } else {
                 self.recovery.clean_visits = 0;
@@ -152,6 +152,28 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
         } else {
             self.token_out = Some(t);
         }
+    }
+
+    /// Old-ring messages held here that nobody has re-sent yet.
+    fn count_unrecovered(&self) -> u32 {
+        if !self.recovery.had_ring {
+            return 0;
+        }
+        let old = self.recovery.old;
+        let top = old.high_seq.max(self.recovery.top);
+        let mut n = 0u32;
+        let mut s = self.recovery.low + 1;
+        while s <= top && s <= self.recovery.low + W as u64 {
+            if self
+                .window
+                .get(old.offset + s)
+                .is_some_and(|slot| !slot.recovered)
+            {
+                n += 1;
+            }
+            s += 1;
+        }
+        n
     }
 
     /// Takes queued application messages onto the ring.
@@ -190,7 +212,8 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
         }
         let old = self.recovery.old;
         let mut s = self.recovery.low + 1;
-        while sent < allowed && s <= old.high_seq && self.outq.len() < W {
+        let top = old.high_seq.max(self.recovery.top);
+        while sent < allowed && s <= top && self.outq.len() < W {
             let abs = old.offset + s;
             let due = self.window.get(abs).is_some_and(|slot| !slot.recovered);
             if due {
@@ -201,7 +224,6 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
                 if let Some(slot) = self.window.get_mut(abs) {
                     slot.recovered = true;
                 }
-                self.recovery.pending = self.recovery.pending.saturating_sub(1);
                 let _ = self.outq.push_back(OutMsg::Recovered {
                     new_seq,
                     old_abs: abs,
