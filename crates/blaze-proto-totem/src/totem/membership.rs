@@ -435,6 +435,7 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
         self.recovery.cutoff = cutoff;
         self.recovery.top = old.high_seq;
         self.recovery.clean_visits = 0;
+        self.recovery.clean_seq = 0;
         if had_ring {
             self.old_members.clone_from(&self.members);
         }

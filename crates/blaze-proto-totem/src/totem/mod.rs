@@ -106,6 +106,8 @@ struct Recovery {
     top: u64,
     /// Consecutive token visits with nothing left anywhere.
     clean_visits: u8,
+    /// The token's sequence number at those visits.
+    clean_seq: u64,
 }
 
 /// A Totem single-ring member: total order, agreed and safe delivery,
@@ -275,6 +277,7 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
                 cutoff: 0,
                 top: 0,
                 clean_visits: 0,
+                clean_seq: 0,
             },
             rlog: [(0, 0); W],
             plan: heapless::Deque::new(),

@@ -122,12 +122,30 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
         // 6. Recovery ends after two clean visits.
         let mut install = false;
         if recovering {
+            // Clean twice with nothing sent in between: every member
+            // visited in between and none lowered the aru, so all hold all.
             if t.aru == t.seq && t.backlog == 0 && mine == 0 {
-                self.recovery.clean_visits = self.recovery.clean_visits.saturating_add(1);
+                self.recovery.clean_visits = if t.seq == self.recovery.clean_seq {
+                    self.recovery.clean_visits.saturating_add(1)
+                } else {
+                    1
+                };
+                self.recovery.clean_seq = t.seq;
             } else {
                 self.recovery.clean_visits = 0;
             }
             install = self.recovery.clean_visits >= 2;
+            trace!(
+                "{} {:x} recovery token aru {} seq {} backlog {} mine {} clean {} rtr {}",
+                now,
+                self.me.as_u128() & 0xffff,
+                t.aru,
+                t.seq,
+                t.backlog,
+                mine,
+                self.recovery.clean_visits,
+                t.rtr.len()
+            );
         }
 
         // 7. Pass it on.
