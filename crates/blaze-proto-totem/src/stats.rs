@@ -1,0 +1,36 @@
+//! Counters of what a member did and dropped.
+
+/// Counters of a [`Totem`](crate::Totem) member; dropped input is counted
+/// by reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub struct Stats {
+    /// Datagrams that did not decode.
+    pub malformed: u64,
+    /// Frames of another group or wire version.
+    pub foreign: u64,
+    /// Frames for another ring, or data outside the receive window.
+    pub wrong_ring: u64,
+    /// Duplicate data messages and tokens.
+    pub duplicates: u64,
+    /// Messages dropped because they do not fit a slot or the window.
+    pub oversized: u64,
+    /// Tokens received and accepted.
+    pub tokens: u64,
+    /// Tokens retransmitted (no evidence the successor got them).
+    pub token_retransmits: u64,
+    /// Times the token was declared lost.
+    pub token_losses: u64,
+    /// Messages multicast for the first time.
+    pub broadcasts: u64,
+    /// Messages multicast again to answer a retransmission request.
+    pub retransmits: u64,
+    /// Rings installed.
+    pub rings: u64,
+    /// `send` calls refused with `WouldBlock`.
+    pub would_block: u64,
+    /// Messages of an old ring that could not be recovered from any member
+    /// of the new one, so were never delivered here.
+    pub unrecoverable: u64,
+}

@@ -1,0 +1,219 @@
+//! Datagram input: decoding, filtering and dispatch.
+
+use blaze_wire::{DataBatch, Instant, MemberId, Qos};
+use core::net::SocketAddr;
+
+use super::{State, Totem};
+use crate::frames::{self, BodyIn, RECOVERY_MARK, RecoveryHeader, TokenOut};
+use crate::window::Refused;
+
+impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W, P, Q> {
+    /// A datagram arrived from `from`. Malformed, foreign or stale input is
+    /// counted in [`Stats`](crate::Stats) and dropped.
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        let frame = match frames::parse(datagram) {
+            Ok(f) => f,
+            Err(_) => {
+                self.stats.malformed += 1;
+                return;
+            }
+        };
+        if frame.version != frames::VERSION || frame.group != self.group {
+            self.stats.foreign += 1;
+            return;
+        }
+        if frame.sender.is_nil() {
+            self.stats.malformed += 1;
+            return;
+        }
+        if frame.sender == self.me && !matches!(frame.body, BodyIn::Data(_)) {
+            // Our own control frame looped back (data may be our message
+            // retransmitted by another member: handled as a duplicate).
+            self.stats.duplicates += 1;
+            return;
+        }
+        match frame.body {
+            BodyIn::Data(d) => self.on_data(now, frame.sender, &d),
+            BodyIn::Token(t) => {
+                self.learn(frame.sender, from);
+                self.on_token(now, &t);
+            }
+            BodyIn::Join(j) => {
+                self.learn(frame.sender, from);
+                self.on_join(now, frame.sender, &j);
+            }
+            BodyIn::Commit(v) => {
+                self.learn(frame.sender, from);
+                self.on_commit(now, &v);
+            }
+            BodyIn::Other => self.stats.foreign += 1,
+        }
+    }
+
+    fn on_data(&mut self, now: Instant, origin: MemberId, d: &DataBatch<'_>) {
+        if self.state == State::Operational
+            && d.stream != self.tag
+            && d.messages.is_empty()
+            && !self.members.contains(&origin)
+        {
+            // Another ring's announcement: it is within reach (a partition
+            // healed), merge. (Late data of an old ring does not count.)
+            debug!(
+                "{} {:x} hears ring {:x} of {:x}",
+                now,
+                self.me.as_u128() & 0xffff,
+                d.stream,
+                origin.as_u128() & 0xffff
+            );
+            self.enter_gather(now);
+            return;
+        }
+        let live = matches!(self.state, State::Operational | State::Recovery);
+        if !live || d.stream != self.tag {
+            self.stats.wrong_ring += 1;
+            return;
+        }
+        let recovered = d.window_start == RECOVERY_MARK;
+        if recovered != (self.state == State::Recovery) {
+            // Recovery traffic after install, or new-ring traffic before:
+            // it comes again through the token's retransmission requests.
+            self.stats.wrong_ring += 1;
+            return;
+        }
+        let safe = d.qos == Qos::SAFE;
+        for (i, m) in d.messages.iter().enumerate() {
+            let Some(seq) = d.first_seq.checked_add(i as u64) else {
+                break;
+            };
+            if seq == 0 {
+                continue;
+            }
+            if let Some(fwd) = &self.token_fwd
+                && seq > fwd.seq
+            {
+                // Someone after us held the token: it got through.
+                self.token_fwd = None;
+                self.timers.stop(super::Timer::TokenRetransmit);
+            }
+            if recovered {
+                self.on_recovered(seq, m.payload);
+            } else {
+                self.on_regular(seq, origin, safe, m.payload);
+            }
+        }
+        self.advance_aru();
+    }
+
+    fn on_regular(&mut self, seq: u64, origin: MemberId, safe: bool, payload: &[u8]) {
+        if seq <= self.pos.my_aru {
+            self.stats.duplicates += 1;
+            return;
+        }
+        let abs = self.pos.offset + seq;
+        match self.window.insert(abs, seq, origin, safe, payload) {
+            Ok(()) => self.pos.high_seq = self.pos.high_seq.max(seq),
+            Err(Refused::Duplicate) => self.stats.duplicates += 1,
+            Err(Refused::NoRoom) => self.stats.oversized += 1,
+        }
+    }
+
+    /// A message of an old ring re-sent on the new one as `new_seq`.
+    fn on_recovered(&mut self, new_seq: u64, payload: &[u8]) {
+        if new_seq <= self.pos.my_aru || self.rlog_has(new_seq) {
+            self.stats.duplicates += 1;
+            return;
+        }
+        let Some((h, body)) = RecoveryHeader::read(payload) else {
+            self.stats.malformed += 1;
+            return;
+        };
+        let mine = self.recovery.had_ring && h.old_tag == self.recovery.old_tag && h.old_seq > 0;
+        let old_seq = if mine { h.old_seq } else { 0 };
+        if !self.rlog_put(new_seq, old_seq) {
+            self.stats.oversized += 1;
+            return;
+        }
+        self.pos.high_seq = self.pos.high_seq.max(new_seq);
+        if mine {
+            self.recovery.top = self.recovery.top.max(h.old_seq);
+            let abs = self.recovery.old.offset + h.old_seq;
+            match self.window.insert(abs, h.old_seq, h.sender, h.safe, body) {
+                Ok(()) | Err(Refused::Duplicate) => {}
+                Err(Refused::NoRoom) => self.stats.oversized += 1,
+            }
+            // Someone re-sent it: nobody else needs to.
+            if let Some(s) = self.window.get_mut(abs) {
+                s.recovered = true;
+            }
+        }
+    }
+
+    fn rlog_index(seq: u64) -> usize {
+        usize::try_from(seq % W as u64).unwrap_or(0)
+    }
+
+    pub(super) fn rlog_has(&self, new_seq: u64) -> bool {
+        self.rlog
+            .get(Self::rlog_index(new_seq))
+            .is_some_and(|e| e.0 == new_seq)
+    }
+
+    /// The old sequence number re-sent as `new_seq` (0: another ring's).
+    pub(super) fn rlog_get(&self, new_seq: u64) -> Option<u64> {
+        self.rlog
+            .get(Self::rlog_index(new_seq))
+            .filter(|e| e.0 == new_seq)
+            .map(|e| e.1)
+    }
+
+    pub(super) fn rlog_put(&mut self, new_seq: u64, old_seq: u64) -> bool {
+        let safe = self.pos.safe_upto;
+        let aru = self.pos.my_aru;
+        match self.rlog.get_mut(Self::rlog_index(new_seq)) {
+            Some(e) if e.0 == 0 || (e.0 <= safe && e.0 <= aru) => {
+                *e = (new_seq, old_seq);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// True when message `seq` of the current ring is held.
+    pub(super) fn has(&self, seq: u64) -> bool {
+        if self.state == State::Recovery {
+            self.rlog_has(seq)
+        } else {
+            self.window.has(self.pos.offset + seq)
+        }
+    }
+
+    /// Moves `my_aru` over the messages received in order.
+    pub(super) fn advance_aru(&mut self) {
+        while self.pos.my_aru < self.pos.high_seq && self.has(self.pos.my_aru + 1) {
+            self.pos.my_aru += 1;
+        }
+    }
+
+    fn on_token(&mut self, now: Instant, t: &blaze_wire::Token<'_>) {
+        let Some(ring) = t.ring else {
+            self.stats.malformed += 1;
+            return;
+        };
+        let live = matches!(self.state, State::Operational | State::Recovery);
+        if !live || ring != self.pos.ring {
+            self.stats.wrong_ring += 1;
+            return;
+        }
+        if t.next != Some(self.me) {
+            self.stats.wrong_ring += 1;
+            return;
+        }
+        if t.token_seq <= self.last_token_seq {
+            self.stats.duplicates += 1;
+            return;
+        }
+        let next = Self::successor(&self.members, self.me);
+        let owned = TokenOut::from_wire(t, ring, next);
+        self.process_token(now, owned);
+    }
+}

@@ -1,0 +1,303 @@
+//! Output: datagrams serialised from pending state, and borrowed events.
+
+use blaze_wire::{DataMessage, Destination, Instant, MemberId, Transmit};
+
+use super::{MAX_BATCH, OutMsg, State, Step, Totem};
+use crate::frames::{DataOut, Envelope, RecoveryHeader, batch_share};
+use crate::window::HDR;
+use crate::{ConfigurationKind, Event};
+
+impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W, P, Q> {
+    fn envelope(&self) -> Envelope {
+        Envelope {
+            group: self.group,
+            sender: self.me,
+        }
+    }
+
+    fn dest(&self, to: MemberId) -> Destination {
+        self.addr_of(to)
+            .map_or(Destination::Group, Destination::Peer)
+    }
+
+    /// Writes the next datagram into `buf`: pending data first (so the
+    /// successor has it before the token), then a join, a commit token,
+    /// the token.
+    #[must_use]
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        while !self.outq.is_empty() {
+            if let Some(len) = self.emit_data(buf) {
+                return Some(Transmit {
+                    to: Destination::Group,
+                    len,
+                });
+            }
+        }
+        let env = self.envelope();
+        if self.join_pending {
+            self.join_pending = false;
+            if self.state == State::Gather
+                && let Ok(len) =
+                    env.emit_join(buf, &self.proc_set, &self.fail_set, self.max_ring_seq)
+            {
+                return Some(Transmit {
+                    to: Destination::Group,
+                    len,
+                });
+            }
+        }
+        if self.merge_pending {
+            self.merge_pending = false;
+            let hdr = DataOut {
+                tag: self.tag,
+                ..DataOut::default()
+            };
+            if self.state == State::Operational
+                && let Ok(len) = env.emit_data(buf, self.me, &hdr, &[])
+            {
+                return Some(Transmit {
+                    to: Destination::Group,
+                    len,
+                });
+            }
+        }
+        if self.commit_out {
+            self.commit_out = false;
+            if let Some(c) = &self.commit {
+                let n = c.members.len() as u64;
+                let idx = usize::try_from(c.hop % n.max(1)).unwrap_or(0);
+                let target = c.members.get(idx).copied().unwrap_or(self.me);
+                let hop = c.hop;
+                if let Ok(len) = env.emit_commit(buf, c) {
+                    if self.commit_fwd != Some(hop) {
+                        self.commit_fwd = Some(hop);
+                        self.arm_retransmit(now);
+                    }
+                    return Some(Transmit {
+                        to: self.dest(target),
+                        len,
+                    });
+                }
+            }
+        }
+        if let Some(t) = self.token_out.take()
+            && let Ok(len) = env.emit_token(buf, &t)
+        {
+            let to = self.dest(t.next);
+            let fresh = self
+                .token_fwd
+                .as_ref()
+                .is_none_or(|f| f.token_seq != t.token_seq);
+            if fresh {
+                self.arm_retransmit(now);
+            }
+            self.token_fwd = Some(t);
+            return Some(Transmit { to, len });
+        }
+        None
+    }
+
+    /// Emits one batch from the front of `outq`; `None` when the front
+    /// entry had to be dropped.
+    fn emit_data(&mut self, buf: &mut [u8]) -> Option<usize> {
+        let env = self.envelope();
+        let first = *self.outq.front()?;
+        match first {
+            OutMsg::Regular { abs, repair } => {
+                let Some(slot) = self.window.get(abs) else {
+                    let _ = self.outq.pop_front();
+                    return None;
+                };
+                let hdr = DataOut {
+                    tag: self.tag,
+                    first_seq: slot.seq,
+                    safe: slot.safe,
+                    repair,
+                    recovery: false,
+                };
+                let origin = slot.sender;
+                let mut msgs = [DataMessage::default(); MAX_BATCH];
+                let mut count = 0usize;
+                let mut share = 0usize;
+                for (i, m) in self.outq.iter().enumerate() {
+                    let OutMsg::Regular { abs: a, repair: r } = *m else {
+                        break;
+                    };
+                    let Some(s) = self.window.get(a) else { break };
+                    let consecutive = a == abs + i as u64;
+                    let add = batch_share(s.payload().len());
+                    if !consecutive
+                        || r != repair
+                        || s.sender != origin
+                        || s.safe != hdr.safe
+                        || count >= MAX_BATCH
+                        || env.data_len(&hdr, share + add) > buf.len()
+                    {
+                        break;
+                    }
+                    if let Some(slot) = msgs.get_mut(count) {
+                        *slot = DataMessage {
+                            payload: s.payload(),
+                            ..DataMessage::default()
+                        };
+                    }
+                    count += 1;
+                    share += add;
+                }
+                let out = msgs.get(..count).unwrap_or(&[]);
+                let len = if count == 0 {
+                    None
+                } else {
+                    env.emit_data(buf, origin, &hdr, out).ok()
+                };
+                for _ in 0..count.max(1) {
+                    let _ = self.outq.pop_front();
+                }
+                if len.is_none() {
+                    self.stats.oversized += 1;
+                }
+                len
+            }
+            OutMsg::Recovered { new_seq, .. } => {
+                // Pass 1: write the recovery headers into the slots.
+                let old_tag = self.recovery.old_tag;
+                let mut count = 0usize;
+                let mut share = 0usize;
+                let hdr = DataOut {
+                    tag: self.tag,
+                    first_seq: new_seq,
+                    safe: false,
+                    repair: false,
+                    recovery: true,
+                };
+                let mut positions = [0u64; MAX_BATCH];
+                for (i, m) in self.outq.iter().enumerate() {
+                    let OutMsg::Recovered {
+                        new_seq: s,
+                        old_abs,
+                    } = *m
+                    else {
+                        break;
+                    };
+                    let Some(slot) = self.window.get(old_abs) else {
+                        break;
+                    };
+                    let add = batch_share(HDR + slot.payload().len());
+                    if s != new_seq + i as u64
+                        || count >= MAX_BATCH
+                        || env.data_len(&hdr, share + add) > buf.len()
+                    {
+                        break;
+                    }
+                    if let Some(p) = positions.get_mut(count) {
+                        *p = old_abs;
+                    }
+                    count += 1;
+                    share += add;
+                }
+                for &abs in positions.iter().take(count) {
+                    if let Some(slot) = self.window.get_mut(abs) {
+                        let h = RecoveryHeader {
+                            old_tag,
+                            old_seq: slot.seq,
+                            sender: slot.sender,
+                            safe: slot.safe,
+                        };
+                        let mut head = [0u8; HDR];
+                        h.write(&mut head);
+                        if let Some(dst) = slot.data.get_mut(..HDR) {
+                            dst.copy_from_slice(&head);
+                        }
+                    }
+                }
+                // Pass 2: borrow them into the batch.
+                let mut msgs = [DataMessage::default(); MAX_BATCH];
+                for (m, &abs) in msgs.iter_mut().zip(positions.iter().take(count)) {
+                    if let Some(slot) = self.window.get(abs) {
+                        let len = HDR + usize::from(slot.len);
+                        *m = DataMessage {
+                            payload: slot.data.get(..len).unwrap_or(&[]),
+                            ..DataMessage::default()
+                        };
+                    }
+                }
+                let out = msgs.get(..count).unwrap_or(&[]);
+                let len = if count == 0 {
+                    None
+                } else {
+                    env.emit_data(buf, self.me, &hdr, out).ok()
+                };
+                for _ in 0..count.max(1) {
+                    let _ = self.outq.pop_front();
+                }
+                if len.is_none() {
+                    self.stats.oversized += 1;
+                }
+                len
+            }
+        }
+    }
+
+    /// The next event: deliveries in total order and configuration changes
+    /// (see [`Event`]), borrowed from the member's storage.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event<'_>> {
+        while let Some(step) = self.plan.front().copied() {
+            match step {
+                Step::Deliver { from, to } => {
+                    let mut a = from;
+                    while a <= to && !self.window.has(a) {
+                        self.stats.unrecoverable += 1;
+                        a += 1;
+                    }
+                    if a > to {
+                        let _ = self.plan.pop_front();
+                        continue;
+                    }
+                    if let Some(f) = self.plan.front_mut() {
+                        *f = Step::Deliver { from: a + 1, to };
+                    }
+                    self.window.set_base(a);
+                    let s = self.window.get(a)?;
+                    return Some(Event::Deliver {
+                        sender: s.sender,
+                        seq: s.seq,
+                        safe: s.safe,
+                        payload: s.payload(),
+                    });
+                }
+                Step::Config(kind) => {
+                    let _ = self.plan.pop_front();
+                    let members: &[MemberId] = match kind {
+                        ConfigurationKind::Transitional => &self.trans_members,
+                        ConfigurationKind::Regular => &self.members,
+                    };
+                    return Some(Event::ConfigurationChange {
+                        kind,
+                        ring: self.plan_ring,
+                        members,
+                    });
+                }
+            }
+        }
+        if self.state != State::Operational {
+            return None;
+        }
+        let pos = self.pos;
+        self.window
+            .set_base(pos.offset + pos.delivered.min(pos.safe_upto) + 1);
+        let next = pos.delivered + 1;
+        let s = self.window.get(pos.offset + next)?;
+        if s.safe && next > pos.safe_upto {
+            return None;
+        }
+        self.pos.delivered = next;
+        let s = self.window.get(pos.offset + next)?;
+        Some(Event::Deliver {
+            sender: s.sender,
+            seq: s.seq,
+            safe: s.safe,
+            payload: s.payload(),
+        })
+    }
+}
