@@ -84,20 +84,22 @@ fn drops_are_counted_by_reason() {
             (2, 1, 1, 1, 1, 1),
             "{s:?}"
         );
-        // A frame of a joined group on the reliable stream reaches its channel.
+        // A stream frame from a sender outside the group's view is
+        // dropped before it reaches a channel (no peer slot, no delivery).
         n.handle_datagram(
             now,
             from,
             &frame(VERSION, group(), other, data(STREAM_RELIABLE)),
         );
         assert_eq!(n.stats().datagrams, 8);
+        assert_eq!(n.stats().not_member, 1);
         assert_eq!(
             n.channel(group(), blaze_node::Qos::Reliable)
                 .map(|c| match c {
                     blaze_node::Channel::Reliable(e) => e.stats().datagrams_received,
                     _ => 0,
                 }),
-            Some(1)
+            Some(0)
         );
     });
 }

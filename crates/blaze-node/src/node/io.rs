@@ -190,6 +190,10 @@ impl<
             Route::Stream(STREAM_RELIABLE_FEC) => CH_FEC,
             _ => CH_CUSTOM,
         };
+        if ch != CH_CUSTOM && !slot.peers.iter().any(|(id, _)| *id == frame.sender) {
+            self.stats.not_member += 1;
+            return;
+        }
         match slot.channels.get_mut(ch).and_then(Option::as_mut) {
             Some(c) => c.handle_datagram(now, from, datagram),
             None => self.stats.no_channel += 1,
