@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use blaze_node::{GroupId, Instant, MemberId, PublishError, Qos};
+use blaze_node::{GroupId, Instant, MemberId, PublishError, Qos, Stats as NodeStats};
 use tokio::sync::{broadcast, mpsc};
 
 use crate::engine::{Engine, MAX_PAYLOAD};
@@ -406,6 +406,21 @@ impl Channel {
                 what: "topic",
                 max: blaze_node::MAX_TOPIC_LEN,
             })
+    }
+
+    /// The node's router counters: datagrams received, and those dropped
+    /// by reason (malformed, another wire version, another group, own
+    /// loopback, no channel, no body). A read-only snapshot taken on the
+    /// channel's task.
+    ///
+    /// # Errors
+    ///
+    /// [`ChannelError::NotStarted`] unless started.
+    pub async fn node_stats(&self) -> Result<NodeStats, ChannelError> {
+        Ok(self
+            .runner()?
+            .call(|engine: &mut Engine, _: &mut Hub, _| *engine.node.stats())
+            .await?)
     }
 
     /// Publishes `payload` on `topic` in the default group, with the

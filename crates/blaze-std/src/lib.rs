@@ -83,5 +83,7 @@ pub use socket::{DEFAULT_BUFFER_SIZE, SocketConfig, SocketError, Sockets};
 mod time;
 pub use time::Clock;
 
+/// The node's router counters, as [`Channel::node_stats`] reports them.
+pub use blaze_node::Stats as NodeStats;
 /// Re-exported from `blaze-node` for the channel API.
 pub use blaze_node::{MemberId, Qos, WriteOptions};
