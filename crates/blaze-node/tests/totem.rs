@@ -102,13 +102,69 @@ fn scenario(seed: u64) -> Result<(), String> {
     Ok(())
 }
 
-/// Publishes message `k` of node `i`, retrying a full queue up to 50 times.
+/// A member crashes while every member publishes: the survivors form a
+/// ring of three, deliver one sequence (the crashed member's messages they
+/// recovered included) and every message of their own.
+fn crash_scenario(seed: u64) -> Result<(), String> {
+    let mut world = World::new(seed, NODES, Sim::joining_with_totem);
+    world.set_default_link(
+        LinkConfig::perfect(Duration::from_micros(200))
+            .with_delay(Duration::from_micros(200), Duration::from_micros(100))
+            .with_loss(0.05),
+    );
+    if !world.run_while_not(Instant::from_millis(10_000), ring_formed) {
+        return Err("no ring of all nodes within 10 s".into());
+    }
+    let t0 = world.now();
+    for i in 0..NODES {
+        for k in 0..PER_SENDER {
+            let at = t0 + Duration::from_millis(u64::from(k));
+            world.at(at, move |w| publish(w, i, "total", k, 0));
+        }
+    }
+    let victim = NODES - 1;
+    world.at(t0 + Duration::from_millis(10), move |w| w.crash(victim));
+    let survivors: Vec<usize> = (0..victim).collect();
+    let own = survivors.len() * usize::from(PER_SENDER);
+    let done = world.run_while_not(t0 + Duration::from_secs(10), |w| {
+        survivors.iter().all(|i| {
+            delivered(w, *i)
+                .iter()
+                .filter(|(_, s, _)| *s != victim)
+                .count()
+                >= own
+        })
+    });
+    let seqs: Vec<Vec<Delivered>> = survivors.iter().map(|i| delivered(&world, *i)).collect();
+    let refs: Vec<(usize, &[Delivered])> = seqs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (i, s.as_slice()))
+        .collect();
+    check_same_sequence(&refs).map_err(|v| format!("{v}"))?;
+    if !done {
+        return Err("the survivors did not deliver all their messages within 10 s".into());
+    }
+    for i in &survivors {
+        let m = world.machine(*i).ok_or("survivor down")?;
+        let Some(Channel::Totem(t)) = m.n().channel(group(), Qos::Agreed) else {
+            return Err("no total-order channel".into());
+        };
+        let members = t.ring().map_or(0, |r| r.members().len());
+        if members != survivors.len() {
+            return Err(format!("node {i} ends on a ring of {members}"));
+        }
+    }
+    Ok(())
+}
+
+/// Publishes message `k` of node `i`, retrying a full queue for a second.
 fn publish(w: &mut World<Sim>, i: usize, topic: &'static str, k: u8, tries: u32) {
     let r = w.command(i, |m, now| {
         m.n_mut().publish(now, group(), topic, &[k, i as u8])
     });
     match r {
-        Some(Err(PublishError::WouldBlock)) if tries < 50 => {
+        Some(Err(PublishError::WouldBlock)) if tries < 200 => {
             let at = w.now() + Duration::from_millis(5);
             w.at(at, move |w| publish(w, i, topic, k, tries + 1));
         }
@@ -121,6 +177,17 @@ fn publish(w: &mut World<Sim>, i: usize, topic: &'static str, k: u8, tries: u32)
 fn agreed_and_safe_topics_deliver_one_sequence() {
     common::with_big_stack(|| {
         run_seeds!("agreed_and_safe_topics_deliver_one_sequence", 50, scenario)
+    });
+}
+
+#[test]
+fn survivors_of_a_crash_deliver_one_sequence() {
+    common::with_big_stack(|| {
+        run_seeds!(
+            "survivors_of_a_crash_deliver_one_sequence",
+            30,
+            crash_scenario
+        )
     });
 }
 

@@ -218,6 +218,45 @@ impl<
     /// Total order is opt-in because the machine's window is held in
     /// place (about `W * TOTEM_SLOT` bytes per slot).
     ///
+    /// ```
+    /// use blaze_node::{Buffers, Config, Event, GroupBuffers, Identity, Metadata, Name, Node};
+    /// use blaze_node::{Protocol, Qos, SendSlot, TotemStorage};
+    /// use blaze_wire::{Instant, MemberId};
+    ///
+    /// let mut config = Config::lan();
+    /// config.nack.flow_window = core::num::NonZeroU32::new(8).unwrap();
+    /// let need = GroupBuffers::recv_bytes_needed(&config, 4, 8);
+    /// let mut store = [(vec![SendSlot::EMPTY; 8], vec![0u8; 8192], vec![0u8; need]),
+    ///                  (vec![SendSlot::EMPTY; 8], vec![0u8; 8192], vec![0u8; need])];
+    /// let [r, b] = &mut store;
+    /// let buffers = [GroupBuffers {
+    ///     reliable: Buffers { send_index: &mut r.0, send_bytes: &mut r.1, recv_bytes: &mut r.2, reassembly: &mut [] },
+    ///     best_effort: Buffers { send_index: &mut b.0, send_bytes: &mut b.1, recv_bytes: &mut b.2, reassembly: &mut [] },
+    /// }];
+    /// let me = Identity { id: MemberId::from_u128(1), name: Name::new("ann").unwrap(),
+    ///                     metadata: Metadata::default(), incarnation: 0, seed: 7 };
+    /// let mut ring = Box::new(TotemStorage::new());
+    /// let mut node: Box<Node<'_, blaze_node::NoCustom, 1, 4, 8, 4, 256, 8, 8, 16, 32>> =
+    ///     Box::new(Node::new(Instant::ZERO, config, me, buffers).unwrap());
+    /// node.add_total_order(&mut ring).unwrap();
+    /// node.set_qos("ledger", Qos::Agreed).unwrap();
+    /// let g = node.join(Instant::ZERO, "bank").unwrap();
+    /// node.publish(Instant::ZERO, g, "ledger", b"credit 5").unwrap();
+    /// // Alone, the member forms a ring of one and delivers its own message.
+    /// let (mut buf, mut now, mut got) = ([0u8; 1500], Instant::ZERO, None);
+    /// while got.is_none() {
+    ///     now = node.poll_timeout().unwrap();
+    ///     node.handle_timeout(now);
+    ///     while node.poll_transmit(now, &mut buf).is_some() {}
+    ///     while let Some(e) = node.poll_event() {
+    ///         if let Event::Message { topic, payload, qos, .. } = e {
+    ///             got = Some((topic.to_owned(), payload.to_vec(), qos));
+    ///         }
+    ///     }
+    /// }
+    /// assert_eq!(got, Some(("ledger".into(), b"credit 5".to_vec(), Qos::Agreed)));
+    /// ```
+    ///
     /// # Errors
     ///
     /// The storage comes back when every free slot already has Totem
