@@ -495,6 +495,7 @@ impl<
             ev_cursor,
             deadline,
             delivered,
+            stats,
             ..
         } = self;
         // Every source, borrowed once: each is taken out of this table
@@ -532,7 +533,18 @@ impl<
                     continue;
                 };
                 let qos = ch.qos();
-                if let Some(e) = ch.poll_event(now).and_then(|e| from_channel(group, qos, e)) {
+                let event = ch.poll_event(now).and_then(|e| {
+                    if let ChannelEvent::Totem(TotemEvent::Deliver { payload, .. }) = &e
+                        && split_topic(payload).is_none()
+                    {
+                        stats.bad_topic_header += 1;
+                        // More may wait behind the skipped one: wake the
+                        // adapter so it asks again.
+                        *delivered = true;
+                    }
+                    from_channel(group, qos, e)
+                });
+                if let Some(e) = event {
                     *ev_cursor = (i + 1) % n;
                     *delivered = true;
                     return Some(e);
@@ -557,5 +569,19 @@ impl<
 
     fn poll_timeout(&self) -> Option<Instant> {
         self.deadline
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_topic;
+
+    #[test]
+    fn topic_headers_split_and_malformed_ones_are_refused() {
+        assert_eq!(split_topic(b"\x03abcxyz"), Some(("abc", &b"xyz"[..])));
+        assert_eq!(split_topic(b"\x00"), Some(("", &b""[..])));
+        assert_eq!(split_topic(b""), None);
+        assert_eq!(split_topic(b"\x05abc"), None);
+        assert_eq!(split_topic(b"\x02\xff\xfe"), None);
     }
 }
