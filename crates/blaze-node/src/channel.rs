@@ -3,9 +3,69 @@
 use core::net::SocketAddr;
 
 use blaze_proto_nack::{Endpoint, Event as NackEvent};
+use blaze_proto_totem::{Event as TotemEvent, Totem};
 use blaze_wire::{GroupId, Instant, MemberId, Transmit};
 
 use crate::{CustomProtocol, Qos};
+
+/// Bytes of one message slot of the total-order channel: the topic header
+/// ([`TOTEM_TOPIC_HEADER`]) and topic, then the payload, must fit in
+/// [`TotemRing::MAX_PAYLOAD`].
+pub const TOTEM_SLOT: usize = 256;
+/// Messages the total-order channel queues before the token takes them.
+pub const TOTEM_QUEUE: usize = 16;
+/// Bytes in front of the topic inside a total-order payload: the topic's
+/// length (one byte). Totem messages have no topic field, so the node
+/// writes `[topic length][topic][payload]` as the Totem payload.
+pub const TOTEM_TOPIC_HEADER: usize = 1;
+
+/// The Totem machine of a group's total-order channel: at most `PEERS`
+/// members on the ring (this one included) and a window of `W` messages
+/// of [`TOTEM_SLOT`] bytes.
+pub type TotemRing<const PEERS: usize, const W: usize> = Totem<PEERS, W, TOTEM_SLOT, TOTEM_QUEUE>;
+
+/// Storage of one group slot's total-order channel, lent to the node with
+/// [`Node::add_total_order`](crate::Node::add_total_order). It holds the
+/// Totem machine (about `W * TOTEM_SLOT` bytes) while a group is joined.
+///
+/// ```
+/// use blaze_node::TotemStorage;
+/// let storage: TotemStorage<16, 64> = TotemStorage::new();
+/// assert!(storage.ring().is_none());
+/// ```
+#[derive(Default)]
+pub struct TotemStorage<const PEERS: usize, const W: usize>(Option<TotemRing<PEERS, W>>);
+
+impl<const PEERS: usize, const W: usize> core::fmt::Debug for TotemStorage<PEERS, W> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let t = self.0.as_ref();
+        f.debug_struct("TotemStorage")
+            .field("ring", &t.and_then(|t| t.ring()))
+            .field("members", &t.map_or(&[][..], |t| t.members()))
+            .finish()
+    }
+}
+
+impl<const PEERS: usize, const W: usize> TotemStorage<PEERS, W> {
+    /// Empty storage.
+    pub const fn new() -> Self {
+        TotemStorage(None)
+    }
+
+    /// The machine of the group last joined with this storage (its ring,
+    /// members and counters), if any.
+    pub fn ring(&self) -> Option<&TotemRing<PEERS, W>> {
+        self.0.as_ref()
+    }
+
+    pub(crate) fn set(&mut self, ring: Option<TotemRing<PEERS, W>>) {
+        self.0 = ring;
+    }
+
+    pub(crate) fn ring_mut(&mut self) -> Option<&mut TotemRing<PEERS, W>> {
+        self.0.as_mut()
+    }
+}
 
 /// Stream id of every group's reliable channel on the wire.
 pub const STREAM_RELIABLE: u32 = 1;
@@ -20,7 +80,8 @@ pub const STREAM_RELIABLE_FEC: u32 = 3;
 /// set, no `dyn`): each group has a reliable and a best-effort channel,
 /// and optionally a custom one. Topics are routed to a channel by their
 /// [`Qos`]. A group has a reliable + FEC channel when its slot got FEC
-/// storage. Total order has no variant yet: its protocol is not composed.
+/// storage, and a total-order channel ([`Qos::Agreed`] and [`Qos::Safe`])
+/// when its slot got Totem storage.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Channel<'a, C, const PEERS: usize, const W: usize> {
@@ -32,12 +93,16 @@ pub enum Channel<'a, C, const PEERS: usize, const W: usize> {
     ReliableFec(Endpoint<'a, PEERS, W>),
     /// The user's protocol ([`Qos::Custom`]).
     Custom(C),
+    /// Totem total order ([`Qos::Agreed`] and [`Qos::Safe`]); it runs its
+    /// own ring membership.
+    Totem(&'a mut TotemStorage<PEERS, W>),
 }
 
 /// An event of a channel, before the node adds the group.
 pub(crate) enum ChannelEvent<'a, X> {
     Nack(NackEvent<'a>),
     Custom(X),
+    Totem(TotemEvent<'a>),
 }
 
 impl<'a, C: CustomProtocol, const PEERS: usize, const W: usize> Channel<'a, C, PEERS, W> {
@@ -48,6 +113,7 @@ impl<'a, C: CustomProtocol, const PEERS: usize, const W: usize> Channel<'a, C, P
             Channel::Reliable(_) => Qos::Reliable,
             Channel::ReliableFec(_) => Qos::ReliableFec,
             Channel::Custom(_) => Qos::Custom,
+            Channel::Totem(_) => Qos::Agreed,
         }
     }
 
@@ -57,6 +123,11 @@ impl<'a, C: CustomProtocol, const PEERS: usize, const W: usize> Channel<'a, C, P
                 e.handle_datagram(now, from, datagram)
             }
             Channel::Custom(c) => c.handle_datagram(now, from, datagram),
+            Channel::Totem(t) => {
+                if let Some(t) = t.ring_mut() {
+                    t.handle_datagram(now, from, datagram);
+                }
+            }
         }
     }
 
@@ -66,6 +137,11 @@ impl<'a, C: CustomProtocol, const PEERS: usize, const W: usize> Channel<'a, C, P
                 e.handle_timeout(now)
             }
             Channel::Custom(c) => c.handle_timeout(now),
+            Channel::Totem(t) => {
+                if let Some(t) = t.ring_mut() {
+                    t.handle_timeout(now);
+                }
+            }
         }
     }
 
@@ -75,6 +151,7 @@ impl<'a, C: CustomProtocol, const PEERS: usize, const W: usize> Channel<'a, C, P
                 e.poll_transmit(now, buf)
             }
             Channel::Custom(c) => c.poll_transmit(now, buf),
+            Channel::Totem(t) => t.ring_mut()?.poll_transmit(now, buf),
         }
     }
 
@@ -84,6 +161,7 @@ impl<'a, C: CustomProtocol, const PEERS: usize, const W: usize> Channel<'a, C, P
                 e.poll_timeout()
             }
             Channel::Custom(c) => c.poll_timeout(),
+            Channel::Totem(t) => t.ring()?.poll_timeout(),
         }
     }
 
@@ -93,6 +171,7 @@ impl<'a, C: CustomProtocol, const PEERS: usize, const W: usize> Channel<'a, C, P
                 e.poll_event(now).map(ChannelEvent::Nack)
             }
             Channel::Custom(c) => c.poll_event().map(ChannelEvent::Custom),
+            Channel::Totem(t) => t.ring_mut()?.poll_event().map(ChannelEvent::Totem),
         }
     }
 
@@ -123,6 +202,8 @@ impl<'a, C: CustomProtocol, const PEERS: usize, const W: usize> Channel<'a, C, P
                 c.handle_view(now, group, members);
                 0
             }
+            // The ring runs its own membership (Totem's join protocol).
+            Channel::Totem(_) => 0,
         }
     }
 }

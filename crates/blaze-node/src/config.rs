@@ -35,6 +35,9 @@ pub struct Config {
     /// Forward error correction of the reliable + FEC channel of groups
     /// whose slot got FEC storage ([`Node::add_fec_buffers`](crate::Node::add_fec_buffers)).
     pub fec: blaze_proto_nack::FecConfig,
+    /// Totem timing and flow control of the total-order channel of groups
+    /// whose slot got Totem storage ([`Node::add_total_order`](crate::Node::add_total_order)).
+    pub totem: blaze_proto_totem::Config,
 }
 
 impl Config {
@@ -47,6 +50,7 @@ impl Config {
             nack,
             map: blaze_map::Config::lan(GroupId::from_raw(0)),
             fec: blaze_proto_nack::FecConfig::proactive(16, 4),
+            totem: blaze_proto_totem::Config::lan(),
         }
     }
 
@@ -60,6 +64,7 @@ impl Config {
             nack,
             map: blaze_map::Config::lan(GroupId::from_raw(0)),
             fec: blaze_proto_nack::FecConfig::proactive(16, 4),
+            totem: blaze_proto_totem::Config::wan(),
         }
     }
 }

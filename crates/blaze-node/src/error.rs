@@ -69,8 +69,8 @@ impl core::error::Error for GroupError {}
 pub enum PublishError<E = core::convert::Infallible> {
     /// This node has not joined the group.
     NotJoined,
-    /// The topic's QoS has no channel here (FEC and total order are not
-    /// built yet, or the group has no custom channel).
+    /// The topic's QoS has no channel in this group (its slot got no FEC
+    /// or Totem storage, or the group has no custom channel).
     QosUnavailable(crate::Qos),
     /// The topic name is longer than [`MAX_TOPIC_LEN`](crate::MAX_TOPIC_LEN).
     TopicTooLong,

@@ -3,7 +3,8 @@
 use blaze_map::{Change, LockLostReason, RequestId, WriteError};
 use blaze_membership::Delivery;
 use blaze_proto_nack::CutReason;
-use blaze_wire::{GroupId, Instant, MemberId, Seq};
+use blaze_proto_totem::ConfigurationKind;
+use blaze_wire::{GroupId, Instant, MemberId, RingId, Seq};
 
 use crate::Qos;
 
@@ -239,5 +240,20 @@ pub enum Event<'a, X = core::convert::Infallible> {
         group: GroupId,
         /// The custom protocol's event.
         event: X,
+    },
+    /// A new configuration of `group`'s total-order ring (extended
+    /// virtual synchrony): [`Qos::Agreed`] and [`Qos::Safe`] messages that
+    /// follow were delivered in it. A transitional configuration (the
+    /// members coming from the same old ring) precedes each regular one.
+    RingChanged {
+        /// The group.
+        group: GroupId,
+        /// Regular or transitional.
+        kind: ConfigurationKind,
+        /// The ring (for a transitional configuration, the new ring it
+        /// leads to).
+        ring: RingId,
+        /// The members, in ascending id order.
+        members: &'a [MemberId],
     },
 }

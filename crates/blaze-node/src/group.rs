@@ -4,7 +4,7 @@ use blaze_map::Replica;
 use blaze_proto_nack::{Buffers, FecBuffers};
 use blaze_wire::{GroupId, MemberId};
 
-use crate::Channel;
+use crate::{Channel, TotemStorage};
 
 /// Index of the reliable channel in [`Slot::channels`].
 pub(crate) const CH_RELIABLE: usize = 0;
@@ -14,8 +14,10 @@ pub(crate) const CH_BEST_EFFORT: usize = 1;
 pub(crate) const CH_CUSTOM: usize = 2;
 /// Index of the reliable + FEC channel.
 pub(crate) const CH_FEC: usize = 3;
+/// Index of the total-order (Totem) channel.
+pub(crate) const CH_TOTEM: usize = 4;
 /// Channels per group.
-pub(crate) const CHANNELS: usize = 4;
+pub(crate) const CHANNELS: usize = 5;
 
 /// A group slot: idle (only its spare buffers) or serving one group.
 pub(crate) struct Slot<
@@ -36,6 +38,9 @@ pub(crate) struct Slot<
     /// Storage of the reliable + FEC channel while it is closed; `None`
     /// when the slot has no FEC storage.
     pub(crate) spare_fec: Option<(Buffers<'a>, FecBuffers<'a>)>,
+    /// Storage of the total-order channel while it is closed; `None` when
+    /// the slot has no Totem storage.
+    pub(crate) spare_totem: Option<&'a mut TotemStorage<P, W>>,
     pub(crate) channels: [Option<Channel<'a, C, P, W>>; CHANNELS],
     /// The group's map; kept (idle) after a leave, for a later join of
     /// the same group.
@@ -65,6 +70,7 @@ impl<
             group: None,
             spare: [Some(reliable), Some(best_effort)],
             spare_fec: None,
+            spare_totem: None,
             channels: [const { None }; CHANNELS],
             map: None,
             map_group: None,

@@ -31,9 +31,14 @@
 //!
 //! ## What this crate does not do (yet)
 //!
-//! Reliable multicast with forward error correction and total order
-//! (Totem) are not built: publishing on a topic with those QoS returns
-//! [`PublishError::QosUnavailable`].
+//! Forward error correction and total order (Totem) are opt-in per group
+//! slot ([`Node::add_fec_buffers`], [`Node::add_total_order`]); in a group
+//! without that storage, publishing on a topic with those QoS returns
+//! [`PublishError::QosUnavailable`]. The total-order ring holds at most
+//! `P` members (this one included) and does not fragment: a message with
+//! its topic fits in one [`TOTEM_SLOT`]. A node restarting with the same
+//! id and a higher incarnation starts its ring numbers above the earlier
+//! incarnation's (`incarnation << 32`).
 //!
 //! ## Features
 //!
@@ -68,7 +73,10 @@ pub use qos::{MAX_TOPIC_LEN, MAX_TOPICS, Qos, TopicError};
 mod custom;
 pub use custom::{CustomProtocol, NoCustom};
 mod channel;
-pub use channel::{Channel, STREAM_BEST_EFFORT, STREAM_RELIABLE, STREAM_RELIABLE_FEC};
+pub use channel::{
+    Channel, STREAM_BEST_EFFORT, STREAM_RELIABLE, STREAM_RELIABLE_FEC, TOTEM_QUEUE, TOTEM_SLOT,
+    TOTEM_TOPIC_HEADER, TotemRing, TotemStorage,
+};
 mod config;
 pub use config::{Config, GroupBuffers, Identity};
 mod error;
@@ -87,5 +95,6 @@ pub use blaze_map::{
 };
 pub use blaze_membership::{Delivery, Metadata, Name, SendError as MessageError};
 pub use blaze_proto_nack::{Buffers, CutReason, FecBuffers, FecConfig, SendSlot};
+pub use blaze_proto_totem::{Config as TotemConfig, ConfigurationKind};
 /// Re-exported from `blaze-wire` for implementers of [`Protocol`].
 pub use blaze_wire::{Destination, Duration, GroupId, Instant, MemberId, Seq, Transmit};

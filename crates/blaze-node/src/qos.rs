@@ -22,9 +22,13 @@ pub enum Qos {
     /// Reliable with forward error correction. Not available yet:
     /// publishing returns [`PublishError::QosUnavailable`](crate::PublishError::QosUnavailable).
     ReliableFec,
-    /// Total order, agreed delivery (Totem). Not available yet.
+    /// Total order, agreed delivery (Totem): every member of the ring
+    /// delivers the group's agreed and safe messages in one sequence, this
+    /// member's own included. Available in groups whose slot got Totem
+    /// storage ([`Node::add_total_order`](crate::Node::add_total_order)).
     Agreed,
-    /// Total order, safe delivery (Totem). Not available yet.
+    /// Total order, safe delivery (Totem): as [`Qos::Agreed`], and
+    /// delivered only once every member of the ring holds the message.
     Safe,
     /// The group's custom channel (the user's protocol, installed with
     /// [`Node::set_custom`](crate::Node::set_custom)).

@@ -5,10 +5,13 @@ use blaze_proto_nack::{Buffers, Endpoint, FecBuffers, Reliability, SendError as 
 use blaze_wire::{Duration, GroupId, Instant, MemberId};
 
 use super::Node;
-use crate::group::{CH_BEST_EFFORT, CH_CUSTOM, CH_FEC, CH_RELIABLE, Slot};
+use blaze_proto_totem::{Qos as TotemQos, SendError as TotemSendError};
+
+use crate::group::{CH_BEST_EFFORT, CH_CUSTOM, CH_FEC, CH_RELIABLE, CH_TOTEM, Slot};
 use crate::{
     Channel, CustomError, CustomProtocol, GroupBuffers, GroupError, MAX_TOPIC_LEN, PublishError,
-    Qos, STREAM_BEST_EFFORT, STREAM_RELIABLE, STREAM_RELIABLE_FEC, TopicError,
+    Qos, STREAM_BEST_EFFORT, STREAM_RELIABLE, STREAM_RELIABLE_FEC, TOTEM_SLOT, TOTEM_TOPIC_HEADER,
+    TopicError, TotemRing, TotemStorage,
 };
 
 impl<
@@ -141,6 +144,24 @@ impl<
                 Err(_) => self.stats.no_channel += 1,
             }
         }
+        if let Some(storage) = slot.spare_totem.take() {
+            // Ring sequence numbers must never repeat for this id: a new
+            // incarnation starts above every earlier one's rings.
+            match TotemRing::<P, W>::new(now, me, group, self.config.totem) {
+                Ok(t) => {
+                    storage.set(Some(t.with_ring_seq_floor(base)));
+                    if let Some(c) = slot.channels.get_mut(CH_TOTEM) {
+                        *c = Some(Channel::Totem(storage));
+                    }
+                }
+                // Checked by `add_total_order`; the group goes without
+                // total order (publishing on it says so).
+                Err(_) => {
+                    self.stats.no_channel += 1;
+                    slot.spare_totem = Some(storage);
+                }
+            }
+        }
         slot.map = Some(rep);
         slot.map_group = Some(group);
         self.after_input(now);
@@ -185,6 +206,80 @@ impl<
         }
     }
 
+    /// Gives the first group slot without Totem storage a total-order
+    /// channel's storage: groups joined in that slot from now on get a
+    /// Totem ring carrying [`Qos::Agreed`] and [`Qos::Safe`] topics,
+    /// configured by [`Config::totem`](crate::Config::totem). The ring holds
+    /// at most `P` members (this one included) and `W` messages of
+    /// [`TOTEM_SLOT`] bytes; it runs Totem's own membership beside the
+    /// group's, and its configurations arrive as
+    /// [`Event::RingChanged`](crate::Event::RingChanged).
+    ///
+    /// Total order is opt-in because the machine's window is held in
+    /// place (about `W * TOTEM_SLOT` bytes per slot).
+    ///
+    /// ```
+    /// use blaze_node::{Buffers, Config, Event, GroupBuffers, Identity, Metadata, Name, Node};
+    /// use blaze_node::{Protocol, Qos, SendSlot, TotemStorage};
+    /// use blaze_wire::{Instant, MemberId};
+    ///
+    /// let mut config = Config::lan();
+    /// config.nack.flow_window = core::num::NonZeroU32::new(8).unwrap();
+    /// let need = GroupBuffers::recv_bytes_needed(&config, 4, 8);
+    /// let mut store = [(vec![SendSlot::EMPTY; 8], vec![0u8; 8192], vec![0u8; need]),
+    ///                  (vec![SendSlot::EMPTY; 8], vec![0u8; 8192], vec![0u8; need])];
+    /// let [r, b] = &mut store;
+    /// let buffers = [GroupBuffers {
+    ///     reliable: Buffers { send_index: &mut r.0, send_bytes: &mut r.1, recv_bytes: &mut r.2, reassembly: &mut [] },
+    ///     best_effort: Buffers { send_index: &mut b.0, send_bytes: &mut b.1, recv_bytes: &mut b.2, reassembly: &mut [] },
+    /// }];
+    /// let me = Identity { id: MemberId::from_u128(1), name: Name::new("ann").unwrap(),
+    ///                     metadata: Metadata::default(), incarnation: 0, seed: 7 };
+    /// let mut ring = Box::new(TotemStorage::new());
+    /// let mut node: Box<Node<'_, blaze_node::NoCustom, 1, 4, 8, 4, 256, 8, 8, 16, 32>> =
+    ///     Box::new(Node::new(Instant::ZERO, config, me, buffers).unwrap());
+    /// node.add_total_order(&mut ring).unwrap();
+    /// node.set_qos("ledger", Qos::Agreed).unwrap();
+    /// let g = node.join(Instant::ZERO, "bank").unwrap();
+    /// node.publish(Instant::ZERO, g, "ledger", b"credit 5").unwrap();
+    /// // Alone, the member forms a ring of one and delivers its own message.
+    /// let (mut buf, mut now, mut got) = ([0u8; 1500], Instant::ZERO, None);
+    /// while got.is_none() {
+    ///     now = node.poll_timeout().unwrap();
+    ///     node.handle_timeout(now);
+    ///     while node.poll_transmit(now, &mut buf).is_some() {}
+    ///     while let Some(e) = node.poll_event() {
+    ///         if let Event::Message { topic, payload, qos, .. } = e {
+    ///             got = Some((topic.to_owned(), payload.to_vec(), qos));
+    ///         }
+    ///     }
+    /// }
+    /// assert_eq!(got, Some(("ledger".into(), b"credit 5".to_vec(), Qos::Agreed)));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The storage comes back when every free slot already has Totem
+    /// storage or the configuration is invalid; nothing changed.
+    pub fn add_total_order(
+        &mut self,
+        storage: &'a mut TotemStorage<P, W>,
+    ) -> Result<(), &'a mut TotemStorage<P, W>> {
+        let fits = self.config.totem.validate().is_ok() && P > 0 && W >= 2;
+        let slot = self
+            .slots
+            .iter_mut()
+            .find(|s| s.spare_totem.is_none() && s.group.is_none());
+        match slot {
+            Some(slot) if fits => {
+                storage.set(None);
+                slot.spare_totem = Some(storage);
+                Ok(())
+            }
+            _ => Err(storage),
+        }
+    }
+
     /// Leaves `group`: membership announces the leave (the `Left` event
     /// follows), and the group's channels and custom protocol close at once
     /// (undelivered and unsent messages are dropped). The group's map
@@ -211,6 +306,10 @@ impl<
         if let Some(Some(Channel::ReliableFec(e))) = slot.channels.get_mut(CH_FEC).map(Option::take)
         {
             slot.spare_fec = Some(e.into_all_buffers());
+        }
+        if let Some(Some(Channel::Totem(t))) = slot.channels.get_mut(CH_TOTEM).map(Option::take) {
+            t.set(None);
+            slot.spare_totem = Some(t);
         }
         for c in &mut slot.channels {
             *c = None;
@@ -301,7 +400,7 @@ impl<
             Qos::BestEffort => CH_BEST_EFFORT,
             Qos::ReliableFec => CH_FEC,
             Qos::Custom => CH_CUSTOM,
-            _ => return Err(PublishError::QosUnavailable(qos)),
+            Qos::Agreed | Qos::Safe => CH_TOTEM,
         };
         let r = match slot.channels.get_mut(ch).and_then(Option::as_mut) {
             Some(Channel::Reliable(e) | Channel::BestEffort(e) | Channel::ReliableFec(e)) => e
@@ -315,6 +414,10 @@ impl<
             Some(Channel::Custom(c)) => {
                 c.publish(now, topic, payload).map_err(PublishError::Custom)
             }
+            Some(Channel::Totem(t)) => match t.ring_mut() {
+                Some(t) => totem_send(t, now, qos, topic, payload),
+                None => Err(PublishError::QosUnavailable(qos)),
+            },
             None => Err(PublishError::QosUnavailable(qos)),
         };
         self.after_input(now);
@@ -501,4 +604,38 @@ impl<
         self.after_input(now);
         r
     }
+}
+
+/// Sends `payload` on `topic` through the ring: the Totem payload is
+/// `[topic length][topic][payload]` (Totem messages carry no topic).
+fn totem_send<E, const P: usize, const W: usize>(
+    ring: &mut TotemRing<P, W>,
+    now: Instant,
+    qos: Qos,
+    topic: &str,
+    payload: &[u8],
+) -> Result<(), PublishError<E>> {
+    let mut buf = [0u8; TOTEM_SLOT];
+    let len = TOTEM_TOPIC_HEADER + topic.len() + payload.len();
+    if len > TotemRing::<P, W>::MAX_PAYLOAD {
+        return Err(PublishError::TooLarge);
+    }
+    let topic_len = u8::try_from(topic.len()).map_err(|_| PublishError::TopicTooLong)?;
+    let (head, rest) = buf.split_at_mut(TOTEM_TOPIC_HEADER);
+    let (name, body) = rest.split_at_mut(topic.len());
+    head.fill(topic_len);
+    name.copy_from_slice(topic.as_bytes());
+    body.get_mut(..payload.len())
+        .ok_or(PublishError::TooLarge)?
+        .copy_from_slice(payload);
+    let q = if qos == Qos::Safe {
+        TotemQos::Safe
+    } else {
+        TotemQos::Agreed
+    };
+    let msg = buf.get(..len).ok_or(PublishError::TooLarge)?;
+    ring.send(now, q, msg).map_err(|e| match e {
+        TotemSendError::WouldBlock => PublishError::WouldBlock,
+        _ => PublishError::TooLarge,
+    })
 }

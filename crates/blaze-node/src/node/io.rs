@@ -7,14 +7,17 @@ use core::net::{Ipv4Addr, SocketAddr};
 use blaze_map::{Event as MapEvent, ViewInfo, ViewMember as MapMember};
 use blaze_membership::Event as MemberEvent;
 use blaze_proto_nack::Event as NackEvent;
-use blaze_wire::{Body, Frame, GroupId, Instant, MemberId, Message, Transmit, VERSION};
+use blaze_proto_totem::Event as TotemEvent;
+use blaze_wire::{
+    Body, Frame, GroupId, Instant, MemberId, Message, Qos as WireQos, Transmit, VERSION,
+};
 
 use super::Node;
 use crate::channel::ChannelEvent;
-use crate::group::{CH_BEST_EFFORT, CH_CUSTOM, CH_FEC, CH_RELIABLE, CHANNELS};
+use crate::group::{CH_BEST_EFFORT, CH_CUSTOM, CH_FEC, CH_RELIABLE, CH_TOTEM, CHANNELS};
 use crate::{
     CustomProtocol, Event, Protocol, STREAM_BEST_EFFORT, STREAM_RELIABLE, STREAM_RELIABLE_FEC,
-    earliest,
+    TOTEM_TOPIC_HEADER, earliest,
 };
 
 /// Sources of output per group slot: its channels and its map.
@@ -25,7 +28,9 @@ enum Route {
     Membership,
     Stream(u32),
     Map,
-    Custom,
+    /// Totem's frames: total-order data, tokens, and the gather and
+    /// commit frames of its ring membership.
+    Totem,
 }
 
 impl<
@@ -147,7 +152,15 @@ impl<
             return;
         }
         let group = frame.group;
+        // Totem's frames are told apart by content (its `frames.rs`):
+        // data with an AGREED or SAFE qos (its `stream` is a ring tag), its
+        // token, its joins (a non-empty `proc_set`; membership never sets
+        // one) and its commit token (a `View` with a ring; membership's
+        // views have none).
         let route = match frame.body {
+            Body::Data(d) if d.qos == WireQos::AGREED || d.qos == WireQos::SAFE => Route::Totem,
+            Body::Join(j) if !j.proc_set.is_empty() => Route::Totem,
+            Body::View(v) if v.ring.is_some() => Route::Totem,
             Body::Data(d) => Route::Stream(d.stream),
             Body::Nack(n) => Route::Stream(n.stream),
             Body::Parity(p) => Route::Stream(p.stream),
@@ -158,7 +171,9 @@ impl<
             // Stream acknowledgements belong to a channel; the others
             // (point-to-point, replies) to membership.
             Body::Ack(a) if a.stream_ack => Route::Stream(a.stream),
-            Body::Token(_) => Route::Custom,
+            // The token goes to the ring when the group has one, else to
+            // the custom channel.
+            Body::Token(_) => Route::Totem,
             Body::MapOp(_) | Body::LockOp(_) | Body::MapControl(_) => Route::Map,
             Body::Empty => {
                 self.stats.no_body += 1;
@@ -188,9 +203,21 @@ impl<
             Route::Stream(STREAM_RELIABLE) => CH_RELIABLE,
             Route::Stream(STREAM_BEST_EFFORT) => CH_BEST_EFFORT,
             Route::Stream(STREAM_RELIABLE_FEC) => CH_FEC,
+            Route::Totem if matches!(frame.body, Body::Token(_)) => {
+                match slot.channels.get(CH_TOTEM) {
+                    Some(Some(_)) => CH_TOTEM,
+                    _ => CH_CUSTOM,
+                }
+            }
+            Route::Totem => CH_TOTEM,
             _ => CH_CUSTOM,
         };
-        if ch != CH_CUSTOM && !slot.peers.iter().any(|(id, _)| *id == frame.sender) {
+        // Totem runs its own membership, and its recovery re-sends a
+        // message under its original sender, which may have left the view.
+        if ch != CH_CUSTOM
+            && ch != CH_TOTEM
+            && !slot.peers.iter().any(|(id, _)| *id == frame.sender)
+        {
             self.stats.not_member += 1;
             return;
         }
@@ -356,7 +383,45 @@ fn from_channel<X>(
             }
         }
         ChannelEvent::Nack(_) => return None,
+        ChannelEvent::Totem(TotemEvent::Deliver {
+            sender,
+            safe,
+            payload,
+            ..
+        }) => {
+            let (topic, payload) = split_topic(payload)?;
+            Event::Message {
+                group,
+                topic,
+                sender,
+                payload,
+                qos: if safe {
+                    crate::Qos::Safe
+                } else {
+                    crate::Qos::Agreed
+                },
+            }
+        }
+        ChannelEvent::Totem(TotemEvent::ConfigurationChange {
+            kind,
+            ring,
+            members,
+        }) => Event::RingChanged {
+            group,
+            kind,
+            ring,
+            members,
+        },
     })
+}
+
+/// Splits a total-order payload into its topic and the message
+/// (`[topic length][topic][payload]`); `None` when malformed.
+fn split_topic(payload: &[u8]) -> Option<(&str, &[u8])> {
+    let (head, rest) = payload.split_at_checked(TOTEM_TOPIC_HEADER)?;
+    let len = usize::from(*head.first()?);
+    let (topic, body) = rest.split_at_checked(len)?;
+    Some((core::str::from_utf8(topic).ok()?, body))
 }
 
 impl<
@@ -439,6 +504,7 @@ impl<
             ev_cursor,
             deadline,
             delivered,
+            stats,
             ..
         } = self;
         // Every source, borrowed once: each is taken out of this table
@@ -446,10 +512,10 @@ impl<
         // still asked after it.
         let mut membership = Some(membership);
         let mut table = slots.each_mut().map(|s| {
-            let [a, b, c, d] = &mut s.channels;
+            let [a, b, c, d, e] = &mut s.channels;
             (
                 s.group,
-                [a.as_mut(), b.as_mut(), c.as_mut(), d.as_mut()],
+                [a.as_mut(), b.as_mut(), c.as_mut(), d.as_mut(), e.as_mut()],
                 s.map.as_mut(),
             )
         });
@@ -476,7 +542,18 @@ impl<
                     continue;
                 };
                 let qos = ch.qos();
-                if let Some(e) = ch.poll_event(now).and_then(|e| from_channel(group, qos, e)) {
+                let event = ch.poll_event(now).and_then(|e| {
+                    if let ChannelEvent::Totem(TotemEvent::Deliver { payload, .. }) = &e
+                        && split_topic(payload).is_none()
+                    {
+                        stats.bad_topic_header += 1;
+                        // More may wait behind the skipped one: wake the
+                        // adapter so it asks again.
+                        *delivered = true;
+                    }
+                    from_channel(group, qos, e)
+                });
+                if let Some(e) = event {
                     *ev_cursor = (i + 1) % n;
                     *delivered = true;
                     return Some(e);
@@ -501,5 +578,19 @@ impl<
 
     fn poll_timeout(&self) -> Option<Instant> {
         self.deadline
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_topic;
+
+    #[test]
+    fn topic_headers_split_and_malformed_ones_are_refused() {
+        assert_eq!(split_topic(b"\x03abcxyz"), Some(("abc", &b"xyz"[..])));
+        assert_eq!(split_topic(b"\x00"), Some(("", &b""[..])));
+        assert_eq!(split_topic(b""), None);
+        assert_eq!(split_topic(b"\x05abc"), None);
+        assert_eq!(split_topic(b"\x02\xff\xfe"), None);
     }
 }

@@ -263,7 +263,7 @@ impl<
             Qos::BestEffort => CH_BEST_EFFORT,
             Qos::ReliableFec => crate::group::CH_FEC,
             Qos::Custom => crate::group::CH_CUSTOM,
-            _ => return None,
+            Qos::Agreed | Qos::Safe => crate::group::CH_TOTEM,
         };
         slot.channels.get(i)?.as_ref()
     }

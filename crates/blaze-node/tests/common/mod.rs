@@ -7,7 +7,7 @@
 
 use blaze_node::{
     Buffers, Config, Delivery, Event, GroupBuffers, GroupId, Identity, Instant, MemberId, Metadata,
-    Name, NoCustom, Node, Protocol, Qos, SendSlot, Transmit,
+    Name, NoCustom, Node, Protocol, Qos, SendSlot, TotemStorage, Transmit,
 };
 use blaze_proto_nack::{FecBuffers, FecConfig};
 use blaze_sim::{Machine, Spawn};
@@ -266,6 +266,23 @@ impl Sim {
 
     /// A node that joins [`GROUP`] as soon as it runs (also after every
     /// restart).
+    /// A joining node whose group slots have total-order (Totem) storage;
+    /// the `total` topic is [`Qos::Agreed`], `safe` is [`Qos::Safe`].
+    pub fn joining_with_totem(s: Spawn) -> Self {
+        let mut sim = Sim::joining(s);
+        for _ in 0..GROUPS {
+            // The node borrows the storage for 'static.
+            let storage: &'static mut TotemStorage<PEERS, WINDOW> =
+                Box::leak(Box::new(TotemStorage::new()));
+            assert!(
+                sim.n_mut().add_total_order(storage).is_ok(),
+                "Totem storage refused"
+            );
+        }
+        sim.n_mut().set_qos("safe", Qos::Safe).unwrap();
+        sim
+    }
+
     pub fn joining(s: Spawn) -> Self {
         let mut sim = Sim::new(s);
         sim.autojoin = Some(GROUP);
