@@ -118,3 +118,15 @@ impl GroupBuffers<'_> {
             && b.recv_bytes.len() >= Self::recv_bytes_needed(config, peers, window)
     }
 }
+
+/// Everything a group slot of a node held, given back by
+/// [`Node::into_all_buffers`](crate::Node::into_all_buffers).
+#[derive(Debug)]
+pub struct SlotStorage<'a, const P: usize, const W: usize> {
+    /// The reliable and best-effort channels' storage.
+    pub group: Option<GroupBuffers<'a>>,
+    /// The reliable + FEC channel's storage, if the slot had one.
+    pub fec: Option<(Buffers<'a>, blaze_proto_nack::FecBuffers<'a>)>,
+    /// The total-order ring's storage, if the slot had one.
+    pub totem: Option<&'a mut crate::TotemStorage<P, W>>,
+}

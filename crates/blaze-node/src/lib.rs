@@ -78,7 +78,7 @@ pub use channel::{
     TOTEM_TOPIC_HEADER, TotemRing, TotemStorage,
 };
 mod config;
-pub use config::{Config, GroupBuffers, Identity};
+pub use config::{Config, GroupBuffers, Identity, SlotStorage};
 mod error;
 pub use error::{ConfigError, CustomError, GroupError, MapError, PublishError};
 mod event;

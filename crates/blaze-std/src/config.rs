@@ -28,6 +28,12 @@ pub enum TopicQos {
     /// healed by parity without a round trip; what parity cannot heal is
     /// retransmitted.
     ReliableFec,
+    /// Total order through the group's Totem ring: every member delivers
+    /// the same sequence of these messages (the sender included).
+    Agreed,
+    /// As `Agreed`, delivered only once every member of the ring has
+    /// received the message.
+    Safe,
 }
 
 impl From<TopicQos> for Qos {
@@ -36,6 +42,8 @@ impl From<TopicQos> for Qos {
             TopicQos::BestEffort => Qos::BestEffort,
             TopicQos::Reliable => Qos::Reliable,
             TopicQos::ReliableFec => Qos::ReliableFec,
+            TopicQos::Agreed => Qos::Agreed,
+            TopicQos::Safe => Qos::Safe,
         }
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use blaze_node::{
     Buffers, Config, FecBuffers, GroupBuffers, Identity, Instant, MemberId, Metadata, Name,
-    NoCustom, Node, Protocol, SendSlot, Transmit,
+    NoCustom, Node, Protocol, SendSlot, TotemStorage, Transmit,
 };
 
 use crate::ChannelConfig;
@@ -43,6 +43,15 @@ static POOL: Mutex<Vec<GroupBuffers<'static>>> = Mutex::new(Vec::new());
 
 /// Reliable + FEC channel storage given back by shut-down nodes.
 static FEC_POOL: Mutex<Vec<(Buffers<'static>, FecBuffers<'static>)>> = Mutex::new(Vec::new());
+
+/// Total-order ring storage given back by shut-down nodes.
+static TOTEM_POOL: Mutex<Vec<&'static mut TotemStorage<MAX_MEMBERS, WINDOW>>> =
+    Mutex::new(Vec::new());
+
+fn totem_storage() -> &'static mut TotemStorage<MAX_MEMBERS, WINDOW> {
+    let pooled = TOTEM_POOL.lock().ok().and_then(|mut pool| pool.pop());
+    pooled.unwrap_or_else(|| Box::leak(Box::new(TotemStorage::new())))
+}
 
 /// Parity symbols a member keeps for rebuilding other members' blocks.
 const PARITY_SLOTS: usize = 64;
@@ -136,6 +145,11 @@ impl Engine {
             let buffers = std::array::from_fn(|_| group_buffers(&node_config));
             let mut node = StdNode::new(now, node_config, identity, buffers).map(Box::new)?;
             for _ in 0..MAX_GROUPS {
+                if let Err(back) = node.add_total_order(totem_storage())
+                    && let Ok(mut pool) = TOTEM_POOL.lock()
+                {
+                    pool.push(back);
+                }
                 let (b, f) = fec_buffers(&node_config);
                 if let Err(back) = node.add_fec_buffers(b, f)
                     && let Ok(mut pool) = FEC_POOL.lock()
@@ -153,10 +167,13 @@ impl Engine {
         let node = self.node;
         on_big_stack(move || {
             let buffers = (*node).into_all_buffers();
-            if let (Ok(mut pool), Ok(mut fec_pool)) = (POOL.lock(), FEC_POOL.lock()) {
-                for (group, fec) in buffers {
-                    pool.extend(group);
-                    fec_pool.extend(fec);
+            if let (Ok(mut pool), Ok(mut fec_pool), Ok(mut totem_pool)) =
+                (POOL.lock(), FEC_POOL.lock(), TOTEM_POOL.lock())
+            {
+                for slot in buffers {
+                    pool.extend(slot.group);
+                    fec_pool.extend(slot.fec);
+                    totem_pool.extend(slot.totem);
                 }
             }
         });

@@ -10,8 +10,8 @@ use blaze_proto_totem::{Qos as TotemQos, SendError as TotemSendError};
 use crate::group::{CH_BEST_EFFORT, CH_CUSTOM, CH_FEC, CH_RELIABLE, CH_TOTEM, Slot};
 use crate::{
     Channel, CustomError, CustomProtocol, GroupBuffers, GroupError, MAX_TOPIC_LEN, PublishError,
-    Qos, STREAM_BEST_EFFORT, STREAM_RELIABLE, STREAM_RELIABLE_FEC, TOTEM_SLOT, TOTEM_TOPIC_HEADER,
-    TopicError, TotemRing, TotemStorage,
+    Qos, STREAM_BEST_EFFORT, STREAM_RELIABLE, STREAM_RELIABLE_FEC, SlotStorage, TOTEM_SLOT,
+    TOTEM_TOPIC_HEADER, TopicError, TotemRing, TotemStorage,
 };
 
 impl<
@@ -327,19 +327,18 @@ impl<
     /// entry is `None` only if its buffers were lost to a channel that
     /// failed to open (which [`Node::new`]'s checks rule out).
     pub fn into_buffers(self) -> [Option<GroupBuffers<'a>>; G] {
-        self.into_all_buffers().map(|(group, _fec)| group)
+        self.into_all_buffers().map(|s| s.group)
     }
 
     /// As [`Node::into_buffers`], with each slot's reliable + FEC storage
-    /// ([`Node::add_fec_buffers`]) as well.
-    #[allow(clippy::type_complexity, reason = "one pair of storages per slot")]
-    pub fn into_all_buffers(
-        self,
-    ) -> [(
-        Option<GroupBuffers<'a>>,
-        Option<(Buffers<'a>, FecBuffers<'a>)>,
-    ); G] {
+    /// ([`Node::add_fec_buffers`]) and total-order storage
+    /// ([`Node::add_total_order`]) as well.
+    pub fn into_all_buffers(self) -> [SlotStorage<'a, P, W>; G] {
         self.slots.map(|mut slot| {
+            let totem = match slot.channels.get_mut(CH_TOTEM).and_then(Option::take) {
+                Some(Channel::Totem(t)) => Some(t),
+                _ => slot.spare_totem.take(),
+            };
             let fec = match slot.channels.get_mut(CH_FEC).and_then(Option::take) {
                 Some(Channel::ReliableFec(e)) => Some(e.into_all_buffers()),
                 _ => slot.spare_fec.take(),
@@ -357,7 +356,7 @@ impl<
                 }),
                 _ => None,
             };
-            (group, fec)
+            SlotStorage { group, fec, totem }
         })
     }
 

@@ -65,6 +65,7 @@ fn config(name: &str, group: SocketAddrV4) -> Result<ChannelConfig, String> {
         .join(GROUP)
         .topic("ticks", TopicQos::BestEffort)
         .topic("frames", TopicQos::ReliableFec)
+        .topic("orders", TopicQos::Agreed)
         .heartbeat(Duration::from_millis(50))
         .failure_timeout(Duration::from_millis(400))
         .build()
@@ -243,6 +244,45 @@ async fn run(args: &DemoArgs, group: SocketAddrV4, checks: &mut Checks) -> Resul
             format!("{in_order}/{n} on topic \"frames\" (Reed–Solomon parity, k = 16, m = 4)"),
         );
     }
+    // Total order: alpha and bravo publish at the same time; all three
+    // members deliver one and the same sequence (the senders included).
+    let mut orders = [
+        members[0].subscribe("orders").await.map_err(e)?,
+        members[1].subscribe("orders").await.map_err(e)?,
+        members[2].subscribe("orders").await.map_err(e)?,
+    ];
+    let per_sender = n.min(50) as usize;
+    for i in 0..per_sender {
+        for member in &members[..2] {
+            member
+                .publish("orders", format!("{} order {i}", member.name()).as_bytes())
+                .await
+                .map_err(e)?;
+        }
+    }
+    let mut sequences: Vec<Vec<Vec<u8>>> = Vec::new();
+    for sub in orders.iter_mut() {
+        let mut seq = Vec::new();
+        while seq.len() < 2 * per_sender {
+            match tokio::time::timeout(LIMIT, sub.recv()).await {
+                Ok(Some(m)) if m.qos == Qos::Agreed => seq.push(m.payload.to_vec()),
+                Ok(Some(_)) => {}
+                _ => break,
+            }
+        }
+        sequences.push(seq);
+    }
+    let complete = sequences.iter().all(|s| s.len() == 2 * per_sender);
+    let same = sequences.windows(2).all(|w| w[0] == w[1]);
+    checks.check(
+        "all three members delivered the same total order",
+        complete && same,
+        format!(
+            "{} messages from two concurrent senders on topic \"orders\" (Totem ring, agreed delivery); lengths {:?}",
+            2 * per_sender,
+            sequences.iter().map(Vec::len).collect::<Vec<_>>()
+        ),
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     for (k, sub) in ticks.iter_mut().enumerate() {
         let mut got = 0;
