@@ -7,11 +7,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use blaze_node::{GroupId, Instant, MemberId, PublishError, Qos, Stats as NodeStats};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::engine::{Engine, MAX_PAYLOAD};
 use crate::events::{GroupEvent, Message};
-use crate::hub::{EVENT_FEED, Hub, SUBSCRIBER_QUEUE, Sink};
+use crate::hub::{BatchError, EVENT_FEED, Hub, PendingBatch, SUBSCRIBER_QUEUE, Sink};
 use crate::runner::{Parked, Runner};
 use crate::{ChannelConfig, ChannelError, Clock, Driver, DriverConfig, Lifecycle, Sockets};
 
@@ -34,8 +34,10 @@ const LEAVE_LIMIT: Duration = Duration::from_millis(1_500);
 ///
 /// Topics have a quality of service ([`Channel::set_qos`], or the
 /// configuration's `topics`): reliable (the default: exactly once, in each
-/// sender's order) or best effort. A member does not receive its own
-/// messages.
+/// sender's order), reliable with forward error correction, best effort,
+/// or total order (agreed or safe, through the group's Totem ring). A
+/// member does not receive its own messages, except on total-order topics,
+/// where every member (the sender included) delivers the same sequence.
 ///
 /// # Example
 ///
@@ -227,7 +229,11 @@ impl Channel {
         let engine = Engine::new(clock.now(), &self.config)
             .map_err(|e| ChannelError::Config(e.to_string()))?;
         let id = engine.node.id();
-        let driver = Driver::new(engine, sockets, clock, DriverConfig::default())
+        let driver_config = DriverConfig {
+            busy_poll: self.config.busy_poll(),
+            ..DriverConfig::default()
+        };
+        let driver = Driver::new(engine, sockets, clock, driver_config)
             .map_err(|e| ChannelError::Config(format!("cannot register the sockets: {e}")))?;
         let mut hub = self
             .hub
@@ -543,6 +549,62 @@ impl Channel {
                 max: MAX_PAYLOAD,
             },
         })
+    }
+
+    /// Publishes every message of `messages` (in order) on `topic` of
+    /// `group`, in as few steps of the channel's task as the send window
+    /// allows: what the window does not take at once waits on the task and
+    /// goes out as acknowledgements open the window, without polling.
+    /// Batches from several callers keep their order. Gives up after 5 s
+    /// in all.
+    ///
+    /// # Errors
+    ///
+    /// As [`publish_in`](Channel::publish_in); the messages before the one
+    /// refused (or, for [`ChannelError::Backpressure`], before the window
+    /// stayed full) were published, the rest not.
+    pub async fn publish_batch(
+        &self,
+        group: &str,
+        topic: &str,
+        messages: Vec<Vec<u8>>,
+    ) -> Result<(), ChannelError> {
+        let runner = self.runner()?;
+        let (done, outcome) = oneshot::channel();
+        let batch = PendingBatch {
+            group: GroupId::from_name(group),
+            topic: topic.to_owned(),
+            messages: messages.into(),
+            deadline: Instant::ZERO,
+            done,
+        };
+        runner
+            .call(move |engine: &mut Engine, hub: &mut Hub, now: Instant| {
+                let mut batch = batch;
+                batch.deadline = now + BACKPRESSURE_LIMIT.into();
+                if !hub.pending.is_empty() {
+                    hub.pending.push_back(batch);
+                } else if let Some(rest) = batch.advance(now, engine) {
+                    hub.pending.push_back(rest);
+                }
+            })
+            .await?;
+        match outcome.await.map_err(|_| ChannelError::Closed)? {
+            Ok(()) => Ok(()),
+            Err(BatchError::Backpressure) => Err(ChannelError::Backpressure),
+            Err(BatchError::Refused(e, len)) => Err(match e {
+                PublishError::NotJoined => ChannelError::NotInGroup(group.to_owned()),
+                PublishError::QosUnavailable(q) => ChannelError::QosUnavailable(q),
+                PublishError::TopicTooLong => ChannelError::BadName {
+                    what: "topic",
+                    max: blaze_node::MAX_TOPIC_LEN,
+                },
+                _ => ChannelError::PayloadTooLarge {
+                    len,
+                    max: MAX_PAYLOAD,
+                },
+            }),
+        }
     }
 
     /// Subscribes to `topic` (in every group of this member): messages

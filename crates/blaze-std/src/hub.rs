@@ -2,12 +2,12 @@
 //! events into owned ones and hands each to whoever waits for it
 //! (subscribers, pending requests and writes, listeners).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use blaze_node::{Event, GroupId, Instant, MemberId, RequestId};
+use blaze_node::{Event, GroupId, Instant, MemberId, PublishError, RequestId};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::engine::Engine;
@@ -74,6 +74,55 @@ pub(crate) struct Hub {
     view_changed: bool,
     /// New peers for the driver's sockets (taken by the runner's adjust).
     pub(crate) peers: Option<Vec<std::net::SocketAddr>>,
+    /// Batches waiting for room in the send window, oldest first: retried
+    /// at every turn (so as soon as acknowledgements open the window).
+    pub(crate) pending: VecDeque<PendingBatch>,
+}
+
+/// Messages a [`publish_batch`](crate::Channel::publish_batch) caller
+/// waits on: what is left to publish, and where to report the outcome.
+pub(crate) struct PendingBatch {
+    pub(crate) group: GroupId,
+    pub(crate) topic: String,
+    /// The messages not yet taken, in order.
+    pub(crate) messages: VecDeque<Vec<u8>>,
+    /// Past this, the rest is dropped and the caller told
+    /// [`ChannelError::Backpressure`].
+    pub(crate) deadline: Instant,
+    pub(crate) done: oneshot::Sender<Result<(), BatchError>>,
+}
+
+/// Why a batch stopped: the node's refusal and the refused message's
+/// length, or a window that stayed full.
+#[derive(Debug)]
+pub(crate) enum BatchError {
+    Refused(PublishError, usize),
+    Backpressure,
+}
+
+impl PendingBatch {
+    /// Publishes from the front while the window takes messages. Returns
+    /// the batch back while some are left (and the deadline not passed).
+    pub(crate) fn advance(mut self, now: Instant, engine: &mut Engine) -> Option<Self> {
+        while let Some(message) = self.messages.front() {
+            match engine.node.publish(now, self.group, &self.topic, message) {
+                Ok(()) => {
+                    self.messages.pop_front();
+                }
+                Err(PublishError::WouldBlock) if now < self.deadline => return Some(self),
+                Err(PublishError::WouldBlock) => {
+                    let _ = self.done.send(Err(BatchError::Backpressure));
+                    return None;
+                }
+                Err(e) => {
+                    let _ = self.done.send(Err(BatchError::Refused(e, message.len())));
+                    return None;
+                }
+            }
+        }
+        let _ = self.done.send(Ok(()));
+        None
+    }
 }
 
 impl Hub {
@@ -93,6 +142,7 @@ impl Hub {
             seeds: None,
             view_changed: false,
             peers: None,
+            pending: VecDeque::new(),
         }
     }
 
@@ -320,6 +370,12 @@ impl Application<Engine> for Hub {
     }
 
     fn on_turn(&mut self, now: Instant, engine: &mut Engine) -> ControlFlow<()> {
+        while let Some(batch) = self.pending.pop_front() {
+            if let Some(rest) = batch.advance(now, engine) {
+                self.pending.push_front(rest);
+                break;
+            }
+        }
         for (to, correlation, code, payload) in self.outgoing_replies.drain(..) {
             if let Err(e) = engine.node.reply(now, to, correlation, code, &payload) {
                 tracing::debug!(%to, "reply not sent: {e}");

@@ -303,3 +303,42 @@ fn unicast_only_members_follow_the_views() {
         }
     });
 }
+
+#[test]
+fn a_batch_larger_than_the_window_arrives_whole_and_in_order() {
+    run(async {
+        let mut members = cluster(47_131).await;
+        let mut subs = Vec::new();
+        for member in &mut members[1..] {
+            subs.push(member.subscribe("bulk").await.unwrap());
+        }
+        // Far more than the 64-message window: the rest waits on the
+        // channel's task for acknowledgements.
+        let batch: Vec<Vec<u8>> = (0..1000u32).map(|i| i.to_be_bytes().to_vec()).collect();
+        let second: Vec<Vec<u8>> = (1000..1100u32).map(|i| i.to_be_bytes().to_vec()).collect();
+        let (first, then) = tokio::join!(
+            members[0].publish_batch(GROUP, "bulk", batch),
+            members[0].publish_batch(GROUP, "bulk", second),
+        );
+        first.unwrap();
+        then.unwrap();
+        for sub in &mut subs {
+            for i in 0..1100u32 {
+                let m = tokio::time::timeout(LIMIT, sub.recv())
+                    .await
+                    .unwrap()
+                    .unwrap();
+                assert_eq!(m.payload, i.to_be_bytes(), "message {i}");
+            }
+        }
+        assert!(matches!(
+            members[0]
+                .publish_batch("elsewhere", "bulk", vec![b"x".to_vec()])
+                .await,
+            Err(ChannelError::NotInGroup(_))
+        ));
+        for mut member in members {
+            member.shutdown().await.unwrap();
+        }
+    });
+}

@@ -20,11 +20,17 @@ const TOPIC: &str = "bench";
 /// The topic ping-pong answers come back on.
 const PONG: &str = "pong";
 /// Messages handed to the channel per step.
-const BATCH: usize = 64;
+const BATCH: usize = 256;
 
-fn config(endpoint: &Endpoint, name: &str, qos: TopicQos) -> io::Result<ChannelConfig> {
+fn config(
+    endpoint: &Endpoint,
+    name: &str,
+    qos: TopicQos,
+    busy_poll: Duration,
+) -> io::Result<ChannelConfig> {
     ChannelConfig::builder()
         .name(name)
+        .busy_poll(busy_poll)
         .group(endpoint.group)
         .interface(endpoint.interface)
         .join(GROUP)
@@ -52,7 +58,7 @@ async fn member(
     members: usize,
     limit: Duration,
 ) -> io::Result<GroupChannel> {
-    let mut channel = GroupChannel::new(config(endpoint, name, qos)?);
+    let mut channel = GroupChannel::new(config(endpoint, name, qos, Duration::ZERO)?);
     channel.start().await.map_err(channel_error)?;
     channel
         .wait_for_members(GROUP, limit, |m| m.len() >= members)
@@ -98,18 +104,14 @@ pub(crate) fn send(
                     buf
                 })
                 .collect();
-            let taken = channel
-                .try_publish_batch(GROUP, TOPIC, batch)
+            // Waits on the channel's task while the window is full.
+            channel
+                .publish_batch(GROUP, TOPIC, batch)
                 .await
                 .map_err(channel_error)?;
-            next += taken as u64;
+            next += n;
             report.sent = next;
             progress.store(next, Ordering::Relaxed);
-            if taken == 0 {
-                // The window is full: let acknowledgements come in.
-                tokio::task::yield_now().await;
-                tokio::time::sleep(Duration::from_micros(200)).await;
-            }
         }
         report.elapsed_s = start.elapsed().as_secs_f64();
         report.cpu_us = cpu_time(Whom::Process).since(cpu_before).total_micros();
@@ -147,6 +149,7 @@ pub(crate) fn receive(
             endpoint,
             &format!("bench-rx-{}", std::process::id()),
             qos,
+            Duration::ZERO,
         )?);
         let mut messages = channel.subscribe(TOPIC).await.map_err(channel_error)?;
         channel.start().await.map_err(channel_error)?;
@@ -197,7 +200,7 @@ pub(crate) fn echo(
     ready: impl FnOnce(),
 ) -> io::Result<ReceiverReport> {
     runtime()?.block_on(async {
-        let mut channel = GroupChannel::new(config(endpoint, "bench-echo", qos)?);
+        let mut channel = GroupChannel::new(config(endpoint, "bench-echo", qos, Duration::ZERO)?);
         let mut pings = channel.subscribe(TOPIC).await.map_err(channel_error)?;
         channel.start().await.map_err(channel_error)?;
         let cpu_before = cpu_time(Whom::Process);
@@ -235,7 +238,7 @@ pub(crate) fn ping(
     progress: &AtomicU64,
 ) -> io::Result<SenderReport> {
     runtime()?.block_on(async {
-        let mut channel = GroupChannel::new(config(endpoint, "bench-ping", qos)?);
+        let mut channel = GroupChannel::new(config(endpoint, "bench-ping", qos, Duration::ZERO)?);
         let mut pongs = channel.subscribe(PONG).await.map_err(channel_error)?;
         channel.start().await.map_err(channel_error)?;
         channel
