@@ -174,6 +174,19 @@ impl Application<&'static mut StdNode> for Receiver {
 
 #[test]
 fn node_driver_path_does_not_allocate_per_message() {
+    // The nodes' commands move large values in a debug build: run the
+    // whole test on a thread with room for them.
+    let outcome = std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(driver_path_without_allocation)
+        .unwrap()
+        .join();
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+fn driver_path_without_allocation() {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
