@@ -14,12 +14,9 @@ use blaze_wire_compat::pb;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use prost::Message as _;
 
-fn data_frame(payload: &[u8]) -> Vec<u8> {
-    let msgs = [DataMessage {
-        payload,
-        ..DataMessage::default()
-    }];
-    let frame = Frame {
+/// The benchmarked frame: one data batch carrying `msgs`.
+fn frame_of<'a>(msgs: &'a [DataMessage<'a>]) -> Frame<'a> {
+    Frame {
         version: VERSION,
         group: GroupId::from_name("bench"),
         sender: MemberId::from_u128(0x1234_5678_9abc_def0_1234_5678_9abc_def0),
@@ -28,11 +25,19 @@ fn data_frame(payload: &[u8]) -> Vec<u8> {
             stream: 1,
             topic: "ticks",
             first_seq: 1_000_000,
-            messages: Repeated::from_slice(&msgs),
+            messages: Repeated::from_slice(msgs),
             qos: Qos::RELIABLE,
             ..DataBatch::default()
         }),
-    };
+    }
+}
+
+fn data_frame(payload: &[u8]) -> Vec<u8> {
+    let msgs = [DataMessage {
+        payload,
+        ..DataMessage::default()
+    }];
+    let frame = frame_of(&msgs);
     let mut buf = vec![0u8; frame.encoded_len()];
     let n = frame.emit(&mut buf).expect("sized");
     buf.truncate(n);
@@ -88,20 +93,7 @@ fn bench_data(c: &mut Criterion, name: &str, size: usize) {
                 payload: black_box(&payload),
                 ..DataMessage::default()
             }];
-            let frame = Frame {
-                version: VERSION,
-                group: GroupId::from_name("bench"),
-                sender: MemberId::from_u128(0x1234_5678_9abc_def0_1234_5678_9abc_def0),
-                auth_tag: &[],
-                body: Body::Data(DataBatch {
-                    stream: 1,
-                    topic: "ticks",
-                    first_seq: 1_000_000,
-                    messages: Repeated::from_slice(&msgs),
-                    qos: Qos::RELIABLE,
-                    ..DataBatch::default()
-                }),
-            };
+            let frame = frame_of(&msgs);
             frame.emit(black_box(&mut out)).unwrap_or(0)
         })
     });

@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use blaze_std::{ChannelConfig, ChannelError, ClusterChannel, GroupEvent, MemberId, Qos, TopicQos};
+use blaze_std::{
+    ChannelConfig, ChannelError, ClusterChannel, GroupEvent, MemberId, Qos, Subscription, TopicQos,
+};
 use clap::Args;
 
 /// Run a three-member cluster in this process and show every feature working.
@@ -121,6 +123,22 @@ pub(crate) fn main(args: &DemoArgs) -> Result<(), String> {
     }
 }
 
+/// How many of the `n` messages `"{prefix} 0"`, `"{prefix} 1"`, … arrive
+/// on `sub` with `qos`, in that order, before one is late, missing or out
+/// of place.
+async fn in_order(sub: &mut Subscription, prefix: &str, qos: Qos, n: u32) -> u32 {
+    let mut got = 0;
+    while got < n {
+        match tokio::time::timeout(LIMIT, sub.recv()).await {
+            Ok(Some(m)) if m.payload == format!("{prefix} {got}").as_bytes() && m.qos == qos => {
+                got += 1
+            }
+            _ => break,
+        }
+    }
+    got
+}
+
 fn e(err: ChannelError) -> String {
     err.to_string()
 }
@@ -201,47 +219,25 @@ async fn run(args: &DemoArgs, group: SocketAddrV4, checks: &mut Checks) -> Resul
             .map_err(e)?;
     }
     for (k, sub) in news.iter_mut().enumerate() {
-        let mut in_order = 0;
-        while in_order < n {
-            match tokio::time::timeout(LIMIT, sub.recv()).await {
-                Ok(Some(m))
-                    if m.payload == format!("news {in_order}").as_bytes()
-                        && m.qos == Qos::Reliable =>
-                {
-                    in_order += 1
-                }
-                _ => break,
-            }
-        }
+        let got = in_order(sub, "news", Qos::Reliable, n).await;
         checks.check(
             &format!(
                 "{} got every reliable message once, in order",
                 members[k + 1].name()
             ),
-            in_order == n,
-            format!("{in_order}/{n} on topic \"news\""),
+            got == n,
+            format!("{got}/{n} on topic \"news\""),
         );
     }
     for (k, sub) in frames.iter_mut().enumerate() {
-        let mut in_order = 0;
-        while in_order < n {
-            match tokio::time::timeout(LIMIT, sub.recv()).await {
-                Ok(Some(m))
-                    if m.payload == format!("frame {in_order}").as_bytes()
-                        && m.qos == Qos::ReliableFec =>
-                {
-                    in_order += 1
-                }
-                _ => break,
-            }
-        }
+        let got = in_order(sub, "frame", Qos::ReliableFec, n).await;
         checks.check(
             &format!(
                 "{} got every reliable + FEC message once, in order",
                 members[k + 1].name()
             ),
-            in_order == n,
-            format!("{in_order}/{n} on topic \"frames\" (Reed–Solomon parity, k = 16, m = 4)"),
+            got == n,
+            format!("{got}/{n} on topic \"frames\" (Reed–Solomon parity, k = 16, m = 4)"),
         );
     }
     // Total order: alpha and bravo publish at the same time; all three
