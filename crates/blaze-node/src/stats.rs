@@ -23,13 +23,6 @@ pub struct Stats {
     pub no_body: u64,
     /// Members of a view that did not fit a channel's peer table.
     pub peer_table_full: u64,
-    /// Stream frames (data, NACK, parity, stream heartbeats and acks) for a
-    /// NACK-based channel from a sender that is not in the group's current
-    /// view: a stranger cannot take a peer-table slot or have its
-    /// messages delivered. A member's first frames can arrive just before
-    /// the view that adds it; its messages are then recovered from its
-    /// window once the view is installed.
-    pub not_member: u64,
     /// Total-order messages delivered by the ring without a valid topic
     /// header (a member not running this node); skipped.
     pub bad_topic_header: u64,

@@ -84,22 +84,30 @@ fn drops_are_counted_by_reason() {
             (2, 1, 1, 1, 1, 1),
             "{s:?}"
         );
-        // A stream frame from a sender outside the group's view is
-        // dropped before it reaches a channel (no peer slot, no delivery).
+        // A stream frame from a sender outside the group's view reaches
+        // the channel, which refuses it (no peer slot, no delivery) and
+        // counts it.
         n.handle_datagram(
             now,
             from,
             &frame(VERSION, group(), other, data(STREAM_RELIABLE)),
         );
         assert_eq!(n.stats().datagrams, 8);
-        assert_eq!(n.stats().not_member, 1);
-        assert_eq!(
+        let drops = n
+            .channel(group(), blaze_node::Qos::Reliable)
+            .map(|c| match c {
+                blaze_node::Channel::Reliable(e) => *e.stats(),
+                _ => Default::default(),
+            })
+            .unwrap();
+        assert_eq!(drops.datagrams_received, 1);
+        assert_eq!(drops.drops.unknown_peer, 1, "{drops:?}");
+        assert!(
             n.channel(group(), blaze_node::Qos::Reliable)
-                .map(|c| match c {
-                    blaze_node::Channel::Reliable(e) => e.stats().datagrams_received,
-                    _ => 0,
-                }),
-            Some(0)
+                .is_some_and(|c| match c {
+                    blaze_node::Channel::Reliable(e) => e.recv_stats(other).is_none(),
+                    _ => false,
+                })
         );
     });
 }

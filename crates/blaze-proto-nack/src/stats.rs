@@ -83,8 +83,11 @@ pub struct Drops {
     pub foreign_body: u64,
     /// A frame for a stream id other than the sender's first one.
     pub unknown_stream: u64,
-    /// A new peer, but the peer table is full.
+    /// A new peer of an open endpoint, but the peer table is full.
     pub peer_table_full: u64,
+    /// A frame from a sender that is not a peer of a closed endpoint
+    /// (never added with `add_peer`, or removed).
+    pub unknown_peer: u64,
     /// A NACK or acknowledgement naming sequence numbers never sent.
     pub invalid_seq: u64,
 }

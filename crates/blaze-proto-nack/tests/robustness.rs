@@ -52,6 +52,9 @@ impl Store {
 fn corpus() -> Vec<Vec<u8>> {
     let (mut sa, mut sb) = (Store::new(), Store::new());
     let (mut a, mut b) = (sa.endpoint(1), sb.endpoint(2));
+    // Open groups: each learns the other from its first frame.
+    a.set_open(true);
+    b.set_open(true);
     let from: SocketAddr = "10.0.0.1:7400".parse().unwrap();
     let mut out = Vec::new();
     let mut buf = [0u8; 1500];
@@ -90,6 +93,9 @@ proptest! {
         let corpus = corpus();
         let mut store = Store::new();
         let mut ep = store.endpoint(3);
+        // Closed to all but the corpus' senders: mutated senders are strangers.
+        ep.add_peer(Instant::ZERO, MemberId::from_u128(1)).unwrap();
+        ep.add_peer(Instant::ZERO, MemberId::from_u128(2)).unwrap();
         let from: SocketAddr = "10.0.0.9:7400".parse().unwrap();
         let mut now = Instant::from_micros(5);
         let mut fed = 0u64;
@@ -130,4 +136,63 @@ proptest! {
         // Still a working sender afterwards.
         prop_assert!(ep.send(now, b"still alive").is_ok());
     }
+}
+
+/// A closed endpoint (the default) drops and counts every frame of a
+/// sender it was not given; an open one admits it.
+#[test]
+fn only_added_peers_are_heard_unless_open() {
+    let corpus = corpus();
+    let from: SocketAddr = "10.0.0.9:7400".parse().unwrap();
+    let now = Instant::from_micros(5);
+    let mut buf = [0u8; 1500];
+
+    let mut store = Store::new();
+    let mut ep = store.endpoint(3);
+    assert!(!ep.is_open());
+    for d in &corpus {
+        ep.handle_datagram(now, from, d);
+    }
+    assert_eq!(ep.stats().drops.unknown_peer, corpus.len() as u64);
+    assert!(ep.poll_event(now).is_none());
+    assert!(ep.recv_stats(MemberId::from_u128(1)).is_none());
+    while ep.poll_transmit(now, &mut buf).is_some() {}
+
+    // Once added, member 1 is heard; member 2 still is not.
+    ep.add_peer(now, MemberId::from_u128(1)).unwrap();
+    let before = ep.stats().drops.unknown_peer;
+    for d in &corpus {
+        ep.handle_datagram(now, from, d);
+    }
+    assert!(
+        ep.recv_stats(MemberId::from_u128(1))
+            .is_some_and(|s| s.datagrams > 0)
+    );
+    assert!(ep.recv_stats(MemberId::from_u128(2)).is_none());
+    assert!(ep.stats().drops.unknown_peer > before);
+    let mut delivered = 0;
+    while let Some(e) = ep.poll_event(now) {
+        if let Event::Message { sender, .. } = e {
+            assert_eq!(sender, MemberId::from_u128(1));
+            delivered += 1;
+        }
+    }
+    assert!(delivered > 0);
+
+    // Removed again: a stranger once more.
+    assert!(ep.remove_peer(now, MemberId::from_u128(1)));
+    let before = ep.stats().drops.unknown_peer;
+    ep.handle_datagram(now, from, &corpus[0]);
+    assert_eq!(ep.stats().drops.unknown_peer, before + 1);
+
+    // Open: both senders get a slot.
+    let mut store = Store::new();
+    let mut ep = store.endpoint(3);
+    ep.set_open(true);
+    for d in &corpus {
+        ep.handle_datagram(now, from, d);
+    }
+    assert_eq!(ep.stats().drops.unknown_peer, 0);
+    assert!(ep.recv_stats(MemberId::from_u128(1)).is_some());
+    assert!(ep.recv_stats(MemberId::from_u128(2)).is_some());
 }

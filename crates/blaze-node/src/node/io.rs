@@ -212,15 +212,9 @@ impl<
             Route::Totem => CH_TOTEM,
             _ => CH_CUSTOM,
         };
-        // Totem runs its own membership, and its recovery re-sends a
-        // message under its original sender, which may have left the view.
-        if ch != CH_CUSTOM
-            && ch != CH_TOTEM
-            && !slot.peers.iter().any(|(id, _)| *id == frame.sender)
-        {
-            self.stats.not_member += 1;
-            return;
-        }
+        // The NACK-based channels accept frames only from the peers of the
+        // current view (given them by `sync_views`) and count the others
+        // (`Drops::unknown_peer`); Totem runs its own membership.
         match slot.channels.get_mut(ch).and_then(Option::as_mut) {
             Some(c) => c.handle_datagram(now, from, datagram),
             None => self.stats.no_channel += 1,

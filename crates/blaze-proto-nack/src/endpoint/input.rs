@@ -42,8 +42,8 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
             self.stats.drops.foreign_body += 1;
             return;
         }
-        let Some(i) = self.find_or_insert(frame.sender, now) else {
-            self.stats.drops.peer_table_full += 1;
+        let known = self.find(frame.sender);
+        let Some(i) = known.or_else(|| self.admit(frame.sender, now)) else {
             return;
         };
         if let Some(p) = self.peers.get_mut(i).and_then(Option::as_mut) {

@@ -97,7 +97,9 @@ const TIMERS: usize = 4;
 ///   the deadline of [`poll_timeout`](Self::poll_timeout) passes (a
 ///   spurious call is a no-op).
 /// - **Commands**: [`send`](Self::send), [`add_peer`](Self::add_peer),
-///   [`remove_peer`](Self::remove_peer), [`set_config`](Self::set_config).
+///   [`remove_peer`](Self::remove_peer), [`set_config`](Self::set_config),
+///   [`set_open`](Self::set_open). Only frames of added peers are accepted
+///   unless the endpoint is open.
 /// - **Outputs**, to drain after every input or command:
 ///   [`poll_transmit`](Self::poll_transmit) until `None` (with a buffer of
 ///   at least `mtu` bytes), then [`poll_event`](Self::poll_event) until
@@ -125,6 +127,9 @@ const TIMERS: usize = 4;
 /// let mut sb = ([SendSlot::EMPTY; 16], [0u8; 4096], vec![0u8; need], [0u8; 0]);
 /// let (mut a, mut b) = (endpoint(1, &mut sa), endpoint(2, &mut sb));
 /// let now = Instant::from_micros(10);
+/// // Each accepts frames only from the peers it was given.
+/// a.add_peer(now, MemberId::from_u128(2)).unwrap();
+/// b.add_peer(now, MemberId::from_u128(1)).unwrap();
 /// a.send(now, b"hello").unwrap();
 /// let mut buf = [0u8; 1500];
 /// let from = "10.0.0.1:5000".parse().unwrap();
@@ -159,6 +164,8 @@ pub struct Endpoint<'a, const PEERS: usize, const W: usize> {
     rr: usize,
     stats: Stats,
     fec: Fec<'a>,
+    /// Frames of unknown senders create peers.
+    open: bool,
 }
 
 impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
@@ -265,6 +272,7 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
             rr: 0,
             stats: Stats::default(),
             fec: Fec::new(fec, &config),
+            open: false,
         })
     }
 
@@ -396,6 +404,42 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
         self.peers
             .iter()
             .position(|p| p.as_ref().is_some_and(|p| p.id == id))
+    }
+
+    /// A frame from `id`, which is not in the peer table: in an open
+    /// endpoint it takes a free slot, otherwise it is refused. Counts the
+    /// refusal.
+    fn admit(&mut self, id: MemberId, now: Instant) -> Option<usize> {
+        if !self.open {
+            self.stats.drops.unknown_peer += 1;
+            return None;
+        }
+        let i = self.find_or_insert(id, now);
+        if i.is_none() {
+            self.stats.drops.peer_table_full += 1;
+        }
+        i
+    }
+
+    /// Whether frames from senders never added with
+    /// [`add_peer`](Self::add_peer) are accepted.
+    pub const fn is_open(&self) -> bool {
+        self.open
+    }
+
+    /// Opens the endpoint to any sender (`true`), or closes it to all but
+    /// the peers added with [`add_peer`](Self::add_peer) (`false`, the
+    /// default).
+    ///
+    /// A closed endpoint drops every frame of an unknown sender and counts
+    /// it in [`Drops::unknown_peer`](crate::Drops::unknown_peer): a
+    /// stranger can neither take a peer-table slot nor have its messages
+    /// delivered. An open endpoint (an open group without a membership
+    /// layer) gives the first frame of an unknown sender a free slot, if
+    /// any ([`Drops::peer_table_full`](crate::Drops::peer_table_full)
+    /// otherwise). Peers already in the table stay either way.
+    pub fn set_open(&mut self, open: bool) {
+        self.open = open;
     }
 
     fn find_or_insert(&mut self, id: MemberId, now: Instant) -> Option<usize> {
