@@ -12,6 +12,8 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use crate::engine::{Engine, MAX_PAYLOAD};
 use crate::events::{GroupEvent, Message};
 use crate::hub::{BatchError, EVENT_FEED, Hub, PendingBatch, SUBSCRIBER_QUEUE, Sink};
+use crate::inbox::Inbox;
+use crate::publisher::{Publisher, PublisherEnd};
 use crate::runner::{Parked, Runner};
 use crate::{ChannelConfig, ChannelError, Clock, Driver, DriverConfig, Lifecycle, Sockets};
 
@@ -433,6 +435,9 @@ impl Channel {
     /// topic's quality of service. Waits (up to 5 s) while the reliable
     /// window is full.
     ///
+    /// The ergonomic path: each call is a round trip to the channel's task
+    /// and allocates; a [`Publisher`] publishes without allocating.
+    ///
     /// # Errors
     ///
     /// [`ChannelError::NotStarted`] (send before start),
@@ -608,7 +613,9 @@ impl Channel {
     }
 
     /// Subscribes to `topic` (in every group of this member): messages
-    /// arrive on the returned stream. Works in any state before shutdown;
+    /// arrive on the returned stream, each an owned [`Message`] (the
+    /// ergonomic path, which allocates per message; an [`Inbox`] does
+    /// not). Works in any state before shutdown;
     /// the subscription lasts across stops and starts.
     ///
     /// # Errors
@@ -620,6 +627,62 @@ impl Channel {
         self.with_hub(move |hub| hub.topics.entry(topic).or_default().push(sink))
             .await?;
         Ok(subscription)
+    }
+
+    /// A [`Publisher`] on `topic` of the default group: publishing without
+    /// allocation per message (payloads up to [`RECORD_CAPACITY`](crate::RECORD_CAPACITY) bytes).
+    ///
+    /// # Errors
+    ///
+    /// As [`publisher_in`](Channel::publisher_in).
+    pub async fn publisher(&self, topic: &str) -> Result<Publisher, ChannelError> {
+        self.publisher_in(self.default_group(), topic).await
+    }
+
+    /// A [`Publisher`] on `topic` of `group`. The handle lasts across stops
+    /// and starts.
+    ///
+    /// # Errors
+    ///
+    /// [`ChannelError::NotStarted`], [`ChannelError::BadName`] for an
+    /// empty topic or one over 64 bytes, [`ChannelError::NotInGroup`].
+    pub async fn publisher_in(&self, group: &str, topic: &str) -> Result<Publisher, ChannelError> {
+        let runner = self.runner()?;
+        if topic.is_empty() || topic.len() > blaze_node::MAX_TOPIC_LEN {
+            return Err(ChannelError::BadName {
+                what: "topic",
+                max: blaze_node::MAX_TOPIC_LEN,
+            });
+        }
+        if !self.groups.iter().any(|g| g == group) {
+            return Err(ChannelError::NotInGroup(group.to_owned()));
+        }
+        let (publisher, shared) = Publisher::new(group, runner.waker());
+        let end = PublisherEnd {
+            group: GroupId::from_name(group),
+            topic: topic.to_owned(),
+            shared,
+        };
+        runner
+            .call(move |_: &mut Engine, hub: &mut Hub, _| hub.publishers.push(end))
+            .await?;
+        Ok(publisher)
+    }
+
+    /// Subscribes to `topic` (in every group of this member) through an
+    /// [`Inbox`]: receiving without allocation per message (messages up
+    /// to [`RECORD_CAPACITY`](crate::RECORD_CAPACITY) bytes). Works in any state before shutdown;
+    /// the inbox lasts across stops and starts.
+    ///
+    /// # Errors
+    ///
+    /// [`ChannelError::Closed`] after shutdown.
+    pub async fn subscribe_inbox(&mut self, topic: &str) -> Result<Inbox, ChannelError> {
+        let (inbox, end) = Inbox::new();
+        let topic = topic.to_owned();
+        self.with_hub(move |hub| hub.inboxes.entry(topic).or_default().push(end))
+            .await?;
+        Ok(inbox)
     }
 
     /// Subscribes to `topic` with a listener, called on a task of its own

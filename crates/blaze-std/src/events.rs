@@ -1,7 +1,7 @@
 //! What the channels hand to the application: owned copies of the node's
 //! borrowed events.
 
-use blaze_node::{Delivery, MemberId, Qos};
+use blaze_node::{Delivery, GroupId, MemberId, Qos};
 
 /// A message published on a topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +16,22 @@ pub struct Message {
     pub payload: Vec<u8>,
     /// The channel it came on.
     pub qos: Qos,
+}
+
+/// What [`Inbox::recv_into`](crate::Inbox::recv_into) tells about the
+/// message it copied: the allocation-free counterpart of [`Message`]
+/// (the payload is in the caller's buffer; the group is its id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageMeta {
+    /// The group it was published in.
+    pub group: GroupId,
+    /// Who published it.
+    pub sender: MemberId,
+    /// The channel it came on.
+    pub qos: Qos,
+    /// Its length: the bytes copied to the front of the buffer (all of
+    /// them when the buffer holds [`RECORD_CAPACITY`](crate::RECORD_CAPACITY)).
+    pub len: usize,
 }
 
 /// A point-to-point message.

@@ -14,6 +14,9 @@ use crate::engine::Engine;
 use crate::events::{
     ChangeKind, Direct, GroupEvent, LockGrant, MapChange, Message, QueueMessage, Request,
 };
+use crate::inbox::InboxEnd;
+use crate::publisher::PublisherEnd;
+use crate::record_ring::RECORD_CAPACITY;
 use crate::{Application, ChannelError};
 
 /// Messages buffered per subscriber before new ones are dropped (and
@@ -77,6 +80,12 @@ pub(crate) struct Hub {
     /// Batches waiting for room in the send window, oldest first: retried
     /// at every turn (so as soon as acknowledgements open the window).
     pub(crate) pending: VecDeque<PendingBatch>,
+    /// The zero-allocation path: publishers' rings, drained every turn.
+    pub(crate) publishers: Vec<PublisherEnd>,
+    /// The zero-allocation path: inboxes by topic.
+    pub(crate) inboxes: HashMap<String, Vec<InboxEnd>>,
+    /// Where a publisher's record is copied on its way to the node.
+    scratch: Box<[u8]>,
 }
 
 /// Messages a [`publish_batch`](crate::Channel::publish_batch) caller
@@ -143,6 +152,9 @@ impl Hub {
             view_changed: false,
             peers: None,
             pending: VecDeque::new(),
+            publishers: Vec::new(),
+            inboxes: HashMap::new(),
+            scratch: vec![0; RECORD_CAPACITY].into_boxed_slice(),
         }
     }
 
@@ -169,6 +181,9 @@ impl Application<Engine> for Hub {
                 payload,
                 qos,
             } => {
+                if let Some(inboxes) = self.inboxes.get_mut(topic) {
+                    inboxes.retain(|inbox| inbox.offer(group, sender, qos, payload));
+                }
                 if let Some(sinks) = self.topics.get_mut(topic) {
                     let message = Message {
                         group: self.names.get(&group).cloned().unwrap_or_default(),
@@ -370,6 +385,9 @@ impl Application<Engine> for Hub {
     }
 
     fn on_turn(&mut self, now: Instant, engine: &mut Engine) -> ControlFlow<()> {
+        let scratch = &mut self.scratch;
+        self.publishers
+            .retain(|p| p.drain(now, &mut engine.node, scratch));
         while let Some(batch) = self.pending.pop_front() {
             if let Some(rest) = batch.advance(now, engine) {
                 self.pending.push_front(rest);

@@ -30,6 +30,13 @@
 //!     with leases, the coordinator (master) with master-changed listeners
 //!     and `wait_for_election`.
 //!
+//!   Every layer has two data paths: the ergonomic one
+//!   ([`Channel::publish`], [`Subscription`] of owned [`Message`]s), which
+//!   allocates a few times per message, and the zero-allocation one
+//!   ([`Publisher`] and [`Inbox`]: bounded lock-free rings of
+//!   fixed-capacity records, payloads up to [`RECORD_CAPACITY`] bytes),
+//!   which allocates nothing per message in steady state.
+//!
 //!   Configured by [`ChannelConfig`] (a builder, or a TOML file); errors
 //!   are typed ([`ChannelError`]); logs go through `tracing`.
 //! - The `blaze` program (feature `cli`, on by default): `demo`, `bench`,
@@ -57,25 +64,32 @@ mod engine;
 pub use engine::{MAX_DIRECT_PAYLOAD, MAX_GROUPS, MAX_MEMBERS, MAX_PAYLOAD, StdNode};
 mod events;
 pub use events::{
-    ChangeKind, Direct, GroupEvent, LockGrant, MapChange, Member, Message, QueueMessage, Request,
+    ChangeKind, Direct, GroupEvent, LockGrant, MapChange, Member, Message, MessageMeta,
+    QueueMessage, Request,
 };
 mod group_channel;
 pub use group_channel::GroupChannel;
 mod hub;
+mod inbox;
 pub use driver::{Application, Driver, DriverConfig, DriverStats, DriverWaker, MAX_UDP_PAYLOAD};
+pub use inbox::Inbox;
 mod io_mode;
 pub use io_mode::{IoMode, MAX_BATCH};
 mod lifecycle;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod mmsg;
 pub use lifecycle::{Lifecycle, Transition};
+mod publisher;
+pub use publisher::Publisher;
 mod recv_batch;
 pub use recv_batch::{Received, RecvBatch};
+mod record_ring;
 #[allow(
     dead_code,
     reason = "the engine of the channel API, which comes with the composed Node"
 )]
 mod runner;
+pub use record_ring::RECORD_CAPACITY;
 mod send_batch;
 pub use send_batch::{Flushed, SendBatch};
 mod socket;
@@ -86,4 +100,4 @@ pub use time::Clock;
 /// The node's router counters, as [`Channel::node_stats`] reports them.
 pub use blaze_node::Stats as NodeStats;
 /// Re-exported from `blaze-node` for the channel API.
-pub use blaze_node::{MemberId, Qos, WriteOptions};
+pub use blaze_node::{GroupId, MemberId, Qos, WriteOptions};

@@ -134,6 +134,11 @@ where
         Ok(())
     }
 
+    /// Wakes the task for a turn (as a queued command does).
+    pub(crate) fn waker(&self) -> DriverWaker {
+        self.waker.clone()
+    }
+
     /// Runs `f` in the next turn and returns its result.
     pub(crate) async fn call<T, F>(&self, f: F) -> Result<T, Gone>
     where

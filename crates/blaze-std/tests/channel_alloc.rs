@@ -1,22 +1,26 @@
-//! What the channel API allocates per message: a [`GroupChannel`]
-//! publishes reliable messages on a topic, another receives them through a
-//! [`Subscription`](blaze_std::Subscription), over loopback multicast, and
-//! a counting global allocator counts every allocation of the process
-//! (both members, their tasks, the runtime) from the warm-up to the last
-//! message received.
+//! What the channel API allocates per message, over loopback multicast
+//! between two members, counted by a global allocator for the whole
+//! process (both members, their tasks, the runtime) from the warm-up to
+//! the last message received.
 //!
-//! The channel layer hands each subscriber owned copies by design (a
-//! `Message` with its group name, topic and payload), and each publish is
-//! a call into the channel's task; so this path allocates a few times per
-//! message, and the test reports the figure rather than asserting it. The
-//! zero-copy path, asserted allocation-free, is the driver with an
-//! `Application` callback (`no_alloc_node.rs`).
+//! - The zero-allocation path, [`Publisher`](blaze_std::Publisher) to
+//!   [`Inbox`](blaze_std::Inbox): asserted to allocate nothing at all over
+//!   thousands of messages.
+//! - The ergonomic path, `publish` to a
+//!   [`Subscription`](blaze_std::Subscription), which hands each
+//!   subscriber owned copies (a `Message` with its group name, topic and
+//!   payload) and makes each publish a call into the channel's task: it
+//!   allocates a few times per message by design, and the test reports the
+//!   figure.
+//!
+//! The two measurements never overlap (a lock orders the tests).
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use blaze_std::{ChannelConfig, GroupChannel, TopicQos};
+use blaze_std::{ChannelConfig, GroupChannel, RECORD_CAPACITY, TopicQos};
 
 struct Counting;
 
@@ -47,11 +51,13 @@ const TOTAL: u32 = 2_000;
 const WARM_UP: u32 = 500;
 const GROUP: &str = "channel-alloc";
 const LIMIT: Duration = Duration::from_secs(15);
+/// One measurement at a time: the counter is the whole process's.
+static SERIAL: Mutex<()> = Mutex::new(());
 
-fn config(name: &str) -> ChannelConfig {
+fn config(name: &str, port: u16) -> ChannelConfig {
     ChannelConfig::builder()
         .name(name)
-        .group("239.255.77.44:47844".parse().unwrap())
+        .group(format!("239.255.77.44:{port}").parse().unwrap())
         .join(GROUP)
         .topic("news", TopicQos::Reliable)
         .heartbeat(Duration::from_millis(50))
@@ -59,8 +65,10 @@ fn config(name: &str) -> ChannelConfig {
         .unwrap()
 }
 
-#[test]
-fn channel_path_allocations_per_message() {
+fn run<F: std::future::Future<Output = ()>>(f: F) {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_stack_size(16 << 20)
@@ -68,15 +76,77 @@ fn channel_path_allocations_per_message() {
         .build()
         .unwrap()
         .block_on(async {
-            tokio::time::timeout(Duration::from_secs(50), measure())
+            tokio::time::timeout(Duration::from_secs(50), f)
                 .await
                 .unwrap();
         });
 }
 
+#[test]
+fn publisher_to_inbox_allocates_nothing_per_message() {
+    run(zero_allocation_path());
+}
+
+#[test]
+fn channel_path_allocations_per_message() {
+    run(measure());
+}
+
+async fn zero_allocation_path() {
+    let mut a = GroupChannel::new(config("a", 47_845));
+    let mut b = GroupChannel::new(config("b", 47_845));
+    let mut inbox = b.subscribe_inbox("news").await.unwrap();
+    a.start().await.unwrap();
+    b.start().await.unwrap();
+    for m in [&a, &b] {
+        m.wait_for_members(GROUP, LIMIT, |v| v.len() == 2)
+            .await
+            .unwrap();
+    }
+    let mut publisher = a.publisher("news").await.unwrap();
+    let mut buf = [0u8; RECORD_CAPACITY];
+    let mut at_warm_up = 0;
+    for i in 0..TOTAL {
+        if i == WARM_UP {
+            at_warm_up = ALLOCATIONS.load(Ordering::SeqCst);
+        }
+        // A batch of four, then the four received.
+        for k in 0..4u32 {
+            let mut payload = [0u8; 100];
+            payload[..4].copy_from_slice(&(4 * i + k).to_be_bytes());
+            publisher.publish(&payload).await.unwrap();
+        }
+        for k in 0..4u32 {
+            let meta = tokio::time::timeout(LIMIT, inbox.recv_into(&mut buf))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(meta.sender, a.id());
+            assert_eq!(meta.len, 100);
+            assert_eq!(meta.qos, blaze_std::Qos::Reliable);
+            assert_eq!(buf[..4], (4 * i + k).to_be_bytes());
+        }
+    }
+    let steady = ALLOCATIONS.load(Ordering::SeqCst) - at_warm_up;
+    let messages = 4 * (TOTAL - WARM_UP);
+    eprintln!("publisher to inbox: {steady} allocations for {messages} messages");
+    assert_eq!(inbox.dropped(), 0);
+    assert_eq!(publisher.refused(), 0);
+    assert_eq!(publisher.published(), u64::from(4 * TOTAL));
+    assert_eq!(
+        steady, 0,
+        "the zero-allocation path allocated over {messages} messages"
+    );
+    a.shutdown().await.unwrap();
+    b.shutdown().await.unwrap();
+    // Shut down: the inbox ends, the publisher refuses.
+    assert!(inbox.recv_into(&mut buf).await.is_none());
+    assert!(publisher.publish(b"late").await.is_err());
+}
+
 async fn measure() {
-    let mut a = GroupChannel::new(config("a"));
-    let mut b = GroupChannel::new(config("b"));
+    let mut a = GroupChannel::new(config("a", 47_844));
+    let mut b = GroupChannel::new(config("b", 47_844));
     let mut news = b.subscribe("news").await.unwrap();
     a.start().await.unwrap();
     b.start().await.unwrap();

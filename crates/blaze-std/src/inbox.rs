@@ -1,0 +1,177 @@
+//! `Inbox`: receiving the messages of one topic without allocating,
+//! through a ring of fixed-capacity records that the channel's task fills.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use blaze_node::{GroupId, MemberId, Qos};
+use tokio::sync::Notify;
+
+use crate::MessageMeta;
+use crate::record_ring::{HEADER_WORDS, RECORD_CAPACITY, RecordRing};
+
+/// Records an inbox's ring holds before new messages are dropped.
+pub(crate) const INBOX_RING: usize = 1024;
+
+/// What an inbox and the channel's task share.
+#[derive(Debug)]
+pub(crate) struct InboxShared {
+    ring: RecordRing,
+    /// The task pushed a record (or closed).
+    ready: Notify,
+    /// Messages dropped: the ring was full.
+    dropped: AtomicU64,
+    /// Messages dropped: over [`RECORD_CAPACITY`] bytes.
+    oversized: AtomicU64,
+    /// The channel's task is gone for good.
+    closed: AtomicBool,
+}
+
+/// The task's end of an inbox.
+#[derive(Debug)]
+pub(crate) struct InboxEnd {
+    shared: Arc<InboxShared>,
+}
+
+impl Drop for InboxEnd {
+    fn drop(&mut self) {
+        self.shared.closed.store(true, Ordering::Release);
+        self.shared.ready.notify_one();
+    }
+}
+
+impl InboxEnd {
+    /// Offers a message; returns false once the inbox is dropped.
+    pub(crate) fn offer(&self, group: GroupId, sender: MemberId, qos: Qos, payload: &[u8]) -> bool {
+        if Arc::strong_count(&self.shared) == 1 {
+            return false;
+        }
+        if payload.len() > RECORD_CAPACITY {
+            self.shared.oversized.fetch_add(1, Ordering::Relaxed);
+            return true;
+        }
+        let sender = sender.as_u128();
+        let header = [
+            payload.len() as u64 | u64::from(qos_code(qos)) << 32,
+            group.raw(),
+            (sender >> 64) as u64,
+            sender as u64,
+        ];
+        if self.shared.ring.push(header, payload) {
+            self.shared.ready.notify_one();
+        } else {
+            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        true
+    }
+}
+
+fn qos_code(qos: Qos) -> u8 {
+    match qos {
+        Qos::BestEffort => 0,
+        Qos::Reliable => 1,
+        Qos::ReliableFec => 2,
+        Qos::Agreed => 3,
+        Qos::Safe => 4,
+        _ => 5,
+    }
+}
+
+fn qos_of(code: u64) -> Qos {
+    match code {
+        0 => Qos::BestEffort,
+        1 => Qos::Reliable,
+        2 => Qos::ReliableFec,
+        3 => Qos::Agreed,
+        4 => Qos::Safe,
+        _ => Qos::Custom,
+    }
+}
+
+fn record_len(header: &[u64; HEADER_WORDS]) -> usize {
+    usize::try_from(header[0] & 0xffff_ffff).unwrap_or(0)
+}
+
+/// The messages of one topic, received without allocating: the
+/// zero-allocation counterpart of [`Subscription`](crate::Subscription).
+///
+/// The channel's task copies each message (up to [`RECORD_CAPACITY`]
+/// bytes) into a bounded lock-free ring of fixed-capacity records (1024 of
+/// them); [`recv_into`](Inbox::recv_into) copies the oldest into the
+/// caller's buffer and returns its [`MessageMeta`]. A full ring drops new
+/// messages and counts them ([`dropped`](Inbox::dropped)); so does a
+/// message over the record capacity ([`oversized`](Inbox::oversized); use
+/// a [`Subscription`](crate::Subscription) for large messages). In steady
+/// state neither side allocates, and neither takes a lock.
+///
+/// Made by [`Channel::subscribe_inbox`](crate::Channel::subscribe_inbox);
+/// see [`Publisher`](crate::Publisher) for an example.
+#[derive(Debug)]
+pub struct Inbox {
+    shared: Arc<InboxShared>,
+}
+
+impl Inbox {
+    pub(crate) fn new() -> (Self, InboxEnd) {
+        let shared = Arc::new(InboxShared {
+            ring: RecordRing::new(INBOX_RING),
+            ready: Notify::new(),
+            dropped: AtomicU64::new(0),
+            oversized: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+        });
+        let end = InboxEnd {
+            shared: Arc::clone(&shared),
+        };
+        (Inbox { shared }, end)
+    }
+
+    /// Waits for the next message and copies it into `buf` (its first
+    /// `buf.len()` bytes if it is longer: give a buffer of
+    /// [`RECORD_CAPACITY`] bytes to get every message whole). `None` once
+    /// the channel is shut down and every message was read.
+    pub async fn recv_into(&mut self, buf: &mut [u8]) -> Option<MessageMeta> {
+        loop {
+            if let Some(meta) = self.try_recv_into(buf) {
+                return Some(meta);
+            }
+            if self.shared.closed.load(Ordering::Acquire) {
+                return self.try_recv_into(buf);
+            }
+            self.shared.ready.notified().await;
+        }
+    }
+
+    /// The next message if one is waiting, copied into `buf` as by
+    /// [`recv_into`](Inbox::recv_into).
+    pub fn try_recv_into(&mut self, buf: &mut [u8]) -> Option<MessageMeta> {
+        let header = self.shared.ring.pop(buf, record_len)?;
+        Some(MessageMeta {
+            group: GroupId::from_raw(header[1]),
+            sender: MemberId::from_u128(u128::from(header[2]) << 64 | u128::from(header[3])),
+            qos: qos_of(header[0] >> 32),
+            len: record_len(&header),
+        })
+    }
+
+    /// Messages waiting.
+    pub fn len(&self) -> usize {
+        self.shared.ring.len()
+    }
+
+    /// Whether no message waits.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Messages dropped because the ring (1024 records) was full: read
+    /// faster.
+    pub fn dropped(&self) -> u64 {
+        self.shared.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Messages dropped because they were over [`RECORD_CAPACITY`] bytes.
+    pub fn oversized(&self) -> u64 {
+        self.shared.oversized.load(Ordering::Relaxed)
+    }
+}
