@@ -13,6 +13,8 @@ use blaze_std::{
 };
 use clap::Args;
 
+mod member;
+
 /// Run a three-member cluster in this process and show every feature working.
 ///
 /// Members join, broadcast on each quality of service, a point-to-point
@@ -31,6 +33,11 @@ pub(crate) struct DemoArgs {
     /// Messages broadcast per quality of service.
     #[arg(long, default_value_t = 200)]
     messages: u32,
+    /// Run one member of the cluster in this process, named NAME, commanded
+    /// one line at a time on standard input (with --group; for tests that
+    /// run each member in a process of its own).
+    #[arg(long, value_name = "NAME", hide = true, requires = "group")]
+    member: Option<String>,
 }
 
 const GROUP: &str = "demo";
@@ -68,6 +75,7 @@ fn config(name: &str, group: SocketAddrV4) -> Result<ChannelConfig, String> {
         .topic("ticks", TopicQos::BestEffort)
         .topic("frames", TopicQos::ReliableFec)
         .topic("orders", TopicQos::Agreed)
+        .topic("audits", TopicQos::Safe)
         .heartbeat(Duration::from_millis(50))
         .failure_timeout(Duration::from_millis(400))
         .build()
@@ -83,6 +91,9 @@ fn default_group() -> SocketAddrV4 {
 }
 
 pub(crate) fn main(args: &DemoArgs) -> Result<(), String> {
+    if let (Some(name), Some(group)) = (&args.member, args.group) {
+        return member::main(name, group);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_stack_size(16 << 20)
