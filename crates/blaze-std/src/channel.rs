@@ -15,7 +15,9 @@ use crate::hub::{BatchError, EVENT_FEED, Hub, PendingBatch, SUBSCRIBER_QUEUE, Si
 use crate::inbox::Inbox;
 use crate::publisher::{Publisher, PublisherEnd};
 use crate::runner::{Parked, Runner};
-use crate::{ChannelConfig, ChannelError, Clock, Driver, DriverConfig, Lifecycle, Sockets};
+use crate::{
+    ChannelConfig, ChannelError, Clock, Driver, DriverConfig, Lifecycle, Sockets, StreamDrops,
+};
 
 /// How long a send waits for room in a full window before giving up.
 const BACKPRESSURE_LIMIT: Duration = Duration::from_secs(5);
@@ -428,6 +430,20 @@ impl Channel {
         Ok(self
             .runner()?
             .call(|engine: &mut Engine, _: &mut Hub, _| *engine.node.stats())
+            .await?)
+    }
+
+    /// What the multicast channels of every group dropped, by reason:
+    /// frames of senders outside the group's view among them. A snapshot
+    /// taken on the channel's task.
+    ///
+    /// # Errors
+    ///
+    /// [`ChannelError::NotStarted`] unless started.
+    pub async fn stream_drops(&self) -> Result<StreamDrops, ChannelError> {
+        Ok(self
+            .runner()?
+            .call(|engine: &mut Engine, _: &mut Hub, _| StreamDrops::of(&engine.node))
             .await?)
     }
 

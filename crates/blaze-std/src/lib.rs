@@ -94,6 +94,8 @@ mod send_batch;
 pub use send_batch::{Flushed, SendBatch};
 mod socket;
 pub use socket::{DEFAULT_BUFFER_SIZE, SocketConfig, SocketError, Sockets};
+mod stream_drops;
+pub use stream_drops::StreamDrops;
 mod time;
 pub use time::Clock;
 

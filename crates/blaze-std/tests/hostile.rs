@@ -14,9 +14,11 @@
 //! tests authentication, not robustness. Frames from strangers (fresh
 //! random ids) in the group are blasted: forged data, NACKs and
 //! heartbeats, and sniffed frames with flipped bits that still parse
-//! (joins and views among them, so strangers may join and fail). Messages
-//! strangers publish on the topic are delivered under their own ids; the
-//! test sets them apart by sender.
+//! (joins and views among them, so strangers may join and fail). The
+//! channels refuse the stream frames of senders outside the view and count
+//! them (`StreamDrops::unknown_peer`); a stranger that got into a view
+//! through a mutated join may have messages delivered under its own id,
+//! which the test sets apart by sender.
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -372,8 +374,10 @@ fn reliable_traffic_survives_a_blast_of_hostile_datagrams() {
         tokio::time::sleep(Duration::from_millis(300)).await;
 
         let mut before = Vec::new();
+        let mut stream_before = Vec::new();
         for member in &members {
             before.push(member.node_stats().await.unwrap());
+            stream_before.push(member.stream_drops().await.unwrap());
         }
         let rss_before = rss();
         let mut targets = vec![SocketAddr::V4(group)];
@@ -445,6 +449,14 @@ fn reliable_traffic_survives_a_blast_of_hostile_datagrams() {
         // Each member counted the hostile datagrams by reason: all of them
         // received part of the blast through the group address.
         for (i, member) in members.iter().enumerate() {
+            // Stream frames of strangers reached the channels, which
+            // refused them (no peer slot, no delivery) and counted them.
+            let drops = member.stream_drops().await.unwrap();
+            eprintln!("member {i}: stream drops {drops:?}");
+            assert!(
+                drops.unknown_peer > stream_before[i].unknown_peer,
+                "member {i} refused no stranger's stream frame: {drops:?}"
+            );
             let after = member.node_stats().await.unwrap();
             let grown = grew(&before[i], &after);
             eprintln!(
