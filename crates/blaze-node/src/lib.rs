@@ -45,9 +45,10 @@
 //! - `log` / `defmt`: the composed machines log their protocol milestones
 //!   (mutually exclusive).
 //!
-//! `no_std`, no `alloc`, no `unsafe`.
+//! `no_std`, no `alloc`; the only `unsafe` is [`Node::init_in`], which
+//! builds a node in place field by field (with its proof).
 #![no_std]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(
     not(test),

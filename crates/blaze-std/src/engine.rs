@@ -124,10 +124,15 @@ pub(crate) struct Engine {
 impl Engine {
     /// A node with a fresh random id, named after the configuration.
     ///
-    /// The node is large (about a megabyte, its capacities inline), and
-    /// building it by value takes several times that on the stack in a
-    /// debug build, so it is built on a thread with a stack to match and
-    /// handed back boxed.
+    /// The node is large (over a megabyte, its capacities inline), so it
+    /// is built directly in its heap allocation, one field at a time
+    /// ([`Node::init_in`](blaze_node::Node::init_in)): no whole node is
+    /// ever on the stack, and any thread (a tokio worker with its default
+    /// stack) can make one.
+    #[allow(
+        unsafe_code,
+        reason = "a node built in place is declared initialised by assume_init"
+    )]
     pub(crate) fn new(
         now: Instant,
         config: &ChannelConfig,
@@ -141,55 +146,41 @@ impl Engine {
             incarnation: 0,
             seed: random_u64(),
         };
-        on_big_stack(move || {
-            let buffers = std::array::from_fn(|_| group_buffers(&node_config));
-            let mut node = StdNode::new(now, node_config, identity, buffers).map(Box::new)?;
-            for _ in 0..MAX_GROUPS {
-                if let Err(back) = node.add_total_order(totem_storage())
-                    && let Ok(mut pool) = TOTEM_POOL.lock()
-                {
-                    pool.push(back);
-                }
-                let (b, f) = fec_buffers(&node_config);
-                if let Err(back) = node.add_fec_buffers(b, f)
-                    && let Ok(mut pool) = FEC_POOL.lock()
-                {
-                    pool.push(back);
-                }
-            }
-            Ok(node)
-        })
-        .map(|node| Engine { node })
-    }
-
-    /// Gives the channel storage back to the pool.
-    pub(crate) fn recycle(self) {
-        let node = self.node;
-        on_big_stack(move || {
-            let buffers = (*node).into_all_buffers();
-            if let (Ok(mut pool), Ok(mut fec_pool), Ok(mut totem_pool)) =
-                (POOL.lock(), FEC_POOL.lock(), TOTEM_POOL.lock())
+        let buffers = std::array::from_fn(|_| group_buffers(&node_config));
+        let mut place = Box::<StdNode>::new_uninit();
+        StdNode::init_in(&mut place, now, node_config, identity, buffers)?;
+        // SAFETY: `init_in` returned `Ok`, which it does only once it has
+        // written every field of the node in `place`.
+        let mut node = unsafe { place.assume_init() };
+        for _ in 0..MAX_GROUPS {
+            if let Err(back) = node.add_total_order(totem_storage())
+                && let Ok(mut pool) = TOTEM_POOL.lock()
             {
-                for slot in buffers {
-                    pool.extend(slot.group);
-                    fec_pool.extend(slot.fec);
-                    totem_pool.extend(slot.totem);
-                }
+                pool.push(back);
             }
-        });
+            let (b, f) = fec_buffers(&node_config);
+            if let Err(back) = node.add_fec_buffers(b, f)
+                && let Ok(mut pool) = FEC_POOL.lock()
+            {
+                pool.push(back);
+            }
+        }
+        Ok(Engine { node })
     }
-}
 
-/// Runs `f` on a thread with a 64 MiB stack and returns its result.
-fn on_big_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    let spawned = std::thread::Builder::new()
-        .name("blaze-node-build".into())
-        .stack_size(64 << 20)
-        .spawn(f);
-    match spawned.map(std::thread::JoinHandle::join) {
-        Ok(Ok(value)) => value,
-        Ok(Err(panic)) => std::panic::resume_unwind(panic),
-        Err(e) => panic!("cannot start a thread to build the node: {e}"),
+    /// Gives the channel storage back to the pool (without moving the
+    /// node out of its allocation).
+    pub(crate) fn recycle(mut self) {
+        let buffers = self.node.take_all_buffers();
+        if let (Ok(mut pool), Ok(mut fec_pool), Ok(mut totem_pool)) =
+            (POOL.lock(), FEC_POOL.lock(), TOTEM_POOL.lock())
+        {
+            for slot in buffers {
+                pool.extend(slot.group);
+                fec_pool.extend(slot.fec);
+                totem_pool.extend(slot.totem);
+            }
+        }
     }
 }
 

@@ -333,8 +333,16 @@ impl<
     /// As [`Node::into_buffers`], with each slot's reliable + FEC storage
     /// ([`Node::add_fec_buffers`]) and total-order storage
     /// ([`Node::add_total_order`]) as well.
-    pub fn into_all_buffers(self) -> [SlotStorage<'a, P, W>; G] {
-        self.slots.map(|mut slot| {
+    pub fn into_all_buffers(mut self) -> [SlotStorage<'a, P, W>; G] {
+        self.take_all_buffers()
+    }
+
+    /// Takes all the storage of every group slot back, like
+    /// [`into_all_buffers`](Node::into_all_buffers), without moving the
+    /// node (which is large): the node is left with no storage at all, in
+    /// no group's channels, and is only fit to be dropped.
+    pub fn take_all_buffers(&mut self) -> [SlotStorage<'a, P, W>; G] {
+        self.slots.each_mut().map(|slot| {
             let totem = match slot.channels.get_mut(CH_TOTEM).and_then(Option::take) {
                 Some(Channel::Totem(t)) => Some(t),
                 _ => slot.spare_totem.take(),

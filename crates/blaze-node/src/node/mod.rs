@@ -7,6 +7,9 @@ mod commands;
 mod io;
 mod map;
 
+use core::mem::MaybeUninit;
+use core::ptr::addr_of_mut;
+
 use blaze_map::Replica;
 use blaze_membership::Membership;
 use blaze_wire::{GroupId, Instant, MemberId, Rng};
@@ -163,28 +166,7 @@ impl<
         identity: Identity,
         buffers: [GroupBuffers<'a>; G],
     ) -> Result<Self, ConfigError> {
-        config.nack.validate().map_err(ConfigError::Nack)?;
-        if config.nack.flow_window.get() as usize > W {
-            return Err(ConfigError::Nack(blaze_proto_nack::ConfigError::FlowWindow));
-        }
-        config.map.validate().map_err(ConfigError::Map)?;
-        if buffers.iter().any(|b| {
-            !GroupBuffers::fits(&b.reliable, &config, P, W)
-                || !GroupBuffers::fits(&b.best_effort, &config, P, W)
-        }) || P == 0
-            || W == 0
-        {
-            return Err(ConfigError::Buffers);
-        }
-        let mut rng = Rng::new(identity.seed);
-        let me = blaze_membership::Identity {
-            id: identity.id,
-            name: identity.name,
-            metadata: identity.metadata,
-            incarnation: identity.incarnation,
-        };
-        let membership = Membership::new(config.membership, me, Rng::new(rng.next_u64()))
-            .map_err(ConfigError::Membership)?;
+        let (rng, membership) = Self::prepare(&config, identity, &buffers)?;
         Ok(Node {
             config,
             me: identity.id,
@@ -200,6 +182,139 @@ impl<
             ev_cursor: 0,
             delivered: false,
         })
+    }
+
+    /// Checks the configuration and the buffers, and makes the membership
+    /// machine and the random generator (everything that can fail).
+    fn prepare(
+        config: &Config,
+        identity: Identity,
+        buffers: &[GroupBuffers<'a>; G],
+    ) -> Result<(Rng, Membership<P, G, S, B>), ConfigError> {
+        config.nack.validate().map_err(ConfigError::Nack)?;
+        if config.nack.flow_window.get() as usize > W {
+            return Err(ConfigError::Nack(blaze_proto_nack::ConfigError::FlowWindow));
+        }
+        config.map.validate().map_err(ConfigError::Map)?;
+        if buffers.iter().any(|b| {
+            !GroupBuffers::fits(&b.reliable, config, P, W)
+                || !GroupBuffers::fits(&b.best_effort, config, P, W)
+        }) || P == 0
+            || W == 0
+        {
+            return Err(ConfigError::Buffers);
+        }
+        let mut rng = Rng::new(identity.seed);
+        let me = blaze_membership::Identity {
+            id: identity.id,
+            name: identity.name,
+            metadata: identity.metadata,
+            incarnation: identity.incarnation,
+        };
+        let membership = Membership::new(config.membership, me, Rng::new(rng.next_u64()))
+            .map_err(ConfigError::Membership)?;
+        Ok((rng, membership))
+    }
+
+    /// Builds the node that [`new`](Node::new) returns, but in `place`,
+    /// one field (and one group slot) at a time, so that no whole node is
+    /// ever on the stack: a node is large (its capacities are inline), and
+    /// building one by value takes several times its size of stack in an
+    /// unoptimised build. An adapter allocates the place (for instance
+    /// `Box::new_uninit`) and, once this returned `Ok`, may treat it as
+    /// initialised (`assume_init`).
+    ///
+    /// ```
+    /// use core::mem::MaybeUninit;
+    /// use blaze_node::{Config, GroupBuffers, Identity, Name, Metadata, Node, SendSlot, Buffers};
+    /// use blaze_wire::{Instant, MemberId};
+    ///
+    /// let mut config = Config::lan();
+    /// config.nack.flow_window = core::num::NonZeroU32::new(8).unwrap();
+    /// let need = GroupBuffers::recv_bytes_needed(&config, 4, 8);
+    /// let mut store = [(vec![SendSlot::EMPTY; 8], vec![0u8; 8192], vec![0u8; need]),
+    ///                  (vec![SendSlot::EMPTY; 8], vec![0u8; 8192], vec![0u8; need])];
+    /// let [r, b] = &mut store;
+    /// let buffers = [GroupBuffers {
+    ///     reliable: Buffers { send_index: &mut r.0, send_bytes: &mut r.1, recv_bytes: &mut r.2, reassembly: &mut [] },
+    ///     best_effort: Buffers { send_index: &mut b.0, send_bytes: &mut b.1, recv_bytes: &mut b.2, reassembly: &mut [] },
+    /// }];
+    /// let me = Identity { id: MemberId::from_u128(1), name: Name::new("ann").unwrap(),
+    ///                     metadata: Metadata::default(), incarnation: 0, seed: 7 };
+    /// let mut place: Box<MaybeUninit<Node<'_, blaze_node::NoCustom, 1, 4, 8, 4, 256, 8, 8, 16, 32>>> =
+    ///     Box::new_uninit();
+    /// let node = Node::init_in(&mut place, Instant::ZERO, config, me, buffers).unwrap();
+    /// assert_eq!(node.id(), MemberId::from_u128(1));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Node::new); `place` is then left untouched
+    /// (uninitialised).
+    #[allow(
+        unsafe_code,
+        reason = "writing a struct in place field by field needs raw pointers"
+    )]
+    pub fn init_in<'n>(
+        place: &'n mut MaybeUninit<Self>,
+        now: Instant,
+        config: Config,
+        identity: Identity,
+        buffers: [GroupBuffers<'a>; G],
+    ) -> Result<&'n mut Self, ConfigError> {
+        // Everything that can fail happens before the first write.
+        let (rng, membership) = Self::prepare(&config, identity, &buffers)?;
+        let me = identity.id;
+        let node = place.as_mut_ptr();
+        // SAFETY: `node` comes from a live `&mut MaybeUninit<Self>`, so it
+        // is non-null, aligned and valid for writes of a `Self`, and nothing
+        // else reads or writes that memory meanwhile. `addr_of_mut!` takes
+        // each field's address without making a reference to uninitialised
+        // memory, and `write` stores without reading or dropping the old
+        // (uninitialised) contents. The slots are written through a pointer
+        // to the array's first element: `[T; G]` lays its `G` elements out
+        // contiguously, and `add(i)` stays inside the array for `i < G`,
+        // which holds because `buffers` (an array of `G`) yields exactly `G`
+        // items.
+        unsafe {
+            addr_of_mut!((*node).config).write(config);
+            addr_of_mut!((*node).me).write(me);
+            addr_of_mut!((*node).incarnation).write(identity.incarnation);
+            addr_of_mut!((*node).rng).write(rng);
+            addr_of_mut!((*node).membership).write(membership);
+            let slots = addr_of_mut!((*node).slots).cast::<Slot<'a, C, P, W, E, L, K, V>>();
+            for (i, b) in buffers.into_iter().enumerate() {
+                slots.add(i).write(Slot::idle(b.reliable, b.best_effort));
+            }
+            addr_of_mut!((*node).topics).write(Topics::default());
+            addr_of_mut!((*node).stats).write(Stats::default());
+            addr_of_mut!((*node).now).write(now);
+            addr_of_mut!((*node).deadline).write(None);
+            addr_of_mut!((*node).tx_cursor).write(0);
+            addr_of_mut!((*node).ev_cursor).write(0);
+            addr_of_mut!((*node).delivered).write(false);
+        }
+        // SAFETY: every field of the node was written above, and every one
+        // of the `G` slots (see the proof of the writes). The exhaustive
+        // pattern below stops the build if a field is added to `Node`
+        // without a write here.
+        let node = unsafe { place.assume_init_mut() };
+        let Node {
+            config: _,
+            me: _,
+            incarnation: _,
+            rng: _,
+            membership: _,
+            slots: _,
+            topics: _,
+            stats: _,
+            now: _,
+            deadline: _,
+            tx_cursor: _,
+            ev_cursor: _,
+            delivered: _,
+        } = node;
+        Ok(node)
     }
 
     // ------------------------------------------------------------ getters
