@@ -1,14 +1,15 @@
 //! The channel API on a thread with a small stack: nodes are over a
 //! megabyte each, and are built in place (never whole on the stack), so
-//! two members start, exchange messages and shut down on a thread whose
-//! stack is a few times smaller than a debug build needed to build one by
-//! value (over 8 MiB).
+//! two members start (joining builds the group's machines one at a time,
+//! each in a frame of its own), exchange messages and shut down on a
+//! thread with the 2 MiB stack of a default tokio worker, in a debug build
+//! too (building a node by value there takes over 8 MiB).
 
 use std::time::Duration;
 
 use blaze_std::{Channel, ChannelConfig, StdNode};
 
-const STACK: usize = 4 << 20;
+const STACK: usize = 2 << 20;
 
 fn config(name: &str) -> ChannelConfig {
     ChannelConfig::builder()

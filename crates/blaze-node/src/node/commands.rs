@@ -85,22 +85,11 @@ impl<
         // The configurations and buffers were checked by `Node::new`. A
         // map kept from an earlier membership of this group goes on: its
         // request numbers must not start over, or the coordinator would
-        // take its requests for ones it already sequenced.
-        let kept = if slot.map_group == Some(group) {
-            slot.map.take()
-        } else {
-            None
-        };
+        // take its requests for ones it already sequenced. Each machine is
+        // built in a function of its own, straight into the slot: they are
+        // large, and one frame holding every temporary would take more
+        // stack than a thread has in an unoptimised build.
         let base = self.incarnation << 32;
-        let rep = kept.map_or_else(
-            || {
-                blaze_map::Replica::new(map, me).map(|mut r| {
-                    r.set_request_base(base);
-                    r
-                })
-            },
-            Ok,
-        );
         let id_r = blaze_proto_nack::Identity {
             member: me,
             group,
@@ -110,24 +99,35 @@ impl<
             seed: seeds[1],
             ..id_r
         };
-        let (Ok(er), Ok(eb), Ok(rep)) = (
-            Endpoint::new(now, reliable, id_r, rb),
-            Endpoint::new(now, best_effort, id_b, bb),
-            rep,
-        ) else {
+        let map_ok = slot.map_group == Some(group) && slot.map.is_some()
+            || open_map(&mut slot.map, map, me, base);
+        let reliable_ok = open_nack(
+            slot.channels.get_mut(CH_RELIABLE),
+            Channel::Reliable,
+            (now, reliable, id_r),
+            rb,
+            None,
+        );
+        let best_effort_ok = open_nack(
+            slot.channels.get_mut(CH_BEST_EFFORT),
+            Channel::BestEffort,
+            (now, best_effort, id_b),
+            bb,
+            None,
+        );
+        if !(map_ok && reliable_ok && best_effort_ok) {
             // Unreachable after `Node::new`'s checks; the slot stays unusable.
+            for ch in [CH_RELIABLE, CH_BEST_EFFORT] {
+                if let Some(c) = slot.channels.get_mut(ch) {
+                    *c = None;
+                }
+            }
             let _ = self.membership.leave(now, group);
             return Err(GroupError::TooManyGroups);
-        };
+        }
         slot.group = Some(group);
         slot.view_id = 0;
         slot.peers.clear();
-        if let Some(c) = slot.channels.get_mut(CH_RELIABLE) {
-            *c = Some(Channel::Reliable(er));
-        }
-        if let Some(c) = slot.channels.get_mut(CH_BEST_EFFORT) {
-            *c = Some(Channel::BestEffort(eb));
-        }
         if let Some((fb, ff)) = slot.spare_fec.take() {
             let id_f = blaze_proto_nack::Identity {
                 seed: seeds[2],
@@ -135,34 +135,30 @@ impl<
             };
             // Checked by `add_fec_buffers`; a refusal leaves the group
             // without the FEC channel (publishing on it says so).
-            match Endpoint::with_fec(now, fec, id_f, fb, ff) {
-                Ok(e) => {
-                    if let Some(c) = slot.channels.get_mut(CH_FEC) {
-                        *c = Some(Channel::ReliableFec(e));
-                    }
-                }
-                Err(_) => self.stats.no_channel += 1,
+            if !open_nack(
+                slot.channels.get_mut(CH_FEC),
+                Channel::ReliableFec,
+                (now, fec, id_f),
+                fb,
+                Some(ff),
+            ) {
+                self.stats.no_channel += 1;
             }
         }
         if let Some(storage) = slot.spare_totem.take() {
             // Ring sequence numbers must never repeat for this id: a new
             // incarnation starts above every earlier one's rings.
-            match TotemRing::<P, W>::new(now, me, group, self.config.totem) {
-                Ok(t) => {
-                    storage.set(Some(t.with_ring_seq_floor(base)));
-                    if let Some(c) = slot.channels.get_mut(CH_TOTEM) {
-                        *c = Some(Channel::Totem(storage));
-                    }
+            if open_totem(storage, now, me, group, self.config.totem, base) {
+                if let Some(c) = slot.channels.get_mut(CH_TOTEM) {
+                    *c = Some(Channel::Totem(storage));
                 }
+            } else {
                 // Checked by `add_total_order`; the group goes without
                 // total order (publishing on it says so).
-                Err(_) => {
-                    self.stats.no_channel += 1;
-                    slot.spare_totem = Some(storage);
-                }
+                self.stats.no_channel += 1;
+                slot.spare_totem = Some(storage);
             }
         }
-        slot.map = Some(rep);
         slot.map_group = Some(group);
         self.after_input(now);
         Ok(group)
@@ -645,4 +641,71 @@ fn totem_send<E, const P: usize, const W: usize>(
         TotemSendError::WouldBlock => PublishError::WouldBlock,
         _ => PublishError::TooLarge,
     })
+}
+
+/// Opens a NACK-based channel (an [`Endpoint`], wrapped by `wrap`) in
+/// `place`; returns whether it opened (the buffers are lost otherwise).
+/// Kept out of line so that its temporaries live only in its own frame.
+#[inline(never)]
+fn open_nack<'a, C, const P: usize, const W: usize>(
+    place: Option<&mut Option<Channel<'a, C, P, W>>>,
+    wrap: fn(Endpoint<'a, P, W>) -> Channel<'a, C, P, W>,
+    (now, config, identity): (
+        Instant,
+        blaze_proto_nack::Config,
+        blaze_proto_nack::Identity,
+    ),
+    buffers: Buffers<'a>,
+    fec: Option<FecBuffers<'a>>,
+) -> bool {
+    let endpoint = match fec {
+        Some(fec) => Endpoint::with_fec(now, config, identity, buffers, fec),
+        None => Endpoint::new(now, config, identity, buffers),
+    };
+    match (place, endpoint) {
+        (Some(place), Ok(e)) => {
+            *place = Some(wrap(e));
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Opens a new map replica in `place`, numbering its requests from
+/// `base`; returns whether it opened. Out of line, as [`open_nack`].
+#[inline(never)]
+fn open_map<const E: usize, const L: usize, const K: usize, const V: usize>(
+    place: &mut Option<blaze_map::Replica<E, L, K, V>>,
+    config: blaze_map::Config,
+    me: MemberId,
+    base: u64,
+) -> bool {
+    match blaze_map::Replica::new(config, me) {
+        Ok(mut r) => {
+            r.set_request_base(base);
+            *place = Some(r);
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// Opens a Totem ring in `storage`, its ring sequence numbers above
+/// `base`; returns whether it opened. Out of line, as [`open_nack`].
+#[inline(never)]
+fn open_totem<const P: usize, const W: usize>(
+    storage: &mut TotemStorage<P, W>,
+    now: Instant,
+    me: MemberId,
+    group: GroupId,
+    config: blaze_proto_totem::Config,
+    base: u64,
+) -> bool {
+    match TotemRing::<P, W>::new(now, me, group, config) {
+        Ok(t) => {
+            storage.set(Some(t.with_ring_seq_floor(base)));
+            true
+        }
+        Err(_) => false,
+    }
 }
