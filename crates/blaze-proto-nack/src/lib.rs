@@ -47,7 +47,10 @@
 //! ## Not here
 //!
 //! Membership (who is in the group) comes from `blaze-membership` through
-//! [`Endpoint::add_peer`] / [`Endpoint::remove_peer`]; total order is
+//! [`Endpoint::add_peer`] / [`Endpoint::remove_peer`]: an endpoint accepts
+//! frames only from the peers it was given (others are counted in
+//! [`Drops::unknown_peer`] and dropped) unless it is opened to any sender
+//! with [`Endpoint::set_open`]; total order is
 //! `blaze-proto-totem`; the Reed–Solomon arithmetic of "reliable + FEC"
 //! streams ([`Reliability::ReliableFec`], see [`FecConfig`]) is
 //! `blaze-fec`.
