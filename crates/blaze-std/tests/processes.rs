@@ -3,10 +3,15 @@
 //! loopback multicast, each commanded one line at a time on its standard
 //! input, play the demo's scenario: broadcast on every quality of service
 //! (best effort, reliable, reliable + FEC, agreed, safe, and the
-//! zero-allocation publisher/inbox path), point-to-point, request/reply,
-//! a queue, the replicated map and a change listener, a lock with a
+//! zero-allocation publisher/inbox path), large messages (fragmented and
+//! reassembled), a second group joined and left at run time,
+//! point-to-point, request/reply (to a member and to any member), a queue
+//! (each job once; a job held unacknowledged by a member that is then
+//! killed is redelivered to another), the replicated map (put, remove, an
+//! entry removed when its owner dies) and a change listener, a lock with a
 //! lease, a member killed (by process id) and its failure seen, a new
-//! member receiving the map, and the coordinator killed and replaced.
+//! member receiving the map, the coordinator killed and replaced, and a
+//! graceful leave seen as one.
 //!
 //! Every wait is bounded (each answer within [`ANSWER_LIMIT`]); children
 //! are killed by process id when dropped, whatever happened.
@@ -115,6 +120,14 @@ fn all(members: &mut [Member], command: &str) -> Vec<String> {
     members.iter_mut().map(|m| m.answer(command)).collect()
 }
 
+/// The member named `name`.
+fn named<'m>(members: &'m mut [Member], name: &str) -> &'m mut Member {
+    members
+        .iter_mut()
+        .find(|m| m.name == name)
+        .unwrap_or_else(|| panic!("no member {name}"))
+}
+
 /// `name=id ...` as a map.
 fn ids(view: &str) -> HashMap<String, String> {
     view.split(' ')
@@ -136,6 +149,8 @@ fn every_service_between_three_processes() {
         "subscribe frames",
         "subscribe orders",
         "subscribe audits",
+        "subscribe big",
+        "subscribe extra-news",
         "inbox fast",
         "directs",
         "events",
@@ -201,6 +216,30 @@ fn every_service_between_three_processes() {
         );
     }
 
+    // Large messages: fragmented, reassembled, in order.
+    members[0].ok("publish-big big 3 20000");
+    for m in &mut members[1..] {
+        assert_eq!(m.number("expect-big big 3 20000"), 3, "{}", m.name);
+    }
+
+    // A second group, joined and left at run time by bravo and charlie.
+    for m in &mut members[1..] {
+        m.ok("join extra");
+    }
+    for m in &mut members[1..] {
+        let view = ids(&m.ok("members-in extra 2"));
+        assert!(view.contains_key("bravo") && view.contains_key("charlie"));
+    }
+    members[1].ok("publish-in extra extra-news 10 extra");
+    assert_eq!(members[2].number("expect extra-news 10 extra reliable"), 10);
+    assert_eq!(
+        members[0].number("drain extra-news"),
+        0,
+        "alpha is not in it"
+    );
+    members[2].ok("leave extra");
+    members[1].ok("members-in extra 1");
+
     // Point-to-point.
     members[0].ok(&format!("send-to {} hello-charlie", id["charlie"]));
     assert_eq!(
@@ -214,6 +253,12 @@ fn every_service_between_three_processes() {
         members[0].ok(&format!("request {} hello-bravo", id["bravo"])),
         "HELLO-BRAVO"
     );
+
+    // A request to any other member (all of them serve).
+    for m in &mut members {
+        m.ok("serve-upper");
+    }
+    assert_eq!(members[0].ok("request-any hello-any"), "HELLO-ANY");
 
     // A queue: a member other than the coordinator produces, the two
     // others consume; every job is processed exactly once.
@@ -242,6 +287,31 @@ fn every_service_between_three_processes() {
     }
     jobs.sort_unstable();
     assert_eq!(jobs, (0..20).collect::<Vec<u32>>(), "each job exactly once");
+
+    // The member killed below holds a job of another queue without
+    // acknowledging it, and owns a map entry removed when it leaves.
+    let victim = members[producer].name;
+    let victim_id = id[victim].clone();
+    let coordinator_name = members
+        .iter()
+        .find(|m| id[m.name] == coordinator)
+        .unwrap()
+        .name;
+    let other = members
+        .iter()
+        .find(|m| m.name != victim && m.name != coordinator_name)
+        .unwrap()
+        .name;
+    named(&mut members, victim).ok("consume work");
+    std::thread::sleep(Duration::from_millis(200));
+    named(&mut members, coordinator_name).ok("queue-send work 1");
+    assert_eq!(named(&mut members, victim).ok("hold work"), "0");
+    named(&mut members, other).ok("consume work");
+    named(&mut members, victim).ok("put-owned session owned alive");
+    assert_eq!(
+        named(&mut members, other).ok("wait-value session owned"),
+        "alive"
+    );
 
     // The replicated map and a change listener.
     let version: u64 = members[1].ok("put config colour blue").parse().unwrap();
@@ -272,19 +342,18 @@ fn every_service_between_three_processes() {
         "bravo waited only {waited} ms for a 600 ms lease"
     );
 
-    // A member killed by process id; the others see it fail.
-    let victim = members
-        .iter()
-        .position(|m| id[m.name] != coordinator)
-        .unwrap();
-    let victim_id = id[members[victim].name].clone();
+    // A member killed by process id; the others see it fail, its held
+    // job goes to the other consumer, its owned entry goes away.
+    let victim = members.iter().position(|m| m.name == victim).unwrap();
     members.remove(victim).kill();
     all(&mut members, &format!("expect-failed {victim_id}"));
     all(&mut members, "members 2");
+    assert_eq!(named(&mut members, other).ok("consumed work 3000"), "0r");
+    all(&mut members, "wait-gone session owned");
 
     // A new member joins and receives the map.
     let mut delta = Member::spawn("delta");
-    delta.ok("start");
+    let delta_id = delta.ok("start");
     members.push(delta);
     all(&mut members, "members 3");
     assert_eq!(members[2].ok("wait-value config colour"), "blue");
@@ -307,6 +376,16 @@ fn every_service_between_three_processes() {
     }
     members[0].ok("put config shape round");
     assert_eq!(members[1].ok("wait-value config shape"), "round");
+    members[1].ok("remove config shape");
+    members[0].ok("wait-gone config shape");
 
-    all(&mut members, "quit");
+    // delta leaves gracefully: seen as a leave, not a failure.
+    let last = members
+        .iter()
+        .position(|m| m.name != "delta")
+        .expect("a survivor of the first three");
+    let delta = members.iter().position(|m| m.name == "delta").unwrap();
+    members[delta].ok("quit");
+    members[last].ok(&format!("expect-left {delta_id}"));
+    members[last].ok("quit");
 }

@@ -14,6 +14,9 @@
 //! | `inbox TOPIC` | `ok` (the zero-allocation subscription) |
 //! | `start` | `ok ID` |
 //! | `members N` | `ok NAME=ID ...` once the view has `N` members |
+//! | `join GROUP` / `leave GROUP` / `members-in GROUP N` | `ok` / `ok` / `ok NAME=ID ...` |
+//! | `publish-in GROUP TOPIC COUNT PREFIX` | `ok` |
+//! | `publish-big TOPIC COUNT SIZE` / `expect-big TOPIC COUNT SIZE` | `ok` / `ok N` |
 //! | `coordinator` | `ok ID` once elected |
 //! | `publish TOPIC COUNT PREFIX` | `ok` after `PREFIX 0` … published |
 //! | `publish-fast TOPIC COUNT PREFIX` | the same through a `Publisher` |
@@ -23,11 +26,15 @@
 //! | `collect TOPIC COUNT` | `ok HASH N`: a hash of the first `COUNT` payloads in order |
 //! | `directs` / `send-to ID TEXT` / `expect-direct` | `ok` / `ok` / `ok FROM TEXT` |
 //! | `serve-upper` / `request ID TEXT` | `ok` / `ok ANSWER` |
-//! | `consume QUEUE` / `queue-send QUEUE COUNT` / `consumed QUEUE IDLE_MS` | `ok` / `ok` / `ok JOB,...` |
+//! | `consume QUEUE` / `queue-send QUEUE COUNT` / `consumed QUEUE IDLE_MS` | `ok` / `ok` / `ok JOB,...` (`r` after a redelivered job) |
+//! | `hold QUEUE` | `ok JOB`: one job received and never acknowledged |
+//! | `request-any TEXT` | `ok ANSWER` |
 //! | `watch-map` / `heard` | `ok` / `ok MAP/KEY=VALUE ...` |
 //! | `put MAP KEY VALUE` / `get MAP KEY` / `wait-value MAP KEY` | `ok VERSION` / `ok VALUE` / `ok VALUE` |
+//! | `put-owned MAP KEY VALUE` | `ok VERSION`: removed when this member leaves |
+//! | `remove MAP KEY` / `wait-gone MAP KEY` | `ok` / `ok` once the key is absent |
 //! | `lock MAP KEY LEASE_MS` | `ok FENCE WAITED_MS` |
-//! | `events` / `expect-failed ID` | `ok` / `ok` once the member failed |
+//! | `events` / `expect-failed ID` / `expect-left ID` | `ok` / `ok` once the member failed / left |
 //! | `watch-master` / `master-changes` | `ok` / `ok N` |
 //! | `new-coordinator OLD_ID` | `ok ID` once the coordinator is another |
 //! | `quit` | `ok`, then the process exits |
@@ -42,7 +49,7 @@ use std::time::{Duration, Instant};
 
 use blaze_std::{
     ChannelError, ClusterChannel, Events, GroupEvent, Inbox, MemberId, Message, Publisher, Qos,
-    QueueMessage, RECORD_CAPACITY, Subscription,
+    QueueMessage, RECORD_CAPACITY, Subscription, WriteOptions,
 };
 
 use super::{GROUP, LIMIT, config};
@@ -56,6 +63,8 @@ struct Member {
     directs: Option<Subscription<blaze_std::Direct>>,
     queues: HashMap<String, Subscription<QueueMessage>>,
     heard: Arc<Mutex<Vec<String>>>,
+    /// Queue messages received and deliberately left unacknowledged.
+    held: Vec<QueueMessage>,
     events: Option<Events>,
     master_changes: Arc<AtomicUsize>,
 }
@@ -86,6 +95,7 @@ pub(crate) fn main(name: &str, group: SocketAddrV4) -> Result<(), String> {
             directs: None,
             queues: HashMap::new(),
             heard: Arc::new(Mutex::new(Vec::new())),
+            held: Vec::new(),
             events: None,
             master_changes: Arc::new(AtomicUsize::new(0)),
         };
@@ -131,6 +141,14 @@ fn qos(text: &str) -> Result<Qos, String> {
     })
 }
 
+/// The `i`th large test message: `size` bytes of a pattern that depends
+/// on `i` and the position.
+fn big(i: u32, size: usize) -> Vec<u8> {
+    (0..size)
+        .map(|k| (k as u32).wrapping_mul(31).wrapping_add(i) as u8)
+        .collect()
+}
+
 fn e(err: ChannelError) -> String {
     err.to_string()
 }
@@ -172,6 +190,57 @@ impl Member {
                     .map(|m| format!("{}={}", m.name, id_text(m.id)))
                     .collect::<Vec<_>>()
                     .join(" "))
+            }
+            "join" => {
+                ch.join(arg(1)?).await.map_err(e)?;
+                Ok(String::new())
+            }
+            "leave" => {
+                ch.leave(arg(1)?).await.map_err(e)?;
+                Ok(String::new())
+            }
+            "members-in" => {
+                let n: usize = number(arg(2)?)?;
+                let members = ch
+                    .wait_for_members(arg(1)?, LIMIT, |m| m.len() == n)
+                    .await
+                    .map_err(e)?;
+                Ok(members
+                    .iter()
+                    .map(|m| format!("{}={}", m.name, id_text(m.id)))
+                    .collect::<Vec<_>>()
+                    .join(" "))
+            }
+            "publish-in" => {
+                let (group, topic) = (arg(1)?, arg(2)?);
+                let (count, prefix) = (number::<u32>(arg(3)?)?, arg(4)?);
+                for i in 0..count {
+                    ch.publish_in(group, topic, format!("{prefix} {i}").as_bytes())
+                        .await
+                        .map_err(e)?;
+                }
+                Ok(String::new())
+            }
+            "publish-big" => {
+                let (topic, count, size) =
+                    (arg(1)?, number::<u32>(arg(2)?)?, number::<usize>(arg(3)?)?);
+                for i in 0..count {
+                    ch.publish(topic, &big(i, size)).await.map_err(e)?;
+                }
+                Ok(String::new())
+            }
+            "expect-big" => {
+                let (topic, count, size) =
+                    (arg(1)?, number::<u32>(arg(2)?)?, number::<usize>(arg(3)?)?);
+                let sub = self.subs.get_mut(topic).ok_or("not subscribed")?;
+                let mut got = 0;
+                while got < count {
+                    match tokio::time::timeout(LIMIT, sub.recv()).await {
+                        Ok(Some(m)) if m.payload == big(got, size) => got += 1,
+                        _ => break,
+                    }
+                }
+                Ok(got.to_string())
             }
             "coordinator" => Ok(id_text(
                 ch.wait_for_election(GROUP, LIMIT).await.map_err(e)?,
@@ -308,6 +377,24 @@ impl Member {
                     .map_err(e)?;
                 Ok(String::from_utf8_lossy(&answer).into_owned())
             }
+            "request-any" => {
+                let answer = ch
+                    .request_any(GROUP, arg(1)?.as_bytes(), Duration::from_secs(3))
+                    .await
+                    .map_err(e)?;
+                Ok(String::from_utf8_lossy(&answer).into_owned())
+            }
+            "hold" => {
+                let sub = self.queues.get_mut(arg(1)?).ok_or("not consuming")?;
+                match tokio::time::timeout(LIMIT, sub.recv()).await {
+                    Ok(Some(m)) => {
+                        let job = m.payload.first().copied().unwrap_or(u8::MAX);
+                        self.held.push(m);
+                        Ok(job.to_string())
+                    }
+                    _ => Err("no job".into()),
+                }
+            }
             "consume" => {
                 let queue = arg(1)?;
                 let sub = ch.consume(GROUP, queue).await.map_err(e)?;
@@ -330,7 +417,9 @@ impl Member {
                     match tokio::time::timeout(Duration::from_millis(idle), sub.recv()).await {
                         Ok(Some(m)) => {
                             ch.ack(&m).await.map_err(e)?;
-                            jobs.push(m.payload.first().copied().unwrap_or(u8::MAX).to_string());
+                            let job = m.payload.first().copied().unwrap_or(u8::MAX);
+                            let mark = if m.redelivered { "r" } else { "" };
+                            jobs.push(format!("{job}{mark}"));
                         }
                         _ => break,
                     }
@@ -357,6 +446,43 @@ impl Member {
                 .await
                 .map_err(e)?
                 .to_string()),
+            "put-owned" => {
+                let options = WriteOptions {
+                    owner_only: true,
+                    remove_on_exit: true,
+                    ..WriteOptions::default()
+                };
+                Ok(ch
+                    .map_put_with(
+                        GROUP,
+                        arg(1)?,
+                        arg(2)?.as_bytes(),
+                        arg(3)?.as_bytes(),
+                        options,
+                    )
+                    .await
+                    .map_err(e)?
+                    .to_string())
+            }
+            "remove" => {
+                ch.map_remove(GROUP, arg(1)?, arg(2)?.as_bytes())
+                    .await
+                    .map_err(e)?;
+                Ok(String::new())
+            }
+            "wait-gone" => {
+                let (map, key) = (arg(1)?, arg(2)?.as_bytes());
+                let deadline = tokio::time::Instant::now() + LIMIT;
+                loop {
+                    if ch.map_get(GROUP, map, key).await.map_err(e)?.is_none() {
+                        return Ok(String::new());
+                    }
+                    if tokio::time::Instant::now() >= deadline {
+                        return Err("the key is still there".into());
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
             "get" => Ok(ch
                 .map_get(GROUP, arg(1)?, arg(2)?.as_bytes())
                 .await
@@ -380,15 +506,20 @@ impl Member {
                 self.events = Some(ch.events());
                 Ok(String::new())
             }
-            "expect-failed" => {
-                let victim = parse_id(arg(1)?)?;
+            "expect-failed" | "expect-left" => {
+                let failed = words.first() == Some(&"expect-failed");
+                let who = parse_id(arg(1)?)?;
                 let feed = self.events.as_mut().ok_or("no event feed")?;
                 let seen = tokio::time::timeout(LIMIT, async {
                     while let Some(ev) = feed.recv().await {
-                        if let GroupEvent::MemberFailed { member, .. } = ev
-                            && member == victim
-                        {
-                            return true;
+                        match ev {
+                            GroupEvent::MemberFailed { member, .. } if failed && member == who => {
+                                return true;
+                            }
+                            GroupEvent::MemberLeft { member, .. } if !failed && member == who => {
+                                return true;
+                            }
+                            _ => {}
                         }
                     }
                     false
@@ -398,7 +529,7 @@ impl Member {
                 if seen {
                     Ok(String::new())
                 } else {
-                    Err("no failure seen".into())
+                    Err("not seen".into())
                 }
             }
             "watch-master" => {
