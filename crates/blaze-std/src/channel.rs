@@ -694,7 +694,7 @@ impl Channel {
     ///
     /// [`ChannelError::Closed`] after shutdown.
     pub async fn subscribe_inbox(&mut self, topic: &str) -> Result<Inbox, ChannelError> {
-        let (inbox, end) = Inbox::new();
+        let (inbox, end) = Inbox::new(self.config.busy_poll());
         let topic = topic.to_owned();
         self.with_hub(move |hub| hub.inboxes.entry(topic).or_default().push(end))
             .await?;

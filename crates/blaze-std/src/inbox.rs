@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
 use blaze_node::{GroupId, MemberId, Qos};
 use tokio::sync::Notify;
@@ -104,15 +105,25 @@ fn record_len(header: &[u64; HEADER_WORDS]) -> usize {
 /// a [`Subscription`](crate::Subscription) for large messages). In steady
 /// state neither side allocates, and neither takes a lock.
 ///
+/// The ring itself is lock-free. Waking a parked reader goes through
+/// tokio's `Notify`, which takes its internal waiter lock (uncontended)
+/// when a task is actually parked; with busy polling configured
+/// ([`ChannelConfig::busy_poll`](crate::ChannelConfig::busy_poll)),
+/// [`recv_into`](Inbox::recv_into) first polls the ring for that long,
+/// yielding to the runtime between tries, so a busy stream is read
+/// without parking (and without that lock).
+///
 /// Made by [`Channel::subscribe_inbox`](crate::Channel::subscribe_inbox);
 /// see [`Publisher`](crate::Publisher) for an example.
 #[derive(Debug)]
 pub struct Inbox {
     shared: Arc<InboxShared>,
+    /// Busy polling before parking.
+    spin: Option<Duration>,
 }
 
 impl Inbox {
-    pub(crate) fn new() -> (Self, InboxEnd) {
+    pub(crate) fn new(spin: Option<Duration>) -> (Self, InboxEnd) {
         let shared = Arc::new(InboxShared {
             ring: RecordRing::new(INBOX_RING),
             ready: Notify::new(),
@@ -123,7 +134,7 @@ impl Inbox {
         let end = InboxEnd {
             shared: Arc::clone(&shared),
         };
-        (Inbox { shared }, end)
+        (Inbox { shared, spin }, end)
     }
 
     /// Waits for the next message and copies it into `buf` (its first
@@ -131,6 +142,18 @@ impl Inbox {
     /// [`RECORD_CAPACITY`] bytes to get every message whole). `None` once
     /// the channel is shut down and every message was read.
     pub async fn recv_into(&mut self, buf: &mut [u8]) -> Option<MessageMeta> {
+        if let Some(budget) = self.spin {
+            let start = std::time::Instant::now();
+            loop {
+                if let Some(meta) = self.try_recv_into(buf) {
+                    return Some(meta);
+                }
+                if self.shared.closed.load(Ordering::Acquire) || start.elapsed() >= budget {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+        }
         loop {
             if let Some(meta) = self.try_recv_into(buf) {
                 return Some(meta);

@@ -55,7 +55,12 @@ const LIMIT: Duration = Duration::from_secs(15);
 static SERIAL: Mutex<()> = Mutex::new(());
 
 fn config(name: &str, port: u16) -> ChannelConfig {
+    config_with(name, port, None)
+}
+
+fn config_with(name: &str, port: u16, busy_poll: Option<Duration>) -> ChannelConfig {
     ChannelConfig::builder()
+        .busy_poll(busy_poll.unwrap_or(Duration::ZERO))
         .name(name)
         .group(format!("239.255.77.44:{port}").parse().unwrap())
         .join(GROUP)
@@ -84,7 +89,17 @@ fn run<F: std::future::Future<Output = ()>>(f: F) {
 
 #[test]
 fn publisher_to_inbox_allocates_nothing_per_message() {
-    run(zero_allocation_path());
+    run(zero_allocation_path(47_845, None));
+}
+
+/// The same with busy polling (the driver spins on its sockets, the inbox
+/// on its ring, before parking).
+#[test]
+fn publisher_to_inbox_allocates_nothing_per_message_when_busy_polling() {
+    run(zero_allocation_path(
+        47_847,
+        Some(Duration::from_micros(20)),
+    ));
 }
 
 #[test]
@@ -92,9 +107,9 @@ fn channel_path_allocations_per_message() {
     run(measure());
 }
 
-async fn zero_allocation_path() {
-    let mut a = GroupChannel::new(config("a", 47_845));
-    let mut b = GroupChannel::new(config("b", 47_845));
+async fn zero_allocation_path(port: u16, busy_poll: Option<Duration>) {
+    let mut a = GroupChannel::new(config_with("a", port, busy_poll));
+    let mut b = GroupChannel::new(config_with("b", port, busy_poll));
     let mut inbox = b.subscribe_inbox("news").await.unwrap();
     a.start().await.unwrap();
     b.start().await.unwrap();
@@ -129,7 +144,9 @@ async fn zero_allocation_path() {
     }
     let steady = ALLOCATIONS.load(Ordering::SeqCst) - at_warm_up;
     let messages = 4 * (TOTAL - WARM_UP);
-    eprintln!("publisher to inbox: {steady} allocations for {messages} messages");
+    eprintln!(
+        "publisher to inbox (busy poll {busy_poll:?}): {steady} allocations for {messages} messages"
+    );
     assert_eq!(inbox.dropped(), 0);
     assert_eq!(publisher.refused(), 0);
     assert_eq!(publisher.published(), u64::from(4 * TOTAL));
