@@ -1,5 +1,7 @@
 //! Whether this process may build topologies, and the skip-or-fail policy.
 
+use std::sync::OnceLock;
+
 use crate::tool::run;
 
 /// The environment variable that turns a skip into a failure (CI sets it).
@@ -8,8 +10,14 @@ pub const REQUIRE_ENV: &str = "BLAZE_REQUIRE_NETNS";
 /// Whether namespaces can be made here: `ip netns add` of a probe namespace
 /// works (then it is deleted again) and `nft` runs.
 ///
-/// Returns the reason when they cannot.
+/// Returns the reason when they cannot. The probe runs once per process;
+/// later calls return its outcome.
 pub fn root_available() -> Result<(), String> {
+    static OUTCOME: OnceLock<Result<(), String>> = OnceLock::new();
+    OUTCOME.get_or_init(probe).clone()
+}
+
+fn probe() -> Result<(), String> {
     let name = format!("bzprobe{}", std::process::id());
     run("ip", &["netns", "add", &name]).map_err(|e| e.to_string())?;
     let nft = run("ip", &["netns", "exec", &name, "nft", "list", "ruleset"]);

@@ -30,8 +30,10 @@ CLOCK_MONOTONIC). Commands:
   publish TOPIC COUNT RATE     COUNT messages \"NAME:TOPIC:SEQ\" at RATE/s
                                -> publish_failed per refusal, then published
   put MAP KEY VALUE            -> put_ack {version} or put_failed
-  puts MAP PREFIX COUNT        keys PREFIX0.., values NAME-0..; put_ack or
-                               put_failed each, then puts_done
+  puts MAP PREFIX COUNT [GAP_MS]
+                               keys PREFIX0.., values NAME-0.., one after the
+                               other (GAP_MS apart); put_ack or put_failed
+                               each, then puts_done
   get MAP KEY                  -> value {value or null}
   locks MAP KEY COUNT LEASE_MS HOLD_MS
                                take, hold and release the lock COUNT times
@@ -262,11 +264,15 @@ fn command(
         }
         Some("puts") => {
             let (map, prefix, count) = (owned(1)?, owned(2)?, number(3)?.min(MAX_COUNT));
+            let gap = Duration::from_millis(if words.len() > 4 { number(4)? } else { 0 });
             tasks.spawn(async move {
                 let started = tokio::time::Instant::now();
                 for i in 0..count {
                     if started.elapsed() > COMMAND_LIMIT {
                         break;
+                    }
+                    if i > 0 {
+                        tokio::time::sleep(gap).await;
                     }
                     let value = format!("{}-{i}", m.name());
                     put(&m, &g, &map, &format!("{prefix}{i}"), &value).await;

@@ -1,0 +1,373 @@
+//! Real clusters across network namespaces: five hosts joined by a bridge
+//! (multicast snooping off), a `blaze node --control stdio` process in each,
+//! real sockets and real multicast, faults injected with nftables. The
+//! nodes report what they see as JSON lines; the checks are invariants
+//! (exactly once, order, agreement, removal time, acknowledged writes,
+//! lock safety, merge policy), not just liveness.
+//!
+//! Needs root: without it each test prints that it was skipped, unless
+//! `BLAZE_REQUIRE_NETNS=1` (CI), which makes it fail. The tests run one at
+//! a time (a lock), each bounded by the time-outs of its waits.
+#![cfg(all(feature = "cli", target_os = "linux"))]
+
+#[path = "common/cluster.rs"]
+mod cluster;
+#[path = "common/invariants.rs"]
+mod invariants;
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use blaze_netns::require_or_skip;
+use cluster::{Cluster, Discovery, FAILURE_TIMEOUT_MS, last_view};
+use invariants::{Delivery, Hold};
+use serde_json::Value;
+
+const HOSTS: usize = 5;
+/// Messages each node publishes on the reliable topic, and on the
+/// totally ordered one.
+const RELIABLE: u64 = 40;
+const AGREED: u64 = 20;
+
+/// One cluster at a time: two cores, five nodes each.
+fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn all() -> Vec<usize> {
+    (0..HOSTS).collect()
+}
+
+fn of<'a>(events: &'a [Value], ev: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+    events.iter().filter(move |e| e["ev"] == ev)
+}
+
+/// The messages of `topic` delivered, in order, from payloads
+/// `NAME:TOPIC:SEQ`.
+fn deliveries(events: &[Value], topic: &str) -> Vec<Delivery> {
+    of(events, "msg")
+        .filter(|e| e["topic"] == topic)
+        .map(|e| {
+            let payload = e["payload"].as_str().unwrap();
+            let mut parts = payload.split(':');
+            let name = parts.next().unwrap().to_owned();
+            assert_eq!(parts.next(), Some(topic), "{payload}");
+            (name, parts.next().unwrap().parse().unwrap())
+        })
+        .collect()
+}
+
+/// What each node published successfully on `topic`.
+fn published(cluster: &Cluster, topic: &str) -> BTreeMap<String, Vec<u64>> {
+    cluster
+        .nodes
+        .iter()
+        .flatten()
+        .map(|node| {
+            let events = node.log.snapshot();
+            let done = of(&events, "published")
+                .find(|e| e["topic"] == topic)
+                .expect("published");
+            let total = done["sent"].as_u64().unwrap() + done["failed"].as_u64().unwrap();
+            let failed: Vec<u64> = of(&events, "publish_failed")
+                .filter(|e| e["topic"] == topic)
+                .map(|e| e["seq"].as_u64().unwrap())
+                .collect();
+            let seqs = (0..total).filter(|s| !failed.contains(s)).collect();
+            (node.name.clone(), seqs)
+        })
+        .collect()
+}
+
+/// Reliable multicast and total order with 5 % loss on every host.
+fn reliable_and_agreed(prefix: &str, discovery: Discovery) {
+    let _serial = serial();
+    let mut c = Cluster::start(prefix, HOSTS, discovery, 5);
+    for h in all() {
+        c.send(h, &format!("publish rel {RELIABLE} 100"));
+        c.send(h, &format!("publish tot {AGREED} 50"));
+    }
+    c.wait_count(&all(), "published", 2, Duration::from_secs(60));
+    let rel = published(&c, "rel");
+    let tot = published(&c, "tot");
+    for (name, seqs) in rel.iter().chain(&tot) {
+        assert!(!seqs.is_empty(), "{name} published nothing");
+    }
+    let rel_total: usize = rel.values().map(Vec::len).sum();
+    let tot_total: usize = tot.values().map(Vec::len).sum();
+    let mut sequences = Vec::new();
+    for h in all() {
+        let node = c.node(h);
+        let own = rel[&node.name].len();
+        // Reliable messages come from the others; agreed ones from all,
+        // the sender included.
+        node.log.wait(Duration::from_secs(40), |e| {
+            deliveries(e, "rel").len() >= rel_total - own && deliveries(e, "tot").len() >= tot_total
+        });
+    }
+    // Late duplicates would show up now.
+    std::thread::sleep(Duration::from_millis(500));
+    for h in all() {
+        let node = c.node(h);
+        let events = node.log.snapshot();
+        let mut others = rel.clone();
+        others.remove(&node.name);
+        invariants::exactly_once_in_order(&others, &deliveries(&events, "rel"))
+            .unwrap_or_else(|e| panic!("reliable, host {h}: {e}"));
+        let agreed = deliveries(&events, "tot");
+        invariants::exactly_once_in_order(&tot, &agreed)
+            .unwrap_or_else(|e| panic!("agreed, host {h}: {e}"));
+        sequences.push(agreed);
+    }
+    invariants::same_sequence(&sequences).unwrap_or_else(|e| panic!("total order: {e}"));
+    println!(
+        "{prefix}: {rel_total} reliable and {tot_total} agreed messages, each delivered once \
+         and in order at every member, one agreed sequence"
+    );
+}
+
+#[test]
+fn reliable_and_total_order_under_loss_with_multicast_discovery() {
+    if require_or_skip("netns reliable, multicast").is_none() {
+        return;
+    }
+    reliable_and_agreed("bzrelm", Discovery::Multicast);
+}
+
+#[test]
+fn reliable_and_total_order_under_loss_with_unicast_seeds() {
+    if require_or_skip("netns reliable, seeds").is_none() {
+        return;
+    }
+    reliable_and_agreed("bzrels", Discovery::Seeds);
+}
+
+/// The views of `events` as (time, members).
+fn views(events: &[Value]) -> Vec<(u64, Vec<String>)> {
+    (0..events.len())
+        .filter(|&i| events[i]["ev"] == "view")
+        .map(|i| {
+            (
+                events[i]["t"].as_u64().unwrap(),
+                last_view(&events[..=i]).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_killed_member_is_removed_in_time_and_a_restarted_one_rejoins() {
+    if require_or_skip("netns kill").is_none() {
+        return;
+    }
+    let _serial = serial();
+    let mut c = Cluster::start("bzkill", HOSTS, Discovery::Multicast, 0);
+    // A time stamp from the nodes' clock taken before the kill.
+    let before = c.ask(0, "members", "members")["t"].as_u64().unwrap();
+    let victim = c.kill(4);
+    let survivors = [0, 1, 2, 3];
+    let limit_us = (FAILURE_TIMEOUT_MS + 1_000) * 1_000;
+    let mut delays = Vec::new();
+    for h in survivors {
+        let log = &c.node(h).log;
+        log.wait(Duration::from_secs(10), |e| {
+            last_view(e).is_some_and(|v| !v.contains(&victim.id))
+        });
+        let delay =
+            invariants::removed_within(&views(&log.snapshot()), &victim.id, before, limit_us)
+                .unwrap_or_else(|e| panic!("host {h}: {e}"));
+        delays.push(delay / 1_000);
+    }
+    println!("removed after (ms): {delays:?} (failure timeout {FAILURE_TIMEOUT_MS} ms)");
+    c.spawn(4);
+    assert_ne!(c.node(4).id, victim.id);
+    c.wait_views(&all(), &c.ids(), Duration::from_secs(20));
+}
+
+#[test]
+fn map_keeps_acknowledged_writes_and_locks_stay_safe_when_the_coordinator_dies() {
+    if require_or_skip("netns coordinator").is_none() {
+        return;
+    }
+    let _serial = serial();
+    let mut c = Cluster::start("bzmap", HOSTS, Discovery::Multicast, 0);
+    let coordinator = c.ask(0, "coordinator", "coordinator")["id"]
+        .as_str()
+        .expect("a coordinator")
+        .to_owned();
+    let coord_host = all()
+        .into_iter()
+        .find(|&h| c.node(h).id == coordinator)
+        .expect("the coordinator is a node");
+    let others: Vec<usize> = all().into_iter().filter(|&h| h != coord_host).collect();
+    let (writers, lockers) = (&others[..2], &others[2..]);
+    for (i, &w) in writers.iter().enumerate() {
+        c.send(w, &format!("puts m w{i}- 20 50"));
+    }
+    for &l in lockers {
+        c.send(l, "locks locks L 10 800 40");
+    }
+    // Kill it mid-stream.
+    c.node(writers[0])
+        .log
+        .wait(Duration::from_secs(30), |e| of(e, "put_ack").count() >= 5);
+    c.kill(coord_host);
+    c.wait_count(writers, "puts_done", 1, Duration::from_secs(90));
+    c.wait_count(lockers, "locks_done", 1, Duration::from_secs(120));
+    c.wait_views(&others, &c.ids(), Duration::from_secs(20));
+
+    let mut acked = Vec::new();
+    let mut failed = 0;
+    for &w in writers {
+        let events = c.node(w).log.snapshot();
+        for e in of(&events, "put_ack") {
+            acked.push((
+                e["key"].as_str().unwrap().to_owned(),
+                e["value"].as_str().unwrap().to_owned(),
+            ));
+        }
+        failed += of(&events, "put_failed").count();
+    }
+    assert!(
+        acked.len() >= 10,
+        "only {} writes acknowledged",
+        acked.len()
+    );
+    let keys: Vec<String> = acked.iter().map(|(k, _)| k.clone()).collect();
+    let finals = c.values(&others, "m", &keys);
+    invariants::acked_writes_present(&acked, &finals).unwrap_or_else(|e| panic!("map: {e}"));
+
+    let mut holds = Vec::new();
+    for &l in lockers {
+        let node = c.node(l);
+        for e in of(&node.log.snapshot(), "lock_held") {
+            holds.push(Hold {
+                holder: node.name.clone(),
+                fence: e["fence"].as_u64().unwrap(),
+                start: e["t_grant"].as_u64().unwrap(),
+                end: e["t_end"].as_u64().unwrap(),
+            });
+        }
+    }
+    assert!(holds.len() >= 4, "only {} lock holdings", holds.len());
+    invariants::lock_safety(&holds).unwrap_or_else(|e| panic!("locks: {e}"));
+    println!(
+        "coordinator killed: {} acknowledged writes kept at {} survivors ({failed} failed), \
+         {} lock holdings without overlap, fences increasing",
+        acked.len(),
+        others.len(),
+        holds.len()
+    );
+}
+
+#[test]
+fn a_partition_heals_and_the_map_merges_by_majority() {
+    if require_or_skip("netns partition").is_none() {
+        return;
+    }
+    let _serial = serial();
+    let mut c = Cluster::start("bzpart", HOSTS, Discovery::Multicast, 0);
+    let ack = |c: &mut Cluster, h: usize, line: &str| {
+        let e = c.ask(h, line, "put_");
+        e
+    };
+    let _ = ack;
+    assert_eq!(c.ask(0, "put m base x", "put_ack")["key"], "base");
+    let (major, minor) = ([0, 1, 2], [3, 4]);
+    c.net.partition(&[&major, &minor]).expect("partition");
+    let ids = |hosts: &[usize]| {
+        hosts
+            .iter()
+            .map(|&h| c.node(h).id.clone())
+            .collect::<Vec<_>>()
+    };
+    let (major_ids, minor_ids) = (ids(&major), ids(&minor));
+    c.wait_views(&major, &major_ids, Duration::from_secs(15));
+    c.wait_views(&minor, &minor_ids, Duration::from_secs(15));
+    assert_eq!(
+        c.ask(0, "put m major A", "put_ack")["version"].is_u64(),
+        true
+    );
+    assert!(c.ask(1, "put m both M", "put_ack")["version"].is_u64());
+    // The minority has no quorum setting: it goes on writing on its side.
+    assert!(c.ask(3, "put m minor B", "put_ack")["version"].is_u64());
+    assert!(c.ask(4, "put m both m", "put_ack")["version"].is_u64());
+    let sides = c.values(&all(), "m", &["both".to_owned()]);
+    assert_eq!(sides[0]["both"].as_deref(), Some("M"));
+    assert_eq!(sides[3]["both"].as_deref(), Some("m"));
+
+    c.net.heal().expect("heal");
+    c.wait_views(&all(), &c.ids(), Duration::from_secs(30));
+    let expected: BTreeMap<String, Option<String>> = [
+        ("base", Some("x")),
+        ("major", Some("A")),
+        ("both", Some("M")),
+        ("minor", None),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.map(str::to_owned)))
+    .collect();
+    let keys: Vec<String> = expected.keys().cloned().collect();
+    let mut outcome = Err(String::new());
+    for _ in 0..30 {
+        let finals = c.values(&all(), "m", &keys);
+        outcome = invariants::merged_as(&expected, &finals);
+        if outcome.is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    outcome.unwrap_or_else(|e| panic!("after the merge: {e}"));
+    println!("partition healed: one view of {HOSTS}, the map merged by majority side");
+}
+
+/// The checkers catch what they are meant to catch.
+#[test]
+fn the_invariant_checkers_reject_violations() {
+    let d = |n: &str, s: u64| (n.to_owned(), s);
+    let sent: BTreeMap<String, Vec<u64>> = [("a".to_owned(), vec![0, 1, 2])].into();
+    assert!(invariants::exactly_once_in_order(&sent, &[d("a", 0), d("a", 1), d("a", 2)]).is_ok());
+    assert!(invariants::exactly_once_in_order(&sent, &[d("a", 0), d("a", 2), d("a", 1)]).is_err());
+    assert!(invariants::exactly_once_in_order(&sent, &[d("a", 0), d("a", 1)]).is_err());
+    assert!(
+        invariants::exactly_once_in_order(&sent, &[d("a", 0), d("a", 1), d("a", 1), d("a", 2)])
+            .is_err()
+    );
+    assert!(
+        invariants::exactly_once_in_order(&sent, &[d("a", 0), d("a", 1), d("a", 2), d("b", 0)])
+            .is_err()
+    );
+    assert!(invariants::same_sequence(&[vec![d("a", 0)], vec![d("a", 0)]]).is_ok());
+    assert!(
+        invariants::same_sequence(&[vec![d("a", 0), d("b", 0)], vec![d("b", 0), d("a", 0)]])
+            .is_err()
+    );
+
+    let v = |t: u64, m: &[&str]| (t, m.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
+    let views = [v(5, &["a", "b"]), v(100, &["a", "b"]), v(900, &["a"])];
+    assert_eq!(invariants::removed_within(&views, "b", 50, 1000), Ok(850));
+    assert!(invariants::removed_within(&views, "b", 50, 800).is_err());
+    assert!(invariants::removed_within(&views[..2], "b", 50, 1000).is_err());
+
+    let finals: Vec<BTreeMap<String, Option<String>>> =
+        vec![[("k".to_owned(), Some("v".to_owned()))].into()];
+    assert!(invariants::acked_writes_present(&[("k".into(), "v".into())], &finals).is_ok());
+    assert!(invariants::acked_writes_present(&[("k".into(), "w".into())], &finals).is_err());
+    assert!(invariants::acked_writes_present(&[("j".into(), "v".into())], &finals).is_err());
+    assert!(
+        invariants::merged_as(&[("k".to_owned(), Some("v".to_owned()))].into(), &finals).is_ok()
+    );
+    assert!(invariants::merged_as(&[("k".to_owned(), None)].into(), &finals).is_err());
+
+    let h = |fence: u64, start: u64, end: u64| Hold {
+        holder: String::new(),
+        fence,
+        start,
+        end,
+    };
+    assert!(invariants::lock_safety(&[h(1, 0, 10), h(3, 10, 20), h(4, 25, 30)]).is_ok());
+    assert!(invariants::lock_safety(&[h(1, 0, 10), h(3, 9, 20)]).is_err());
+    assert!(invariants::lock_safety(&[h(3, 0, 10), h(2, 11, 20)]).is_err());
+}
