@@ -25,12 +25,12 @@ pub(crate) fn loss(percent: u8) -> String {
         // numgen's comparison only takes 0..=99.
         let _ = writeln!(
             script,
-            "add rule inet {TABLE} loss iifname \"eth0\" meta l4proto udp drop"
+            "add rule inet {TABLE} loss iifname \"eth0\" meta l4proto udp counter drop"
         );
     } else if percent > 0 {
         let _ = writeln!(
             script,
-            "add rule inet {TABLE} loss iifname \"eth0\" meta l4proto udp numgen random mod 100 < {percent} drop"
+            "add rule inet {TABLE} loss iifname \"eth0\" meta l4proto udp numgen random mod 100 < {percent} counter drop"
         );
     }
     script
@@ -51,6 +51,17 @@ pub(crate) fn partition(blocked: &[Ipv4Addr]) -> String {
     script
 }
 
+/// The packets the loss rule dropped, from `nft list chain` output (0
+/// when there is no rule).
+pub(crate) fn dropped(listing: &str) -> u64 {
+    listing
+        .split_whitespace()
+        .skip_while(|w| *w != "packets")
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,13 +71,13 @@ mod tests {
         assert_eq!(
             loss(5),
             "flush chain inet blaze_netns loss\n\
-             add rule inet blaze_netns loss iifname \"eth0\" meta l4proto udp numgen random mod 100 < 5 drop\n"
+             add rule inet blaze_netns loss iifname \"eth0\" meta l4proto udp numgen random mod 100 < 5 counter drop\n"
         );
         assert_eq!(loss(0), "flush chain inet blaze_netns loss\n");
         assert_eq!(
             loss(200),
             "flush chain inet blaze_netns loss\n\
-             add rule inet blaze_netns loss iifname \"eth0\" meta l4proto udp drop\n"
+             add rule inet blaze_netns loss iifname \"eth0\" meta l4proto udp counter drop\n"
         );
     }
 
@@ -79,6 +90,13 @@ mod tests {
              add rule inet blaze_netns partition ip saddr { 10.200.0.3, 10.200.0.4 } drop\n"
         );
         assert_eq!(partition(&[]), "flush chain inet blaze_netns partition\n");
+    }
+
+    #[test]
+    fn drops_are_read_from_the_counter() {
+        let listing = "table inet blaze_netns {\n\tchain loss {\n\t\ttype filter hook input priority filter; policy accept;\n\t\tiifname \"eth0\" meta l4proto udp numgen random mod 100 < 5 counter packets 17 bytes 2300 drop\n\t}\n}\n";
+        assert_eq!(dropped(listing), 17);
+        assert_eq!(dropped("table inet blaze_netns {\n}\n"), 0);
     }
 
     #[test]

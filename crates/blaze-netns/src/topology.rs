@@ -24,7 +24,7 @@ const INTERFACE: &str = "eth0";
 ///
 /// Host `i` is the namespace `<prefix>-h<i>` with `lo` up and `eth0` at
 /// `10.200.<n>.<i+1>/24` plus a `224.0.0.0/4` route, where `<prefix>` is the
-/// given one followed by this process's PID and a counter. Its `eth0` is one
+/// given one followed by `-<pid>x<n>`: this process's PID and a counter. Its `eth0` is one
 /// end of a veth pair whose other end is a port of the bridge `br0` in the
 /// namespace `<prefix>-br`, with multicast snooping off so that multicast
 /// reaches every host. Each host also gets an nftables table
@@ -64,9 +64,10 @@ impl Topology {
     /// When a step fails (not root, `ip` or `nft` missing, ...). What was
     /// built so far is torn down before returning.
     pub fn new(prefix: &str, hosts: usize) -> Result<Self, NetnsError> {
+        sweep_stale();
         let made = MADE.fetch_add(1, Ordering::Relaxed);
         let mut topology = Self {
-            prefix: format!("{prefix}{}x{made}", std::process::id()),
+            prefix: format!("{prefix}-{}x{made}", std::process::id()),
             subnet: u8::try_from(made % 256).unwrap_or(0),
             hosts,
             namespaces: Vec::new(),
@@ -251,6 +252,21 @@ impl Topology {
         nft_in(&self.namespace(host), &firewall::loss(percent))
     }
 
+    /// How many datagrams the loss rule of host `host` dropped so far (an
+    /// nftables counter; 0 without loss).
+    ///
+    /// # Errors
+    ///
+    /// An unknown host, or `nft` failed.
+    pub fn dropped(&self, host: usize) -> Result<u64, NetnsError> {
+        let listing = self.exec(
+            host,
+            "nft",
+            &["list", "chain", "inet", firewall::TABLE, "loss"],
+        )?;
+        Ok(firewall::dropped(&listing))
+    }
+
     /// Cuts the hosts into sides: every host drops what arrives from hosts
     /// on another side. Hosts on no side are not affected. Replaces any
     /// previous partition.
@@ -316,6 +332,38 @@ impl Drop for Topology {
     }
 }
 
+/// Deletes the namespaces of topologies whose process is gone (killed
+/// before its drop could run): names ending in `-<pid>x<n>-h<i>` or
+/// `-<pid>x<n>-br` where no process `<pid>` exists. Errors are ignored.
+fn sweep_stale() {
+    let Ok(list) = run("ip", &["netns", "list"]) else {
+        return;
+    };
+    for name in list.lines().filter_map(|l| l.split_whitespace().next()) {
+        if let Some(pid) = owner(name)
+            && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        {
+            let _ = run("ip", &["netns", "delete", name]);
+        }
+    }
+}
+
+/// The PID in a topology's namespace name, if it is one.
+fn owner(name: &str) -> Option<u32> {
+    let mut parts = name.rsplit('-');
+    let host = parts.next()?;
+    let is_host = host == "br"
+        || host
+            .strip_prefix('h')
+            .is_some_and(|i| !i.is_empty() && i.bytes().all(|b| b.is_ascii_digit()));
+    let (pid, made) = parts.next()?.split_once('x')?;
+    if !is_host || made.is_empty() || !made.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    parts.next()?;
+    pid.parse().ok()
+}
+
 fn ip_in(ns: &str, args: &[&str]) -> Result<String, NetnsError> {
     let mut all = vec!["-n", ns];
     all.extend_from_slice(args);
@@ -324,4 +372,21 @@ fn ip_in(ns: &str, args: &[&str]) -> Result<String, NetnsError> {
 
 fn nft_in(ns: &str, script: &str) -> Result<(), NetnsError> {
     run_with_input("ip", &["netns", "exec", ns, "nft", "-f", "-"], Some(script)).map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::owner;
+
+    #[test]
+    fn only_topology_names_have_owners() {
+        assert_eq!(owner("bzrel-1234x0-h3"), Some(1234));
+        assert_eq!(owner("a-b-77x12-br"), Some(77));
+        assert_eq!(owner("1234x0-h3"), None);
+        assert_eq!(owner("bz-1234x-h3"), None);
+        assert_eq!(owner("bz-1234x0-hx"), None);
+        assert_eq!(owner("bz-1234y0-h1"), None);
+        assert_eq!(owner("mynet"), None);
+        assert_eq!(owner("bz-12a4x0-br"), None);
+    }
 }

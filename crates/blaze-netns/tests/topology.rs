@@ -133,8 +133,13 @@ fn hosts_reach_each_other_partitions_cut_and_heal_and_drop_cleans_up() {
     // 100 % loss drops UDP arriving at host 1 only: TCP still goes through.
     net.set_loss(1, 100).unwrap();
     let rules = net.exec(1, "nft", &["list", "ruleset"]).unwrap();
-    assert!(rules.contains("meta l4proto udp drop"), "{rules}");
+    assert!(rules.contains("meta l4proto udp counter"), "{rules}");
     assert!(!udp(&net, 0, 1));
+    assert!(
+        net.dropped(1).unwrap() >= 4,
+        "the client's four tries were dropped"
+    );
+    assert_eq!(net.dropped(0).unwrap(), 0);
     assert!(reaches(&net, 0, &net.addr(1).to_string(), "tcp"));
     assert!(udp(&net, 0, 2));
     net.set_loss(1, 30).unwrap();

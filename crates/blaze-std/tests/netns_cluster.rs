@@ -122,9 +122,17 @@ fn reliable_and_agreed(prefix: &str, discovery: Discovery) {
         sequences.push(agreed);
     }
     invariants::same_sequence(&sequences).unwrap_or_else(|e| panic!("total order: {e}"));
+    let dropped: Vec<u64> = all()
+        .into_iter()
+        .map(|h| c.net.dropped(h).expect("counter"))
+        .collect();
+    assert!(
+        dropped.iter().all(|&d| d > 0),
+        "the loss rules dropped nothing: {dropped:?}"
+    );
     println!(
         "{prefix}: {rel_total} reliable and {tot_total} agreed messages, each delivered once \
-         and in order at every member, one agreed sequence"
+         and in order at every member, one agreed sequence; datagrams dropped per host {dropped:?}"
     );
 }
 
@@ -262,20 +270,31 @@ fn map_keeps_acknowledged_writes_and_locks_stay_safe_when_the_coordinator_dies()
     );
 }
 
-#[test]
-fn a_partition_heals_and_the_map_merges_by_majority() {
-    if require_or_skip("netns partition").is_none() {
-        return;
-    }
+/// A partition of three against two members, both sides writing (no
+/// quorum is configured), then healed: one view of all, and every member
+/// holds the majority side's map (the policy of blaze-std,
+/// `MergePolicy::MajoritySide`): its writes kept, the minority's dropped.
+/// `coordinator_in_majority` puts the group's coordinator, which leads the
+/// merge, on the majority side or on the minority side.
+fn partition_and_merge(prefix: &str, coordinator_in_majority: bool) {
     let _serial = serial();
-    let mut c = Cluster::start("bzpart", HOSTS, Discovery::Multicast, 0);
-    let ack = |c: &mut Cluster, h: usize, line: &str| {
-        let e = c.ask(h, line, "put_");
-        e
-    };
-    let _ = ack;
+    let mut c = Cluster::start(prefix, HOSTS, Discovery::Multicast, 0);
     assert_eq!(c.ask(0, "put m base x", "put_ack")["key"], "base");
-    let (major, minor) = ([0, 1, 2], [3, 4]);
+    let coordinator = c.ask(0, "coordinator", "coordinator")["id"]
+        .as_str()
+        .expect("a coordinator")
+        .to_owned();
+    let (mut with, without): (Vec<usize>, Vec<usize>) = all()
+        .into_iter()
+        .partition(|&h| c.node(h).id == coordinator);
+    let (major, minor) = if coordinator_in_majority {
+        with.extend_from_slice(&without[..2]);
+        (with, without[2..].to_vec())
+    } else {
+        with.extend_from_slice(&without[..1]);
+        (without[1..].to_vec(), with)
+    };
+    assert_eq!((major.len(), minor.len()), (3, 2));
     c.net.partition(&[&major, &minor]).expect("partition");
     let ids = |hosts: &[usize]| {
         hosts
@@ -286,17 +305,14 @@ fn a_partition_heals_and_the_map_merges_by_majority() {
     let (major_ids, minor_ids) = (ids(&major), ids(&minor));
     c.wait_views(&major, &major_ids, Duration::from_secs(15));
     c.wait_views(&minor, &minor_ids, Duration::from_secs(15));
-    assert_eq!(
-        c.ask(0, "put m major A", "put_ack")["version"].is_u64(),
-        true
-    );
-    assert!(c.ask(1, "put m both M", "put_ack")["version"].is_u64());
+    assert!(c.ask(major[0], "put m major A", "put_ack")["version"].is_u64());
+    assert!(c.ask(major[1], "put m both M", "put_ack")["version"].is_u64());
     // The minority has no quorum setting: it goes on writing on its side.
-    assert!(c.ask(3, "put m minor B", "put_ack")["version"].is_u64());
-    assert!(c.ask(4, "put m both m", "put_ack")["version"].is_u64());
-    let sides = c.values(&all(), "m", &["both".to_owned()]);
+    assert!(c.ask(minor[0], "put m minor B", "put_ack")["version"].is_u64());
+    assert!(c.ask(minor[1], "put m both m", "put_ack")["version"].is_u64());
+    let sides = c.values(&[major[2], minor[0]], "m", &["both".to_owned()]);
     assert_eq!(sides[0]["both"].as_deref(), Some("M"));
-    assert_eq!(sides[3]["both"].as_deref(), Some("m"));
+    assert_eq!(sides[1]["both"].as_deref(), Some("m"));
 
     c.net.heal().expect("heal");
     c.wait_views(&all(), &c.ids(), Duration::from_secs(30));
@@ -320,7 +336,34 @@ fn a_partition_heals_and_the_map_merges_by_majority() {
         std::thread::sleep(Duration::from_millis(500));
     }
     outcome.unwrap_or_else(|e| panic!("after the merge: {e}"));
-    println!("partition healed: one view of {HOSTS}, the map merged by majority side");
+    println!(
+        "{prefix}: partition {major:?} | {minor:?} healed into one view of {HOSTS}, \
+         the map merged by majority side"
+    );
+}
+
+#[test]
+fn a_partition_heals_and_the_map_merges_by_majority() {
+    if require_or_skip("netns partition").is_none() {
+        return;
+    }
+    partition_and_merge("bzpart", true);
+}
+
+/// Known to fail (about two runs in three): the coordinator on the minority
+/// side merges the other side's members as it hears them again, one
+/// merged view at a time, and the map's majority-side policy counts sides
+/// within that first, partial view (2 of the minority against 1 of the
+/// majority), so the minority's map wins and the majority's writes are
+/// dropped. Run with `cargo test -p blaze-std --test netns_cluster --
+/// --ignored`.
+#[test]
+#[ignore = "known bug: an incremental merge led from the minority side lets the minority's map win"]
+fn a_partition_led_from_the_minority_merges_by_majority() {
+    if require_or_skip("netns partition, coordinator in the minority").is_none() {
+        return;
+    }
+    partition_and_merge("bzpartmin", false);
 }
 
 /// The checkers catch what they are meant to catch.

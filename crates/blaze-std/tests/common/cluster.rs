@@ -325,7 +325,8 @@ impl Drop for Cluster {
                 let Some(node) = node else { continue };
                 let events = node.log.snapshot();
                 eprintln!("--- host {h} ({}, {}): last events", node.name, node.id);
-                for e in events.iter().rev().take(12).rev() {
+                let shown: Vec<&Value> = events.iter().filter(|e| e["ev"] != "value").collect();
+                for e in shown.iter().rev().take(40).rev() {
                     eprintln!("  {e}");
                 }
                 let stderr = std::fs::read_to_string(&node.stderr).unwrap_or_default();
