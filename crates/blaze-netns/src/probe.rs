@@ -1,5 +1,6 @@
 //! Whether this process may build topologies, and the skip-or-fail policy.
 
+use std::io::Write;
 use std::sync::OnceLock;
 
 use crate::tool::run;
@@ -27,9 +28,10 @@ fn probe() -> Result<(), String> {
     Ok(())
 }
 
-/// `Some(())` when topologies can be built. Otherwise prints
-/// `skipped: needs root` with the test's name and the reason and returns
-/// `None`, or, when `BLAZE_REQUIRE_NETNS=1`, panics with the reason.
+/// `Some(())` when topologies can be built. Otherwise writes
+/// `<test>: skipped: needs root (<reason>)` to standard error, past the
+/// test harness's capture, and returns `None`; or, when
+/// `BLAZE_REQUIRE_NETNS=1`, panics with the reason.
 ///
 /// ```no_run
 /// # fn test() {
@@ -52,8 +54,9 @@ pub fn require_or_skip(test: &str) -> Option<()> {
                 !required,
                 "{test}: network namespaces are required ({REQUIRE_ENV}=1) but unavailable: {reason}"
             );
-            println!("{test}: skipped: needs root ({reason})");
-            eprintln!("{test}: skipped: needs root ({reason})");
+            // Straight to the standard error stream, past the test
+            // harness's capture, so that the skip shows in every run.
+            let _ = writeln!(std::io::stderr(), "{test}: skipped: needs root ({reason})");
             None
         }
     }

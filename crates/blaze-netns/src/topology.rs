@@ -40,10 +40,12 @@ const INTERFACE: &str = "eth0";
 /// use blaze_netns::Topology;
 ///
 /// let mut net = Topology::new("doc", 3)?;
+/// net.set_loss(1, 5)?;
 /// net.partition(&[&[0], &[1, 2]])?;
-/// let mut ping = net.spawn(1, Command::new("ping").args(["-c1", "-W1", &net.addr(0).to_string()]))?;
-/// assert!(!ping.wait()?.success());
+/// let mut server = net.spawn(1, Command::new("sleep").arg("10"))?;
 /// net.heal()?;
+/// server.kill()?;
+/// println!("host 1 dropped {} datagrams", net.dropped(1)?);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
