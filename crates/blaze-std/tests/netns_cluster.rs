@@ -27,8 +27,8 @@ use serde_json::Value;
 const HOSTS: usize = 5;
 /// Messages each node publishes on the reliable topic, and on the
 /// totally ordered one.
-const RELIABLE: u64 = 40;
-const AGREED: u64 = 20;
+const RELIABLE: u64 = 100;
+const AGREED: u64 = 40;
 
 /// One cluster at a time: two cores, five nodes each.
 fn serial() -> MutexGuard<'static, ()> {
@@ -86,8 +86,8 @@ fn reliable_and_agreed(prefix: &str, discovery: Discovery) {
     let _serial = serial();
     let mut c = Cluster::start(prefix, HOSTS, discovery, 5);
     for h in all() {
-        c.send(h, &format!("publish rel {RELIABLE} 100"));
-        c.send(h, &format!("publish tot {AGREED} 50"));
+        c.send(h, &format!("publish rel {RELIABLE} 200"));
+        c.send(h, &format!("publish tot {AGREED} 80"));
     }
     c.wait_count(&all(), "published", 2, Duration::from_secs(60));
     let rel = published(&c, "rel");
@@ -103,7 +103,7 @@ fn reliable_and_agreed(prefix: &str, discovery: Discovery) {
         let own = rel[&node.name].len();
         // Reliable messages come from the others; agreed ones from all,
         // the sender included.
-        node.log.wait(Duration::from_secs(40), |e| {
+        node.log.wait(c.limit(Duration::from_secs(40)), |e| {
             deliveries(e, "rel").len() >= rel_total - own && deliveries(e, "tot").len() >= tot_total
         });
     }
@@ -180,7 +180,7 @@ fn a_killed_member_is_removed_in_time_and_a_restarted_one_rejoins() {
     let mut delays = Vec::new();
     for h in survivors {
         let log = &c.node(h).log;
-        log.wait(Duration::from_secs(10), |e| {
+        log.wait(c.limit(Duration::from_secs(10)), |e| {
             last_view(e).is_some_and(|v| !v.contains(&victim.id))
         });
         let delay =
@@ -220,7 +220,9 @@ fn map_keeps_acknowledged_writes_and_locks_stay_safe_when_the_coordinator_dies()
     // Kill it mid-stream.
     c.node(writers[0])
         .log
-        .wait(Duration::from_secs(30), |e| of(e, "put_ack").count() >= 5);
+        .wait(c.limit(Duration::from_secs(30)), |e| {
+            of(e, "put_ack").count() >= 5
+        });
     c.kill(coord_host);
     c.wait_count(writers, "puts_done", 1, Duration::from_secs(90));
     c.wait_count(lockers, "locks_done", 1, Duration::from_secs(120));
@@ -328,6 +330,9 @@ fn partition_and_merge(prefix: &str, coordinator_in_majority: bool) {
     let keys: Vec<String> = expected.keys().cloned().collect();
     let mut outcome = Err(String::new());
     for _ in 0..30 {
+        if c.limit(Duration::from_secs(1)) < Duration::from_secs(1) {
+            break;
+        }
         let finals = c.values(&all(), "m", &keys);
         outcome = invariants::merged_as(&expected, &finals);
         if outcome.is_ok() {

@@ -21,6 +21,9 @@ pub(crate) const GROUP: &str = "239.255.50.1:7600";
 pub(crate) const HEARTBEAT_MS: u64 = 100;
 /// Silence after which a member is declared failed.
 pub(crate) const FAILURE_TIMEOUT_MS: u64 = 1000;
+/// The longest a cluster's scenario may take: every wait ends by then, so
+/// that the whole suite stays within its time bound even when it fails.
+pub(crate) const BUDGET: Duration = Duration::from_secs(45);
 
 /// How members find each other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +98,7 @@ pub(crate) struct Cluster {
     discovery: Discovery,
     dir: PathBuf,
     started: u32,
+    deadline: Instant,
 }
 
 impl Cluster {
@@ -114,6 +118,7 @@ impl Cluster {
             discovery,
             dir,
             started: 0,
+            deadline: Instant::now() + BUDGET,
         };
         for h in 0..hosts {
             cluster.spawn(h);
@@ -125,6 +130,11 @@ impl Cluster {
             Duration::from_secs(30),
         );
         cluster
+    }
+
+    /// `want`, cut to what is left of the scenario's [`BUDGET`].
+    pub(crate) fn limit(&self, want: Duration) -> Duration {
+        want.min(self.deadline.saturating_duration_since(Instant::now()))
     }
 
     fn config(&self, host: usize, name: &str) -> String {
@@ -188,7 +198,7 @@ impl Cluster {
             reader.close();
         });
         let up = log
-            .wait(Duration::from_secs(20), |e| {
+            .wait(self.limit(Duration::from_secs(20)), |e| {
                 e.iter().any(|e| e["ev"] == "up")
             })
             .unwrap_or_else(|| {
@@ -235,7 +245,7 @@ impl Cluster {
         let events = self
             .node(host)
             .log
-            .wait(Duration::from_secs(20), |e| {
+            .wait(self.limit(Duration::from_secs(20)), |e| {
                 e[before..].iter().any(|e| e["ev"] == ev)
             })
             .unwrap_or_else(|| panic!("no {ev} after {line:?} on host {host}"));
@@ -259,7 +269,7 @@ impl Cluster {
         let mut want = members.to_vec();
         want.sort();
         for &h in hosts {
-            let ok = self.node(h).log.wait(limit, |events| {
+            let ok = self.node(h).log.wait(self.limit(limit), |events| {
                 last_view(events).is_some_and(|mut v| {
                     v.sort();
                     v == want
@@ -277,7 +287,7 @@ impl Cluster {
     /// given fields, `count` times in all.
     pub(crate) fn wait_count(&self, hosts: &[usize], ev: &str, count: usize, limit: Duration) {
         for &h in hosts {
-            let ok = self.node(h).log.wait(limit, |events| {
+            let ok = self.node(h).log.wait(self.limit(limit), |events| {
                 events.iter().filter(|e| e["ev"] == ev).count() >= count
             });
             assert!(ok.is_some(), "host {h}: fewer than {count} {ev} events");
