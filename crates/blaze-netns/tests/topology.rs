@@ -96,6 +96,15 @@ fn udp(net: &Topology, from: usize, to: usize) -> bool {
     reaches(net, from, &net.addr(to).to_string(), "udp")
 }
 
+/// The interfaces of the namespace the test runs in.
+fn root_links() -> Vec<String> {
+    let out = Command::new("ip").args(["-o", "link"]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split(':').nth(1).map(|n| n.trim().to_owned()))
+        .collect()
+}
+
 fn namespaces() -> String {
     let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -106,8 +115,11 @@ fn hosts_reach_each_other_partitions_cut_and_heal_and_drop_cleans_up() {
     if require_or_skip("topology").is_none() {
         return;
     }
+    let links_before = root_links();
     let net = Topology::new("bztopo", 3).expect("topology");
     let prefix = net.prefix().to_owned();
+    // Nothing was added to the namespace the test runs in.
+    assert_eq!(root_links(), links_before);
     assert!(namespaces().contains(&format!("{prefix}-h2")));
     let routes = net.exec(1, "ip", &["route"]).unwrap();
     assert!(routes.contains("224.0.0.0/4 dev eth0"), "{routes}");

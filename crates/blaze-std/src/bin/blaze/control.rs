@@ -37,7 +37,8 @@ CLOCK_MONOTONIC). Commands:
   get MAP KEY                  -> value {value or null}
   locks MAP KEY COUNT LEASE_MS HOLD_MS
                                take, hold and release the lock COUNT times
-                               -> lock_held {fence, t_req, t_grant, t_end}
+                               -> lock_granted {fence} when granted, then
+                               lock_held {fence, t_req, t_grant, t_end}
                                (t_end: release or lease end, the earlier),
                                lock_failed, then locks_done
   members | coordinator        -> members {members} | coordinator {id}
@@ -397,6 +398,10 @@ async fn locks(
         match member.lock(group, map, key.as_bytes(), lease).await {
             Ok(grant) => {
                 let t_grant = now_us();
+                emit(
+                    "lock_granted",
+                    json!({ "map": map, "key": key, "round": round, "fence": grant.fence }),
+                );
                 tokio::time::sleep(hold).await;
                 let t_unlock = now_us();
                 let unlocked = member.unlock(group, map, key.as_bytes()).await;
