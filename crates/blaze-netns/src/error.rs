@@ -27,7 +27,9 @@ pub enum NetnsError {
         /// What it wrote on standard error.
         stderr: String,
     },
-    /// A host index past the topology's hosts.
+    /// A host index past the topology's hosts (or, from
+    /// [`Topology::new`](crate::Topology::new), more hosts than
+    /// [`MAX_HOSTS`](crate::MAX_HOSTS)).
     NoSuchHost {
         /// The index given.
         host: usize,

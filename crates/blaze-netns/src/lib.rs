@@ -33,4 +33,4 @@ mod process;
 pub use process::Process;
 mod tool;
 mod topology;
-pub use topology::Topology;
+pub use topology::{MAX_HOSTS, Topology};

@@ -11,6 +11,9 @@ use crate::firewall;
 use crate::process::{Live, Process};
 use crate::tool::{run, run_with_input};
 
+/// Most hosts a topology has (one /24 subnet).
+pub const MAX_HOSTS: usize = 253;
+
 /// Topologies made by this process so far: part of every prefix and of
 /// every subnet, so that parallel tests never collide.
 static MADE: AtomicU32 = AtomicU32::new(0);
@@ -24,8 +27,8 @@ const INTERFACE: &str = "eth0";
 ///
 /// Host `i` is the namespace `<prefix>-h<i>` with `lo` up and `eth0` at
 /// `10.200.<n>.<i+1>/24` plus a `224.0.0.0/4` route, where `<prefix>` is the
-/// given one followed by `-<pid>x<n>`: this process's PID and a counter. Its `eth0` is one
-/// end of a veth pair whose other end is a port of the bridge `br0` in the
+/// given one followed by `-<pid>x<n>`: this process's PID and a counter.
+/// Its `eth0` is one end of a veth pair whose other end is a port of the bridge `br0` in the
 /// namespace `<prefix>-br`, with multicast snooping off so that multicast
 /// reaches every host. Each host also gets an nftables table
 /// `inet blaze_netns` with the (initially empty) loss and partition chains.
@@ -39,7 +42,7 @@ const INTERFACE: &str = "eth0";
 /// use std::process::Command;
 /// use blaze_netns::Topology;
 ///
-/// let mut net = Topology::new("doc", 3)?;
+/// let net = Topology::new("doc", 3)?;
 /// net.set_loss(1, 5)?;
 /// net.partition(&[&[0], &[1, 2]])?;
 /// let mut server = net.spawn(1, Command::new("sleep").arg("10"))?;
@@ -63,9 +66,16 @@ impl Topology {
     ///
     /// # Errors
     ///
-    /// When a step fails (not root, `ip` or `nft` missing, ...). What was
-    /// built so far is torn down before returning.
+    /// More than [`MAX_HOSTS`] hosts, or a step failed (not root, `ip` or
+    /// `nft` missing, ...). What was built so far is torn down before
+    /// returning.
     pub fn new(prefix: &str, hosts: usize) -> Result<Self, NetnsError> {
+        if hosts > MAX_HOSTS {
+            return Err(NetnsError::NoSuchHost {
+                host: hosts - 1,
+                hosts: MAX_HOSTS,
+            });
+        }
         sweep_stale();
         let made = MADE.fetch_add(1, Ordering::Relaxed);
         let mut topology = Self {

@@ -210,4 +210,5 @@ fn unknown_hosts_are_refused() {
     assert!(net.set_loss(1, 5).is_err());
     assert!(net.partition(&[&[0], &[3]]).is_err());
     assert!(net.spawn(2, &Command::new("true")).is_err());
+    assert!(Topology::new("bzhosts", blaze_netns::MAX_HOSTS + 1).is_err());
 }
