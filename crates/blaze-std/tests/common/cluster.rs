@@ -153,7 +153,9 @@ impl Cluster {
                 c.push_str(&format!("seeds = [{}]\n", seeds.join(", ")));
             }
         }
-        c.push_str("[topics]\nrel = \"reliable\"\ntot = \"agreed\"\n");
+        c.push_str(
+            "[topics]\nrel = \"reliable\"\ntot = \"agreed\"\nsaf = \"safe\"\ntw = \"agreed\"\n",
+        );
         c
     }
 
@@ -335,10 +337,21 @@ impl Drop for Cluster {
                 let Some(node) = node else { continue };
                 let events = node.log.snapshot();
                 eprintln!("--- host {h} ({}, {}): last events", node.name, node.id);
-                let shown: Vec<&Value> = events.iter().filter(|e| e["ev"] != "value").collect();
+                let shown: Vec<&Value> = events
+                    .iter()
+                    .filter(|e| e["ev"] != "value" && e["ev"] != "msg")
+                    .collect();
                 for e in shown.iter().rev().take(40).rev() {
                     eprintln!("  {e}");
                 }
+                // Messages, as counts per topic and sender.
+                let mut counts: BTreeMap<(String, String), usize> = BTreeMap::new();
+                for e in events.iter().filter(|e| e["ev"] == "msg") {
+                    let sender = e["payload"].as_str().unwrap_or("").split(':').next();
+                    let key = (e["topic"].to_string(), sender.unwrap_or("").to_owned());
+                    *counts.entry(key).or_default() += 1;
+                }
+                eprintln!("  messages (topic, sender): {counts:?}");
                 let stderr = std::fs::read_to_string(&node.stderr).unwrap_or_default();
                 let tail: Vec<&str> = stderr.lines().rev().take(10).collect();
                 for line in tail.iter().rev() {

@@ -48,6 +48,53 @@ pub(crate) fn exactly_once_in_order(
     Ok(())
 }
 
+/// What survives a split of the sender's and receiver's configurations:
+/// each sender's messages delivered at most once, in its order, and only
+/// messages it sent.
+pub(crate) fn at_most_once_in_order(
+    sent: &BTreeMap<String, Vec<u64>>,
+    delivered: &[Delivery],
+) -> Result<(), String> {
+    let mut last: BTreeMap<&str, usize> = BTreeMap::new();
+    for (sender, seq) in delivered {
+        let seqs = sent
+            .get(sender)
+            .ok_or_else(|| format!("delivered a message of unknown sender {sender}"))?;
+        let at = seqs
+            .iter()
+            .position(|s| s == seq)
+            .ok_or_else(|| format!("delivered {sender}:{seq}, which was not sent"))?;
+        if let Some(&before) = last.get(sender.as_str())
+            && at <= before
+        {
+            return Err(format!("{sender}:{seq} delivered again or out of order"));
+        }
+        last.insert(sender, at);
+    }
+    Ok(())
+}
+
+/// Total order where members may miss messages: any two messages that two
+/// members both delivered, they delivered in the same order.
+pub(crate) fn consistent_order(sequences: &[Vec<Delivery>]) -> Result<(), String> {
+    for (i, a) in sequences.iter().enumerate() {
+        for (j, b) in sequences.iter().enumerate().skip(i + 1) {
+            let in_b: BTreeSet<&Delivery> = b.iter().collect();
+            let in_a: BTreeSet<&Delivery> = a.iter().collect();
+            let common_a: Vec<&Delivery> = a.iter().filter(|m| in_b.contains(m)).collect();
+            let common_b: Vec<&Delivery> = b.iter().filter(|m| in_a.contains(m)).collect();
+            if common_a != common_b {
+                let at = common_a.iter().zip(&common_b).position(|(x, y)| x != y);
+                return Err(format!(
+                    "members {i} and {j} deliver their common messages in different orders \
+                     (first difference at {at:?})"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Total order: every member delivered the same sequence.
 pub(crate) fn same_sequence(sequences: &[Vec<Delivery>]) -> Result<(), String> {
     let Some(first) = sequences.first() else {
@@ -137,22 +184,28 @@ pub(crate) fn lock_safety(holds: &[Hold]) -> Result<(), String> {
     Ok(())
 }
 
-/// After a merge under the majority-side policy, every member holds
-/// exactly `expected` (key to value, `None` for absent): the majority's
-/// writes, with the minority's dropped.
-pub(crate) fn merged_as(
-    expected: &BTreeMap<String, Option<String>>,
+/// After a merge, every member holds exactly one of `sides` (key to
+/// value, `None` for absent), the same one: returns its index.
+pub(crate) fn merged_to_one_side(
+    sides: &[BTreeMap<String, Option<String>>],
     finals: &[BTreeMap<String, Option<String>>],
-) -> Result<(), String> {
+) -> Result<usize, String> {
+    let holds = |values: &BTreeMap<String, Option<String>>,
+                 side: &BTreeMap<String, Option<String>>| {
+        side.iter()
+            .all(|(key, want)| values.get(key).cloned().flatten() == *want)
+    };
+    let first = finals.first().ok_or("no members")?;
+    let winner = sides
+        .iter()
+        .position(|side| holds(first, side))
+        .ok_or_else(|| format!("member 0 holds no side's map whole: {first:?}"))?;
     for (member, values) in finals.iter().enumerate() {
-        for (key, want) in expected {
-            let held = values.get(key).cloned().flatten();
-            if held != *want {
-                return Err(format!(
-                    "member {member}: {key} is {held:?}, the policy gives {want:?}"
-                ));
-            }
+        if !holds(values, &sides[winner]) {
+            return Err(format!(
+                "member {member} holds {values:?}, member 0 holds side {winner}"
+            ));
         }
     }
-    Ok(())
+    Ok(winner)
 }
