@@ -574,3 +574,81 @@ fn the_invariant_checkers_reject_violations() {
     assert!(invariants::lock_safety(&[h(1, 0, 10), h(3, 9, 20)]).is_err());
     assert!(invariants::lock_safety(&[h(3, 0, 10), h(2, 11, 20)]).is_err());
 }
+
+/// The control channel itself, on loopback (no root needed): commands in,
+/// JSON events out, errors reported, `quit` leaves.
+#[test]
+fn the_control_channel_answers_on_loopback() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+
+    let dir = std::env::temp_dir().join(format!("blaze-control-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("solo.toml");
+    std::fs::write(
+        &config,
+        "name = \"solo\"\ngroup = \"239.255.51.7:7651\"\n[topics]\ntot = \"agreed\"\n",
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_blaze"))
+        .args(["node", "--control", "stdio", "--config"])
+        .arg(&config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("blaze runs");
+    let mut stdin = child.stdin.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<Value>();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let event = serde_json::from_str(&line.unwrap()).expect("a JSON line");
+            if tx.send(event).is_err() {
+                break;
+            }
+        }
+    });
+    // The next event named `ev`; the others are kept for later asks.
+    let mut pending: Vec<Value> = Vec::new();
+    let mut next = |ev: &str| -> Value {
+        if let Some(i) = pending.iter().position(|e| e["ev"] == ev) {
+            return pending.remove(i);
+        }
+        loop {
+            let e = rx
+                .recv_timeout(Duration::from_secs(20))
+                .unwrap_or_else(|_| panic!("no {ev} event"));
+            assert!(e["t"].is_u64(), "{e}");
+            if e["ev"] == ev {
+                return e;
+            }
+            pending.push(e);
+        }
+    };
+    let up = next("up");
+    assert_eq!(up["name"], "solo");
+    writeln!(stdin, "put m colour blue").unwrap();
+    let ack = next("put_ack");
+    assert_eq!(
+        (ack["key"].as_str(), ack["version"].as_u64()),
+        (Some("colour"), Some(1))
+    );
+    writeln!(stdin, "get m colour").unwrap();
+    assert_eq!(next("value")["value"], "blue");
+    writeln!(stdin, "publish tot 3 0").unwrap();
+    for seq in 0..3 {
+        assert_eq!(next("msg")["payload"], format!("solo:tot:{seq}"));
+    }
+    assert_eq!(next("published")["sent"], 3);
+    writeln!(stdin, "locks m door 2 500 10").unwrap();
+    let first = next("lock_held")["fence"].as_u64().unwrap();
+    assert!(next("lock_held")["fence"].as_u64().unwrap() > first);
+    writeln!(stdin, "members").unwrap();
+    assert_eq!(next("members")["members"], serde_json::json!([up["id"]]));
+    writeln!(stdin, "fly away").unwrap();
+    assert_eq!(next("error")["line"], "fly away");
+    writeln!(stdin, "quit").unwrap();
+    next("down");
+    assert!(child.wait().unwrap().success());
+    let _ = std::fs::remove_dir_all(&dir);
+}

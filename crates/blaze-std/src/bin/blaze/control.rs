@@ -8,6 +8,7 @@
 //! and in time. End of input (the harness went away) leaves the group and
 //! exits, as `quit` does.
 
+use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,6 +29,7 @@ Control (--control stdio): one command per line on standard input, one JSON
 object per line on standard output, each with \"ev\" and \"t\" (µs of
 CLOCK_MONOTONIC). Commands:
   publish TOPIC COUNT RATE     COUNT messages \"NAME:TOPIC:SEQ\" at RATE/s
+                               (0: as fast as the channel takes them)
                                -> publish_failed per refusal, then published
   put MAP KEY VALUE            -> put_ack {version} or put_failed
   puts MAP PREFIX COUNT [GAP_MS]
@@ -43,9 +45,11 @@ CLOCK_MONOTONIC). Commands:
                                lock_failed, then locks_done
   members | coordinator        -> members {members} | coordinator {id}
   quit                         leave gracefully (so does end of input)
-Reported as they happen: up, view {view_id, count, members}, joined, left,
-failed, coordinator_changed, msg {topic, sender, payload, qos}, map {map,
-key, kind, old, new, cause}, lock_lost, unrecoverable, error."
+Reported as they happen: up {id, name, addr}, view {view_id, count,
+members}, joined, left, failed, coordinator_changed, msg {topic, sender,
+payload, qos} (topics of the configuration's [topics] table), map {map, key,
+kind, old, new, cause}, lock_lost, unrecoverable, error {line, error}, and
+down once the member left."
     };
 }
 pub(crate) use help;
@@ -60,13 +64,14 @@ fn now_us() -> u64 {
     monotonic_ns() / 1_000
 }
 
-/// Writes one event line (standard output is line buffered).
+/// Writes one event line (standard output is line buffered). A reader
+/// that went away is not an error here: end of input ends the member.
 fn emit(ev: &str, mut fields: Value) {
     if let Value::Object(map) = &mut fields {
         map.insert("ev".into(), ev.into());
         map.insert("t".into(), now_us().into());
     }
-    println!("{fields}");
+    let _ = writeln!(std::io::stdout().lock(), "{fields}");
 }
 
 fn text(bytes: &[u8]) -> String {
