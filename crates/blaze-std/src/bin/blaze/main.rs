@@ -6,6 +6,7 @@
 
 mod bench;
 mod children;
+mod control;
 mod demo;
 mod latency;
 mod map_cmd;

@@ -1,7 +1,7 @@
 //! `blaze node`: a long-running member.
 
 use blaze_std::GroupEvent;
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use crate::net::{NetArgs, explain, runtime, shutdown_signal};
 
@@ -22,17 +22,36 @@ use crate::net::{NetArgs, explain, runtime, shutdown_signal};
 ///   log = "info"
 ///   [topics]
 ///   ticks = "best-effort"
+///
+/// With `--control stdio` it is driven instead by commands on standard
+/// input and reports every event as a JSON line (see below).
 #[derive(Debug, Clone, Args)]
-#[command(
-    after_help = "Examples:\n  blaze node --config alpha.toml\n  blaze node --name alpha --join chat\n  blaze node --seed 127.0.0.1:7601 --port 7602"
-)]
+#[command(after_help = concat!(
+    "Examples:\n  blaze node --config alpha.toml\n  blaze node --name alpha --join chat\n  blaze node --seed 127.0.0.1:7601 --port 7602\n  (echo 'publish news 10 100'; sleep 5) | blaze node --config alpha.toml --control stdio\n\n",
+    crate::control::help!()
+))]
 pub(crate) struct NodeArgs {
     #[command(flatten)]
     net: NetArgs,
+    /// Take commands and report events as JSON lines (for test harnesses);
+    /// the commands are listed below. Topics of the configuration's
+    /// `[topics]` table are subscribed to.
+    #[arg(long, value_enum)]
+    control: Option<Control>,
+}
+
+/// Where a controlled node takes commands from and reports to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Control {
+    /// Commands on standard input, JSON lines on standard output.
+    Stdio,
 }
 
 pub(crate) fn main(args: &NodeArgs) -> Result<(), String> {
     let config = args.net.config(&format!("node-{}", std::process::id()))?;
+    if args.control == Some(Control::Stdio) {
+        return runtime()?.block_on(crate::control::run(config));
+    }
     runtime()?.block_on(async {
         let mut member = blaze_std::ClusterChannel::new(config.clone());
         let mut events = member.events();
