@@ -32,6 +32,21 @@ message! {
         4 => topic: &'a str,
         /// Total length of the whole message, on fragment 0 only.
         5 => total_len: u64,
+        /// Totem recovery: where the message was first broadcast.
+        6 => recovered: Option<RecoveredMessage>,
+    }
+}
+
+message! {
+    /// The origin of an old Totem ring's message re-sent on a new ring
+    /// (`blaze.v1.RecoveredMessage`).
+    pub struct RecoveredMessage {
+        /// The member that first broadcast the message.
+        1 => sender: Option<crate::MemberId>,
+        /// Its sequence number on the old ring.
+        2 => seq: u64,
+        /// True when it was sent for safe delivery.
+        3 => safe: bool,
     }
 }
 
@@ -54,6 +69,11 @@ message! {
         6 => repair: bool,
         /// Oldest sequence number the sender still holds.
         7 => window_start: u64,
+        /// Totem: the ring the batch is broadcast on.
+        8 => ring: Option<crate::RingId>,
+        /// Totem recovery: the re-sender's old ring, when the messages are
+        /// an old ring's re-sent on `ring`.
+        9 => recovered_from: Option<crate::RingId>,
     }
 }
 

@@ -55,6 +55,8 @@ message! {
         6 => port: u32,
         /// Join order (lower is older).
         7 => rank: u64,
+        /// Application metadata of the member.
+        8 => metadata: Option<crate::BlazeMessage<'a>>,
     }
 }
 
@@ -89,6 +91,12 @@ message! {
         5 => ring: Option<RingId>,
         /// Totem commit: per-member state from the old ring.
         6 => ring_states: Repeated<'a, MemberRingState>,
+        /// Totem commit: hops the commit token made since the representative
+        /// sent it.
+        7 => commit_hop: u64,
+        /// Members of the previous view that left gracefully (the others
+        /// missing are taken as failed).
+        8 => left: Repeated<'a, MemberId>,
     }
 }
 
