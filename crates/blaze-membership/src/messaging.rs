@@ -190,6 +190,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                 redelivered: header.redelivered,
                 p2p_seq: 0,
                 one_way: header.one_way,
+                ..Request::default()
             };
             return self
                 .accept(now, to, header.group, &req)

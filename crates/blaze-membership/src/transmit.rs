@@ -192,6 +192,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                 redelivered: header.redelivered,
                 p2p_seq: seq,
                 one_way: header.one_way,
+                ..Request::default()
             };
             return Some((
                 Destination::Peer(addr),
@@ -305,6 +306,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                         address: a.ip(),
                         port: a.port,
                         rank: m.rank,
+                        metadata: None,
                     });
                 }
                 let body = BodyOut::View {

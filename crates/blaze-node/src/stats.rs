@@ -30,7 +30,4 @@ pub struct Stats {
     /// the view that adds it; its messages are then recovered from its
     /// window once the view is installed.
     pub not_member: u64,
-    /// Total-order messages delivered by the ring without a valid topic
-    /// header (a member not running this node); skipped.
-    pub bad_topic_header: u64,
 }
