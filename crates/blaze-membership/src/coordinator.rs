@@ -513,7 +513,8 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                     }
                 }
                 None => {
-                    let mut p = Peer::new(m.id, now, crate::peer::channel_start(&mut self.rng));
+                    let epoch = self.new_epoch();
+                    let mut p = Peer::new(m.id, now, epoch);
                     p.addr = m.address;
                     p.name = m.name;
                     p.weight = m.weight;

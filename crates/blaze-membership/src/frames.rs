@@ -442,6 +442,8 @@ mod tests {
             redelivered: true,
             p2p_seq: 300,
             one_way: true,
+            queue_op: blaze_wire::QueueOp::SUBSCRIBE,
+            p2p_epoch: 1 << 40,
         };
         round(BodyOut::Request(r), |f| {
             assert!(matches!(f.body, Body::Request(x) if x == r))
@@ -460,6 +462,7 @@ mod tests {
             p2p_seq: 4,
             correlation: 5,
             queue: "q",
+            p2p_epoch: 7,
             ..Ack::default()
         };
         round(BodyOut::Ack(ack), |f| {

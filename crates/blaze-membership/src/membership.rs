@@ -237,6 +237,8 @@ pub struct Membership<const M: usize, const G: usize, const S: usize, const B: u
     pub(crate) next_probe_seq: u64,
     pub(crate) next_correlation: u64,
     pub(crate) next_queue_id: u64,
+    /// The epoch the next life of a point-to-point channel gets.
+    pub(crate) next_epoch: u64,
     pub(crate) stats: Stats,
 }
 
@@ -264,8 +266,18 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             next_probe_seq: 1,
             next_correlation: 1,
             next_queue_id: 1,
+            next_epoch: crate::peer::first_epoch(me.incarnation),
             stats: Stats::default(),
         })
+    }
+
+    /// A fresh point-to-point channel epoch: greater than every epoch this
+    /// process handed out before (and, through the incarnation in its high
+    /// bits, than those of earlier incarnations).
+    pub(crate) fn new_epoch(&mut self) -> u64 {
+        let e = self.next_epoch;
+        self.next_epoch = e.wrapping_add(1);
+        e
     }
 
     // ------------------------------------------------------------ getters
@@ -534,7 +546,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                     let open = self
                         .peers
                         .iter()
-                        .any(|p| p.id == to && (p.tx_synced || seq == p.tx_start));
+                        .any(|p| p.id == to && (p.tx_synced || seq == 1));
                     if open {
                         take(next_tx);
                     }

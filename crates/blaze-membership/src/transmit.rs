@@ -119,13 +119,15 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                     self.group_frame(now, slot, bit, buf),
                 ));
             }
-            if p.ack_due && p.alive() && p.rx_next.is_some() {
+            if p.ack_due
+                && p.alive()
+                && let Some((epoch, next)) = p.rx
+            {
                 p.ack_due = false;
                 let ack = Ack {
                     target: Some(p.id),
-                    p2p_seq: p.rx_next.map_or(0, |n| n.wrapping_sub(1)),
-                    correlation: 0,
-                    queue: "",
+                    p2p_seq: next.wrapping_sub(1),
+                    p2p_epoch: epoch,
                     ..Ack::default()
                 };
                 return Some((
@@ -181,7 +183,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             }
             *sent = true;
             let (to, seq, header) = (*to, *seq, *header);
-            let addr = self.peer(to).and_then(|p| p.addr)?;
+            let (addr, epoch) = self.peer(to).and_then(|p| Some((p.addr?, p.tx_epoch)))?;
             let slot = self.slots.get(i)?;
             let req = Request {
                 correlation: header.correlation,
@@ -192,7 +194,8 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                 redelivered: header.redelivered,
                 p2p_seq: seq,
                 one_way: header.one_way,
-                ..Request::default()
+                queue_op: header.queue_op,
+                p2p_epoch: epoch,
             };
             return Some((
                 Destination::Peer(addr),
@@ -243,8 +246,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
     /// Until the peer acknowledged the first message of a channel's life,
     /// only that message goes out.
     fn may_send(&self, to: blaze_wire::MemberId, seq: u64) -> bool {
-        self.peer(to)
-            .is_some_and(|p| p.tx_synced || seq == p.tx_start)
+        self.peer(to).is_some_and(|p| p.tx_synced || seq == 1)
     }
 
     /// Encodes the group-wide frame `bit` of group `slot`.
