@@ -128,13 +128,6 @@ pub(crate) enum Control {
         target: MemberId,
         correlation: u64,
     },
-    /// A leave passed on by the coordinator (sent as the leaver).
-    ForwardLeave {
-        to: blaze_wire::Destination,
-        slot_group: usize,
-        member: MemberId,
-        incarnation: u64,
-    },
     ForwardJoin {
         to: SocketAddr,
         slot_group: usize,
@@ -558,9 +551,6 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         for g in self.groups.iter().flatten() {
             if let Phase::Joining { deadline } = g.phase {
                 take(deadline);
-            }
-            for (_, at) in g.undecided.iter() {
-                take(*at);
             }
         }
         self.set_timer(Timer::Dynamic, next);

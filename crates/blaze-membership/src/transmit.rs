@@ -37,18 +37,6 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                     Destination::Peer(to),
                     frames::emit(buf, zero, me, &BodyOut::Probe(probe)),
                 ),
-                Control::ForwardLeave {
-                    to,
-                    slot_group,
-                    member,
-                    incarnation,
-                } => {
-                    let Some(g) = self.group(slot_group) else {
-                        return Some((to, Err(WireError::Nothing)));
-                    };
-                    let leave = BodyOut::Leave(Leave { incarnation });
-                    (to, frames::emit(buf, g.id, member, &leave))
-                }
                 Control::Suspect { to, suspect } => (
                     Destination::Peer(to),
                     frames::emit(buf, zero, me, &BodyOut::Suspect(suspect)),
@@ -300,6 +288,12 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                 let mut members: heapless::Vec<blaze_wire::ViewMember<'_>, M> =
                     heapless::Vec::new();
                 for (m, a) in g.view.members.iter().zip(addrs.iter()) {
+                    // The member's metadata as this member knows it.
+                    let metadata = if m.id == me {
+                        self.me.metadata.as_bytes()
+                    } else {
+                        self.peer(m.id).map_or(&[][..], |p| p.metadata.as_bytes())
+                    };
                     let _ = members.push(blaze_wire::ViewMember {
                         id: Some(m.id),
                         name: m.name.as_str(),
@@ -308,7 +302,14 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                         address: a.ip(),
                         port: a.port,
                         rank: m.rank,
-                        metadata: None,
+                        metadata: if metadata.is_empty() {
+                            None
+                        } else {
+                            <blaze_wire::BlazeMessage<'_> as blaze_wire::Message<'_>>::parse(
+                                metadata,
+                            )
+                            .ok()
+                        },
                     });
                 }
                 let body = BodyOut::View {
@@ -316,6 +317,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                     merge: g.view.merge,
                     members: &members,
                     merged_from: &g.merged_from,
+                    left: &g.view_left,
                 };
                 frames::emit(buf, g.id, me, &body)
             }
