@@ -141,4 +141,35 @@ mod tests {
         assert_eq!(back, batch);
         assert_eq!(back.messages.iter().next().unwrap().payload, b"hi");
     }
+
+    #[test]
+    fn totem_recovery_byte_vector() {
+        let msgs = [DataMessage {
+            payload: b"a",
+            recovered: Some(RecoveredMessage {
+                sender: None,
+                seq: 9,
+                safe: true,
+            }),
+            ..DataMessage::default()
+        }];
+        let batch = DataBatch {
+            messages: Repeated::from_slice(&msgs),
+            ring: Some(crate::RingId { rep: None, seq: 5 }),
+            recovered_from: Some(crate::RingId { rep: None, seq: 4 }),
+            ..DataBatch::default()
+        };
+        let expected = [
+            0x22, 0x09, // messages {
+            0x0a, 0x01, b'a', //   payload = "a"
+            0x32, 0x04, 0x10, 0x09, 0x18, 0x01, //   recovered { seq = 9, safe = true } }
+            0x42, 0x02, 0x10, 0x05, // ring { seq = 5 }
+            0x4a, 0x02, 0x10, 0x04, // recovered_from { seq = 4 }
+        ];
+        let mut buf = [0u8; 32];
+        let n = batch.emit(&mut buf).unwrap();
+        assert_eq!(&buf[..n], &expected[..]);
+        assert_eq!(batch.encoded_len(), expected.len());
+        assert_eq!(DataBatch::parse(&expected).unwrap(), batch);
+    }
 }

@@ -125,3 +125,38 @@ message! {
         4 => ack: bool,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{BlazeMessage, Message};
+
+    #[test]
+    fn commit_hop_left_and_metadata_byte_vector() {
+        let members = [ViewMember {
+            metadata: Some(BlazeMessage::default()),
+            ..ViewMember::default()
+        }];
+        let left = [MemberId::from_u128(1)];
+        let v = View {
+            members: Repeated::from_slice(&members),
+            commit_hop: 2,
+            left: Repeated::from_slice(&left),
+            ..View::default()
+        };
+        let mut expected = std::vec![
+            0x12, 0x02, 0x42, 0x00, // members { metadata {} }
+            0x38, 0x02, // commit_hop = 2
+            0x42, 0x10, // left: one 16-byte id
+        ];
+        expected.extend_from_slice(&[0; 15]);
+        expected.push(1);
+        let mut buf = [0u8; 64];
+        let n = v.emit(&mut buf).unwrap();
+        assert_eq!(&buf[..n], &expected[..]);
+        let back = View::parse(&expected).unwrap();
+        assert_eq!(back.commit_hop, 2);
+        assert_eq!(back.left.iter().collect::<std::vec::Vec<_>>(), left);
+        assert!(back.members.iter().next().unwrap().metadata.is_some());
+    }
+}

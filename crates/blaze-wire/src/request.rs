@@ -84,3 +84,38 @@ message! {
         8 => p2p_epoch: u64,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Message;
+
+    #[test]
+    fn queue_op_and_epoch_byte_vectors() {
+        let r = Request {
+            queue: "q",
+            queue_op: QueueOp::SUBSCRIBE,
+            p2p_epoch: 300,
+            ..Request::default()
+        };
+        let expected = [
+            0x2a, 0x01, b'q', // queue = "q"
+            0x48, 0x05, // queue_op = SUBSCRIBE
+            0x50, 0xac, 0x02, // p2p_epoch = 300
+        ];
+        let mut buf = [0u8; 16];
+        let n = r.emit(&mut buf).unwrap();
+        assert_eq!(&buf[..n], &expected[..]);
+        assert_eq!(Request::parse(&expected).unwrap(), r);
+
+        let a = Ack {
+            p2p_seq: 3,
+            p2p_epoch: 7,
+            ..Ack::default()
+        };
+        let expected = [0x10, 0x03, 0x40, 0x07];
+        let n = a.emit(&mut buf).unwrap();
+        assert_eq!(&buf[..n], &expected[..]);
+        assert_eq!(Ack::parse(&expected).unwrap(), a);
+    }
+}
