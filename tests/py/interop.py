@@ -109,6 +109,55 @@ def known_frames(cls):
     op.map, op.kind, op.key, op.value = "config", 3, b"k", b"v"
     op.version, op.request_id, op.owner, op.fence = 4, 77, SENDER, 3
     out["map_op"] = f
+
+    three = (3).to_bytes(16, "big")
+    f = header()
+    d = f.data
+    d.first_seq, d.qos = 40, 4
+    d.ring.rep, d.ring.seq = SENDER, 12
+    for payload, topic in [(b"bid", "orders"), (b"ask", "quotes")]:
+        m = d.messages.add()
+        m.payload, m.topic = payload, topic
+    out["totem_data"] = f
+
+    f = header()
+    d = f.data
+    d.first_seq, d.qos = 1, 3
+    d.ring.rep, d.ring.seq = SENDER, 12
+    d.recovered_from.rep, d.recovered_from.seq = three, 8
+    m = d.messages.add()
+    m.payload, m.topic = b"old", "orders"
+    m.recovered.sender, m.recovered.seq, m.recovered.safe = three, 77, True
+    out["totem_recovery"] = f
+
+    f = header()
+    v = f.view
+    v.members.add().id = SENDER
+    v.members.add().id = three
+    v.ring.rep, v.ring.seq = SENDER, 12
+    s = v.ring_states.add()
+    s.id, s.aru, s.high_delivered = SENDER, 70, 69
+    s.old_ring.rep, s.old_ring.seq = three, 8
+    v.commit_hop = 2
+    out["commit"] = f
+
+    f = header()
+    v = f.view
+    v.view_id = 5
+    m = v.members.add()
+    m.id, m.name, m.rank = SENDER, "alice", 1
+    put(m.metadata, "role", text_value="db")
+    v.left.append(three)
+    out["view_left"] = f
+
+    f = header()
+    r = f.request
+    r.target, r.queue, r.p2p_seq, r.one_way, r.queue_op, r.p2p_epoch = three, "jobs", 1, True, 5, 9
+    out["queue_subscribe"] = f
+
+    f = header()
+    f.ack.target, f.ack.p2p_seq, f.ack.p2p_epoch = three, 1, 9
+    out["p2p_ack"] = f
     return out
 
 
@@ -135,6 +184,31 @@ def python_frames(cls):
     r = f.request
     r.correlation, r.payload, r.queue, r.redelivered, r.timeout_us = 99, b"ping", "jobs", True, 5000
     out.append(("request", f))
+
+    f = header()
+    r = f.request
+    r.correlation, r.payload, r.queue, r.one_way = 5, b"job", "jobs", True
+    r.queue_op, r.p2p_seq, r.p2p_epoch = 2, 3, 1 << 40
+    out.append(("queue_deliver", f))
+
+    f = header()
+    d = f.data
+    d.qos, d.first_seq = 3, 1
+    d.ring.rep, d.ring.seq = (0xAA).to_bytes(16, "big"), 4
+    d.recovered_from.rep, d.recovered_from.seq = (0xAA).to_bytes(16, "big"), 3
+    m = d.messages.add()
+    m.payload, m.topic = b"x", "t"
+    m.recovered.sender, m.recovered.seq, m.recovered.safe = (2).to_bytes(16, "big"), 6, True
+    out.append(("totem_recovery", f))
+
+    f = header()
+    v = f.view
+    v.commit_hop = 3
+    v.left.append((7).to_bytes(16, "big"))
+    m = v.members.add()
+    m.id = (1).to_bytes(16, "big")
+    put(m.metadata, "n", int_value=1)
+    out.append(("commit_left", f))
 
     f = header()
     p = f.parity

@@ -12,7 +12,9 @@
 //!   admits it in its next view. If no member claims an installed view after
 //!   `join_wait`, the best joiner (by weight, then id) forms the first view
 //!   with every joiner it has heard.
-//! - **Leave / failure**: the coordinator drops left or failed members; when
+//! - **Leave / failure**: the coordinator drops left or failed members (the
+//!   view lists those that left in `View.left`, so every member reports a
+//!   leave or a failure alike); when
 //!   the coordinator itself goes, the next member in order (by its own
 //!   failure detector) takes over.
 //! - **Partition and merge**: each side's coordinator keeps its side's view.
@@ -25,7 +27,7 @@
 
 use crate::frames::View as WireView;
 use crate::group::{Foreign, Phase};
-use crate::membership::{Control, LEAVE_TRIES, Membership, PlainEvent};
+use crate::membership::{Membership, PlainEvent};
 use crate::peer::{DUE_HEARTBEAT, DUE_JOIN, DUE_LEAVE, DUE_VIEW, Peer};
 use crate::view::{View, make_view_id, sort_members, view_counter};
 use crate::{Name, ViewMember};
@@ -126,14 +128,6 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
     /// Runs the view logic of every group after any input.
     pub(crate) fn maintain(&mut self, now: Instant) {
         for slot in 0..G {
-            while let Some(g) = self.group_mut(slot) {
-                let Some(i) = g.undecided.iter().position(|(_, at)| *at <= now) else {
-                    break;
-                };
-                let (member, _) = g.undecided.swap_remove(i);
-                let group = g.id;
-                self.push_event(PlainEvent::MemberFailed { group, member });
-            }
             match self.group(slot).map(|g| g.phase) {
                 Some(Phase::Joining { deadline }) if now >= deadline => {
                     self.form(now, slot);
@@ -290,56 +284,10 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         if merge && !merged_from.contains(&g.view.id) {
             let _ = merged_from.insert(0, g.view.id);
         }
-        // Members removed because they left: pass their leave on ahead of
-        // the view, so that members that missed it still see a leave.
-        let left: heapless::Vec<(MemberId, u64), M> = g
-            .view
-            .members
-            .iter()
-            .filter(|m| m.id != me && g.left.contains(&m.id))
-            .map(|m| (m.id, m.incarnation))
-            .collect();
-        for (member, incarnation) in left {
-            self.forward_leave(slot, member, incarnation);
-        }
         if let Some(g) = self.group_mut(slot) {
             g.counter = counter;
         }
         self.issue(now, slot, members, merge, &merged_from);
-    }
-
-    fn forward_leave(&mut self, slot: usize, member: MemberId, incarnation: u64) {
-        if !self.unicast_mode() {
-            let to = blaze_wire::Destination::Group;
-            self.push_control(Control::ForwardLeave {
-                to,
-                slot_group: slot,
-                member,
-                incarnation,
-            });
-            return;
-        }
-        let Some(g) = self.group(slot) else { return };
-        let mut targets: heapless::Vec<core::net::SocketAddr, M> = heapless::Vec::new();
-        for m in g
-            .view
-            .members
-            .iter()
-            .filter(|m| m.id != member && m.id != self.me.id)
-        {
-            if let Some(addr) = self.peer(m.id).and_then(|p| p.addr) {
-                let _ = targets.push(addr);
-            }
-        }
-        for addr in targets {
-            let to = blaze_wire::Destination::Peer(addr);
-            self.push_control(Control::ForwardLeave {
-                to,
-                slot_group: slot,
-                member,
-                incarnation,
-            });
-        }
     }
 
     fn issue(
@@ -437,6 +385,11 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             self.stats.views_refused += 1;
             return;
         }
+        // Members the view says left gracefully (the others it dropped
+        // failed), whether or not their own `Leave` reached this member.
+        for id in v.left() {
+            g.mark_left(id);
+        }
         let mut members: heapless::Vec<ViewMember, M> = heapless::Vec::new();
         for m in v.members() {
             let entry = ViewMember {
@@ -463,6 +416,15 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             },
             sender,
         );
+        // Metadata of members whose `Join` this member never saw.
+        for m in v.members() {
+            if let Some(p) = self.peer_mut(m.id)
+                && p.incarnation == m.incarnation
+                && let Some(md) = m.metadata
+            {
+                p.metadata = md;
+            }
+        }
     }
 
     /// Installs `view` and reports the differences as events.
@@ -513,7 +475,8 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                     }
                 }
                 None => {
-                    let mut p = Peer::new(m.id, now, crate::peer::channel_start(&mut self.rng));
+                    let epoch = self.new_epoch();
+                    let mut p = Peer::new(m.id, now, epoch);
                     p.addr = m.address;
                     p.name = m.name;
                     p.weight = m.weight;
@@ -534,7 +497,6 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         let group = g.id;
         let old = core::mem::replace(&mut g.view, view);
         let installed = &g.view;
-        g.undecided.retain(|(m, _)| !installed.contains(*m));
         // A member admitted again is no longer "left".
         let old_members = &old;
         g.left
@@ -545,6 +507,13 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         g.foreign = None;
         let new_view = g.view.clone();
         let left = g.left.clone();
+        // The members of the old view that left (listed in `View.left`).
+        g.view_left = old
+            .members
+            .iter()
+            .filter(|o| left.contains(&o.id) && !new_view.contains(o.id))
+            .map(|o| o.id)
+            .collect();
         self.stats.views_installed += 1;
         self.push_event(PlainEvent::ViewInstalled {
             group,
@@ -570,8 +539,6 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                 });
             }
         }
-        let suspect = self.config.suspect_after();
-        let grace = self.config.retransmit_interval * u64::from(LEAVE_TRIES + 1);
         for o in old.members.iter() {
             if !new_view
                 .members
@@ -579,19 +546,8 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                 .any(|m| m.id == o.id && o.incarnation == m.incarnation)
             {
                 let member = o.id;
-                let heard = self.peer(member).is_some_and(|p| {
-                    p.alive() && now.saturating_duration_since(p.last_heard) < suspect
-                });
                 if left.contains(&member) {
                     self.push_event(PlainEvent::MemberLeft { group, member });
-                } else if heard && member != me {
-                    // Probably a leave whose frame we missed so far.
-                    if let Some(g) = self.group_mut(slot) {
-                        if g.undecided.is_full() {
-                            g.undecided.remove(0);
-                        }
-                        let _ = g.undecided.push((member, now + grace));
-                    }
                 } else {
                     self.push_event(PlainEvent::MemberFailed { group, member });
                 }

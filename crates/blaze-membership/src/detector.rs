@@ -49,7 +49,8 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                     }
                 }
             }
-            let mut p = Peer::new(id, now, crate::peer::channel_start(&mut self.rng));
+            let epoch = self.new_epoch();
+            let mut p = Peer::new(id, now, epoch);
             p.addr = addr;
             p.incarnation = incarnation.unwrap_or(0);
             p.incarnation_known = incarnation.is_some();
@@ -57,7 +58,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             return true;
         };
         let mut restarted = false;
-        let start = crate::peer::channel_start(&mut self.rng);
+        let epoch = self.next_epoch;
         let Some(p) = self.peers.get_mut(i) else {
             return false;
         };
@@ -81,13 +82,14 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             restarted = true;
         }
         if restarted {
-            p.reset(now, start);
+            p.reset(now, epoch);
         }
         p.last_heard = now;
         if addr.is_some() {
             p.addr = addr;
         }
         if restarted {
+            self.next_epoch = epoch.wrapping_add(1);
             self.on_peer_gone(now, id);
         }
         true
@@ -115,9 +117,9 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
 
     fn declare_failed(&mut self, now: Instant, id: MemberId) {
         debug!("member {} declared failed", id);
-        let start = crate::peer::channel_start(&mut self.rng);
+        let epoch = self.new_epoch();
         if let Some(p) = self.peer_mut(id) {
-            p.reset(now, start);
+            p.reset(now, epoch);
             p.dead_since = Some(now);
         }
         self.stats.failures_declared += 1;

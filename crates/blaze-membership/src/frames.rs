@@ -143,6 +143,16 @@ pub(crate) struct ViewMember<'a> {
     pub(crate) incarnation: u64,
     pub(crate) address: Option<SocketAddr>,
     pub(crate) rank: u64,
+    /// The member's metadata, re-encoded (`None` if absent or too large).
+    pub(crate) metadata: Option<Metadata>,
+}
+
+/// A received metadata message, re-encoded into owned storage.
+fn copy_metadata(m: Option<BlazeMessage<'_>>) -> Option<Metadata> {
+    let mut md = [0u8; MAX_METADATA];
+    m.and_then(|m| m.emit(&mut md).ok())
+        .and_then(|n| md.get(..n))
+        .and_then(Metadata::new)
 }
 
 impl<'a> View<'a> {
@@ -156,8 +166,14 @@ impl<'a> View<'a> {
                 incarnation: m.incarnation,
                 address: decode_addr(m.address, m.port),
                 rank: m.rank,
+                metadata: copy_metadata(m.metadata),
             })
         })
+    }
+
+    /// The members of the previous view that left gracefully.
+    pub(crate) fn left(&self) -> impl Iterator<Item = MemberId> + 'a {
+        self.wire.left.iter().filter(|id| !id.is_nil())
     }
 
     /// Number of valid members listed.
@@ -183,13 +199,7 @@ impl<'a> Frame<'a> {
         }
         let body = match f.body {
             WireBody::Join(j) => {
-                let mut md = [0u8; MAX_METADATA];
-                let metadata = j
-                    .metadata
-                    .and_then(|m| m.emit(&mut md).ok())
-                    .and_then(|n| md.get(..n))
-                    .and_then(Metadata::new)
-                    .unwrap_or_default();
+                let metadata = copy_metadata(j.metadata).unwrap_or_default();
                 Body::Join(JoinIn {
                     member_name: j.member_name,
                     weight: j.weight,
@@ -236,6 +246,8 @@ pub(crate) enum BodyOut<'a> {
         merge: bool,
         members: &'a [blaze_wire::ViewMember<'a>],
         merged_from: &'a [u64],
+        /// Members of the previous view that left gracefully.
+        left: &'a [MemberId],
     },
     Heartbeat(Heartbeat),
     Probe(Probe),
@@ -278,11 +290,13 @@ pub(crate) fn emit(
             merge,
             members,
             merged_from,
+            left,
         } => WireBody::View(blaze_wire::View {
             view_id,
             merge,
             members: blaze_wire::Repeated::from_slice(members),
             merged_from: blaze_wire::Repeated::from_slice(merged_from),
+            left: blaze_wire::Repeated::from_slice(left),
             ..blaze_wire::View::default()
         }),
         BodyOut::Heartbeat(h) => WireBody::Heartbeat(blaze_wire::Heartbeat {
@@ -379,11 +393,16 @@ mod tests {
     #[test]
     fn view_round_trip() {
         let a6 = AddrBytes::new(Some("[::1]:9".parse().unwrap()));
+        let mut md = [0u8; 32];
+        let mut w = blaze_wire::BlazeMessageWriter::new(&mut md);
+        w.put("role", blaze_wire::Value::Text("db")).unwrap();
+        let n = w.finish();
         let members = [
             blaze_wire::ViewMember {
                 id: Some(MemberId::from_u128(7)),
                 name: "m",
                 rank: 0,
+                metadata: Some(BlazeMessage::parse(&md[..n]).unwrap()),
                 ..Default::default()
             },
             blaze_wire::ViewMember {
@@ -405,6 +424,7 @@ mod tests {
             merge: true,
             members: &members,
             merged_from: &[3, 1 << 33],
+            left: &[MemberId::from_u128(9), MemberId::from_u128(10)],
         };
         round(body, |f| match f.body {
             Body::View(v) => {
@@ -422,6 +442,13 @@ mod tests {
                     ]
                 );
                 assert_eq!(v.member_count(), 2);
+                let first = v.members().next().unwrap();
+                assert_eq!(first.metadata.unwrap().as_bytes(), &md[..n]);
+                assert_eq!(v.members().nth(1).unwrap().metadata, None);
+                assert_eq!(
+                    v.left().map(|m| m.as_u128()).collect::<std::vec::Vec<_>>(),
+                    std::vec![9, 10]
+                );
                 assert_eq!(
                     v.merged_from().collect::<std::vec::Vec<_>>(),
                     std::vec![3, 1 << 33]
@@ -442,6 +469,8 @@ mod tests {
             redelivered: true,
             p2p_seq: 300,
             one_way: true,
+            queue_op: blaze_wire::QueueOp::SUBSCRIBE,
+            p2p_epoch: 1 << 40,
         };
         round(BodyOut::Request(r), |f| {
             assert!(matches!(f.body, Body::Request(x) if x == r))
@@ -460,6 +489,7 @@ mod tests {
             p2p_seq: 4,
             correlation: 5,
             queue: "q",
+            p2p_epoch: 7,
             ..Ack::default()
         };
         round(BodyOut::Ack(ack), |f| {

@@ -36,10 +36,9 @@ pub(crate) struct Group<const M: usize> {
     /// Members that announced a graceful leave (until they join again).
     pub(crate) left: heapless::Vec<MemberId, M>,
     pub(crate) foreign: Option<Foreign>,
-    /// Members removed by the coordinator while still heard from here: a
-    /// leave that has not reached us yet, or a failure. Decided when their
-    /// `Leave` arrives, or as a failure at the deadline.
-    pub(crate) undecided: heapless::Vec<(MemberId, Instant), M>,
+    /// Members of the previous view that left gracefully, as the installed
+    /// view says (`View.left`); the others it dropped failed.
+    pub(crate) view_left: heapless::Vec<MemberId, M>,
     /// The views merged into the installed one (when it is a merge).
     pub(crate) merged_from: heapless::Vec<u64, 4>,
     /// Pending multicast frames (`DUE_*` bits).
@@ -59,7 +58,7 @@ impl<const M: usize> Group<M> {
             counter: 0,
             left: heapless::Vec::new(),
             foreign: None,
-            undecided: heapless::Vec::new(),
+            view_left: heapless::Vec::new(),
             merged_from: heapless::Vec::new(),
             mcast: 0,
             installed_at: now,

@@ -53,8 +53,9 @@
 //! Broadcast to a group with a quality of service is composed in
 //! `blaze-node` from this crate and the multicast protocols. Nothing here
 //! authenticates peers. Exactly-once processing of queue messages is not
-//! promised. Point-to-point channels restart (new random numbering, the
-//! first message alone until acknowledged) when a member is declared failed;
+//! promised. Point-to-point channels restart (a new `p2p_epoch`, numbering
+//! from 1, the first message alone until acknowledged) when a member is
+//! declared failed;
 //! the member that was declared failed learns it from the view that
 //! excluded it, or from the merge that brings it back, and restarts its
 //! side too, renumbering what it had not got acknowledged.

@@ -128,13 +128,6 @@ pub(crate) enum Control {
         target: MemberId,
         correlation: u64,
     },
-    /// A leave passed on by the coordinator (sent as the leaver).
-    ForwardLeave {
-        to: blaze_wire::Destination,
-        slot_group: usize,
-        member: MemberId,
-        incarnation: u64,
-    },
     ForwardJoin {
         to: SocketAddr,
         slot_group: usize,
@@ -237,6 +230,8 @@ pub struct Membership<const M: usize, const G: usize, const S: usize, const B: u
     pub(crate) next_probe_seq: u64,
     pub(crate) next_correlation: u64,
     pub(crate) next_queue_id: u64,
+    /// The epoch the next life of a point-to-point channel gets.
+    pub(crate) next_epoch: u64,
     pub(crate) stats: Stats,
 }
 
@@ -264,8 +259,18 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             next_probe_seq: 1,
             next_correlation: 1,
             next_queue_id: 1,
+            next_epoch: crate::peer::first_epoch(me.incarnation),
             stats: Stats::default(),
         })
+    }
+
+    /// A fresh point-to-point channel epoch: greater than every epoch this
+    /// process handed out before (and, through the incarnation in its high
+    /// bits, than those of earlier incarnations).
+    pub(crate) fn new_epoch(&mut self) -> u64 {
+        let e = self.next_epoch;
+        self.next_epoch = e.wrapping_add(1);
+        e
     }
 
     // ------------------------------------------------------------ getters
@@ -534,7 +539,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                     let open = self
                         .peers
                         .iter()
-                        .any(|p| p.id == to && (p.tx_synced || seq == p.tx_start));
+                        .any(|p| p.id == to && (p.tx_synced || seq == 1));
                     if open {
                         take(next_tx);
                     }
@@ -546,9 +551,6 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         for g in self.groups.iter().flatten() {
             if let Phase::Joining { deadline } = g.phase {
                 take(deadline);
-            }
-            for (_, at) in g.undecided.iter() {
-                take(*at);
             }
         }
         self.set_timer(Timer::Dynamic, next);

@@ -1,12 +1,15 @@
 //! Point-to-point messages and inboxes (request / reply).
 //!
 //! Every message to one member travels as a `Request` frame with a
-//! per-pair sequence number (`p2p_seq`, from 1). The receiver accepts only
-//! the next number in order, acknowledges cumulatively with `Ack.p2p_seq`,
+//! per-pair sequence number (`p2p_seq`, from 1) within an epoch of the
+//! channel (`p2p_epoch`). The receiver accepts only the next number in
+//! order, acknowledges cumulatively with `Ack.p2p_seq` and `Ack.p2p_epoch`,
 //! and drops (but re-acknowledges) duplicates and gaps; the sender repeats
 //! every unacknowledged message each `retransmit_interval` (go-back-N), so
-//! delivery is reliable and FIFO per pair while both members live. State is
-//! reset when either side declares the other failed.
+//! delivery is reliable and FIFO per pair while both members live. A side
+//! that declares the other failed resets the channel: it starts a greater
+//! epoch (renumbering what is still unacknowledged from 1), which the
+//! receiver recognises as a new life; messages of older epochs are stale.
 //!
 //! Replies are `Reply` frames repeated until the requester acknowledges them
 //! with `Ack.correlation` (or a few times at most). A reply for a request
@@ -14,14 +17,10 @@
 
 use crate::frames::{Ack, Reply, Request};
 use crate::membership::{Control, Membership, Pending, PlainEvent, Record};
-use crate::peer::{SEQ_WINDOW, serial_diff};
 use crate::pool::{Header, Inbound, SlotState, alloc};
 use crate::{Name, SendError};
-use blaze_wire::{Duration, GroupId, Instant, MemberId};
+use blaze_wire::{Duration, GroupId, Instant, MemberId, QueueOp};
 use core::net::SocketAddr;
-
-/// Marks coordinator-assigned queue message ids.
-pub(crate) const QUEUE_ID_BIT: u64 = 1 << 63;
 
 /// Why an inbound message was not accepted (it will be retransmitted).
 pub(crate) struct NoStorage;
@@ -39,6 +38,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             queue: Name::default(),
             redelivered: false,
             one_way: true,
+            queue_op: QueueOp::NONE,
         };
         let r = self.p2p_send(now, to, header, payload);
         self.update_timers(now);
@@ -135,9 +135,10 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             queue: Name::default(),
             redelivered: false,
             one_way: false,
+            queue_op: QueueOp::NONE,
         };
         self.p2p_send(now, to, header, payload)?;
-        self.next_correlation = (self.next_correlation + 1) & !QUEUE_ID_BIT;
+        self.next_correlation = self.next_correlation.wrapping_add(1).max(1);
         let _ = self.pending.push(Pending {
             correlation,
             target: to,
@@ -190,6 +191,8 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                 redelivered: header.redelivered,
                 p2p_seq: 0,
                 one_way: header.one_way,
+                queue_op: header.queue_op,
+                p2p_epoch: 0,
             };
             return self
                 .accept(now, to, header.group, &req)
@@ -231,20 +234,30 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             return;
         };
         p.ack_due = true;
-        let s = r.p2p_seq;
-        if let Some(expected) = p.rx_next {
-            let d = serial_diff(s, expected);
-            // Far off: the sender started a new life of the channel (it
-            // declared us failed meanwhile); take its number as the start.
-            if d != 0 && d.abs() < SEQ_WINDOW {
+        let (e, s) = (r.p2p_epoch, r.p2p_seq);
+        match p.rx {
+            // The epoch being received: only the next message is taken.
+            Some((epoch, next)) if epoch == e && s != next => {
                 self.stats.p2p_duplicates += 1;
                 return;
             }
+            Some((epoch, _)) if epoch == e => {}
+            // A newer epoch (the sender reset the channel): it starts at 1.
+            Some((epoch, _)) if e > epoch && s == 1 => {}
+            // An older epoch, or a newer one not from its start.
+            Some(_) => {
+                self.stats.p2p_duplicates += 1;
+                return;
+            }
+            // This side forgot the channel: the sender sends nothing but its
+            // first unacknowledged message until acknowledged, so that one
+            // is the start.
+            None => {}
         }
         match self.accept(now, sender, group, r) {
             Ok(()) => {
                 if let Some(p) = self.peer_mut(sender) {
-                    p.rx_next = Some(s.wrapping_add(1));
+                    p.rx = Some((e, s.wrapping_add(1)));
                 }
             }
             Err(NoStorage) => self.stats.p2p_no_storage += 1,
@@ -260,7 +273,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         group: GroupId,
         r: &Request<'_>,
     ) -> Result<(), NoStorage> {
-        if !r.queue.is_empty() {
+        if r.queue_op != QueueOp::NONE {
             return self.accept_queue(now, from, group, r);
         }
         let inbound = if r.one_way {
@@ -336,21 +349,19 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
     }
 
     pub(crate) fn on_ack(&mut self, _now: Instant, sender: MemberId, a: &Ack<'_>) {
-        let acked = self.peer_mut(sender).and_then(|p| {
-            // Only acks of this life of the channel count.
-            let in_life =
-                serial_diff(a.p2p_seq, p.tx_start) >= 0 && serial_diff(p.tx_next, a.p2p_seq) > 0;
+        let acked = self.peer_mut(sender).is_some_and(|p| {
+            // Only acks of this epoch of the channel count.
+            let in_life = a.p2p_epoch == p.tx_epoch && a.p2p_seq >= 1 && a.p2p_seq < p.tx_next;
             if in_life {
                 p.tx_synced = true;
             }
-            in_life.then_some(p.tx_start)
+            in_life
         });
-        if let Some(start) = acked {
+        if acked {
             for s in self.slots.iter_mut() {
                 if let SlotState::Outgoing { to, seq, .. } = s.state
                     && to == sender
-                    && serial_diff(seq, start) >= 0
-                    && serial_diff(a.p2p_seq, seq) >= 0
+                    && seq <= a.p2p_seq
                 {
                     s.state = SlotState::Free;
                 }
@@ -397,7 +408,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                         })
                         .and_then(|p| p.any);
                     let rerouted = header.target.is_none()
-                        && header.queue.as_str().is_empty()
+                        && header.queue_op == QueueOp::NONE
                         && !header.one_way
                         && any
                             .is_some_and(|slot| self.reroute(now, i, slot, id, header.correlation));
@@ -418,15 +429,15 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         }
     }
 
-    /// Starts a new life of the channel to `id` on this side: fresh random
-    /// numbering; messages still unacknowledged are renumbered, in order,
-    /// into the new life (none is dropped).
+    /// Starts a new life of the channel to `id` on this side: a new epoch;
+    /// messages still unacknowledged are renumbered from 1, in order, into
+    /// it (none is dropped).
     pub(crate) fn reset_channel(&mut self, now: Instant, id: MemberId) {
-        let start = crate::peer::channel_start(&mut self.rng);
+        let epoch = self.new_epoch();
         let Some(p) = self.peer_mut(id) else { return };
-        p.tx_start = start;
+        p.tx_epoch = epoch;
         p.tx_synced = false;
-        p.rx_next = None;
+        p.rx = None;
         let mut pending: heapless::Vec<(u64, usize), S> = self
             .slots
             .iter()
@@ -437,7 +448,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             })
             .collect();
         pending.sort_unstable();
-        let mut next = start;
+        let mut next = 1;
         for (_, i) in pending {
             if let Some(SlotState::Outgoing {
                 seq, next_tx, sent, ..

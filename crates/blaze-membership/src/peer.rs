@@ -31,24 +31,26 @@ pub(crate) struct Peer<const G: usize> {
     pub(crate) claims: [Option<u64>; G],
     /// Per local group slot: pending unicast frames (`DUE_*` bits).
     pub(crate) due: [u8; G],
-    /// Point-to-point: first sequence number of this channel's life (a
-    /// random start, so that a peer that reset its side is recognised).
-    pub(crate) tx_start: u64,
+    /// Point-to-point: the epoch of this side's channel to the peer (sent
+    /// as `Request.p2p_epoch`); every reset starts a greater one, and
+    /// sequence numbers count from 1 within an epoch.
+    pub(crate) tx_epoch: u64,
     /// Point-to-point: next sequence number to send.
     pub(crate) tx_next: u64,
-    /// Point-to-point: whether the peer acknowledged `tx_start`; until then
-    /// only the first message is sent, so the peer can take its number as
-    /// the start of the channel.
+    /// Point-to-point: whether the peer acknowledged a message of
+    /// `tx_epoch`; until then only message 1 is sent, so the peer can take
+    /// it as the start of the epoch.
     pub(crate) tx_synced: bool,
-    /// Point-to-point: next sequence number expected (`None`: take the
-    /// next one received as the start).
-    pub(crate) rx_next: Option<u64>,
+    /// Point-to-point: the peer's epoch being received and the next
+    /// sequence number expected in it (`None`: take the next message of any
+    /// epoch as the start).
+    pub(crate) rx: Option<(u64, u64)>,
     /// Point-to-point: a cumulative ack is owed.
     pub(crate) ack_due: bool,
 }
 
 impl<const G: usize> Peer<G> {
-    pub(crate) fn new(id: MemberId, now: Instant, start: u64) -> Self {
+    pub(crate) fn new(id: MemberId, now: Instant, epoch: u64) -> Self {
         Peer {
             id,
             addr: None,
@@ -62,10 +64,10 @@ impl<const G: usize> Peer<G> {
             next_probe: now,
             claims: [None; G],
             due: [0; G],
-            tx_start: start,
-            tx_next: start,
+            tx_epoch: epoch,
+            tx_next: 1,
             tx_synced: false,
-            rx_next: None,
+            rx: None,
             ack_due: false,
         }
     }
@@ -75,30 +77,22 @@ impl<const G: usize> Peer<G> {
     }
 
     /// Forget everything tied to the previous life of the member.
-    pub(crate) fn reset(&mut self, now: Instant, start: u64) {
+    pub(crate) fn reset(&mut self, now: Instant, epoch: u64) {
         self.dead_since = None;
         self.last_heard = now;
         self.next_probe = now;
         self.claims = [None; G];
         self.due = [0; G];
-        self.tx_start = start;
-        self.tx_next = start;
+        self.tx_epoch = epoch;
+        self.tx_next = 1;
         self.tx_synced = false;
-        self.rx_next = None;
+        self.rx = None;
         self.ack_due = false;
     }
 }
 
-/// A random first sequence number in `1..2^62` (no wrap-around in a life).
-pub(crate) fn channel_start(rng: &mut blaze_wire::Rng) -> u64 {
-    (rng.next_u64() >> 2) | 1
+/// The first point-to-point channel epoch of a process: the incarnation in
+/// the high 32 bits, so a restarted process starts above its predecessor.
+pub(crate) fn first_epoch(incarnation: u64) -> u64 {
+    (incarnation << 32) | 1
 }
-
-/// How far `a` is ahead of `b` in serial-number order.
-pub(crate) fn serial_diff(a: u64, b: u64) -> i64 {
-    a.wrapping_sub(b) as i64
-}
-
-/// Sequence numbers further apart than this belong to different lives of
-/// a channel.
-pub(crate) const SEQ_WINDOW: i64 = 1 << 32;

@@ -1,9 +1,10 @@
 //! Fixed storage slots for message payloads and their bookkeeping.
 
 use crate::Name;
-use blaze_wire::{GroupId, Instant, MemberId};
+use blaze_wire::{GroupId, Instant, MemberId, QueueOp};
 
-/// The header fields of a point-to-point `Request` frame.
+/// The header fields of a point-to-point `Request` frame (its epoch and
+/// sequence number come from the channel when it is sent).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Header {
     pub(crate) group: GroupId,
@@ -13,6 +14,8 @@ pub(crate) struct Header {
     pub(crate) queue: Name,
     pub(crate) redelivered: bool,
     pub(crate) one_way: bool,
+    /// The role of the message in queue messaging.
+    pub(crate) queue_op: QueueOp,
 }
 
 /// What a received payload is, for `poll_event`.
@@ -66,7 +69,8 @@ pub(crate) enum SlotState {
     },
     /// A received payload awaiting `poll_event`.
     Inbound(Inbound),
-    /// The coordinator's copy of a queue message.
+    /// The coordinator's copy of a queue message (the only copy when the
+    /// coordinator produced it itself).
     Queued {
         slot_group: usize,
         queue: Name,

@@ -6,7 +6,8 @@
 //!    subscription goes to the coordinator (and again to every new
 //!    coordinator).
 //! 2. A producer's [`send_queue`](crate::Membership::send_queue) keeps a copy
-//!    of the message and sends it to the coordinator.
+//!    of the message and sends it to the coordinator. The coordinator's own
+//!    messages are queued at once, in a single copy.
 //! 3. The coordinator dispatches each message to the live consumer with the
 //!    fewest unacknowledged deliveries (at most `PREFETCH` each) and keeps
 //!    it until the consumer [`ack`](crate::Membership::ack)s; then it tells
@@ -25,10 +26,10 @@
 //! deduplicate (the `redelivered` flag tells them when to look).
 
 use crate::membership::{Consumer, Membership, PREFETCH, PlainEvent};
-use crate::messaging::{NoStorage, QUEUE_ID_BIT};
+use crate::messaging::NoStorage;
 use crate::pool::{Header, Inbound, QueueState, SlotState, alloc};
 use crate::{Delivery, Name, SendError};
-use blaze_wire::{GroupId, Instant, MemberId};
+use blaze_wire::{GroupId, Instant, MemberId, QueueOp};
 
 impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<M, G, S, B> {
     /// Consumes queue `queue` of `group` from this member.
@@ -96,24 +97,58 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             return Err(SendError::NotInGroup);
         }
         let correlation = self.next_correlation;
-        let state = SlotState::Produced {
-            slot_group: slot,
-            queue: name,
-            correlation,
-            coordinator: None,
-            redelivered: false,
-        };
-        let i = alloc(&mut self.slots, state, payload).ok_or(SendError::StorageFull)?;
-        if let Err(e) = self.forward_produced(now, i) {
-            if let Some(s) = self.slots.get_mut(i) {
-                s.state = SlotState::Free;
+        let coordinator = self.group(slot).and_then(|g| g.view.coordinator());
+        if coordinator == Some(self.me.id) {
+            // Queued at once, in its only copy; one slot stays free so that
+            // a queued message can always be dispatched.
+            if self.free_slots() < 2 {
+                return Err(SendError::StorageFull);
             }
-            return Err(e);
+            let state = self.queued_state(slot, name, self.me.id, correlation, false);
+            alloc(&mut self.slots, state, payload).ok_or(SendError::StorageFull)?;
+        } else {
+            let state = SlotState::Produced {
+                slot_group: slot,
+                queue: name,
+                correlation,
+                coordinator: None,
+                redelivered: false,
+            };
+            let i = alloc(&mut self.slots, state, payload).ok_or(SendError::StorageFull)?;
+            if let Err(e) = self.forward_produced(now, i) {
+                if let Some(s) = self.slots.get_mut(i) {
+                    s.state = SlotState::Free;
+                }
+                return Err(e);
+            }
         }
-        self.next_correlation = (self.next_correlation + 1) & !QUEUE_ID_BIT;
+        self.next_correlation = self.next_correlation.wrapping_add(1).max(1);
         self.dispatch_queues(now);
         self.update_timers(now);
         Ok(correlation)
+    }
+
+    /// The coordinator's record of a new queue message (its delivery id
+    /// assigned now).
+    fn queued_state(
+        &mut self,
+        slot: usize,
+        queue: Name,
+        producer: MemberId,
+        producer_correlation: u64,
+        redelivered: bool,
+    ) -> SlotState {
+        let id = self.next_queue_id;
+        self.next_queue_id = self.next_queue_id.wrapping_add(1).max(1);
+        SlotState::Queued {
+            slot_group: slot,
+            queue,
+            id,
+            producer,
+            producer_correlation,
+            redelivered,
+            state: QueueState::Pending,
+        }
     }
 
     /// Acknowledges a queue delivery: the coordinator forgets the message.
@@ -130,6 +165,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             queue: delivery.queue,
             redelivered: false,
             one_way: true,
+            queue_op: QueueOp::CONSUMED,
         };
         let _ = slot;
         let r = self.p2p_send(now, delivery.coordinator, header, &[]);
@@ -155,8 +191,13 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             queue,
             redelivered: false,
             one_way: true,
+            queue_op: if on {
+                QueueOp::SUBSCRIBE
+            } else {
+                QueueOp::UNSUBSCRIBE
+            },
         };
-        self.p2p_send(now, coordinator, header, &[u8::from(on)])
+        self.p2p_send(now, coordinator, header, &[])
     }
 
     /// Sends the producer's copy in slot `i` to the current coordinator.
@@ -176,6 +217,15 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         };
         let g = self.group(slot_group).ok_or(SendError::NotInGroup)?;
         let coordinator = g.view.coordinator().ok_or(SendError::NotInGroup)?;
+        if coordinator == self.me.id {
+            // This member coordinates now: the copy becomes the queue's.
+            let me = self.me.id;
+            let state = self.queued_state(slot_group, queue, me, correlation, redelivered);
+            if let Some(s) = self.slots.get_mut(i) {
+                s.state = state;
+            }
+            return Ok(());
+        }
         let header = Header {
             group: g.id,
             correlation,
@@ -184,6 +234,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             queue,
             redelivered,
             one_way: true,
+            queue_op: QueueOp::PRODUCE,
         };
         // Copy the payload out: the same pool holds the outgoing copy.
         let mut buf = [0u8; B];
@@ -220,129 +271,158 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
     /// An in-order queue frame from `from` (or from this member).
     pub(crate) fn accept_queue(
         &mut self,
-        _now: Instant,
+        now: Instant,
         from: MemberId,
         group: GroupId,
         r: &crate::frames::Request<'_>,
     ) -> Result<(), NoStorage> {
-        let Some(queue) = Name::new(r.queue) else {
+        let Some(queue) = Name::new(r.queue).filter(|n| !n.as_str().is_empty()) else {
+            self.stats.malformed += 1;
             return Ok(());
         };
         let Some(slot) = self.group_slot(group) else {
             self.stats.other_group += 1;
             return Ok(());
         };
-        if r.target.is_none() {
-            // A producer's message, for the coordinator.
-            if self.group(slot).is_none_or(|g| g.view.id == 0) {
-                self.stats.queue_not_coordinator += 1;
-                return Ok(());
+        match r.queue_op {
+            QueueOp::PRODUCE => {
+                // A producer's message, for the coordinator.
+                if self.group(slot).is_none_or(|g| g.view.id == 0) {
+                    self.stats.queue_not_coordinator += 1;
+                    return Ok(());
+                }
+                // One slot stays free so that a queued message can always
+                // be dispatched (the producer retransmits meanwhile).
+                if self.free_slots() < 2 {
+                    return Err(NoStorage);
+                }
+                let state = self.queued_state(slot, queue, from, r.correlation, r.redelivered);
+                alloc(&mut self.slots, state, r.payload).ok_or(NoStorage)?;
+                Ok(())
             }
-            let id = QUEUE_ID_BIT | self.next_queue_id;
-            let state = SlotState::Queued {
-                slot_group: slot,
-                queue,
-                id,
-                producer: from,
-                producer_correlation: r.correlation,
-                redelivered: r.redelivered,
-                state: QueueState::Pending,
-            };
-            alloc(&mut self.slots, state, r.payload).ok_or(NoStorage)?;
-            self.next_queue_id += 1;
-            return Ok(());
-        }
-        if !r.one_way {
-            // A delivery to this consumer.
-            let delivery = Delivery {
-                group,
-                coordinator: from,
-                id: r.correlation,
-                queue,
-            };
-            return self.deliver(
-                Inbound::Queue {
-                    delivery,
-                    redelivered: r.redelivered,
-                },
-                r.payload,
-            );
-        }
-        if r.correlation == 0 {
-            // A consumer (un)subscribes.
-            let c = Consumer {
-                slot_group: slot,
-                queue,
-                member: from,
-            };
-            if r.payload.first() == Some(&1) {
+            QueueOp::DELIVER => {
+                // A delivery to this consumer.
+                let delivery = Delivery {
+                    group,
+                    coordinator: from,
+                    id: r.correlation,
+                    queue,
+                };
+                self.deliver(
+                    Inbound::Queue {
+                        delivery,
+                        redelivered: r.redelivered,
+                    },
+                    r.payload,
+                )
+            }
+            QueueOp::SUBSCRIBE => {
+                let c = Consumer {
+                    slot_group: slot,
+                    queue,
+                    member: from,
+                };
                 if !self.consumers.contains(&c) && self.consumers.push(c).is_err() {
                     return Err(NoStorage);
                 }
-            } else {
+                Ok(())
+            }
+            QueueOp::UNSUBSCRIBE => {
+                let c = Consumer {
+                    slot_group: slot,
+                    queue,
+                    member: from,
+                };
                 self.consumers.retain(|x| *x != c);
                 self.requeue(slot, Some(queue), from);
+                Ok(())
             }
-            return Ok(());
-        }
-        if r.correlation & QUEUE_ID_BIT != 0 {
-            // A consumer acknowledges a delivery.
-            let Some(i) = self.slots.iter().position(|s| {
-                matches!(s.state, SlotState::Queued { id, state: QueueState::InFlight { consumer }, .. }
-                    if id == r.correlation && consumer == from)
-            }) else {
-                self.stats.queue_stale_acks += 1;
-                return Ok(());
-            };
-            let Some(SlotState::Queued {
-                producer,
-                producer_correlation,
-                queue,
-                ..
-            }) = self.slots.get(i).map(|s| s.state)
-            else {
-                return Ok(());
-            };
-            let header = Header {
-                group,
-                correlation: producer_correlation,
-                target: Some(producer),
-                timeout_us: 0,
-                queue,
-                redelivered: false,
-                one_way: true,
-            };
-            // Free the slot first: a local producer needs no new slot, a
-            // remote one needs exactly this one.
-            let saved = self.slots.get(i).map(|s| s.state);
-            if let Some(s) = self.slots.get_mut(i) {
-                s.state = SlotState::Free;
-            }
-            match self.p2p_send(_now, producer, header, &[]) {
-                Ok(()) | Err(SendError::UnknownMember) => Ok(()),
-                Err(_) => {
-                    if let (Some(s), Some(st)) = (self.slots.get_mut(i), saved) {
-                        s.state = st;
-                    }
-                    Err(NoStorage)
+            QueueOp::CONSUMED => self.on_consumed(now, from, group, slot, r.correlation),
+            QueueOp::PRODUCED => {
+                // The coordinator reports a consumer's ack to this producer.
+                let Some(i) = self.slots.iter().position(|s| {
+                    matches!(s.state, SlotState::Produced { slot_group, correlation, .. }
+                        if slot_group == slot && correlation == r.correlation)
+                }) else {
+                    return Ok(());
+                };
+                if let Some(s) = self.slots.get_mut(i) {
+                    s.state = SlotState::Free;
                 }
+                self.push_event(PlainEvent::QueueAcked {
+                    group,
+                    correlation: r.correlation,
+                });
+                Ok(())
             }
-        } else {
-            // The coordinator reports a consumer's ack to this producer.
-            let Some(i) = self.slots.iter().position(|s| {
-                matches!(s.state, SlotState::Produced { slot_group, correlation, .. }
-                    if slot_group == slot && correlation == r.correlation)
-            }) else {
-                return Ok(());
-            };
+            _ => {
+                self.stats.malformed += 1;
+                Ok(())
+            }
+        }
+    }
+
+    /// A consumer acknowledges delivery `id`: the coordinator forgets the
+    /// message and tells its producer.
+    fn on_consumed(
+        &mut self,
+        now: Instant,
+        from: MemberId,
+        group: GroupId,
+        slot: usize,
+        id: u64,
+    ) -> Result<(), NoStorage> {
+        let Some(i) = self.slots.iter().position(|s| {
+            matches!(s.state, SlotState::Queued { slot_group, id: q, state: QueueState::InFlight { consumer }, .. }
+                if slot_group == slot && q == id && consumer == from)
+        }) else {
+            self.stats.queue_stale_acks += 1;
+            return Ok(());
+        };
+        let Some(SlotState::Queued {
+            producer,
+            producer_correlation,
+            queue,
+            ..
+        }) = self.slots.get(i).map(|s| s.state)
+        else {
+            return Ok(());
+        };
+        if producer == self.me.id {
+            // The coordinator's own message: done.
             if let Some(s) = self.slots.get_mut(i) {
                 s.state = SlotState::Free;
             }
             self.push_event(PlainEvent::QueueAcked {
                 group,
-                correlation: r.correlation,
+                correlation: producer_correlation,
             });
-            Ok(())
+            return Ok(());
+        }
+        let header = Header {
+            group,
+            correlation: producer_correlation,
+            target: Some(producer),
+            timeout_us: 0,
+            queue,
+            redelivered: false,
+            one_way: true,
+            queue_op: QueueOp::PRODUCED,
+        };
+        // Free the slot first: the message to the producer needs exactly
+        // this one.
+        let saved = self.slots.get(i).map(|s| s.state);
+        if let Some(s) = self.slots.get_mut(i) {
+            s.state = SlotState::Free;
+        }
+        match self.p2p_send(now, producer, header, &[]) {
+            Ok(()) | Err(SendError::UnknownMember) => Ok(()),
+            Err(_) => {
+                if let (Some(s), Some(st)) = (self.slots.get_mut(i), saved) {
+                    s.state = st;
+                }
+                Err(NoStorage)
+            }
         }
     }
 
@@ -381,10 +461,29 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         let Some(g) = self.group(slot) else { return };
         let coordinator = g.view.coordinator();
         if coordinator != Some(me) {
-            // Only the coordinator holds queue state.
+            // Only the coordinator holds queue state; its own messages go
+            // back to being a producer's copies, for the new coordinator.
             for s in self.slots.iter_mut() {
-                if matches!(s.state, SlotState::Queued { slot_group, .. } if slot_group == slot) {
-                    s.state = SlotState::Free;
+                if let SlotState::Queued {
+                    slot_group,
+                    queue,
+                    producer,
+                    producer_correlation,
+                    ..
+                } = s.state
+                    && slot_group == slot
+                {
+                    s.state = if producer == me {
+                        SlotState::Produced {
+                            slot_group,
+                            queue,
+                            correlation: producer_correlation,
+                            coordinator: None,
+                            redelivered: true,
+                        }
+                    } else {
+                        SlotState::Free
+                    };
                 }
             }
             self.consumers.retain(|c| c.slot_group != slot);
@@ -487,7 +586,8 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                 timeout_us: 0,
                 queue,
                 redelivered,
-                one_way: false,
+                one_way: true,
+                queue_op: QueueOp::DELIVER,
             };
             let mut buf = [0u8; B];
             let len = self.slots.get(i).map_or(0, |s| s.len);

@@ -3,7 +3,7 @@
 use crate::Name;
 use crate::frames::{Body, Frame, Heartbeat, JoinIn, Leave};
 use crate::group::Phase;
-use crate::membership::{Control, Membership, PlainEvent};
+use crate::membership::{Control, Membership};
 use blaze_wire::{GroupId, Instant, MemberId};
 use core::net::SocketAddr;
 
@@ -94,14 +94,6 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         };
         if let Some(g) = self.group_mut(slot) {
             g.mark_left(sender);
-            if let Some(i) = g.undecided.iter().position(|(m, _)| *m == sender) {
-                g.undecided.swap_remove(i);
-                let group = g.id;
-                self.push_event(PlainEvent::MemberLeft {
-                    group,
-                    member: sender,
-                });
-            }
         }
         if let Some(c) = self.peer_mut(sender).and_then(|p| p.claims.get_mut(slot)) {
             *c = None;

@@ -37,18 +37,6 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                     Destination::Peer(to),
                     frames::emit(buf, zero, me, &BodyOut::Probe(probe)),
                 ),
-                Control::ForwardLeave {
-                    to,
-                    slot_group,
-                    member,
-                    incarnation,
-                } => {
-                    let Some(g) = self.group(slot_group) else {
-                        return Some((to, Err(WireError::Nothing)));
-                    };
-                    let leave = BodyOut::Leave(Leave { incarnation });
-                    (to, frames::emit(buf, g.id, member, &leave))
-                }
                 Control::Suspect { to, suspect } => (
                     Destination::Peer(to),
                     frames::emit(buf, zero, me, &BodyOut::Suspect(suspect)),
@@ -119,13 +107,15 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                     self.group_frame(now, slot, bit, buf),
                 ));
             }
-            if p.ack_due && p.alive() && p.rx_next.is_some() {
+            if p.ack_due
+                && p.alive()
+                && let Some((epoch, next)) = p.rx
+            {
                 p.ack_due = false;
                 let ack = Ack {
                     target: Some(p.id),
-                    p2p_seq: p.rx_next.map_or(0, |n| n.wrapping_sub(1)),
-                    correlation: 0,
-                    queue: "",
+                    p2p_seq: next.wrapping_sub(1),
+                    p2p_epoch: epoch,
                     ..Ack::default()
                 };
                 return Some((
@@ -181,7 +171,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             }
             *sent = true;
             let (to, seq, header) = (*to, *seq, *header);
-            let addr = self.peer(to).and_then(|p| p.addr)?;
+            let (addr, epoch) = self.peer(to).and_then(|p| Some((p.addr?, p.tx_epoch)))?;
             let slot = self.slots.get(i)?;
             let req = Request {
                 correlation: header.correlation,
@@ -192,6 +182,8 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                 redelivered: header.redelivered,
                 p2p_seq: seq,
                 one_way: header.one_way,
+                queue_op: header.queue_op,
+                p2p_epoch: epoch,
             };
             return Some((
                 Destination::Peer(addr),
@@ -242,8 +234,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
     /// Until the peer acknowledged the first message of a channel's life,
     /// only that message goes out.
     fn may_send(&self, to: blaze_wire::MemberId, seq: u64) -> bool {
-        self.peer(to)
-            .is_some_and(|p| p.tx_synced || seq == p.tx_start)
+        self.peer(to).is_some_and(|p| p.tx_synced || seq == 1)
     }
 
     /// Encodes the group-wide frame `bit` of group `slot`.
@@ -297,6 +288,12 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                 let mut members: heapless::Vec<blaze_wire::ViewMember<'_>, M> =
                     heapless::Vec::new();
                 for (m, a) in g.view.members.iter().zip(addrs.iter()) {
+                    // The member's metadata as this member knows it.
+                    let metadata = if m.id == me {
+                        self.me.metadata.as_bytes()
+                    } else {
+                        self.peer(m.id).map_or(&[][..], |p| p.metadata.as_bytes())
+                    };
                     let _ = members.push(blaze_wire::ViewMember {
                         id: Some(m.id),
                         name: m.name.as_str(),
@@ -305,6 +302,14 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                         address: a.ip(),
                         port: a.port,
                         rank: m.rank,
+                        metadata: if metadata.is_empty() {
+                            None
+                        } else {
+                            <blaze_wire::BlazeMessage<'_> as blaze_wire::Message<'_>>::parse(
+                                metadata,
+                            )
+                            .ok()
+                        },
                     });
                 }
                 let body = BodyOut::View {
@@ -312,6 +317,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                     merge: g.view.merge,
                     members: &members,
                     merged_from: &g.merged_from,
+                    left: &g.view_left,
                 };
                 frames::emit(buf, g.id, me, &body)
             }

@@ -170,12 +170,16 @@ fn queue_world(seed: u64) -> World<Node> {
 const MESSAGES: u8 = 24;
 
 fn produce(w: &mut World<Node>, from_ms: u64) -> Rc<RefCell<BTreeSet<u64>>> {
+    produce_from(w, 4, from_ms)
+}
+
+fn produce_from(w: &mut World<Node>, producer: usize, from_ms: u64) -> Rc<RefCell<BTreeSet<u64>>> {
     let sent: Rc<RefCell<BTreeSet<u64>>> = Rc::default();
     for i in 0..MESSAGES {
         let s = sent.clone();
         w.at(at(from_ms + u64::from(i) * 20), move |w| {
             let c = w
-                .command(4, |n, now| n.m.send_queue(now, group(), "q", &[i]))
+                .command(producer, |n, now| n.m.send_queue(now, group(), "q", &[i]))
                 .unwrap();
             s.borrow_mut().insert(c.expect("send_queue"));
         });
@@ -185,8 +189,16 @@ fn produce(w: &mut World<Node>, from_ms: u64) -> Rc<RefCell<BTreeSet<u64>>> {
 
 /// Every correlation acked exactly once at the producer.
 fn check_acked_once(w: &World<Node>, sent: &BTreeSet<u64>) -> Result<(), String> {
+    check_acked_once_at(w, 4, sent)
+}
+
+fn check_acked_once_at(
+    w: &World<Node>,
+    producer: usize,
+    sent: &BTreeSet<u64>,
+) -> Result<(), String> {
     let mut acked: BTreeMap<u64, usize> = BTreeMap::new();
-    for r in w.events().iter().filter(|r| r.node == 4) {
+    for r in w.events().iter().filter(|r| r.node == producer) {
         if let Ev::QueueAcked(c) = r.event {
             *acked.entry(c).or_default() += 1;
         }
@@ -245,6 +257,47 @@ fn queue_with_three_consumers_survives_a_consumer_crash() {
             Ok(())
         }
     );
+}
+
+/// The coordinator produces to a queue it dispatches itself: a burst that
+/// fits its storage once (but not twice) is taken at once, before any
+/// consumer acknowledges, and every message then reaches one consumer once
+/// and is acknowledged to the coordinator once. (The coordinator used to
+/// keep two copies of each of its own messages, a producer copy and a queue
+/// copy, so such a burst filled its storage: an application that consumes
+/// only after producing stalled.)
+#[test]
+fn coordinator_produces_to_its_own_queue() {
+    const BURST: u8 = 40;
+    run_seeds!("coordinator_produces_to_its_own_queue", 200, |seed| {
+        let mut setup = Setup::new(config(100, 500, None));
+        setup.weights.insert(0, 10);
+        setup.consumers = vec![1, 2, 3];
+        // Consumers acknowledge long after the burst.
+        setup.ack_delay = Some(Duration::from_millis(1_500));
+        let mut w = World::new(seed, 5, setup.factory());
+        w.set_default_link(LinkConfig::default().with_loss(0.1));
+        let sent: Rc<RefCell<BTreeSet<u64>>> = Rc::default();
+        let s = sent.clone();
+        w.at(at(1_500), move |w| {
+            for i in 0..BURST {
+                let c = w
+                    .command(0, |n, now| n.m.send_queue(now, group(), "q", &[i]))
+                    .unwrap();
+                s.borrow_mut().insert(c.expect("send_queue"));
+            }
+        });
+        w.run_until(at(12_000));
+        check_acked_once_at(&w, 0, &sent.borrow())?;
+        let d = deliveries(&w);
+        for i in 0..BURST {
+            match d.get(&i).map(Vec::as_slice) {
+                Some([(node, false)]) if [1, 2, 3].contains(node) => {}
+                other => return Err(format!("message {i}: deliveries {other:?}")),
+            }
+        }
+        Ok(())
+    });
 }
 
 /// The coordinator (which dispatches the queue) crashes: producers send

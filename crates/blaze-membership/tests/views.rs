@@ -306,6 +306,64 @@ fn graceful_leave_is_seen_within_one_round_trip() {
     });
 }
 
+/// A member that hears neither another member's `Join` nor its `Leave`
+/// learns both from the coordinator's views: the metadata from the view's
+/// member listing, the leave from `View.left` (reported as a leave, not a
+/// failure).
+#[test]
+fn views_carry_member_metadata_and_who_left() {
+    run_seeds!("views_carry_member_metadata_and_who_left", 50, |seed| {
+        let mut md = [0u8; 32];
+        let mut wr = blaze_wire::BlazeMessageWriter::new(&mut md);
+        wr.put("role", blaze_wire::Value::Text("db")).unwrap();
+        let n = wr.finish();
+        let mut setup = Setup::new(config(100, 500, None));
+        setup.weights.insert(0, 10);
+        setup.metadata.insert(3, md[..n].to_vec());
+        setup.idle = vec![3];
+        let mut w = World::new(seed, 5, setup.factory());
+        w.set_default_link(LinkConfig::perfect(Duration::from_millis(2)));
+        // Nothing from node 3 reaches node 4 from its join until its leave
+        // is done.
+        w.set_link(
+            3,
+            4,
+            LinkConfig::perfect(Duration::from_millis(2)).with_loss(1.0),
+        );
+        w.at(at(500), |w| {
+            w.command(3, |n, now| n.m.join(now, GROUP).map(|_| ()));
+        });
+        w.at(at(1_500), |w| {
+            w.command(3, |n, now| n.m.leave(now, group()))
+                .unwrap()
+                .unwrap();
+        });
+        w.at(at(1_700), |w| {
+            w.set_link(3, 4, LinkConfig::perfect(Duration::from_millis(2)));
+        });
+        w.run_until(at(1_400));
+        if !converged(&w, &[0, 1, 2, 3, 4]) {
+            return Err("no common view".into());
+        }
+        let info = w.machine(4).and_then(|n| n.m.member(id_of(3)));
+        if info.map(|i| i.metadata.as_bytes().to_vec()) != Some(md[..n].to_vec()) {
+            return Err(format!("node 4 does not know node 3's metadata: {info:?}"));
+        }
+        w.run_until(at(2_500));
+        let four: Vec<&Ev> = w
+            .events()
+            .iter()
+            .filter(|r| r.node == 4 && r.time >= at(1_500))
+            .map(|r| &r.event)
+            .filter(|e| matches!(e, Ev::Left(_) | Ev::Failed(_)))
+            .collect();
+        if four != [&Ev::Left(id_of(3))] {
+            return Err(format!("node 4 saw {four:?}"));
+        }
+        Ok(())
+    });
+}
+
 /// The highest weight coordinates; without it, the oldest member does.
 #[test]
 fn coordinator_is_heaviest_then_oldest() {

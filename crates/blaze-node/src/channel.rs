@@ -8,16 +8,12 @@ use blaze_wire::{GroupId, Instant, MemberId, Transmit};
 
 use crate::{CustomProtocol, Qos};
 
-/// Bytes of one message slot of the total-order channel: the topic header
-/// ([`TOTEM_TOPIC_HEADER`]) and topic, then the payload, must fit in
-/// [`TotemRing::MAX_PAYLOAD`].
+/// Bytes of one message slot of the total-order channel: a message's
+/// topic and payload together must fit in [`TotemRing::MAX_PAYLOAD`] (the
+/// topic travels in the message's own `DataMessage.topic` field).
 pub const TOTEM_SLOT: usize = 256;
 /// Messages the total-order channel queues before the token takes them.
 pub const TOTEM_QUEUE: usize = 16;
-/// Bytes in front of the topic inside a total-order payload: the topic's
-/// length (one byte). Totem messages have no topic field, so the node
-/// writes `[topic length][topic][payload]` as the Totem payload.
-pub const TOTEM_TOPIC_HEADER: usize = 1;
 
 /// The Totem machine of a group's total-order channel: at most `PEERS`
 /// members on the ring (this one included) and a window of `W` messages

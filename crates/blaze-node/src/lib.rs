@@ -76,7 +76,7 @@ pub use custom::{CustomProtocol, NoCustom};
 mod channel;
 pub use channel::{
     Channel, STREAM_BEST_EFFORT, STREAM_RELIABLE, STREAM_RELIABLE_FEC, TOTEM_QUEUE, TOTEM_SLOT,
-    TOTEM_TOPIC_HEADER, TotemRing, TotemStorage,
+    TotemRing, TotemStorage,
 };
 mod config;
 pub use config::{Config, GroupBuffers, Identity, SlotStorage};

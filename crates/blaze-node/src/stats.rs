@@ -23,7 +23,4 @@ pub struct Stats {
     pub no_body: u64,
     /// Members of a view that did not fit a channel's peer table.
     pub peer_table_full: u64,
-    /// Total-order messages delivered by the ring without a valid topic
-    /// header (a member not running this node); skipped.
-    pub bad_topic_header: u64,
 }

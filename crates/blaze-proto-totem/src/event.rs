@@ -35,6 +35,9 @@ pub enum Event<'a> {
         /// True when it was sent with [`Qos::Safe`](crate::Qos::Safe) and is
         /// known to be held by every member of the current configuration.
         safe: bool,
+        /// The topic it was sent on ([`Totem::send_topic`](crate::Totem::send_topic);
+        /// empty for [`Totem::send`](crate::Totem::send)).
+        topic: &'a str,
         /// The payload.
         payload: &'a [u8],
     },

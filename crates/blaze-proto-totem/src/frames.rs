@@ -2,15 +2,16 @@
 //! through the shared codec of `blaze-wire`:
 //!
 //! - `DataBatch`: `Frame.sender` is the member that originated the messages
-//!   (also on retransmissions, which set `repair`); `stream` is the ring tag
-//!   ([`ring_tag`]); `first_seq` the ring sequence number of the first
-//!   message; `qos` is `AGREED` or `SAFE`. A batch with `window_start == 1`
-//!   carries messages of an old ring re-sent on a new one during recovery:
-//!   each payload starts with a [`RecoveryHeader`], and `Frame.sender` is the
-//!   member that re-sent it.
+//!   (also on retransmissions, which set `repair`); `ring` is the ring the
+//!   batch is broadcast on; `first_seq` the ring sequence number of the
+//!   first message; `qos` is `AGREED` or `SAFE`; each message names its
+//!   topic in `DataMessage.topic`. A batch with `recovered_from` set carries
+//!   messages of that old ring re-sent on the new one during recovery:
+//!   `Frame.sender` is the member that re-sent them and each message's
+//!   `recovered` names its original sender, sequence number and qos.
 //! - `Token`: the regular token, unicast to `next`.
 //! - `Join`: `proc_set`, `fail_set` and `ring_seq` of the gather state.
-//! - `View`: the commit token; `view_id` counts its hops from the
+//! - `View`: the commit token; `commit_hop` counts its hops from the
 //!   representative, `members` lists the new ring in ascending id order,
 //!   `ring` is the new ring and `ring_states` is filled in by each member.
 //!
@@ -18,18 +19,13 @@
 
 use blaze_wire::{
     Body, DataBatch, DataMessage, Frame, GroupId, Join, MemberId, MemberRingState, Message, Qos,
-    Repeated, RingId, SeqRange, Token, View, ViewMember, tag_len, varint_len,
+    RecoveredMessage, Repeated, RingId, SeqRange, Token, View, ViewMember, tag_len, varint_len,
 };
 
 pub(crate) use blaze_wire::DecodeError;
 
-use crate::window::HDR;
-
 /// Wire protocol version written and accepted.
 pub(crate) const VERSION: u32 = blaze_wire::VERSION;
-
-/// `DataBatch.window_start` value marking recovered messages.
-pub(crate) const RECOVERY_MARK: u64 = 1;
 
 const BODY_DATA: u32 = 10;
 
@@ -70,64 +66,9 @@ pub(crate) fn parse(buf: &[u8]) -> Result<FrameIn<'_>, DecodeError> {
     })
 }
 
-/// A 32-bit tag naming a ring in data batches (FNV-1a over the
-/// representative and the ring sequence number).
-pub(crate) fn ring_tag(ring: RingId) -> u32 {
-    let mut h: u32 = 0x811c_9dc5;
-    let rep = ring.rep.unwrap_or(MemberId::NIL).to_bytes();
-    for b in rep.iter().chain(ring.seq.to_le_bytes().iter()) {
-        h ^= u32::from(*b);
-        h = h.wrapping_mul(0x0100_0193);
-    }
-    h
-}
-
 /// The wire qos of a message.
 pub(crate) fn qos(safe: bool) -> Qos {
     if safe { Qos::SAFE } else { Qos::AGREED }
-}
-
-/// The header in front of a recovered message's payload: the old ring's
-/// tag, the message's sequence number there, its sender and qos.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct RecoveryHeader {
-    pub(crate) old_tag: u32,
-    pub(crate) old_seq: u64,
-    pub(crate) sender: MemberId,
-    pub(crate) safe: bool,
-}
-
-impl RecoveryHeader {
-    /// Writes the header into the first [`HDR`] bytes of `out`.
-    pub(crate) fn write(&self, out: &mut [u8; HDR]) {
-        let (tag, rest) = out.split_at_mut(4);
-        tag.copy_from_slice(&self.old_tag.to_le_bytes());
-        let (seq, rest) = rest.split_at_mut(8);
-        seq.copy_from_slice(&self.old_seq.to_le_bytes());
-        let (id, rest) = rest.split_at_mut(16);
-        id.copy_from_slice(&self.sender.to_bytes());
-        if let Some(q) = rest.first_mut() {
-            *q = u8::from(self.safe);
-        }
-    }
-
-    /// Splits a recovered payload into header and original payload.
-    pub(crate) fn read(payload: &[u8]) -> Option<(Self, &[u8])> {
-        let (h, body) = payload.split_at_checked(HDR)?;
-        let old_tag = u32::from_le_bytes(h.get(0..4)?.try_into().ok()?);
-        let old_seq = u64::from_le_bytes(h.get(4..12)?.try_into().ok()?);
-        let sender = MemberId::from_slice(h.get(12..28)?)?;
-        let safe = *h.get(28)? != 0;
-        Some((
-            RecoveryHeader {
-                old_tag,
-                old_seq,
-                sender,
-                safe,
-            },
-            body,
-        ))
-    }
 }
 
 /// Length of a nested message of `n` bytes in field `field`.
@@ -135,41 +76,40 @@ const fn nested(field: u32, n: usize) -> usize {
     tag_len(field) + varint_len(n as u64) + n
 }
 
-/// Bytes one message adds to a batch.
-pub(crate) fn batch_share(payload_len: usize) -> usize {
-    let m = DataMessage {
-        payload: &[],
-        ..DataMessage::default()
-    };
-    // The payload field: tag, length, bytes (absent when empty).
-    let body = m.encoded_len()
-        + if payload_len == 0 {
-            0
-        } else {
-            nested(1, payload_len)
-        };
+/// Bytes one message adds to a batch: its topic and payload fields (each
+/// absent when empty), and its origin when it is a recovered message.
+pub(crate) fn batch_share(
+    topic_len: usize,
+    payload_len: usize,
+    recovered: Option<&RecoveredMessage>,
+) -> usize {
+    let field = |n: u32, len: usize| if len == 0 { 0 } else { nested(n, len) };
+    let origin = recovered.map_or(0, |r| nested(6, r.encoded_len()));
+    let body = field(1, payload_len) + field(4, topic_len) + origin;
     nested(4, body)
 }
 
 /// The header of a data batch.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct DataOut {
-    pub(crate) tag: u32,
+    /// The ring the batch is broadcast on.
+    pub(crate) ring: RingId,
     pub(crate) first_seq: u64,
     pub(crate) safe: bool,
     pub(crate) repair: bool,
-    pub(crate) recovery: bool,
+    /// The re-sender's old ring, for a batch of recovered messages.
+    pub(crate) recovered_from: Option<RingId>,
 }
 
 impl DataOut {
     fn batch<'a>(&self, msgs: &'a [DataMessage<'a>]) -> DataBatch<'a> {
         DataBatch {
-            stream: self.tag,
             first_seq: self.first_seq,
             messages: Repeated::from_slice(msgs),
             qos: qos(self.safe),
             repair: self.repair,
-            window_start: if self.recovery { RECOVERY_MARK } else { 0 },
+            ring: Some(self.ring),
+            recovered_from: self.recovered_from,
             ..DataBatch::default()
         }
     }
@@ -315,7 +255,7 @@ impl Envelope {
             slot.id = Some(*id);
         }
         let view = View {
-            view_id: c.hop,
+            commit_hop: c.hop,
             members: Repeated::from_slice(members.get(..c.members.len()).unwrap_or(&[])),
             ring: Some(c.ring),
             ring_states: Repeated::from_slice(&c.states),
@@ -336,18 +276,27 @@ mod tests {
 
     #[test]
     fn data_len_matches_emit() {
+        let ring = RingId {
+            rep: Some(MemberId::from_u128(1)),
+            seq: 77,
+        };
         let hdr = DataOut {
-            tag: 77,
+            ring,
             first_seq: 300,
             safe: true,
-            ..DataOut::default()
+            repair: false,
+            recovered_from: None,
         };
-        let payloads: [&[u8]; 3] = [b"", b"abc", &[7; 200]];
-        let msgs = payloads.map(|p| DataMessage {
-            payload: p,
+        let parts: [(&str, &[u8]); 4] = [("", b""), ("t", b"abc"), ("", &[7; 200]), ("x", b"")];
+        let msgs = parts.map(|(topic, payload)| DataMessage {
+            payload,
+            topic,
             ..DataMessage::default()
         });
-        let share: usize = payloads.iter().map(|p| batch_share(p.len())).sum();
+        let share: usize = parts
+            .iter()
+            .map(|(t, p)| batch_share(t.len(), p.len(), None))
+            .sum();
         let mut buf = [0u8; 512];
         let n = ENV
             .emit_data(&mut buf, MemberId::from_u128(5), &hdr, &msgs)
@@ -357,25 +306,48 @@ mod tests {
         let BodyIn::Data(d) = f.body else {
             panic!("not data")
         };
-        assert_eq!((d.stream, d.first_seq, d.qos), (77, 300, Qos::SAFE));
-        assert_eq!(d.messages.iter().nth(1).unwrap().payload, b"abc");
+        assert_eq!((d.ring, d.first_seq, d.qos), (Some(ring), 300, Qos::SAFE));
+        assert_eq!(d.recovered_from, None);
+        let second = d.messages.iter().nth(1).unwrap();
+        assert_eq!((second.topic, second.payload), ("t", &b"abc"[..]));
     }
 
     #[test]
-    fn recovery_header_round_trip() {
-        let h = RecoveryHeader {
-            old_tag: 0xdead_beef,
-            old_seq: 1 << 40,
-            sender: MemberId::from_u128(u128::MAX - 3),
+    fn recovered_batch_len_matches_emit() {
+        let ring = RingId {
+            rep: Some(MemberId::from_u128(1)),
+            seq: 9,
+        };
+        let old = RingId {
+            rep: Some(MemberId::from_u128(2)),
+            seq: 7,
+        };
+        let hdr = DataOut {
+            ring,
+            first_seq: 1,
+            safe: false,
+            repair: false,
+            recovered_from: Some(old),
+        };
+        let origin = RecoveredMessage {
+            sender: Some(MemberId::from_u128(u128::MAX - 3)),
+            seq: 1 << 40,
             safe: true,
         };
-        let mut buf = [0u8; HDR + 2];
-        let mut hdr = [0u8; HDR];
-        h.write(&mut hdr);
-        buf[..HDR].copy_from_slice(&hdr);
-        buf[HDR..].copy_from_slice(b"hi");
-        assert_eq!(RecoveryHeader::read(&buf), Some((h, &b"hi"[..])));
-        assert_eq!(RecoveryHeader::read(&buf[..10]), None);
+        let msgs = [DataMessage {
+            payload: b"hi",
+            topic: "orders",
+            recovered: Some(origin),
+            ..DataMessage::default()
+        }];
+        let mut buf = [0u8; 256];
+        let n = ENV.emit_data(&mut buf, ENV.sender, &hdr, &msgs).unwrap();
+        assert_eq!(n, ENV.data_len(&hdr, batch_share(6, 2, Some(&origin))));
+        let BodyIn::Data(d) = parse(&buf[..n]).unwrap().body else {
+            panic!("not data")
+        };
+        assert_eq!(d.recovered_from, Some(old));
+        assert_eq!(d.messages.iter().next().unwrap().recovered, Some(origin));
     }
 
     #[test]
@@ -423,7 +395,7 @@ mod tests {
         let BodyIn::Commit(v) = parse(&buf[..n]).unwrap().body else {
             panic!("not a commit")
         };
-        assert_eq!(v.view_id, 2);
+        assert_eq!((v.commit_hop, v.view_id), (2, 0));
         assert_eq!(v.members.len(), 2);
         assert_eq!(v.ring_states.iter().next().unwrap().aru, 6);
     }

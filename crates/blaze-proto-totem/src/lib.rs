@@ -34,11 +34,13 @@
 //! ## Wire use
 //!
 //! `Token`, `Join` (`proc_set`, `fail_set`, `ring_seq`), `View` as the
-//! commit token (`view_id` counts its hops, `ring_states` carries each
+//! commit token (`commit_hop` counts its hops, `ring_states` carries each
 //! member's old ring, aru and highest delivered) and `DataBatch` with
-//! `Qos::AGREED` / `Qos::SAFE`, whose `stream` is a 32-bit tag of the ring
-//! id and whose `Frame.sender` is the message's originator (also on
-//! retransmissions). `window_start == 1` marks recovered messages.
+//! `Qos::AGREED` / `Qos::SAFE`, whose `ring` names the ring, whose
+//! messages carry their own `topic`, and whose `Frame.sender` is the
+//! message's originator (also on retransmissions). During recovery a batch
+//! names the re-sender's old ring in `recovered_from`, and each message its
+//! original sender, sequence number and qos in `DataMessage.recovered`.
 //!
 //! ## The sans-IO contract
 //!

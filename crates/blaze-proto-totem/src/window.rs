@@ -4,12 +4,7 @@
 
 use blaze_wire::MemberId;
 
-/// Bytes at the front of every slot reserved for the recovery header (old
-/// ring tag, old sequence number, sender, qos), so that a message can be
-/// re-sent encapsulated on a new ring without copying.
-pub(crate) const HDR: usize = 32;
-
-/// One stored message.
+/// One stored message: its topic, then its payload, in `data`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Slot<const P: usize> {
     /// Absolute position of the message; meaningful when `present`.
@@ -21,6 +16,9 @@ pub(crate) struct Slot<const P: usize> {
     pub(crate) seq: u64,
     /// Already re-sent on a new ring during recovery.
     pub(crate) recovered: bool,
+    /// Length of the topic at the front of `data`.
+    pub(crate) topic_len: u8,
+    /// Length of the payload after the topic.
     pub(crate) len: u16,
     pub(crate) data: [u8; P],
 }
@@ -33,16 +31,48 @@ impl<const P: usize> Slot<P> {
         sender: MemberId::NIL,
         seq: 0,
         recovered: false,
+        topic_len: 0,
         len: 0,
         data: [0; P],
     };
 
+    /// The topic.
+    pub(crate) fn topic(&self) -> &str {
+        topic_of(&self.data, self.topic_len)
+    }
+
     /// The payload.
     pub(crate) fn payload(&self) -> &[u8] {
-        self.data
-            .get(HDR..HDR + usize::from(self.len))
-            .unwrap_or(&[])
+        payload_of(&self.data, self.topic_len, self.len)
     }
+}
+
+/// The topic stored at the front of `data` (only ever written from a
+/// `&str`, so the fallback to "" is unreachable).
+pub(crate) fn topic_of(data: &[u8], topic_len: u8) -> &str {
+    data.get(..usize::from(topic_len))
+        .and_then(|t| core::str::from_utf8(t).ok())
+        .unwrap_or("")
+}
+
+/// The payload stored after the topic in `data`.
+pub(crate) fn payload_of(data: &[u8], topic_len: u8, len: u16) -> &[u8] {
+    let start = usize::from(topic_len);
+    data.get(start..start + usize::from(len)).unwrap_or(&[])
+}
+
+/// Writes `topic` then `payload` into `data`; `None` when they do not fit
+/// (a topic of at most 255 bytes, both together at most `data.len()`).
+pub(crate) fn store(data: &mut [u8], topic: &str, payload: &[u8]) -> Option<(u8, u16)> {
+    let topic_len = u8::try_from(topic.len()).ok()?;
+    let len = u16::try_from(payload.len()).ok()?;
+    if topic.len() + payload.len() > data.len() {
+        return None;
+    }
+    let (t, rest) = data.split_at_mut_checked(topic.len())?;
+    t.copy_from_slice(topic.as_bytes());
+    rest.get_mut(..payload.len())?.copy_from_slice(payload);
+    Some((topic_len, len))
 }
 
 /// Why a message was not stored.
@@ -105,30 +135,28 @@ impl<const W: usize, const P: usize> Window<W, P> {
         seq: u64,
         sender: MemberId,
         safe: bool,
+        topic: &str,
         payload: &[u8],
     ) -> Result<(), Refused> {
         if abs < self.base || self.has(abs) {
             return Err(Refused::Duplicate);
         }
-        if !self.fits(abs) || payload.len() > P.saturating_sub(HDR) {
+        if !self.fits(abs) {
             return Err(Refused::NoRoom);
         }
         let slot = self
             .slots
             .get_mut(Self::index(abs))
             .ok_or(Refused::NoRoom)?;
-        let dst = slot
-            .data
-            .get_mut(HDR..HDR + payload.len())
-            .ok_or(Refused::NoRoom)?;
-        dst.copy_from_slice(payload);
+        let (topic_len, len) = store(&mut slot.data, topic, payload).ok_or(Refused::NoRoom)?;
         slot.abs = abs;
         slot.present = true;
         slot.safe = safe;
         slot.sender = sender;
         slot.seq = seq;
         slot.recovered = false;
-        slot.len = u16::try_from(payload.len()).map_err(|_| Refused::NoRoom)?;
+        slot.topic_len = topic_len;
+        slot.len = len;
         Ok(())
     }
 
@@ -170,18 +198,24 @@ mod tests {
 
     #[test]
     fn stores_frees_and_refuses() {
-        let mut w: Window<4, 40> = Window::new();
+        let mut w: Window<4, 8> = Window::new();
         let m = MemberId::from_u128(7);
-        assert_eq!(w.insert(1, 1, m, false, b"a"), Ok(()));
-        assert_eq!(w.insert(1, 1, m, false, b"a"), Err(Refused::Duplicate));
-        assert_eq!(w.insert(5, 5, m, false, b"e"), Err(Refused::NoRoom));
-        assert_eq!(w.insert(4, 4, m, true, b"d"), Ok(()));
+        assert_eq!(w.insert(1, 1, m, false, "", b"a"), Ok(()));
+        assert_eq!(w.insert(1, 1, m, false, "", b"a"), Err(Refused::Duplicate));
+        assert_eq!(w.insert(5, 5, m, false, "", b"e"), Err(Refused::NoRoom));
+        assert_eq!(w.insert(4, 4, m, true, "top", b"d"), Ok(()));
         assert_eq!(w.get(4).map(Slot::payload), Some(&b"d"[..]));
-        assert_eq!(w.insert(2, 2, m, false, &[0; 9]), Err(Refused::NoRoom));
+        assert_eq!(w.get(4).map(Slot::topic), Some("top"));
+        assert_eq!(w.insert(2, 2, m, false, "", &[0; 9]), Err(Refused::NoRoom));
+        assert_eq!(
+            w.insert(2, 2, m, false, "abcd", &[0; 5]),
+            Err(Refused::NoRoom)
+        );
+        assert_eq!(w.insert(2, 2, m, false, "abcd", &[0; 4]), Ok(()));
         w.set_base(3);
         assert!(!w.has(1));
-        assert_eq!(w.insert(1, 1, m, false, b"a"), Err(Refused::Duplicate));
-        assert_eq!(w.insert(6, 6, m, false, b"f"), Ok(()));
+        assert_eq!(w.insert(1, 1, m, false, "", b"a"), Err(Refused::Duplicate));
+        assert_eq!(w.insert(6, 6, m, false, "", b"f"), Ok(()));
         assert_eq!(w.occupancy(), 2);
         w.set_base(100);
         assert_eq!(w.occupancy(), 0);

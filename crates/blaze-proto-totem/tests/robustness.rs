@@ -147,10 +147,15 @@ proptest! {
 fn send_refuses_oversized_and_applies_back_pressure() {
     let mut m = member(Instant::ZERO);
     assert_eq!(
-        m.send(Instant::ZERO, Qos::Agreed, &[0; 65]),
+        m.send(Instant::ZERO, Qos::Agreed, &[0; 97]),
         Err(SendError::TooLarge)
     );
-    assert_eq!(Member::MAX_PAYLOAD, 64);
+    assert_eq!(Member::MAX_PAYLOAD, 96);
+    // The topic shares the slot with the payload.
+    assert_eq!(
+        m.send_topic(Instant::ZERO, Qos::Agreed, "t", &[0; 96]),
+        Err(SendError::TooLarge)
+    );
     for _ in 0..4 {
         m.send(Instant::ZERO, Qos::Safe, b"x").unwrap();
     }

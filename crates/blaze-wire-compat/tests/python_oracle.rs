@@ -21,9 +21,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use blaze_wire::{
-    BlazeMessage, BlazeMessageWriter, Body, DataBatch, DataMessage, Frame, GroupId, Heartbeat,
-    Join, MapOp, MapOpKind, MemberId, Message, Nack, Qos, Repeated, SeqRange, StreamMark, VERSION,
-    Value,
+    Ack, BlazeMessage, BlazeMessageWriter, Body, DataBatch, DataMessage, Frame, GroupId, Heartbeat,
+    Join, MapOp, MapOpKind, MemberId, MemberRingState, Message, Nack, Qos, QueueOp,
+    RecoveredMessage, Repeated, Request, RingId, SeqRange, StreamMark, VERSION, Value, View,
+    ViewMember,
 };
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
@@ -86,6 +87,7 @@ fn known_frames() -> Vec<(&'static str, Vec<u8>)> {
         qos: Qos::RELIABLE,
         repair: true,
         window_start: 3,
+        ..DataBatch::default()
     };
     out.push(("data", emit(&header(Body::Data(data)))));
 
@@ -165,6 +167,124 @@ fn known_frames() -> Vec<(&'static str, Vec<u8>)> {
         ..MapOp::default()
     };
     out.push(("map_op", emit(&header(Body::MapOp(op)))));
+
+    // Totem: a batch on a ring with its topics in the messages, and a
+    // recovery batch re-sending an old ring's messages.
+    let ring = RingId {
+        rep: Some(SENDER),
+        seq: 12,
+    };
+    let old_ring = RingId {
+        rep: Some(MemberId::from_u128(3)),
+        seq: 8,
+    };
+    let msgs = [
+        DataMessage {
+            payload: b"bid",
+            topic: "orders",
+            ..DataMessage::default()
+        },
+        DataMessage {
+            payload: b"ask",
+            topic: "quotes",
+            ..DataMessage::default()
+        },
+    ];
+    let totem = DataBatch {
+        first_seq: 40,
+        messages: Repeated::from_slice(&msgs),
+        qos: Qos::SAFE,
+        ring: Some(ring),
+        ..DataBatch::default()
+    };
+    out.push(("totem_data", emit(&header(Body::Data(totem)))));
+    let recovered = [DataMessage {
+        payload: b"old",
+        topic: "orders",
+        recovered: Some(RecoveredMessage {
+            sender: Some(MemberId::from_u128(3)),
+            seq: 77,
+            safe: true,
+        }),
+        ..DataMessage::default()
+    }];
+    let recovery = DataBatch {
+        first_seq: 1,
+        messages: Repeated::from_slice(&recovered),
+        qos: Qos::AGREED,
+        ring: Some(ring),
+        recovered_from: Some(old_ring),
+        ..DataBatch::default()
+    };
+    out.push(("totem_recovery", emit(&header(Body::Data(recovery)))));
+
+    // A Totem commit token on its second hop.
+    let members = [
+        ViewMember {
+            id: Some(SENDER),
+            ..ViewMember::default()
+        },
+        ViewMember {
+            id: Some(MemberId::from_u128(3)),
+            ..ViewMember::default()
+        },
+    ];
+    let states = [MemberRingState {
+        id: Some(SENDER),
+        old_ring: Some(old_ring),
+        aru: 70,
+        high_delivered: 69,
+        received_flag: false,
+    }];
+    let commit = View {
+        members: Repeated::from_slice(&members),
+        ring: Some(ring),
+        ring_states: Repeated::from_slice(&states),
+        commit_hop: 2,
+        ..View::default()
+    };
+    out.push(("commit", emit(&header(Body::View(commit)))));
+
+    // A membership view naming a member that left, with member metadata.
+    let mut md = [0u8; 32];
+    let mut w = BlazeMessageWriter::new(&mut md);
+    w.put("role", Value::Text("db")).expect("fits");
+    let n = w.finish();
+    let role = BlazeMessage::parse(&md[..n]).expect("just written");
+    let members = [ViewMember {
+        id: Some(SENDER),
+        name: "alice",
+        rank: 1,
+        metadata: Some(role),
+        ..ViewMember::default()
+    }];
+    let left = [MemberId::from_u128(3)];
+    let view = View {
+        view_id: 5,
+        members: Repeated::from_slice(&members),
+        left: Repeated::from_slice(&left),
+        ..View::default()
+    };
+    out.push(("view_left", emit(&header(Body::View(view)))));
+
+    // Queue messaging on an epoch of the point-to-point channel.
+    let subscribe = Request {
+        target: Some(MemberId::from_u128(3)),
+        queue: "jobs",
+        p2p_seq: 1,
+        one_way: true,
+        queue_op: QueueOp::SUBSCRIBE,
+        p2p_epoch: 9,
+        ..Request::default()
+    };
+    out.push(("queue_subscribe", emit(&header(Body::Request(subscribe)))));
+    let ack = Ack {
+        target: Some(MemberId::from_u128(3)),
+        p2p_seq: 1,
+        p2p_epoch: 9,
+        ..Ack::default()
+    };
+    out.push(("p2p_ack", emit(&header(Body::Ack(ack)))));
     out
 }
 
@@ -251,6 +371,36 @@ fn check_python_frames(path: &Path) -> usize {
                 );
                 assert_eq!(v.merged_from.iter().collect::<Vec<_>>(), [4, 9]);
             }
+            ("queue_deliver", Body::Request(r)) => {
+                assert_eq!(r.correlation, 5);
+                assert_eq!(r.queue_op, QueueOp::DELIVER);
+                assert_eq!((r.p2p_seq, r.p2p_epoch), (3, 1 << 40));
+                assert_eq!(r.payload, b"job");
+            }
+            ("totem_recovery", Body::Data(d)) => {
+                assert_eq!(d.qos, Qos::AGREED);
+                assert_eq!(
+                    d.ring,
+                    Some(RingId {
+                        rep: Some(MemberId::from_u128(0xaa)),
+                        seq: 4
+                    })
+                );
+                assert_eq!(d.recovered_from.map(|r| r.seq), Some(3));
+                let m = d.messages.iter().next().expect("one message");
+                assert_eq!((m.payload, m.topic), (&b"x"[..], "t"));
+                let r = m.recovered.expect("recovered");
+                assert_eq!(
+                    (r.sender, r.seq, r.safe),
+                    (Some(MemberId::from_u128(2)), 6, true)
+                );
+            }
+            ("commit_left", Body::View(v)) => {
+                assert_eq!(v.commit_hop, 3);
+                assert_eq!(v.left.iter().collect::<Vec<_>>(), [MemberId::from_u128(7)]);
+                let m = v.members.iter().next().expect("one member");
+                assert_eq!(m.metadata.map(|md| md.int("n")), Some(Ok(1)));
+            }
             ("request", Body::Request(r)) => {
                 assert_eq!(r.correlation, 99);
                 assert_eq!(r.payload, b"ping");
@@ -325,8 +475,8 @@ fn python_protobuf_reads_and_writes_blaze_frames() {
         "python interop failed:\n{stdout}\n{stderr}"
     );
     assert!(
-        stdout.contains("305 passed, 0 failed"),
+        stdout.contains("311 passed, 0 failed"),
         "unexpected python output:\n{stdout}"
     );
-    assert_eq!(check_python_frames(&py_out), 4);
+    assert_eq!(check_python_frames(&py_out), 7);
 }

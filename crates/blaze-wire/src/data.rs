@@ -32,6 +32,21 @@ message! {
         4 => topic: &'a str,
         /// Total length of the whole message, on fragment 0 only.
         5 => total_len: u64,
+        /// Totem recovery: where the message was first broadcast.
+        6 => recovered: Option<RecoveredMessage>,
+    }
+}
+
+message! {
+    /// The origin of an old Totem ring's message re-sent on a new ring
+    /// (`blaze.v1.RecoveredMessage`).
+    pub struct RecoveredMessage {
+        /// The member that first broadcast the message.
+        1 => sender: Option<crate::MemberId>,
+        /// Its sequence number on the old ring.
+        2 => seq: u64,
+        /// True when it was sent for safe delivery.
+        3 => safe: bool,
     }
 }
 
@@ -54,6 +69,11 @@ message! {
         6 => repair: bool,
         /// Oldest sequence number the sender still holds.
         7 => window_start: u64,
+        /// Totem: the ring the batch is broadcast on.
+        8 => ring: Option<crate::RingId>,
+        /// Totem recovery: the re-sender's old ring, when the messages are
+        /// an old ring's re-sent on `ring`.
+        9 => recovered_from: Option<crate::RingId>,
     }
 }
 
@@ -120,5 +140,36 @@ mod tests {
         let back = DataBatch::parse(&expected).unwrap();
         assert_eq!(back, batch);
         assert_eq!(back.messages.iter().next().unwrap().payload, b"hi");
+    }
+
+    #[test]
+    fn totem_recovery_byte_vector() {
+        let msgs = [DataMessage {
+            payload: b"a",
+            recovered: Some(RecoveredMessage {
+                sender: None,
+                seq: 9,
+                safe: true,
+            }),
+            ..DataMessage::default()
+        }];
+        let batch = DataBatch {
+            messages: Repeated::from_slice(&msgs),
+            ring: Some(crate::RingId { rep: None, seq: 5 }),
+            recovered_from: Some(crate::RingId { rep: None, seq: 4 }),
+            ..DataBatch::default()
+        };
+        let expected = [
+            0x22, 0x09, // messages {
+            0x0a, 0x01, b'a', //   payload = "a"
+            0x32, 0x04, 0x10, 0x09, 0x18, 0x01, //   recovered { seq = 9, safe = true } }
+            0x42, 0x02, 0x10, 0x05, // ring { seq = 5 }
+            0x4a, 0x02, 0x10, 0x04, // recovered_from { seq = 4 }
+        ];
+        let mut buf = [0u8; 32];
+        let n = batch.emit(&mut buf).unwrap();
+        assert_eq!(&buf[..n], &expected[..]);
+        assert_eq!(batch.encoded_len(), expected.len());
+        assert_eq!(DataBatch::parse(&expected).unwrap(), batch);
     }
 }

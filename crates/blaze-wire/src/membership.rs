@@ -55,6 +55,8 @@ message! {
         6 => port: u32,
         /// Join order (lower is older).
         7 => rank: u64,
+        /// Application metadata of the member.
+        8 => metadata: Option<crate::BlazeMessage<'a>>,
     }
 }
 
@@ -89,6 +91,12 @@ message! {
         5 => ring: Option<RingId>,
         /// Totem commit: per-member state from the old ring.
         6 => ring_states: Repeated<'a, MemberRingState>,
+        /// Totem commit: hops the commit token made since the representative
+        /// sent it.
+        7 => commit_hop: u64,
+        /// Members of the previous view that left gracefully (the others
+        /// missing are taken as failed).
+        8 => left: Repeated<'a, MemberId>,
     }
 }
 
@@ -115,5 +123,40 @@ message! {
         3 => origin: Option<MemberId>,
         /// True for an answer.
         4 => ack: bool,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{BlazeMessage, Message};
+
+    #[test]
+    fn commit_hop_left_and_metadata_byte_vector() {
+        let members = [ViewMember {
+            metadata: Some(BlazeMessage::default()),
+            ..ViewMember::default()
+        }];
+        let left = [MemberId::from_u128(1)];
+        let v = View {
+            members: Repeated::from_slice(&members),
+            commit_hop: 2,
+            left: Repeated::from_slice(&left),
+            ..View::default()
+        };
+        let mut expected = std::vec![
+            0x12, 0x02, 0x42, 0x00, // members { metadata {} }
+            0x38, 0x02, // commit_hop = 2
+            0x42, 0x10, // left: one 16-byte id
+        ];
+        expected.extend_from_slice(&[0; 15]);
+        expected.push(1);
+        let mut buf = [0u8; 64];
+        let n = v.emit(&mut buf).unwrap();
+        assert_eq!(&buf[..n], &expected[..]);
+        let back = View::parse(&expected).unwrap();
+        assert_eq!(back.commit_hop, 2);
+        assert_eq!(back.left.iter().collect::<std::vec::Vec<_>>(), left);
+        assert!(back.members.iter().next().unwrap().metadata.is_some());
     }
 }

@@ -2,6 +2,26 @@
 
 use crate::MemberId;
 
+proto_enum! {
+    /// The role of a request in queue messaging (`blaze.v1.QueueOp`).
+    pub struct QueueOp {
+        /// Not a queue message.
+        NONE = 0,
+        /// Producer to coordinator: a message for the queue.
+        PRODUCE = 1,
+        /// Coordinator to consumer: a delivery with a coordinator-assigned id.
+        DELIVER = 2,
+        /// Consumer to coordinator: a delivery was consumed.
+        CONSUMED = 3,
+        /// Coordinator to producer: the producer's message was consumed.
+        PRODUCED = 4,
+        /// Consumer to coordinator: subscribe to the queue.
+        SUBSCRIBE = 5,
+        /// Consumer to coordinator: unsubscribe from the queue.
+        UNSUBSCRIBE = 6,
+    }
+}
+
 message! {
     /// A request to one member or any member (`blaze.v1.Request`).
     pub struct Request<'a> {
@@ -21,6 +41,10 @@ message! {
         7 => p2p_seq: u64,
         /// True for a one-way message that expects no reply.
         8 => one_way: bool,
+        /// The role of the message in queue messaging.
+        9 => queue_op: QueueOp,
+        /// The life of the sender's point-to-point channel to the receiver.
+        10 => p2p_epoch: u64,
     }
 }
 
@@ -56,5 +80,42 @@ message! {
         6 => stream: u32,
         /// Next sequence number needed on that stream, when `stream_ack`.
         7 => next_seq: u64,
+        /// The point-to-point channel epoch `p2p_seq` belongs to.
+        8 => p2p_epoch: u64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Message;
+
+    #[test]
+    fn queue_op_and_epoch_byte_vectors() {
+        let r = Request {
+            queue: "q",
+            queue_op: QueueOp::SUBSCRIBE,
+            p2p_epoch: 300,
+            ..Request::default()
+        };
+        let expected = [
+            0x2a, 0x01, b'q', // queue = "q"
+            0x48, 0x05, // queue_op = SUBSCRIBE
+            0x50, 0xac, 0x02, // p2p_epoch = 300
+        ];
+        let mut buf = [0u8; 16];
+        let n = r.emit(&mut buf).unwrap();
+        assert_eq!(&buf[..n], &expected[..]);
+        assert_eq!(Request::parse(&expected).unwrap(), r);
+
+        let a = Ack {
+            p2p_seq: 3,
+            p2p_epoch: 7,
+            ..Ack::default()
+        };
+        let expected = [0x10, 0x03, 0x40, 0x07];
+        let n = a.emit(&mut buf).unwrap();
+        assert_eq!(&buf[..n], &expected[..]);
+        assert_eq!(Ack::parse(&expected).unwrap(), a);
     }
 }

@@ -84,6 +84,8 @@ pub struct Setup {
     pub ack_delay: Option<Duration>,
     /// Nodes that do not join at start.
     pub idle: Vec<usize>,
+    /// Metadata (an encoded `BlazeMessage`) per node index (default none).
+    pub metadata: BTreeMap<usize, Vec<u8>>,
 }
 
 impl Setup {
@@ -95,6 +97,7 @@ impl Setup {
             consumers: Vec::new(),
             ack_delay: None,
             idle: Vec::new(),
+            metadata: BTreeMap::new(),
         }
     }
 
@@ -105,13 +108,17 @@ impl Setup {
         let consumers = self.consumers.clone();
         let ack_delay = self.ack_delay;
         let idle = self.idle.clone();
+        let metadata = self.metadata.clone();
         move |s: Spawn| {
             let mut c = cfg;
             c.weight = weights.get(&s.index).copied().unwrap_or(0);
             let me = Identity {
                 id: id_of(s.index),
                 name: Name::new(&format!("n{}", s.index)).unwrap(),
-                metadata: Metadata::default(),
+                metadata: metadata
+                    .get(&s.index)
+                    .map(|m| Metadata::new(m).expect("metadata fits"))
+                    .unwrap_or_default(),
                 incarnation: u64::from(s.incarnation),
             };
             let m = Box::new(Member::new(c, me, Rng::new(s.seed)).unwrap());

@@ -10,8 +10,8 @@ use blaze_proto_totem::{Qos as TotemQos, SendError as TotemSendError};
 use crate::group::{CH_BEST_EFFORT, CH_CUSTOM, CH_FEC, CH_RELIABLE, CH_TOTEM, Slot};
 use crate::{
     Channel, CustomError, CustomProtocol, GroupBuffers, GroupError, MAX_TOPIC_LEN, PublishError,
-    Qos, STREAM_BEST_EFFORT, STREAM_RELIABLE, STREAM_RELIABLE_FEC, SlotStorage, TOTEM_SLOT,
-    TOTEM_TOPIC_HEADER, TopicError, TotemRing, TotemStorage,
+    Qos, STREAM_BEST_EFFORT, STREAM_RELIABLE, STREAM_RELIABLE_FEC, SlotStorage, TopicError,
+    TotemRing, TotemStorage,
 };
 
 impl<
@@ -207,7 +207,7 @@ impl<
     /// Totem ring carrying [`Qos::Agreed`] and [`Qos::Safe`] topics,
     /// configured by [`Config::totem`](crate::Config::totem). The ring holds
     /// at most `P` members (this one included) and `W` messages of
-    /// [`TOTEM_SLOT`] bytes; it runs Totem's own membership beside the
+    /// [`TOTEM_SLOT`](crate::TOTEM_SLOT) bytes; it runs Totem's own membership beside the
     /// group's, and its configurations arrive as
     /// [`Event::RingChanged`](crate::Event::RingChanged).
     ///
@@ -609,8 +609,8 @@ impl<
     }
 }
 
-/// Sends `payload` on `topic` through the ring: the Totem payload is
-/// `[topic length][topic][payload]` (Totem messages carry no topic).
+/// Sends `payload` on `topic` through the ring (the topic travels in the
+/// Totem message's own topic field).
 fn totem_send<E, const P: usize, const W: usize>(
     ring: &mut TotemRing<P, W>,
     now: Instant,
@@ -618,29 +618,22 @@ fn totem_send<E, const P: usize, const W: usize>(
     topic: &str,
     payload: &[u8],
 ) -> Result<(), PublishError<E>> {
-    let mut buf = [0u8; TOTEM_SLOT];
-    let len = TOTEM_TOPIC_HEADER + topic.len() + payload.len();
-    if len > TotemRing::<P, W>::MAX_PAYLOAD {
+    if topic.len() > TotemRing::<P, W>::MAX_TOPIC {
+        return Err(PublishError::TopicTooLong);
+    }
+    if topic.len() + payload.len() > TotemRing::<P, W>::MAX_PAYLOAD {
         return Err(PublishError::TooLarge);
     }
-    let topic_len = u8::try_from(topic.len()).map_err(|_| PublishError::TopicTooLong)?;
-    let (head, rest) = buf.split_at_mut(TOTEM_TOPIC_HEADER);
-    let (name, body) = rest.split_at_mut(topic.len());
-    head.fill(topic_len);
-    name.copy_from_slice(topic.as_bytes());
-    body.get_mut(..payload.len())
-        .ok_or(PublishError::TooLarge)?
-        .copy_from_slice(payload);
     let q = if qos == Qos::Safe {
         TotemQos::Safe
     } else {
         TotemQos::Agreed
     };
-    let msg = buf.get(..len).ok_or(PublishError::TooLarge)?;
-    ring.send(now, q, msg).map_err(|e| match e {
-        TotemSendError::WouldBlock => PublishError::WouldBlock,
-        _ => PublishError::TooLarge,
-    })
+    ring.send_topic(now, q, topic, payload)
+        .map_err(|e| match e {
+            TotemSendError::WouldBlock => PublishError::WouldBlock,
+            _ => PublishError::TooLarge,
+        })
 }
 
 /// Opens a NACK-based channel (an [`Endpoint`], wrapped by `wrap`) in

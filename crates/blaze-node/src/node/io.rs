@@ -17,7 +17,7 @@ use crate::channel::ChannelEvent;
 use crate::group::{CH_BEST_EFFORT, CH_CUSTOM, CH_FEC, CH_RELIABLE, CH_TOTEM, CHANNELS};
 use crate::{
     CustomProtocol, Event, Protocol, STREAM_BEST_EFFORT, STREAM_RELIABLE, STREAM_RELIABLE_FEC,
-    TOTEM_TOPIC_HEADER, earliest,
+    earliest,
 };
 
 /// Sources of output per group slot: its channels and its map.
@@ -380,22 +380,20 @@ fn from_channel<X>(
         ChannelEvent::Totem(TotemEvent::Deliver {
             sender,
             safe,
+            topic,
             payload,
             ..
-        }) => {
-            let (topic, payload) = split_topic(payload)?;
-            Event::Message {
-                group,
-                topic,
-                sender,
-                payload,
-                qos: if safe {
-                    crate::Qos::Safe
-                } else {
-                    crate::Qos::Agreed
-                },
-            }
-        }
+        }) => Event::Message {
+            group,
+            topic,
+            sender,
+            payload,
+            qos: if safe {
+                crate::Qos::Safe
+            } else {
+                crate::Qos::Agreed
+            },
+        },
         ChannelEvent::Totem(TotemEvent::ConfigurationChange {
             kind,
             ring,
@@ -407,15 +405,6 @@ fn from_channel<X>(
             members,
         },
     })
-}
-
-/// Splits a total-order payload into its topic and the message
-/// (`[topic length][topic][payload]`); `None` when malformed.
-fn split_topic(payload: &[u8]) -> Option<(&str, &[u8])> {
-    let (head, rest) = payload.split_at_checked(TOTEM_TOPIC_HEADER)?;
-    let len = usize::from(*head.first()?);
-    let (topic, body) = rest.split_at_checked(len)?;
-    Some((core::str::from_utf8(topic).ok()?, body))
 }
 
 impl<
@@ -498,7 +487,6 @@ impl<
             ev_cursor,
             deadline,
             delivered,
-            stats,
             ..
         } = self;
         // Every source, borrowed once: each is taken out of this table
@@ -536,17 +524,7 @@ impl<
                     continue;
                 };
                 let qos = ch.qos();
-                let event = ch.poll_event(now).and_then(|e| {
-                    if let ChannelEvent::Totem(TotemEvent::Deliver { payload, .. }) = &e
-                        && split_topic(payload).is_none()
-                    {
-                        stats.bad_topic_header += 1;
-                        // More may wait behind the skipped one: wake the
-                        // adapter so it asks again.
-                        *delivered = true;
-                    }
-                    from_channel(group, qos, e)
-                });
+                let event = ch.poll_event(now).and_then(|e| from_channel(group, qos, e));
                 if let Some(e) = event {
                     *ev_cursor = (i + 1) % n;
                     *delivered = true;
@@ -572,19 +550,5 @@ impl<
 
     fn poll_timeout(&self) -> Option<Instant> {
         self.deadline
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::split_topic;
-
-    #[test]
-    fn topic_headers_split_and_malformed_ones_are_refused() {
-        assert_eq!(split_topic(b"\x03abcxyz"), Some(("abc", &b"xyz"[..])));
-        assert_eq!(split_topic(b"\x00"), Some(("", &b""[..])));
-        assert_eq!(split_topic(b""), None);
-        assert_eq!(split_topic(b"\x05abc"), None);
-        assert_eq!(split_topic(b"\x02\xff\xfe"), None);
     }
 }

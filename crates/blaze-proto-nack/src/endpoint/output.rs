@@ -339,5 +339,6 @@ fn msg_out<'b>(h: &Held<'b>) -> MsgOut<'b> {
         fragment_index: h.fragment_index,
         fragment_count: h.fragment_count,
         total_len: h.total_len,
+        recovered: None,
     }
 }

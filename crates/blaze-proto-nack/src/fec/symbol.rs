@@ -36,6 +36,7 @@ pub(crate) fn of<'m>(msg: &MsgIn<'m>) -> DataMessage<'m> {
         fragment_index: msg.fragment_index,
         fragment_count: msg.fragment_count,
         total_len: msg.total_len,
+        recovered: None,
     }
 }
 

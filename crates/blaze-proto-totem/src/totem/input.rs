@@ -1,10 +1,10 @@
 //! Datagram input: decoding, filtering and dispatch.
 
-use blaze_wire::{DataBatch, Instant, MemberId, Qos};
+use blaze_wire::{DataBatch, DataMessage, Instant, MemberId, Qos, RingId};
 use core::net::SocketAddr;
 
 use super::{State, Totem};
-use crate::frames::{self, BodyIn, RECOVERY_MARK, RecoveryHeader, TokenOut};
+use crate::frames::{self, BodyIn, TokenOut};
 use crate::window::Refused;
 
 impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W, P, Q> {
@@ -51,29 +51,33 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
     }
 
     fn on_data(&mut self, now: Instant, origin: MemberId, d: &DataBatch<'_>) {
+        let Some(ring) = d.ring else {
+            self.stats.malformed += 1;
+            return;
+        };
         if self.state == State::Operational
-            && d.stream != self.tag
+            && ring != self.tag
             && d.messages.is_empty()
             && !self.members.contains(&origin)
         {
             // Another ring's announcement: it is within reach (a partition
             // healed), merge. (Late data of an old ring does not count.)
             debug!(
-                "{} {:x} hears ring {:x} of {:x}",
+                "{} {:x} hears ring {} of {:x}",
                 now,
                 self.me.as_u128() & 0xffff,
-                d.stream,
+                ring.seq,
                 origin.as_u128() & 0xffff
             );
             self.enter_gather(now);
             return;
         }
         let live = matches!(self.state, State::Operational | State::Recovery);
-        if !live || d.stream != self.tag {
+        if !live || ring != self.tag {
             self.stats.wrong_ring += 1;
             return;
         }
-        let recovered = d.window_start == RECOVERY_MARK;
+        let recovered = d.recovered_from.is_some();
         if recovered != (self.state == State::Recovery) {
             // Recovery traffic after install, or new-ring traffic before:
             // it comes again through the token's retransmission requests.
@@ -95,49 +99,51 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
                 self.token_fwd = None;
                 self.timers.stop(super::Timer::TokenRetransmit);
             }
-            if recovered {
-                self.on_recovered(seq, m.payload);
-            } else {
-                self.on_regular(seq, origin, safe, m.payload);
+            match d.recovered_from {
+                Some(old) => self.on_recovered(seq, old, &m),
+                None => self.on_regular(seq, origin, safe, m.topic, m.payload),
             }
         }
         self.advance_aru();
     }
 
-    fn on_regular(&mut self, seq: u64, origin: MemberId, safe: bool, payload: &[u8]) {
+    fn on_regular(&mut self, seq: u64, origin: MemberId, safe: bool, topic: &str, payload: &[u8]) {
         if seq <= self.pos.my_aru {
             self.stats.duplicates += 1;
             return;
         }
         let abs = self.pos.offset + seq;
-        match self.window.insert(abs, seq, origin, safe, payload) {
+        match self.window.insert(abs, seq, origin, safe, topic, payload) {
             Ok(()) => self.pos.high_seq = self.pos.high_seq.max(seq),
             Err(Refused::Duplicate) => self.stats.duplicates += 1,
             Err(Refused::NoRoom) => self.stats.oversized += 1,
         }
     }
 
-    /// A message of an old ring re-sent on the new one as `new_seq`.
-    fn on_recovered(&mut self, new_seq: u64, payload: &[u8]) {
+    /// A message of ring `old_ring` re-sent on the new one as `new_seq`.
+    fn on_recovered(&mut self, new_seq: u64, old_ring: RingId, m: &DataMessage<'_>) {
         if new_seq <= self.pos.my_aru || self.rlog_has(new_seq) {
             self.stats.duplicates += 1;
             return;
         }
-        let Some((h, body)) = RecoveryHeader::read(payload) else {
+        let Some((h, sender)) = m.recovered.and_then(|h| Some((h, h.sender?))) else {
             self.stats.malformed += 1;
             return;
         };
-        let mine = self.recovery.had_ring && h.old_tag == self.recovery.old_tag && h.old_seq > 0;
-        let old_seq = if mine { h.old_seq } else { 0 };
+        let mine = self.recovery.had_ring && old_ring == self.recovery.old_tag && h.seq > 0;
+        let old_seq = if mine { h.seq } else { 0 };
         if !self.rlog_put(new_seq, old_seq) {
             self.stats.oversized += 1;
             return;
         }
         self.pos.high_seq = self.pos.high_seq.max(new_seq);
         if mine {
-            self.recovery.top = self.recovery.top.max(h.old_seq);
-            let abs = self.recovery.old.offset + h.old_seq;
-            match self.window.insert(abs, h.old_seq, h.sender, h.safe, body) {
+            self.recovery.top = self.recovery.top.max(h.seq);
+            let abs = self.recovery.old.offset + h.seq;
+            match self
+                .window
+                .insert(abs, h.seq, sender, h.safe, m.topic, m.payload)
+            {
                 Ok(()) | Err(Refused::Duplicate) => {}
                 Err(Refused::NoRoom) => self.stats.oversized += 1,
             }

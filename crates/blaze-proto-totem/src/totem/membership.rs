@@ -6,7 +6,7 @@ use blaze_wire::{Instant, Join, MemberId, MemberRingState, RingId, View};
 
 use super::{RTR, RingPos, State, Step, Timer, Totem};
 use crate::ConfigurationKind;
-use crate::frames::{CommitOut, TokenOut, ring_tag};
+use crate::frames::{CommitOut, TokenOut};
 
 /// Ring sequence numbers grow by this much per new ring.
 const RING_SEQ_STEP: u64 = 4;
@@ -333,7 +333,7 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
             self.stats.wrong_ring += 1;
             return;
         }
-        let hop = v.view_id;
+        let hop = v.commit_hop;
         let idx = usize::try_from(hop % n).unwrap_or(0);
         if members.get(idx) != Some(&self.me) {
             self.stats.wrong_ring += 1;
@@ -448,7 +448,7 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
             delivered: 0,
             safe_upto: 0,
         };
-        self.tag = ring_tag(c.ring);
+        self.tag = c.ring;
         self.last_token_seq = 0;
         self.last_aru_fwd = 0;
         self.my_last_sent = 0;

@@ -9,8 +9,8 @@ mod timer;
 use blaze_wire::{GroupId, Instant, MemberId, RingId, SeqRange};
 use core::net::SocketAddr;
 
-use crate::frames::{CommitOut, TokenOut, ring_tag};
-use crate::window::{HDR, Window};
+use crate::frames::{CommitOut, TokenOut};
+use crate::window::{Window, payload_of, store, topic_of};
 use crate::{Config, ConfigError, Qos, SendError, Stats};
 use timer::{Timer, Timers};
 
@@ -61,13 +61,23 @@ impl RingPos {
     };
 }
 
-/// One message waiting in the send queue, payload after the recovery
-/// header room (so it is copied once, into its window slot).
+/// One message waiting in the send queue: its topic, then its payload.
 #[derive(Debug, Clone, Copy)]
 struct Queued<const P: usize> {
     safe: bool,
+    topic_len: u8,
     len: u16,
     data: [u8; P],
+}
+
+impl<const P: usize> Queued<P> {
+    fn topic(&self) -> &str {
+        topic_of(&self.data, self.topic_len)
+    }
+
+    fn payload(&self) -> &[u8] {
+        payload_of(&self.data, self.topic_len, self.len)
+    }
 }
 
 /// A message to multicast.
@@ -97,7 +107,9 @@ struct Recovery {
     /// This member had an installed ring before.
     had_ring: bool,
     old: RingPos,
-    old_tag: u32,
+    /// The ring this member's recovered messages come from (the ring its
+    /// data was stamped with when recovery started).
+    old_tag: RingId,
     /// Lowest aru of the old ring's members that move on together.
     low: u64,
     /// Highest sequence number any of them delivered.
@@ -115,14 +127,14 @@ struct Recovery {
 /// sans-IO state machine.
 ///
 /// Capacities are const generics: `N` members, a window of `W` messages,
-/// message slots of `P` bytes (of which [`Totem::MAX_PAYLOAD`] are payload)
-/// and a send queue of `Q` messages.
+/// message slots of `P` bytes (topic and payload together, see
+/// [`Totem::MAX_PAYLOAD`]) and a send queue of `Q` messages.
 ///
 /// - Getters: [`id`](Totem::id), [`ring`](Totem::ring),
 ///   [`members`](Totem::members), [`is_operational`](Totem::is_operational),
 ///   [`stats`](Totem::stats), [`queued`](Totem::queued),
 ///   [`occupancy`](Totem::occupancy).
-/// - Command: [`send`](Totem::send).
+/// - Commands: [`send`](Totem::send), [`send_topic`](Totem::send_topic).
 /// - Inputs: [`handle_datagram`](Totem::handle_datagram),
 ///   [`handle_timeout`](Totem::handle_timeout).
 /// - Outputs, polled after every input in this order:
@@ -168,7 +180,8 @@ pub struct Totem<const N: usize, const W: usize, const P: usize, const Q: usize>
 
     /// The current ring (or the ring being recovered onto).
     pos: RingPos,
-    tag: u32,
+    /// The ring this member's data frames are stamped with.
+    tag: RingId,
     members: heapless::Vec<MemberId, N>,
     /// The old ring's members while recovering from it.
     old_members: heapless::Vec<MemberId, N>,
@@ -216,8 +229,12 @@ pub struct Totem<const N: usize, const W: usize, const P: usize, const Q: usize>
 }
 
 impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W, P, Q> {
-    /// The largest payload [`send`](Totem::send) accepts.
-    pub const MAX_PAYLOAD: usize = P.saturating_sub(HDR);
+    /// The largest payload [`send`](Totem::send) accepts; with
+    /// [`send_topic`](Totem::send_topic), the topic and the payload together.
+    pub const MAX_PAYLOAD: usize = P;
+
+    /// The longest topic [`send_topic`](Totem::send_topic) accepts.
+    pub const MAX_TOPIC: usize = if P < 255 { P } else { 255 };
 
     /// A member `me` of `group`, starting in the gather state at `now`.
     ///
@@ -231,7 +248,7 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
         config: Config,
     ) -> Result<Self, ConfigError> {
         config.validate()?;
-        if N == 0 || W < 2 || P <= HDR {
+        if N == 0 || W < 2 || P == 0 {
             return Err(ConfigError::FlowControl);
         }
         let mut t = Totem {
@@ -242,7 +259,7 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
             state: State::Gather,
             timers: Timers::default(),
             pos: RingPos::NONE,
-            tag: ring_tag(RingPos::NONE.ring),
+            tag: RingPos::NONE.ring,
             members: heapless::Vec::new(),
             old_members: heapless::Vec::new(),
             installed: false,
@@ -272,7 +289,7 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
             recovery: Recovery {
                 had_ring: false,
                 old: RingPos::NONE,
-                old_tag: 0,
+                old_tag: RingPos::NONE.ring,
                 low: 0,
                 cutoff: 0,
                 top: 0,
@@ -377,7 +394,41 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
     /// [`MAX_PAYLOAD`](Totem::MAX_PAYLOAD); [`SendError::WouldBlock`] if the
     /// queue is full (back-pressure). Nothing is queued on error.
     pub fn send(&mut self, now: Instant, qos: Qos, payload: &[u8]) -> Result<(), SendError> {
-        if payload.len() > Self::MAX_PAYLOAD {
+        self.send_topic(now, qos, "", payload)
+    }
+
+    /// Queues `payload` on `topic` for total-order broadcast, as
+    /// [`send`](Totem::send); the topic travels in the message's
+    /// `DataMessage.topic` field and comes out in
+    /// [`Event::Deliver`](crate::Event::Deliver).
+    ///
+    /// ```
+    /// use blaze_proto_totem::{Config, Qos, SendError, Totem};
+    /// use blaze_wire::{GroupId, Instant, MemberId};
+    /// let mut m: Totem<4, 64, 16, 8> =
+    ///     Totem::new(Instant::ZERO, MemberId::from_u128(1), GroupId::from_name("g"), Config::lan())
+    ///         .unwrap();
+    /// assert_eq!(m.send_topic(Instant::ZERO, Qos::Agreed, "orders", b"0123456789"), Ok(()));
+    /// assert_eq!(
+    ///     m.send_topic(Instant::ZERO, Qos::Agreed, "orders", b"0123456789a"),
+    ///     Err(SendError::TooLarge)
+    /// );
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::TooLarge`] if the topic is longer than
+    /// [`MAX_TOPIC`](Totem::MAX_TOPIC) or topic and payload together exceed
+    /// [`MAX_PAYLOAD`](Totem::MAX_PAYLOAD); [`SendError::WouldBlock`] if the
+    /// queue is full (back-pressure). Nothing is queued on error.
+    pub fn send_topic(
+        &mut self,
+        now: Instant,
+        qos: Qos,
+        topic: &str,
+        payload: &[u8],
+    ) -> Result<(), SendError> {
+        if topic.len() > Self::MAX_TOPIC || topic.len() + payload.len() > Self::MAX_PAYLOAD {
             return Err(SendError::TooLarge);
         }
         if self.queue.is_full() {
@@ -386,13 +437,11 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
         }
         let mut q = Queued {
             safe: qos == Qos::Safe,
-            len: u16::try_from(payload.len()).map_err(|_| SendError::TooLarge)?,
+            topic_len: 0,
+            len: 0,
             data: [0; P],
         };
-        q.data
-            .get_mut(HDR..HDR + payload.len())
-            .ok_or(SendError::TooLarge)?
-            .copy_from_slice(payload);
+        (q.topic_len, q.len) = store(&mut q.data, topic, payload).ok_or(SendError::TooLarge)?;
         self.queue.push_back(q).map_err(|_| SendError::WouldBlock)?;
         if self.token_held.is_some() {
             // An idle token waits here: take it now, not after the hold.

@@ -1,10 +1,9 @@
 //! Output: datagrams serialised from pending state, and borrowed events.
 
-use blaze_wire::{DataMessage, Destination, Instant, MemberId, Transmit};
+use blaze_wire::{DataMessage, Destination, Instant, MemberId, RecoveredMessage, Transmit};
 
 use super::{MAX_BATCH, OutMsg, State, Step, Totem};
-use crate::frames::{DataOut, Envelope, RecoveryHeader, batch_share};
-use crate::window::HDR;
+use crate::frames::{DataOut, Envelope, batch_share};
 use crate::{ConfigurationKind, Event};
 
 impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W, P, Q> {
@@ -49,8 +48,11 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
         if self.merge_pending {
             self.merge_pending = false;
             let hdr = DataOut {
-                tag: self.tag,
-                ..DataOut::default()
+                ring: self.tag,
+                first_seq: 0,
+                safe: false,
+                repair: false,
+                recovered_from: None,
             };
             if self.state == State::Operational
                 && let Ok(len) = env.emit_data(buf, self.me, &hdr, &[])
@@ -109,11 +111,11 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
                     return None;
                 };
                 let hdr = DataOut {
-                    tag: self.tag,
+                    ring: self.tag,
                     first_seq: slot.seq,
                     safe: slot.safe,
                     repair,
-                    recovery: false,
+                    recovered_from: None,
                 };
                 let origin = slot.sender;
                 let mut msgs = [DataMessage::default(); MAX_BATCH];
@@ -125,7 +127,7 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
                     };
                     let Some(s) = self.window.get(a) else { break };
                     let consecutive = a == abs + i as u64;
-                    let add = batch_share(s.payload().len());
+                    let add = batch_share(s.topic().len(), s.payload().len(), None);
                     if !consecutive
                         || r != repair
                         || s.sender != origin
@@ -138,6 +140,7 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
                     if let Some(slot) = msgs.get_mut(count) {
                         *slot = DataMessage {
                             payload: s.payload(),
+                            topic: s.topic(),
                             ..DataMessage::default()
                         };
                     }
@@ -159,18 +162,16 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
                 len
             }
             OutMsg::Recovered { new_seq, .. } => {
-                // Pass 1: write the recovery headers into the slots.
-                let old_tag = self.recovery.old_tag;
-                let mut count = 0usize;
-                let mut share = 0usize;
                 let hdr = DataOut {
-                    tag: self.tag,
+                    ring: self.tag,
                     first_seq: new_seq,
                     safe: false,
                     repair: false,
-                    recovery: true,
+                    recovered_from: Some(self.recovery.old_tag),
                 };
-                let mut positions = [0u64; MAX_BATCH];
+                let mut msgs = [DataMessage::default(); MAX_BATCH];
+                let mut count = 0usize;
+                let mut share = 0usize;
                 for (i, m) in self.outq.iter().enumerate() {
                     let OutMsg::Recovered {
                         new_seq: s,
@@ -182,44 +183,28 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
                     let Some(slot) = self.window.get(old_abs) else {
                         break;
                     };
-                    let add = batch_share(HDR + slot.payload().len());
+                    let origin = RecoveredMessage {
+                        sender: Some(slot.sender),
+                        seq: slot.seq,
+                        safe: slot.safe,
+                    };
+                    let add = batch_share(slot.topic().len(), slot.payload().len(), Some(&origin));
                     if s != new_seq + i as u64
                         || count >= MAX_BATCH
                         || env.data_len(&hdr, share + add) > buf.len()
                     {
                         break;
                     }
-                    if let Some(p) = positions.get_mut(count) {
-                        *p = old_abs;
-                    }
-                    count += 1;
-                    share += add;
-                }
-                for &abs in positions.iter().take(count) {
-                    if let Some(slot) = self.window.get_mut(abs) {
-                        let h = RecoveryHeader {
-                            old_tag,
-                            old_seq: slot.seq,
-                            sender: slot.sender,
-                            safe: slot.safe,
-                        };
-                        let mut head = [0u8; HDR];
-                        h.write(&mut head);
-                        if let Some(dst) = slot.data.get_mut(..HDR) {
-                            dst.copy_from_slice(&head);
-                        }
-                    }
-                }
-                // Pass 2: borrow them into the batch.
-                let mut msgs = [DataMessage::default(); MAX_BATCH];
-                for (m, &abs) in msgs.iter_mut().zip(positions.iter().take(count)) {
-                    if let Some(slot) = self.window.get(abs) {
-                        let len = HDR + usize::from(slot.len);
+                    if let Some(m) = msgs.get_mut(count) {
                         *m = DataMessage {
-                            payload: slot.data.get(..len).unwrap_or(&[]),
+                            payload: slot.payload(),
+                            topic: slot.topic(),
+                            recovered: Some(origin),
                             ..DataMessage::default()
                         };
                     }
+                    count += 1;
+                    share += add;
                 }
                 let out = msgs.get(..count).unwrap_or(&[]);
                 let len = if count == 0 {
@@ -263,6 +248,7 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
                         sender: s.sender,
                         seq: s.seq,
                         safe: s.safe,
+                        topic: s.topic(),
                         payload: s.payload(),
                     });
                 }
@@ -297,6 +283,7 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
             sender: s.sender,
             seq: s.seq,
             safe: s.safe,
+            topic: s.topic(),
             payload: s.payload(),
         })
     }

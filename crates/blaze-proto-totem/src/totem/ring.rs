@@ -201,14 +201,9 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
             let Some(q) = self.queue.front() else { break };
             let seq = t.seq + 1;
             let abs = self.pos.offset + seq;
-            let payload = q.data.get(super::HDR..super::HDR + usize::from(q.len));
-            let Some(payload) = payload else {
-                let _ = self.queue.pop_front();
-                continue;
-            };
             if self
                 .window
-                .insert(abs, seq, self.me, q.safe, payload)
+                .insert(abs, seq, self.me, q.safe, q.topic(), q.payload())
                 .is_err()
             {
                 break;

@@ -39,6 +39,12 @@ fn payload(id: MsgId) -> Vec<u8> {
     p
 }
 
+/// The topic a message is sent on: it names the sending node, so a
+/// delivery with the wrong topic is caught.
+fn topic(id: MsgId) -> String {
+    format!("node{}", id.0)
+}
+
 fn parse_payload(p: &[u8]) -> Option<MsgId> {
     let idx = u32::from_le_bytes(p.get(2..6)?.try_into().ok()?);
     let id = (usize::from(*p.first()?), idx, u32::from(*p.get(1)?));
@@ -116,12 +122,12 @@ impl Node {
     fn note_data(&mut self, now: Instant, datagram: &[u8]) {
         if let Ok(f) = Frame::parse(datagram)
             && let Body::Data(d) = f.body
-            && d.window_start == 0
+            && d.recovered_from.is_none()
+            && let Some(ring) = d.ring
         {
+            let tag = tag_of(ring.rep.unwrap_or_default(), ring.seq);
             for i in 0..d.messages.len() as u64 {
-                self.received
-                    .entry((d.stream, d.first_seq + i))
-                    .or_insert(now);
+                self.received.entry((tag, d.first_seq + i)).or_insert(now);
             }
         }
     }
@@ -135,7 +141,7 @@ impl Node {
             } else {
                 Qos::Agreed
             };
-            match self.m.send(now, qos, &payload(id)) {
+            match self.m.send_topic(now, qos, &topic(id), &payload(id)) {
                 Ok(()) => {
                     self.next += 1;
                     self.next_at += self.plan.every;
@@ -181,15 +187,19 @@ impl Machine for Node {
         let ev = self.m.poll_event()?;
         Some(match ev {
             Event::Deliver {
-                seq, safe, payload, ..
+                seq,
+                safe,
+                topic: t,
+                payload,
+                ..
             } => match parse_payload(payload) {
-                Some(id) => Rec::Msg {
+                Some(id) if t == topic(id) => Rec::Msg {
                     id,
                     ring_seq_sent: seq,
                     safe,
                     key: (cur_tag, seq),
                 },
-                None => Rec::Garbage,
+                _ => Rec::Garbage,
             },
             Event::ConfigurationChange {
                 kind,
@@ -212,7 +222,8 @@ impl Machine for Node {
     }
 }
 
-/// The ring tag of the wire (FNV-1a over representative and sequence).
+/// A 32-bit tag of a ring id (FNV-1a over representative and sequence),
+/// keying what a node saw per ring.
 pub(crate) fn tag_of(rep: MemberId, seq: u64) -> u32 {
     let mut h: u32 = 0x811c_9dc5;
     for b in rep.to_bytes().iter().chain(seq.to_le_bytes().iter()) {

@@ -103,13 +103,21 @@ pub(crate) fn blaze_message() -> impl Strategy<Value = pb::BlazeMessage> {
 }
 
 fn data_message() -> impl Strategy<Value = pb::DataMessage> {
-    (bytes(80), u32s(), u32s(), text(), u64s()).prop_map(
-        |(payload, fragment_index, fragment_count, topic, total_len)| pb::DataMessage {
+    let recovered = proptest::option::of(
+        (id(), u64s(), any::<bool>()).prop_map(|(sender, seq, safe)| pb::RecoveredMessage {
+            sender,
+            seq,
+            safe,
+        }),
+    );
+    (bytes(80), u32s(), u32s(), text(), u64s(), recovered).prop_map(
+        |(payload, fragment_index, fragment_count, topic, total_len, recovered)| pb::DataMessage {
             payload,
             fragment_index,
             fragment_count,
             topic,
             total_len,
+            recovered,
         },
     )
 }
@@ -123,9 +131,21 @@ fn data() -> impl Strategy<Value = Body> {
         0i32..5,
         any::<bool>(),
         u64s(),
+        ring(),
+        ring(),
     )
         .prop_map(
-            |(stream, topic, first_seq, messages, qos, repair, window_start)| {
+            |(
+                stream,
+                topic,
+                first_seq,
+                messages,
+                qos,
+                repair,
+                window_start,
+                ring,
+                recovered_from,
+            )| {
                 Body::Data(pb::DataBatch {
                     stream,
                     topic,
@@ -134,6 +154,8 @@ fn data() -> impl Strategy<Value = Body> {
                     qos,
                     repair,
                     window_start,
+                    ring,
+                    recovered_from,
                 })
             },
         )
@@ -289,17 +311,28 @@ fn join() -> impl Strategy<Value = Body> {
 }
 
 fn view() -> impl Strategy<Value = Body> {
-    let member = (id(), text(), u32s(), u64s(), bytes(17), u32s(), u64s()).prop_map(
-        |(id, name, weight, incarnation, address, port, rank)| pb::ViewMember {
-            id,
-            name,
-            weight,
-            incarnation,
-            address,
-            port,
-            rank,
-        },
-    );
+    let member = (
+        id(),
+        text(),
+        u32s(),
+        u64s(),
+        bytes(17),
+        u32s(),
+        u64s(),
+        proptest::option::of(blaze_message()),
+    )
+        .prop_map(
+            |(id, name, weight, incarnation, address, port, rank, metadata)| pb::ViewMember {
+                id,
+                name,
+                weight,
+                incarnation,
+                address,
+                port,
+                rank,
+                metadata,
+            },
+        );
     let state = (id(), ring(), u64s(), u64s(), any::<bool>()).prop_map(
         |(id, old_ring, aru, high_delivered, received_flag)| pb::MemberRingState {
             id,
@@ -316,9 +349,11 @@ fn view() -> impl Strategy<Value = Body> {
         vec(u64s(), 0..4),
         ring(),
         vec(state, 0..3),
+        u64s(),
+        vec(some_id(), 0..3),
     )
         .prop_map(
-            |(view_id, members, merge, merged_from, ring, ring_states)| {
+            |(view_id, members, merge, merged_from, ring, ring_states, commit_hop, left)| {
                 Body::View(pb::View {
                     view_id,
                     members,
@@ -326,6 +361,8 @@ fn view() -> impl Strategy<Value = Body> {
                     merged_from,
                     ring,
                     ring_states,
+                    commit_hop,
+                    left,
                 })
             },
         )
@@ -475,9 +512,22 @@ fn requests() -> impl Strategy<Value = Body> {
         any::<bool>(),
         u64s(),
         any::<bool>(),
+        0i32..7,
+        u64s(),
     )
         .prop_map(
-            |(correlation, target, timeout_us, payload, queue, redelivered, p2p_seq, one_way)| {
+            |(
+                correlation,
+                target,
+                timeout_us,
+                payload,
+                queue,
+                redelivered,
+                p2p_seq,
+                one_way,
+                queue_op,
+                p2p_epoch,
+            )| {
                 Body::Request(pb::Request {
                     correlation,
                     target,
@@ -487,6 +537,8 @@ fn requests() -> impl Strategy<Value = Body> {
                     redelivered,
                     p2p_seq,
                     one_way,
+                    queue_op,
+                    p2p_epoch,
                 })
             },
         );
@@ -499,19 +551,30 @@ fn requests() -> impl Strategy<Value = Body> {
                 error,
             })
         });
-    let ack = (id(), u64s(), u64s(), text(), any::<bool>(), u32s(), u64s()).prop_map(
-        |(target, p2p_seq, correlation, queue, stream_ack, stream, next_seq)| {
-            Body::Ack(pb::Ack {
-                target,
-                p2p_seq,
-                correlation,
-                queue,
-                stream_ack,
-                stream,
-                next_seq,
-            })
-        },
-    );
+    let ack = (
+        id(),
+        u64s(),
+        u64s(),
+        text(),
+        any::<bool>(),
+        u32s(),
+        u64s(),
+        u64s(),
+    )
+        .prop_map(
+            |(target, p2p_seq, correlation, queue, stream_ack, stream, next_seq, p2p_epoch)| {
+                Body::Ack(pb::Ack {
+                    target,
+                    p2p_seq,
+                    correlation,
+                    queue,
+                    stream_ack,
+                    stream,
+                    next_seq,
+                    p2p_epoch,
+                })
+            },
+        );
     prop_oneof![request, reply, ack]
 }
 
