@@ -402,9 +402,7 @@ impl GroupChannel {
     /// Queue messages hold message storage until a consumer acknowledges
     /// them, and each consumer takes a bounded prefetch of unacknowledged
     /// messages; while storage is full this waits (up to five seconds,
-    /// then [`ChannelError::Backpressure`]). Keep consuming while producing:
-    /// a coordinator producing to its own queue, in particular, holds only
-    /// about a prefetch per consumer before it waits for acknowledgements.
+    /// then [`ChannelError::Backpressure`]). Keep consuming while producing.
     ///
     /// # Errors
     ///

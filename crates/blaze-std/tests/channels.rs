@@ -157,11 +157,10 @@ fn three_members_use_every_layer() {
         ));
 
         // A queue with two consumers: each message to exactly one. All
-        // are sent before any is consumed, so the producer is not the
-        // coordinator (whose own queue holds only about a prefetch per
-        // consumer unacknowledged).
+        // are sent before any is consumed, by the coordinator itself (the
+        // member that dispatches the queue).
         let master = members[0].wait_for_election(GROUP, LIMIT).await.unwrap();
-        let producer = members.iter().position(|m| m.id() != master).unwrap();
+        let producer = members.iter().position(|m| m.id() == master).unwrap();
         let others: Vec<usize> = (0..3).filter(|i| *i != producer).collect();
         let (c1, c2) = (others[0], others[1]);
         let mut q_1 = members[c1].consume(GROUP, "work").await.unwrap();

@@ -351,15 +351,13 @@ async fn run(args: &DemoArgs, group: SocketAddrV4, checks: &mut Checks) -> Resul
     );
 
     step(5, "A queue spreading work over consumers");
-    // Every job is sent before any is consumed, so the producer is a
-    // member other than the coordinator: a coordinator producing to its own
-    // queue holds only about a prefetch per consumer before it waits for
-    // acknowledgements. The two others consume.
+    // The coordinator, which dispatches the queue, produces every job
+    // before any is consumed; the two others consume.
     let master = members[0]
         .wait_for_election(GROUP, LIMIT)
         .await
         .map_err(e)?;
-    let producer = members.iter().position(|m| m.id() != master).unwrap_or(0);
+    let producer = members.iter().position(|m| m.id() == master).unwrap_or(0);
     let consumers: Vec<usize> = (0..members.len()).filter(|i| *i != producer).collect();
     let (c1, c2) = (consumers[0], consumers[1]);
     let mut jobs_1 = members[c1].consume(GROUP, "jobs").await.map_err(e)?;
