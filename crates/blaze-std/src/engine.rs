@@ -17,11 +17,16 @@ use crate::ChannelConfig;
 pub const MAX_GROUPS: usize = 4;
 /// Members per group the node tracks.
 pub const MAX_MEMBERS: usize = 16;
-/// The reliable channel's window, in messages.
-const WINDOW: usize = 64;
+/// The reliable channel's window, in messages. Receive buffers are rings
+/// of bytes (`recv_window_bytes` per sender), so a window of many small
+/// messages costs their bytes, not a full fragment each.
+const WINDOW: usize = 512;
+/// Messages in flight beyond the slowest receiver's acknowledgement (room
+/// left below [`WINDOW`] for an FEC block).
+const FLOW_WINDOW: u32 = 384;
 
 /// The node as blaze-std runs it: up to [`MAX_GROUPS`] groups of up to
-/// [`MAX_MEMBERS`] members, a window of 64 messages, 32 membership message
+/// [`MAX_MEMBERS`] members, a window of 512 messages, 32 membership message
 /// slots of 1 KiB, and maps of 64 entries (keys up to 64 bytes, values up
 /// to 256 bytes).
 pub type StdNode =
@@ -113,6 +118,8 @@ pub(crate) fn node_config(config: &ChannelConfig) -> Config {
     };
     node.nack.max_message_len =
         core::num::NonZeroU32::new(MAX_PAYLOAD as u32).unwrap_or(node.nack.max_message_len);
+    node.nack.flow_window =
+        core::num::NonZeroU32::new(FLOW_WINDOW).unwrap_or(node.nack.flow_window);
     node
 }
 

@@ -23,10 +23,12 @@ use crate::node_mode;
 use crate::raw::{self, Endpoint, ReceiverReport, SendPlan, SenderReport};
 use crate::stamp::HEADER_LEN;
 
-/// The message sizes measured by default.
-const DEFAULT_SIZES: [usize; 5] = [32, 64, 288, 1024, 1344];
-/// The largest message size accepted (one Ethernet frame's UDP payload).
-const MAX_SIZE: usize = 1472;
+/// The message sizes measured by default: Aeron's matrix, and 64 KiB
+/// (fragmented by the protocol modes; one IP-fragmented datagram of
+/// 65,507 bytes in raw mode).
+const DEFAULT_SIZES: [usize; 6] = [32, 64, 288, 1024, 1344, 65_536];
+/// The largest message size accepted.
+const MAX_SIZE: usize = 65_536;
 
 /// Measure throughput and latency on loopback multicast between real processes.
 ///
@@ -37,19 +39,23 @@ const MAX_SIZE: usize = 1472;
 /// group is in 239.255.0.0/16 and leaves through 127.0.0.1.
 ///
 /// Cases: `throughput` (1 sender to N receivers, as fast as possible),
-/// `latency` (the same at the offered `--rate`), `pingpong` (round trips to
-/// one echoing process).
+/// `latency` (the same at each offered `--rate`), `pingpong` (round trips
+/// to one echoing process), `all-to-all` (`--senders` processes that all
+/// send and all receive; with total order, each also times the delivery of
+/// its own messages).
 #[derive(Debug, Clone, Args)]
 #[command(after_help = "Examples:\n  \
     blaze bench --mode raw --duration 2\n  \
     blaze bench --mode raw --sizes 64,1024 --cases latency --rate 20000\n  \
-    blaze bench --mode raw --cases pingpong --count 10000 --json")]
+    blaze bench --mode raw --cases pingpong --count 10000 --json\n  \
+    blaze bench --mode raw,agreed,safe --sizes 64,200 --cases all-to-all,pingpong")]
 pub(crate) struct BenchArgs {
     /// Modes to measure, comma-separated: raw (plain UDP through the same
-    /// sockets and batched I/O, no protocol), best-effort, reliable.
+    /// sockets and batched I/O, no protocol), best-effort, reliable, agreed
+    /// and safe (total order through the Totem ring).
     #[arg(long, value_enum, value_delimiter = ',', default_value = "raw")]
     pub(crate) mode: Vec<Mode>,
-    /// Message sizes in bytes, comma-separated (24..=1472).
+    /// Message sizes in bytes, comma-separated (24..=65536).
     #[arg(long, value_delimiter = ',', default_values_t = DEFAULT_SIZES)]
     pub(crate) sizes: Vec<usize>,
     /// Cases to run, comma-separated.
@@ -57,9 +63,12 @@ pub(crate) struct BenchArgs {
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "throughput,latency,pingpong"
+        default_value = "throughput,latency,pingpong,all-to-all"
     )]
     pub(crate) cases: Vec<CaseKind>,
+    /// Processes of the all-to-all case (each sends and receives).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(2..=16))]
+    pub(crate) senders: u16,
     /// Receiver processes for the throughput and latency cases.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=16))]
     pub(crate) receivers: u16,
@@ -69,9 +78,14 @@ pub(crate) struct BenchArgs {
     /// Messages each case sends, at most.
     #[arg(long, default_value_t = 50_000_000)]
     pub(crate) count: u64,
-    /// Offered rate of the latency case, messages per second.
-    #[arg(long, default_value_t = 10_000.0)]
-    pub(crate) rate: f64,
+    /// Offered rates of the latency case, messages per second,
+    /// comma-separated (one run each).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_values_t = [100_000.0, 500_000.0, 1_000_000.0]
+    )]
+    pub(crate) rate: Vec<f64>,
     /// Print the results as JSON on standard output (no table, no progress bar).
     #[arg(long)]
     pub(crate) json: bool,
@@ -96,6 +110,9 @@ pub(crate) struct BenchArgs {
     /// Internal: the run a child belongs to.
     #[arg(long, hide = true, default_value_t = 0)]
     pub(crate) run: u32,
+    /// Internal: a peer's sender index.
+    #[arg(long, hide = true, default_value_t = 0)]
+    pub(crate) index: u16,
 }
 
 /// What a benchmark measures.
@@ -108,6 +125,10 @@ pub(crate) enum Mode {
     BestEffort,
     /// Blaze reliable (NACK-based, per-sender FIFO) QoS.
     Reliable,
+    /// Blaze agreed (total order through the Totem ring) QoS.
+    Agreed,
+    /// Blaze safe (total order, delivered once every member has it) QoS.
+    Safe,
 }
 
 /// One kind of measurement.
@@ -120,6 +141,8 @@ pub(crate) enum CaseKind {
     Latency,
     /// Round trips to one echoing process.
     Pingpong,
+    /// Every process sends and receives.
+    AllToAll,
 }
 
 /// The I/O mode, as a flag.
@@ -137,6 +160,8 @@ impl Mode {
             Mode::Raw => None,
             Mode::BestEffort => Some(TopicQos::BestEffort),
             Mode::Reliable => Some(TopicQos::Reliable),
+            Mode::Agreed => Some(TopicQos::Agreed),
+            Mode::Safe => Some(TopicQos::Safe),
         }
     }
 }
@@ -164,6 +189,7 @@ impl IoArg {
 pub(crate) enum Role {
     Receiver,
     Echo,
+    Peer,
 }
 
 /// The outcome of one case.
@@ -172,6 +198,8 @@ pub(crate) struct CaseResult {
     pub(crate) mode: Mode,
     pub(crate) case: CaseKind,
     pub(crate) size: usize,
+    /// Offered rate (latency case), messages per second per sender.
+    pub(crate) rate: Option<f64>,
     pub(crate) receivers: usize,
     /// Messages sent (pings, for ping-pong).
     pub(crate) sent: u64,
@@ -185,6 +213,9 @@ pub(crate) struct CaseResult {
     pub(crate) mb_per_sec: f64,
     /// One-way latency (round trip, for ping-pong).
     pub(crate) latency: LatencySummary,
+    /// All-to-all: from a member's send to the delivery of its own
+    /// message back to it (total order).
+    pub(crate) self_latency: LatencySummary,
     /// Sender CPU time (user + system) per message sent, µs.
     pub(crate) sender_cpu_us_per_msg: f64,
     /// Receiver CPU time (user + system) per message received, µs.
@@ -237,8 +268,8 @@ fn validate(args: &BenchArgs) -> Result<(), String> {
     if !(0.0..=3600.0).contains(&args.duration) || args.duration == 0.0 {
         return Err("--duration must be between 0 and 3600 seconds".into());
     }
-    if !args.rate.is_finite() || args.rate <= 0.0 {
-        return Err("--rate must be a positive number of messages per second".into());
+    if args.rate.is_empty() || args.rate.iter().any(|r| !r.is_finite() || *r <= 0.0) {
+        return Err("--rate must be positive numbers of messages per second".into());
     }
     if args.count == 0 {
         return Err("--count must be at least 1".into());
@@ -268,13 +299,31 @@ fn child(args: &BenchArgs, role: Role, endpoint: &Endpoint) -> Result<(), String
     let ready = || {
         println!("READY");
     };
+    let plan = SendPlan {
+        run: args.run,
+        size: args.sizes.first().copied().unwrap_or(64),
+        count: args.count,
+        duration: Duration::from_secs_f64(args.duration),
+        rate: None,
+    };
+    // A peer starts sending when the coordinator says so on standard input.
+    let go = || {
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+    };
+    let me = raw::PeerId {
+        index: args.index,
+        senders: usize::from(args.senders),
+    };
     let report = match (mode.qos(), role) {
         (None, Role::Receiver) => raw::receive(endpoint, args.run, idle, limit, ready),
         (None, Role::Echo) => raw::echo(endpoint, args.run, idle, limit, ready),
+        (None, Role::Peer) => raw::peer(endpoint, &plan, me, idle, ready, go),
         (Some(qos), Role::Receiver) => {
             node_mode::receive(endpoint, qos, args.run, idle, limit, ready)
         }
         (Some(qos), Role::Echo) => node_mode::echo(endpoint, qos, args.run, idle, limit, ready),
+        (Some(qos), Role::Peer) => node_mode::peer(endpoint, &plan, qos, me, idle, ready, go),
     }
     .map_err(|e| explain_socket_error(&e, endpoint))?;
     let json = serde_json::to_string(&report).map_err(|e| e.to_string())?;
@@ -298,13 +347,19 @@ fn coordinate(args: &BenchArgs, endpoint: &Endpoint) -> Result<(), String> {
     for &mode in &args.mode {
         for &size in &args.sizes {
             for &case in &args.cases {
-                index += 1;
-                let run = base_run.wrapping_add(index);
-                let result = run_case(args, endpoint, mode, case, size, run)?;
-                if !args.json {
-                    eprintln!("{}", one_line(&result));
+                let rates: Vec<Option<f64>> = match case {
+                    CaseKind::Latency => args.rate.iter().map(|&r| Some(r)).collect(),
+                    _ => vec![None],
+                };
+                for rate in rates {
+                    index += 1;
+                    let run = base_run.wrapping_add(index);
+                    let result = run_case(args, endpoint, mode, case, size, rate, run)?;
+                    if !args.json {
+                        eprintln!("{}", one_line(&result));
+                    }
+                    results.push(result);
                 }
-                results.push(result);
             }
         }
     }
@@ -329,19 +384,16 @@ fn coordinate(args: &BenchArgs, endpoint: &Endpoint) -> Result<(), String> {
     Ok(())
 }
 
-fn run_case(
+/// The arguments of every child of a case.
+fn child_args(
     args: &BenchArgs,
     endpoint: &Endpoint,
+    role: &str,
     mode: Mode,
-    case: CaseKind,
     size: usize,
     run: u32,
-) -> Result<CaseResult, String> {
-    let (role, receivers) = match case {
-        CaseKind::Pingpong => ("echo", 1),
-        _ => ("receiver", usize::from(args.receivers)),
-    };
-    let child_args: Vec<String> = [
+) -> Vec<String> {
+    [
         "bench",
         "--role",
         role,
@@ -361,10 +413,138 @@ fn run_case(
         &args.idle_ms.to_string(),
         "--duration",
         &args.duration.to_string(),
+        "--sizes",
+        &size.to_string(),
+        "--count",
+        &args.count.to_string(),
+        "--senders",
+        &args.senders.to_string(),
     ]
     .iter()
     .map(|s| (*s).to_owned())
-    .collect();
+    .collect()
+}
+
+/// The all-to-all case: `--senders` peers, each sending and receiving.
+fn run_all_to_all(
+    args: &BenchArgs,
+    endpoint: &Endpoint,
+    mode: Mode,
+    size: usize,
+    run: u32,
+) -> Result<CaseResult, String> {
+    let n = usize::from(args.senders);
+    let common = child_args(args, endpoint, "peer", mode, size, run);
+    let mut children = Children::spawn_each(
+        n,
+        |i| {
+            let mut a = common.clone();
+            a.extend(["--index".to_owned(), i.to_string()]);
+            a
+        },
+        |_| None,
+    )
+    .map_err(|e| format!("cannot start the peer processes: {e}"))?;
+    children.collect("READY", Duration::from_secs(15))?;
+    let bar = progress_bar(args, mode, CaseKind::AllToAll, size);
+    children
+        .say("GO")
+        .map_err(|e| format!("cannot start the peers: {e}"))?;
+    let started = Instant::now();
+    let lines = std::thread::scope(|scope| {
+        let collect = scope.spawn(|| {
+            children.collect(
+                "RESULT",
+                Duration::from_secs_f64(args.duration)
+                    + Duration::from_millis(args.idle_ms)
+                    + Duration::from_secs(25),
+            )
+        });
+        while !collect.is_finished() {
+            bar.set_position(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        collect
+            .join()
+            .unwrap_or_else(|_| Err("collecting the results panicked".to_owned()))
+    });
+    bar.finish_and_clear();
+    let reports = lines?
+        .iter()
+        .map(|l| serde_json::from_str::<ReceiverReport>(l))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("a peer's report is malformed: {e}"))?;
+    drop(children);
+    Ok(summarize_all_to_all(mode, size, &reports))
+}
+
+fn summarize_all_to_all(mode: Mode, size: usize, reports: &[ReceiverReport]) -> CaseResult {
+    let n = reports.len().max(1) as f64;
+    let sent: u64 = reports.iter().map(|r| r.sent).sum();
+    let mut latency = Latency::new();
+    let mut self_latency = Latency::new();
+    let (mut rate_sum, mut received_sum, mut expected_sum, mut cpu, mut seconds) =
+        (0.0, 0.0, 0.0, 0.0, 0.0f64);
+    for r in reports {
+        latency.merge(&Latency::from_pairs(&r.latency));
+        self_latency.merge(&Latency::from_pairs(&r.self_latency));
+        received_sum += r.received as f64;
+        expected_sum += sent.saturating_sub(r.sent) as f64;
+        let window = (r.last_ns.saturating_sub(r.first_ns)) as f64 / 1e9;
+        let window = if window > 0.001 { window } else { r.send_s };
+        if window > 0.0 && r.received > 1 {
+            rate_sum += r.received as f64 / window;
+        }
+        let handled = (r.received + r.sent) as f64;
+        if handled > 0.0 {
+            cpu += r.cpu_us as f64 / handled;
+        }
+        seconds = seconds.max(r.send_s);
+    }
+    let rate = rate_sum / n;
+    CaseResult {
+        mode,
+        case: CaseKind::AllToAll,
+        size,
+        rate: None,
+        receivers: reports.len(),
+        sent,
+        received: received_sum / n,
+        loss_percent: percent(expected_sum - received_sum, expected_sum),
+        msgs_per_sec: rate,
+        mb_per_sec: rate * size as f64 / 1e6,
+        latency: latency.summary(),
+        self_latency: self_latency.summary(),
+        // A peer both sends and receives: its CPU time per message it
+        // sent or received, under both columns.
+        sender_cpu_us_per_msg: cpu / n,
+        receiver_cpu_us_per_msg: cpu / n,
+        seconds,
+        receivers_saw_end: reports.iter().filter(|r| r.end_seen).count(),
+    }
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one case is all of these; a struct would only rename them"
+)]
+fn run_case(
+    args: &BenchArgs,
+    endpoint: &Endpoint,
+    mode: Mode,
+    case: CaseKind,
+    size: usize,
+    rate: Option<f64>,
+    run: u32,
+) -> Result<CaseResult, String> {
+    if case == CaseKind::AllToAll {
+        return run_all_to_all(args, endpoint, mode, size, run);
+    }
+    let (role, receivers) = match case {
+        CaseKind::Pingpong => ("echo", 1),
+        _ => ("receiver", usize::from(args.receivers)),
+    };
+    let child_args = child_args(args, endpoint, role, mode, size, run);
     let mut children = Children::spawn(receivers, &child_args)
         .map_err(|e| format!("cannot start the receiver processes: {e}"))?;
     children.collect("READY", Duration::from_secs(10))?;
@@ -376,7 +556,7 @@ fn run_case(
         duration: Duration::from_secs_f64(args.duration),
         // Ping-pong is a closed loop: the next ping leaves when the echo of
         // the last one is back.
-        rate: (case == CaseKind::Latency).then_some(args.rate),
+        rate,
     };
     let progress = AtomicU64::new(0);
     let bar = progress_bar(args, mode, case, size);
@@ -421,7 +601,9 @@ fn run_case(
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("a receiver's report is malformed: {e}"))?;
     drop(children);
-    Ok(summarize(mode, case, size, &sender, &reports))
+    let mut result = summarize(mode, case, size, &sender, &reports);
+    result.rate = rate;
+    Ok(result)
 }
 
 fn progress_bar(args: &BenchArgs, mode: Mode, case: CaseKind, size: usize) -> ProgressBar {
@@ -472,6 +654,7 @@ fn summarize(
             mode,
             case,
             size,
+            rate: None,
             receivers: reports.len(),
             sent: sender.sent,
             received: answered as f64,
@@ -479,6 +662,7 @@ fn summarize(
             msgs_per_sec: rate,
             mb_per_sec: rate * size as f64 / 1e6,
             latency: rtt.summary(),
+            self_latency: LatencySummary::default(),
             sender_cpu_us_per_msg: sender_cpu,
             receiver_cpu_us_per_msg: receiver_cpu,
             seconds: sender.elapsed_s,
@@ -509,6 +693,7 @@ fn summarize(
         mode,
         case,
         size,
+        rate: None,
         receivers: reports.len(),
         sent: sender.sent,
         received,
@@ -516,6 +701,7 @@ fn summarize(
         msgs_per_sec: rate,
         mb_per_sec: rate * size as f64 / 1e6,
         latency: latency.summary(),
+        self_latency: LatencySummary::default(),
         sender_cpu_us_per_msg: sender_cpu,
         receiver_cpu_us_per_msg: receiver_cpu,
         seconds: sender.elapsed_s,
@@ -536,6 +722,8 @@ fn mode_name(mode: Mode) -> &'static str {
         Mode::Raw => "raw",
         Mode::BestEffort => "best-effort",
         Mode::Reliable => "reliable",
+        Mode::Agreed => "agreed",
+        Mode::Safe => "safe",
     }
 }
 
@@ -544,21 +732,44 @@ fn case_name(case: CaseKind) -> &'static str {
         CaseKind::Throughput => "throughput",
         CaseKind::Latency => "latency",
         CaseKind::Pingpong => "pingpong",
+        CaseKind::AllToAll => "all-to-all",
+    }
+}
+
+/// The case's name with its offered rate, if any (`latency@100k`).
+fn case_label(r: &CaseResult) -> String {
+    match r.rate {
+        Some(rate) if rate >= 1e6 && rate % 1e6 == 0.0 => {
+            format!("{}@{}M", case_name(r.case), rate / 1e6)
+        }
+        Some(rate) if rate >= 1e3 && rate % 1e3 == 0.0 => {
+            format!("{}@{}k", case_name(r.case), rate / 1e3)
+        }
+        Some(rate) => format!("{}@{rate}", case_name(r.case)),
+        None => case_name(r.case).to_owned(),
     }
 }
 
 /// One line per finished case, while the benchmark runs.
 fn one_line(r: &CaseResult) -> String {
     format!(
-        "{:>11} {:>10} {:>5} B: {:>10.0} msg/s {:>8.1} MB/s, loss {:.2}%, p50 {:.1} µs, p99 {:.1} µs",
+        "{:>11} {:>14} {:>5} B: {:>10.0} msg/s {:>8.1} MB/s, loss {:.2}%, p50 {:.1} µs, p99 {:.1} µs{}",
         mode_name(r.mode),
-        case_name(r.case),
+        case_label(r),
         r.size,
         r.msgs_per_sec,
         r.mb_per_sec,
         r.loss_percent,
         r.latency.p50_us,
-        r.latency.p99_us
+        r.latency.p99_us,
+        if r.self_latency.count > 0 {
+            format!(
+                ", self-delivery p50 {:.1} µs, p99 {:.1} µs",
+                r.self_latency.p50_us, r.self_latency.p99_us
+            )
+        } else {
+            String::new()
+        }
     )
 }
 
@@ -566,25 +777,27 @@ fn one_line(r: &CaseResult) -> String {
 /// the same case and size.
 fn table(results: &[CaseResult], args: &BenchArgs, endpoint: &Endpoint) -> String {
     let mut out = String::new();
+    let rates: Vec<String> = args.rate.iter().map(|r| format!("{r}")).collect();
     let _ = writeln!(
         out,
-        "\nblaze bench: group {} via {}, io {}, batch {}, {} s or {} msgs per case, latency rate {} msg/s",
+        "\nblaze bench: group {} via {}, io {}, batch {}, {} s or {} msgs per case, latency rates {} msg/s",
         endpoint.group,
         endpoint.interface,
         args.io.name(),
         endpoint.batch,
         args.duration,
         args.count,
-        args.rate
+        rates.join(",")
     );
     let _ = writeln!(
         out,
         "latency is one-way (sender stamp to receiver, CLOCK_MONOTONIC) except pingpong (round trip); \
-         msgs/s and MB/s are per receiver\n"
+         msgs/s and MB/s are per receiver;\nall-to-all: rx = members, msgs/s = from the others per member, \
+         self = a member's own messages delivered back to it; (x) = ratio to raw in this run\n"
     );
     let _ = writeln!(
         out,
-        "{:<11} {:<10} {:>5} {:>3} {:>10} {:>18} {:>8} {:>7} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7}",
+        "{:<11} {:<15} {:>5} {:>3} {:>10} {:>19} {:>8} {:>7} {:>16} {:>16} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7}",
         "mode",
         "case",
         "size",
@@ -597,38 +810,39 @@ fn table(results: &[CaseResult], args: &BenchArgs, endpoint: &Endpoint) -> Strin
         "p99 µs",
         "p99.9 µs",
         "max µs",
+        "self p50",
+        "self p99",
         "tx µs/m",
         "rx µs/m"
     );
+    let ratio = |value: f64, base: Option<f64>, digits: usize| match base {
+        Some(base) if base > 0.0 => format!("{value:.digits$} ({:.2}x)", value / base),
+        _ => format!("{value:.digits$}"),
+    };
     for r in results {
         let raw = results
             .iter()
-            .find(|o| o.mode == Mode::Raw && o.case == r.case && o.size == r.size);
-        let rate = match raw {
-            Some(raw) if r.mode != Mode::Raw && raw.msgs_per_sec > 0.0 => {
-                format!(
-                    "{:.0} ({:.2}x)",
-                    r.msgs_per_sec,
-                    r.msgs_per_sec / raw.msgs_per_sec
-                )
-            }
-            _ => format!("{:.0}", r.msgs_per_sec),
-        };
+            .find(|o| {
+                o.mode == Mode::Raw && o.case == r.case && o.size == r.size && o.rate == r.rate
+            })
+            .filter(|_| r.mode != Mode::Raw);
         let _ = writeln!(
             out,
-            "{:<11} {:<10} {:>5} {:>3} {:>10} {:>18} {:>8.1} {:>7.2} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>7.2} {:>7.2}",
+            "{:<11} {:<15} {:>5} {:>3} {:>10} {:>19} {:>8.1} {:>7.2} {:>16} {:>16} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>7.2} {:>7.2}",
             mode_name(r.mode),
-            case_name(r.case),
+            case_label(r),
             r.size,
             r.receivers,
             r.sent,
-            rate,
+            ratio(r.msgs_per_sec, raw.map(|o| o.msgs_per_sec), 0),
             r.mb_per_sec,
             r.loss_percent,
-            r.latency.p50_us,
-            r.latency.p99_us,
+            ratio(r.latency.p50_us, raw.map(|o| o.latency.p50_us), 1),
+            ratio(r.latency.p99_us, raw.map(|o| o.latency.p99_us), 1),
             r.latency.p999_us,
             r.latency.max_us,
+            r.self_latency.p50_us,
+            r.self_latency.p99_us,
             r.sender_cpu_us_per_msg,
             r.receiver_cpu_us_per_msg
         );
