@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use crate::children::Children;
 use crate::latency::{Latency, LatencySummary};
+use crate::netns::{Host, Hosts};
 use crate::node_mode;
 use crate::raw::{self, Endpoint, ReceiverReport, SendPlan, SenderReport};
 use crate::stamp::HEADER_LEN;
@@ -35,8 +36,10 @@ const MAX_SIZE: usize = 65_536;
 /// Each case starts its receivers as separate processes (this program with
 /// `--role`), sends for `--duration` seconds or `--count` messages, whichever
 /// comes first, and prints msgs/s, MB/s, loss, one-way latency percentiles
-/// (HDR histogram) and CPU time per message. Traffic stays on loopback: the
-/// group is in 239.255.0.0/16 and leaves through 127.0.0.1.
+/// (HDR histogram) and CPU time per message. Traffic stays on loopback (the
+/// group is in 239.255.0.0/16 and leaves through 127.0.0.1), or with
+/// `--netns` (root) on a bridge between network namespaces built for the
+/// run and deleted after it.
 ///
 /// Cases: `throughput` (1 sender to N receivers, as fast as possible),
 /// `latency` (the same at each offered `--rate`), `pingpong` (round trips
@@ -92,7 +95,8 @@ pub(crate) struct BenchArgs {
     /// Multicast group and port (in 239.255.0.0/16); default derived from the process id.
     #[arg(long)]
     pub(crate) group: Option<SocketAddrV4>,
-    /// Local interface for multicast (must be a loopback address).
+    /// Local interface for multicast (a loopback address; with `--netns`
+    /// each host uses its own).
     #[arg(long, default_value = "127.0.0.1")]
     pub(crate) interface: Ipv4Addr,
     /// Datagram I/O: gso (sendmmsg + segmentation offload), mmsg (sendmmsg/recvmmsg), plain.
@@ -113,6 +117,14 @@ pub(crate) struct BenchArgs {
     /// Internal: a peer's sender index.
     #[arg(long, hide = true, default_value_t = 0)]
     pub(crate) index: u16,
+    /// Run across network namespaces joined by a bridge (needs root and
+    /// iproute2): the sender and each receiver in a host of its own, so
+    /// that multicast crosses a link; raw mode uses the same hosts.
+    #[arg(long)]
+    pub(crate) netns: bool,
+    /// Internal: the hosts built by `--netns`, as namespace@address.
+    #[arg(long, hide = true, value_delimiter = ',')]
+    pub(crate) netns_hosts: Vec<String>,
 }
 
 /// What a benchmark measures.
@@ -229,16 +241,93 @@ pub(crate) struct CaseResult {
 /// Runs `blaze bench`: a child role, or the coordinator.
 pub(crate) fn main(args: &BenchArgs) -> Result<(), String> {
     validate(args)?;
+    if args.netns && args.role.is_none() && args.netns_hosts.is_empty() {
+        return in_namespaces(args);
+    }
+    let hosts = args
+        .netns_hosts
+        .iter()
+        .map(|h| Host::parse(h))
+        .collect::<Result<Vec<_>, _>>()?;
+    let interface = match (&args.role, hosts.first()) {
+        // The coordinator runs in the first host.
+        (None, Some(host)) => host.addr,
+        _ => args.interface,
+    };
     let endpoint = Endpoint {
         group: args.group.unwrap_or_else(default_group),
-        interface: args.interface,
+        interface,
         io_mode: args.io.io_mode(),
         batch: args.batch.clamp(1, blaze_std::MAX_BATCH),
     };
     match args.role {
         Some(role) => child(args, role, &endpoint),
-        None => coordinate(args, &endpoint),
+        None => coordinate(args, &endpoint, &hosts),
     }
+}
+
+/// `--netns`: builds the hosts, runs the benchmark's coordinator again
+/// inside the first one (its children go to the others), and deletes the
+/// hosts afterwards.
+fn in_namespaces(args: &BenchArgs) -> Result<(), String> {
+    let hosts = usize::from(args.receivers.max(1) + 1).max(usize::from(args.senders));
+    let built = Hosts::new(hosts)?;
+    let first = Host::parse(&format!("{}@{}", built.namespace(0), built.addr(0)))?;
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let status = std::process::Command::new("ip")
+        .args(first.exec_prefix().iter().skip(1))
+        .arg(&exe)
+        .args(std::env::args_os().skip(1))
+        .arg("--netns-hosts")
+        .arg(built.describe())
+        .status()
+        .map_err(|e| format!("cannot run the benchmark in {}: {e}", first.namespace))?;
+    drop(built);
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the benchmark inside the namespaces failed ({status})"
+        ))
+    }
+}
+
+/// Starts `n` children with `base` arguments plus `extra(i)`; across
+/// namespaces, child `i` runs in host `host_of(i)` with that host's address
+/// as its interface.
+fn spawn_children(
+    hosts: &[Host],
+    n: usize,
+    base: &[String],
+    host_of: impl Fn(usize) -> usize,
+    extra: impl Fn(usize) -> Vec<String>,
+) -> Result<Children, String> {
+    let host = |i: usize| {
+        if hosts.is_empty() {
+            None
+        } else {
+            hosts.get(host_of(i) % hosts.len())
+        }
+    };
+    Children::spawn_each(
+        n,
+        |i| {
+            let mut a = base.to_vec();
+            if let Some(h) = host(i) {
+                if let Some(at) = a.iter().position(|x| x == "--interface")
+                    && let Some(value) = a.get_mut(at + 1)
+                {
+                    *value = h.addr.to_string();
+                }
+                a.push("--netns-hosts".to_owned());
+                a.push(format!("{}@{}", h.namespace, h.addr));
+            }
+            a.extend(extra(i));
+            a
+        },
+        |i| host(i).map(Host::exec_prefix),
+    )
+    .map_err(|e| format!("cannot start the child processes: {e}"))
 }
 
 fn validate(args: &BenchArgs) -> Result<(), String> {
@@ -250,7 +339,7 @@ fn validate(args: &BenchArgs) -> Result<(), String> {
             ));
         }
     }
-    if !args.interface.is_loopback() {
+    if !args.interface.is_loopback() && !args.netns && args.netns_hosts.is_empty() {
         return Err(format!(
             "--interface {}: the benchmark runs on loopback only; use 127.0.0.1",
             args.interface
@@ -340,7 +429,7 @@ fn explain_socket_error(e: &std::io::Error, endpoint: &Endpoint) -> String {
 }
 
 /// The coordinator: every (mode, size, case), then the summary.
-fn coordinate(args: &BenchArgs, endpoint: &Endpoint) -> Result<(), String> {
+fn coordinate(args: &BenchArgs, endpoint: &Endpoint, hosts: &[Host]) -> Result<(), String> {
     let mut results = Vec::new();
     let mut index = 0u32;
     let base_run = (std::process::id() << 8) ^ (crate::os::monotonic_ns() as u32);
@@ -354,7 +443,7 @@ fn coordinate(args: &BenchArgs, endpoint: &Endpoint) -> Result<(), String> {
                 for rate in rates {
                     index += 1;
                     let run = base_run.wrapping_add(index);
-                    let result = run_case(args, endpoint, mode, case, size, rate, run)?;
+                    let result = run_case(args, endpoint, hosts, mode, case, size, rate, run)?;
                     if !args.json {
                         eprintln!("{}", one_line(&result));
                     }
@@ -366,6 +455,7 @@ fn coordinate(args: &BenchArgs, endpoint: &Endpoint) -> Result<(), String> {
     if args.json {
         let doc = serde_json::json!({
             "group": endpoint.group.to_string(),
+            "netns": !hosts.is_empty(),
             "interface": endpoint.interface.to_string(),
             "io": args.io.name(),
             "batch": endpoint.batch,
@@ -429,22 +519,20 @@ fn child_args(
 fn run_all_to_all(
     args: &BenchArgs,
     endpoint: &Endpoint,
+    hosts: &[Host],
     mode: Mode,
     size: usize,
     run: u32,
 ) -> Result<CaseResult, String> {
     let n = usize::from(args.senders);
     let common = child_args(args, endpoint, "peer", mode, size, run);
-    let mut children = Children::spawn_each(
+    let mut children = spawn_children(
+        hosts,
         n,
-        |i| {
-            let mut a = common.clone();
-            a.extend(["--index".to_owned(), i.to_string()]);
-            a
-        },
-        |_| None,
-    )
-    .map_err(|e| format!("cannot start the peer processes: {e}"))?;
+        &common,
+        |i| i,
+        |i| vec!["--index".to_owned(), i.to_string()],
+    )?;
     children.collect("READY", Duration::from_secs(15))?;
     let bar = progress_bar(args, mode, CaseKind::AllToAll, size);
     children
@@ -531,6 +619,7 @@ fn summarize_all_to_all(mode: Mode, size: usize, reports: &[ReceiverReport]) -> 
 fn run_case(
     args: &BenchArgs,
     endpoint: &Endpoint,
+    hosts: &[Host],
     mode: Mode,
     case: CaseKind,
     size: usize,
@@ -538,15 +627,14 @@ fn run_case(
     run: u32,
 ) -> Result<CaseResult, String> {
     if case == CaseKind::AllToAll {
-        return run_all_to_all(args, endpoint, mode, size, run);
+        return run_all_to_all(args, endpoint, hosts, mode, size, run);
     }
     let (role, receivers) = match case {
         CaseKind::Pingpong => ("echo", 1),
         _ => ("receiver", usize::from(args.receivers)),
     };
     let child_args = child_args(args, endpoint, role, mode, size, run);
-    let mut children = Children::spawn(receivers, &child_args)
-        .map_err(|e| format!("cannot start the receiver processes: {e}"))?;
+    let mut children = spawn_children(hosts, receivers, &child_args, |i| i + 1, |_| Vec::new())?;
     children.collect("READY", Duration::from_secs(10))?;
 
     let plan = SendPlan {

@@ -19,11 +19,6 @@ pub(crate) struct Children {
 }
 
 impl Children {
-    /// Starts `n` copies of this program with `args`.
-    pub(crate) fn spawn(n: usize, args: &[String]) -> io::Result<Self> {
-        Self::spawn_each(n, |_| args.to_vec(), |_| None)
-    }
-
     /// Starts `n` copies of this program, child `i` with `args(i)`, run
     /// through `wrap(i)` when that gives a command prefix (e.g. to enter a
     /// network namespace).
