@@ -10,8 +10,9 @@ use crate::{CustomProtocol, Qos};
 
 /// Bytes of one message slot of the total-order channel: the topic header
 /// ([`TOTEM_TOPIC_HEADER`]) and topic, then the payload, must fit in
-/// [`TotemRing::MAX_PAYLOAD`].
-pub const TOTEM_SLOT: usize = 256;
+/// [`TotemRing::MAX_PAYLOAD`]: room for a 1 KiB message with its topic, and
+/// a slot with its frame still fits one 1,472-byte datagram.
+pub const TOTEM_SLOT: usize = 1152;
 /// Messages the total-order channel queues before the token takes them.
 pub const TOTEM_QUEUE: usize = 16;
 /// Bytes in front of the topic inside a total-order payload: the topic's
