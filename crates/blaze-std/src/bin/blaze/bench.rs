@@ -69,6 +69,14 @@ pub(crate) struct BenchArgs {
         default_value = "throughput,latency,pingpong,all-to-all"
     )]
     pub(crate) cases: Vec<CaseKind>,
+    /// Offered rates of extra all-to-all runs, messages per second per
+    /// sender, comma-separated (the all-to-all case always runs as fast as
+    /// possible too); self-delivery latency is best read at such a rate.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) peer_rate: Vec<f64>,
+    /// Internal: a peer's offered rate.
+    #[arg(long, hide = true)]
+    pub(crate) paced: Option<f64>,
     /// Processes of the all-to-all case (each sends and receives).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(2..=16))]
     pub(crate) senders: u16,
@@ -357,7 +365,13 @@ fn validate(args: &BenchArgs) -> Result<(), String> {
     if !(0.0..=3600.0).contains(&args.duration) || args.duration == 0.0 {
         return Err("--duration must be between 0 and 3600 seconds".into());
     }
-    if args.rate.is_empty() || args.rate.iter().any(|r| !r.is_finite() || *r <= 0.0) {
+    if args.rate.is_empty()
+        || args
+            .rate
+            .iter()
+            .chain(&args.peer_rate)
+            .any(|r| !r.is_finite() || *r <= 0.0)
+    {
         return Err("--rate must be positive numbers of messages per second".into());
     }
     if args.count == 0 {
@@ -393,7 +407,7 @@ fn child(args: &BenchArgs, role: Role, endpoint: &Endpoint) -> Result<(), String
         size: args.sizes.first().copied().unwrap_or(64),
         count: args.count,
         duration: Duration::from_secs_f64(args.duration),
-        rate: None,
+        rate: args.paced,
     };
     // A peer starts sending when the coordinator says so on standard input.
     let go = || {
@@ -438,6 +452,9 @@ fn coordinate(args: &BenchArgs, endpoint: &Endpoint, hosts: &[Host]) -> Result<(
             for &case in &args.cases {
                 let rates: Vec<Option<f64>> = match case {
                     CaseKind::Latency => args.rate.iter().map(|&r| Some(r)).collect(),
+                    CaseKind::AllToAll => std::iter::once(None)
+                        .chain(args.peer_rate.iter().map(|&r| Some(r)))
+                        .collect(),
                     _ => vec![None],
                 };
                 for rate in rates {
@@ -522,10 +539,14 @@ fn run_all_to_all(
     hosts: &[Host],
     mode: Mode,
     size: usize,
+    rate: Option<f64>,
     run: u32,
 ) -> Result<CaseResult, String> {
     let n = usize::from(args.senders);
-    let common = child_args(args, endpoint, "peer", mode, size, run);
+    let mut common = child_args(args, endpoint, "peer", mode, size, run);
+    if let Some(rate) = rate {
+        common.extend(["--paced".to_owned(), rate.to_string()]);
+    }
     let mut children = spawn_children(
         hosts,
         n,
@@ -627,7 +648,9 @@ fn run_case(
     run: u32,
 ) -> Result<CaseResult, String> {
     if case == CaseKind::AllToAll {
-        return run_all_to_all(args, endpoint, hosts, mode, size, run);
+        let mut result = run_all_to_all(args, endpoint, hosts, mode, size, rate, run)?;
+        result.rate = rate;
+        return Ok(result);
     }
     let (role, receivers) = match case {
         CaseKind::Pingpong => ("echo", 1),
