@@ -37,7 +37,10 @@ pub type StdNode =
 pub const MAX_DIRECT_PAYLOAD: usize = 1024;
 /// Bytes of each channel's retransmit window, and so the largest message
 /// published on a topic.
-const SEND_BYTES: usize = 256 * 1024;
+const SEND_BYTES: usize = 512 * 1024;
+/// Bytes each channel keeps per sender for messages not yet delivered (a
+/// ring of variable-length records): several 64 KiB messages in flight.
+const RECV_WINDOW_BYTES: u32 = 256 * 1024;
 /// The largest message published on a topic.
 pub const MAX_PAYLOAD: usize = 64 * 1024;
 
@@ -120,6 +123,8 @@ pub(crate) fn node_config(config: &ChannelConfig) -> Config {
         core::num::NonZeroU32::new(MAX_PAYLOAD as u32).unwrap_or(node.nack.max_message_len);
     node.nack.flow_window =
         core::num::NonZeroU32::new(FLOW_WINDOW).unwrap_or(node.nack.flow_window);
+    node.nack.recv_window_bytes =
+        core::num::NonZeroU32::new(RECV_WINDOW_BYTES).unwrap_or(node.nack.recv_window_bytes);
     node
 }
 
