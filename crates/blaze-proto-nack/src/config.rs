@@ -154,9 +154,10 @@ pub enum ConfigError {
     Burst,
     /// `flow_window` is larger than the receive window `W`.
     FlowWindow,
-    /// The borrowed buffers are too small for this configuration: the
-    /// receive slots need `PEERS * W * fragment_size` bytes, the send index
-    /// and send bytes at least one entry and one fragment.
+    /// The borrowed buffers are too small for this configuration (the
+    /// receive rings need `PEERS * recv_region_len()` bytes, the send index
+    /// and send bytes at least one entry and one fragment), or
+    /// `set_config` would change the receive rings' size.
     Buffers,
     /// The FEC shape is invalid (`k` zero, `k + max_parity > 255`,
     /// `min_parity <= parity <= max_parity` violated, or no room left in

@@ -240,6 +240,8 @@ pub(crate) struct CaseResult {
     pub(crate) sender_cpu_us_per_msg: f64,
     /// Receiver CPU time (user + system) per message received, µs.
     pub(crate) receiver_cpu_us_per_msg: f64,
+    /// Messages per datagram at the receivers (protocol modes; 1 for raw).
+    pub(crate) msgs_per_datagram: f64,
     /// Seconds the sender sent for.
     pub(crate) seconds: f64,
     /// Receivers that saw the end marker (the others stopped when idle).
@@ -628,6 +630,7 @@ fn summarize_all_to_all(mode: Mode, size: usize, reports: &[ReceiverReport]) -> 
         // sent or received, under both columns.
         sender_cpu_us_per_msg: cpu / n,
         receiver_cpu_us_per_msg: cpu / n,
+        msgs_per_datagram: 0.0,
         seconds,
         receivers_saw_end: reports.iter().filter(|r| r.end_seen).count(),
     }
@@ -776,6 +779,7 @@ fn summarize(
             self_latency: LatencySummary::default(),
             sender_cpu_us_per_msg: sender_cpu,
             receiver_cpu_us_per_msg: receiver_cpu,
+            msgs_per_datagram: 0.0,
             seconds: sender.elapsed_s,
             receivers_saw_end: saw_end,
         };
@@ -815,6 +819,16 @@ fn summarize(
         self_latency: LatencySummary::default(),
         sender_cpu_us_per_msg: sender_cpu,
         receiver_cpu_us_per_msg: receiver_cpu,
+        msgs_per_datagram: {
+            let datagrams: u64 = reports.iter().map(|r| r.datagrams).sum();
+            if datagrams > 0 {
+                received_sum / datagrams as f64
+            } else if mode == Mode::Raw {
+                1.0
+            } else {
+                0.0
+            }
+        },
         seconds: sender.elapsed_s,
         receivers_saw_end: saw_end,
     }
@@ -904,11 +918,12 @@ fn table(results: &[CaseResult], args: &BenchArgs, endpoint: &Endpoint) -> Strin
         out,
         "latency is one-way (sender stamp to receiver, CLOCK_MONOTONIC) except pingpong (round trip); \
          msgs/s and MB/s are per receiver;\nall-to-all: rx = members, msgs/s = from the others per member, \
-         self = a member's own messages delivered back to it; (x) = ratio to raw in this run\n"
+         self = a member's own messages delivered back to it; (x) = ratio to raw in this run;\n\
+         m/dg = messages per datagram taken in by a receiver's node\n"
     );
     let _ = writeln!(
         out,
-        "{:<11} {:<15} {:>5} {:>3} {:>10} {:>19} {:>8} {:>7} {:>16} {:>16} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7}",
+        "{:<11} {:<15} {:>5} {:>3} {:>10} {:>19} {:>8} {:>7} {:>16} {:>16} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7} {:>5}",
         "mode",
         "case",
         "size",
@@ -924,7 +939,8 @@ fn table(results: &[CaseResult], args: &BenchArgs, endpoint: &Endpoint) -> Strin
         "self p50",
         "self p99",
         "tx µs/m",
-        "rx µs/m"
+        "rx µs/m",
+        "m/dg"
     );
     let ratio = |value: f64, base: Option<f64>, digits: usize| match base {
         Some(base) if base > 0.0 => format!("{value:.digits$} ({:.2}x)", value / base),
@@ -939,7 +955,7 @@ fn table(results: &[CaseResult], args: &BenchArgs, endpoint: &Endpoint) -> Strin
             .filter(|_| r.mode != Mode::Raw);
         let _ = writeln!(
             out,
-            "{:<11} {:<15} {:>5} {:>3} {:>10} {:>19} {:>8.1} {:>7.2} {:>16} {:>16} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>7.2} {:>7.2}",
+            "{:<11} {:<15} {:>5} {:>3} {:>10} {:>19} {:>8.1} {:>7.2} {:>16} {:>16} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>7.2} {:>7.2} {:>5.1}",
             mode_name(r.mode),
             case_label(r),
             r.size,
@@ -955,7 +971,8 @@ fn table(results: &[CaseResult], args: &BenchArgs, endpoint: &Endpoint) -> Strin
             r.self_latency.p50_us,
             r.self_latency.p99_us,
             r.sender_cpu_us_per_msg,
-            r.receiver_cpu_us_per_msg
+            r.receiver_cpu_us_per_msg,
+            r.msgs_per_datagram
         );
     }
     out

@@ -238,8 +238,12 @@ pub(crate) fn receive(
         ready();
         let mut tally = Tally::new(run, None, 1);
         deliver_into(&mut messages, &mut tally, idle, limit).await;
+        let cpu_us = cpu_time(Whom::Process).since(cpu_before).total_micros();
+        if let Ok(stats) = channel.node_stats().await {
+            tally.report.datagrams = stats.datagrams.saturating_sub(stats.own);
+        }
         let _ = channel.shutdown().await;
-        Ok(tally.finish(cpu_time(Whom::Process).since(cpu_before).total_micros()))
+        Ok(tally.finish(cpu_us))
     })
 }
 

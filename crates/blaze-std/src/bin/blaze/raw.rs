@@ -191,6 +191,9 @@ pub(crate) struct ReceiverReport {
     pub(crate) self_received: u64,
     /// Their latencies, send to self-delivery, in (ns, count) pairs.
     pub(crate) self_latency: Vec<(u64, u64)>,
+    /// Datagrams the member's node took in (protocol modes; membership
+    /// and heartbeats included), for messages per datagram.
+    pub(crate) datagrams: u64,
     /// Messages this member sent (members that also send).
     pub(crate) sent: u64,
     /// Seconds this member sent for.
