@@ -242,6 +242,10 @@ pub(crate) struct CaseResult {
     pub(crate) receiver_cpu_us_per_msg: f64,
     /// Messages per datagram at the receivers (protocol modes; 1 for raw).
     pub(crate) msgs_per_datagram: f64,
+    /// Messages dropped by the receivers' subscription queues (the
+    /// benchmark's reader fell behind a burst), summed over receivers;
+    /// part of `loss_percent`, not lost by the protocol.
+    pub(crate) queue_dropped: u64,
     /// Seconds the sender sent for.
     pub(crate) seconds: f64,
     /// Receivers that saw the end marker (the others stopped when idle).
@@ -631,6 +635,7 @@ fn summarize_all_to_all(mode: Mode, size: usize, reports: &[ReceiverReport]) -> 
         sender_cpu_us_per_msg: cpu / n,
         receiver_cpu_us_per_msg: cpu / n,
         msgs_per_datagram: 0.0,
+        queue_dropped: reports.iter().map(|r| r.queue_dropped).sum(),
         seconds,
         receivers_saw_end: reports.iter().filter(|r| r.end_seen).count(),
     }
@@ -780,6 +785,7 @@ fn summarize(
             sender_cpu_us_per_msg: sender_cpu,
             receiver_cpu_us_per_msg: receiver_cpu,
             msgs_per_datagram: 0.0,
+            queue_dropped: reports.iter().map(|r| r.queue_dropped).sum(),
             seconds: sender.elapsed_s,
             receivers_saw_end: saw_end,
         };
@@ -829,6 +835,7 @@ fn summarize(
                 0.0
             }
         },
+        queue_dropped: reports.iter().map(|r| r.queue_dropped).sum(),
         seconds: sender.elapsed_s,
         receivers_saw_end: saw_end,
     }
@@ -878,13 +885,18 @@ fn case_label(r: &CaseResult) -> String {
 /// One line per finished case, while the benchmark runs.
 fn one_line(r: &CaseResult) -> String {
     format!(
-        "{:>11} {:>14} {:>5} B: {:>10.0} msg/s {:>8.1} MB/s, loss {:.2}%, p50 {:.1} µs, p99 {:.1} µs{}",
+        "{:>11} {:>14} {:>5} B: {:>10.0} msg/s {:>8.1} MB/s, loss {:.2}%{}, p50 {:.1} µs, p99 {:.1} µs{}",
         mode_name(r.mode),
         case_label(r),
         r.size,
         r.msgs_per_sec,
         r.mb_per_sec,
         r.loss_percent,
+        if r.queue_dropped > 0 {
+            format!(" ({} dropped by full subscription queues)", r.queue_dropped)
+        } else {
+            String::new()
+        },
         r.latency.p50_us,
         r.latency.p99_us,
         if r.self_latency.count > 0 {

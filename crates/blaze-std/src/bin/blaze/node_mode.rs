@@ -208,6 +208,7 @@ pub(crate) fn peer(
         let mut report = tally.finish(cpu_time(Whom::Process).since(cpu_before).total_micros());
         report.sent = sent.sent;
         report.send_s = sent.elapsed_s;
+        report.queue_dropped = messages.dropped();
         // Linger so that repairs of the last messages can be served.
         tokio::time::sleep(Duration::from_millis(300)).await;
         let _ = channel.shutdown().await;
@@ -242,6 +243,7 @@ pub(crate) fn receive(
         if let Ok(stats) = channel.node_stats().await {
             tally.report.datagrams = stats.datagrams.saturating_sub(stats.own);
         }
+        tally.report.queue_dropped = messages.dropped();
         let _ = channel.shutdown().await;
         Ok(tally.finish(cpu_us))
     })

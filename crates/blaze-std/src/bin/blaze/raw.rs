@@ -194,6 +194,9 @@ pub(crate) struct ReceiverReport {
     /// Datagrams the member's node took in (protocol modes; membership
     /// and heartbeats included), for messages per datagram.
     pub(crate) datagrams: u64,
+    /// Messages the node delivered that the member's subscription queue
+    /// had no room for (dropped by the channel, not lost by the protocol).
+    pub(crate) queue_dropped: u64,
     /// Messages this member sent (members that also send).
     pub(crate) sent: u64,
     /// Seconds this member sent for.
