@@ -10,8 +10,10 @@ use crate::{CustomProtocol, Qos};
 
 /// Bytes of one message slot of the total-order channel: a message's
 /// topic and payload together must fit in [`TotemRing::MAX_PAYLOAD`] (the
-/// topic travels in the message's own `DataMessage.topic` field).
-pub const TOTEM_SLOT: usize = 256;
+/// topic travels in the message's own `DataMessage.topic` field): room for
+/// a 1 KiB message with its topic, and a slot with its frame still fits one
+/// 1,472-byte datagram.
+pub const TOTEM_SLOT: usize = 1152;
 /// Messages the total-order channel queues before the token takes them.
 pub const TOTEM_QUEUE: usize = 16;
 

@@ -201,7 +201,7 @@ fn misuse_of_total_order_gets_typed_errors() {
             .command(0, |m, now| {
                 let n = m.n_mut();
                 (
-                    n.publish(now, g, "total", &[0u8; 300]),
+                    n.publish(now, g, "total", &[0u8; 2000]),
                     n.publish(now, g, &"t".repeat(65), b"x"),
                     n.publish(now, blaze_node::GroupId::from_name("other"), "total", b"x"),
                 )

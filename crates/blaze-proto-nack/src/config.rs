@@ -119,6 +119,13 @@ pub struct Config {
     /// Messages in flight beyond the slowest receiver's acknowledgement
     /// (must not exceed the receivers' window `W`).
     pub flow_window: NonZeroU32,
+    /// Bytes a receiver keeps per remote stream for messages not yet
+    /// delivered (a ring of variable-length records: a 64-byte message
+    /// costs 64 bytes, not a whole fragment). At least four fragments are
+    /// kept whatever this says; see [`Config::recv_region_len`]. Senders
+    /// keep their bytes in flight below what a receiver with the same
+    /// configuration can hold ([`Config::flow_bytes`]).
+    pub recv_window_bytes: NonZeroU32,
     /// A receiver acknowledges progress at most this long after it.
     pub ack_delay: Duration,
     /// Slow-receiver policy: `None` holds the group to the slowest receiver;
@@ -147,9 +154,10 @@ pub enum ConfigError {
     Burst,
     /// `flow_window` is larger than the receive window `W`.
     FlowWindow,
-    /// The borrowed buffers are too small for this configuration: the
-    /// receive slots need `PEERS * W * fragment_size` bytes, the send index
-    /// and send bytes at least one entry and one fragment.
+    /// The borrowed buffers are too small for this configuration (the
+    /// receive rings need `PEERS * recv_region_len()` bytes, the send index
+    /// and send bytes at least one entry and one fragment), or
+    /// `set_config` would change the receive rings' size.
     Buffers,
     /// The FEC shape is invalid (`k` zero, `k + max_parity > 255`,
     /// `min_parity <= parity <= max_parity` violated, or no room left in
@@ -216,6 +224,7 @@ impl Config {
             repair_rate: nz64(100_000_000),
             burst: nz32(64 * 1024),
             flow_window: nz32(64),
+            recv_window_bytes: nz32(128 * 1024),
             ack_delay: Duration::from_micros(500),
             max_lag: None,
             peer_timeout: Duration::from_secs(3),
@@ -242,6 +251,7 @@ impl Config {
             repair_rate: nz64(10_000_000),
             burst: nz32(64 * 1024),
             flow_window: nz32(64),
+            recv_window_bytes: nz32(128 * 1024),
             ack_delay: Duration::from_millis(10),
             max_lag: None,
             peer_timeout: Duration::from_secs(10),
@@ -253,6 +263,23 @@ impl Config {
     /// bytes travels unfragmented.
     pub const fn fragment_size(&self) -> usize {
         self.mtu.get() as usize - FRAME_OVERHEAD
+    }
+
+    /// Bytes of a receiver's ring per remote stream:
+    /// [`recv_window_bytes`](Self::recv_window_bytes), and at least four
+    /// fragments.
+    pub const fn recv_region_len(&self) -> usize {
+        let want = self.recv_window_bytes.get() as usize;
+        let least = 4 * self.fragment_size();
+        if want > least { want } else { least }
+    }
+
+    /// Bytes a sender keeps in flight beyond the slowest receiver's
+    /// acknowledgement: a receiver's ring less three fragments (two held
+    /// back so that the next message in sequence always fits, one lost to
+    /// the ring's wrap).
+    pub const fn flow_bytes(&self) -> usize {
+        self.recv_region_len() - 3 * self.fragment_size()
     }
 
     /// Payload bytes of one fragment this member sends: the

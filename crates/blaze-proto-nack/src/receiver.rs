@@ -18,6 +18,9 @@ const MAX_RETRY_SHIFT: u32 = 6;
 
 #[derive(Debug, Clone, Copy, Default)]
 struct RxSlot {
+    /// Where the record starts in the stream's ring, as a position in the
+    /// ring's byte stream (the offset is `pos % ring length`).
+    pos: u64,
     /// Payload bytes (after the topic).
     len: u32,
     /// Topic bytes, stored before the payload (first fragments only).
@@ -115,10 +118,30 @@ pub(crate) struct Receiver<const W: usize> {
     ack_due: bool,
     last_ack_at: Option<Instant>,
     reasm: Option<Reasm>,
+    /// Ring position where the next record goes.
+    head_pos: u64,
+    /// Ring position of the oldest record that may still be held (records
+    /// below it are delivered); refreshed when the ring looks full.
+    tail_pos: u64,
+    /// Bytes delivered since the last acknowledgement.
+    unacked_bytes: u64,
     /// FEC streams: holes at or past this are not NACKed yet (their
     /// block's parity may still come).
     pub(crate) nack_hold: Option<Seq>,
     pub(crate) stats: RecvStats,
+}
+
+/// Where a record of `len` bytes goes in a ring of `cap` bytes whose next
+/// free position is `head`: a record never wraps, so one that does not fit
+/// before the end starts at the next turn. Returns `(start, end)` positions.
+fn ring_place(cap: u64, head: u64, len: u64) -> (u64, u64) {
+    let off = head % cap.max(1);
+    let start = if off + len > cap {
+        head + (cap - off)
+    } else {
+        head
+    };
+    (start, start + len)
 }
 
 fn pct(d: Duration, pct: u64) -> Duration {
@@ -147,6 +170,9 @@ impl<const W: usize> Receiver<W> {
             ack_due: false,
             last_ack_at: None,
             reasm: None,
+            head_pos: 0,
+            tail_pos: 0,
+            unacked_bytes: 0,
             nack_hold: None,
             stats: RecvStats::default(),
         }
@@ -183,15 +209,10 @@ impl<const W: usize> Receiver<W> {
     }
 
     /// The message stored for `seq`, also after delivery as long as its
-    /// slot has not been reused (for rebuilding an FEC block). A slot
-    /// reused by an unrecoverable skip is not detected here: the block
-    /// CRC is.
-    pub(crate) fn held_msg<'r>(
-        &self,
-        seq: Seq,
-        region: &'r [u8],
-        fragment: usize,
-    ) -> Option<MsgIn<'r>> {
+    /// slot and its bytes in the ring have not been reused (for rebuilding
+    /// an FEC block). A slot reused by an unrecoverable skip is not
+    /// detected here: the block CRC is.
+    pub(crate) fn held_msg<'r>(&self, seq: Seq, region: &'r [u8]) -> Option<MsgIn<'r>> {
         let idx = if seq < self.next {
             let back = u64::try_from(self.next.distance_from(seq)).ok()?;
             if back > W as u64 || self.gaps.contains(W as u64 - back) {
@@ -206,7 +227,12 @@ impl<const W: usize> Receiver<W> {
             self.slot_index(off)
         };
         let slot = self.slots.get(idx)?;
-        let start = idx * fragment;
+        let cap = region.len() as u64;
+        // Bytes written since the record was stored may have reached it.
+        if self.head_pos > slot.pos.saturating_add(cap) {
+            return None;
+        }
+        let start = usize::try_from(slot.pos % cap.max(1)).ok()?;
         let body = start + usize::from(slot.topic_len);
         Some(MsgIn {
             topic: core::str::from_utf8(region.get(start..body)?).ok()?,
@@ -272,12 +298,39 @@ impl<const W: usize> Receiver<W> {
             self.stats.oversized += 1;
             return Stored::Dropped;
         }
+        let len = (topic.len() + msg.payload.len()) as u64;
+        // The next message in sequence may use the whole ring; the others
+        // leave two fragments free for it, so that a hole can always be
+        // filled (and delivery go on) however full the ring is.
+        let reserve = if off == 0 { 0 } else { 2 * fragment as u64 };
+        let cap = region.len() as u64;
+        let pos = match self.allocate(cap, len, reserve) {
+            Some(pos) => pos,
+            None if off == 0 => {
+                // Records delivered out of their arrival order left the
+                // ring too fragmented for the message delivery waits for:
+                // forget what is held (it is NACKed again) and start over.
+                self.stats.ring_full += 1;
+                self.gaps.clear();
+                self.tail_pos = self.head_pos;
+                self.nacked_until = self.next;
+                match self.allocate(cap, len, 0) {
+                    Some(pos) => pos,
+                    None => return Stored::Dropped,
+                }
+            }
+            None => {
+                self.stats.ring_full += 1;
+                return Stored::Dropped;
+            }
+        };
         if self.gaps.insert(off, off + 1).is_err() {
             self.stats.holes_full += 1;
             return Stored::Dropped;
         }
+        self.head_pos = pos + len;
         let idx = self.slot_index(off);
-        let start = idx * fragment;
+        let start = (pos % (region.len() as u64).max(1)) as usize;
         if let Some(dst) = region.get_mut(start..start + topic.len() + msg.payload.len()) {
             let (t, p) = dst.split_at_mut(topic.len());
             t.copy_from_slice(topic);
@@ -285,6 +338,7 @@ impl<const W: usize> Receiver<W> {
         }
         if let Some(slot) = self.slots.get_mut(idx) {
             *slot = RxSlot {
+                pos,
                 len: msg.payload.len() as u32,
                 topic_len: topic.len() as u8,
                 fragment_index: msg.fragment_index,
@@ -293,6 +347,34 @@ impl<const W: usize> Receiver<W> {
             };
         }
         Stored::New
+    }
+
+    /// The ring position for a `len`-byte record that leaves `reserve`
+    /// bytes free, if there is room (the head is not moved).
+    fn allocate(&mut self, cap: u64, len: u64, reserve: u64) -> Option<u64> {
+        let fits = |tail: u64, head: u64| {
+            let (start, end) = ring_place(cap, head, len);
+            (end - tail + reserve <= cap).then_some(start)
+        };
+        if let Some(start) = fits(self.tail_pos, self.head_pos) {
+            return Some(start);
+        }
+        self.refresh_tail();
+        fits(self.tail_pos, self.head_pos)
+    }
+
+    /// Moves the tail to the oldest record still held (or to the head when
+    /// nothing is).
+    fn refresh_tail(&mut self) {
+        let mut tail = self.head_pos;
+        for (s, e) in self.gaps.runs() {
+            for off in s..e {
+                if let Some(slot) = self.slots.get(self.slot_index(off)) {
+                    tail = tail.min(slot.pos);
+                }
+            }
+        }
+        self.tail_pos = tail;
     }
 
     fn skip_best_effort(&mut self, n: u64) {
@@ -322,7 +404,9 @@ impl<const W: usize> Receiver<W> {
             return;
         }
         let threshold = u64::from(cfg.flow_window.get() / 4).max(1);
-        if self.next.distance_from(self.acked) >= threshold as i64 {
+        if self.next.distance_from(self.acked) >= threshold as i64
+            || self.unacked_bytes >= (cfg.flow_bytes() / 4) as u64
+        {
             self.ack_due = true;
         } else if self.ack_at.is_none() {
             self.ack_at = Some(now + cfg.ack_delay);
@@ -582,6 +666,7 @@ impl<const W: usize> Receiver<W> {
         self.ack_due = false;
         self.ack_at = None;
         self.acked = self.next;
+        self.unacked_bytes = 0;
         self.last_ack_at = Some(now);
         self.stats.acks_sent += 1;
         Some(self.next)
@@ -615,7 +700,6 @@ impl<const W: usize> Receiver<W> {
         region: &[u8],
         buf: &mut ReasmBuf<'_>,
         me: usize,
-        fragment: usize,
         max_len: u64,
     ) -> Step {
         loop {
@@ -644,7 +728,7 @@ impl<const W: usize> Receiver<W> {
             let slot = self.slots.get(idx).copied().unwrap_or_default();
             let seq = self.next;
             let tl = usize::from(slot.topic_len);
-            let off = idx * fragment + tl;
+            let off = (slot.pos % (region.len() as u64).max(1)) as usize + tl;
             let len = slot.len as usize;
             if slot.fragment_count <= 1 {
                 if let Some(from) = self.abort_reasm(buf, me) {
@@ -748,7 +832,10 @@ impl<const W: usize> Receiver<W> {
         cfg: &Config,
     ) {
         match step {
-            Step::Slot { .. } => self.consume(1),
+            Step::Slot { len, topic_len, .. } => {
+                self.unacked_bytes += (len + topic_len) as u64;
+                self.consume(1);
+            }
             Step::Reassembled { .. } => {
                 self.reasm = None;
                 if buf.owner == Some(me) {
@@ -759,11 +846,6 @@ impl<const W: usize> Receiver<W> {
         }
         self.stats.delivered += 1;
         self.after_consume(now, cfg);
-    }
-
-    /// `W` bytes of slot storage at `fragment` bytes each.
-    pub(crate) const fn region_len(fragment: usize) -> usize {
-        W * fragment
     }
 
     /// The pending NACK state, for tests.
@@ -818,21 +900,21 @@ mod tests {
         };
         let mut r: Receiver<4> = Receiver::new(0, true, Seq::new(0));
         r.store(Seq::new(2), &msg(b"two"), &mut region, 16);
-        assert_eq!(r.step(&region, &mut buf, 0, 16, 64), Step::Stalled);
+        assert_eq!(r.step(&region, &mut buf, 0, 64), Step::Stalled);
         r.saw_window_start(Seq::new(2));
         assert_eq!(
-            r.step(&region, &mut buf, 0, 16, 64),
+            r.step(&region, &mut buf, 0, 64),
             Step::Lost {
                 from: Seq::new(0),
                 to: Seq::new(1)
             }
         );
-        let s = r.step(&region, &mut buf, 0, 16, 64);
+        let s = r.step(&region, &mut buf, 0, 64);
         assert_eq!(
             s,
             Step::Slot {
                 seq: Seq::new(2),
-                offset: 32,
+                offset: 0,
                 len: 3,
                 topic_len: 0,
             }
@@ -863,9 +945,9 @@ mod tests {
         };
         r.store(Seq::new(0), &f(b"abcd", 0, 10), &mut region, 4);
         r.store(Seq::new(1), &f(b"efgh", 1, 0), &mut region, 4);
-        assert_eq!(r.step(&region, &mut buf, 0, 4, 64), Step::Stalled);
+        assert_eq!(r.step(&region, &mut buf, 0, 64), Step::Stalled);
         r.store(Seq::new(2), &f(b"ij", 2, 0), &mut region, 4);
-        let s = r.step(&region, &mut buf, 0, 4, 64);
+        let s = r.step(&region, &mut buf, 0, 64);
         assert_eq!(
             s,
             Step::Reassembled {
@@ -880,11 +962,42 @@ mod tests {
         // An orphan middle fragment is reported, not delivered.
         r.store(Seq::new(3), &f(b"zz", 1, 0), &mut region, 4);
         assert_eq!(
-            r.step(&region, &mut buf, 0, 4, 64),
+            r.step(&region, &mut buf, 0, 64),
             Step::Lost {
                 from: Seq::new(3),
                 to: Seq::new(3)
             }
+        );
+    }
+
+    #[test]
+    fn ring_holds_small_records_and_keeps_room_for_the_next() {
+        let mut region = [0u8; 64];
+        let mut r: Receiver<64> = Receiver::new(0, true, Seq::new(0));
+        // Small records cost their size, not a fragment each.
+        for i in 1..=8u64 {
+            assert_eq!(
+                r.store(Seq::new(i), &msg(b"abc"), &mut region, 16),
+                Stored::New
+            );
+        }
+        // Out-of-order records leave two fragments free: more are refused.
+        for i in 9..=16u64 {
+            r.store(Seq::new(i), &msg(&[7u8; 8]), &mut region, 16);
+        }
+        assert!(r.stats.ring_full > 0);
+        // The message delivery waits for always fits.
+        assert_eq!(
+            r.store(Seq::new(0), &msg(&[1u8; 16]), &mut region, 16),
+            Stored::New
+        );
+        assert_eq!(
+            r.held_msg(Seq::new(0), &region).map(|m| m.payload),
+            Some(&[1u8; 16][..])
+        );
+        assert_eq!(
+            r.held_msg(Seq::new(3), &region).map(|m| m.payload),
+            Some(&b"abc"[..])
         );
     }
 }

@@ -8,6 +8,9 @@ use blaze_wire::{Duration, Instant, Seq};
 /// `[SendSlot::EMPTY; 1024]`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SendSlot {
+    /// Bytes pushed before this entry since the window began (for flow
+    /// control in bytes).
+    cum: u64,
     offset: usize,
     len: u32,
     fragment_index: u32,
@@ -22,6 +25,7 @@ pub struct SendSlot {
 impl SendSlot {
     /// An unused entry.
     pub const EMPTY: SendSlot = SendSlot {
+        cum: 0,
         offset: 0,
         len: 0,
         fragment_index: 0,
@@ -87,6 +91,8 @@ pub(crate) struct SendWindow<'a> {
     tail: usize,
     held_bytes: usize,
     pending_repairs: usize,
+    /// Bytes pushed since the window began.
+    pushed: u64,
 }
 
 /// Where the next allocation of `len` bytes goes: `(offset, new_head)`.
@@ -131,6 +137,7 @@ impl<'a> SendWindow<'a> {
             tail: 0,
             held_bytes: 0,
             pending_repairs: 0,
+            pushed: 0,
         }
     }
 
@@ -149,6 +156,7 @@ impl<'a> SendWindow<'a> {
         self.tail = 0;
         self.held_bytes = 0;
         self.pending_repairs = 0;
+        self.pushed = 0;
     }
 
     /// Oldest held sequence number (the next to be assigned when empty).
@@ -291,6 +299,7 @@ impl<'a> SendWindow<'a> {
             let idx = (self.first + self.count) % self.slots.len();
             let slot = self.slots.get_mut(idx)?;
             *slot = SendSlot {
+                cum: self.pushed,
                 offset,
                 len: u32::try_from(stored).ok()?,
                 fragment_index: if pieces > 1 {
@@ -308,9 +317,39 @@ impl<'a> SendWindow<'a> {
                 repaired_at: None,
                 repair_pending: false,
             };
+            self.pushed += stored as u64;
             self.count += 1;
         }
         Some(first_seq)
+    }
+
+    /// Bytes pushed before `seq` (the total pushed when `seq` is past the
+    /// end; the oldest held entry's position when it is below the start).
+    fn cum(&self, seq: Seq) -> u64 {
+        if seq < self.start {
+            return self.slots.get(self.first).map_or(self.pushed, |s| {
+                if self.count > 0 { s.cum } else { self.pushed }
+            });
+        }
+        self.index(seq)
+            .and_then(|i| self.slots.get(i))
+            .map_or(self.pushed, |s| s.cum)
+    }
+
+    /// How many of the `max` entries from `first` on can be transmitted
+    /// while the bytes from `floor` to the last of them stay within
+    /// `budget`.
+    pub(crate) fn within_bytes(&self, floor: Seq, first: Seq, max: usize, budget: u64) -> usize {
+        let base = self.cum(floor);
+        let mut n = 0;
+        while n < max {
+            let end = self.cum(first + (n as u64 + 1));
+            if end.saturating_sub(base) > budget {
+                break;
+            }
+            n += 1;
+        }
+        n
     }
 
     /// Records that `n` more entries were transmitted.

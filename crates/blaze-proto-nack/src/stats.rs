@@ -60,6 +60,9 @@ pub struct RecvStats {
     pub holes_full: u64,
     /// Messages whose fragment did not fit a receive slot, dropped.
     pub oversized: u64,
+    /// Messages dropped because the stream's receive ring was full (they
+    /// are NACKed later).
+    pub ring_full: u64,
     /// Best-effort messages skipped over.
     pub best_effort_lost: u64,
     /// Acknowledgements sent.
@@ -121,6 +124,7 @@ impl RecvStats {
         self.beyond_window += other.beyond_window;
         self.holes_full += other.holes_full;
         self.oversized += other.oversized;
+        self.ring_full += other.ring_full;
         self.best_effort_lost += other.best_effort_lost;
         self.acks_sent += other.acks_sent;
     }

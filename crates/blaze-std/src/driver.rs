@@ -316,6 +316,10 @@ impl<P: Protocol> Driver<P> {
                 tokio: UdpSocket::from_std(socket.try_clone()?)?,
             })
         };
+        if !config.deliver_own {
+            // Where the system cannot drop them, the loop below does.
+            let _ = sockets.filter_own();
+        }
         let unicast = register(sockets.unicast())?;
         let multicast = sockets.multicast().map(register).transpose()?;
         let send = SendBatch::new(config.batch_size, config.max_datagram_size);

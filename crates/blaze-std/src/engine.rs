@@ -17,11 +17,16 @@ use crate::ChannelConfig;
 pub const MAX_GROUPS: usize = 4;
 /// Members per group the node tracks.
 pub const MAX_MEMBERS: usize = 16;
-/// The reliable channel's window, in messages.
-const WINDOW: usize = 64;
+/// The reliable channel's window, in messages. Receive buffers are rings
+/// of bytes (`recv_window_bytes` per sender), so a window of many small
+/// messages costs their bytes, not a full fragment each.
+const WINDOW: usize = 256;
+/// Messages in flight beyond the slowest receiver's acknowledgement (room
+/// left below [`WINDOW`] for an FEC block).
+const FLOW_WINDOW: u32 = 192;
 
 /// The node as blaze-std runs it: up to [`MAX_GROUPS`] groups of up to
-/// [`MAX_MEMBERS`] members, a window of 64 messages, 32 membership message
+/// [`MAX_MEMBERS`] members, a window of 256 messages, 32 membership message
 /// slots of 1 KiB, and maps of 64 entries (keys up to 64 bytes, values up
 /// to 256 bytes).
 pub type StdNode =
@@ -32,7 +37,10 @@ pub type StdNode =
 pub const MAX_DIRECT_PAYLOAD: usize = 1024;
 /// Bytes of each channel's retransmit window, and so the largest message
 /// published on a topic.
-const SEND_BYTES: usize = 256 * 1024;
+const SEND_BYTES: usize = 512 * 1024;
+/// Bytes each channel keeps per sender for messages not yet delivered (a
+/// ring of variable-length records): several 64 KiB messages in flight.
+const RECV_WINDOW_BYTES: u32 = 256 * 1024;
 /// The largest message published on a topic.
 pub const MAX_PAYLOAD: usize = 64 * 1024;
 
@@ -113,6 +121,10 @@ pub(crate) fn node_config(config: &ChannelConfig) -> Config {
     };
     node.nack.max_message_len =
         core::num::NonZeroU32::new(MAX_PAYLOAD as u32).unwrap_or(node.nack.max_message_len);
+    node.nack.flow_window =
+        core::num::NonZeroU32::new(FLOW_WINDOW).unwrap_or(node.nack.flow_window);
+    node.nack.recv_window_bytes =
+        core::num::NonZeroU32::new(RECV_WINDOW_BYTES).unwrap_or(node.nack.recv_window_bytes);
     node
 }
 

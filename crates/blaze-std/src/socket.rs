@@ -266,6 +266,29 @@ impl Sockets {
         Ok(sockets)
     }
 
+    /// Has the system drop, on the group socket, the datagrams this node
+    /// sent itself (looped back by `IP_MULTICAST_LOOP` for the other
+    /// members on this host), so that they cost neither a copy to user
+    /// space nor a share of a receive call. A classic BPF socket filter
+    /// compares the IPv4 source address and UDP source port with the
+    /// unicast socket's. Returns `false` where that is not possible (not
+    /// Linux, unicast-only mode, or a unicast socket bound to the
+    /// unspecified address, whose source is not known in advance).
+    ///
+    /// # Errors
+    ///
+    /// The system refused the filter; nothing changed.
+    pub fn filter_own(&self) -> io::Result<bool> {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if let (Some(group), SocketAddr::V4(own)) = (&self.multicast, self.local_addr)
+            && !own.ip().is_unspecified()
+        {
+            socket2::SockRef::from(group).attach_filter(&own_filter(*own.ip(), own.port()))?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
     /// The address of the unicast socket: the source address of every
     /// datagram this node sends.
     pub fn local_addr(&self) -> SocketAddr {
@@ -375,6 +398,32 @@ fn group_socket(config: &SocketConfig, group: SocketAddrV4) -> Result<Socket, So
             source,
         })?;
     Ok(socket)
+}
+
+/// The socket filter of [`Sockets::filter_own`]: drop a datagram whose IPv4
+/// source is `ip` and whose UDP source port is `port` (read after a
+/// 20-byte IP header: the node's own datagrams carry no IP options), keep
+/// every other.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn own_filter(ip: Ipv4Addr, port: u16) -> [socket2::SockFilter; 6] {
+    use socket2::SockFilter;
+    // Classic BPF, from <linux/filter.h>: loads relative to the network
+    // header (SKF_NET_OFF), compares, returns how many bytes to keep.
+    const LD_W_ABS: u16 = 0x20;
+    const LD_H_ABS: u16 = 0x28;
+    const JEQ_K: u16 = 0x15;
+    const RET_K: u16 = 0x06;
+    const NET: u32 = (-0x10_0000i32) as u32;
+    [
+        SockFilter::new(LD_W_ABS, 0, 0, NET + 12),
+        // Same source address: look at the port; else keep.
+        SockFilter::new(JEQ_K, 0, 2, u32::from(ip)),
+        SockFilter::new(LD_H_ABS, 0, 0, NET + 20),
+        // Same source port: drop; else keep.
+        SockFilter::new(JEQ_K, 1, 0, u32::from(port)),
+        SockFilter::new(RET_K, 0, 0, u32::MAX),
+        SockFilter::new(RET_K, 0, 0, 0),
+    ]
 }
 
 /// Maps a failed `setsockopt` to [`SocketError::SetOption`].

@@ -14,7 +14,8 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// A short raw benchmark, every case, one size, JSON out: every case
+/// A short raw benchmark, every case (one offered rate), one size, JSON
+/// out: every case
 /// reports messages that really went through the receiver processes.
 #[test]
 fn bench_raw_runs_every_case_between_processes() {
@@ -38,23 +39,25 @@ fn bench_raw_runs_every_case_between_processes() {
     assert!(out.status.success(), "bench failed: {stderr}");
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
     let results = doc["results"].as_array().expect("results");
-    assert_eq!(results.len(), 3, "{doc}");
+    assert_eq!(results.len(), 4, "{doc}");
     let cases: Vec<&str> = results
         .iter()
         .map(|r| r["case"].as_str().unwrap())
         .collect();
-    assert_eq!(cases, ["throughput", "latency", "pingpong"]);
+    assert_eq!(cases, ["throughput", "latency", "pingpong", "all-to-all"]);
     for r in results {
         assert_eq!(r["mode"], "raw");
         assert_eq!(r["size"], 64);
         let sent = r["sent"].as_u64().unwrap();
-        assert!(sent > 0 && sent <= 20_000, "{r}");
+        // All-to-all: three senders of up to 20,000 each.
+        assert!(sent > 0 && sent <= 60_000, "{r}");
         assert!(r["received"].as_f64().unwrap() > 0.0, "{r}");
         assert!(r["latency"]["count"].as_u64().unwrap() > 0, "{r}");
         assert!(r["latency"]["p50_us"].as_f64().unwrap() > 0.0, "{r}");
     }
     assert_eq!(results[0]["receivers"], 2);
     assert_eq!(results[2]["receivers"], 1);
+    assert_eq!(results[3]["receivers"], 3);
 }
 
 #[test]

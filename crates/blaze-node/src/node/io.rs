@@ -526,7 +526,11 @@ impl<
                 let qos = ch.qos();
                 let event = ch.poll_event(now).and_then(|e| from_channel(group, qos, e));
                 if let Some(e) = event {
-                    *ev_cursor = (i + 1) % n;
+                    // The next call asks this channel first: a burst of
+                    // messages is drained without asking every other
+                    // source in between (each is still asked once this one
+                    // has nothing, within the same drain).
+                    *ev_cursor = i;
                     *delivered = true;
                     return Some(e);
                 }

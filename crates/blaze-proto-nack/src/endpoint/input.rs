@@ -70,7 +70,7 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
             }
         };
         let frag = self.cfg.fragment_size();
-        let region_len = Receiver::<W>::region_len(frag);
+        let region_len = self.cfg.recv_region_len();
         let Some(p) = self.peers.get_mut(i).and_then(Option::as_mut) else {
             return;
         };
@@ -149,7 +149,7 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
 
     fn on_parity(&mut self, now: Instant, i: usize, par: &ParityIn<'_>) {
         let frag = self.cfg.fragment_size();
-        let region_len = Receiver::<W>::region_len(frag);
+        let region_len = self.cfg.recv_region_len();
         let Some(p) = self.peers.get_mut(i).and_then(Option::as_mut) else {
             return;
         };

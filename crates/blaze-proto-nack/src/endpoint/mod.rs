@@ -54,9 +54,11 @@ pub struct Buffers<'a> {
 }
 
 impl Buffers<'_> {
-    /// Bytes of `recv_bytes` needed by an `Endpoint<PEERS, W>`.
-    pub const fn recv_bytes_needed(config: &Config, peers: usize, window: usize) -> usize {
-        peers * window * config.fragment_size()
+    /// Bytes of `recv_bytes` needed by an `Endpoint<PEERS, W>`: one ring
+    /// of [`Config::recv_region_len`] bytes per peer, whatever the window
+    /// `W` in messages (kept as a parameter for callers sizing by both).
+    pub const fn recv_bytes_needed(config: &Config, peers: usize, _window: usize) -> usize {
+        peers * config.recv_region_len()
     }
 }
 
@@ -311,8 +313,8 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
         true
     }
 
-    /// Replaces the configuration. The `mtu` cannot change (the receive
-    /// slots are laid out by it).
+    /// Replaces the configuration. The `mtu` and `recv_window_bytes`
+    /// cannot change (the receive rings are laid out by them).
     ///
     /// # Errors
     ///
@@ -322,6 +324,9 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
         check_fec::<W>(&config, self.fec.scratch.len())?;
         if config.mtu != self.cfg.mtu {
             return Err(ConfigError::Mtu);
+        }
+        if config.recv_region_len() != self.cfg.recv_region_len() {
+            return Err(ConfigError::Buffers);
         }
         if config.flow_window.get() as usize > W {
             return Err(ConfigError::FlowWindow);
@@ -639,8 +644,7 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
                 });
             }
         }
-        let frag = self.cfg.fragment_size();
-        let region_len = Receiver::<W>::region_len(frag);
+        let region_len = self.cfg.recv_region_len();
         let max_len = u64::from(self.cfg.max_message_len.get());
         for k in 0..PEERS {
             let i = (self.rr + k) % PEERS;
@@ -651,7 +655,7 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
             let Some(region) = self.recv_bytes.get(i * region_len..(i + 1) * region_len) else {
                 continue;
             };
-            let step = rx.step(region, &mut self.reasm, i, frag, max_len);
+            let step = rx.step(region, &mut self.reasm, i, max_len);
             let (sender, stream) = (p.id, rx.stream);
             match step {
                 Step::Stalled => {

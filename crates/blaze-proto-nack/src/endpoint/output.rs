@@ -224,6 +224,13 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
         {
             let limit = floor + u64::from(self.cfg.flow_window.get());
             max = max.min(usize::try_from(limit.distance_from(first)).unwrap_or(0));
+            // And no more bytes than a receiver's ring holds.
+            max = self.window.within_bytes(
+                floor,
+                first,
+                max.min(MAX_BATCH),
+                self.cfg.flow_bytes() as u64,
+            );
         }
         if max == 0 {
             return None;

@@ -364,7 +364,7 @@ fn decode<const W: usize>(
             continue;
         }
         let written =
-            s.rx.held_msg(start + j as u64, s.region, s.fragment)
+            s.rx.held_msg(start + j as u64, s.region)
                 .and_then(|m| symbol::write(&symbol::of(&m), chunk));
         if written.is_none() || written != pool.length(slot0, j) {
             // A slot was reused or differs: this block cannot be rebuilt here.

@@ -1,9 +1,10 @@
 //! Child processes of the benchmark: this same program started with
 //! `--role`, which reports on its standard output, one line at a time
-//! (`READY` once its socket is in place, then `RESULT <json>`). Children
-//! are killed by process id when the set is dropped, whatever happened.
+//! (`READY` once its socket is in place, then `RESULT <json>`), and may be
+//! told to start by a line on its standard input (`GO`). Children are
+//! killed by process id when the set is dropped, whatever happened.
 
-use std::io::{self, BufRead, BufReader};
+use std::io::{self, BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -18,8 +19,14 @@ pub(crate) struct Children {
 }
 
 impl Children {
-    /// Starts `n` copies of this program with `args`.
-    pub(crate) fn spawn(n: usize, args: &[String]) -> io::Result<Self> {
+    /// Starts `n` copies of this program, child `i` with `args(i)`, run
+    /// through `wrap(i)` when that gives a command prefix (e.g. to enter a
+    /// network namespace).
+    pub(crate) fn spawn_each(
+        n: usize,
+        args: impl Fn(usize) -> Vec<String>,
+        wrap: impl Fn(usize) -> Option<Vec<String>>,
+    ) -> io::Result<Self> {
         let exe = std::env::current_exe()?;
         let (tx, lines) = mpsc::channel();
         let mut children = Children {
@@ -27,9 +34,20 @@ impl Children {
             lines,
         };
         for index in 0..n {
-            let mut child = Command::new(&exe)
-                .args(args)
-                .stdin(Stdio::null())
+            let mut command = match wrap(index) {
+                Some(prefix) => {
+                    let (program, rest) = prefix
+                        .split_first()
+                        .ok_or_else(|| io::Error::other("empty command prefix"))?;
+                    let mut c = Command::new(program);
+                    c.args(rest).arg(&exe);
+                    c
+                }
+                None => Command::new(&exe),
+            };
+            let mut child = command
+                .args(args(index))
+                .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit())
                 .spawn()?;
@@ -48,6 +66,17 @@ impl Children {
             });
         }
         Ok(children)
+    }
+
+    /// Writes `line` to every child's standard input.
+    pub(crate) fn say(&mut self, line: &str) -> io::Result<()> {
+        for child in &mut self.procs {
+            if let Some(stdin) = child.stdin.as_mut() {
+                writeln!(stdin, "{line}")?;
+                stdin.flush()?;
+            }
+        }
+        Ok(())
     }
 
     /// Process ids, for messages.

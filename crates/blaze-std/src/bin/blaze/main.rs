@@ -12,6 +12,7 @@ mod latency;
 mod map_cmd;
 mod members_cmd;
 mod net;
+mod netns;
 mod node_cmd;
 mod node_mode;
 mod os;

@@ -10,8 +10,8 @@ use blaze_std::{Channel, ChannelConfig, GroupChannel, TopicQos};
 
 use crate::latency::Latency;
 use crate::os::{Whom, cpu_time, monotonic_ns};
-use crate::raw::{Endpoint, ReceiverReport, SendPlan, SenderReport};
-use crate::stamp::{END_SEQ, HEADER_LEN, Stamp};
+use crate::raw::{Endpoint, PeerId, ReceiverReport, SendPlan, SenderReport, Tally, end_of, seq_of};
+use crate::stamp::{HEADER_LEN, Stamp};
 
 /// The group every benchmark member joins.
 const GROUP: &str = "bench";
@@ -21,6 +21,8 @@ const TOPIC: &str = "bench";
 const PONG: &str = "pong";
 /// Messages handed to the channel per step.
 const BATCH: usize = 256;
+/// Bytes handed to the channel per step, at most (for large messages).
+const BATCH_BYTES: usize = 256 * 1024;
 
 fn config(
     endpoint: &Endpoint,
@@ -81,41 +83,8 @@ pub(crate) fn send(
         // Let the receivers install the full view too.
         tokio::time::sleep(Duration::from_millis(300)).await;
         let cpu_before = cpu_time(Whom::Process);
-        let start = Instant::now();
-        let mut report = SenderReport::default();
-        let mut next = 0u64;
-        while start.elapsed() < plan.duration && next < plan.count {
-            let due = match plan.rate {
-                Some(rate) => ((start.elapsed().as_secs_f64() * rate) as u64 + 1).min(plan.count),
-                None => plan.count,
-            };
-            if next >= due {
-                if let Some(rate) = plan.rate {
-                    let at = Duration::from_secs_f64(next as f64 / rate);
-                    tokio::time::sleep(at.saturating_sub(start.elapsed())).await;
-                }
-                continue;
-            }
-            let n = (due - next).min(BATCH as u64);
-            let batch: Vec<Vec<u8>> = (0..n)
-                .map(|i| {
-                    let mut buf = vec![0u8; plan.size.max(HEADER_LEN)];
-                    Stamp::now(plan.run, next + i).write(&mut buf);
-                    buf
-                })
-                .collect();
-            // Waits on the channel's task while the window is full.
-            channel
-                .publish_batch(GROUP, TOPIC, batch)
-                .await
-                .map_err(channel_error)?;
-            next += n;
-            report.sent = next;
-            progress.store(next, Ordering::Relaxed);
-        }
-        report.elapsed_s = start.elapsed().as_secs_f64();
+        let mut report = publish(&channel, plan, 0, progress).await?;
         report.cpu_us = cpu_time(Whom::Process).since(cpu_before).total_micros();
-        end(&channel, plan.run).await;
         let mut channel = channel;
         // Linger so that repairs of the last messages can be served.
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -124,14 +93,127 @@ pub(crate) fn send(
     })
 }
 
+/// Publishes the plan's messages as sender `index` (see [`seq_of`]), then
+/// its end marker.
+async fn publish(
+    channel: &Channel,
+    plan: &SendPlan,
+    index: u16,
+    progress: &AtomicU64,
+) -> io::Result<SenderReport> {
+    let start = Instant::now();
+    let mut report = SenderReport::default();
+    let mut next = 0u64;
+    let size = plan.size.max(HEADER_LEN);
+    let per_batch = (BATCH_BYTES / size).clamp(1, BATCH) as u64;
+    while start.elapsed() < plan.duration && next < plan.count {
+        let due = match plan.rate {
+            Some(rate) => ((start.elapsed().as_secs_f64() * rate) as u64 + 1).min(plan.count),
+            None => plan.count,
+        };
+        if next >= due {
+            if let Some(rate) = plan.rate {
+                let at = Duration::from_secs_f64(next as f64 / rate);
+                tokio::time::sleep(at.saturating_sub(start.elapsed())).await;
+            }
+            continue;
+        }
+        let n = (due - next).min(per_batch);
+        let batch: Vec<Vec<u8>> = (0..n)
+            .map(|i| {
+                let mut buf = vec![0u8; size];
+                Stamp::now(plan.run, seq_of(index, next + i)).write(&mut buf);
+                buf
+            })
+            .collect();
+        // Waits on the channel's task while the window is full.
+        channel
+            .publish_batch(GROUP, TOPIC, batch)
+            .await
+            .map_err(channel_error)?;
+        next += n;
+        report.sent = next;
+        progress.store(next, Ordering::Relaxed);
+    }
+    report.elapsed_s = start.elapsed().as_secs_f64();
+    end(channel, plan.run, index).await;
+    Ok(report)
+}
+
 /// The end marker, a few times over.
-async fn end(channel: &Channel, run: u32) {
+async fn end(channel: &Channel, run: u32, index: u16) {
     let mut buf = [0u8; HEADER_LEN];
     for _ in 0..3 {
-        Stamp::now(run, END_SEQ).write(&mut buf);
+        Stamp::now(run, end_of(index)).write(&mut buf);
         let _ = channel.publish_in(GROUP, TOPIC, &buf).await;
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
+}
+
+/// Delivers `messages` into `tally` until it is done, `idle` without a
+/// message, or `limit` in all.
+async fn deliver_into(
+    messages: &mut blaze_std::Subscription,
+    tally: &mut Tally,
+    idle: Duration,
+    limit: Duration,
+) {
+    let hard_stop = tokio::time::Instant::now() + limit;
+    while !tally.done() {
+        let wait = if tally.idle_so_far() { limit } else { idle };
+        let until = (tokio::time::Instant::now() + wait).min(hard_stop);
+        let Ok(Some(message)) = tokio::time::timeout_at(until, messages.recv()).await else {
+            break;
+        };
+        tally.record(&message.payload, monotonic_ns());
+    }
+}
+
+/// A member that sends and receives (all-to-all): joins, waits for the
+/// group's `senders` members, calls `ready`, waits for `go`, then
+/// publishes the plan as sender `index` while it counts every sender's
+/// messages (its own too, when the QoS delivers them back: total order).
+pub(crate) fn peer(
+    endpoint: &Endpoint,
+    plan: &SendPlan,
+    qos: TopicQos,
+    PeerId { index, senders }: PeerId,
+    idle: Duration,
+    ready: impl FnOnce(),
+    go: impl FnOnce() + Send + 'static,
+) -> io::Result<ReceiverReport> {
+    runtime()?.block_on(async {
+        let name = format!("bench-peer-{index}");
+        let mut channel = GroupChannel::new(config(endpoint, &name, qos, Duration::ZERO)?);
+        let mut messages = channel.subscribe(TOPIC).await.map_err(channel_error)?;
+        channel.start().await.map_err(channel_error)?;
+        channel
+            .wait_for_members(GROUP, Duration::from_secs(10), |m| m.len() >= senders)
+            .await
+            .map_err(|e| io::Error::other(format!("the group did not form: {e}")))?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        ready();
+        tokio::task::spawn_blocking(go)
+            .await
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        let cpu_before = cpu_time(Whom::Process);
+        let limit = plan.duration + Duration::from_secs(10);
+        let mut tally = Tally::new(plan.run, Some(index), senders);
+        let progress = AtomicU64::new(0);
+        let (sent, ()) = tokio::join!(
+            publish(&channel, plan, index, &progress),
+            deliver_into(&mut messages, &mut tally, idle, limit)
+        );
+        let sent = sent?;
+        let mut report = tally.finish(cpu_time(Whom::Process).since(cpu_before).total_micros());
+        report.sent = sent.sent;
+        report.send_s = sent.elapsed_s;
+        report.queue_dropped = messages.dropped();
+        // Linger so that repairs of the last messages can be served.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let _ = channel.shutdown().await;
+        Ok(report)
+    })
 }
 
 /// A receiving member: counts and times the run's messages until the end
@@ -155,38 +237,15 @@ pub(crate) fn receive(
         channel.start().await.map_err(channel_error)?;
         let cpu_before = cpu_time(Whom::Process);
         ready();
-        let mut report = ReceiverReport::default();
-        let mut latency = Latency::new();
-        let hard_stop = tokio::time::Instant::now() + limit;
-        while !report.end_seen {
-            let wait = if report.received == 0 { limit } else { idle };
-            let until = (tokio::time::Instant::now() + wait).min(hard_stop);
-            let Ok(Some(message)) = tokio::time::timeout_at(until, messages.recv()).await else {
-                break;
-            };
-            let now = monotonic_ns();
-            let Some(stamp) = Stamp::read(&message.payload) else {
-                continue;
-            };
-            if stamp.run != run {
-                continue;
-            }
-            if stamp.seq == END_SEQ {
-                report.end_seen = true;
-                continue;
-            }
-            if report.received == 0 {
-                report.first_ns = now;
-            }
-            report.last_ns = now;
-            report.received += 1;
-            report.bytes += message.payload.len() as u64;
-            latency.record(now.saturating_sub(stamp.sent_ns));
+        let mut tally = Tally::new(run, None, 1);
+        deliver_into(&mut messages, &mut tally, idle, limit).await;
+        let cpu_us = cpu_time(Whom::Process).since(cpu_before).total_micros();
+        if let Ok(stats) = channel.node_stats().await {
+            tally.report.datagrams = stats.datagrams.saturating_sub(stats.own);
         }
-        report.cpu_us = cpu_time(Whom::Process).since(cpu_before).total_micros();
-        report.latency = latency.to_pairs();
+        tally.report.queue_dropped = messages.dropped();
         let _ = channel.shutdown().await;
-        Ok(report)
+        Ok(tally.finish(cpu_us))
     })
 }
 
@@ -214,7 +273,7 @@ pub(crate) fn echo(
                 break;
             };
             match Stamp::read(&ping.payload) {
-                Some(stamp) if stamp.run == run && stamp.seq == END_SEQ => report.end_seen = true,
+                Some(stamp) if stamp.run == run && stamp.seq == end_of(0) => report.end_seen = true,
                 Some(stamp) if stamp.run == run => {
                     report.received += 1;
                     report.bytes += ping.payload.len() as u64;
@@ -290,7 +349,7 @@ pub(crate) fn ping(
         report.elapsed_s = start.elapsed().as_secs_f64();
         report.cpu_us = cpu_time(Whom::Process).since(cpu_before).total_micros();
         report.rtt = rtt.to_pairs();
-        end(&channel, plan.run).await;
+        end(&channel, plan.run, 0).await;
         tokio::time::sleep(Duration::from_millis(100)).await;
         let _ = channel.shutdown().await;
         Ok(report)

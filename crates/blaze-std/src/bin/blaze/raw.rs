@@ -16,10 +16,108 @@ use tokio::io::Interest;
 
 use crate::latency::Latency;
 use crate::os::{Whom, cpu_time, monotonic_ns};
-use crate::stamp::{END_SEQ, HEADER_LEN, Stamp};
+use crate::stamp::{HEADER_LEN, Stamp};
 
 /// The largest datagram a benchmark receiver accepts.
-const MAX_DATAGRAM: usize = 2048;
+const MAX_DATAGRAM: usize = 65_536;
+/// The largest UDP payload: raw messages larger than this are sent as
+/// datagrams of this size (the IP layer fragments them on links with a
+/// smaller MTU).
+pub(crate) const MAX_UDP: usize = 65_507;
+
+/// Sequence numbers carry their sender's index in the bits from here up,
+/// so that members that all send can tell whose message is whose.
+const SENDER_SHIFT: u32 = 40;
+/// End markers have all these bits set; the low 16 bits are the sender.
+const END_MASK: u64 = 0xFFFF_FFFF_FFFF_0000;
+
+/// The sequence number of message `n` of sender `index`.
+pub(crate) fn seq_of(index: u16, n: u64) -> u64 {
+    (u64::from(index) << SENDER_SHIFT) | n
+}
+
+/// The end marker of sender `index`.
+pub(crate) fn end_of(index: u16) -> u64 {
+    END_MASK | u64::from(index)
+}
+
+/// What one member counted: deliveries from the other senders (count,
+/// bytes, one-way latency, first and last time) and, when the member also
+/// sends, its own messages delivered back to it (self-delivery latency).
+/// Ends when the end markers of `senders` senders were seen.
+pub(crate) struct Tally {
+    run: u32,
+    me: Option<u16>,
+    senders: usize,
+    ends: Vec<u64>,
+    latency: Latency,
+    self_latency: Latency,
+    pub(crate) report: ReceiverReport,
+}
+
+impl Tally {
+    pub(crate) fn new(run: u32, me: Option<u16>, senders: usize) -> Self {
+        Tally {
+            run,
+            me,
+            senders,
+            ends: Vec::new(),
+            latency: Latency::new(),
+            self_latency: Latency::new(),
+            report: ReceiverReport::default(),
+        }
+    }
+
+    /// Counts one delivered message received at `now` (monotonic ns).
+    pub(crate) fn record(&mut self, data: &[u8], now: u64) {
+        let Some(stamp) = Stamp::read(data) else {
+            return;
+        };
+        if stamp.run != self.run {
+            return;
+        }
+        if stamp.seq & END_MASK == END_MASK {
+            if !self.ends.contains(&stamp.seq) {
+                self.ends.push(stamp.seq);
+            }
+            self.report.end_seen = self.ends.len() >= self.senders;
+            return;
+        }
+        let sender = u16::try_from(stamp.seq >> SENDER_SHIFT).ok();
+        let took = now.saturating_sub(stamp.sent_ns);
+        if self.me.is_some() && sender == self.me {
+            self.report.self_received += 1;
+            self.self_latency.record(took);
+            return;
+        }
+        let r = &mut self.report;
+        if r.received == 0 {
+            r.first_ns = now;
+        }
+        r.last_ns = now;
+        r.received += 1;
+        r.bytes += data.len() as u64;
+        self.latency.record(took);
+    }
+
+    /// True once every sender's end marker was seen.
+    pub(crate) fn done(&self) -> bool {
+        self.report.end_seen
+    }
+
+    /// Nothing counted yet (the first wait is the longest).
+    pub(crate) fn idle_so_far(&self) -> bool {
+        self.report.received == 0 && self.report.self_received == 0
+    }
+
+    /// The report, with the histograms and `cpu_us`.
+    pub(crate) fn finish(mut self, cpu_us: u64) -> ReceiverReport {
+        self.report.cpu_us = cpu_us;
+        self.report.latency = self.latency.to_pairs();
+        self.report.self_latency = self.self_latency.to_pairs();
+        self.report
+    }
+}
 
 /// Where and how datagrams move.
 #[derive(Debug, Clone, Copy)]
@@ -89,6 +187,20 @@ pub(crate) struct ReceiverReport {
     pub(crate) end_seen: bool,
     /// One-way latencies in (ns, count) pairs.
     pub(crate) latency: Vec<(u64, u64)>,
+    /// Own messages delivered back (members that also send).
+    pub(crate) self_received: u64,
+    /// Their latencies, send to self-delivery, in (ns, count) pairs.
+    pub(crate) self_latency: Vec<(u64, u64)>,
+    /// Datagrams the member's node took in (protocol modes; membership
+    /// and heartbeats included), for messages per datagram.
+    pub(crate) datagrams: u64,
+    /// Messages the node delivered that the member's subscription queue
+    /// had no room for (dropped by the channel, not lost by the protocol).
+    pub(crate) queue_dropped: u64,
+    /// Messages this member sent (members that also send).
+    pub(crate) sent: u64,
+    /// Seconds this member sent for.
+    pub(crate) send_s: f64,
 }
 
 /// Sends the plan's messages to the group, as fast as possible or at the
@@ -98,9 +210,20 @@ pub(crate) fn send(
     plan: &SendPlan,
     progress: &AtomicU64,
 ) -> io::Result<SenderReport> {
+    send_as(endpoint, plan, 0, progress)
+}
+
+/// [`send`] as sender `index` (see [`seq_of`]).
+pub(crate) fn send_as(
+    endpoint: &Endpoint,
+    plan: &SendPlan,
+    index: u16,
+    progress: &AtomicU64,
+) -> io::Result<SenderReport> {
     let socket = endpoint.sender_socket()?;
     let targets = [SocketAddr::V4(endpoint.group)];
-    let mut batch = SendBatch::new(endpoint.batch, plan.size.max(HEADER_LEN));
+    let size = plan.size.clamp(HEADER_LEN, MAX_UDP);
+    let mut batch = SendBatch::new(endpoint.batch, size);
     let cpu_before = cpu_time(Whom::Thread);
     let start = Instant::now();
     let mut report = SenderReport::default();
@@ -121,10 +244,10 @@ pub(crate) fn send(
         }
         while written < due && !batch.is_full() {
             let Some(buf) = batch.next_buf() else { break };
-            Stamp::now(plan.run, written).write(buf);
+            Stamp::now(plan.run, seq_of(index, written)).write(buf);
             let pushed = batch.push(Transmit {
                 to: Destination::Group,
-                len: plan.size,
+                len: size,
             });
             if pushed.is_err() {
                 break;
@@ -150,7 +273,7 @@ pub(crate) fn send(
     }
     report.cpu_us = cpu_time(Whom::Thread).since(cpu_before).total_micros();
     progress.store(report.sent, Ordering::Relaxed);
-    send_end(&socket, endpoint, plan.run);
+    send_end(&socket, endpoint, plan.run, index);
     Ok(report)
 }
 
@@ -170,10 +293,10 @@ fn pace(start: Instant, written: u64, rate: Option<f64>) {
 
 /// The end marker, a few times over (datagrams may be lost), a
 /// millisecond apart.
-fn send_end(socket: &UdpSocket, endpoint: &Endpoint, run: u32) {
+fn send_end(socket: &UdpSocket, endpoint: &Endpoint, run: u32, index: u16) {
     let mut buf = [0u8; HEADER_LEN];
     for _ in 0..3 {
-        Stamp::now(run, END_SEQ).write(&mut buf);
+        Stamp::now(run, end_of(index)).write(&mut buf);
         let _ = socket.send_to(&buf, endpoint.group);
         std::thread::sleep(Duration::from_millis(1));
     }
@@ -201,14 +324,25 @@ pub(crate) fn receive(
     let group = group.ok_or_else(|| io::Error::other("no group socket"))?;
     let cpu_before = cpu_time(Whom::Process);
     ready();
-    let mut report = ReceiverReport::default();
-    let mut latency = Latency::new();
+    let tally = receive_into(endpoint, &group, Tally::new(run, None, 1), idle, limit)?;
+    Ok(tally.finish(cpu_time(Whom::Process).since(cpu_before).total_micros()))
+}
+
+/// Receives on `group` into `tally` until it is done, `idle` without a
+/// message, or `limit` in all.
+fn receive_into(
+    endpoint: &Endpoint,
+    group: &UdpSocket,
+    mut tally: Tally,
+    idle: Duration,
+    limit: Duration,
+) -> io::Result<Tally> {
     runtime()?.block_on(async {
         let registered = tokio::net::UdpSocket::from_std(group.try_clone()?)?;
         let mut batch = RecvBatch::new(endpoint.batch, MAX_DATAGRAM);
         let hard_stop = tokio::time::Instant::now() + limit;
-        while !report.end_seen {
-            let wait = if report.received == 0 { limit } else { idle };
+        while !tally.done() {
+            let wait = if tally.idle_so_far() { limit } else { idle };
             let until = (tokio::time::Instant::now() + wait).min(hard_stop);
             match tokio::time::timeout_at(until, registered.readable()).await {
                 Err(_elapsed) => break,
@@ -216,7 +350,7 @@ pub(crate) fn receive(
             }
             loop {
                 let got =
-                    registered.try_io(Interest::READABLE, || batch.recv(&group, endpoint.io_mode));
+                    registered.try_io(Interest::READABLE, || batch.recv(group, endpoint.io_mode));
                 match got {
                     Ok(_) => {}
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -224,30 +358,60 @@ pub(crate) fn receive(
                 }
                 let now = monotonic_ns();
                 for datagram in batch.iter() {
-                    let Some(stamp) = Stamp::read(datagram.data) else {
-                        continue;
-                    };
-                    if stamp.run != run {
-                        continue;
-                    }
-                    if stamp.seq == END_SEQ {
-                        report.end_seen = true;
-                        continue;
-                    }
-                    if report.received == 0 {
-                        report.first_ns = now;
-                    }
-                    report.last_ns = now;
-                    report.received += 1;
-                    report.bytes += datagram.data.len() as u64;
-                    latency.record(now.saturating_sub(stamp.sent_ns));
+                    tally.record(datagram.data, now);
                 }
             }
         }
         io::Result::Ok(())
     })?;
-    report.cpu_us = cpu_time(Whom::Process).since(cpu_before).total_micros();
-    report.latency = latency.to_pairs();
+    Ok(tally)
+}
+
+/// Who a member of the all-to-all case is: its sender index, out of
+/// `senders`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PeerId {
+    pub(crate) index: u16,
+    pub(crate) senders: usize,
+}
+
+/// A member that sends and receives (all-to-all): joins, calls `ready`,
+/// waits for `go`, then sends the plan as sender `index` on a thread of its
+/// own while it receives every sender's messages (its own included, which
+/// multicast loops back) until the `senders` end markers.
+pub(crate) fn peer(
+    endpoint: &Endpoint,
+    plan: &SendPlan,
+    PeerId { index, senders }: PeerId,
+    idle: Duration,
+    ready: impl FnOnce(),
+    go: impl FnOnce(),
+) -> io::Result<ReceiverReport> {
+    let sockets = Sockets::bind(&endpoint.config()).map_err(io::Error::other)?;
+    let (_unicast, group, _) = sockets.into_parts();
+    let group = group.ok_or_else(|| io::Error::other("no group socket"))?;
+    ready();
+    go();
+    let cpu_before = cpu_time(Whom::Process);
+    let limit = plan.duration + Duration::from_secs(10);
+    let progress = AtomicU64::new(0);
+    let (sent, tally) = std::thread::scope(|scope| {
+        let sender = scope.spawn(|| send_as(endpoint, plan, index, &progress));
+        let tally = receive_into(
+            endpoint,
+            &group,
+            Tally::new(plan.run, Some(index), senders),
+            idle,
+            limit,
+        );
+        let sent = sender
+            .join()
+            .map_err(|_| io::Error::other("the sending thread panicked"))?;
+        io::Result::Ok((sent?, tally?))
+    })?;
+    let mut report = tally.finish(cpu_time(Whom::Process).since(cpu_before).total_micros());
+    report.sent = sent.sent;
+    report.send_s = sent.elapsed_s;
     Ok(report)
 }
 
@@ -294,7 +458,7 @@ pub(crate) fn echo(
                     if stamp.run != run {
                         continue;
                     }
-                    if stamp.seq == END_SEQ {
+                    if stamp.seq == end_of(0) {
                         report.end_seen = true;
                         continue;
                     }
@@ -344,7 +508,8 @@ pub(crate) fn ping(
     let start = Instant::now();
     runtime()?.block_on(async {
         let registered = tokio::net::UdpSocket::from_std(socket.try_clone()?)?;
-        let mut out = SendBatch::new(1, plan.size.max(HEADER_LEN));
+        let size = plan.size.clamp(HEADER_LEN, MAX_UDP);
+        let mut out = SendBatch::new(1, size);
         let mut replies = RecvBatch::new(endpoint.batch, MAX_DATAGRAM);
         let mut seq = 0u64;
         while seq < plan.count && start.elapsed() < plan.duration {
@@ -364,7 +529,7 @@ pub(crate) fn ping(
             .write(buf);
             let _ = out.push(Transmit {
                 to: Destination::Group,
-                len: plan.size,
+                len: size,
             });
             let flushed = out.send(&socket, &targets, endpoint.io_mode);
             if flushed.sent == 0 {
@@ -410,6 +575,6 @@ pub(crate) fn ping(
     report.elapsed_s = start.elapsed().as_secs_f64();
     report.cpu_us = cpu_time(Whom::Thread).since(cpu_before).total_micros();
     report.rtt = rtt.to_pairs();
-    send_end(&socket, endpoint, plan.run);
+    send_end(&socket, endpoint, plan.run, 0);
     Ok(report)
 }

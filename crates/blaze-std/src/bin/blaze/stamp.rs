@@ -9,16 +9,13 @@ const MAGIC: u32 = 0x425A_4231;
 /// Bytes of the header; the smallest message size the benchmark accepts.
 pub(crate) const HEADER_LEN: usize = 24;
 
-/// The sequence number of the message that tells receivers the run is
-/// over.
-pub(crate) const END_SEQ: u64 = u64::MAX;
-
 /// One message's header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Stamp {
     /// The run (so that two runs on one host do not mix).
     pub(crate) run: u32,
-    /// Position in the run, from 0; [`END_SEQ`] ends the run.
+    /// Position in the run, with the sender's index in its high bits
+    /// ([`crate::raw::seq_of`]); [`crate::raw::end_of`] ends a sender's run.
     pub(crate) seq: u64,
     /// `CLOCK_MONOTONIC` nanoseconds when the message was written.
     pub(crate) sent_ns: u64,
