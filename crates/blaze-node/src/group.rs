@@ -1,5 +1,7 @@
 //! One group slot of a node: its channels, its map and the view they got.
 
+use core::ptr::addr_of_mut;
+
 use blaze_map::Replica;
 use blaze_proto_nack::{Buffers, FecBuffers};
 use blaze_wire::{GroupId, MemberId};
@@ -77,6 +79,66 @@ impl<
             view_id: 0,
             peers: heapless::Vec::new(),
         }
+    }
+
+    /// Writes an idle slot into `place` field by field, so that no whole
+    /// slot (hundreds of kilobytes with large windows) passes through the
+    /// stack.
+    ///
+    /// # Safety
+    ///
+    /// `place` must be non-null, aligned and valid for writes of a `Self`,
+    /// and nothing else may access that memory during the call. Whatever
+    /// `place` held is overwritten without being dropped.
+    #[allow(
+        unsafe_code,
+        reason = "writing a struct in place field by field needs raw pointers"
+    )]
+    pub(crate) unsafe fn init_idle_in(
+        place: *mut Self,
+        reliable: Buffers<'a>,
+        best_effort: Buffers<'a>,
+    ) {
+        // SAFETY: the caller guarantees `place` is valid for writes of a
+        // `Self` and not aliased. `addr_of_mut!` takes each field's address
+        // without making a reference to uninitialised memory, and `write`
+        // stores without reading or dropping the old contents. The channels
+        // are written through a pointer to the array's first element:
+        // `[T; CHANNELS]` lays out its elements contiguously and `add(i)`
+        // stays inside the array for `i < CHANNELS`. Every field is
+        // written; the exhaustive pattern in `Self::idle_fields_are_written`
+        // stops the build if a field is added without a write here.
+        unsafe {
+            addr_of_mut!((*place).group).write(None);
+            addr_of_mut!((*place).spare).write([Some(reliable), Some(best_effort)]);
+            addr_of_mut!((*place).spare_fec).write(None);
+            addr_of_mut!((*place).spare_totem).write(None);
+            let channels = addr_of_mut!((*place).channels).cast::<Option<Channel<'a, C, P, W>>>();
+            for i in 0..CHANNELS {
+                channels.add(i).write(None);
+            }
+            addr_of_mut!((*place).map).write(None);
+            addr_of_mut!((*place).map_group).write(None);
+            addr_of_mut!((*place).view_id).write(0);
+            addr_of_mut!((*place).peers).write(heapless::Vec::new());
+        }
+    }
+
+    /// Names every field, so that adding one breaks the build until
+    /// [`init_idle_in`](Self::init_idle_in) writes it too.
+    #[allow(dead_code, reason = "a compile-time check only")]
+    fn idle_fields_are_written(&self) {
+        let Slot {
+            group: _,
+            spare: _,
+            spare_fec: _,
+            spare_totem: _,
+            channels: _,
+            map: _,
+            map_group: _,
+            view_id: _,
+            peers: _,
+        } = self;
     }
 
     pub(crate) fn serves(&self, group: GroupId) -> bool {

@@ -46,7 +46,8 @@
 //!   (mutually exclusive).
 //!
 //! `no_std`, no `alloc`; the only `unsafe` is [`Node::init_in`], which
-//! builds a node in place field by field (with its proof).
+//! builds a node in place field by field, group slots included (with its
+//! proof).
 #![no_std]
 #![deny(unsafe_code)]
 #![deny(missing_docs)]

@@ -20,13 +20,13 @@ pub const MAX_MEMBERS: usize = 16;
 /// The reliable channel's window, in messages. Receive buffers are rings
 /// of bytes (`recv_window_bytes` per sender), so a window of many small
 /// messages costs their bytes, not a full fragment each.
-const WINDOW: usize = 256;
+const WINDOW: usize = 128;
 /// Messages in flight beyond the slowest receiver's acknowledgement (room
 /// left below [`WINDOW`] for an FEC block).
-const FLOW_WINDOW: u32 = 192;
+const FLOW_WINDOW: u32 = 96;
 
 /// The node as blaze-std runs it: up to [`MAX_GROUPS`] groups of up to
-/// [`MAX_MEMBERS`] members, a window of 256 messages, 32 membership message
+/// [`MAX_MEMBERS`] members, a window of 128 messages, 32 membership message
 /// slots of 1 KiB, and maps of 64 entries (keys up to 64 bytes, values up
 /// to 256 bytes).
 pub type StdNode =

@@ -275,7 +275,8 @@ impl<
         // to the array's first element: `[T; G]` lays its `G` elements out
         // contiguously, and `add(i)` stays inside the array for `i < G`,
         // which holds because `buffers` (an array of `G`) yields exactly `G`
-        // items.
+        // items; each slot pointer therefore meets `Slot::init_idle_in`'s
+        // contract.
         unsafe {
             addr_of_mut!((*node).config).write(config);
             addr_of_mut!((*node).me).write(me);
@@ -284,7 +285,7 @@ impl<
             addr_of_mut!((*node).membership).write(membership);
             let slots = addr_of_mut!((*node).slots).cast::<Slot<'a, C, P, W, E, L, K, V>>();
             for (i, b) in buffers.into_iter().enumerate() {
-                slots.add(i).write(Slot::idle(b.reliable, b.best_effort));
+                Slot::init_idle_in(slots.add(i), b.reliable, b.best_effort);
             }
             addr_of_mut!((*node).topics).write(Topics::default());
             addr_of_mut!((*node).stats).write(Stats::default());
