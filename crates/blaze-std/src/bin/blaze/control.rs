@@ -232,6 +232,22 @@ async fn report_events(member: Arc<ClusterChannel>, mut events: blaze_std::Event
                 "unrecoverable",
                 json!({ "group": group, "sender": sender.to_string() }),
             ),
+            GroupEvent::RingChanged {
+                group,
+                transitional,
+                ring_seq,
+                representative,
+                members,
+            } => emit(
+                "ring",
+                json!({
+                    "group": group,
+                    "kind": if transitional { "transitional" } else { "regular" },
+                    "ring_seq": ring_seq,
+                    "representative": representative.map(|r| r.to_string()),
+                    "members": members.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                }),
+            ),
             other => emit("event", json!({ "debug": format!("{other:?}") })),
         }
     }
