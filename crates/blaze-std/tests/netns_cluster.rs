@@ -653,6 +653,13 @@ fn the_control_channel_answers_on_loopback() {
         assert_eq!(next("msg")["payload"], format!("solo:tot:{seq}"));
     }
     assert_eq!(next("published")["sent"], 3);
+    // Alone, the node formed a total-order ring of one before delivering.
+    let ring = next("ring");
+    assert_eq!(
+        (&ring["kind"], &ring["members"], &ring["representative"]),
+        (&"regular".into(), &serde_json::json!([up["id"]]), &up["id"]),
+        "{ring}"
+    );
     writeln!(stdin, "locks m door 2 500 10").unwrap();
     let first = next("lock_held")["fence"].as_u64().unwrap();
     assert!(next("lock_held")["fence"].as_u64().unwrap() > first);

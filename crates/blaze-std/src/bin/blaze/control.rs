@@ -48,8 +48,9 @@ CLOCK_MONOTONIC). Commands:
 Reported as they happen: up {id, name, addr}, view {view_id, count,
 members}, joined, left, failed, coordinator_changed, msg {topic, sender,
 payload, qos} (topics of the configuration's [topics] table), map {map, key,
-kind, old, new, cause}, lock_lost, unrecoverable, error {line, error}, and
-down once the member left."
+kind, old, new, cause}, lock_lost, unrecoverable, ring {kind (regular or
+transitional), ring_seq, representative, members} (total-order ring
+configurations), error {line, error}, and down once the member left."
     };
 }
 pub(crate) use help;
