@@ -22,8 +22,11 @@ fn world(seed: u64, config: Config, plan: Plan) -> World<Node> {
     w
 }
 
-/// Stops a random member for up to `longest` every 100 to 400 ms from
-/// `from` to `to`, drawn from `seed`.
+/// Stops a random member for up to `longest` from `from` to `to`, one
+/// member at a time with 100 to 400 ms between stalls, drawn from `seed`.
+/// (Stalls of successive members that overlap add up on the token's way
+/// round: a token ring cannot ride out stalls that together exceed its
+/// token timeout, whatever the view does.)
 fn stalls(w: &mut World<Node>, seed: u64, from: Instant, to: Instant, longest: Duration) {
     let mut rng = Rng::new(seed ^ 0x57a1_1500);
     let mut t = from;
@@ -31,7 +34,7 @@ fn stalls(w: &mut World<Node>, seed: u64, from: Instant, to: Instant, longest: D
         let node = rng.below(N as u64) as usize;
         let d = Duration::from_micros(rng.below(longest.total_micros() + 1));
         w.at(t, move |w| w.pause(node, d));
-        t += Duration::from_millis(100 + rng.below(300));
+        t += d + Duration::from_millis(100 + rng.below(300));
     }
 }
 
