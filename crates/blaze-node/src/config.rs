@@ -37,6 +37,10 @@ pub struct Config {
     pub fec: blaze_proto_nack::FecConfig,
     /// Totem timing and flow control of the total-order channel of groups
     /// whose slot got Totem storage ([`Node::add_total_order`](crate::Node::add_total_order)).
+    /// Keep its token timeout near `membership.failure_timeout`
+    /// ([`TotemConfig::tolerating`](crate::TotemConfig::tolerating)): a
+    /// shorter one splits the ring on stalls the view rides out, and the
+    /// agreed and safe messages sent meanwhile reach only part of the view.
     pub totem: blaze_proto_totem::Config,
 }
 
@@ -45,12 +49,14 @@ impl Config {
     pub const fn lan() -> Self {
         let mut nack = blaze_proto_nack::Config::lan();
         nack.late_join = LateJoin::Oldest;
+        let membership = blaze_membership::Config::lan();
         Config {
-            membership: blaze_membership::Config::lan(),
+            membership,
             nack,
             map: blaze_map::Config::lan(GroupId::from_raw(0)),
             fec: blaze_proto_nack::FecConfig::proactive(16, 4),
-            totem: blaze_proto_totem::Config::lan(),
+            // The ring drops a member no quicker than the view does.
+            totem: blaze_proto_totem::Config::tolerating(membership.failure_timeout),
         }
     }
 

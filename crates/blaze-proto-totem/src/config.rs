@@ -74,6 +74,41 @@ impl Config {
         }
     }
 
+    /// LAN settings whose ring survives a member that stays silent for
+    /// less than `failure_timeout` (a stalled process, a burst of loss):
+    /// the token timeout becomes `failure_timeout`, the consensus timeout
+    /// half of it, so that the ring is no quicker to drop a member than a
+    /// membership view with that failure timeout. A crashed member is then
+    /// excluded after about `1.5 × failure_timeout`.
+    ///
+    /// With [`lan`](Config::lan) timers next to such a view, a process
+    /// that does not run for a few hundred milliseconds (a debug build on
+    /// a loaded machine) splits the ring while the view stays whole, and
+    /// the messages sent meanwhile reach only part of the group.
+    ///
+    /// ```
+    /// use blaze_proto_totem::Config;
+    /// use blaze_wire::Duration;
+    /// let c = Config::tolerating(Duration::from_millis(1_000));
+    /// assert!(c.validate().is_ok());
+    /// assert_eq!(c.token_timeout.total_millis(), 1_000);
+    /// assert_eq!(c.consensus_timeout.total_millis(), 500);
+    /// // Never quicker than the LAN settings.
+    /// assert_eq!(Config::tolerating(Duration::from_millis(10)), Config::lan());
+    /// ```
+    pub const fn tolerating(failure_timeout: Duration) -> Self {
+        let lan = Config::lan();
+        let mut c = lan;
+        if failure_timeout.total_micros() > lan.token_timeout.total_micros() {
+            c.token_timeout = failure_timeout;
+            let half = Duration::from_micros(failure_timeout.total_micros() / 2);
+            if half.total_micros() > lan.consensus_timeout.total_micros() {
+                c.consensus_timeout = half;
+            }
+        }
+        c
+    }
+
     /// Checks the settings; nothing changes.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.token_retransmit.total_micros() == 0

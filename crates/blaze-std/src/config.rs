@@ -113,7 +113,9 @@ pub struct ChannelConfig {
     /// Heartbeat interval, milliseconds.
     pub heartbeat_ms: u64,
     /// A member silent this long is declared failed, milliseconds (at
-    /// least three heartbeats).
+    /// least three heartbeats). The total-order ring of agreed and safe
+    /// topics uses it as its token timeout (at least 200 ms), so that a
+    /// member the view keeps is not split off the ring.
     pub failure_timeout_ms: u64,
     /// Preference to become the coordinator (higher wins, then the
     /// oldest).

@@ -115,6 +115,10 @@ pub(crate) fn node_config(config: &ChannelConfig) -> Config {
     node.membership.heartbeat_interval = config.heartbeat().into();
     node.membership.failure_timeout = config.failure_timeout().into();
     node.membership.weight = config.weight;
+    // The ring drops a member no quicker than the view does: with its LAN
+    // timers a process stalled for a few hundred milliseconds split the
+    // ring while the view stayed whole.
+    node.totem = blaze_node::TotemConfig::tolerating(node.membership.failure_timeout);
     node.membership.discovery = match config.group {
         Some(_) => blaze_membership::Discovery::Multicast,
         None => blaze_membership::Discovery::unicast(&config.seeds),

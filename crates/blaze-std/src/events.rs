@@ -194,6 +194,25 @@ pub enum GroupEvent {
         /// Whose stream.
         sender: MemberId,
     },
+    /// The group's total-order ring got a new configuration (extended
+    /// virtual synchrony): the agreed and safe messages that follow were
+    /// delivered in it, to its members only. A transitional configuration
+    /// (the members coming on together from the same old ring) precedes
+    /// each regular one. A regular ring with fewer members than the view
+    /// means the ring split: messages sent meanwhile reach only its members.
+    RingChanged {
+        /// The group.
+        group: String,
+        /// True for a transitional configuration, false for a regular ring.
+        transitional: bool,
+        /// The ring's sequence number (for a transitional configuration,
+        /// of the new ring it leads to).
+        ring_seq: u64,
+        /// The ring's representative (its lowest member id).
+        representative: Option<MemberId>,
+        /// The members, in ascending id order.
+        members: Vec<MemberId>,
+    },
 }
 
 impl GroupEvent {
@@ -207,7 +226,8 @@ impl GroupEvent {
             | GroupEvent::CoordinatorChanged { group, .. }
             | GroupEvent::Left { group }
             | GroupEvent::LockLost { group, .. }
-            | GroupEvent::Unrecoverable { group, .. } => group,
+            | GroupEvent::Unrecoverable { group, .. }
+            | GroupEvent::RingChanged { group, .. } => group,
             GroupEvent::MapChanged(change) => &change.group,
         }
     }

@@ -7,7 +7,7 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use blaze_node::{Event, GroupId, Instant, MemberId, PublishError, RequestId};
+use blaze_node::{ConfigurationKind, Event, GroupId, Instant, MemberId, PublishError, RequestId};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::engine::Engine;
@@ -379,6 +379,18 @@ impl Application<Engine> for Hub {
                     sender,
                 });
             }
+            Event::RingChanged {
+                group,
+                kind,
+                ring,
+                members,
+            } => self.emit(GroupEvent::RingChanged {
+                group: self.name(group),
+                transitional: kind == ConfigurationKind::Transitional,
+                ring_seq: ring.seq,
+                representative: ring.rep,
+                members: members.to_vec(),
+            }),
             other => tracing::trace!("event: {other:?}"),
         }
         ControlFlow::Continue(())

@@ -48,8 +48,9 @@ CLOCK_MONOTONIC). Commands:
 Reported as they happen: up {id, name, addr}, view {view_id, count,
 members}, joined, left, failed, coordinator_changed, msg {topic, sender,
 payload, qos} (topics of the configuration's [topics] table), map {map, key,
-kind, old, new, cause}, lock_lost, unrecoverable, error {line, error}, and
-down once the member left."
+kind, old, new, cause}, lock_lost, unrecoverable, ring {kind (regular or
+transitional), ring_seq, representative, members} (total-order ring
+configurations), error {line, error}, and down once the member left."
     };
 }
 pub(crate) use help;
@@ -231,6 +232,22 @@ async fn report_events(member: Arc<ClusterChannel>, mut events: blaze_std::Event
             GroupEvent::Unrecoverable { group, sender } => emit(
                 "unrecoverable",
                 json!({ "group": group, "sender": sender.to_string() }),
+            ),
+            GroupEvent::RingChanged {
+                group,
+                transitional,
+                ring_seq,
+                representative,
+                members,
+            } => emit(
+                "ring",
+                json!({
+                    "group": group,
+                    "kind": if transitional { "transitional" } else { "regular" },
+                    "ring_seq": ring_seq,
+                    "representative": representative.map(|r| r.to_string()),
+                    "members": members.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                }),
             ),
             other => emit("event", json!({ "debug": format!("{other:?}") })),
         }
