@@ -11,11 +11,10 @@ pub const MAX_DATAGRAM: usize = 1472;
 
 /// Everything a node needs beside its machine, for a `static` (like
 /// embassy-net's `StackResources`): the machine's slot, the send and
-/// receive buffers of the runner, and the packet buffers of the unicast
-/// and group sockets, `PACKETS` datagrams and `BYTES` bytes each way.
-///
-/// The group socket only receives, so its send side is one packet of no
-/// bytes.
+/// receive buffers of the runner, and the packet buffers of its three
+/// sockets: the unicast socket (`PACKETS` datagrams and `BYTES` bytes each
+/// way), the socket on the group's port (receiving only) and the socket
+/// that sends to the group (sending only, from the unicast port).
 ///
 /// ```
 /// use blaze_embassy::Resources;
@@ -32,6 +31,7 @@ pub struct Resources<M, const PACKETS: usize = 8, const BYTES: usize = 4096> {
     pub(crate) rx: [u8; MAX_DATAGRAM],
     pub(crate) unicast: SocketBuffers<PACKETS, BYTES, PACKETS, BYTES>,
     pub(crate) group: SocketBuffers<PACKETS, BYTES, 1, 0>,
+    pub(crate) group_tx: SocketBuffers<1, 0, PACKETS, BYTES>,
 }
 
 pub(crate) struct SocketBuffers<const RP: usize, const RB: usize, const TP: usize, const TB: usize>
@@ -64,6 +64,7 @@ impl<M, const PACKETS: usize, const BYTES: usize> Resources<M, PACKETS, BYTES> {
             rx: [0; MAX_DATAGRAM],
             unicast: SocketBuffers::new(),
             group: SocketBuffers::new(),
+            group_tx: SocketBuffers::new(),
         }
     }
 }

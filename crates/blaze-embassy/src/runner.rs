@@ -23,7 +23,14 @@ const JOIN_ATTEMPTS: u32 = 50;
 /// `resources` and puts `machine` in them. Returns the application's
 /// [`Blaze`] handle and the [`Runner`] to spawn as a task.
 ///
-/// `net` needs two free socket slots (its `StackResources`). The machine
+/// `net` needs three free socket slots (its `StackResources`): the
+/// unicast socket, the group socket (receiving on the group's port) and a
+/// second socket on the unicast port that only sends to the group. Group
+/// datagrams get their own send queue so that they never wait behind a
+/// unicast datagram whose next hop is being resolved (smoltcp holds a
+/// socket's queue for up to a second per unresolved neighbour, which
+/// would silence the node's heartbeats). The unicast socket is bound
+/// first, so it is the one that receives on the unicast port. The machine
 /// comes with its own seeded random source (for a
 /// [`Node`](blaze_node::Node), `Identity::seed`), which the caller draws
 /// from its hardware RNG.
@@ -43,6 +50,7 @@ pub fn new<'d, M: Protocol, const PACKETS: usize, const BYTES: usize>(
         rx,
         unicast,
         group,
+        group_tx,
     } = resources;
     let shared: &'d Shared<M> = shared.insert(Shared::new(machine));
     let mut unicast_socket = UdpSocket::new(
@@ -65,6 +73,16 @@ pub fn new<'d, M: Protocol, const PACKETS: usize, const BYTES: usize>(
     group_socket
         .bind(config.group.port())
         .map_err(|_| BindError::Group)?;
+    let mut group_tx_socket = UdpSocket::new(
+        net,
+        &mut group_tx.rx_meta,
+        &mut group_tx.rx,
+        &mut group_tx.tx_meta,
+        &mut group_tx.tx,
+    );
+    group_tx_socket
+        .bind(config.unicast_port)
+        .map_err(|_| BindError::Unicast)?;
     Ok((
         Blaze { shared },
         Runner {
@@ -73,6 +91,7 @@ pub fn new<'d, M: Protocol, const PACKETS: usize, const BYTES: usize>(
             config,
             unicast: unicast_socket,
             group: group_socket,
+            group_tx: group_tx_socket,
             tx,
             rx,
             armed: None,
@@ -90,8 +109,11 @@ pub fn new<'d, M: Protocol, const PACKETS: usize, const BYTES: usize>(
 /// 1. if the deadline has passed (checked against the clock), call
 ///    `handle_timeout`;
 /// 2. drain `poll_transmit` into the one send buffer, sending each
-///    datagram from the unicast socket: [`Destination::Group`] to the
-///    group's multicast address, [`Destination::Peer`] to the peer;
+///    datagram from the unicast port: [`Destination::Group`] to the
+///    group's multicast address (waiting for room in its queue),
+///    [`Destination::Peer`] to the peer (dropped and counted if the
+///    unicast queue is full: it stalls while smoltcp resolves a
+///    neighbour, and the machine repairs losses);
 /// 3. wake the application tasks waiting on the [`Blaze`] handle (events
 ///    are theirs to drain);
 /// 4. read `poll_timeout` and re-arm the one timer only if the deadline
@@ -107,6 +129,7 @@ pub struct Runner<'d, M> {
     config: Config,
     unicast: UdpSocket<'d>,
     group: UdpSocket<'d>,
+    group_tx: UdpSocket<'d>,
     tx: &'d mut [u8; MAX_DATAGRAM],
     rx: &'d mut [u8; MAX_DATAGRAM],
     /// The deadline the timer was armed for.
@@ -184,15 +207,37 @@ impl<M: Protocol> Runner<'_, M> {
                 self.shared.inner.borrow_mut().io.stats.dropped_oversized += 1;
                 continue;
             };
-            let to: IpEndpoint = match t.to {
-                Destination::Group => self.config.group.into(),
-                Destination::Peer(SocketAddr::V4(peer)) => peer.into(),
+            let sent = match t.to {
+                Destination::Group => {
+                    let to = IpEndpoint::from(self.config.group);
+                    self.group_tx.send_to(datagram, to).await
+                }
+                Destination::Peer(SocketAddr::V4(peer)) => {
+                    // Never wait on the unicast queue: it stalls while a
+                    // neighbour is resolved. A full queue drops the
+                    // datagram, as a kernel's neighbour queue does.
+                    let to = IpEndpoint::from(peer);
+                    let unicast = &self.unicast;
+                    let full = poll_fn(|cx| {
+                        Poll::Ready(match unicast.poll_send_to(datagram, to, cx) {
+                            Poll::Ready(r) => Some(r),
+                            Poll::Pending => None,
+                        })
+                    })
+                    .await;
+                    match full {
+                        Some(r) => r,
+                        None => {
+                            self.shared.inner.borrow_mut().io.stats.dropped_queue_full += 1;
+                            continue;
+                        }
+                    }
+                }
                 Destination::Peer(SocketAddr::V6(_)) => {
                     self.shared.inner.borrow_mut().io.stats.dropped_not_ipv4 += 1;
                     continue;
                 }
             };
-            let sent = self.unicast.send_to(datagram, to).await;
             let mut inner = self.shared.inner.borrow_mut();
             match sent {
                 Ok(()) => inner.io.stats.datagrams_sent += 1,

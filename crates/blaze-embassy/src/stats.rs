@@ -24,6 +24,9 @@ pub struct Stats {
     /// Transmits to a peer that is not IPv4 (the adapter speaks IPv4
     /// only), dropped.
     pub dropped_not_ipv4: u64,
+    /// Unicast datagrams dropped because the unicast socket's queue was
+    /// full (typically while the stack resolves the peer's address).
+    pub dropped_queue_full: u64,
     /// Failed attempts to join the multicast group (retried).
     pub join_retries: u64,
 }
