@@ -285,11 +285,11 @@ impl<M: Protocol> Runner<'_, M> {
                     Poll::Pending => {}
                 }
             }
-            if let Some(t) = timer {
-                if Pin::new(t).poll(cx).is_ready() {
-                    *timer = None;
-                    return Poll::Ready(());
-                }
+            if let Some(t) = timer
+                && Pin::new(t).poll(cx).is_ready()
+            {
+                *timer = None;
+                return Poll::Ready(());
             }
             Poll::Pending
         })

@@ -43,9 +43,7 @@ mod tests {
         assert!(from_embassy(e) >= t);
         let back = from_embassy(embassy_time::Instant::from_ticks(e.as_ticks() - 1));
         assert!(back < t);
-        assert_eq!(
-            to_embassy(Instant::from_micros(u64::MAX)).as_ticks() > 0,
-            true
-        );
+        // The far future saturates instead of overflowing.
+        assert!(to_embassy(Instant::from_micros(u64::MAX)).as_ticks() > 0);
     }
 }
