@@ -217,24 +217,38 @@ impl Record {
     }
 }
 
-/// Everything one member keeps in static memory.
-pub struct MemberStorage {
+/// Everything one member's node keeps in static memory.
+pub struct NodeStorage {
     reliable: ChannelStorage,
     best_effort: ChannelStorage,
     resources: Resources<FwNode, 8, 2048>,
-    net: StackResources<3>,
     record: Record,
+}
+
+impl NodeStorage {
+    /// Empty storage, for a `static`.
+    pub const fn new() -> Self {
+        NodeStorage {
+            reliable: ChannelStorage::new(),
+            best_effort: ChannelStorage::new(),
+            resources: Resources::new(),
+            record: Record::new(),
+        }
+    }
+}
+
+/// Everything one member on the hub keeps in static memory.
+pub struct MemberStorage {
+    node: NodeStorage,
+    net: StackResources<3>,
 }
 
 impl MemberStorage {
     /// Empty storage, for a `static`.
     pub const fn new() -> Self {
         MemberStorage {
-            reliable: ChannelStorage::new(),
-            best_effort: ChannelStorage::new(),
-            resources: Resources::new(),
+            node: NodeStorage::new(),
             net: StackResources::new(),
-            record: Record::new(),
         }
     }
 }
@@ -263,35 +277,26 @@ async fn net_task(mut runner: embassy_net::Runner<'static, FwPort>) -> ! {
 }
 
 #[embassy_executor::task(pool_size = 3)]
-async fn blaze_task(mut runner: blaze_embassy::Runner<'static, FwNode>) -> ! {
+pub async fn blaze_task(mut runner: blaze_embassy::Runner<'static, FwNode>) -> ! {
     runner.run().await
 }
 
 #[embassy_executor::task(pool_size = 3)]
-async fn event_task(blaze: FwBlaze, record: &'static Record) -> ! {
+pub async fn event_task(blaze: FwBlaze, record: &'static Record) -> ! {
     loop {
         blaze.event(|e| record.on_event(e)).await;
     }
 }
 
 /// Starts member `index` on its hub port: its embassy-net stack
-/// (10.0.0.<index + 1>/24), its node and runner, its event task, and joins
-/// the group. Seeds are fixed per member (a board would draw them from
-/// its RNG).
+/// (10.0.0.<index + 1>/24), then its node ([`start_node`]).
 fn start(
     spawner: Spawner,
     hub: &'static FwHub,
     index: usize,
     storage: &'static mut MemberStorage,
 ) -> Option<Member> {
-    let MemberStorage {
-        reliable,
-        best_effort,
-        resources,
-        net,
-        record,
-    } = storage;
-    let record: &'static Record = record;
+    let MemberStorage { node, net } = storage;
     let port = hub.port(index)?;
     let ip = Ipv4Addr::new(10, 0, 0, u8::try_from(index).ok()? + 1);
     let net_config = embassy_net::Config::ipv4_static(StaticConfigV4 {
@@ -299,10 +304,27 @@ fn start(
         gateway: None,
         dns_servers: Default::default(),
     });
-    let seed = 0x5eed_0000 + index as u64;
-    let (stack, net_runner) = embassy_net::new(port, net_config, net, seed);
+    let (stack, net_runner) = embassy_net::new(port, net_config, net, 0x5eed_0000 + index as u64);
     spawner.spawn(net_task(net_runner).ok()?);
+    start_node(spawner, stack, index, node)
+}
 
+/// Starts member `index`'s node on `stack` (which needs three free
+/// sockets): the node, its runner and event tasks, and joins the group.
+/// Seeds are fixed per member (a board would draw them from its RNG).
+pub fn start_node(
+    spawner: Spawner,
+    stack: embassy_net::Stack<'static>,
+    index: usize,
+    storage: &'static mut NodeStorage,
+) -> Option<Member> {
+    let NodeStorage {
+        reliable,
+        best_effort,
+        resources,
+        record,
+    } = storage;
+    let record: &'static Record = record;
     let id = member_id(index);
     let names = ["fw-a", "fw-b", "fw-c"];
     let identity = Identity {
@@ -310,7 +332,7 @@ fn start(
         name: Name::new(names.get(index)?)?,
         metadata: Metadata::default(),
         incarnation: 0,
-        seed: seed ^ 0xb1a2e,
+        seed: 0xb1a2_e000 + index as u64,
     };
     let buffers = [GroupBuffers {
         reliable: reliable.buffers(),
@@ -331,7 +353,7 @@ fn start(
 }
 
 /// Waits until `cond` holds (checked every 10 ms) or `secs` pass.
-async fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
+pub async fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + embassy_time::Duration::from_secs(secs);
     while Instant::now() < deadline {
         if cond() {
@@ -344,7 +366,7 @@ async fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
 
 /// Publishes messages `from..to` of `member` on [`TOPIC`] (the payload
 /// is the sequence number, little-endian).
-async fn publish_range(member: &Member, from: u32, to: u32) -> bool {
+pub async fn publish_range(member: &Member, from: u32, to: u32) -> bool {
     for seq in from..to {
         let payload = seq.to_le_bytes();
         let sent = with_timeout(
