@@ -126,6 +126,8 @@ pub struct Seen {
     pub lock_fence: Option<u64>,
     /// Map writes of this member replicated.
     pub writes_done: u32,
+    /// Map writes or lock requests of this member that failed.
+    pub writes_failed: u32,
     /// Events seen.
     pub events: u32,
     /// Views installed.
@@ -147,6 +149,7 @@ impl Record {
                 failed: Vec::new(),
                 lock_fence: None,
                 writes_done: 0,
+                writes_failed: 0,
                 events: 0,
                 views: 0,
                 unrecoverable: 0,
@@ -197,6 +200,7 @@ impl Record {
             }
             Event::LockGranted { fence, .. } => seen.lock_fence = Some(fence),
             Event::WriteDone { .. } => seen.writes_done += 1,
+            Event::WriteFailed { .. } | Event::LockFailed { .. } => seen.writes_failed += 1,
             Event::Unrecoverable { .. } => seen.unrecoverable += 1,
             _ => {}
         }
@@ -364,6 +368,43 @@ pub async fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
     cond()
 }
 
+/// Writes `key` = `value` in map `cfg` from `writer` until every member
+/// of `all` reads it, for up to `secs` seconds: a write refused (no map
+/// coordinator yet, during a view change) or failed is made again.
+pub async fn put_until_seen(
+    writer: &Member,
+    all: &[Member],
+    key: &[u8],
+    value: &[u8],
+    secs: u64,
+) -> bool {
+    let deadline = Instant::now() + embassy_time::Duration::from_secs(secs);
+    let mut failures = writer.record.seen().writes_failed;
+    let mut pending = false;
+    while Instant::now() < deadline {
+        let failed_now = writer.record.seen().writes_failed;
+        if failed_now != failures {
+            failures = failed_now;
+            pending = false;
+        }
+        if !pending {
+            pending = writer
+                .blaze
+                .map_put(writer.group, "cfg", key, value, WriteOptions::default())
+                .is_ok();
+        }
+        let seen = all.iter().all(|m| {
+            m.blaze
+                .map_get(m.group, "cfg", key, |e| e.is_some_and(|e| e.value == value))
+        });
+        if seen {
+            return true;
+        }
+        Timer::after_millis(10).await;
+    }
+    false
+}
+
 /// Publishes messages `from..to` of `member` on [`TOPIC`] (the payload
 /// is the sequence number, little-endian).
 pub async fn publish_range(member: &Member, from: u32, to: u32) -> bool {
@@ -470,41 +511,37 @@ pub async fn run(spawner: Spawner, report: fn(Arguments<'_>)) -> (u32, u32) {
     check("reliable_topic_under_loss", ok);
 
     // 3. The replicated map, written from two members.
-    let put_a = a
-        .blaze
-        .map_put(a.group, "cfg", b"mode", b"auto", WriteOptions::default())
-        .is_ok();
-    let put_b = b
-        .blaze
-        .map_put(b.group, "cfg", b"rate", b"10", WriteOptions::default())
-        .is_ok();
-    let seen = eventually(20, || {
-        all.iter().all(|m| {
-            m.blaze.map_get(m.group, "cfg", b"mode", |e| {
-                e.is_some_and(|e| e.value == b"auto")
-            }) && m.blaze.map_get(m.group, "cfg", b"rate", |e| {
-                e.is_some_and(|e| e.value == b"10")
-            })
-        })
-    })
-    .await;
-    check("map_writes_seen_by_all", put_a && put_b && seen);
+    let put_a = put_until_seen(&a, &all, b"mode", b"auto", 20).await;
+    let put_b = put_until_seen(&b, &all, b"rate", b"10", 20).await;
+    check("map_writes_seen_by_all", put_a && put_b);
 
-    // 4. A lock, taken by the third member.
-    let asked = c
-        .blaze
-        .lock(c.group, "cfg", b"leader", Duration::from_secs(30))
-        .is_ok();
-    let held = eventually(20, || {
-        c.record.seen().lock_fence.is_some()
+    // 4. A lock, taken by the third member (asked again if refused or
+    // failed, as a map write).
+    let deadline = Instant::now() + embassy_time::Duration::from_secs(20);
+    let mut failures = c.record.seen().writes_failed;
+    let mut asked = false;
+    let mut held = false;
+    while Instant::now() < deadline && !held {
+        let failed_now = c.record.seen().writes_failed;
+        if failed_now != failures {
+            failures = failed_now;
+            asked = false;
+        }
+        if !asked {
+            asked = c
+                .blaze
+                .lock(c.group, "cfg", b"leader", Duration::from_secs(30))
+                .is_ok();
+        }
+        held = c.record.seen().lock_fence.is_some()
             && all.iter().all(|m| {
                 m.blaze.read(|n| {
                     n.lock_info(m.group, "cfg", b"leader")
                         .is_some_and(|l| l.holder == c.id)
                 })
-            })
-    })
-    .await;
+            });
+        Timer::after_millis(10).await;
+    }
     check("lock_taken", asked && held);
     hub.set_loss_per_mille(0);
 
