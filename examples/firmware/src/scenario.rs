@@ -584,6 +584,15 @@ static ALONE_HUB: StaticCell<FwHub> = StaticCell::new();
 /// the map and takes a lock. The footprint image runs this, so its size
 /// is one member's stack. Returns `(passed, failed)`.
 pub async fn run_alone(spawner: Spawner, report: fn(Arguments<'_>)) -> (u32, u32) {
+    report(format_args!(
+        "RAM of one member: node {} B, channel windows 2 x {} B, blaze-embassy resources {} B \
+         (node included), embassy-net stack resources {} B; hub (link buffers) {} B",
+        core::mem::size_of::<FwNode>(),
+        core::mem::size_of::<ChannelStorage>(),
+        core::mem::size_of::<Resources<FwNode, 8, 2048>>(),
+        core::mem::size_of::<StackResources<3>>(),
+        core::mem::size_of::<FwHub>(),
+    ));
     let hub: &'static FwHub = ALONE_HUB.init(Hub::new(1));
     let storage = ALONE.init_with(MemberStorage::new);
     let Some(m) = start(spawner, hub, 0, storage) else {
