@@ -85,6 +85,12 @@ pub struct ChannelStorage {
     recv_bytes: [u8; RECV_BYTES],
 }
 
+impl Default for ChannelStorage {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl ChannelStorage {
     /// Empty storage, for a `static`.
     pub const fn new() -> Self {
@@ -136,6 +142,12 @@ pub struct Seen {
     pub unrecoverable: u32,
     /// The first sequence number seen out of order, if any.
     pub first_disorder: Option<(u32, u32)>,
+}
+
+impl Default for Record {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Record {
@@ -229,6 +241,12 @@ pub struct NodeStorage {
     record: Record,
 }
 
+impl Default for NodeStorage {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl NodeStorage {
     /// Empty storage, for a `static`.
     pub const fn new() -> Self {
@@ -245,6 +263,12 @@ impl NodeStorage {
 pub struct MemberStorage {
     node: NodeStorage,
     net: StackResources<3>,
+}
+
+impl Default for MemberStorage {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl MemberStorage {
