@@ -1,0 +1,86 @@
+//! The static storage of an embassy-run node.
+
+use embassy_net::udp::PacketMetadata;
+
+use crate::shared::Shared;
+
+/// The largest datagram the runner sends or receives: an Ethernet frame
+/// less the IPv4 and UDP headers. Longer datagrams received are counted
+/// and dropped.
+pub const MAX_DATAGRAM: usize = 1472;
+
+/// Everything a node needs beside its machine, for a `static` (like
+/// embassy-net's `StackResources`): the machine's slot, the send and
+/// receive buffers of the runner, and the packet buffers of its three
+/// sockets: the unicast socket (`PACKETS` datagrams and `BYTES` bytes each
+/// way), the socket on the group's port (receiving only) and the socket
+/// that sends to the group (sending only, from the unicast port).
+///
+/// ```
+/// use blaze_embassy::Resources;
+/// use static_cell::StaticCell;
+/// // A small node: 1 group of 4 members, windows of 8 messages.
+/// type Small = blaze_node::Node<'static, blaze_node::NoCustom, 1, 4, 8, 4, 256, 8, 8, 16, 32>;
+/// static RESOURCES: StaticCell<Resources<Small, 8, 4096>> = StaticCell::new();
+/// let resources: &'static mut Resources<Small, 8, 4096> = RESOURCES.init(Resources::new());
+/// # let _ = resources;
+/// ```
+pub struct Resources<M, const PACKETS: usize = 8, const BYTES: usize = 4096> {
+    pub(crate) shared: Option<Shared<M>>,
+    pub(crate) tx: [u8; MAX_DATAGRAM],
+    pub(crate) rx: [u8; MAX_DATAGRAM],
+    pub(crate) unicast: SocketBuffers<PACKETS, BYTES, PACKETS, BYTES>,
+    pub(crate) group: SocketBuffers<PACKETS, BYTES, 1, 0>,
+    pub(crate) group_tx: SocketBuffers<1, 0, PACKETS, BYTES>,
+}
+
+pub(crate) struct SocketBuffers<const RP: usize, const RB: usize, const TP: usize, const TB: usize>
+{
+    pub(crate) rx_meta: [PacketMetadata; RP],
+    pub(crate) rx: [u8; RB],
+    pub(crate) tx_meta: [PacketMetadata; TP],
+    pub(crate) tx: [u8; TB],
+}
+
+impl<const RP: usize, const RB: usize, const TP: usize, const TB: usize>
+    SocketBuffers<RP, RB, TP, TB>
+{
+    const fn new() -> Self {
+        SocketBuffers {
+            rx_meta: [PacketMetadata::EMPTY; RP],
+            rx: [0; RB],
+            tx_meta: [PacketMetadata::EMPTY; TP],
+            tx: [0; TB],
+        }
+    }
+}
+
+impl<M, const PACKETS: usize, const BYTES: usize> Resources<M, PACKETS, BYTES> {
+    /// Empty resources (a `const fn`, for a `static`).
+    pub const fn new() -> Self {
+        Resources {
+            shared: None,
+            tx: [0; MAX_DATAGRAM],
+            rx: [0; MAX_DATAGRAM],
+            unicast: SocketBuffers::new(),
+            group: SocketBuffers::new(),
+            group_tx: SocketBuffers::new(),
+        }
+    }
+}
+
+impl<M, const PACKETS: usize, const BYTES: usize> Default for Resources<M, PACKETS, BYTES> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<M, const PACKETS: usize, const BYTES: usize> core::fmt::Debug
+    for Resources<M, PACKETS, BYTES>
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Resources")
+            .field("in_use", &self.shared.is_some())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,660 @@
+//! The firmware's scenario, free of board code: three Blaze members, each
+//! a full stack (embassy-net + blaze-embassy + a 4-member `Node`), joined
+//! by an in-memory Ethernet hub with seeded loss.
+//!
+//! The firmware (`src/bin/selftest.rs`) runs it on a Cortex-M4 under
+//! QEMU; `crates/blaze-embassy/tests/hub.rs` includes this file and runs
+//! it on embassy's std platform, so both run the same code.
+//!
+//! The checks, each reported as `test <name> ... ok|FAILED`:
+//!
+//! 1. `view_of_three`: every member installs a view of three;
+//! 2. `reliable_topic_under_loss`: with 10 % of frames dropped, every
+//!    member publishes `MESSAGES` on a reliable topic and receives the
+//!    others' exactly once, in each sender's order;
+//! 3. `map_writes_seen_by_all`: two members write two keys of the
+//!    replicated map; every member reads both values;
+//! 4. `lock_taken`: one member takes a lock; every member sees it as the
+//!    holder;
+//! 5. `crash_detected`: a member is cut off the hub; the others declare it
+//!    failed and install a view of two;
+//! 6. `reliable_after_crash`: the survivors go on publishing reliably.
+
+use core::cell::RefCell;
+use core::fmt::Arguments;
+use core::net::Ipv4Addr;
+use core::num::{NonZeroU16, NonZeroU32};
+
+use blaze_embassy::{Blaze, Hub, Port, Resources};
+use blaze_node::{
+    Buffers, Config, Duration, Event, GroupBuffers, GroupId, Identity, MemberId, Metadata, Name,
+    NoCustom, Node, SendSlot, WriteOptions,
+};
+use embassy_executor::Spawner;
+use embassy_net::{Ipv4Cidr, StackResources, StaticConfigV4};
+use embassy_time::{Instant, Timer, with_timeout};
+use heapless::Vec;
+use static_cell::StaticCell;
+
+/// Members in the image.
+pub const MEMBERS: usize = 3;
+/// Members a node can track (the 4-member configuration).
+pub const PEERS: usize = 4;
+/// Messages in each reliable window.
+pub const WINDOW: usize = 8;
+/// Largest datagram the node produces.
+pub const MTU: u16 = 320;
+/// Payload bytes of one fragment (the MTU less the frame overhead).
+pub const FRAGMENT: usize = MTU as usize - 128;
+const RECV_BYTES: usize = PEERS * WINDOW * FRAGMENT;
+const SEND_BYTES: usize = 2048;
+/// Frames each hub port queues.
+pub const HUB_QUEUE: usize = 8;
+
+/// The node of the 4-member configuration: 1 group, 4 members, windows of
+/// 8 messages, 4 membership slots of 256 bytes, a map of 8 entries (keys
+/// up to 16 bytes, values up to 32).
+pub type FwNode = Node<'static, NoCustom, 1, PEERS, WINDOW, 4, 256, 8, 8, 16, 32>;
+/// The hub of the image.
+pub type FwHub = Hub<MEMBERS, HUB_QUEUE>;
+/// One port of the hub.
+pub type FwPort = Port<'static, MEMBERS, HUB_QUEUE>;
+/// The application's handle on one member.
+pub type FwBlaze = Blaze<'static, FwNode>;
+/// The group the members join.
+pub const GROUP_NAME: &str = "fw";
+/// The reliable topic.
+pub const TOPIC: &str = "telemetry";
+/// Messages each member publishes in check 2.
+pub const MESSAGES: u32 = 20;
+
+/// The node settings of the firmware: LAN timing, small datagrams and
+/// windows.
+pub fn node_config() -> Config {
+    let mut c = Config::lan();
+    c.nack.mtu = const { NonZeroU16::new(MTU).unwrap() };
+    c.nack.flow_window = const { NonZeroU32::new(WINDOW as u32).unwrap() };
+    c.nack.max_message_len = const { NonZeroU32::new(FRAGMENT as u32).unwrap() };
+    c
+}
+
+/// The storage of one channel: its send window and receive windows.
+pub struct ChannelStorage {
+    send_index: [SendSlot; 2 * WINDOW],
+    send_bytes: [u8; SEND_BYTES],
+    recv_bytes: [u8; RECV_BYTES],
+}
+
+impl Default for ChannelStorage {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ChannelStorage {
+    /// Empty storage, for a `static`.
+    pub const fn new() -> Self {
+        ChannelStorage {
+            send_index: [SendSlot::EMPTY; 2 * WINDOW],
+            send_bytes: [0; SEND_BYTES],
+            recv_bytes: [0; RECV_BYTES],
+        }
+    }
+
+    /// The channel's buffers (no reassembly: messages fit one fragment).
+    pub fn buffers(&mut self) -> Buffers<'_> {
+        Buffers {
+            send_index: &mut self.send_index,
+            send_bytes: &mut self.send_bytes,
+            recv_bytes: &mut self.recv_bytes,
+            reassembly: &mut [],
+        }
+    }
+}
+
+/// What one member's event task saw.
+pub struct Record {
+    inner: RefCell<Seen>,
+}
+
+/// The counters of a [`Record`].
+#[derive(Clone, Default)]
+pub struct Seen {
+    /// Members of the last view.
+    pub view: usize,
+    /// Per sender on [`TOPIC`]: the next sequence number expected.
+    pub next: Vec<(MemberId, u32), PEERS>,
+    /// Messages out of order or repeated.
+    pub order_errors: u32,
+    /// Members declared failed.
+    pub failed: Vec<MemberId, PEERS>,
+    /// Fencing token of the last lock granted to this member.
+    pub lock_fence: Option<u64>,
+    /// Map writes of this member replicated.
+    pub writes_done: u32,
+    /// Map writes or lock requests of this member that failed.
+    pub writes_failed: u32,
+    /// Events seen.
+    pub events: u32,
+    /// Views installed.
+    pub views: u32,
+    /// `Unrecoverable` gaps reported.
+    pub unrecoverable: u32,
+    /// The first sequence number seen out of order, if any.
+    pub first_disorder: Option<(u32, u32)>,
+}
+
+impl Default for Record {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Record {
+    /// An empty record.
+    pub const fn new() -> Self {
+        Record {
+            inner: RefCell::new(Seen {
+                view: 0,
+                next: Vec::new(),
+                order_errors: 0,
+                failed: Vec::new(),
+                lock_fence: None,
+                writes_done: 0,
+                writes_failed: 0,
+                events: 0,
+                views: 0,
+                unrecoverable: 0,
+                first_disorder: None,
+            }),
+        }
+    }
+
+    /// Records one event.
+    pub fn on_event(&self, event: Event<'_>) {
+        let mut seen = self.inner.borrow_mut();
+        seen.events += 1;
+        match event {
+            Event::Message {
+                topic,
+                sender,
+                payload,
+                ..
+            } if topic == TOPIC => {
+                let seq = payload
+                    .get(..4)
+                    .and_then(|b| b.try_into().ok())
+                    .map_or(u32::MAX, u32::from_le_bytes);
+                let at = match seen.next.iter().position(|(m, _)| *m == sender) {
+                    Some(i) => Some(i),
+                    None => seen
+                        .next
+                        .push((sender, 0))
+                        .ok()
+                        .map(|()| seen.next.len() - 1),
+                };
+                match at.and_then(|i| seen.next.get_mut(i)) {
+                    Some((_, next)) if *next == seq => *next += 1,
+                    Some((_, next)) => {
+                        let expected = *next;
+                        seen.order_errors += 1;
+                        seen.first_disorder.get_or_insert((expected, seq));
+                    }
+                    None => seen.order_errors += 1,
+                }
+            }
+            Event::ViewChanged { members, .. } => {
+                seen.view = members;
+                seen.views += 1;
+            }
+            Event::MemberFailed { member, .. } => {
+                let _ = seen.failed.push(member);
+            }
+            Event::LockGranted { fence, .. } => seen.lock_fence = Some(fence),
+            Event::WriteDone { .. } => seen.writes_done += 1,
+            Event::WriteFailed { .. } | Event::LockFailed { .. } => seen.writes_failed += 1,
+            Event::Unrecoverable { .. } => seen.unrecoverable += 1,
+            _ => {}
+        }
+    }
+
+    /// A copy of the counters.
+    pub fn seen(&self) -> Seen {
+        self.inner.borrow().clone()
+    }
+
+    /// Messages received on [`TOPIC`] from `sender`, in order.
+    pub fn received_from(&self, sender: MemberId) -> u32 {
+        let seen = self.inner.borrow();
+        seen.next
+            .iter()
+            .find(|(m, _)| *m == sender)
+            .map_or(0, |(_, n)| *n)
+    }
+}
+
+/// Everything one member's node keeps in static memory.
+pub struct NodeStorage {
+    reliable: ChannelStorage,
+    best_effort: ChannelStorage,
+    resources: Resources<FwNode, 8, 2048>,
+    record: Record,
+}
+
+impl Default for NodeStorage {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl NodeStorage {
+    /// Empty storage, for a `static`.
+    pub const fn new() -> Self {
+        NodeStorage {
+            reliable: ChannelStorage::new(),
+            best_effort: ChannelStorage::new(),
+            resources: Resources::new(),
+            record: Record::new(),
+        }
+    }
+}
+
+/// Everything one member on the hub keeps in static memory.
+pub struct MemberStorage {
+    node: NodeStorage,
+    net: StackResources<3>,
+}
+
+impl Default for MemberStorage {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemberStorage {
+    /// Empty storage, for a `static`.
+    pub const fn new() -> Self {
+        MemberStorage {
+            node: NodeStorage::new(),
+            net: StackResources::new(),
+        }
+    }
+}
+
+/// One running member.
+#[derive(Clone, Copy)]
+pub struct Member {
+    /// Its id.
+    pub id: MemberId,
+    /// The handle on its node.
+    pub blaze: FwBlaze,
+    /// What its event task saw.
+    pub record: &'static Record,
+    /// The group it joined.
+    pub group: GroupId,
+}
+
+/// The member id of member `index`.
+pub fn member_id(index: usize) -> MemberId {
+    MemberId::from_u128(0xb1a2_e000 + index as u128 + 1)
+}
+
+#[embassy_executor::task(pool_size = 3)]
+async fn net_task(mut runner: embassy_net::Runner<'static, FwPort>) -> ! {
+    runner.run().await
+}
+
+#[embassy_executor::task(pool_size = 3)]
+pub async fn blaze_task(mut runner: blaze_embassy::Runner<'static, FwNode>) -> ! {
+    runner.run().await
+}
+
+#[embassy_executor::task(pool_size = 3)]
+pub async fn event_task(blaze: FwBlaze, record: &'static Record) -> ! {
+    loop {
+        blaze.event(|e| record.on_event(e)).await;
+    }
+}
+
+/// Starts member `index` on its hub port: its embassy-net stack
+/// (10.0.0.<index + 1>/24), then its node ([`start_node`]).
+fn start(
+    spawner: Spawner,
+    hub: &'static FwHub,
+    index: usize,
+    storage: &'static mut MemberStorage,
+) -> Option<Member> {
+    let MemberStorage { node, net } = storage;
+    let port = hub.port(index)?;
+    let ip = Ipv4Addr::new(10, 0, 0, u8::try_from(index).ok()? + 1);
+    let net_config = embassy_net::Config::ipv4_static(StaticConfigV4 {
+        address: Ipv4Cidr::new(ip, 24),
+        gateway: None,
+        dns_servers: Default::default(),
+    });
+    let (stack, net_runner) = embassy_net::new(port, net_config, net, 0x5eed_0000 + index as u64);
+    spawner.spawn(net_task(net_runner).ok()?);
+    start_node(spawner, stack, index, node)
+}
+
+/// Starts member `index`'s node on `stack` (which needs three free
+/// sockets): the node, its runner and event tasks, and joins the group.
+/// Seeds are fixed per member (a board would draw them from its RNG).
+pub fn start_node(
+    spawner: Spawner,
+    stack: embassy_net::Stack<'static>,
+    index: usize,
+    storage: &'static mut NodeStorage,
+) -> Option<Member> {
+    let NodeStorage {
+        reliable,
+        best_effort,
+        resources,
+        record,
+    } = storage;
+    let record: &'static Record = record;
+    let id = member_id(index);
+    let names = ["fw-a", "fw-b", "fw-c"];
+    let identity = Identity {
+        id,
+        name: Name::new(names.get(index)?)?,
+        metadata: Metadata::default(),
+        incarnation: 0,
+        seed: 0xb1a2_e000 + index as u64,
+    };
+    let buffers = [GroupBuffers {
+        reliable: reliable.buffers(),
+        best_effort: best_effort.buffers(),
+    }];
+    let node = FwNode::new(blaze_embassy::now(), node_config(), identity, buffers).ok()?;
+    let (blaze, runner) =
+        blaze_embassy::new(stack, node, blaze_embassy::Config::default(), resources).ok()?;
+    spawner.spawn(blaze_task(runner).ok()?);
+    spawner.spawn(event_task(blaze, record).ok()?);
+    let group = blaze.join(GROUP_NAME).ok()?;
+    Some(Member {
+        id,
+        blaze,
+        record,
+        group,
+    })
+}
+
+/// Waits until `cond` holds (checked every 10 ms) or `secs` pass.
+pub async fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + embassy_time::Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        Timer::after_millis(10).await;
+    }
+    cond()
+}
+
+/// Writes `key` = `value` in map `cfg` from `writer` until every member
+/// of `all` reads it, for up to `secs` seconds: a write refused (no map
+/// coordinator yet, during a view change) or failed is made again.
+pub async fn put_until_seen(
+    writer: &Member,
+    all: &[Member],
+    key: &[u8],
+    value: &[u8],
+    secs: u64,
+) -> bool {
+    let deadline = Instant::now() + embassy_time::Duration::from_secs(secs);
+    let mut failures = writer.record.seen().writes_failed;
+    let mut pending = false;
+    while Instant::now() < deadline {
+        let failed_now = writer.record.seen().writes_failed;
+        if failed_now != failures {
+            failures = failed_now;
+            pending = false;
+        }
+        if !pending {
+            pending = writer
+                .blaze
+                .map_put(writer.group, "cfg", key, value, WriteOptions::default())
+                .is_ok();
+        }
+        let seen = all.iter().all(|m| {
+            m.blaze
+                .map_get(m.group, "cfg", key, |e| e.is_some_and(|e| e.value == value))
+        });
+        if seen {
+            return true;
+        }
+        Timer::after_millis(10).await;
+    }
+    false
+}
+
+/// Publishes messages `from..to` of `member` on [`TOPIC`] (the payload
+/// is the sequence number, little-endian).
+pub async fn publish_range(member: &Member, from: u32, to: u32) -> bool {
+    for seq in from..to {
+        let payload = seq.to_le_bytes();
+        let sent = with_timeout(
+            embassy_time::Duration::from_secs(10),
+            member.blaze.publish(member.group, TOPIC, &payload),
+        )
+        .await;
+        if !matches!(sent, Ok(Ok(()))) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Storage of the members, and the hub (statics of the image).
+static STORAGE: StaticCell<[MemberStorage; MEMBERS]> = StaticCell::new();
+static HUB: StaticCell<FwHub> = StaticCell::new();
+
+/// Runs the scenario; reports each check through `report` and returns
+/// `(passed, failed)`. Call once per program.
+pub async fn run(spawner: Spawner, report: fn(Arguments<'_>)) -> (u32, u32) {
+    let mut passed = 0;
+    let mut failed = 0;
+    let mut check = |name: &str, ok: bool| {
+        report(format_args!(
+            "test {name} ... {}",
+            if ok { "ok" } else { "FAILED" }
+        ));
+        if ok {
+            passed += 1;
+        } else {
+            failed += 1;
+        }
+    };
+
+    let hub: &'static FwHub = HUB.init(Hub::new(0x4b1d));
+    let storage = STORAGE.init_with(|| [const { MemberStorage::new() }; MEMBERS]);
+    let mut members: Vec<Member, MEMBERS> = Vec::new();
+    for (i, s) in storage.iter_mut().enumerate() {
+        if let Some(m) = start(spawner, hub, i, s) {
+            let _ = members.push(m);
+        }
+    }
+    check("members_started", members.len() == MEMBERS);
+    let [a, b, c] = match members.as_slice() {
+        [a, b, c] => [*a, *b, *c],
+        _ => return (passed, failed),
+    };
+    let all = [a, b, c];
+
+    // 1. Views.
+    let views = eventually(10, || {
+        all.iter().all(|m| {
+            m.blaze
+                .read(|n| n.members(m.group).len() == MEMBERS && n.coordinator(m.group).is_some())
+        })
+    })
+    .await;
+    check("view_of_three", views);
+
+    // 2. A reliable topic under 10 % loss, every member publishing.
+    hub.set_loss_per_mille(100);
+    let mut published = true;
+    for m in &all {
+        published &= publish_range(m, 0, MESSAGES).await;
+    }
+    let delivered = eventually(30, || {
+        all.iter().all(|m| {
+            all.iter()
+                .filter(|o| o.id != m.id)
+                .all(|o| m.record.received_from(o.id) == MESSAGES)
+        })
+    })
+    .await;
+    let in_order = all.iter().all(|m| m.record.seen().order_errors == 0);
+    report(format_args!(
+        "hub: {} frames forwarded, {} dropped by loss, {} by full queues",
+        hub.stats().forwarded,
+        hub.stats().dropped_loss,
+        hub.stats().dropped_full
+    ));
+    let ok = published && delivered && in_order;
+    if !ok {
+        for m in &all {
+            let seen = m.record.seen();
+            let mut got = [0u32; MEMBERS];
+            for (g, o) in got.iter_mut().zip(&all) {
+                *g = m.record.received_from(o.id);
+            }
+            report(format_args!(
+                "received {got:?} of {MESSAGES}, {} out of order (first expected/got: {:?}), \
+                 {} unrecoverable, {} views, {} failed, published: {published}",
+                seen.order_errors,
+                seen.first_disorder,
+                seen.unrecoverable,
+                seen.views,
+                seen.failed.len(),
+            ));
+        }
+    }
+    check("reliable_topic_under_loss", ok);
+
+    // 3. The replicated map, written from two members.
+    let put_a = put_until_seen(&a, &all, b"mode", b"auto", 20).await;
+    let put_b = put_until_seen(&b, &all, b"rate", b"10", 20).await;
+    check("map_writes_seen_by_all", put_a && put_b);
+
+    // 4. A lock, taken by the third member (asked again if refused or
+    // failed, as a map write).
+    let deadline = Instant::now() + embassy_time::Duration::from_secs(20);
+    let mut failures = c.record.seen().writes_failed;
+    let mut asked = false;
+    let mut held = false;
+    while Instant::now() < deadline && !held {
+        let failed_now = c.record.seen().writes_failed;
+        if failed_now != failures {
+            failures = failed_now;
+            asked = false;
+        }
+        if !asked {
+            asked = c
+                .blaze
+                .lock(c.group, "cfg", b"leader", Duration::from_secs(30))
+                .is_ok();
+        }
+        held = c.record.seen().lock_fence.is_some()
+            && all.iter().all(|m| {
+                m.blaze.read(|n| {
+                    n.lock_info(m.group, "cfg", b"leader")
+                        .is_some_and(|l| l.holder == c.id)
+                })
+            });
+        Timer::after_millis(10).await;
+    }
+    check("lock_taken", asked && held);
+    hub.set_loss_per_mille(0);
+
+    // 5. The third member is cut off; the others detect it.
+    hub.set_connected(2, false);
+    let detected = eventually(10, || {
+        [a, b].iter().all(|m| {
+            m.record.seen().failed.contains(&c.id)
+                && m.blaze.read(|n| n.members(m.group).len() == 2)
+        })
+    })
+    .await;
+    check("crash_detected", detected);
+
+    // 6. The survivors go on.
+    let more = publish_range(&a, MESSAGES, MESSAGES + 5).await;
+    let got = eventually(10, || b.record.received_from(a.id) == MESSAGES + 5).await;
+    check("reliable_after_crash", more && got);
+
+    for (m, name) in all.iter().zip(["a", "b", "c"]) {
+        let s = m.blaze.stats();
+        report(format_args!(
+            "member {name}: {} datagrams sent, {} received, {} unicast dropped (queue full), {} events",
+            s.datagrams_sent,
+            s.datagrams_received,
+            s.dropped_queue_full,
+            m.record.seen().events
+        ));
+    }
+    (passed, failed)
+}
+
+/// Storage of a member alone (the footprint image).
+static ALONE: StaticCell<MemberStorage> = StaticCell::new();
+/// The hub of a member alone.
+static ALONE_HUB: StaticCell<FwHub> = StaticCell::new();
+
+/// One member alone in its group, through the same calls as [`run`]: it
+/// forms a view of one, publishes on the reliable topic, writes and reads
+/// the map and takes a lock. The footprint image runs this, so its size
+/// is one member's stack. Returns `(passed, failed)`.
+pub async fn run_alone(spawner: Spawner, report: fn(Arguments<'_>)) -> (u32, u32) {
+    report(format_args!(
+        "RAM of one member: node {} B, channel windows 2 x {} B, blaze-embassy resources {} B \
+         (node included), embassy-net stack resources {} B; hub (link buffers) {} B",
+        core::mem::size_of::<FwNode>(),
+        core::mem::size_of::<ChannelStorage>(),
+        core::mem::size_of::<Resources<FwNode, 8, 2048>>(),
+        core::mem::size_of::<StackResources<3>>(),
+        core::mem::size_of::<FwHub>(),
+    ));
+    let hub: &'static FwHub = ALONE_HUB.init(Hub::new(1));
+    let storage = ALONE.init_with(MemberStorage::new);
+    let Some(m) = start(spawner, hub, 0, storage) else {
+        report(format_args!("test member_started ... FAILED"));
+        return (0, 1);
+    };
+    let mut results = [false; 4];
+    results[0] = eventually(10, || {
+        m.blaze.read(|n| n.coordinator(m.group) == Some(m.id))
+    })
+    .await;
+    results[1] = publish_range(&m, 0, 5).await;
+    let put = m
+        .blaze
+        .map_put(m.group, "cfg", b"mode", b"solo", WriteOptions::default())
+        .is_ok();
+    results[2] = put
+        && eventually(10, || {
+            m.blaze.map_get(m.group, "cfg", b"mode", |e| {
+                e.is_some_and(|e| e.value == b"solo")
+            })
+        })
+        .await;
+    let asked = m
+        .blaze
+        .lock(m.group, "cfg", b"leader", Duration::from_secs(30))
+        .is_ok();
+    results[3] = asked && eventually(10, || m.record.seen().lock_fence.is_some()).await;
+    let mut passed = 0;
+    for (name, ok) in ["view_of_one", "publish", "map_write", "lock_taken"]
+        .iter()
+        .zip(results)
+    {
+        report(format_args!(
+            "test {name} ... {}",
+            if ok { "ok" } else { "FAILED" }
+        ));
+        passed += u32::from(ok);
+    }
+    (passed, 4 - passed)
+}
