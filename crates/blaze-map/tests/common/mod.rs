@@ -75,6 +75,8 @@ pub enum Rec {
     Merged {
         view: u64,
         won: bool,
+        winner_size: u64,
+        own_size: u64,
     },
     Conflict {
         key: Vec<u8>,
@@ -129,7 +131,17 @@ fn own(e: Event<'_>) -> Rec {
         Event::CoordinatorChanged { .. } => Rec::Coordinator,
         Event::QuorumChanged { present } => Rec::Quorum(present),
         Event::StateInstalled { as_of } => Rec::Installed(as_of),
-        Event::Merged { view, won } => Rec::Merged { view, won },
+        Event::Merged {
+            view,
+            won,
+            winner_size,
+            own_size,
+        } => Rec::Merged {
+            view,
+            won,
+            winner_size,
+            own_size,
+        },
         Event::MergeConflict {
             key, ours, theirs, ..
         } => Rec::Conflict {
@@ -307,7 +319,17 @@ impl Cluster {
                 comps.entry(self.component_of(i)).or_default().push(i);
             }
         }
-        for (_, mut members) in comps {
+        for (_, members) in comps {
+            self.install_view(members);
+        }
+        self.views_installed += 1;
+    }
+
+    /// Installs one view holding exactly `members` (oldest first), as a
+    /// merge if they come from different previous views. Membership may
+    /// bring partitioned sides back this way, one part at a time.
+    pub fn install_view(&mut self, mut members: Vec<usize>) {
+        {
             members.sort_by_key(|&i| self.rank[i]);
             self.next_view += 1;
             let id = self.next_view;
@@ -335,7 +357,6 @@ impl Cluster {
                     .command(i, |node, now| node.r.handle_view(now, &info));
             }
         }
-        self.views_installed += 1;
     }
 
     pub fn crash(&mut self, i: usize) {
