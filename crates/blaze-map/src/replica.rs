@@ -84,6 +84,8 @@ struct Plan {
     losers: Vec<(MemberId, u64), MAX_MEMBERS>,
     /// The side the new epoch belongs to (the winning side in a merge).
     side: Side,
+    /// Whether the view merges sides.
+    merge: bool,
     /// Whether the coordinator's own side is that side.
     won: bool,
     /// The size of the coordinator's own side before the merge.

@@ -25,10 +25,11 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             self.fail_pending(WriteError::QuorumLost, false);
         }
         if !self.view.merge {
-            // The side is as large as its last view, whether or not that
-            // view syncs (a side without a quorum keeps its history, but
-            // must not weigh as much as before it split).
-            self.side.size = self.view.members.len() as u64;
+            // A side is no larger than its last view, whether or not that
+            // view syncs: a side without a quorum keeps its history but
+            // must not weigh as much as before it split, and a member that
+            // lags a few views behind its side never outweighs it.
+            self.side.size = self.side.size.min(self.view.members.len() as u64);
         }
         self.accept = None;
         self.parked = false;
@@ -149,13 +150,14 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
                 source: self.me,
                 losers: Vec::new(),
                 side,
+                merge: false,
                 won: true,
                 own_size: side.size,
             });
             self.finish_sync(now);
             return;
         }
-        let (winner, side) = self.choose(&reports);
+        let (winner, side, merge) = self.choose(&reports);
         let me = self.me;
         let (source, base) = reports
             .iter()
@@ -169,10 +171,11 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             source,
             losers: Vec::new(),
             side,
-            won: !self.view.merge || (self.synced && self.side == side),
+            merge,
+            won: !merge || (self.synced && self.side == side),
             own_size: self.side.size,
         };
-        if self.view.merge && self.cfg.merge != MergePolicy::MajoritySide {
+        if merge && self.cfg.merge != MergePolicy::MajoritySide {
             // One representative per losing side: its newest, longest
             // history (the coordinator cannot scan itself).
             let mut seen: Vec<Side, { crate::MAX_MEMBERS }> = Vec::new();
@@ -214,31 +217,22 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         }
     }
 
-    /// Which history a view continues, and the side its new epoch belongs
-    /// to.
+    /// Which history a view continues, the side its new epoch belongs to,
+    /// and whether the view merges sides.
     ///
-    /// A view that merges nothing continues the newest epoch (a fail-over
-    /// within one side) and forms a new side: its own epoch, weighed by its
-    /// member count. A merged view compares the sides as they were before
-    /// the merge ([`Side::rank`]: more members, then the later epoch), not
-    /// how many of their members it holds, so a merge that forms one view
-    /// at a time decides the same way at every step; it continues the
-    /// newest epoch of the winning side and keeps that side. A history in
-    /// the epoch that some side's first view continued is left out of the
-    /// comparison: its member was left behind by that side (a membership
-    /// that excluded it without telling it) and remembers the size from
-    /// before; it only counts if nothing else does.
-    fn choose(&self, reports: &[(MemberId, SyncReport)]) -> (Epoch, Side) {
-        if !self.view.merge {
-            let winner = reports
-                .iter()
-                .map(|(_, r)| r.epoch)
-                .max()
-                .unwrap_or_default();
-            return (winner, self.new_side(winner));
-        }
-        // A history some side has moved on from (its member was left
-        // behind without being told) does not stand for a side.
+    /// The histories stand for sides ([`Side`]); a history in the epoch
+    /// that some side's first view continued is left out (its member was
+    /// left behind by that side without being told). When one side
+    /// remains and the membership did not flag a merge, the view continues
+    /// the newest epoch (a fail-over within the side) and forms a new side:
+    /// its own epoch, weighed by its member count. Otherwise it is a merge
+    /// (flagged or not: membership may bring sides back over several
+    /// views, not every one flagged): the sides are compared as they were
+    /// before the merge ([`Side::rank`]: more members, then the later
+    /// epoch), not by how many of their members the view holds, so every
+    /// step of a merge decides the same way; the view continues the newest
+    /// epoch of the winning side and keeps that side.
+    fn choose(&self, reports: &[(MemberId, SyncReport)]) -> (Epoch, Side, bool) {
         let current = |r: &SyncReport| !reports.iter().any(|(_, x)| x.side.parent == r.epoch);
         let side = reports
             .iter()
@@ -247,13 +241,22 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             .max_by_key(Side::rank)
             .or_else(|| reports.iter().map(|(_, r)| r.side).max_by_key(Side::rank))
             .unwrap_or_default();
+        let split = reports.iter().any(|(_, r)| current(r) && r.side != side);
+        if !self.view.merge && !split {
+            let winner = reports
+                .iter()
+                .map(|(_, r)| r.epoch)
+                .max()
+                .unwrap_or_default();
+            return (winner, self.new_side(winner), false);
+        }
         let winner = reports
             .iter()
             .filter(|(_, r)| r.side == side)
             .map(|(_, r)| r.epoch)
             .max()
             .unwrap_or_default();
-        (winner, side)
+        (winner, side, true)
     }
 
     /// The side a view forms when it merges nothing (or starts a group):
@@ -299,7 +302,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         let Some(plan) = self.plan.clone() else {
             return;
         };
-        if self.view.merge {
+        if plan.merge {
             self.merge_event(plan.won, plan.own_size);
         }
         self.side = plan.side;
@@ -383,7 +386,13 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             return;
         }
         self.done_view = view;
-        let merge = self.view.merge;
+        // A merge (flagged by the membership or found by the coordinator)
+        // keeps the winning side; any other view forms its own.
+        let merge = side.epoch
+            != (Epoch {
+                id: view,
+                leader: sender,
+            });
         self.view_side = side;
         // This member's side is the winning one (it may still lack the
         // newest history of it: a later step of a merge).

@@ -328,7 +328,13 @@ impl Cluster {
     /// Installs one view holding exactly `members` (oldest first), as a
     /// merge if they come from different previous views. Membership may
     /// bring partitioned sides back this way, one part at a time.
-    pub fn install_view(&mut self, mut members: Vec<usize>) {
+    pub fn install_view(&mut self, members: Vec<usize>) {
+        self.install_view_as(members, None);
+    }
+
+    /// Like [`install_view`](Cluster::install_view), with the merge flag
+    /// `merge` when given (membership may not flag every step of a merge).
+    pub fn install_view_as(&mut self, mut members: Vec<usize>, merge: Option<bool>) {
         {
             members.sort_by_key(|&i| self.rank[i]);
             self.next_view += 1;
@@ -338,7 +344,7 @@ impl Cluster {
                 .map(|&i| self.last_view[i])
                 .filter(|&v| v != 0)
                 .collect();
-            let merge = previous.len() > 1;
+            let merge = merge.unwrap_or(previous.len() > 1);
             let vm: Vec<ViewMember> = members
                 .iter()
                 .map(|&i| ViewMember {
