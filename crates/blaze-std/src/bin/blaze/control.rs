@@ -172,6 +172,7 @@ async fn report_events(member: Arc<ClusterChannel>, mut events: blaze_std::Event
                 group,
                 view_id,
                 members,
+                merge,
             } => {
                 let ids: Vec<String> = member
                     .members(&group)
@@ -180,9 +181,34 @@ async fn report_events(member: Arc<ClusterChannel>, mut events: blaze_std::Event
                     .unwrap_or_default();
                 emit(
                     "view",
-                    json!({ "group": group, "view_id": view_id, "count": members, "members": ids }),
+                    json!({
+                        "group": group,
+                        "view_id": view_id,
+                        "count": members,
+                        "members": ids,
+                        "merge": merge,
+                    }),
                 );
             }
+            GroupEvent::Merged { group, view_id } => {
+                emit("merged", json!({ "group": group, "view_id": view_id }))
+            }
+            GroupEvent::MapMerged {
+                group,
+                view_id,
+                won,
+                winner_size,
+                own_size,
+            } => emit(
+                "map_merged",
+                json!({
+                    "group": group,
+                    "view_id": view_id,
+                    "won": won,
+                    "winner_size": winner_size,
+                    "own_size": own_size,
+                }),
+            ),
             GroupEvent::MemberJoined { group, member } => emit(
                 "joined",
                 json!({ "group": group, "member": member.to_string() }),
