@@ -46,10 +46,12 @@ CLOCK_MONOTONIC). Commands:
   members | coordinator        -> members {members} | coordinator {id}
   quit                         leave gracefully (so does end of input)
 Reported as they happen: up {id, name, addr}, view {view_id, count,
-members}, joined, left, failed, coordinator_changed, msg {topic, sender,
-payload, qos} (topics of the configuration's [topics] table), map {map, key,
-kind, old, new, cause}, lock_lost, unrecoverable, error {line, error}, and
-down once the member left."
+members, merge}, merged {view_id} (partitions healed), joined, left, failed,
+coordinator_changed, msg {topic, sender, payload, qos} (topics of the
+configuration's [topics] table), map {map, key, kind, old, new, cause},
+map_merged {view_id, won, winner_size, own_size} (the map's merge outcome:
+the larger side before the merge wins), lock_lost, unrecoverable, error
+{line, error}, and down once the member left."
     };
 }
 pub(crate) use help;
