@@ -142,11 +142,24 @@ pub enum Event<'a> {
     },
     /// A merged view was reconciled; `won` says whether this member's side
     /// kept its state.
+    ///
+    /// Sides are compared as they were before the merge, whatever part of
+    /// them the merged view holds (membership may bring a side back one
+    /// view at a time): the side whose last view of its own had more
+    /// members wins; between sides of equal size, the side formed in the
+    /// later view (then: by the higher coordinator id). So a member that
+    /// lost with `own_size == winner_size` lost the tie-break. A member of
+    /// the winning side that arrives in a later step of the merge reports
+    /// `won` too, though it takes a snapshot of the merged state.
     Merged {
         /// The merged view.
         view: u64,
         /// Whether this member's side was the base.
         won: bool,
+        /// The winning side's size before the merge.
+        winner_size: u64,
+        /// This member's side's size before the merge.
+        own_size: u64,
     },
     /// At the coordinator, merge policy [`Ask`](crate::MergePolicy::Ask): a
     /// losing side's entry differs from the base. Answer with
@@ -177,7 +190,11 @@ pub(crate) enum Tag {
     Coordinator,
     Quorum(bool),
     Installed,
-    Merged(bool),
+    Merged {
+        won: bool,
+        winner_size: u64,
+        own_size: u64,
+    },
     Conflict,
 }
 
@@ -310,9 +327,15 @@ pub(crate) fn to_event<'a, const K: usize, const V: usize>(
         },
         Tag::Quorum(present) => Event::QuorumChanged { present },
         Tag::Installed => Event::StateInstalled { as_of: s.number },
-        Tag::Merged(won) => Event::Merged {
+        Tag::Merged {
+            won,
+            winner_size,
+            own_size,
+        } => Event::Merged {
             view: s.number,
             won,
+            winner_size,
+            own_size,
         },
         Tag::Conflict => Event::MergeConflict {
             map,

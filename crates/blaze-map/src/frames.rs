@@ -46,6 +46,7 @@ pub(crate) enum Msg<'a> {
         base: u64,
         winner: Epoch,
         park: bool,
+        side: Side,
     },
     SnapReq {
         session: u64,
@@ -71,6 +72,28 @@ pub(crate) enum Msg<'a> {
 pub(crate) struct Epoch {
     pub(crate) id: u64,
     pub(crate) leader: MemberId,
+}
+
+/// The side a history belongs to, as it was before any merge: the epoch in
+/// which the side formed (a view that merged nothing) and how many members
+/// that view had. A merged view keeps the winning side's `Side`, so every
+/// step of a merge that forms one view at a time compares whole sides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Side {
+    pub(crate) size: u64,
+    pub(crate) epoch: Epoch,
+    /// The epoch the side's first view continued: a history still in it
+    /// belongs to a member the side left behind (never told), which is
+    /// older than the side whatever the size it remembers.
+    pub(crate) parent: Epoch,
+}
+
+impl Side {
+    /// The merge order: the larger side wins; between sides of equal size,
+    /// the one formed in the later epoch (view id, then coordinator id).
+    pub(crate) fn rank(&self) -> (u64, Epoch) {
+        (self.size, self.epoch)
+    }
 }
 
 /// A snapshot record holding one member's request window.
@@ -104,6 +127,7 @@ pub(crate) struct SyncReport {
     pub(crate) epoch: Epoch,
     pub(crate) synced: bool,
     pub(crate) epoch_base: u64,
+    pub(crate) side: Side,
 }
 
 /// Why a datagram was not one of ours.
@@ -182,6 +206,17 @@ fn parse_control(c: MapControl) -> Option<Msg<'static>> {
         id: c.epoch,
         leader: c.epoch_leader.unwrap_or(MemberId::NIL),
     };
+    let side = Side {
+        size: c.side_size,
+        epoch: Epoch {
+            id: c.side_epoch,
+            leader: c.side_leader.unwrap_or(MemberId::NIL),
+        },
+        parent: Epoch {
+            id: c.side_parent,
+            leader: c.side_parent_leader.unwrap_or(MemberId::NIL),
+        },
+    };
     Some(match c.kind {
         MapControlKind::ACK => Msg::Ack {
             epoch: c.epoch,
@@ -206,12 +241,14 @@ fn parse_control(c: MapControl) -> Option<Msg<'static>> {
             epoch,
             synced: c.holds_state,
             epoch_base: c.epoch_base,
+            side,
         }),
         MapControlKind::SYNC_DONE => Msg::SyncDone {
             view: c.view_id,
             base: c.order,
             winner: epoch,
             park: c.losers_park,
+            side,
         },
         MapControlKind::SNAPSHOT_REQUEST => Msg::SnapReq {
             session: c.session,
@@ -301,6 +338,9 @@ mod tests {
             epoch_leader: Some(me),
             holds_state: true,
             epoch_base: 2,
+            side_size: 3,
+            side_epoch: 1,
+            side_leader: Some(me),
             ..ctl(MapControlKind::SYNC_REPLY)
         };
         let n = emit(g, me, Body::MapControl(body), &mut buf).unwrap();
@@ -316,7 +356,12 @@ mod tests {
                 applied: 9,
                 epoch: Epoch { id: 4, leader: me },
                 synced: true,
-                epoch_base: 2
+                epoch_base: 2,
+                side: Side {
+                    size: 3,
+                    epoch: Epoch { id: 1, leader: me },
+                    parent: Epoch::default(),
+                },
             }
         );
         assert_eq!(
@@ -347,9 +392,18 @@ mod tests {
             losers_reset: true,
             holds_state: true,
             losers_park: true,
+            side_size: 5,
+            side_epoch: 1,
+            side_leader: Some(leader),
+            side_parent_leader: Some(leader),
             ..MapControl::default()
         };
         let e = Epoch { id: 4, leader };
+        let side = Side {
+            size: 5,
+            epoch: Epoch { id: 1, leader },
+            parent: Epoch { id: 0, leader },
+        };
         let cases = [
             (
                 MapControlKind::ACK,
@@ -385,6 +439,7 @@ mod tests {
                     epoch: e,
                     synced: true,
                     epoch_base: 2,
+                    side,
                 }),
             ),
             (
@@ -394,6 +449,7 @@ mod tests {
                     base: 6,
                     winner: e,
                     park: true,
+                    side,
                 },
             ),
             (

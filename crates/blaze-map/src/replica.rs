@@ -11,7 +11,7 @@ mod transmit;
 
 use crate::dedup::Dedup;
 use crate::event::{self, Queue, Slot as EventSlot, Tag};
-use crate::frames::{self, Epoch, Msg, SyncReport};
+use crate::frames::{self, Epoch, Msg, Side, SyncReport};
 use crate::log::Log;
 use crate::request::{Held, Pending};
 use crate::store::Store;
@@ -82,6 +82,14 @@ struct Plan {
     /// Representatives of losing sides to scan (merge policies that
     /// re-apply), with their epoch base.
     losers: Vec<(MemberId, u64), MAX_MEMBERS>,
+    /// The side the new epoch belongs to (the winning side in a merge).
+    side: Side,
+    /// Whether the view merges sides.
+    merge: bool,
+    /// Whether the coordinator's own side is that side.
+    won: bool,
+    /// The size of the coordinator's own side before the merge.
+    own_size: u64,
 }
 
 /// Reordered snapshot records remembered past a gap.
@@ -243,6 +251,10 @@ pub struct Replica<const ENTRIES: usize, const LOG: usize, const KEY: usize, con
     /// The epoch of the history this state belongs to.
     epoch: Epoch,
     epoch_base: u64,
+    /// The side this state's history belongs to.
+    side: Side,
+    /// The side of the current view's epoch, as its sync decided.
+    view_side: Side,
     applied: u64,
     committed: u64,
     /// Highest order the leader announced.
@@ -299,6 +311,8 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             synced: false,
             epoch: Epoch::default(),
             epoch_base: 0,
+            side: Side::default(),
+            view_side: Side::default(),
             applied: 0,
             committed: 0,
             high_known: 0,
@@ -515,7 +529,8 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
                 base,
                 winner,
                 park,
-            } => self.on_sync_done(now, sender, view, base, winner, park),
+                side,
+            } => self.on_sync_done(now, sender, view, base, winner, park, side),
             Msg::SnapReq { session, cursor } => {
                 self.on_snap_req(now, sender, from, session, cursor)
             }

@@ -260,3 +260,219 @@ fn unanswered_merge_questions_keep_the_base() {
         Ok(())
     });
 }
+
+/// Picks `k` of `from` at random (order kept).
+fn pick(r: &mut blaze_wire::Rng, from: &[usize], k: usize) -> Vec<usize> {
+    let mut left = from.to_vec();
+    let mut out = Vec::new();
+    while out.len() < k && !left.is_empty() {
+        out.push(left.remove(r.below(left.len() as u64) as usize));
+    }
+    out.sort_unstable();
+    out
+}
+
+/// Like [`split_brain`], but the healed partition comes back the way a
+/// membership protocol may bring it: first one merged view holding part of
+/// each side (often more of the minority than of the majority, led by
+/// either side's coordinator), then the whole group (not always flagged as
+/// a merge). Returns the cluster,
+/// the two sides, and each side's last write when the partition healed.
+///
+/// With `lonely`, the first step may leave a merged view's coordinator the
+/// only member of its losing side there (see
+/// `merge_in_steps_with_a_lonely_losing_coordinator`); without, the first
+/// step always holds another member of the coordinator's side.
+fn stepwise_split_brain(seed: u64, policy: MergePolicy, lonely: bool) -> Result<Healed, String> {
+    let mut c = Cluster::new(seed, 5, config(0, policy));
+    c.world
+        .set_default_link(LinkConfig::lossy_lan().with_loss(0.02));
+    let mut r = rng(seed);
+    let (minority, majority) = sides(seed);
+    for t in 0..10u64 {
+        c.put((t % 5) as usize, b"a", format!("base{t}").as_bytes(), 0);
+        c.run_for(Duration::from_millis(4));
+    }
+    c.partition(&[&minority, &majority]);
+    c.run_for(Duration::from_millis(25));
+    c.install_views();
+    c.run_for(Duration::from_millis(10));
+    for t in 0..20u64 {
+        let i = minority[r.below(minority.len() as u64) as usize];
+        c.put(i, b"min", format!("min{t}").as_bytes(), 0);
+        let j = majority[r.below(majority.len() as u64) as usize];
+        c.put(j, b"maj", format!("maj{t}").as_bytes(), 0);
+        c.run_for(Duration::from_millis(5));
+    }
+    c.run_for(Duration::from_millis(300));
+    let read = |c: &Cluster, i: usize, key: &[u8]| {
+        c.world
+            .machine(i)
+            .and_then(|m| m.r.get("m", key).map(|e| e.value.to_vec()))
+            .unwrap_or_default()
+    };
+    let last_min = read(&c, minority[0], b"min");
+    let last_maj = read(&c, majority[0], b"maj");
+    if last_min.is_empty() || last_maj.is_empty() {
+        return Err("a side wrote nothing during the split".into());
+    }
+    c.heal();
+    c.run_for(Duration::from_millis(25));
+    // The first step: part of each side, never all of both; half the seeds
+    // take every minority member and one majority member (the minority
+    // outnumbers the majority inside that view).
+    let (k_min, k_maj) = if r.below(2) == 0 {
+        (minority.len(), 1)
+    } else {
+        let k_min = 1 + r.below(minority.len() as u64) as usize;
+        let most = if k_min == minority.len() {
+            majority.len() - 1
+        } else {
+            majority.len()
+        };
+        (k_min, 1 + r.below(most as u64) as usize)
+    };
+    let mut first = pick(&mut r, &minority, k_min);
+    if !lonely && first.len() == 1 && minority.contains(&0) {
+        // Node 0 leads every view it is in; alone, node 1 would lead this
+        // one and node 0 the next, each the only member of its side.
+        first = vec![0];
+    }
+    first.extend(pick(&mut r, &majority, k_maj));
+    c.install_view(first);
+    c.run_for(Duration::from_millis(20 + r.below(300)));
+    // The whole group; a third of the seeds leave this step unflagged.
+    let unflagged = r.below(3) == 0;
+    c.install_view_as((0..5).collect(), unflagged.then_some(false));
+    c.run_for(Duration::from_millis(1000));
+    c.check_converged()?;
+    c.check_total_order()?;
+    Ok(Healed {
+        c,
+        minority,
+        majority,
+        last_min,
+        last_maj,
+    })
+}
+
+/// A cluster after a merge in steps.
+struct Healed {
+    c: Cluster,
+    minority: Vec<usize>,
+    majority: Vec<usize>,
+    /// Each side's last write when the partition healed.
+    last_min: Vec<u8>,
+    last_maj: Vec<u8>,
+}
+
+/// The merge reports of node `i`: (won, winner size, own size).
+fn merge_reports(c: &Cluster, i: usize) -> Vec<(bool, u64, u64)> {
+    c.world
+        .events()
+        .iter()
+        .filter(|e| e.node == i)
+        .filter_map(|e| match e.event {
+            Rec::Merged {
+                won,
+                winner_size,
+                own_size,
+                ..
+            } => Some((won, winner_size, own_size)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn merge_in_steps_majority_side_wins() {
+    run_seeds!("merge_in_steps_majority_side_wins", 200, |seed| {
+        let Healed {
+            c,
+            minority,
+            majority,
+            last_maj,
+            ..
+        } = stepwise_split_brain(seed, MergePolicy::MajoritySide, true)?;
+        if value(&c, b"min").is_some() {
+            return Err("the minority's key survived a majority-wins merge".into());
+        }
+        if value(&c, b"maj") != Some(last_maj) {
+            return Err(format!(
+                "the majority's last write is missing: {:?}",
+                value(&c, b"maj")
+            ));
+        }
+        for &i in &minority {
+            let reports = merge_reports(&c, i);
+            if !reports.contains(&(false, 3, 2)) {
+                return Err(format!(
+                    "minority node {i} was not told it lost to the side of 3: {reports:?}"
+                ));
+            }
+        }
+        // A majority member that arrives in a step that adds nothing but
+        // its own side's members (unflagged) has no merge to report.
+        let mut told = 0;
+        for &i in &majority {
+            let reports = merge_reports(&c, i);
+            if reports.iter().any(|(won, size, _)| !won || *size != 3) {
+                return Err(format!("majority node {i} reports {reports:?}"));
+            }
+            told += reports.len();
+        }
+        if told == 0 {
+            return Err("no majority member reported the merge".into());
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn merge_in_steps_latest_version_keeps_both_sides() {
+    run_seeds!(
+        "merge_in_steps_latest_version_keeps_both_sides",
+        200,
+        |seed| {
+            let Healed {
+                c,
+                last_min,
+                last_maj,
+                ..
+            } = stepwise_split_brain(seed, MergePolicy::LatestVersion, false)?;
+            if value(&c, b"min") != Some(last_min) {
+                return Err(format!(
+                    "the minority's last write is missing: {:?}",
+                    value(&c, b"min")
+                ));
+            }
+            if value(&c, b"maj") != Some(last_maj) {
+                return Err("the majority's last write is missing".into());
+            }
+            Ok(())
+        }
+    );
+}
+
+/// Known gap: with a re-applying policy, a merged view whose coordinator is
+/// the only member of a losing side there drops that side's writes (the
+/// coordinator must take the winner's state and cannot scan its own).
+#[test]
+#[ignore = "the lonely losing coordinator's writes are not re-applied yet"]
+fn merge_in_steps_with_a_lonely_losing_coordinator() {
+    run_seeds!(
+        "merge_in_steps_with_a_lonely_losing_coordinator",
+        200,
+        |seed| {
+            let Healed { c, last_min, .. } =
+                stepwise_split_brain(seed, MergePolicy::LatestVersion, true)?;
+            if value(&c, b"min") != Some(last_min) {
+                return Err(format!(
+                    "the minority's last write is missing: {:?}",
+                    value(&c, b"min")
+                ));
+            }
+            Ok(())
+        }
+    );
+}

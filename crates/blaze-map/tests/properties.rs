@@ -89,7 +89,7 @@ proptest! {
                 kind: MapControlKind(kind), epoch: small, epoch_leader: member, view_id: small,
                 order, last_order: version, committed: fence, epoch_base: ttl, session: request,
                 cursor: order, prev_cursor: small, parked: yes, losers_reset: !yes, holds_state: yes,
-                losers_park: !yes,
+                losers_park: !yes, side_size: small, side_epoch: order, side_leader: member, side_parent: small, side_parent_leader: member,
             }),
         };
         let frame = Frame { version: 1, group: GroupId::from_name("map-test"), sender: member_id(sender, 0), auth_tag: &[], body };

@@ -137,6 +137,36 @@ pub enum GroupEvent {
         view_id: u64,
         /// Number of members.
         members: usize,
+        /// True when the view merges formerly partitioned sides (a
+        /// [`Merged`](GroupEvent::Merged) follows).
+        merge: bool,
+    },
+    /// Partitions of the group healed: their views were merged into
+    /// `view_id`. Membership may merge the sides over several views, each
+    /// reported.
+    Merged {
+        /// The group.
+        group: String,
+        /// The merged view.
+        view_id: u64,
+    },
+    /// The replicated map of a merged view was reconciled by its merge
+    /// policy. Sides are compared as they were before the merge: the side
+    /// whose last view of its own had more members wins; between sides of
+    /// equal size, the one formed later.
+    MapMerged {
+        /// The group.
+        group: String,
+        /// The merged view.
+        view_id: u64,
+        /// Whether this member's side kept its state (otherwise it took
+        /// the winning side's state, plus what the policy re-applied).
+        won: bool,
+        /// The winning side's size before the merge.
+        winner_size: u64,
+        /// This member's side's size before the merge (equal to
+        /// `winner_size` when the loss was a tie-break).
+        own_size: u64,
     },
     /// A member entered the group.
     MemberJoined {
@@ -220,6 +250,8 @@ impl GroupEvent {
     pub fn group(&self) -> &str {
         match self {
             GroupEvent::ViewChanged { group, .. }
+            | GroupEvent::Merged { group, .. }
+            | GroupEvent::MapMerged { group, .. }
             | GroupEvent::MemberJoined { group, .. }
             | GroupEvent::MemberLeft { group, .. }
             | GroupEvent::MemberFailed { group, .. }

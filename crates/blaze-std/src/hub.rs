@@ -339,15 +339,36 @@ impl Application<Engine> for Hub {
                 group,
                 view_id,
                 members,
-                ..
+                merge,
             } => {
                 self.view_changed = true;
                 self.emit(GroupEvent::ViewChanged {
                     group: self.name(group),
                     view_id,
                     members,
+                    merge,
                 });
             }
+            Event::Merged { group, view_id } => self.emit(GroupEvent::Merged {
+                group: self.name(group),
+                view_id,
+            }),
+            Event::Map {
+                group,
+                event:
+                    blaze_map::Event::Merged {
+                        view,
+                        won,
+                        winner_size,
+                        own_size,
+                    },
+            } => self.emit(GroupEvent::MapMerged {
+                group: self.name(group),
+                view_id: view,
+                won,
+                winner_size,
+                own_size,
+            }),
             Event::MemberJoined { group, member } => self.emit(GroupEvent::MemberJoined {
                 group: self.name(group),
                 member,

@@ -481,6 +481,58 @@ fn partition_and_merge(prefix: &str, coordinator_in_majority: bool, majority_mus
             winner, "majority",
             "MajoritySide policy: the minority's map won the merge"
         );
+        // The minority lost to the side of 3 (however many merged views
+        // it took), and says so; the majority never lost (a majority member
+        // that came back in a view adding only its own side's members has
+        // no merge to report).
+        let merges = |h: usize| -> Vec<Value> {
+            c.node(h)
+                .log
+                .snapshot()
+                .into_iter()
+                .filter(|e| e["ev"] == "map_merged")
+                .collect()
+        };
+        for &h in &minor {
+            let lost = c
+                .node(h)
+                .log
+                .wait(c.limit(Duration::from_secs(10)), |events| {
+                    events
+                        .iter()
+                        .any(|e| e["ev"] == "map_merged" && e["won"] == false)
+                });
+            let m = merges(h);
+            assert!(
+                lost.is_some(),
+                "minority host {h} was not told it lost: {m:?}"
+            );
+            assert!(
+                m.iter()
+                    .any(|e| e["won"] == false && e["winner_size"] == 3 && e["own_size"] == 2),
+                "minority host {h}: {m:?}"
+            );
+        }
+        let mut told = 0;
+        for &h in &major {
+            let m = merges(h);
+            assert!(
+                m.iter().all(|e| e["won"] == true && e["winner_size"] == 3),
+                "majority host {h}: {m:?}"
+            );
+            told += m.len();
+        }
+        assert!(told > 0, "no majority host reported the map's merge");
+        for h in all() {
+            let events = c.node(h).log.snapshot();
+            assert!(
+                events
+                    .iter()
+                    .any(|e| e["ev"] == "view" && e["merge"] == true)
+                    == events.iter().any(|e| e["ev"] == "merged"),
+                "host {h}: a merged view without a merge event, or the reverse"
+            );
+        }
     }
     println!(
         "{prefix}: partition {major:?} | {minor:?} healed into one view of {HOSTS}; \
@@ -499,16 +551,13 @@ fn a_partition_heals_and_the_map_merges_to_one_side() {
     partition_and_merge("bzpart", true, false);
 }
 
-/// Known to fail (about one run in three with the coordinator on the
-/// majority side, two in three on the minority side): the membership
-/// merges the other side's members as it hears them again, one merged view
-/// at a time, and whichever side's coordinator ranks first leads it; the
-/// map's majority-side policy then counts sides within that first, partial
-/// view (say 2 of the minority against 1 of the majority), so the
-/// minority's map wins and the majority's writes are dropped. Run with
-/// `cargo test -p blaze-std --test netns_cluster -- --ignored`.
+/// The membership merges the other side's members as it hears them again,
+/// one merged view at a time, and whichever side's coordinator ranks first
+/// leads it: the map's majority-side policy must compare the sides as they
+/// were before the merge (3 against 2), not count them within a first,
+/// partial view (say 2 of the minority against 1 of the majority). Every
+/// member reports the map's merge outcome (`map_merged`).
 #[test]
-#[ignore = "known bug: an incremental merge can let the minority's map win"]
 fn a_partition_heals_and_the_map_merges_by_majority() {
     if require_or_skip("netns partition, majority").is_none() {
         return;

@@ -79,6 +79,18 @@ message! {
         14 => holds_state: bool,
         /// Sync done: losers park until the merge scan is done.
         15 => losers_park: bool,
+        /// Sync reply and done: how many members the history's side had
+        /// in its last view before any merge (the side's weight).
+        16 => side_size: u64,
+        /// Sync reply and done: the epoch id in which that side formed.
+        17 => side_epoch: u64,
+        /// Sync reply and done: the coordinator that formed that side.
+        18 => side_leader: Option<MemberId>,
+        /// Sync reply and done: the epoch that side's first view continued
+        /// (a history still in that epoch is older than the side).
+        19 => side_parent: u64,
+        /// Sync reply and done: the coordinator of `side_parent`.
+        20 => side_parent_leader: Option<MemberId>,
     }
 }
 
@@ -132,6 +144,11 @@ mod tests {
             losers_reset: true,
             holds_state: true,
             losers_park: true,
+            side_size: 9,
+            side_epoch: 10,
+            side_leader: Some(MemberId::from_u128(11)),
+            side_parent: 12,
+            side_parent_leader: Some(MemberId::from_u128(13)),
         };
         let mut buf = [0u8; 128];
         let n = m.emit(&mut buf).unwrap();

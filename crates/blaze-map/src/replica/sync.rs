@@ -5,7 +5,7 @@
 use super::timer::Timer;
 use super::{Peer, Plan, Pull, Replica, Role};
 use crate::event::{Slot as EventSlot, Tag};
-use crate::frames::{Epoch, SyncReport};
+use crate::frames::{Epoch, Side, SyncReport};
 use crate::{LockLostReason, MergePolicy, WriteError};
 use blaze_wire::{Duration, Instant, MemberId};
 use heapless::Vec;
@@ -23,6 +23,13 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         );
         if !self.quorum_present {
             self.fail_pending(WriteError::QuorumLost, false);
+        }
+        if !self.view.merge {
+            // A side is no larger than its last view, whether or not that
+            // view syncs: a side without a quorum keeps its history but
+            // must not weigh as much as before it split, and a member that
+            // lags a few views behind its side never outweighs it.
+            self.side.size = self.side.size.min(self.view.members.len() as u64);
         }
         self.accept = None;
         self.parked = false;
@@ -59,6 +66,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             epoch: self.epoch,
             synced: self.synced && self.pull.is_none(),
             epoch_base: self.epoch_base,
+            side: self.side,
         }
     }
 
@@ -134,27 +142,22 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             // state (the genesis epoch), every member holding it at once, so
             // the first writes already wait for every member.
             self.start_empty();
+            let side = self.new_side(Epoch::default());
+            self.view_side = side;
             self.plan = Some(Plan {
                 base: 0,
                 winner: Epoch::default(),
                 source: self.me,
                 losers: Vec::new(),
+                side,
+                merge: false,
+                won: true,
+                own_size: side.size,
             });
             self.finish_sync(now);
             return;
         }
-        let count = |e: Epoch| reports.iter().filter(|(_, r)| r.epoch == e).count();
-        let winner = reports
-            .iter()
-            .map(|(_, r)| r.epoch)
-            .max_by_key(|e| {
-                if self.view.merge {
-                    (count(*e), *e)
-                } else {
-                    (0, *e)
-                }
-            })
-            .unwrap_or_default();
+        let (winner, side, merge) = self.choose(&reports);
         let me = self.me;
         let (source, base) = reports
             .iter()
@@ -162,40 +165,36 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             .map(|(id, r)| (*id, r.applied))
             .max_by_key(|(id, applied)| (*applied, *id == me))
             .unwrap_or((me, 0));
-        let mut losers: Vec<(MemberId, Epoch), { crate::MAX_MEMBERS }> = Vec::new();
-        if self.view.merge && self.cfg.merge != MergePolicy::MajoritySide {
-            for (_, r) in reports.iter() {
-                if r.epoch == winner
-                    || losers
-                        .iter()
-                        .any(|(_, e): &(MemberId, Epoch)| *e == r.epoch)
-                {
-                    continue;
-                }
-                let rep = reports
-                    .iter()
-                    .filter(|(id, x)| x.epoch == r.epoch && *id != me)
-                    .max_by_key(|(_, x)| x.applied)
-                    .map(|(id, _)| *id);
-                if let Some(rep) = rep {
-                    let _ = losers.push((rep, r.epoch));
-                }
-            }
-        }
         let mut plan = Plan {
             base,
             winner,
             source,
             losers: Vec::new(),
+            side,
+            merge,
+            won: !merge || (self.synced && self.side == side),
+            own_size: self.side.size,
         };
-        for (rep, e) in losers {
-            let base = reports
-                .iter()
-                .find(|(id, _)| *id == rep)
-                .map_or(0, |(_, r)| r.epoch_base);
-            let _ = e;
-            let _ = plan.losers.push((rep, base));
+        if merge && self.cfg.merge != MergePolicy::MajoritySide {
+            // One representative per losing side: its newest, longest
+            // history (the coordinator cannot scan itself).
+            let mut seen: Vec<Side, { crate::MAX_MEMBERS }> = Vec::new();
+            for (_, r) in reports.iter() {
+                if r.side == side || seen.contains(&r.side) {
+                    continue;
+                }
+                let _ = seen.push(r.side);
+                let rep = reports
+                    .iter()
+                    .filter(|(id, x)| x.side == r.side && *id != me)
+                    .max_by_key(|(_, x)| (x.epoch, x.applied))
+                    .map(|(id, x)| (*id, x.epoch_base));
+                if let Some(rep) = rep {
+                    let _ = plan.losers.push(rep);
+                }
+            }
         }
+        self.view_side = side;
         let mine = self.my_report();
         debug!(
             "blaze-map: sync of view {} continues epoch {} up to order {}",
@@ -212,9 +211,77 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             }
         } else {
             self.role = Role::Fetching;
-            self.reset_local(self.view.merge);
+            // The merge event follows in `finish_sync`.
+            self.reset_local(false);
             self.start_pull(now, source, false, 0);
         }
+    }
+
+    /// Which history a view continues, the side its new epoch belongs to,
+    /// and whether the view merges sides.
+    ///
+    /// The histories stand for sides ([`Side`]); a history in the epoch
+    /// that some side's first view continued is left out (its member was
+    /// left behind by that side without being told). When one side
+    /// remains and the membership did not flag a merge, the view continues
+    /// the newest epoch (a fail-over within the side) and forms a new side:
+    /// its own epoch, weighed by its member count. Otherwise it is a merge
+    /// (flagged or not: membership may bring sides back over several
+    /// views, not every one flagged): the sides are compared as they were
+    /// before the merge ([`Side::rank`]: more members, then the later
+    /// epoch), not by how many of their members the view holds, so every
+    /// step of a merge decides the same way; the view continues the newest
+    /// epoch of the winning side and keeps that side.
+    fn choose(&self, reports: &[(MemberId, SyncReport)]) -> (Epoch, Side, bool) {
+        let current = |r: &SyncReport| !reports.iter().any(|(_, x)| x.side.parent == r.epoch);
+        let side = reports
+            .iter()
+            .filter(|(_, r)| current(r))
+            .map(|(_, r)| r.side)
+            .max_by_key(Side::rank)
+            .or_else(|| reports.iter().map(|(_, r)| r.side).max_by_key(Side::rank))
+            .unwrap_or_default();
+        let split = reports.iter().any(|(_, r)| current(r) && r.side != side);
+        if !self.view.merge && !split {
+            let winner = reports
+                .iter()
+                .map(|(_, r)| r.epoch)
+                .max()
+                .unwrap_or_default();
+            return (winner, self.new_side(winner), false);
+        }
+        let winner = reports
+            .iter()
+            .filter(|(_, r)| r.side == side)
+            .map(|(_, r)| r.epoch)
+            .max()
+            .unwrap_or_default();
+        (winner, side, true)
+    }
+
+    /// The side a view forms when it merges nothing (or starts a group):
+    /// its own epoch, weighed by its member count, continuing `parent`.
+    fn new_side(&self, parent: Epoch) -> Side {
+        Side {
+            parent,
+            size: self.view.members.len() as u64,
+            epoch: Epoch {
+                id: self.view.id,
+                leader: self.me,
+            },
+        }
+    }
+
+    /// Reports how this member's side (`own_size` members before the
+    /// merge) fared in the current merged view.
+    fn merge_event(&mut self, won: bool, own_size: u64) {
+        let mut e = EventSlot::new(Tag::Merged {
+            won,
+            winner_size: self.view_side.size,
+            own_size,
+        });
+        e.number = self.view.id;
+        self.push_event(e);
     }
 
     /// Adopts the empty state of a new group.
@@ -235,7 +302,11 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         let Some(plan) = self.plan.clone() else {
             return;
         };
-        let won = self.epoch == plan.winner || plan.winner.leader == self.me;
+        if plan.merge {
+            self.merge_event(plan.won, plan.own_size);
+        }
+        self.side = plan.side;
+        self.view_side = plan.side;
         self.epoch = Epoch {
             id: self.view.id,
             leader: self.me,
@@ -282,17 +353,13 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             self.view.id, self.applied
         );
         self.done_view = self.view.id;
-        if self.view.merge {
-            let mut e = EventSlot::new(Tag::Merged(won));
-            e.number = self.view.id;
-            self.push_event(e);
-        }
         if let Some((rep, newer_than)) = plan.losers.first().copied() {
             self.start_pull(now, rep, true, newer_than);
         }
     }
 
     /// The coordinator's sync result.
+    #[allow(clippy::too_many_arguments, reason = "one per field of the message")]
     pub(super) fn on_sync_done(
         &mut self,
         now: Instant,
@@ -301,6 +368,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         base: u64,
         winner: Epoch,
         park: bool,
+        side: Side,
     ) {
         if view != self.view.id
             || Some(sender) != self.view.coordinator()
@@ -318,7 +386,17 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             return;
         }
         self.done_view = view;
-        let merge = self.view.merge;
+        // A merge (flagged by the membership or found by the coordinator)
+        // keeps the winning side; any other view forms its own.
+        let merge = side.epoch
+            != (Epoch {
+                id: view,
+                leader: sender,
+            });
+        self.view_side = side;
+        // This member's side is the winning one (it may still lack the
+        // newest history of it: a later step of a merge).
+        let same_side = self.synced && self.pull.is_none() && self.side == side;
         if winner == Epoch::default() {
             self.fail_pending(WriteError::Aborted, true);
             self.lose_held(LockLostReason::Revoked);
@@ -336,15 +414,17 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             self.timers.set(Timer::Nack, None);
             self.maybe_nack(now);
             if merge {
-                let mut e = EventSlot::new(Tag::Merged(true));
-                e.number = view;
-                self.push_event(e);
+                self.merge_event(true, self.side.size);
             }
-        } else if self.synced && self.pull.is_none() && park {
+            self.side = side;
+        } else if self.synced && self.pull.is_none() && park && !same_side {
             self.parked = true;
             self.out.parked_ack = true;
         } else {
-            self.reset_local(merge);
+            if merge && same_side {
+                self.merge_event(true, self.side.size);
+            }
+            self.reset_local(merge && !same_side);
             self.start_pull(now, sender, false, 0);
         }
     }
@@ -369,9 +449,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         self.parked = false;
         self.accept = None;
         if merge_lost && had_state {
-            let mut e = EventSlot::new(Tag::Merged(false));
-            e.number = self.view.id;
-            self.push_event(e);
+            self.merge_event(false, self.side.size);
         }
     }
 

@@ -429,6 +429,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         self.high_known = as_of;
         self.epoch = epoch;
         self.epoch_base = epoch_base;
+        self.side = self.view_side;
         self.log.clear();
         self.stats.snapshots_installed += 1;
         debug!("blaze-map: snapshot installed as of order {}", as_of);

@@ -93,6 +93,11 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
                 epoch_leader: id(r.epoch.leader),
                 holds_state: r.synced,
                 epoch_base: r.epoch_base,
+                side_size: r.side.size,
+                side_epoch: r.side.epoch.id,
+                side_leader: id(r.side.epoch.leader),
+                side_parent: r.side.parent.id,
+                side_parent_leader: id(r.side.parent.leader),
                 ..ctl(MapControlKind::SYNC_REPLY)
             };
             let to = self.to_coordinator()?;
@@ -107,6 +112,11 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
                     epoch: plan.winner.id,
                     epoch_leader: id(plan.winner.leader),
                     losers_park: !self.losers_reset,
+                    side_size: self.side.size,
+                    side_epoch: self.side.epoch.id,
+                    side_leader: id(self.side.epoch.leader),
+                    side_parent: self.side.parent.id,
+                    side_parent_leader: id(self.side.parent.leader),
                     ..ctl(MapControlKind::SYNC_DONE)
                 };
                 return self.send(Destination::Group, Body::MapControl(body), buf);

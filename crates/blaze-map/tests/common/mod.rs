@@ -75,6 +75,8 @@ pub enum Rec {
     Merged {
         view: u64,
         won: bool,
+        winner_size: u64,
+        own_size: u64,
     },
     Conflict {
         key: Vec<u8>,
@@ -129,7 +131,17 @@ fn own(e: Event<'_>) -> Rec {
         Event::CoordinatorChanged { .. } => Rec::Coordinator,
         Event::QuorumChanged { present } => Rec::Quorum(present),
         Event::StateInstalled { as_of } => Rec::Installed(as_of),
-        Event::Merged { view, won } => Rec::Merged { view, won },
+        Event::Merged {
+            view,
+            won,
+            winner_size,
+            own_size,
+        } => Rec::Merged {
+            view,
+            won,
+            winner_size,
+            own_size,
+        },
         Event::MergeConflict {
             key, ours, theirs, ..
         } => Rec::Conflict {
@@ -307,7 +319,23 @@ impl Cluster {
                 comps.entry(self.component_of(i)).or_default().push(i);
             }
         }
-        for (_, mut members) in comps {
+        for (_, members) in comps {
+            self.install_view(members);
+        }
+        self.views_installed += 1;
+    }
+
+    /// Installs one view holding exactly `members` (oldest first), as a
+    /// merge if they come from different previous views. Membership may
+    /// bring partitioned sides back this way, one part at a time.
+    pub fn install_view(&mut self, members: Vec<usize>) {
+        self.install_view_as(members, None);
+    }
+
+    /// Like [`install_view`](Cluster::install_view), with the merge flag
+    /// `merge` when given (membership may not flag every step of a merge).
+    pub fn install_view_as(&mut self, mut members: Vec<usize>, merge: Option<bool>) {
+        {
             members.sort_by_key(|&i| self.rank[i]);
             self.next_view += 1;
             let id = self.next_view;
@@ -316,7 +344,7 @@ impl Cluster {
                 .map(|&i| self.last_view[i])
                 .filter(|&v| v != 0)
                 .collect();
-            let merge = previous.len() > 1;
+            let merge = merge.unwrap_or(previous.len() > 1);
             let vm: Vec<ViewMember> = members
                 .iter()
                 .map(|&i| ViewMember {
@@ -335,7 +363,6 @@ impl Cluster {
                     .command(i, |node, now| node.r.handle_view(now, &info));
             }
         }
-        self.views_installed += 1;
     }
 
     pub fn crash(&mut self, i: usize) {

@@ -474,12 +474,14 @@ fn map_control() -> impl Strategy<Value = Body> {
         (0i32..12, u64s(), id(), u64s(), u64s(), u64s()),
         (u64s(), u64s(), u64s(), u64s(), u64s()),
         (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()),
+        (u64s(), u64s(), id(), u64s(), id()),
     )
         .prop_map(
             |(
                 (kind, epoch, epoch_leader, view_id, order, last_order),
                 (committed, epoch_base, session, cursor, prev_cursor),
                 (parked, losers_reset, holds_state, losers_park),
+                (side_size, side_epoch, side_leader, side_parent, side_parent_leader),
             )| {
                 Body::MapControl(pb::MapControl {
                     kind,
@@ -497,6 +499,11 @@ fn map_control() -> impl Strategy<Value = Body> {
                     losers_reset,
                     holds_state,
                     losers_park,
+                    side_size,
+                    side_epoch,
+                    side_leader,
+                    side_parent,
+                    side_parent_leader,
                 })
             },
         )

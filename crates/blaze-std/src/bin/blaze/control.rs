@@ -46,11 +46,13 @@ CLOCK_MONOTONIC). Commands:
   members | coordinator        -> members {members} | coordinator {id}
   quit                         leave gracefully (so does end of input)
 Reported as they happen: up {id, name, addr}, view {view_id, count,
-members}, joined, left, failed, coordinator_changed, msg {topic, sender,
-payload, qos} (topics of the configuration's [topics] table), map {map, key,
-kind, old, new, cause}, lock_lost, unrecoverable, ring {kind (regular or
-transitional), ring_seq, representative, members} (total-order ring
-configurations), error {line, error}, and down once the member left."
+members, merge}, merged {view_id} (partitions healed), joined, left, failed,
+coordinator_changed, msg {topic, sender, payload, qos} (topics of the
+configuration's [topics] table), map {map, key, kind, old, new, cause},
+map_merged {view_id, won, winner_size, own_size} (the map's merge outcome:
+the larger side before the merge wins), lock_lost, unrecoverable, ring {kind
+(regular or transitional), ring_seq, representative, members} (total-order
+ring configurations), error {line, error}, and down once the member left."
     };
 }
 pub(crate) use help;
@@ -173,6 +175,7 @@ async fn report_events(member: Arc<ClusterChannel>, mut events: blaze_std::Event
                 group,
                 view_id,
                 members,
+                merge,
             } => {
                 let ids: Vec<String> = member
                     .members(&group)
@@ -181,9 +184,34 @@ async fn report_events(member: Arc<ClusterChannel>, mut events: blaze_std::Event
                     .unwrap_or_default();
                 emit(
                     "view",
-                    json!({ "group": group, "view_id": view_id, "count": members, "members": ids }),
+                    json!({
+                        "group": group,
+                        "view_id": view_id,
+                        "count": members,
+                        "members": ids,
+                        "merge": merge,
+                    }),
                 );
             }
+            GroupEvent::Merged { group, view_id } => {
+                emit("merged", json!({ "group": group, "view_id": view_id }))
+            }
+            GroupEvent::MapMerged {
+                group,
+                view_id,
+                won,
+                winner_size,
+                own_size,
+            } => emit(
+                "map_merged",
+                json!({
+                    "group": group,
+                    "view_id": view_id,
+                    "won": won,
+                    "winner_size": winner_size,
+                    "own_size": own_size,
+                }),
+            ),
             GroupEvent::MemberJoined { group, member } => emit(
                 "joined",
                 json!({ "group": group, "member": member.to_string() }),

@@ -91,6 +91,7 @@ pub(crate) fn describe(event: &GroupEvent) -> String {
             group,
             view_id,
             members,
+            ..
         } => {
             format!("[{group}] view {view_id}: {members} members")
         }
