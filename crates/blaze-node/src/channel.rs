@@ -3,6 +3,7 @@
 use core::net::SocketAddr;
 
 use blaze_proto_nack::{Endpoint, Event as NackEvent};
+#[cfg(feature = "total-order")]
 use blaze_proto_totem::{Event as TotemEvent, Totem};
 use blaze_wire::{GroupId, Instant, MemberId, Transmit};
 
@@ -13,13 +14,16 @@ use crate::{CustomProtocol, Qos};
 /// topic travels in the message's own `DataMessage.topic` field): room for
 /// a 1 KiB message with its topic, and a slot with its frame still fits one
 /// 1,472-byte datagram.
+#[cfg(feature = "total-order")]
 pub const TOTEM_SLOT: usize = 1152;
 /// Messages the total-order channel queues before the token takes them.
+#[cfg(feature = "total-order")]
 pub const TOTEM_QUEUE: usize = 16;
 
 /// The Totem machine of a group's total-order channel: at most `PEERS`
 /// members on the ring (this one included) and a window of `W` messages
 /// of [`TOTEM_SLOT`] bytes.
+#[cfg(feature = "total-order")]
 pub type TotemRing<const PEERS: usize, const W: usize> = Totem<PEERS, W, TOTEM_SLOT, TOTEM_QUEUE>;
 
 /// Storage of one group slot's total-order channel, lent to the node with
@@ -31,9 +35,11 @@ pub type TotemRing<const PEERS: usize, const W: usize> = Totem<PEERS, W, TOTEM_S
 /// let storage: TotemStorage<16, 64> = TotemStorage::new();
 /// assert!(storage.ring().is_none());
 /// ```
+#[cfg(feature = "total-order")]
 #[derive(Default)]
 pub struct TotemStorage<const PEERS: usize, const W: usize>(Option<TotemRing<PEERS, W>>);
 
+#[cfg(feature = "total-order")]
 impl<const PEERS: usize, const W: usize> core::fmt::Debug for TotemStorage<PEERS, W> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let t = self.0.as_ref();
@@ -44,6 +50,7 @@ impl<const PEERS: usize, const W: usize> core::fmt::Debug for TotemStorage<PEERS
     }
 }
 
+#[cfg(feature = "total-order")]
 impl<const PEERS: usize, const W: usize> TotemStorage<PEERS, W> {
     /// Empty storage.
     pub const fn new() -> Self {
@@ -87,12 +94,14 @@ pub enum Channel<'a, C, const PEERS: usize, const W: usize> {
     BestEffort(Endpoint<'a, PEERS, W>),
     /// NACK-based reliable multicast ([`Qos::Reliable`]).
     Reliable(Endpoint<'a, PEERS, W>),
-    /// Reliable multicast with Reed–Solomon parity ([`Qos::ReliableFec`]).
+    /// Reliable multicast with Reed–Solomon parity ([`Qos::ReliableFec`]);
+    /// opened only in builds with the `fec` feature.
     ReliableFec(Endpoint<'a, PEERS, W>),
     /// The user's protocol ([`Qos::Custom`]).
     Custom(C),
     /// Totem total order ([`Qos::Agreed`] and [`Qos::Safe`]); it runs its
-    /// own ring membership.
+    /// own ring membership. Feature `total-order`.
+    #[cfg(feature = "total-order")]
     Totem(&'a mut TotemStorage<PEERS, W>),
 }
 
@@ -100,6 +109,7 @@ pub enum Channel<'a, C, const PEERS: usize, const W: usize> {
 pub(crate) enum ChannelEvent<'a, X> {
     Nack(NackEvent<'a>),
     Custom(X),
+    #[cfg(feature = "total-order")]
     Totem(TotemEvent<'a>),
 }
 
@@ -111,6 +121,7 @@ impl<'a, C: CustomProtocol, const PEERS: usize, const W: usize> Channel<'a, C, P
             Channel::Reliable(_) => Qos::Reliable,
             Channel::ReliableFec(_) => Qos::ReliableFec,
             Channel::Custom(_) => Qos::Custom,
+            #[cfg(feature = "total-order")]
             Channel::Totem(_) => Qos::Agreed,
         }
     }
@@ -121,6 +132,7 @@ impl<'a, C: CustomProtocol, const PEERS: usize, const W: usize> Channel<'a, C, P
                 e.handle_datagram(now, from, datagram)
             }
             Channel::Custom(c) => c.handle_datagram(now, from, datagram),
+            #[cfg(feature = "total-order")]
             Channel::Totem(t) => {
                 if let Some(t) = t.ring_mut() {
                     t.handle_datagram(now, from, datagram);
@@ -135,6 +147,7 @@ impl<'a, C: CustomProtocol, const PEERS: usize, const W: usize> Channel<'a, C, P
                 e.handle_timeout(now)
             }
             Channel::Custom(c) => c.handle_timeout(now),
+            #[cfg(feature = "total-order")]
             Channel::Totem(t) => {
                 if let Some(t) = t.ring_mut() {
                     t.handle_timeout(now);
@@ -149,6 +162,7 @@ impl<'a, C: CustomProtocol, const PEERS: usize, const W: usize> Channel<'a, C, P
                 e.poll_transmit(now, buf)
             }
             Channel::Custom(c) => c.poll_transmit(now, buf),
+            #[cfg(feature = "total-order")]
             Channel::Totem(t) => t.ring_mut()?.poll_transmit(now, buf),
         }
     }
@@ -159,6 +173,7 @@ impl<'a, C: CustomProtocol, const PEERS: usize, const W: usize> Channel<'a, C, P
                 e.poll_timeout()
             }
             Channel::Custom(c) => c.poll_timeout(),
+            #[cfg(feature = "total-order")]
             Channel::Totem(t) => t.ring()?.poll_timeout(),
         }
     }
@@ -169,6 +184,7 @@ impl<'a, C: CustomProtocol, const PEERS: usize, const W: usize> Channel<'a, C, P
                 e.poll_event(now).map(ChannelEvent::Nack)
             }
             Channel::Custom(c) => c.poll_event().map(ChannelEvent::Custom),
+            #[cfg(feature = "total-order")]
             Channel::Totem(t) => t.ring_mut()?.poll_event().map(ChannelEvent::Totem),
         }
     }
@@ -201,6 +217,7 @@ impl<'a, C: CustomProtocol, const PEERS: usize, const W: usize> Channel<'a, C, P
                 0
             }
             // The ring runs its own membership (Totem's join protocol).
+            #[cfg(feature = "total-order")]
             Channel::Totem(_) => 0,
         }
     }

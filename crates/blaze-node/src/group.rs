@@ -6,7 +6,9 @@ use blaze_map::Replica;
 use blaze_proto_nack::{Buffers, FecBuffers};
 use blaze_wire::{GroupId, MemberId};
 
-use crate::{Channel, TotemStorage};
+#[cfg(feature = "total-order")]
+use crate::TotemStorage;
+use crate::{Channel, Qos};
 
 /// Index of the reliable channel in [`Slot::channels`].
 pub(crate) const CH_RELIABLE: usize = 0;
@@ -15,11 +17,34 @@ pub(crate) const CH_BEST_EFFORT: usize = 1;
 /// Index of the custom channel.
 pub(crate) const CH_CUSTOM: usize = 2;
 /// Index of the reliable + FEC channel.
+#[cfg(feature = "fec")]
 pub(crate) const CH_FEC: usize = 3;
 /// Index of the total-order (Totem) channel.
-pub(crate) const CH_TOTEM: usize = 4;
-/// Channels per group.
-pub(crate) const CHANNELS: usize = 5;
+#[cfg(feature = "total-order")]
+pub(crate) const CH_TOTEM: usize = 3 + cfg!(feature = "fec") as usize;
+/// Channels per group: the optional ones only when built in, so that a
+/// node without them reserves no slot (each as large as an `Endpoint`).
+pub(crate) const CHANNELS: usize =
+    3 + cfg!(feature = "fec") as usize + cfg!(feature = "total-order") as usize;
+
+/// The index of the channel carrying `qos`; `None` when this build has no
+/// such channel.
+pub(crate) const fn channel_of(qos: Qos) -> Option<usize> {
+    match qos {
+        Qos::Reliable => Some(CH_RELIABLE),
+        Qos::BestEffort => Some(CH_BEST_EFFORT),
+        Qos::Custom => Some(CH_CUSTOM),
+        #[cfg(feature = "fec")]
+        Qos::ReliableFec => Some(CH_FEC),
+        #[cfg(feature = "total-order")]
+        Qos::Agreed | Qos::Safe => Some(CH_TOTEM),
+        #[allow(
+            unreachable_patterns,
+            reason = "reached only in builds without an optional channel"
+        )]
+        _ => None,
+    }
+}
 
 /// A group slot: idle (only its spare buffers) or serving one group.
 pub(crate) struct Slot<
@@ -42,6 +67,7 @@ pub(crate) struct Slot<
     pub(crate) spare_fec: Option<(Buffers<'a>, FecBuffers<'a>)>,
     /// Storage of the total-order channel while it is closed; `None` when
     /// the slot has no Totem storage.
+    #[cfg(feature = "total-order")]
     pub(crate) spare_totem: Option<&'a mut TotemStorage<P, W>>,
     pub(crate) channels: [Option<Channel<'a, C, P, W>>; CHANNELS],
     /// The group's map; kept (idle) after a leave, for a later join of
@@ -72,6 +98,7 @@ impl<
             group: None,
             spare: [Some(reliable), Some(best_effort)],
             spare_fec: None,
+            #[cfg(feature = "total-order")]
             spare_totem: None,
             channels: [const { None }; CHANNELS],
             map: None,
@@ -112,6 +139,7 @@ impl<
             addr_of_mut!((*place).group).write(None);
             addr_of_mut!((*place).spare).write([Some(reliable), Some(best_effort)]);
             addr_of_mut!((*place).spare_fec).write(None);
+            #[cfg(feature = "total-order")]
             addr_of_mut!((*place).spare_totem).write(None);
             let channels = addr_of_mut!((*place).channels).cast::<Option<Channel<'a, C, P, W>>>();
             for i in 0..CHANNELS {
@@ -132,7 +160,8 @@ impl<
             group: _,
             spare: _,
             spare_fec: _,
-            spare_totem: _,
+            #[cfg(feature = "total-order")]
+                spare_totem: _,
             channels: _,
             map: _,
             map_group: _,

@@ -7,6 +7,7 @@ use core::net::{Ipv4Addr, SocketAddr};
 use blaze_map::{Event as MapEvent, ViewInfo, ViewMember as MapMember};
 use blaze_membership::Event as MemberEvent;
 use blaze_proto_nack::Event as NackEvent;
+#[cfg(feature = "total-order")]
 use blaze_proto_totem::Event as TotemEvent;
 use blaze_wire::{
     Body, Frame, GroupId, Instant, MemberId, Message, Qos as WireQos, Transmit, VERSION,
@@ -14,9 +15,9 @@ use blaze_wire::{
 
 use super::Node;
 use crate::channel::ChannelEvent;
-use crate::group::{CH_BEST_EFFORT, CH_CUSTOM, CH_FEC, CH_RELIABLE, CH_TOTEM, CHANNELS};
+use crate::group::{CH_BEST_EFFORT, CH_CUSTOM, CH_RELIABLE, CHANNELS, channel_of};
 use crate::{
-    CustomProtocol, Event, Protocol, STREAM_BEST_EFFORT, STREAM_RELIABLE, STREAM_RELIABLE_FEC,
+    CustomProtocol, Event, Protocol, Qos, STREAM_BEST_EFFORT, STREAM_RELIABLE, STREAM_RELIABLE_FEC,
     earliest,
 };
 
@@ -193,6 +194,7 @@ impl<
             self.stats.unknown_group += 1;
             return;
         };
+        // `None`: a channel this build does not have.
         let ch = match route {
             Route::Map => {
                 if let Some(m) = slot.map.as_mut() {
@@ -200,22 +202,25 @@ impl<
                 }
                 return;
             }
-            Route::Stream(STREAM_RELIABLE) => CH_RELIABLE,
-            Route::Stream(STREAM_BEST_EFFORT) => CH_BEST_EFFORT,
-            Route::Stream(STREAM_RELIABLE_FEC) => CH_FEC,
+            Route::Stream(STREAM_RELIABLE) => Some(CH_RELIABLE),
+            Route::Stream(STREAM_BEST_EFFORT) => Some(CH_BEST_EFFORT),
+            Route::Stream(STREAM_RELIABLE_FEC) => channel_of(Qos::ReliableFec),
             Route::Totem if matches!(frame.body, Body::Token(_)) => {
-                match slot.channels.get(CH_TOTEM) {
-                    Some(Some(_)) => CH_TOTEM,
-                    _ => CH_CUSTOM,
+                match channel_of(Qos::Agreed).and_then(|i| slot.channels.get(i)) {
+                    Some(Some(_)) => channel_of(Qos::Agreed),
+                    _ => Some(CH_CUSTOM),
                 }
             }
-            Route::Totem => CH_TOTEM,
-            _ => CH_CUSTOM,
+            Route::Totem => channel_of(Qos::Agreed),
+            _ => Some(CH_CUSTOM),
         };
         // The NACK-based channels accept frames only from the peers of the
         // current view (given them by `sync_views`) and count the others
         // (`Drops::unknown_peer`); Totem runs its own membership.
-        match slot.channels.get_mut(ch).and_then(Option::as_mut) {
+        match ch
+            .and_then(|ch| slot.channels.get_mut(ch))
+            .and_then(Option::as_mut)
+        {
             Some(c) => c.handle_datagram(now, from, datagram),
             None => self.stats.no_channel += 1,
         }
@@ -377,6 +382,7 @@ fn from_channel<X>(
             }
         }
         ChannelEvent::Nack(_) => return None,
+        #[cfg(feature = "total-order")]
         ChannelEvent::Totem(TotemEvent::Deliver {
             sender,
             safe,
@@ -394,6 +400,7 @@ fn from_channel<X>(
                 crate::Qos::Agreed
             },
         },
+        #[cfg(feature = "total-order")]
         ChannelEvent::Totem(TotemEvent::ConfigurationChange {
             kind,
             ring,
@@ -494,10 +501,9 @@ impl<
         // still asked after it.
         let mut membership = Some(membership);
         let mut table = slots.each_mut().map(|s| {
-            let [a, b, c, d, e] = &mut s.channels;
             (
                 s.group,
-                [a.as_mut(), b.as_mut(), c.as_mut(), d.as_mut(), e.as_mut()],
+                s.channels.each_mut().map(Option::as_mut),
                 s.map.as_mut(),
             )
         });
