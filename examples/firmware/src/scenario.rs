@@ -46,7 +46,10 @@ pub const WINDOW: usize = 8;
 pub const MTU: u16 = 320;
 /// Payload bytes of one fragment (the MTU less the frame overhead).
 pub const FRAGMENT: usize = MTU as usize - 128;
-const RECV_BYTES: usize = PEERS * WINDOW * FRAGMENT;
+/// Bytes of the receive ring per remote sender: a window of full
+/// fragments.
+const RECV_WINDOW: usize = WINDOW * FRAGMENT;
+const RECV_BYTES: usize = PEERS * RECV_WINDOW;
 const SEND_BYTES: usize = 2048;
 /// Frames each hub port queues.
 pub const HUB_QUEUE: usize = 8;
@@ -75,6 +78,7 @@ pub fn node_config() -> Config {
     c.nack.mtu = const { NonZeroU16::new(MTU).unwrap() };
     c.nack.flow_window = const { NonZeroU32::new(WINDOW as u32).unwrap() };
     c.nack.max_message_len = const { NonZeroU32::new(FRAGMENT as u32).unwrap() };
+    c.nack.recv_window_bytes = const { NonZeroU32::new(RECV_WINDOW as u32).unwrap() };
     c
 }
 
