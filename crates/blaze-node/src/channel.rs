@@ -83,7 +83,9 @@ pub const STREAM_RELIABLE_FEC: u32 = 3;
 ///
 /// The node composes its machines through this enum (one internal verb
 /// set, no `dyn`): each group has a reliable and a best-effort channel,
-/// and optionally a custom one. Topics are routed to a channel by their
+/// and optionally a custom one (kept apart, at its own size, so that
+/// [`Node::channel`](crate::Node::channel) does not return it: see
+/// [`Node::custom`](crate::Node::custom)). Topics are routed to a channel by their
 /// [`Qos`]. A group has a reliable + FEC channel when its slot got FEC
 /// storage, and a total-order channel ([`Qos::Agreed`] and [`Qos::Safe`])
 /// when its slot got Totem storage.
@@ -103,6 +105,63 @@ pub enum Channel<'a, C, const PEERS: usize, const W: usize> {
     /// own ring membership. Feature `total-order`.
     #[cfg(feature = "total-order")]
     Totem(&'a mut TotemStorage<PEERS, W>),
+}
+
+/// A channel of a group slot, built-in or custom (kept apart in the slot),
+/// behind the verbs the node drives every channel with.
+pub(crate) enum Source<'s, 'a, C, const PEERS: usize, const W: usize> {
+    /// A built-in channel.
+    Channel(&'s mut Channel<'a, C, PEERS, W>),
+    /// The custom channel.
+    Custom(&'s mut C),
+}
+
+impl<C: CustomProtocol, const PEERS: usize, const W: usize> Source<'_, '_, C, PEERS, W> {
+    pub(crate) fn handle_datagram(self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        match self {
+            Source::Channel(c) => c.handle_datagram(now, from, datagram),
+            Source::Custom(c) => c.handle_datagram(now, from, datagram),
+        }
+    }
+
+    pub(crate) fn handle_timeout(self, now: Instant) {
+        match self {
+            Source::Channel(c) => c.handle_timeout(now),
+            Source::Custom(c) => c.handle_timeout(now),
+        }
+    }
+
+    pub(crate) fn poll_transmit(self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        match self {
+            Source::Channel(c) => c.poll_transmit(now, buf),
+            Source::Custom(c) => c.poll_transmit(now, buf),
+        }
+    }
+
+    pub(crate) fn poll_timeout(self) -> Option<Instant> {
+        match self {
+            Source::Channel(c) => c.poll_timeout(),
+            Source::Custom(c) => c.poll_timeout(),
+        }
+    }
+
+    /// As [`Channel::handle_view`].
+    pub(crate) fn handle_view(
+        self,
+        now: Instant,
+        group: GroupId,
+        added: &[MemberId],
+        removed: &[MemberId],
+        members: &[MemberId],
+    ) -> u64 {
+        match self {
+            Source::Channel(c) => c.handle_view(now, group, added, removed, members),
+            Source::Custom(c) => {
+                c.handle_view(now, group, members);
+                0
+            }
+        }
+    }
 }
 
 /// An event of a channel, before the node adds the group.

@@ -8,32 +8,37 @@ use blaze_wire::{GroupId, MemberId};
 
 #[cfg(feature = "total-order")]
 use crate::TotemStorage;
+use crate::channel::Source;
 use crate::{Channel, Qos};
 
 /// Index of the reliable channel in [`Slot::channels`].
 pub(crate) const CH_RELIABLE: usize = 0;
 /// Index of the best-effort channel.
 pub(crate) const CH_BEST_EFFORT: usize = 1;
-/// Index of the custom channel.
-pub(crate) const CH_CUSTOM: usize = 2;
 /// Index of the reliable + FEC channel.
 #[cfg(feature = "fec")]
-pub(crate) const CH_FEC: usize = 3;
+pub(crate) const CH_FEC: usize = 2;
 /// Index of the total-order (Totem) channel.
 #[cfg(feature = "total-order")]
-pub(crate) const CH_TOTEM: usize = 3 + cfg!(feature = "fec") as usize;
-/// Channels per group: the optional ones only when built in, so that a
-/// node without them reserves no slot (each as large as an `Endpoint`).
+pub(crate) const CH_TOTEM: usize = 2 + cfg!(feature = "fec") as usize;
+/// Entries of [`Slot::channels`]: the built-in channels, the optional ones
+/// only when built in, so that a node without them reserves no room for
+/// them (each entry is as large as a NACK `Endpoint`).
 pub(crate) const CHANNELS: usize =
-    3 + cfg!(feature = "fec") as usize + cfg!(feature = "total-order") as usize;
+    2 + cfg!(feature = "fec") as usize + cfg!(feature = "total-order") as usize;
+/// Index of the custom channel among a slot's [`sources`](Slot::source):
+/// after the built-in ones. It is kept apart ([`Slot::custom`]), at the
+/// size of the user's protocol, not of an entry of the channel table.
+pub(crate) const CH_CUSTOM: usize = CHANNELS;
+/// Channels of a slot, the custom one included.
+pub(crate) const SOURCES: usize = CHANNELS + 1;
 
-/// The index of the channel carrying `qos`; `None` when this build has no
-/// such channel.
+/// The index of the built-in channel carrying `qos` in [`Slot::channels`];
+/// `None` for [`Qos::Custom`] and when this build has no such channel.
 pub(crate) const fn channel_of(qos: Qos) -> Option<usize> {
     match qos {
         Qos::Reliable => Some(CH_RELIABLE),
         Qos::BestEffort => Some(CH_BEST_EFFORT),
-        Qos::Custom => Some(CH_CUSTOM),
         #[cfg(feature = "fec")]
         Qos::ReliableFec => Some(CH_FEC),
         #[cfg(feature = "total-order")]
@@ -69,7 +74,10 @@ pub(crate) struct Slot<
     /// the slot has no Totem storage.
     #[cfg(feature = "total-order")]
     pub(crate) spare_totem: Option<&'a mut TotemStorage<P, W>>,
+    /// The built-in channels, at the `CH_*` indices.
     pub(crate) channels: [Option<Channel<'a, C, P, W>>; CHANNELS],
+    /// The custom channel ([`CH_CUSTOM`]), if installed.
+    pub(crate) custom: Option<C>,
     /// The group's map; kept (idle) after a leave, for a later join of
     /// the same group.
     pub(crate) map: Option<Replica<E, L, K, V>>,
@@ -101,6 +109,7 @@ impl<
             #[cfg(feature = "total-order")]
             spare_totem: None,
             channels: [const { None }; CHANNELS],
+            custom: None,
             map: None,
             map_group: None,
             view_id: 0,
@@ -145,6 +154,7 @@ impl<
             for i in 0..CHANNELS {
                 channels.add(i).write(None);
             }
+            addr_of_mut!((*place).custom).write(None);
             addr_of_mut!((*place).map).write(None);
             addr_of_mut!((*place).map_group).write(None);
             addr_of_mut!((*place).view_id).write(0);
@@ -163,6 +173,7 @@ impl<
             #[cfg(feature = "total-order")]
                 spare_totem: _,
             channels: _,
+            custom: _,
             map: _,
             map_group: _,
             view_id: _,
@@ -172,6 +183,19 @@ impl<
 
     pub(crate) fn serves(&self, group: GroupId) -> bool {
         self.group == Some(group)
+    }
+
+    /// Channel `k` of [`SOURCES`]: a built-in one or, at [`CH_CUSTOM`], the
+    /// custom one; `None` when it is not open.
+    pub(crate) fn source(&mut self, k: usize) -> Option<Source<'_, 'a, C, P, W>> {
+        if k == CH_CUSTOM {
+            self.custom.as_mut().map(Source::Custom)
+        } else {
+            self.channels
+                .get_mut(k)
+                .and_then(Option::as_mut)
+                .map(Source::Channel)
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use crate::STREAM_RELIABLE_FEC;
 use crate::group::CH_FEC;
 #[cfg(feature = "total-order")]
 use crate::group::CH_TOTEM;
-use crate::group::{CH_BEST_EFFORT, CH_CUSTOM, CH_RELIABLE, Slot, channel_of};
+use crate::group::{CH_BEST_EFFORT, CH_RELIABLE, Slot, channel_of};
 use crate::{
     Channel, CustomError, CustomProtocol, GroupBuffers, GroupError, MAX_TOPIC_LEN, PublishError,
     Qos, STREAM_BEST_EFFORT, STREAM_RELIABLE, SlotStorage, TopicError,
@@ -324,6 +324,7 @@ impl<
         for c in &mut slot.channels {
             *c = None;
         }
+        slot.custom = None;
         // The map is kept, idle, for a later join of the same group.
         slot.group = None;
         slot.view_id = 0;
@@ -421,11 +422,14 @@ impl<
             .iter_mut()
             .find(|s| s.serves(group))
             .ok_or(PublishError::NotJoined)?;
-        let r = match channel_of(qos)
+        let channel = channel_of(qos)
             .and_then(|ch| slot.channels.get_mut(ch))
-            .and_then(Option::as_mut)
-        {
-            Some(Channel::Reliable(e) | Channel::BestEffort(e) | Channel::ReliableFec(e)) => e
+            .and_then(Option::as_mut);
+        let r = match (channel, slot.custom.as_mut()) {
+            (_, Some(c)) if qos == Qos::Custom => {
+                c.publish(now, topic, payload).map_err(PublishError::Custom)
+            }
+            (Some(Channel::Reliable(e) | Channel::BestEffort(e) | Channel::ReliableFec(e)), _) => e
                 .send_topic(now, topic, payload)
                 .map(|_| ())
                 .map_err(|e| match e {
@@ -433,15 +437,13 @@ impl<
                     NackSendError::TopicTooLong => PublishError::TopicTooLong,
                     _ => PublishError::TooLarge,
                 }),
-            Some(Channel::Custom(c)) => {
-                c.publish(now, topic, payload).map_err(PublishError::Custom)
-            }
             #[cfg(feature = "total-order")]
-            Some(Channel::Totem(t)) => match t.ring_mut() {
+            (Some(Channel::Totem(t)), _) => match t.ring_mut() {
                 Some(t) => totem_send(t, now, qos, topic, payload),
                 None => Err(PublishError::QosUnavailable(qos)),
             },
-            None => Err(PublishError::QosUnavailable(qos)),
+            // The custom protocol lives apart from the channel table.
+            (Some(Channel::Custom(_)) | None, _) => Err(PublishError::QosUnavailable(qos)),
         };
         self.after_input(now);
         r
@@ -464,25 +466,21 @@ impl<
         let Some(slot) = self.slots.iter_mut().find(|s| s.serves(group)) else {
             return Err(CustomError::NotJoined(protocol));
         };
-        let Some(c) = slot.channels.get_mut(CH_CUSTOM) else {
-            return Err(CustomError::NotJoined(protocol));
-        };
-        let old = c.replace(Channel::Custom(protocol));
+        let old = slot.custom.replace(protocol);
         // The next view sync gives it the current view.
         slot.view_id = 0;
         self.after_input(now);
-        Ok(match old {
-            Some(Channel::Custom(p)) => Some(p),
-            _ => None,
-        })
+        Ok(old)
     }
 
     /// The custom protocol of `group`, for its own commands.
     pub fn custom_mut(&mut self, group: GroupId) -> Option<&mut C> {
-        match self.slot_mut(group)?.channels.get_mut(CH_CUSTOM)? {
-            Some(Channel::Custom(c)) => Some(c),
-            _ => None,
-        }
+        self.slot_mut(group)?.custom.as_mut()
+    }
+
+    /// The custom protocol of `group`, for its state and counters.
+    pub fn custom(&self, group: GroupId) -> Option<&C> {
+        self.slot(group)?.custom.as_ref()
     }
 
     /// Sends `payload` to member `to`, reliably and in order with the

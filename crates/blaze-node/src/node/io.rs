@@ -15,14 +15,15 @@ use blaze_wire::{
 
 use super::Node;
 use crate::channel::ChannelEvent;
-use crate::group::{CH_BEST_EFFORT, CH_CUSTOM, CH_RELIABLE, CHANNELS, channel_of};
+use crate::group::{CH_BEST_EFFORT, CH_CUSTOM, CH_RELIABLE, CHANNELS, SOURCES, channel_of};
 use crate::{
     CustomProtocol, Event, Protocol, Qos, STREAM_BEST_EFFORT, STREAM_RELIABLE, STREAM_RELIABLE_FEC,
     earliest,
 };
 
-/// Sources of output per group slot: its channels and its map.
-const PER_SLOT: usize = CHANNELS + 1;
+/// Sources of output per group slot: its channels (the custom one
+/// included) and its map.
+const PER_SLOT: usize = SOURCES + 1;
 
 /// Where the router sends a frame.
 enum Route {
@@ -62,8 +63,10 @@ impl<
     fn refresh_deadline(&mut self) {
         let mut d = self.membership.poll_timeout();
         for slot in self.slots.iter_mut().filter(|s| s.group.is_some()) {
-            for ch in slot.channels.iter_mut().flatten() {
-                d = earliest([d, ch.poll_timeout()]);
+            for k in 0..SOURCES {
+                if let Some(ch) = slot.source(k) {
+                    d = earliest([d, ch.poll_timeout()]);
+                }
             }
             if let Some(m) = slot.map.as_mut() {
                 d = earliest([d, m.poll_timeout()]);
@@ -115,9 +118,11 @@ impl<
                     let _fits = removed.push(m.0);
                 }
             }
-            for ch in slot.channels.iter_mut().flatten() {
-                self.stats.peer_table_full +=
-                    ch.handle_view(now, group, &added, &removed, &members);
+            for k in 0..SOURCES {
+                if let Some(ch) = slot.source(k) {
+                    self.stats.peer_table_full +=
+                        ch.handle_view(now, group, &added, &removed, &members);
+                }
             }
             slot.peers = others;
             if let Some(map) = slot.map.as_mut() {
@@ -217,10 +222,7 @@ impl<
         // The NACK-based channels accept frames only from the peers of the
         // current view (given them by `sync_views`) and count the others
         // (`Drops::unknown_peer`); Totem runs its own membership.
-        match ch
-            .and_then(|ch| slot.channels.get_mut(ch))
-            .and_then(Option::as_mut)
-        {
+        match ch.and_then(|ch| slot.source(ch)) {
             Some(c) => c.handle_datagram(now, from, datagram),
             None => self.stats.no_channel += 1,
         }
@@ -443,8 +445,10 @@ impl<
         self.advance(now);
         self.membership.handle_timeout(now);
         for slot in self.slots.iter_mut().filter(|s| s.group.is_some()) {
-            for ch in slot.channels.iter_mut().flatten() {
-                ch.handle_timeout(now);
+            for k in 0..SOURCES {
+                if let Some(ch) = slot.source(k) {
+                    ch.handle_timeout(now);
+                }
             }
             if let Some(m) = slot.map.as_mut() {
                 m.handle_timeout(now);
@@ -465,11 +469,8 @@ impl<
                 let Some(slot) = self.slots.get_mut(s).filter(|s| s.group.is_some()) else {
                     continue;
                 };
-                if k < CHANNELS {
-                    slot.channels
-                        .get_mut(k)
-                        .and_then(Option::as_mut)
-                        .and_then(|c| c.poll_transmit(now, buf))
+                if k < SOURCES {
+                    slot.source(k).and_then(|c| c.poll_transmit(now, buf))
                 } else {
                     slot.map.as_mut().and_then(|m| m.poll_transmit(now, buf))
                 }
@@ -504,6 +505,7 @@ impl<
             (
                 s.group,
                 s.channels.each_mut().map(Option::as_mut),
+                s.custom.as_mut(),
                 s.map.as_mut(),
             )
         });
@@ -521,7 +523,7 @@ impl<
                 continue;
             }
             let (s, k) = ((i - 1) / PER_SLOT, (i - 1) % PER_SLOT);
-            let Some((Some(group), channels, map)) = table.get_mut(s) else {
+            let Some((Some(group), channels, custom, map)) = table.get_mut(s) else {
                 continue;
             };
             let group = *group;
@@ -536,6 +538,17 @@ impl<
                     // messages is drained without asking every other
                     // source in between (each is still asked once this one
                     // has nothing, within the same drain).
+                    *ev_cursor = i;
+                    *delivered = true;
+                    return Some(e);
+                }
+            } else if k == CH_CUSTOM {
+                let Some(c) = custom.take() else { continue };
+                let event = c
+                    .poll_event()
+                    .map(ChannelEvent::Custom)
+                    .and_then(|e| from_channel(group, Qos::Custom, e));
+                if let Some(e) = event {
                     *ev_cursor = i;
                     *delivered = true;
                     return Some(e);

@@ -371,7 +371,8 @@ impl<
         self.topics.qos(topic)
     }
 
-    /// The channel of `group` carrying `qos`, for its counters.
+    /// The built-in channel of `group` carrying `qos`, for its counters
+    /// (`None` for [`Qos::Custom`]: see [`Node::custom`]).
     pub fn channel(&self, group: GroupId, qos: Qos) -> Option<&Channel<'a, C, P, W>> {
         let slot = self.slot(group)?;
         slot.channels.get(crate::group::channel_of(qos)?)?.as_ref()
