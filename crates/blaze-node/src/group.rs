@@ -217,3 +217,42 @@ impl<
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every QoS with a channel in this build has its own entry of the
+    /// table; the optional ones have one only when built in, and the
+    /// custom channel none (it is kept apart).
+    #[test]
+    fn channel_table_matches_the_features() {
+        let all = [
+            Qos::Reliable,
+            Qos::BestEffort,
+            Qos::ReliableFec,
+            Qos::Custom,
+            Qos::Agreed,
+        ];
+        let mut seen = [false; CHANNELS];
+        for qos in all {
+            if let Some(i) = channel_of(qos) {
+                assert!(i < CHANNELS, "{qos:?} -> {i}");
+                assert!(!seen[i], "{qos:?} shares entry {i}");
+                seen[i] = true;
+            }
+        }
+        assert!(seen.iter().all(|&s| s), "an entry no QoS uses");
+        assert_eq!(channel_of(Qos::Safe), channel_of(Qos::Agreed));
+        assert_eq!(
+            channel_of(Qos::ReliableFec).is_some(),
+            cfg!(feature = "fec")
+        );
+        assert_eq!(
+            channel_of(Qos::Agreed).is_some(),
+            cfg!(feature = "total-order")
+        );
+        assert_eq!(channel_of(Qos::Custom), None);
+        assert_eq!(CH_CUSTOM, CHANNELS);
+    }
+}
