@@ -27,8 +27,8 @@ use core::num::{NonZeroU16, NonZeroU32};
 
 use blaze_embassy::{Blaze, Hub, Port, Resources};
 use blaze_node::{
-    Buffers, Channel, Config, Duration, Event, GroupBuffers, GroupId, Identity, MemberId, Metadata, Name,
-    NoCustom, Node, SendSlot, WriteOptions,
+    Buffers, Channel, Config, Duration, Event, GroupBuffers, GroupId, Identity, MemberId, Metadata,
+    Name, NoCustom, Node, SendSlot, WriteOptions,
 };
 use embassy_executor::Spawner;
 use embassy_net::{Ipv4Cidr, StackResources, StaticConfigV4};
