@@ -5,10 +5,12 @@
 /// The reflected Castagnoli polynomial, 0x1EDC6F41 bit-reversed.
 const POLY: u32 = 0x82f6_3b78;
 
-/// Slicing-by-8 tables: `TABLES[0]` is the classic byte table, and
+/// Slicing-by-8 tables (8 KiB): `TABLES[0]` is the classic byte table, and
 /// `TABLES[n][b]` is the CRC of byte `b` followed by `n` zero bytes.
+#[cfg(any(test, not(feature = "small-tables")))]
 static TABLES: [[u32; 256]; 8] = tables();
 
+#[cfg(any(test, not(feature = "small-tables")))]
 #[allow(
     clippy::indexing_slicing,
     reason = "evaluated at compile time: a bad index fails the build, it cannot panic at run time"
@@ -37,6 +39,77 @@ const fn tables() -> [[u32; 256]; 8] {
         n += 1;
     }
     t
+}
+
+/// The nibble table (64 bytes): `NIBBLE[n]` is the CRC step of the four
+/// bits `n`, two lookups per byte.
+#[cfg(any(test, feature = "small-tables"))]
+static NIBBLE: [u32; 16] = nibble_table();
+
+#[cfg(any(test, feature = "small-tables"))]
+#[allow(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time: a bad index fails the build, it cannot panic at run time"
+)]
+const fn nibble_table() -> [u32; 16] {
+    let mut t = [0u32; 16];
+    let mut n = 0;
+    while n < 16 {
+        let mut c = n as u32;
+        let mut i = 0;
+        while i < 4 {
+            c = if c & 1 != 0 { (c >> 1) ^ POLY } else { c >> 1 };
+            i += 1;
+        }
+        t[n] = c;
+        n += 1;
+    }
+    t
+}
+
+/// Feeds `bytes` to the running state `c`, eight bytes per step through
+/// the slicing-by-8 tables.
+#[cfg(any(test, not(feature = "small-tables")))]
+fn update_sliced(mut c: u32, bytes: &[u8]) -> u32 {
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "u8 indices into 256-entry tables are always in bounds"
+    )]
+    let t = |n: usize, b: u32| TABLES[n & 7][(b & 0xff) as usize];
+    let (words, tail) = bytes.as_chunks::<8>();
+    for w in words {
+        let lo = c ^ u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
+        let hi = u32::from_le_bytes([w[4], w[5], w[6], w[7]]);
+        c = t(7, lo)
+            ^ t(6, lo >> 8)
+            ^ t(5, lo >> 16)
+            ^ t(4, lo >> 24)
+            ^ t(3, hi)
+            ^ t(2, hi >> 8)
+            ^ t(1, hi >> 16)
+            ^ t(0, hi >> 24);
+    }
+    for &b in tail {
+        c = (c >> 8) ^ t(0, c ^ u32::from(b));
+    }
+    c
+}
+
+/// Feeds `bytes` to the running state `c`, four bits per lookup in the
+/// 16-entry table.
+#[cfg(any(test, feature = "small-tables"))]
+fn update_nibbles(mut c: u32, bytes: &[u8]) -> u32 {
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "a nibble index into a 16-entry table is always in bounds"
+    )]
+    let t = |b: u32| NIBBLE[(b & 15) as usize];
+    for &b in bytes {
+        c ^= u32::from(b);
+        c = (c >> 4) ^ t(c);
+        c = (c >> 4) ^ t(c);
+    }
+    c
 }
 
 /// A running CRC-32C over data fed in pieces, e.g. the data symbols of a
@@ -71,29 +144,11 @@ impl Crc32c {
 
     /// Feeds `bytes`.
     pub fn update(&mut self, bytes: &[u8]) {
-        #[allow(
-            clippy::indexing_slicing,
-            reason = "u8 indices into 256-entry tables are always in bounds"
-        )]
-        let t = |n: usize, b: u32| TABLES[n & 7][(b & 0xff) as usize];
-        let mut c = self.state;
-        let (words, tail) = bytes.as_chunks::<8>();
-        for w in words {
-            let lo = c ^ u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
-            let hi = u32::from_le_bytes([w[4], w[5], w[6], w[7]]);
-            c = t(7, lo)
-                ^ t(6, lo >> 8)
-                ^ t(5, lo >> 16)
-                ^ t(4, lo >> 24)
-                ^ t(3, hi)
-                ^ t(2, hi >> 8)
-                ^ t(1, hi >> 16)
-                ^ t(0, hi >> 24);
-        }
-        for &b in tail {
-            c = (c >> 8) ^ t(0, c ^ u32::from(b));
-        }
-        self.state = c;
+        #[cfg(not(feature = "small-tables"))]
+        let update = update_sliced;
+        #[cfg(feature = "small-tables")]
+        let update = update_nibbles;
+        self.state = update(self.state, bytes);
     }
 
     /// The CRC of every byte fed so far (feeding may go on afterwards).
@@ -154,6 +209,18 @@ mod tests {
                 c.update(&data[cut..len]);
                 assert_eq!(c.finish(), reference(&data[..len]));
             }
+        }
+    }
+
+    /// Both table variants agree with the definition, whichever one
+    /// [`Crc32c`] is built with.
+    #[test]
+    fn table_variants_match_bitwise() {
+        let data: [u8; 67] = core::array::from_fn(|i| (i as u8).wrapping_mul(91) ^ 0xc3);
+        for len in 0..data.len() {
+            let want = reference(&data[..len]);
+            assert_eq!(!update_sliced(!0, &data[..len]), want);
+            assert_eq!(!update_nibbles(!0, &data[..len]), want);
         }
     }
 }

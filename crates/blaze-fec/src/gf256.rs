@@ -16,7 +16,14 @@ const EXP: [u8; 512] = exp_table();
 /// `LOG[a]` is the discrete logarithm of `a` to base 2; `LOG[0]` is unused.
 const LOG: [u8; 256] = log_table();
 
-/// `MUL[a][b] = a * b`: 64 KiB, one lookup per byte in the portable kernel.
+/// `MUL[a][b] = a * b`: 64 KiB, one lookup per byte in the portable kernel
+/// (without `small-tables`); the SIMD tables are derived from it at compile
+/// time.
+#[cfg(any(
+    test,
+    not(feature = "small-tables"),
+    all(feature = "std", target_arch = "x86_64")
+))]
 pub(crate) static MUL: [[u8; 256]; 256] = mul_table();
 
 /// `INV[a] = 1 / a`; `INV[0] = 0` (0 has no inverse and is never asked for).
@@ -75,6 +82,11 @@ const fn mul_slow(a: u8, b: u8) -> u8 {
     p as u8
 }
 
+#[cfg(any(
+    test,
+    not(feature = "small-tables"),
+    all(feature = "std", target_arch = "x86_64")
+))]
 #[allow(
     clippy::indexing_slicing,
     reason = "evaluated at compile time: a bad index fails the build, it cannot panic at run time"
@@ -152,7 +164,7 @@ pub(crate) fn exp(i: usize) -> u8 {
     }
 }
 
-/// `a * b` in GF(2^8) (the kernels use [`row`] directly).
+/// `a * b` in GF(2^8) (the kernels use [`row`] or [`nibbles`] directly).
 #[cfg(test)]
 pub(crate) fn mul(a: u8, b: u8) -> u8 {
     #[allow(
@@ -174,6 +186,7 @@ pub(crate) fn inv(a: u8) -> u8 {
 }
 
 /// The multiplication table row of `c`: `row(c)[x] = c * x`.
+#[cfg(any(test, not(feature = "small-tables")))]
 #[inline]
 pub(crate) fn row(c: u8) -> &'static [u8; 256] {
     #[allow(
@@ -181,6 +194,29 @@ pub(crate) fn row(c: u8) -> &'static [u8; 256] {
         reason = "a u8 index into a 256-entry table is always in bounds"
     )]
     &MUL[usize::from(c)]
+}
+
+/// `a * b` through the logarithm tables, without the 64 KiB product table.
+#[cfg(any(test, feature = "small-tables"))]
+#[inline]
+fn mul_by_logs(a: u8, b: u8) -> u8 {
+    if a == 0 || b == 0 {
+        0
+    } else {
+        exp(usize::from(log(a)) + usize::from(log(b)))
+    }
+}
+
+/// The split-nibble products of `c`, computed from the logarithm tables:
+/// `lo[x] = c * x` and `hi[x] = c * (x << 4)` for `x` in `0..16`, so that
+/// `c * b = lo[b & 15] ^ hi[b >> 4]`. 30 multiplications per coefficient;
+/// the `small-tables` portable kernel builds them once per coefficient and
+/// symbol range, on the stack.
+#[cfg(any(test, feature = "small-tables"))]
+pub(crate) fn nibbles(c: u8) -> ([u8; 16], [u8; 16]) {
+    let lo = core::array::from_fn(|x| mul_by_logs(c, x as u8));
+    let hi = core::array::from_fn(|x| mul_by_logs(c, (x as u8) << 4));
+    (lo, hi)
 }
 
 /// The split-nibble tables of `c` for the `pshufb` kernels: bytes `0..16`
@@ -307,6 +343,19 @@ mod tests {
                     assert_eq!(mul(a, b ^ c), mul(a, b) ^ mul(a, c));
                     assert_eq!(mul(mul(a, b), c), mul(a, mul(b, c)));
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn computed_nibbles_split_products() {
+        for c in 0..=255u8 {
+            assert_eq!(mul_by_logs(c, 0), 0);
+            let (lo, hi) = nibbles(c);
+            for b in 0..=255u8 {
+                let p = lo[usize::from(b & 15)] ^ hi[usize::from(b >> 4)];
+                assert_eq!(p, mul_slow(c, b), "{c} * {b}");
+                assert_eq!(mul_by_logs(c, b), mul_slow(c, b), "{c} * {b}");
             }
         }
     }

@@ -146,7 +146,8 @@ where
 }
 
 /// The table-driven kernel over bytes `start..end` of every symbol: one
-/// lookup in the 256-byte product row of the coefficient per byte.
+/// lookup in the 256-byte product row of the coefficient per byte, or with
+/// `small-tables` two lookups in its 16-entry nibble products.
 pub(crate) fn portable<'a, I, C>(
     cols: usize,
     input: &I,
@@ -158,6 +159,10 @@ pub(crate) fn portable<'a, I, C>(
     I: Fn(usize) -> &'a [u8],
     C: Fn(usize, usize) -> u8,
 {
+    #[cfg(not(feature = "small-tables"))]
+    let mul_add = product_row;
+    #[cfg(feature = "small-tables")]
+    let mul_add = product_nibbles;
     for (r, out) in outputs.iter_mut().enumerate() {
         let Some(out) = out.get_mut(start..end) else {
             continue;
@@ -168,16 +173,55 @@ pub(crate) fn portable<'a, I, C>(
             match coef(r, j) {
                 0 => {}
                 1 => out.iter_mut().zip(src).for_each(|(o, s)| *o ^= s),
-                c => {
-                    let t = gf256::row(c);
-                    #[allow(
-                        clippy::indexing_slicing,
-                        reason = "a u8 index into a 256-entry table is always in bounds"
-                    )]
-                    out.iter_mut()
-                        .zip(src)
-                        .for_each(|(o, &s)| *o ^= t[usize::from(s)]);
-                }
+                c => mul_add(c, src, out),
+            }
+        }
+    }
+}
+
+/// `out ^= c * src`, one lookup per byte in the 64 KiB product table.
+#[cfg(any(test, not(feature = "small-tables")))]
+fn product_row(c: u8, src: &[u8], out: &mut [u8]) {
+    let t = gf256::row(c);
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "a u8 index into a 256-entry table is always in bounds"
+    )]
+    out.iter_mut()
+        .zip(src)
+        .for_each(|(o, &s)| *o ^= t[usize::from(s)]);
+}
+
+/// `out ^= c * src`, two lookups per byte in the nibble products of `c`.
+#[cfg(any(test, feature = "small-tables"))]
+fn product_nibbles(c: u8, src: &[u8], out: &mut [u8]) {
+    let (lo, hi) = gf256::nibbles(c);
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "a nibble index into a 16-entry table is always in bounds"
+    )]
+    out.iter_mut()
+        .zip(src)
+        .for_each(|(o, &s)| *o ^= lo[usize::from(s & 15)] ^ hi[usize::from(s >> 4)]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both table variants give the same products, whichever one the
+    /// portable kernel is built with.
+    #[test]
+    fn product_variants_agree() {
+        let src: [u8; 256] = core::array::from_fn(|i| i as u8);
+        for c in 0..=255u8 {
+            let mut a = [0x5au8; 256];
+            let mut b = a;
+            product_row(c, &src, &mut a);
+            product_nibbles(c, &src, &mut b);
+            assert_eq!(a, b, "coefficient {c}");
+            for (i, &x) in a.iter().enumerate() {
+                assert_eq!(x ^ 0x5a, gf256::mul(c, i as u8));
             }
         }
     }

@@ -3,6 +3,7 @@
 use core::net::SocketAddr;
 
 use blaze_proto_nack::{Endpoint, Event as NackEvent};
+#[cfg(feature = "total-order")]
 use blaze_proto_totem::{Event as TotemEvent, Totem};
 use blaze_wire::{GroupId, Instant, MemberId, Transmit};
 
@@ -13,13 +14,16 @@ use crate::{CustomProtocol, Qos};
 /// topic travels in the message's own `DataMessage.topic` field): room for
 /// a 1 KiB message with its topic, and a slot with its frame still fits one
 /// 1,472-byte datagram.
+#[cfg(feature = "total-order")]
 pub const TOTEM_SLOT: usize = 1152;
 /// Messages the total-order channel queues before the token takes them.
+#[cfg(feature = "total-order")]
 pub const TOTEM_QUEUE: usize = 16;
 
 /// The Totem machine of a group's total-order channel: at most `PEERS`
 /// members on the ring (this one included) and a window of `W` messages
 /// of [`TOTEM_SLOT`] bytes.
+#[cfg(feature = "total-order")]
 pub type TotemRing<const PEERS: usize, const W: usize> = Totem<PEERS, W, TOTEM_SLOT, TOTEM_QUEUE>;
 
 /// Storage of one group slot's total-order channel, lent to the node with
@@ -31,9 +35,11 @@ pub type TotemRing<const PEERS: usize, const W: usize> = Totem<PEERS, W, TOTEM_S
 /// let storage: TotemStorage<16, 64> = TotemStorage::new();
 /// assert!(storage.ring().is_none());
 /// ```
+#[cfg(feature = "total-order")]
 #[derive(Default)]
 pub struct TotemStorage<const PEERS: usize, const W: usize>(Option<TotemRing<PEERS, W>>);
 
+#[cfg(feature = "total-order")]
 impl<const PEERS: usize, const W: usize> core::fmt::Debug for TotemStorage<PEERS, W> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let t = self.0.as_ref();
@@ -44,6 +50,7 @@ impl<const PEERS: usize, const W: usize> core::fmt::Debug for TotemStorage<PEERS
     }
 }
 
+#[cfg(feature = "total-order")]
 impl<const PEERS: usize, const W: usize> TotemStorage<PEERS, W> {
     /// Empty storage.
     pub const fn new() -> Self {
@@ -76,7 +83,9 @@ pub const STREAM_RELIABLE_FEC: u32 = 3;
 ///
 /// The node composes its machines through this enum (one internal verb
 /// set, no `dyn`): each group has a reliable and a best-effort channel,
-/// and optionally a custom one. Topics are routed to a channel by their
+/// and optionally a custom one (kept apart, at its own size, so that
+/// [`Node::channel`](crate::Node::channel) does not return it: see
+/// [`Node::custom`](crate::Node::custom)). Topics are routed to a channel by their
 /// [`Qos`]. A group has a reliable + FEC channel when its slot got FEC
 /// storage, and a total-order channel ([`Qos::Agreed`] and [`Qos::Safe`])
 /// when its slot got Totem storage.
@@ -87,19 +96,79 @@ pub enum Channel<'a, C, const PEERS: usize, const W: usize> {
     BestEffort(Endpoint<'a, PEERS, W>),
     /// NACK-based reliable multicast ([`Qos::Reliable`]).
     Reliable(Endpoint<'a, PEERS, W>),
-    /// Reliable multicast with Reed–Solomon parity ([`Qos::ReliableFec`]).
+    /// Reliable multicast with Reed–Solomon parity ([`Qos::ReliableFec`]);
+    /// opened only in builds with the `fec` feature.
     ReliableFec(Endpoint<'a, PEERS, W>),
     /// The user's protocol ([`Qos::Custom`]).
     Custom(C),
     /// Totem total order ([`Qos::Agreed`] and [`Qos::Safe`]); it runs its
-    /// own ring membership.
+    /// own ring membership. Feature `total-order`.
+    #[cfg(feature = "total-order")]
     Totem(&'a mut TotemStorage<PEERS, W>),
+}
+
+/// A channel of a group slot, built-in or custom (kept apart in the slot),
+/// behind the verbs the node drives every channel with.
+pub(crate) enum Source<'s, 'a, C, const PEERS: usize, const W: usize> {
+    /// A built-in channel.
+    Channel(&'s mut Channel<'a, C, PEERS, W>),
+    /// The custom channel.
+    Custom(&'s mut C),
+}
+
+impl<C: CustomProtocol, const PEERS: usize, const W: usize> Source<'_, '_, C, PEERS, W> {
+    pub(crate) fn handle_datagram(self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        match self {
+            Source::Channel(c) => c.handle_datagram(now, from, datagram),
+            Source::Custom(c) => c.handle_datagram(now, from, datagram),
+        }
+    }
+
+    pub(crate) fn handle_timeout(self, now: Instant) {
+        match self {
+            Source::Channel(c) => c.handle_timeout(now),
+            Source::Custom(c) => c.handle_timeout(now),
+        }
+    }
+
+    pub(crate) fn poll_transmit(self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        match self {
+            Source::Channel(c) => c.poll_transmit(now, buf),
+            Source::Custom(c) => c.poll_transmit(now, buf),
+        }
+    }
+
+    pub(crate) fn poll_timeout(self) -> Option<Instant> {
+        match self {
+            Source::Channel(c) => c.poll_timeout(),
+            Source::Custom(c) => c.poll_timeout(),
+        }
+    }
+
+    /// As [`Channel::handle_view`].
+    pub(crate) fn handle_view(
+        self,
+        now: Instant,
+        group: GroupId,
+        added: &[MemberId],
+        removed: &[MemberId],
+        members: &[MemberId],
+    ) -> u64 {
+        match self {
+            Source::Channel(c) => c.handle_view(now, group, added, removed, members),
+            Source::Custom(c) => {
+                c.handle_view(now, group, members);
+                0
+            }
+        }
+    }
 }
 
 /// An event of a channel, before the node adds the group.
 pub(crate) enum ChannelEvent<'a, X> {
     Nack(NackEvent<'a>),
     Custom(X),
+    #[cfg(feature = "total-order")]
     Totem(TotemEvent<'a>),
 }
 
@@ -111,6 +180,7 @@ impl<'a, C: CustomProtocol, const PEERS: usize, const W: usize> Channel<'a, C, P
             Channel::Reliable(_) => Qos::Reliable,
             Channel::ReliableFec(_) => Qos::ReliableFec,
             Channel::Custom(_) => Qos::Custom,
+            #[cfg(feature = "total-order")]
             Channel::Totem(_) => Qos::Agreed,
         }
     }
@@ -121,6 +191,7 @@ impl<'a, C: CustomProtocol, const PEERS: usize, const W: usize> Channel<'a, C, P
                 e.handle_datagram(now, from, datagram)
             }
             Channel::Custom(c) => c.handle_datagram(now, from, datagram),
+            #[cfg(feature = "total-order")]
             Channel::Totem(t) => {
                 if let Some(t) = t.ring_mut() {
                     t.handle_datagram(now, from, datagram);
@@ -135,6 +206,7 @@ impl<'a, C: CustomProtocol, const PEERS: usize, const W: usize> Channel<'a, C, P
                 e.handle_timeout(now)
             }
             Channel::Custom(c) => c.handle_timeout(now),
+            #[cfg(feature = "total-order")]
             Channel::Totem(t) => {
                 if let Some(t) = t.ring_mut() {
                     t.handle_timeout(now);
@@ -149,6 +221,7 @@ impl<'a, C: CustomProtocol, const PEERS: usize, const W: usize> Channel<'a, C, P
                 e.poll_transmit(now, buf)
             }
             Channel::Custom(c) => c.poll_transmit(now, buf),
+            #[cfg(feature = "total-order")]
             Channel::Totem(t) => t.ring_mut()?.poll_transmit(now, buf),
         }
     }
@@ -159,6 +232,7 @@ impl<'a, C: CustomProtocol, const PEERS: usize, const W: usize> Channel<'a, C, P
                 e.poll_timeout()
             }
             Channel::Custom(c) => c.poll_timeout(),
+            #[cfg(feature = "total-order")]
             Channel::Totem(t) => t.ring()?.poll_timeout(),
         }
     }
@@ -169,6 +243,7 @@ impl<'a, C: CustomProtocol, const PEERS: usize, const W: usize> Channel<'a, C, P
                 e.poll_event(now).map(ChannelEvent::Nack)
             }
             Channel::Custom(c) => c.poll_event().map(ChannelEvent::Custom),
+            #[cfg(feature = "total-order")]
             Channel::Totem(t) => t.ring_mut()?.poll_event().map(ChannelEvent::Totem),
         }
     }
@@ -201,6 +276,7 @@ impl<'a, C: CustomProtocol, const PEERS: usize, const W: usize> Channel<'a, C, P
                 0
             }
             // The ring runs its own membership (Totem's join protocol).
+            #[cfg(feature = "total-order")]
             Channel::Totem(_) => 0,
         }
     }

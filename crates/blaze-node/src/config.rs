@@ -41,6 +41,8 @@ pub struct Config {
     /// ([`TotemConfig::tolerating`](crate::TotemConfig::tolerating)): a
     /// shorter one splits the ring on stalls the view rides out, and the
     /// agreed and safe messages sent meanwhile reach only part of the view.
+    /// Feature `total-order`.
+    #[cfg(feature = "total-order")]
     pub totem: blaze_proto_totem::Config,
 }
 
@@ -56,6 +58,7 @@ impl Config {
             map: blaze_map::Config::lan(GroupId::from_raw(0)),
             fec: blaze_proto_nack::FecConfig::proactive(16, 4),
             // The ring drops a member no quicker than the view does.
+            #[cfg(feature = "total-order")]
             totem: blaze_proto_totem::Config::tolerating(membership.failure_timeout),
         }
     }
@@ -70,6 +73,7 @@ impl Config {
             nack,
             map: blaze_map::Config::lan(GroupId::from_raw(0)),
             fec: blaze_proto_nack::FecConfig::proactive(16, 4),
+            #[cfg(feature = "total-order")]
             totem: blaze_proto_totem::Config::wan(),
         }
     }
@@ -134,5 +138,6 @@ pub struct SlotStorage<'a, const P: usize, const W: usize> {
     /// The reliable + FEC channel's storage, if the slot had one.
     pub fec: Option<(Buffers<'a>, blaze_proto_nack::FecBuffers<'a>)>,
     /// The total-order ring's storage, if the slot had one.
+    #[cfg(feature = "total-order")]
     pub totem: Option<&'a mut crate::TotemStorage<P, W>>,
 }

@@ -3,8 +3,11 @@
 use blaze_map::{Change, LockLostReason, RequestId, WriteError};
 use blaze_membership::Delivery;
 use blaze_proto_nack::CutReason;
+#[cfg(feature = "total-order")]
 use blaze_proto_totem::ConfigurationKind;
-use blaze_wire::{GroupId, Instant, MemberId, RingId, Seq};
+#[cfg(feature = "total-order")]
+use blaze_wire::RingId;
+use blaze_wire::{GroupId, Instant, MemberId, Seq};
 
 use crate::Qos;
 
@@ -245,6 +248,8 @@ pub enum Event<'a, X = core::convert::Infallible> {
     /// virtual synchrony): [`Qos::Agreed`] and [`Qos::Safe`] messages that
     /// follow were delivered in it. A transitional configuration (the
     /// members coming from the same old ring) precedes each regular one.
+    /// Feature `total-order`.
+    #[cfg(feature = "total-order")]
     RingChanged {
         /// The group.
         group: GroupId,

@@ -6,20 +6,50 @@ use blaze_map::Replica;
 use blaze_proto_nack::{Buffers, FecBuffers};
 use blaze_wire::{GroupId, MemberId};
 
-use crate::{Channel, TotemStorage};
+#[cfg(feature = "total-order")]
+use crate::TotemStorage;
+use crate::channel::Source;
+use crate::{Channel, Qos};
 
 /// Index of the reliable channel in [`Slot::channels`].
 pub(crate) const CH_RELIABLE: usize = 0;
 /// Index of the best-effort channel.
 pub(crate) const CH_BEST_EFFORT: usize = 1;
-/// Index of the custom channel.
-pub(crate) const CH_CUSTOM: usize = 2;
 /// Index of the reliable + FEC channel.
-pub(crate) const CH_FEC: usize = 3;
+#[cfg(feature = "fec")]
+pub(crate) const CH_FEC: usize = 2;
 /// Index of the total-order (Totem) channel.
-pub(crate) const CH_TOTEM: usize = 4;
-/// Channels per group.
-pub(crate) const CHANNELS: usize = 5;
+#[cfg(feature = "total-order")]
+pub(crate) const CH_TOTEM: usize = 2 + cfg!(feature = "fec") as usize;
+/// Entries of [`Slot::channels`]: the built-in channels, the optional ones
+/// only when built in, so that a node without them reserves no room for
+/// them (each entry is as large as a NACK `Endpoint`).
+pub(crate) const CHANNELS: usize =
+    2 + cfg!(feature = "fec") as usize + cfg!(feature = "total-order") as usize;
+/// Index of the custom channel among a slot's [`sources`](Slot::source):
+/// after the built-in ones. It is kept apart ([`Slot::custom`]), at the
+/// size of the user's protocol, not of an entry of the channel table.
+pub(crate) const CH_CUSTOM: usize = CHANNELS;
+/// Channels of a slot, the custom one included.
+pub(crate) const SOURCES: usize = CHANNELS + 1;
+
+/// The index of the built-in channel carrying `qos` in [`Slot::channels`];
+/// `None` for [`Qos::Custom`] and when this build has no such channel.
+pub(crate) const fn channel_of(qos: Qos) -> Option<usize> {
+    match qos {
+        Qos::Reliable => Some(CH_RELIABLE),
+        Qos::BestEffort => Some(CH_BEST_EFFORT),
+        #[cfg(feature = "fec")]
+        Qos::ReliableFec => Some(CH_FEC),
+        #[cfg(feature = "total-order")]
+        Qos::Agreed | Qos::Safe => Some(CH_TOTEM),
+        #[allow(
+            unreachable_patterns,
+            reason = "reached only in builds without an optional channel"
+        )]
+        _ => None,
+    }
+}
 
 /// A group slot: idle (only its spare buffers) or serving one group.
 pub(crate) struct Slot<
@@ -42,8 +72,12 @@ pub(crate) struct Slot<
     pub(crate) spare_fec: Option<(Buffers<'a>, FecBuffers<'a>)>,
     /// Storage of the total-order channel while it is closed; `None` when
     /// the slot has no Totem storage.
+    #[cfg(feature = "total-order")]
     pub(crate) spare_totem: Option<&'a mut TotemStorage<P, W>>,
+    /// The built-in channels, at the `CH_*` indices.
     pub(crate) channels: [Option<Channel<'a, C, P, W>>; CHANNELS],
+    /// The custom channel ([`CH_CUSTOM`]), if installed.
+    pub(crate) custom: Option<C>,
     /// The group's map; kept (idle) after a leave, for a later join of
     /// the same group.
     pub(crate) map: Option<Replica<E, L, K, V>>,
@@ -72,8 +106,10 @@ impl<
             group: None,
             spare: [Some(reliable), Some(best_effort)],
             spare_fec: None,
+            #[cfg(feature = "total-order")]
             spare_totem: None,
             channels: [const { None }; CHANNELS],
+            custom: None,
             map: None,
             map_group: None,
             view_id: 0,
@@ -112,11 +148,13 @@ impl<
             addr_of_mut!((*place).group).write(None);
             addr_of_mut!((*place).spare).write([Some(reliable), Some(best_effort)]);
             addr_of_mut!((*place).spare_fec).write(None);
+            #[cfg(feature = "total-order")]
             addr_of_mut!((*place).spare_totem).write(None);
             let channels = addr_of_mut!((*place).channels).cast::<Option<Channel<'a, C, P, W>>>();
             for i in 0..CHANNELS {
                 channels.add(i).write(None);
             }
+            addr_of_mut!((*place).custom).write(None);
             addr_of_mut!((*place).map).write(None);
             addr_of_mut!((*place).map_group).write(None);
             addr_of_mut!((*place).view_id).write(0);
@@ -132,8 +170,10 @@ impl<
             group: _,
             spare: _,
             spare_fec: _,
-            spare_totem: _,
+            #[cfg(feature = "total-order")]
+                spare_totem: _,
             channels: _,
+            custom: _,
             map: _,
             map_group: _,
             view_id: _,
@@ -143,6 +183,19 @@ impl<
 
     pub(crate) fn serves(&self, group: GroupId) -> bool {
         self.group == Some(group)
+    }
+
+    /// Channel `k` of [`SOURCES`]: a built-in one or, at [`CH_CUSTOM`], the
+    /// custom one; `None` when it is not open.
+    pub(crate) fn source(&mut self, k: usize) -> Option<Source<'_, 'a, C, P, W>> {
+        if k == CH_CUSTOM {
+            self.custom.as_mut().map(Source::Custom)
+        } else {
+            self.channels
+                .get_mut(k)
+                .and_then(Option::as_mut)
+                .map(Source::Channel)
+        }
     }
 }
 
@@ -162,5 +215,44 @@ impl<
             .field("view_id", &self.view_id)
             .field("peers", &self.peers.len())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every QoS with a channel in this build has its own entry of the
+    /// table; the optional ones have one only when built in, and the
+    /// custom channel none (it is kept apart).
+    #[test]
+    fn channel_table_matches_the_features() {
+        let all = [
+            Qos::Reliable,
+            Qos::BestEffort,
+            Qos::ReliableFec,
+            Qos::Custom,
+            Qos::Agreed,
+        ];
+        let mut seen = [false; CHANNELS];
+        for qos in all {
+            if let Some(i) = channel_of(qos) {
+                assert!(i < CHANNELS, "{qos:?} -> {i}");
+                assert!(!seen[i], "{qos:?} shares entry {i}");
+                seen[i] = true;
+            }
+        }
+        assert!(seen.iter().all(|&s| s), "an entry no QoS uses");
+        assert_eq!(channel_of(Qos::Safe), channel_of(Qos::Agreed));
+        assert_eq!(
+            channel_of(Qos::ReliableFec).is_some(),
+            cfg!(feature = "fec")
+        );
+        assert_eq!(
+            channel_of(Qos::Agreed).is_some(),
+            cfg!(feature = "total-order")
+        );
+        assert_eq!(channel_of(Qos::Custom), None);
+        assert_eq!(CH_CUSTOM, CHANNELS);
     }
 }

@@ -42,6 +42,17 @@
 //!
 //! ## Features
 //!
+//! `fec` and `total-order` (both default) build the reliable + FEC and the
+//! Totem channels. Without them a group slot reserves no room for those
+//! channels (each slot of the channel table is as large as a NACK
+//! endpoint), the node does not depend on `blaze-proto-totem`, and topics
+//! with those QoS get [`PublishError::QosUnavailable`]: firmware that
+//! needs only reliable and best-effort delivery builds with
+//! `default-features = false`. `log` and `defmt` log the machines'
+//! milestones.
+//!
+//! ## Features
+//!
 //! - `log` / `defmt`: the composed machines log their protocol milestones
 //!   (mutually exclusive).
 //!
@@ -75,10 +86,9 @@ pub use qos::{MAX_TOPIC_LEN, MAX_TOPICS, Qos, TopicError};
 mod custom;
 pub use custom::{CustomProtocol, NoCustom};
 mod channel;
-pub use channel::{
-    Channel, STREAM_BEST_EFFORT, STREAM_RELIABLE, STREAM_RELIABLE_FEC, TOTEM_QUEUE, TOTEM_SLOT,
-    TotemRing, TotemStorage,
-};
+pub use channel::{Channel, STREAM_BEST_EFFORT, STREAM_RELIABLE, STREAM_RELIABLE_FEC};
+#[cfg(feature = "total-order")]
+pub use channel::{TOTEM_QUEUE, TOTEM_SLOT, TotemRing, TotemStorage};
 mod config;
 pub use config::{Config, GroupBuffers, Identity, SlotStorage};
 mod error;
@@ -97,6 +107,7 @@ pub use blaze_map::{
 };
 pub use blaze_membership::{Delivery, Metadata, Name, SendError as MessageError};
 pub use blaze_proto_nack::{Buffers, CutReason, FecBuffers, FecConfig, SendSlot};
+#[cfg(feature = "total-order")]
 pub use blaze_proto_totem::{Config as TotemConfig, ConfigurationKind};
 /// Re-exported from `blaze-wire` for implementers of [`Protocol`].
 pub use blaze_wire::{Destination, Duration, GroupId, Instant, MemberId, Seq, Transmit};

@@ -2,6 +2,8 @@
 //! carry a `Qos::ReliableFec` topic exactly once and in order under loss,
 //! and the sender's parity heals losses.
 
+#![cfg(feature = "fec")]
+
 mod common;
 
 use blaze_node::{Channel, Duration, Instant, Qos};

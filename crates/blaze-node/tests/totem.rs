@@ -2,6 +2,8 @@
 //! deliver `Qos::Agreed` and `Qos::Safe` topics in one sequence under loss,
 //! and report the ring's configurations.
 
+#![cfg(feature = "total-order")]
+
 mod common;
 
 use blaze_node::{Channel, Duration, Instant, PublishError, Qos};

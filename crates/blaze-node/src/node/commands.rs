@@ -5,14 +5,22 @@ use blaze_proto_nack::{Buffers, Endpoint, FecBuffers, Reliability, SendError as 
 use blaze_wire::{Duration, GroupId, Instant, MemberId};
 
 use super::Node;
+#[cfg(feature = "total-order")]
 use blaze_proto_totem::{Qos as TotemQos, SendError as TotemSendError};
 
-use crate::group::{CH_BEST_EFFORT, CH_CUSTOM, CH_FEC, CH_RELIABLE, CH_TOTEM, Slot};
+#[cfg(feature = "fec")]
+use crate::STREAM_RELIABLE_FEC;
+#[cfg(feature = "fec")]
+use crate::group::CH_FEC;
+#[cfg(feature = "total-order")]
+use crate::group::CH_TOTEM;
+use crate::group::{CH_BEST_EFFORT, CH_RELIABLE, Slot, channel_of};
 use crate::{
     Channel, CustomError, CustomProtocol, GroupBuffers, GroupError, MAX_TOPIC_LEN, PublishError,
-    Qos, STREAM_BEST_EFFORT, STREAM_RELIABLE, STREAM_RELIABLE_FEC, SlotStorage, TopicError,
-    TotemRing, TotemStorage,
+    Qos, STREAM_BEST_EFFORT, STREAM_RELIABLE, SlotStorage, TopicError,
 };
+#[cfg(feature = "total-order")]
+use crate::{TotemRing, TotemStorage};
 
 impl<
     'a,
@@ -65,9 +73,6 @@ impl<
         let mut best_effort = self.config.nack;
         best_effort.stream = STREAM_BEST_EFFORT;
         best_effort.reliability = Reliability::BestEffort;
-        let mut fec = self.config.nack;
-        fec.stream = STREAM_RELIABLE_FEC;
-        fec.reliability = Reliability::ReliableFec(self.config.fec);
         let mut map = self.config.map;
         map.group = group;
         let seeds = [
@@ -128,7 +133,11 @@ impl<
         slot.group = Some(group);
         slot.view_id = 0;
         slot.peers.clear();
+        #[cfg(feature = "fec")]
         if let Some((fb, ff)) = slot.spare_fec.take() {
+            let mut fec = self.config.nack;
+            fec.stream = STREAM_RELIABLE_FEC;
+            fec.reliability = Reliability::ReliableFec(self.config.fec);
             let id_f = blaze_proto_nack::Identity {
                 seed: seeds[2],
                 ..id_r
@@ -145,6 +154,7 @@ impl<
                 self.stats.no_channel += 1;
             }
         }
+        #[cfg(feature = "total-order")]
         if let Some(storage) = slot.spare_totem.take() {
             // Ring sequence numbers must never repeat for this id: a new
             // incarnation starts above every earlier one's rings.
@@ -175,6 +185,7 @@ impl<
     ///
     /// The storage comes back when every slot already has FEC storage, or
     /// when it is too small for the configuration; nothing changed.
+    #[cfg(feature = "fec")]
     #[allow(
         clippy::result_large_err,
         reason = "the caller's storage is handed back, not dropped"
@@ -257,6 +268,7 @@ impl<
     ///
     /// The storage comes back when every free slot already has Totem
     /// storage or the configuration is invalid; nothing changed.
+    #[cfg(feature = "total-order")]
     pub fn add_total_order(
         &mut self,
         storage: &'a mut TotemStorage<P, W>,
@@ -299,10 +311,12 @@ impl<
                 *spare = Some(e.into_buffers());
             }
         }
+        #[cfg(feature = "fec")]
         if let Some(Some(Channel::ReliableFec(e))) = slot.channels.get_mut(CH_FEC).map(Option::take)
         {
             slot.spare_fec = Some(e.into_all_buffers());
         }
+        #[cfg(feature = "total-order")]
         if let Some(Some(Channel::Totem(t))) = slot.channels.get_mut(CH_TOTEM).map(Option::take) {
             t.set(None);
             slot.spare_totem = Some(t);
@@ -310,6 +324,7 @@ impl<
         for c in &mut slot.channels {
             *c = None;
         }
+        slot.custom = None;
         // The map is kept, idle, for a later join of the same group.
         slot.group = None;
         slot.view_id = 0;
@@ -339,14 +354,18 @@ impl<
     /// no group's channels, and is only fit to be dropped.
     pub fn take_all_buffers(&mut self) -> [SlotStorage<'a, P, W>; G] {
         self.slots.each_mut().map(|slot| {
+            #[cfg(feature = "total-order")]
             let totem = match slot.channels.get_mut(CH_TOTEM).and_then(Option::take) {
                 Some(Channel::Totem(t)) => Some(t),
                 _ => slot.spare_totem.take(),
             };
+            #[cfg(feature = "fec")]
             let fec = match slot.channels.get_mut(CH_FEC).and_then(Option::take) {
                 Some(Channel::ReliableFec(e)) => Some(e.into_all_buffers()),
                 _ => slot.spare_fec.take(),
             };
+            #[cfg(not(feature = "fec"))]
+            let fec = slot.spare_fec.take();
             let [r, b] = [CH_RELIABLE, CH_BEST_EFFORT].map(|ch| {
                 match slot.channels.get_mut(ch).and_then(Option::take) {
                     Some(Channel::Reliable(e) | Channel::BestEffort(e)) => Some(e.into_buffers()),
@@ -360,7 +379,12 @@ impl<
                 }),
                 _ => None,
             };
-            SlotStorage { group, fec, totem }
+            SlotStorage {
+                group,
+                fec,
+                #[cfg(feature = "total-order")]
+                totem,
+            }
         })
     }
 
@@ -398,15 +422,14 @@ impl<
             .iter_mut()
             .find(|s| s.serves(group))
             .ok_or(PublishError::NotJoined)?;
-        let ch = match qos {
-            Qos::Reliable => CH_RELIABLE,
-            Qos::BestEffort => CH_BEST_EFFORT,
-            Qos::ReliableFec => CH_FEC,
-            Qos::Custom => CH_CUSTOM,
-            Qos::Agreed | Qos::Safe => CH_TOTEM,
-        };
-        let r = match slot.channels.get_mut(ch).and_then(Option::as_mut) {
-            Some(Channel::Reliable(e) | Channel::BestEffort(e) | Channel::ReliableFec(e)) => e
+        let channel = channel_of(qos)
+            .and_then(|ch| slot.channels.get_mut(ch))
+            .and_then(Option::as_mut);
+        let r = match (channel, slot.custom.as_mut()) {
+            (_, Some(c)) if qos == Qos::Custom => {
+                c.publish(now, topic, payload).map_err(PublishError::Custom)
+            }
+            (Some(Channel::Reliable(e) | Channel::BestEffort(e) | Channel::ReliableFec(e)), _) => e
                 .send_topic(now, topic, payload)
                 .map(|_| ())
                 .map_err(|e| match e {
@@ -414,14 +437,13 @@ impl<
                     NackSendError::TopicTooLong => PublishError::TopicTooLong,
                     _ => PublishError::TooLarge,
                 }),
-            Some(Channel::Custom(c)) => {
-                c.publish(now, topic, payload).map_err(PublishError::Custom)
-            }
-            Some(Channel::Totem(t)) => match t.ring_mut() {
+            #[cfg(feature = "total-order")]
+            (Some(Channel::Totem(t)), _) => match t.ring_mut() {
                 Some(t) => totem_send(t, now, qos, topic, payload),
                 None => Err(PublishError::QosUnavailable(qos)),
             },
-            None => Err(PublishError::QosUnavailable(qos)),
+            // The custom protocol lives apart from the channel table.
+            (Some(Channel::Custom(_)) | None, _) => Err(PublishError::QosUnavailable(qos)),
         };
         self.after_input(now);
         r
@@ -444,25 +466,21 @@ impl<
         let Some(slot) = self.slots.iter_mut().find(|s| s.serves(group)) else {
             return Err(CustomError::NotJoined(protocol));
         };
-        let Some(c) = slot.channels.get_mut(CH_CUSTOM) else {
-            return Err(CustomError::NotJoined(protocol));
-        };
-        let old = c.replace(Channel::Custom(protocol));
+        let old = slot.custom.replace(protocol);
         // The next view sync gives it the current view.
         slot.view_id = 0;
         self.after_input(now);
-        Ok(match old {
-            Some(Channel::Custom(p)) => Some(p),
-            _ => None,
-        })
+        Ok(old)
     }
 
     /// The custom protocol of `group`, for its own commands.
     pub fn custom_mut(&mut self, group: GroupId) -> Option<&mut C> {
-        match self.slot_mut(group)?.channels.get_mut(CH_CUSTOM)? {
-            Some(Channel::Custom(c)) => Some(c),
-            _ => None,
-        }
+        self.slot_mut(group)?.custom.as_mut()
+    }
+
+    /// The custom protocol of `group`, for its state and counters.
+    pub fn custom(&self, group: GroupId) -> Option<&C> {
+        self.slot(group)?.custom.as_ref()
     }
 
     /// Sends `payload` to member `to`, reliably and in order with the
@@ -609,6 +627,7 @@ impl<
     }
 }
 
+#[cfg(feature = "total-order")]
 /// Sends `payload` on `topic` through the ring (the topic travels in the
 /// Totem message's own topic field).
 fn totem_send<E, const P: usize, const W: usize>(
@@ -683,6 +702,7 @@ fn open_map<const E: usize, const L: usize, const K: usize, const V: usize>(
     }
 }
 
+#[cfg(feature = "total-order")]
 /// Opens a Totem ring in `storage`, its ring sequence numbers above
 /// `base`; returns whether it opened. Out of line, as [`open_nack`].
 #[inline(never)]

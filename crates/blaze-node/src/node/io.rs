@@ -7,6 +7,7 @@ use core::net::{Ipv4Addr, SocketAddr};
 use blaze_map::{Event as MapEvent, ViewInfo, ViewMember as MapMember};
 use blaze_membership::Event as MemberEvent;
 use blaze_proto_nack::Event as NackEvent;
+#[cfg(feature = "total-order")]
 use blaze_proto_totem::Event as TotemEvent;
 use blaze_wire::{
     Body, Frame, GroupId, Instant, MemberId, Message, Qos as WireQos, Transmit, VERSION,
@@ -14,14 +15,15 @@ use blaze_wire::{
 
 use super::Node;
 use crate::channel::ChannelEvent;
-use crate::group::{CH_BEST_EFFORT, CH_CUSTOM, CH_FEC, CH_RELIABLE, CH_TOTEM, CHANNELS};
+use crate::group::{CH_BEST_EFFORT, CH_CUSTOM, CH_RELIABLE, CHANNELS, SOURCES, channel_of};
 use crate::{
-    CustomProtocol, Event, Protocol, STREAM_BEST_EFFORT, STREAM_RELIABLE, STREAM_RELIABLE_FEC,
+    CustomProtocol, Event, Protocol, Qos, STREAM_BEST_EFFORT, STREAM_RELIABLE, STREAM_RELIABLE_FEC,
     earliest,
 };
 
-/// Sources of output per group slot: its channels and its map.
-const PER_SLOT: usize = CHANNELS + 1;
+/// Sources of output per group slot: its channels (the custom one
+/// included) and its map.
+const PER_SLOT: usize = SOURCES + 1;
 
 /// Where the router sends a frame.
 enum Route {
@@ -61,8 +63,10 @@ impl<
     fn refresh_deadline(&mut self) {
         let mut d = self.membership.poll_timeout();
         for slot in self.slots.iter_mut().filter(|s| s.group.is_some()) {
-            for ch in slot.channels.iter_mut().flatten() {
-                d = earliest([d, ch.poll_timeout()]);
+            for k in 0..SOURCES {
+                if let Some(ch) = slot.source(k) {
+                    d = earliest([d, ch.poll_timeout()]);
+                }
             }
             if let Some(m) = slot.map.as_mut() {
                 d = earliest([d, m.poll_timeout()]);
@@ -114,9 +118,11 @@ impl<
                     let _fits = removed.push(m.0);
                 }
             }
-            for ch in slot.channels.iter_mut().flatten() {
-                self.stats.peer_table_full +=
-                    ch.handle_view(now, group, &added, &removed, &members);
+            for k in 0..SOURCES {
+                if let Some(ch) = slot.source(k) {
+                    self.stats.peer_table_full +=
+                        ch.handle_view(now, group, &added, &removed, &members);
+                }
             }
             slot.peers = others;
             if let Some(map) = slot.map.as_mut() {
@@ -193,6 +199,7 @@ impl<
             self.stats.unknown_group += 1;
             return;
         };
+        // `None`: a channel this build does not have.
         let ch = match route {
             Route::Map => {
                 if let Some(m) = slot.map.as_mut() {
@@ -200,22 +207,22 @@ impl<
                 }
                 return;
             }
-            Route::Stream(STREAM_RELIABLE) => CH_RELIABLE,
-            Route::Stream(STREAM_BEST_EFFORT) => CH_BEST_EFFORT,
-            Route::Stream(STREAM_RELIABLE_FEC) => CH_FEC,
+            Route::Stream(STREAM_RELIABLE) => Some(CH_RELIABLE),
+            Route::Stream(STREAM_BEST_EFFORT) => Some(CH_BEST_EFFORT),
+            Route::Stream(STREAM_RELIABLE_FEC) => channel_of(Qos::ReliableFec),
             Route::Totem if matches!(frame.body, Body::Token(_)) => {
-                match slot.channels.get(CH_TOTEM) {
-                    Some(Some(_)) => CH_TOTEM,
-                    _ => CH_CUSTOM,
+                match channel_of(Qos::Agreed).and_then(|i| slot.channels.get(i)) {
+                    Some(Some(_)) => channel_of(Qos::Agreed),
+                    _ => Some(CH_CUSTOM),
                 }
             }
-            Route::Totem => CH_TOTEM,
-            _ => CH_CUSTOM,
+            Route::Totem => channel_of(Qos::Agreed),
+            _ => Some(CH_CUSTOM),
         };
         // The NACK-based channels accept frames only from the peers of the
         // current view (given them by `sync_views`) and count the others
         // (`Drops::unknown_peer`); Totem runs its own membership.
-        match slot.channels.get_mut(ch).and_then(Option::as_mut) {
+        match ch.and_then(|ch| slot.source(ch)) {
             Some(c) => c.handle_datagram(now, from, datagram),
             None => self.stats.no_channel += 1,
         }
@@ -377,6 +384,7 @@ fn from_channel<X>(
             }
         }
         ChannelEvent::Nack(_) => return None,
+        #[cfg(feature = "total-order")]
         ChannelEvent::Totem(TotemEvent::Deliver {
             sender,
             safe,
@@ -394,6 +402,7 @@ fn from_channel<X>(
                 crate::Qos::Agreed
             },
         },
+        #[cfg(feature = "total-order")]
         ChannelEvent::Totem(TotemEvent::ConfigurationChange {
             kind,
             ring,
@@ -436,8 +445,10 @@ impl<
         self.advance(now);
         self.membership.handle_timeout(now);
         for slot in self.slots.iter_mut().filter(|s| s.group.is_some()) {
-            for ch in slot.channels.iter_mut().flatten() {
-                ch.handle_timeout(now);
+            for k in 0..SOURCES {
+                if let Some(ch) = slot.source(k) {
+                    ch.handle_timeout(now);
+                }
             }
             if let Some(m) = slot.map.as_mut() {
                 m.handle_timeout(now);
@@ -458,11 +469,8 @@ impl<
                 let Some(slot) = self.slots.get_mut(s).filter(|s| s.group.is_some()) else {
                     continue;
                 };
-                if k < CHANNELS {
-                    slot.channels
-                        .get_mut(k)
-                        .and_then(Option::as_mut)
-                        .and_then(|c| c.poll_transmit(now, buf))
+                if k < SOURCES {
+                    slot.source(k).and_then(|c| c.poll_transmit(now, buf))
                 } else {
                     slot.map.as_mut().and_then(|m| m.poll_transmit(now, buf))
                 }
@@ -494,10 +502,10 @@ impl<
         // still asked after it.
         let mut membership = Some(membership);
         let mut table = slots.each_mut().map(|s| {
-            let [a, b, c, d, e] = &mut s.channels;
             (
                 s.group,
-                [a.as_mut(), b.as_mut(), c.as_mut(), d.as_mut(), e.as_mut()],
+                s.channels.each_mut().map(Option::as_mut),
+                s.custom.as_mut(),
                 s.map.as_mut(),
             )
         });
@@ -515,7 +523,7 @@ impl<
                 continue;
             }
             let (s, k) = ((i - 1) / PER_SLOT, (i - 1) % PER_SLOT);
-            let Some((Some(group), channels, map)) = table.get_mut(s) else {
+            let Some((Some(group), channels, custom, map)) = table.get_mut(s) else {
                 continue;
             };
             let group = *group;
@@ -530,6 +538,17 @@ impl<
                     // messages is drained without asking every other
                     // source in between (each is still asked once this one
                     // has nothing, within the same drain).
+                    *ev_cursor = i;
+                    *delivered = true;
+                    return Some(e);
+                }
+            } else if k == CH_CUSTOM {
+                let Some(c) = custom.take() else { continue };
+                let event = c
+                    .poll_event()
+                    .map(ChannelEvent::Custom)
+                    .and_then(|e| from_channel(group, Qos::Custom, e));
+                if let Some(e) = event {
                     *ev_cursor = i;
                     *delivered = true;
                     return Some(e);

@@ -14,7 +14,7 @@ use blaze_map::Replica;
 use blaze_membership::Membership;
 use blaze_wire::{GroupId, Instant, MemberId, Rng};
 
-use crate::group::{CH_BEST_EFFORT, CH_RELIABLE, Slot};
+use crate::group::Slot;
 use crate::qos::Topics;
 use crate::{
     Channel, Config, ConfigError, CustomProtocol, GroupBuffers, Identity, NoCustom, Protocol, Qos,
@@ -371,17 +371,11 @@ impl<
         self.topics.qos(topic)
     }
 
-    /// The channel of `group` carrying `qos`, for its counters.
+    /// The built-in channel of `group` carrying `qos`, for its counters
+    /// (`None` for [`Qos::Custom`]: see [`Node::custom`]).
     pub fn channel(&self, group: GroupId, qos: Qos) -> Option<&Channel<'a, C, P, W>> {
         let slot = self.slot(group)?;
-        let i = match qos {
-            Qos::Reliable => CH_RELIABLE,
-            Qos::BestEffort => CH_BEST_EFFORT,
-            Qos::ReliableFec => crate::group::CH_FEC,
-            Qos::Custom => crate::group::CH_CUSTOM,
-            Qos::Agreed | Qos::Safe => crate::group::CH_TOTEM,
-        };
-        slot.channels.get(i)?.as_ref()
+        slot.channels.get(crate::group::channel_of(qos)?)?.as_ref()
     }
 
     /// The replicated map of `group` (entries, locks, its counters).

@@ -5,9 +5,11 @@
     reason = "each test binary uses a part of the harness"
 )]
 
+#[cfg(feature = "total-order")]
+use blaze_node::TotemStorage;
 use blaze_node::{
     Buffers, Config, Delivery, Event, GroupBuffers, GroupId, Identity, Instant, MemberId, Metadata,
-    Name, NoCustom, Node, Protocol, Qos, SendSlot, TotemStorage, Transmit,
+    Name, NoCustom, Node, Protocol, Qos, SendSlot, Transmit,
 };
 use blaze_proto_nack::{FecBuffers, FecConfig};
 use blaze_sim::{Machine, Spawn};
@@ -251,6 +253,7 @@ impl Sim {
 
     /// A node with a reliable + FEC channel in every group slot, that
     /// joins [`GROUP`] as soon as it runs.
+    #[cfg(feature = "fec")]
     pub fn joining_with_fec(s: Spawn) -> Self {
         let mut sim = Sim::joining(s);
         let config = config();
@@ -268,6 +271,7 @@ impl Sim {
     /// restart).
     /// A joining node whose group slots have total-order (Totem) storage;
     /// the `total` topic is [`Qos::Agreed`], `safe` is [`Qos::Safe`].
+    #[cfg(feature = "total-order")]
     pub fn joining_with_totem(s: Spawn) -> Self {
         let mut sim = Sim::joining(s);
         for _ in 0..GROUPS {
