@@ -115,6 +115,11 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
         }
 
         // 5. Safe: what the token showed on two successive visits.
+        // Everything sent so far was already safe here before this visit:
+        // only then may an idle holder keep the token (otherwise the ring
+        // turns at once until every member has seen the aru reach the top
+        // twice, so safe messages are not delayed by holds).
+        let was_safe = self.pos.safe_upto >= t.seq;
         let safe = t.aru.min(self.last_aru_fwd);
         self.pos.safe_upto = self.pos.safe_upto.max(safe);
         self.last_aru_fwd = t.aru;
@@ -155,7 +160,12 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
             self.install(now, t.seq);
             self.my_last_backlog = 0;
         }
-        let idle = sent == 0 && served == 0 && t.rtr.is_empty() && t.aru == t.seq && t.backlog == 0;
+        let idle = sent == 0
+            && served == 0
+            && t.rtr.is_empty()
+            && t.aru == t.seq
+            && t.backlog == 0
+            && was_safe;
         let progress = sent > 0 || served > 0;
         if idle || t.next == self.me {
             // Alone on the ring, the token comes straight back: without
