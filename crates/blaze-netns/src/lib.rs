@@ -19,7 +19,7 @@
 //! [`require_or_skip`] turns its absence into a printed skip, or into a
 //! failure when `BLAZE_REQUIRE_NETNS=1`.
 //!
-//! This crate is a test tool (`publish = false`); it shells out to `ip`
+//! It serves the cluster tests and `blaze bench --netns`; it shells out to `ip`
 //! (iproute2) and `nft` (nftables) and checks their exit codes.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
