@@ -5,7 +5,7 @@ mod common;
 use blaze_proto_totem::{Config, ConfigurationKind};
 use blaze_sim::{LinkConfig, World, check_same_sequence, check_total_order, run_seeds};
 use blaze_wire::{Duration, Instant};
-use common::{Node, Plan, Rec, check_evs, check_safe, deliveries, per_node};
+use common::{Node, Plan, Rec, check_evs, check_safe, deliveries, regular_confs};
 
 fn lossy(loss: f64) -> LinkConfig {
     LinkConfig::perfect(Duration::from_micros(300))
@@ -17,25 +17,6 @@ fn world(seed: u64, n: usize, loss: f64, plan: Plan) -> World<Node> {
     let mut w = World::new(seed, n, move |s| Node::new(s, Config::lan(), plan));
     w.set_default_link(lossy(loss));
     w
-}
-
-/// The regular configurations each node reported, in order.
-fn regular_confs(w: &World<Node>, n: usize) -> Vec<Vec<Vec<usize>>> {
-    per_node(w.events(), n)
-        .into_iter()
-        .map(|evs| {
-            evs.into_iter()
-                .filter_map(|(_, _, e)| match e {
-                    Rec::Conf {
-                        kind: ConfigurationKind::Regular,
-                        members,
-                        ..
-                    } => Some(members),
-                    _ => None,
-                })
-                .collect()
-        })
-        .collect()
 }
 
 #[test]
@@ -80,9 +61,9 @@ fn ring_stays_stable_at_ten_percent_loss() {
         };
         let mut w = world(seed, 3, 0.10, plan);
         w.run_until(Instant::from_millis(400));
-        let formed = regular_confs(&w, 3);
+        let formed = regular_confs(w.events(), 3);
         w.run_until(Instant::from_millis(1_400));
-        let later = regular_confs(&w, 3);
+        let later = regular_confs(w.events(), 3);
         if formed != later {
             return Err(format!("ring re-formed: {formed:?} then {later:?}"));
         }

@@ -8,7 +8,7 @@ mod common;
 use blaze_proto_totem::{Config, ConfigurationKind};
 use blaze_sim::{LinkConfig, World, check_same_sequence, run_seeds};
 use blaze_wire::{Duration, Instant, Rng};
-use common::{Node, Plan, Rec, check_evs, deliveries, per_node};
+use common::{Node, Plan, Rec, check_evs, deliveries, per_node, regular_confs};
 
 const N: usize = 5;
 
@@ -38,25 +38,6 @@ fn stalls(w: &mut World<Node>, seed: u64, from: Instant, to: Instant, longest: D
     }
 }
 
-/// The regular configurations each member installed, in order.
-fn regular_confs(w: &World<Node>) -> Vec<Vec<Vec<usize>>> {
-    per_node(w.events(), N)
-        .into_iter()
-        .map(|evs| {
-            evs.into_iter()
-                .filter_map(|(_, _, e)| match e {
-                    Rec::Conf {
-                        kind: ConfigurationKind::Regular,
-                        members,
-                        ..
-                    } => Some(members),
-                    _ => None,
-                })
-                .collect()
-        })
-        .collect()
-}
-
 fn steady_plan() -> Plan {
     Plan {
         start: Instant::from_millis(1_000),
@@ -78,7 +59,7 @@ fn ring_aligned_with_the_view_survives_stalls_at_five_percent_loss() {
             let config = Config::tolerating(Duration::from_millis(1_000));
             let mut w = world(seed, config, steady_plan());
             w.run_until(Instant::from_millis(1_000));
-            let formed = regular_confs(&w);
+            let formed = regular_confs(w.events(), N);
             if formed
                 .iter()
                 .any(|c| c.last() != Some(&vec![0, 1, 2, 3, 4]))
@@ -93,7 +74,7 @@ fn ring_aligned_with_the_view_survives_stalls_at_five_percent_loss() {
                 Duration::from_millis(400),
             );
             w.run_until(Instant::from_millis(6_000));
-            let later = regular_confs(&w);
+            let later = regular_confs(w.events(), N);
             if formed != later {
                 return Err(format!("ring re-formed: {formed:?} then {later:?}"));
             }
@@ -120,7 +101,7 @@ fn lan_timers_split_the_ring_under_the_same_stalls() {
     for seed in 0..4 {
         let mut w = world(seed, Config::lan(), steady_plan());
         w.run_until(Instant::from_millis(1_000));
-        let formed = regular_confs(&w);
+        let formed = regular_confs(w.events(), N);
         stalls(
             &mut w,
             seed,
@@ -129,7 +110,7 @@ fn lan_timers_split_the_ring_under_the_same_stalls() {
             Duration::from_millis(400),
         );
         w.run_until(Instant::from_millis(6_000));
-        if regular_confs(&w) != formed {
+        if regular_confs(w.events(), N) != formed {
             split += 1;
         }
         check_evs(w.events()).expect("extended virtual synchrony");

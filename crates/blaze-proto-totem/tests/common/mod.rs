@@ -244,6 +244,25 @@ pub(crate) fn per_node(records: &[EventRecord<Rec>], n: usize) -> Vec<Vec<(Insta
     out
 }
 
+/// Per node, the regular configurations it installed, in order.
+pub(crate) fn regular_confs(records: &[EventRecord<Rec>], n: usize) -> Vec<Vec<Vec<usize>>> {
+    per_node(records, n)
+        .into_iter()
+        .map(|evs| {
+            evs.into_iter()
+                .filter_map(|(_, _, e)| match e {
+                    Rec::Conf {
+                        kind: ConfigurationKind::Regular,
+                        members,
+                        ..
+                    } => Some(members),
+                    _ => None,
+                })
+                .collect()
+        })
+        .collect()
+}
+
 /// Message ids delivered by each node (per incarnation as separate lists).
 pub(crate) fn deliveries(records: &[EventRecord<Rec>]) -> Vec<((usize, u32), Vec<MsgId>)> {
     let mut map: BTreeMap<(usize, u32), Vec<MsgId>> = BTreeMap::new();
