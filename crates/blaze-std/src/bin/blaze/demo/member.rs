@@ -116,6 +116,19 @@ pub(crate) fn main(name: &str, group: SocketAddrV4) -> Result<(), String> {
     })
 }
 
+/// Waits until `group` has `n` members; answers `name=id` for each.
+async fn members_text(ch: &ClusterChannel, group: &str, n: usize) -> Result<String, String> {
+    let members = ch
+        .wait_for_members(group, LIMIT, |m| m.len() == n)
+        .await
+        .map_err(e)?;
+    Ok(members
+        .iter()
+        .map(|m| format!("{}={}", m.name, id_text(m.id)))
+        .collect::<Vec<_>>()
+        .join(" "))
+}
+
 fn id_text(id: MemberId) -> String {
     format!("{:032x}", id.as_u128())
 }
@@ -179,18 +192,7 @@ impl Member {
                 ch.start().await.map_err(e)?;
                 Ok(id_text(ch.id()))
             }
-            "members" => {
-                let n: usize = number(arg(1)?)?;
-                let members = ch
-                    .wait_for_members(GROUP, LIMIT, |m| m.len() == n)
-                    .await
-                    .map_err(e)?;
-                Ok(members
-                    .iter()
-                    .map(|m| format!("{}={}", m.name, id_text(m.id)))
-                    .collect::<Vec<_>>()
-                    .join(" "))
-            }
+            "members" => members_text(ch, GROUP, number(arg(1)?)?).await,
             "join" => {
                 ch.join(arg(1)?).await.map_err(e)?;
                 Ok(String::new())
@@ -199,18 +201,7 @@ impl Member {
                 ch.leave(arg(1)?).await.map_err(e)?;
                 Ok(String::new())
             }
-            "members-in" => {
-                let n: usize = number(arg(2)?)?;
-                let members = ch
-                    .wait_for_members(arg(1)?, LIMIT, |m| m.len() == n)
-                    .await
-                    .map_err(e)?;
-                Ok(members
-                    .iter()
-                    .map(|m| format!("{}={}", m.name, id_text(m.id)))
-                    .collect::<Vec<_>>()
-                    .join(" "))
-            }
+            "members-in" => members_text(ch, arg(1)?, number(arg(2)?)?).await,
             "publish-in" => {
                 let (group, topic) = (arg(1)?, arg(2)?);
                 let (count, prefix) = (number::<u32>(arg(3)?)?, arg(4)?);
