@@ -27,7 +27,7 @@
 
 use crate::frames::View as WireView;
 use crate::group::{Foreign, Phase};
-use crate::membership::{Membership, PlainEvent};
+use crate::membership::{Control, Membership, PlainEvent};
 use crate::peer::{DUE_HEARTBEAT, DUE_JOIN, DUE_LEAVE, DUE_VIEW, Peer};
 use crate::view::{View, make_view_id, sort_members, view_counter};
 use crate::{Name, ViewMember};
@@ -378,6 +378,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         if v.view_id <= g.view.id || matches!(g.phase, Phase::Leaving { .. }) {
             if v.view_id < g.view.id {
                 self.stats.views_refused += 1;
+                self.introduce_foreign_coordinator(slot, sender);
             }
             return;
         }
@@ -424,6 +425,32 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
             {
                 p.metadata = md;
             }
+        }
+    }
+
+    /// A coordinator of an older view still lists this member, which has
+    /// moved on to a newer view. Without multicast, that coordinator and
+    /// ours may know nothing of each other, and the other one would keep
+    /// this member in its view for ever: pass it on to our coordinator as a
+    /// joiner, which admits it (and so its side learns our view).
+    fn introduce_foreign_coordinator(&mut self, slot: usize, sender: MemberId) {
+        let me = self.me.id;
+        let Some(g) = self.group(slot) else { return };
+        let coordinator = g.view.coordinator();
+        if !self.unicast_mode()
+            || g.phase != Phase::Member
+            || coordinator == Some(me)
+            || g.view.contains(sender)
+        {
+            return;
+        }
+        if let Some(to) = coordinator.and_then(|c| self.peer(c)).and_then(|p| p.addr) {
+            self.stats.coordinators_introduced += 1;
+            self.push_control(Control::ForwardJoin {
+                to,
+                slot_group: slot,
+                joiner: sender,
+            });
         }
     }
 

@@ -18,6 +18,9 @@ pub struct Stats {
     pub other_group: u64,
     /// Views refused (older than the installed one, or from a non-member).
     pub views_refused: u64,
+    /// Coordinators of older views that still listed this member, passed on
+    /// to its own coordinator (unicast discovery only).
+    pub coordinators_introduced: u64,
     /// Point-to-point messages received twice or out of order (acked, dropped).
     pub p2p_duplicates: u64,
     /// Point-to-point messages dropped because no storage slot was free.

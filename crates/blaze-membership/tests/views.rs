@@ -415,3 +415,54 @@ fn coordinator_is_heaviest_then_oldest() {
         Ok(())
     });
 }
+
+/// Unicast discovery where no member knows everyone: `a` and `b` name each
+/// other, `c` names only `a`. Whatever the order of ids and of joins, under
+/// jitter and loss, the three end in one view.
+#[test]
+fn unicast_seed_chain_converges_whatever_the_join_order() {
+    run_seeds!(
+        "unicast_seed_chain_converges_whatever_the_join_order",
+        300,
+        |seed| {
+            let mut rng = blaze_wire::Rng::new(seed ^ 0x5eed);
+            // Roles a, b, c over node indices: the id order varies.
+            let mut roles = [0usize, 1, 2];
+            for i in (1..3).rev() {
+                let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+                roles.swap(i, j);
+            }
+            let [a, b, c] = roles;
+            let mut cfg = config(50, 400, None);
+            cfg.join_wait = Duration::from_millis(300);
+            cfg.announce_interval = Duration::from_millis(1_000);
+            let mut setup = Setup::new(cfg);
+            setup.seeds.insert(a, vec![b]);
+            setup.seeds.insert(b, vec![a]);
+            setup.seeds.insert(c, vec![a]);
+            setup.idle = vec![0, 1, 2];
+            let mut w = World::new(seed, 3, setup.factory());
+            let loss = (rng.next_u64() % 6) as f64 / 100.0;
+            w.set_default_link(
+                LinkConfig::default()
+                    .with_delay(Duration::from_micros(100), Duration::from_millis(3))
+                    .with_loss(loss),
+            );
+            for node in 0..3 {
+                let start = rng.next_u64() % 100;
+                w.at(at(start), move |w| {
+                    w.command(node, |n, now| n.m.join(now, GROUP).map(|_| ()));
+                });
+            }
+            w.run_until(at(6_000));
+            if !converged(&w, &[0, 1, 2]) {
+                return Err(format!(
+                    "roles {roles:?}, loss {loss}: {:?}",
+                    (0..3).map(|i| view_at(&w, i)).collect::<Vec<_>>()
+                ));
+            }
+            check_agreement(w.events())?;
+            Ok(())
+        }
+    );
+}

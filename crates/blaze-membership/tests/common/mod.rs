@@ -86,6 +86,8 @@ pub struct Setup {
     pub idle: Vec<usize>,
     /// Metadata (an encoded `BlazeMessage`) per node index (default none).
     pub metadata: BTreeMap<usize, Vec<u8>>,
+    /// Unicast seeds (node indices) per node index, replacing the config's.
+    pub seeds: BTreeMap<usize, Vec<usize>>,
 }
 
 impl Setup {
@@ -98,6 +100,7 @@ impl Setup {
             ack_delay: None,
             idle: Vec::new(),
             metadata: BTreeMap::new(),
+            seeds: BTreeMap::new(),
         }
     }
 
@@ -109,9 +112,14 @@ impl Setup {
         let ack_delay = self.ack_delay;
         let idle = self.idle.clone();
         let metadata = self.metadata.clone();
+        let seeds = self.seeds.clone();
         move |s: Spawn| {
             let mut c = cfg;
             c.weight = weights.get(&s.index).copied().unwrap_or(0);
+            if let Some(list) = seeds.get(&s.index) {
+                let addrs: Vec<SocketAddr> = list.iter().map(|i| node_addr(*i)).collect();
+                c.discovery = Discovery::unicast(&addrs);
+            }
             let me = Identity {
                 id: id_of(s.index),
                 name: Name::new(&format!("n{}", s.index)).unwrap(),
