@@ -428,10 +428,8 @@ fn child(args: &BenchArgs, role: Role, endpoint: &Endpoint) -> Result<(), String
         (None, Role::Receiver) => raw::receive(endpoint, args.run, idle, limit, ready),
         (None, Role::Echo) => raw::echo(endpoint, args.run, idle, limit, ready),
         (None, Role::Peer) => raw::peer(endpoint, &plan, me, idle, ready, go),
-        (Some(qos), Role::Receiver) => {
-            node_mode::receive(endpoint, qos, args.run, idle, limit, ready)
-        }
-        (Some(qos), Role::Echo) => node_mode::echo(endpoint, qos, args.run, idle, limit, ready),
+        (Some(qos), Role::Receiver) => node_mode::receive(endpoint, qos, &plan, idle, limit, ready),
+        (Some(qos), Role::Echo) => node_mode::echo(endpoint, qos, &plan, idle, limit, ready),
         (Some(qos), Role::Peer) => node_mode::peer(endpoint, &plan, qos, me, idle, ready, go),
     }
     .map_err(|e| explain_socket_error(&e, endpoint))?;

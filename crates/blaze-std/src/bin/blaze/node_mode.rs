@@ -1,12 +1,18 @@
 //! The protocol modes of the benchmark: the same cases as `raw`, through
 //! Blaze channels (a member per process, the topic carried best effort or
 //! reliably).
+//!
+//! Messages up to [`RECORD_CAPACITY`] bytes take the zero-allocation path
+//! (a [`Publisher`] and an [`Inbox`]); larger ones the owned-message path
+//! (`publish_batch` and a [`Subscription`]).
 
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use blaze_std::{Channel, ChannelConfig, GroupChannel, TopicQos};
+use blaze_std::{
+    Channel, ChannelConfig, GroupChannel, Inbox, Publisher, RECORD_CAPACITY, Subscription, TopicQos,
+};
 
 use crate::latency::Latency;
 use crate::os::{Whom, cpu_time, monotonic_ns};
@@ -50,6 +56,129 @@ fn runtime() -> io::Result<tokio::runtime::Runtime> {
 
 fn channel_error(e: blaze_std::ChannelError) -> io::Error {
     io::Error::other(e.to_string())
+}
+
+/// Where a member reads a topic: an [`Inbox`] for messages that fit a
+/// record, else a [`Subscription`].
+enum Feed {
+    Inbox(Inbox, Box<[u8; RECORD_CAPACITY]>),
+    Subscription(Subscription, Vec<u8>),
+}
+
+impl Feed {
+    /// Subscribes to `topic` for messages of `size` bytes.
+    async fn open(channel: &mut Channel, topic: &str, size: usize) -> io::Result<Feed> {
+        Ok(if size <= RECORD_CAPACITY {
+            Feed::Inbox(
+                channel
+                    .subscribe_inbox(topic)
+                    .await
+                    .map_err(channel_error)?,
+                Box::new([0; RECORD_CAPACITY]),
+            )
+        } else {
+            Feed::Subscription(
+                channel.subscribe(topic).await.map_err(channel_error)?,
+                Vec::new(),
+            )
+        })
+    }
+
+    /// The next message's payload; `None` once the channel is shut down.
+    async fn next(&mut self) -> Option<&[u8]> {
+        match self {
+            Feed::Inbox(inbox, buf) => {
+                let meta = inbox.recv_into(&mut buf[..]).await?;
+                buf.get(..meta.len)
+            }
+            Feed::Subscription(messages, payload) => {
+                *payload = messages.recv().await?.payload;
+                Some(payload)
+            }
+        }
+    }
+
+    /// Messages dropped because the reader fell behind.
+    fn dropped(&self) -> u64 {
+        match self {
+            Feed::Inbox(inbox, _) => inbox.dropped() + inbox.oversized(),
+            Feed::Subscription(messages, _) => messages.dropped(),
+        }
+    }
+}
+
+/// How a member publishes on a topic: a [`Publisher`] for messages that
+/// fit a record, else batches of owned messages.
+enum Sink {
+    Publisher(Publisher),
+    Batches,
+}
+
+impl Sink {
+    async fn open(channel: &Channel, topic: &str, size: usize) -> io::Result<Sink> {
+        Ok(if size <= RECORD_CAPACITY {
+            Sink::Publisher(
+                channel
+                    .publisher_in(GROUP, topic)
+                    .await
+                    .map_err(channel_error)?,
+            )
+        } else {
+            Sink::Batches
+        })
+    }
+
+    /// Publishes `n` messages of `size` bytes, the `i`-th stamped by
+    /// `stamp(i, buf)`; waits while the send window is full.
+    async fn publish(
+        &mut self,
+        channel: &Channel,
+        topic: &str,
+        size: usize,
+        n: u64,
+        mut stamp: impl FnMut(u64, &mut [u8]),
+    ) -> io::Result<()> {
+        match self {
+            Sink::Publisher(publisher) => {
+                let mut buf = [0u8; RECORD_CAPACITY];
+                let buf = buf.get_mut(..size).unwrap_or_default();
+                for i in 0..n {
+                    stamp(i, buf);
+                    // A window that stays full for long is not an error
+                    // here: keep waiting until the run's time is up.
+                    loop {
+                        match publisher.publish(buf).await {
+                            Err(blaze_std::ChannelError::Backpressure) => continue,
+                            other => break other.map_err(channel_error)?,
+                        }
+                    }
+                }
+                Ok(())
+            }
+            Sink::Batches => {
+                let batch: Vec<Vec<u8>> = (0..n)
+                    .map(|i| {
+                        let mut buf = vec![0u8; size];
+                        stamp(i, &mut buf);
+                        buf
+                    })
+                    .collect();
+                channel
+                    .publish_batch(GROUP, topic, batch)
+                    .await
+                    .map_err(channel_error)
+            }
+        }
+    }
+
+    /// Waits until everything published has been taken by the channel, so
+    /// that what is sent next through the channel comes after it.
+    async fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Sink::Publisher(publisher) => publisher.flush().await.map_err(channel_error),
+            Sink::Batches => Ok(()),
+        }
+    }
 }
 
 /// Starts a member and waits until the group has `members` members.
@@ -101,10 +230,11 @@ async fn publish(
     index: u16,
     progress: &AtomicU64,
 ) -> io::Result<SenderReport> {
+    let size = plan.size.max(HEADER_LEN);
+    let mut sink = Sink::open(channel, TOPIC, size).await?;
     let start = Instant::now();
     let mut report = SenderReport::default();
     let mut next = 0u64;
-    let size = plan.size.max(HEADER_LEN);
     let per_batch = (BATCH_BYTES / size).clamp(1, BATCH) as u64;
     while start.elapsed() < plan.duration && next < plan.count {
         let due = match plan.rate {
@@ -119,22 +249,15 @@ async fn publish(
             continue;
         }
         let n = (due - next).min(per_batch);
-        let batch: Vec<Vec<u8>> = (0..n)
-            .map(|i| {
-                let mut buf = vec![0u8; size];
-                Stamp::now(plan.run, seq_of(index, next + i)).write(&mut buf);
-                buf
-            })
-            .collect();
-        // Waits on the channel's task while the window is full.
-        channel
-            .publish_batch(GROUP, TOPIC, batch)
-            .await
-            .map_err(channel_error)?;
+        sink.publish(channel, TOPIC, size, n, |i, buf| {
+            Stamp::now(plan.run, seq_of(index, next + i)).write(buf);
+        })
+        .await?;
         next += n;
         report.sent = next;
         progress.store(next, Ordering::Relaxed);
     }
+    sink.flush().await?;
     report.elapsed_s = start.elapsed().as_secs_f64();
     end(channel, plan.run, index).await;
     Ok(report)
@@ -152,20 +275,15 @@ async fn end(channel: &Channel, run: u32, index: u16) {
 
 /// Delivers `messages` into `tally` until it is done, `idle` without a
 /// message, or `limit` in all.
-async fn deliver_into(
-    messages: &mut blaze_std::Subscription,
-    tally: &mut Tally,
-    idle: Duration,
-    limit: Duration,
-) {
+async fn deliver_into(feed: &mut Feed, tally: &mut Tally, idle: Duration, limit: Duration) {
     let hard_stop = tokio::time::Instant::now() + limit;
     while !tally.done() {
         let wait = if tally.idle_so_far() { limit } else { idle };
         let until = (tokio::time::Instant::now() + wait).min(hard_stop);
-        let Ok(Some(message)) = tokio::time::timeout_at(until, messages.recv()).await else {
+        let Ok(Some(payload)) = tokio::time::timeout_at(until, feed.next()).await else {
             break;
         };
-        tally.record(&message.payload, monotonic_ns());
+        tally.record(payload, monotonic_ns());
     }
 }
 
@@ -185,7 +303,7 @@ pub(crate) fn peer(
     runtime()?.block_on(async {
         let name = format!("bench-peer-{index}");
         let mut channel = GroupChannel::new(config(endpoint, &name, qos, Duration::ZERO)?);
-        let mut messages = channel.subscribe(TOPIC).await.map_err(channel_error)?;
+        let mut messages = Feed::open(&mut channel, TOPIC, plan.size.max(HEADER_LEN)).await?;
         channel.start().await.map_err(channel_error)?;
         channel
             .wait_for_members(GROUP, Duration::from_secs(10), |m| m.len() >= senders)
@@ -221,7 +339,7 @@ pub(crate) fn peer(
 pub(crate) fn receive(
     endpoint: &Endpoint,
     qos: TopicQos,
-    run: u32,
+    plan: &SendPlan,
     idle: Duration,
     limit: Duration,
     ready: impl FnOnce(),
@@ -233,11 +351,11 @@ pub(crate) fn receive(
             qos,
             Duration::ZERO,
         )?);
-        let mut messages = channel.subscribe(TOPIC).await.map_err(channel_error)?;
+        let mut messages = Feed::open(&mut channel, TOPIC, plan.size.max(HEADER_LEN)).await?;
         channel.start().await.map_err(channel_error)?;
         let cpu_before = cpu_time(Whom::Process);
         ready();
-        let mut tally = Tally::new(run, None, 1);
+        let mut tally = Tally::new(plan.run, None, 1);
         deliver_into(&mut messages, &mut tally, idle, limit).await;
         let cpu_us = cpu_time(Whom::Process).since(cpu_before).total_micros();
         if let Ok(stats) = channel.node_stats().await {
@@ -253,31 +371,43 @@ pub(crate) fn receive(
 pub(crate) fn echo(
     endpoint: &Endpoint,
     qos: TopicQos,
-    run: u32,
+    plan: &SendPlan,
     idle: Duration,
     limit: Duration,
     ready: impl FnOnce(),
 ) -> io::Result<ReceiverReport> {
     runtime()?.block_on(async {
         let mut channel = GroupChannel::new(config(endpoint, "bench-echo", qos, Duration::ZERO)?);
-        let mut pings = channel.subscribe(TOPIC).await.map_err(channel_error)?;
+        let size = plan.size.max(HEADER_LEN);
+        let mut pings = Feed::open(&mut channel, TOPIC, size).await?;
         channel.start().await.map_err(channel_error)?;
+        let mut pongs = Sink::open(&channel, PONG, size).await?;
         let cpu_before = cpu_time(Whom::Process);
         ready();
         let mut report = ReceiverReport::default();
         let hard_stop = tokio::time::Instant::now() + limit;
+        let mut echo = vec![0u8; size];
         while !report.end_seen {
             let wait = if report.received == 0 { limit } else { idle };
             let until = (tokio::time::Instant::now() + wait).min(hard_stop);
-            let Ok(Some(ping)) = tokio::time::timeout_at(until, pings.recv()).await else {
+            let Ok(Some(ping)) = tokio::time::timeout_at(until, pings.next()).await else {
                 break;
             };
-            match Stamp::read(&ping.payload) {
-                Some(stamp) if stamp.run == run && stamp.seq == end_of(0) => report.end_seen = true,
-                Some(stamp) if stamp.run == run => {
+            match Stamp::read(ping) {
+                Some(stamp) if stamp.run == plan.run && stamp.seq == end_of(0) => {
+                    report.end_seen = true;
+                }
+                Some(stamp) if stamp.run == plan.run => {
                     report.received += 1;
-                    report.bytes += ping.payload.len() as u64;
-                    let _ = channel.publish_in(GROUP, PONG, &ping.payload).await;
+                    report.bytes += ping.len() as u64;
+                    echo.clear();
+                    echo.extend_from_slice(ping);
+                    let len = echo.len();
+                    let _ = pongs
+                        .publish(&channel, PONG, len, 1, |_, buf| {
+                            buf.copy_from_slice(&echo);
+                        })
+                        .await;
                 }
                 _ => {}
             }
@@ -298,28 +428,34 @@ pub(crate) fn ping(
 ) -> io::Result<SenderReport> {
     runtime()?.block_on(async {
         let mut channel = GroupChannel::new(config(endpoint, "bench-ping", qos, Duration::ZERO)?);
-        let mut pongs = channel.subscribe(PONG).await.map_err(channel_error)?;
+        let size = plan.size.max(HEADER_LEN);
+        let mut pongs = Feed::open(&mut channel, PONG, size).await?;
         channel.start().await.map_err(channel_error)?;
         channel
             .wait_for_members(GROUP, Duration::from_secs(10), |m| m.len() >= 2)
             .await
             .map_err(|e| io::Error::other(format!("the echo did not join: {e}")))?;
+        let mut pings = Sink::open(&channel, TOPIC, size).await?;
         tokio::time::sleep(Duration::from_millis(300)).await;
         let cpu_before = cpu_time(Whom::Process);
         let start = Instant::now();
         let mut report = SenderReport::default();
         let mut rtt = Latency::new();
         let mut seq = 0u64;
-        let mut buf = vec![0u8; plan.size.max(HEADER_LEN)];
         while seq < plan.count && start.elapsed() < plan.duration {
             let sent_at = monotonic_ns();
-            Stamp {
+            let stamp = Stamp {
                 run: plan.run,
                 seq,
                 sent_ns: sent_at,
-            }
-            .write(&mut buf);
-            if channel.publish_in(GROUP, TOPIC, &buf).await.is_err() {
+            };
+            if pings
+                .publish(&channel, TOPIC, size, 1, |_, buf| {
+                    stamp.write(buf);
+                })
+                .await
+                .is_err()
+            {
                 report.send_errors += 1;
                 seq += 1;
                 continue;
@@ -327,8 +463,8 @@ pub(crate) fn ping(
             report.sent += 1;
             progress.store(report.sent, Ordering::Relaxed);
             let answered = tokio::time::timeout(timeout, async {
-                while let Some(pong) = pongs.recv().await {
-                    if let Some(stamp) = Stamp::read(&pong.payload)
+                while let Some(pong) = pongs.next().await {
+                    if let Some(stamp) = Stamp::read(pong)
                         && stamp.run == plan.run
                         && stamp.seq == seq
                     {
@@ -346,6 +482,7 @@ pub(crate) fn ping(
             }
             seq += 1;
         }
+        let _ = pings.flush().await;
         report.elapsed_s = start.elapsed().as_secs_f64();
         report.cpu_us = cpu_time(Whom::Process).since(cpu_before).total_micros();
         report.rtt = rtt.to_pairs();
