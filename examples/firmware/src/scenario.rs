@@ -28,7 +28,7 @@ use core::num::{NonZeroU16, NonZeroU32};
 use blaze_embassy::{Blaze, Hub, Port, Resources};
 use blaze_node::{
     Buffers, Channel, Config, Duration, Event, GroupBuffers, GroupId, Identity, MemberId, Metadata,
-    Name, NoCustom, Node, SendSlot, WriteOptions,
+    Name, NoCustom, Node, RxSlot, SendSlot, WriteOptions,
 };
 use embassy_executor::Spawner;
 use embassy_net::{Ipv4Cidr, StackResources, StaticConfigV4};
@@ -87,6 +87,7 @@ pub struct ChannelStorage {
     send_index: [SendSlot; 2 * WINDOW],
     send_bytes: [u8; SEND_BYTES],
     recv_bytes: [u8; RECV_BYTES],
+    recv_slots: [RxSlot; PEERS * WINDOW],
 }
 
 impl Default for ChannelStorage {
@@ -102,6 +103,7 @@ impl ChannelStorage {
             send_index: [SendSlot::EMPTY; 2 * WINDOW],
             send_bytes: [0; SEND_BYTES],
             recv_bytes: [0; RECV_BYTES],
+            recv_slots: [RxSlot::EMPTY; PEERS * WINDOW],
         }
     }
 
@@ -111,6 +113,7 @@ impl ChannelStorage {
             send_index: &mut self.send_index,
             send_bytes: &mut self.send_bytes,
             recv_bytes: &mut self.recv_bytes,
+            recv_slots: &mut self.recv_slots,
             reassembly: &mut [],
         }
     }
