@@ -1,5 +1,12 @@
 //! The receiving side: parity symbols in, rebuilt and verified blocks
 //! out, and when to hold a NACK back because parity may still come.
+#![cfg_attr(
+    not(feature = "fec"),
+    allow(
+        clippy::modulo_one,
+        reason = "tables of one entry without the fec feature"
+    )
+)]
 
 use blaze_fec::{Codec, Crc32c, decode_scratch_len};
 use blaze_wire::{Duration, Instant, Seq};
@@ -45,8 +52,9 @@ pub(crate) struct FecRx {
 /// Sequence numbers observed before the loss estimate is reported.
 const MIN_SPAN: u32 = 128;
 
-/// Rebuilt sequence numbers remembered for the loss estimate.
-const REBUILT_KEPT: usize = 8;
+/// Rebuilt sequence numbers remembered for the loss estimate (none is
+/// ever rebuilt without the `fec` feature).
+const REBUILT_KEPT: usize = if cfg!(feature = "fec") { 8 } else { 1 };
 
 /// A receiver reports its loss rate to the sender at least every this
 /// many sequence numbers (with its NACKs, or alone).
