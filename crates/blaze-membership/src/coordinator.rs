@@ -270,7 +270,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         if joiners.is_empty() && g.view.same_members(&members) {
             return;
         }
-        joiners.sort_unstable_by_key(|m| (core::cmp::Reverse(m.weight), m.id));
+        crate::insertion_sort::sort_by_key(&mut joiners, |m| (core::cmp::Reverse(m.weight), m.id));
         for j in joiners {
             let mut j = j;
             j.rank = next_rank;

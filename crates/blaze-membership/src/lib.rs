@@ -103,6 +103,7 @@ mod coordinator;
 mod detector;
 mod frames;
 mod group;
+mod insertion_sort;
 mod messaging;
 mod peer;
 mod pool;

@@ -447,7 +447,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                 _ => None,
             })
             .collect();
-        pending.sort_unstable();
+        crate::insertion_sort::sort_by_key(&mut pending, |&entry| entry);
         let mut next = 1;
         for (_, i) in pending {
             if let Some(SlotState::Outgoing {
