@@ -96,7 +96,8 @@ mod view;
 pub use view::{View, ViewMember};
 mod membership;
 pub use membership::{
-    EVENT_CAPACITY, Identity, MAX_CONSUMERS, MAX_SUBSCRIPTIONS, MemberInfo, Membership,
+    CONTROL_CAPACITY, EVENT_CAPACITY, Identity, MAX_CONSUMERS, MAX_SUBSCRIPTIONS, MemberInfo,
+    Membership,
 };
 
 mod coordinator;

@@ -54,10 +54,33 @@ const SEND_BYTES: usize = 2048;
 /// Frames each hub port queues.
 pub const HUB_QUEUE: usize = 8;
 
+/// Membership events and control frames (probes, suspicions, acks) each
+/// member queues: its event task drains events as they come, and three
+/// peers need a few control frames at a time.
+pub const MEMBERSHIP_QUEUE: usize = 16;
+/// Queue consumers a membership coordinator tracks (the firmware uses no
+/// queues).
+pub const CONSUMERS: usize = 4;
+
 /// The node of the 4-member configuration: 1 group, 4 members, windows of
 /// 8 messages, 4 membership slots of 256 bytes, a map of 8 entries (keys
-/// up to 16 bytes, values up to 32).
-pub type FwNode = Node<'static, NoCustom, 1, PEERS, WINDOW, 4, 256, 8, 8, 16, 32>;
+/// up to 16 bytes, values up to 32), membership queues of 16.
+pub type FwNode = Node<
+    'static,
+    NoCustom,
+    1,
+    PEERS,
+    WINDOW,
+    4,
+    256,
+    8,
+    8,
+    16,
+    32,
+    MEMBERSHIP_QUEUE,
+    MEMBERSHIP_QUEUE,
+    CONSUMERS,
+>;
 /// The hub of the image.
 pub type FwHub = Hub<MEMBERS, HUB_QUEUE>;
 /// One port of the hub.
@@ -594,8 +617,13 @@ pub async fn run(spawner: Spawner, report: fn(Arguments<'_>)) -> (u32, u32) {
 
     for (m, name) in all.iter().zip(["a", "b", "c"]) {
         let s = m.blaze.stats();
+        let (events_dropped, control_dropped) = m.blaze.read(|n| {
+            let ms = n.membership().stats();
+            (ms.events_dropped, ms.control_dropped)
+        });
         report(format_args!(
-            "member {name}: {} datagrams sent, {} received, {} unicast dropped (queue full), {} events",
+            "member {name}: {} datagrams sent, {} received, {} unicast dropped (queue full), {} events; \
+             membership queues dropped {events_dropped} events, {control_dropped} control frames",
             s.datagrams_sent,
             s.datagrams_received,
             s.dropped_queue_full,

@@ -34,7 +34,10 @@ impl<
     const L: usize,
     const K: usize,
     const V: usize,
-> Node<'a, C, G, P, W, S, B, E, L, K, V>
+    const EVENTS: usize,
+    const CONTROL: usize,
+    const CONSUMERS: usize,
+> Node<'a, C, G, P, W, S, B, E, L, K, V, EVENTS, CONTROL, CONSUMERS>
 {
     /// Joins the group `name`: membership starts joining, and the group's
     /// channels and map open in a free slot. Views arrive as events.
