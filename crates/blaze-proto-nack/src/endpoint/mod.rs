@@ -212,6 +212,9 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
     /// use blaze_proto_nack::{Buffers, Config, Endpoint, FecBuffers, FecConfig, Identity, Reliability, RxSlot, SendSlot};
     /// use blaze_wire::{GroupId, Instant, MemberId};
     ///
+    /// # #[cfg(not(feature = "fec"))] fn main() {}
+    /// # #[cfg(feature = "fec")]
+    /// # fn main() -> Result<(), blaze_proto_nack::ConfigError> {
     /// let mut config = Config::lan();
     /// config.flow_window = core::num::NonZeroU32::new(16).unwrap();
     /// config.reliability = Reliability::ReliableFec(FecConfig::proactive(8, 2));
@@ -227,7 +230,8 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
     /// let id = Identity { member: MemberId::from_u128(1), group: GroupId::from_name("g"), seed: 1 };
     /// let ep: Endpoint<'_, 2, 16> = Endpoint::with_fec(Instant::ZERO, config, id, buffers, fec)?;
     /// assert_eq!(ep.fec_stats().blocks, 0);
-    /// # Ok::<(), blaze_proto_nack::ConfigError>(())
+    /// # Ok(())
+    /// # }
     /// ```
     ///
     /// # Errors

@@ -289,6 +289,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "fec")]
     fn ring_forgets_the_oldest_and_evicted() {
         let mut b = Blocks::default();
         for i in 0..(MAX_BLOCKS as u64 + 2) {
