@@ -81,6 +81,10 @@ pub type FwNode = Node<
     MEMBERSHIP_QUEUE,
     CONSUMERS,
 >;
+/// The runner's storage: 8 datagrams and 2 KiB each way per socket, and
+/// send and receive buffers of one `MTU`-byte datagram (every member uses
+/// the same `MTU`).
+pub type FwResources = Resources<FwNode, 8, 2048, { MTU as usize }>;
 /// The hub of the image.
 pub type FwHub = Hub<MEMBERS, HUB_QUEUE>;
 /// One port of the hub.
@@ -267,7 +271,7 @@ impl Record {
 pub struct NodeStorage {
     reliable: ChannelStorage,
     best_effort: ChannelStorage,
-    resources: Resources<FwNode, 8, 2048>,
+    resources: FwResources,
     record: Record,
 }
 
@@ -622,11 +626,13 @@ pub async fn run(spawner: Spawner, report: fn(Arguments<'_>)) -> (u32, u32) {
             (ms.events_dropped, ms.control_dropped)
         });
         report(format_args!(
-            "member {name}: {} datagrams sent, {} received, {} unicast dropped (queue full), {} events; \
+            "member {name}: {} datagrams sent, {} received, {} unicast dropped (queue full), \
+             {} oversized, {} events; \
              membership queues dropped {events_dropped} events, {control_dropped} control frames",
             s.datagrams_sent,
             s.datagrams_received,
             s.dropped_queue_full,
+            s.dropped_oversized,
             m.record.seen().events
         ));
     }
@@ -648,7 +654,7 @@ pub async fn run_alone(spawner: Spawner, report: fn(Arguments<'_>)) -> (u32, u32
          (node included), embassy-net stack resources {} B; hub (link buffers) {} B",
         core::mem::size_of::<FwNode>(),
         core::mem::size_of::<ChannelStorage>(),
-        core::mem::size_of::<Resources<FwNode, 8, 2048>>(),
+        core::mem::size_of::<FwResources>(),
         core::mem::size_of::<StackResources<3>>(),
         core::mem::size_of::<FwHub>(),
     ));
