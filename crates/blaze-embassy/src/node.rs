@@ -23,7 +23,10 @@ impl<
     const L: usize,
     const K: usize,
     const V: usize,
-> Blaze<'_, Node<'a, C, G, P, W, S, B, E, L, K, V>>
+    const EVENTS: usize,
+    const CONTROL: usize,
+    const CONSUMERS: usize,
+> Blaze<'_, Node<'a, C, G, P, W, S, B, E, L, K, V, EVENTS, CONTROL, CONSUMERS>>
 {
     /// Joins the group `name` ([`Node::join`]); views arrive as events.
     ///

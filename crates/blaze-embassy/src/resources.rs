@@ -4,9 +4,9 @@ use embassy_net::udp::PacketMetadata;
 
 use crate::shared::Shared;
 
-/// The largest datagram the runner sends or receives: an Ethernet frame
-/// less the IPv4 and UDP headers. Longer datagrams received are counted
-/// and dropped.
+/// The largest datagram the runner sends or receives by default
+/// ([`Resources`]' `DATAGRAM`): an Ethernet frame less the IPv4 and UDP
+/// headers. Longer datagrams received are counted and dropped.
 pub const MAX_DATAGRAM: usize = 1472;
 
 /// Everything a node needs beside its machine, for a `static` (like
@@ -15,6 +15,12 @@ pub const MAX_DATAGRAM: usize = 1472;
 /// sockets: the unicast socket (`PACKETS` datagrams and `BYTES` bytes each
 /// way), the socket on the group's port (receiving only) and the socket
 /// that sends to the group (sending only, from the unicast port).
+///
+/// `DATAGRAM` is the runner's send and receive buffer: the largest datagram
+/// it handles ([`MAX_DATAGRAM`] by default). A node whose members all use
+/// a smaller `mtu` can take that instead (it must be at least the `mtu`;
+/// longer datagrams received are counted in `dropped_oversized` and
+/// dropped).
 ///
 /// ```
 /// use blaze_embassy::Resources;
@@ -25,10 +31,15 @@ pub const MAX_DATAGRAM: usize = 1472;
 /// let resources: &'static mut Resources<Small, 8, 4096> = RESOURCES.init(Resources::new());
 /// # let _ = resources;
 /// ```
-pub struct Resources<M, const PACKETS: usize = 8, const BYTES: usize = 4096> {
+pub struct Resources<
+    M,
+    const PACKETS: usize = 8,
+    const BYTES: usize = 4096,
+    const DATAGRAM: usize = MAX_DATAGRAM,
+> {
     pub(crate) shared: Option<Shared<M>>,
-    pub(crate) tx: [u8; MAX_DATAGRAM],
-    pub(crate) rx: [u8; MAX_DATAGRAM],
+    pub(crate) tx: [u8; DATAGRAM],
+    pub(crate) rx: [u8; DATAGRAM],
     pub(crate) unicast: SocketBuffers<PACKETS, BYTES, PACKETS, BYTES>,
     pub(crate) group: SocketBuffers<PACKETS, BYTES, 1, 0>,
     pub(crate) group_tx: SocketBuffers<1, 0, PACKETS, BYTES>,
@@ -55,13 +66,15 @@ impl<const RP: usize, const RB: usize, const TP: usize, const TB: usize>
     }
 }
 
-impl<M, const PACKETS: usize, const BYTES: usize> Resources<M, PACKETS, BYTES> {
+impl<M, const PACKETS: usize, const BYTES: usize, const DATAGRAM: usize>
+    Resources<M, PACKETS, BYTES, DATAGRAM>
+{
     /// Empty resources (a `const fn`, for a `static`).
     pub const fn new() -> Self {
         Resources {
             shared: None,
-            tx: [0; MAX_DATAGRAM],
-            rx: [0; MAX_DATAGRAM],
+            tx: [0; DATAGRAM],
+            rx: [0; DATAGRAM],
             unicast: SocketBuffers::new(),
             group: SocketBuffers::new(),
             group_tx: SocketBuffers::new(),
@@ -69,14 +82,16 @@ impl<M, const PACKETS: usize, const BYTES: usize> Resources<M, PACKETS, BYTES> {
     }
 }
 
-impl<M, const PACKETS: usize, const BYTES: usize> Default for Resources<M, PACKETS, BYTES> {
+impl<M, const PACKETS: usize, const BYTES: usize, const DATAGRAM: usize> Default
+    for Resources<M, PACKETS, BYTES, DATAGRAM>
+{
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<M, const PACKETS: usize, const BYTES: usize> core::fmt::Debug
-    for Resources<M, PACKETS, BYTES>
+impl<M, const PACKETS: usize, const BYTES: usize, const DATAGRAM: usize> core::fmt::Debug
+    for Resources<M, PACKETS, BYTES, DATAGRAM>
 {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Resources")

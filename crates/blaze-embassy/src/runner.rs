@@ -11,7 +11,6 @@ use embassy_net::udp::{RecvError, UdpSocket};
 use embassy_net::{IpEndpoint, Stack};
 use embassy_time::Timer;
 
-use crate::resources::MAX_DATAGRAM;
 use crate::shared::Shared;
 use crate::{BindError, Blaze, Config, Resources, time};
 
@@ -38,11 +37,11 @@ const JOIN_ATTEMPTS: u32 = 50;
 /// # Errors
 ///
 /// [`BindError`] when a socket cannot be bound.
-pub fn new<'d, M: Protocol, const PACKETS: usize, const BYTES: usize>(
+pub fn new<'d, M: Protocol, const PACKETS: usize, const BYTES: usize, const DATAGRAM: usize>(
     net: Stack<'d>,
     machine: M,
     config: Config,
-    resources: &'d mut Resources<M, PACKETS, BYTES>,
+    resources: &'d mut Resources<M, PACKETS, BYTES, DATAGRAM>,
 ) -> Result<(Blaze<'d, M>, Runner<'d, M>), BindError> {
     let Resources {
         shared,
@@ -130,8 +129,8 @@ pub struct Runner<'d, M> {
     unicast: UdpSocket<'d>,
     group: UdpSocket<'d>,
     group_tx: UdpSocket<'d>,
-    tx: &'d mut [u8; MAX_DATAGRAM],
-    rx: &'d mut [u8; MAX_DATAGRAM],
+    tx: &'d mut [u8],
+    rx: &'d mut [u8],
     /// The deadline the timer was armed for.
     armed: Option<Instant>,
     /// The timer, until it fires.

@@ -33,7 +33,16 @@ use crate::view::{View, make_view_id, sort_members, view_counter};
 use crate::{Name, ViewMember};
 use blaze_wire::{Instant, MemberId};
 
-impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<M, G, S, B> {
+impl<
+    const M: usize,
+    const G: usize,
+    const S: usize,
+    const B: usize,
+    const EVENTS: usize,
+    const CONTROL: usize,
+    const CONSUMERS: usize,
+> Membership<M, G, S, B, EVENTS, CONTROL, CONSUMERS>
+{
     pub(crate) fn heartbeat_tick(&mut self) {
         for slot in 0..G {
             let Some(g) = self.group(slot) else { continue };
@@ -270,7 +279,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
         if joiners.is_empty() && g.view.same_members(&members) {
             return;
         }
-        joiners.sort_unstable_by_key(|m| (core::cmp::Reverse(m.weight), m.id));
+        crate::insertion_sort::sort_by_key(&mut joiners, |m| (core::cmp::Reverse(m.weight), m.id));
         for j in joiners {
             let mut j = j;
             j.rank = next_rank;

@@ -18,7 +18,16 @@ use crate::peer::Peer;
 use blaze_wire::{Instant, MemberId};
 use core::net::SocketAddr;
 
-impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<M, G, S, B> {
+impl<
+    const M: usize,
+    const G: usize,
+    const S: usize,
+    const B: usize,
+    const EVENTS: usize,
+    const CONTROL: usize,
+    const CONSUMERS: usize,
+> Membership<M, G, S, B, EVENTS, CONTROL, CONSUMERS>
+{
     /// Records evidence that `id` is alive. Returns false when the frame
     /// must be dropped (stale, or no room for a new member).
     pub(crate) fn heard(
@@ -238,7 +247,16 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
     }
 }
 
-impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<M, G, S, B> {
+impl<
+    const M: usize,
+    const G: usize,
+    const S: usize,
+    const B: usize,
+    const EVENTS: usize,
+    const CONTROL: usize,
+    const CONSUMERS: usize,
+> Membership<M, G, S, B, EVENTS, CONTROL, CONSUMERS>
+{
     /// Another member suspects this one: refute with heartbeats in every
     /// group at once.
     pub(crate) fn on_suspect(&mut self, s: Suspect) {

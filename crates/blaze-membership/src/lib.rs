@@ -96,13 +96,15 @@ mod view;
 pub use view::{View, ViewMember};
 mod membership;
 pub use membership::{
-    EVENT_CAPACITY, Identity, MAX_CONSUMERS, MAX_SUBSCRIPTIONS, MemberInfo, Membership,
+    CONTROL_CAPACITY, EVENT_CAPACITY, Identity, MAX_CONSUMERS, MAX_SUBSCRIPTIONS, MemberInfo,
+    Membership,
 };
 
 mod coordinator;
 mod detector;
 mod frames;
 mod group;
+mod insertion_sort;
 mod messaging;
 mod peer;
 mod pool;

@@ -18,7 +18,7 @@ use core::net::SocketAddr;
 /// Capacity of the event queue.
 pub const EVENT_CAPACITY: usize = 128;
 /// Capacity of the queue of pending small control frames (probes, acks).
-pub(crate) const CONTROL_CAPACITY: usize = 64;
+pub const CONTROL_CAPACITY: usize = 64;
 /// Most queue subscriptions of this member.
 pub const MAX_SUBSCRIPTIONS: usize = 8;
 /// Most queue consumers a coordinator tracks.
@@ -168,7 +168,16 @@ const TIMERS: usize = 4;
 /// Capacities: `M` known members, `G` groups this member can be in, `S`
 /// message storage slots of `B` payload bytes each (outgoing messages
 /// awaiting acks, received messages awaiting [`poll_event`](Self::poll_event),
-/// queue messages held by a coordinator or a producer, pending requests).
+/// queue messages held by a coordinator or a producer, pending requests);
+/// and, with defaults, `EVENTS` events waiting for
+/// [`poll_event`](Self::poll_event) ([`EVENT_CAPACITY`]; more are dropped
+/// and counted in [`Stats::events_dropped`](crate::Stats::events_dropped)),
+/// `CONTROL` small control frames (probes, suspicions, acks) waiting for
+/// [`poll_transmit`](Self::poll_transmit) ([`CONTROL_CAPACITY`]; counted in
+/// [`Stats::control_dropped`](crate::Stats::control_dropped)) and
+/// `CONSUMERS` queue consumers a coordinator tracks ([`MAX_CONSUMERS`]).
+/// Together these are about 17 KB on a 64-bit host at the defaults; a
+/// small member picks them smaller.
 ///
 /// - **Getters**: [`id`](Self::id), [`view`](Self::view),
 ///   [`member`](Self::member), [`stats`](Self::stats), …
@@ -209,7 +218,15 @@ const TIMERS: usize = 4;
 /// assert!(matches!(m.poll_event(now), Some(Event::ViewInstalled { members: 1, .. })));
 /// ```
 #[derive(Debug)]
-pub struct Membership<const M: usize, const G: usize, const S: usize, const B: usize> {
+pub struct Membership<
+    const M: usize,
+    const G: usize,
+    const S: usize,
+    const B: usize,
+    const EVENTS: usize = EVENT_CAPACITY,
+    const CONTROL: usize = CONTROL_CAPACITY,
+    const CONSUMERS: usize = MAX_CONSUMERS,
+> {
     pub(crate) config: Config,
     pub(crate) me: Identity,
     pub(crate) rng: Rng,
@@ -219,9 +236,9 @@ pub struct Membership<const M: usize, const G: usize, const S: usize, const B: u
     pub(crate) pending: heapless::Vec<Pending, S>,
     pub(crate) timed_out: heapless::Deque<u64, 32>,
     pub(crate) subscriptions: heapless::Vec<(usize, Name), MAX_SUBSCRIPTIONS>,
-    pub(crate) consumers: heapless::Vec<Consumer, MAX_CONSUMERS>,
-    pub(crate) events: heapless::Deque<Record, EVENT_CAPACITY>,
-    pub(crate) control: heapless::Deque<Control, CONTROL_CAPACITY>,
+    pub(crate) consumers: heapless::Vec<Consumer, CONSUMERS>,
+    pub(crate) events: heapless::Deque<Record, EVENTS>,
+    pub(crate) control: heapless::Deque<Control, CONTROL>,
     /// Per seed, per group slot: pending frames (`DUE_*` bits).
     pub(crate) seed_due: [[u8; G]; MAX_SEEDS],
     pub(crate) timers: [Option<Instant>; TIMERS],
@@ -235,7 +252,16 @@ pub struct Membership<const M: usize, const G: usize, const S: usize, const B: u
     pub(crate) stats: Stats,
 }
 
-impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<M, G, S, B> {
+impl<
+    const M: usize,
+    const G: usize,
+    const S: usize,
+    const B: usize,
+    const EVENTS: usize,
+    const CONTROL: usize,
+    const CONSUMERS: usize,
+> Membership<M, G, S, B, EVENTS, CONTROL, CONSUMERS>
+{
     /// A member with no group yet. `rng` is the only randomness used
     /// (probe helper choice, `request_any` target choice).
     pub fn new(config: Config, me: Identity, rng: Rng) -> Result<Self, ConfigError> {

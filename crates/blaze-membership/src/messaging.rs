@@ -25,7 +25,16 @@ use core::net::SocketAddr;
 /// Why an inbound message was not accepted (it will be retransmitted).
 pub(crate) struct NoStorage;
 
-impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<M, G, S, B> {
+impl<
+    const M: usize,
+    const G: usize,
+    const S: usize,
+    const B: usize,
+    const EVENTS: usize,
+    const CONTROL: usize,
+    const CONSUMERS: usize,
+> Membership<M, G, S, B, EVENTS, CONTROL, CONSUMERS>
+{
     /// Sends `payload` to `to`, reliably and in order with the other
     /// messages to `to`. It arrives as [`Event::Message`](crate::Event::Message).
     pub fn send(&mut self, now: Instant, to: MemberId, payload: &[u8]) -> Result<(), SendError> {
@@ -447,7 +456,7 @@ impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<
                 _ => None,
             })
             .collect();
-        pending.sort_unstable();
+        crate::insertion_sort::sort_by_key(&mut pending, |&entry| entry);
         let mut next = 1;
         for (_, i) in pending {
             if let Some(SlotState::Outgoing {

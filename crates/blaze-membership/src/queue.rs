@@ -31,7 +31,16 @@ use crate::pool::{Header, Inbound, QueueState, SlotState, alloc};
 use crate::{Delivery, Name, SendError};
 use blaze_wire::{GroupId, Instant, MemberId, QueueOp};
 
-impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<M, G, S, B> {
+impl<
+    const M: usize,
+    const G: usize,
+    const S: usize,
+    const B: usize,
+    const EVENTS: usize,
+    const CONTROL: usize,
+    const CONSUMERS: usize,
+> Membership<M, G, S, B, EVENTS, CONTROL, CONSUMERS>
+{
     /// Consumes queue `queue` of `group` from this member.
     pub fn subscribe(
         &mut self,

@@ -7,7 +7,16 @@ use crate::membership::{Control, Membership};
 use blaze_wire::{GroupId, Instant, MemberId};
 use core::net::SocketAddr;
 
-impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<M, G, S, B> {
+impl<
+    const M: usize,
+    const G: usize,
+    const S: usize,
+    const B: usize,
+    const EVENTS: usize,
+    const CONTROL: usize,
+    const CONSUMERS: usize,
+> Membership<M, G, S, B, EVENTS, CONTROL, CONSUMERS>
+{
     /// A datagram arrived from `from`. Malformed, stale or foreign input is
     /// counted in [`stats`](Self::stats) and dropped.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {

@@ -9,7 +9,16 @@ use crate::peer::{DUE_HEARTBEAT, DUE_JOIN, DUE_LEAVE, DUE_VIEW};
 use crate::pool::SlotState;
 use blaze_wire::{Destination, GroupId, Instant, Transmit};
 
-impl<const M: usize, const G: usize, const S: usize, const B: usize> Membership<M, G, S, B> {
+impl<
+    const M: usize,
+    const G: usize,
+    const S: usize,
+    const B: usize,
+    const EVENTS: usize,
+    const CONTROL: usize,
+    const CONSUMERS: usize,
+> Membership<M, G, S, B, EVENTS, CONTROL, CONSUMERS>
+{
     /// Writes the next datagram into `buf` and says where it goes. Call
     /// until `None` after every input or command.
     #[must_use]

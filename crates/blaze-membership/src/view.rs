@@ -104,7 +104,7 @@ pub(crate) fn make_view_id(counter: u64, issuer: MemberId, incarnation: u64) -> 
 
 /// Sorts members into coordinator order.
 pub(crate) fn sort_members(members: &mut [ViewMember]) {
-    members.sort_unstable_by_key(ViewMember::key);
+    crate::insertion_sort::sort_by_key(members, ViewMember::key);
 }
 
 #[cfg(test)]

@@ -126,6 +126,7 @@ impl GroupBuffers<'_> {
         !b.send_index.is_empty()
             && b.send_bytes.len() >= config.nack.fragment_size()
             && b.recv_bytes.len() >= Self::recv_bytes_needed(config, peers, window)
+            && b.recv_slots.len() >= Buffers::recv_slots_needed(peers, window)
     }
 }
 

@@ -106,7 +106,7 @@ pub use blaze_map::{
     Change, ChangeKind, EntryRef, LockInfo, LockLostReason, RequestId, WriteError, WriteOptions,
 };
 pub use blaze_membership::{Delivery, Metadata, Name, SendError as MessageError};
-pub use blaze_proto_nack::{Buffers, CutReason, FecBuffers, FecConfig, SendSlot};
+pub use blaze_proto_nack::{Buffers, CutReason, FecBuffers, FecConfig, RxSlot, SendSlot};
 #[cfg(feature = "total-order")]
 pub use blaze_proto_totem::{Config as TotemConfig, ConfigurationKind};
 /// Re-exported from `blaze-wire` for implementers of [`Protocol`].

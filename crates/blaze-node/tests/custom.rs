@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use blaze_node::{
     Buffers, Config, CustomError, CustomProtocol, Destination, Duration, Event, GroupBuffers,
     GroupId, Identity, Instant, MemberId, Metadata, Name, Node, Protocol, PublishError, Qos,
-    SendSlot, Transmit,
+    RxSlot, SendSlot, Transmit,
 };
 use blaze_wire::{Body, DataBatch, DataMessage, Frame, Message, Qos as WireQos, Repeated, VERSION};
 
@@ -123,6 +123,7 @@ fn node(i: u8) -> Box<CustomNode> {
         send_index: Vec::leak(vec![SendSlot::EMPTY; 16]),
         send_bytes: Vec::leak(vec![0u8; 16 * 1024]),
         recv_bytes: Vec::leak(vec![0u8; need]),
+        recv_slots: Vec::leak(vec![RxSlot::EMPTY; 4 * 8]),
         reassembly: &mut [],
     };
     let me = Identity {

@@ -159,9 +159,13 @@ pub enum ConfigError {
     /// and send bytes at least one entry and one fragment), or
     /// `set_config` would change the receive rings' size.
     Buffers,
+    /// The receive window entries (`recv_slots`) are fewer than
+    /// `PEERS * W`.
+    RecvSlots,
     /// The FEC shape is invalid (`k` zero, `k + max_parity > 255`,
     /// `min_parity <= parity <= max_parity` violated, or no room left in
-    /// a datagram for the parity header).
+    /// a datagram for the parity header), or this build has no FEC (the
+    /// `fec` feature is off).
     Fec,
 }
 
@@ -174,6 +178,7 @@ impl fmt::Display for ConfigError {
             ConfigError::Burst => "burst smaller than mtu",
             ConfigError::FlowWindow => "flow window larger than the receive window",
             ConfigError::Buffers => "buffers too small for the configuration",
+            ConfigError::RecvSlots => "fewer receive window entries than PEERS * W",
             ConfigError::Fec => "invalid FEC shape",
         })
     }
@@ -265,6 +270,16 @@ impl Config {
         self.mtu.get() as usize - FRAME_OVERHEAD
     }
 
+    /// The FEC shape of the local stream, when this build has FEC (the
+    /// `fec` feature): without it, every FEC path folds away.
+    pub(crate) const fn fec_shape(&self) -> Option<FecConfig> {
+        if cfg!(feature = "fec") {
+            self.reliability.fec()
+        } else {
+            None
+        }
+    }
+
     /// Bytes of a receiver's ring per remote stream:
     /// [`recv_window_bytes`](Self::recv_window_bytes), and at least four
     /// fragments.
@@ -326,6 +341,9 @@ impl Config {
             return Err(ConfigError::Burst);
         }
         if let Reliability::ReliableFec(f) = self.reliability {
+            if !cfg!(feature = "fec") {
+                return Err(ConfigError::Fec);
+            }
             f.validate()?;
             if self.send_fragment_size() < 32 {
                 return Err(ConfigError::Fec);

@@ -59,6 +59,12 @@
 //!
 //! - `log` / `defmt`: logging and `defmt::Format` derives (mutually
 //!   exclusive).
+//! - `fec` (default): "reliable + FEC" streams. Without it no FEC code
+//!   is linked: a [`Reliability::ReliableFec`] configuration is refused
+//!   with [`ConfigError::Fec`], parity frames are dropped (counted in
+//!   [`FecStats::parity_dropped`]) and NACKs of other members' FEC streams
+//!   ask for plain retransmission. The FEC types stay, so code naming them
+//!   builds either way.
 //! - `simd`: run-time detected SIMD kernels for the FEC arithmetic
 //!   (`blaze-fec/std`, x86_64; needs `std`).
 #![no_std]
@@ -95,6 +101,7 @@ mod gaps;
 pub use gaps::{Gaps, GapsFull, Missing};
 mod peer;
 mod receiver;
+pub use receiver::RxSlot;
 mod rtt;
 pub use rtt::RttEstimator;
 mod send_window;

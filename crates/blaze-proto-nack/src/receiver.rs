@@ -16,8 +16,13 @@ pub(crate) const HOLES: usize = 32;
 /// Longest NACK retry back-off, as a power of two of the retry timeout.
 const MAX_RETRY_SHIFT: u32 = 6;
 
-#[derive(Debug, Clone, Copy, Default)]
-struct RxSlot {
+/// One entry of a remote stream's receive window: where a received
+/// message (or fragment) lies in the stream's ring of receive bytes. The
+/// caller provides a slice of these, `PEERS * W` for an
+/// `Endpoint<PEERS, W>` ([`Buffers::recv_slots_needed`](crate::Buffers::recv_slots_needed)),
+/// e.g. `[RxSlot::EMPTY; 4 * 8]`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RxSlot {
     /// Where the record starts in the stream's ring, as a position in the
     /// ring's byte stream (the offset is `pos % ring length`).
     pos: u64,
@@ -28,6 +33,18 @@ struct RxSlot {
     fragment_index: u32,
     fragment_count: u32,
     total_len: u64,
+}
+
+impl RxSlot {
+    /// An unused entry.
+    pub const EMPTY: RxSlot = RxSlot {
+        pos: 0,
+        len: 0,
+        topic_len: 0,
+        fragment_index: 0,
+        fragment_count: 0,
+        total_len: 0,
+    };
 }
 
 /// A message being reassembled (or discarded, when it cannot be).
@@ -102,7 +119,6 @@ pub(crate) struct Receiver<const W: usize> {
     pub(crate) next: Seq,
     first: usize,
     gaps: Gaps<HOLES>,
-    slots: [RxSlot; W],
     /// One past the highest sequence number known to exist.
     pub(crate) high_end: Seq,
     /// The sender no longer holds anything below this.
@@ -156,7 +172,6 @@ impl<const W: usize> Receiver<W> {
             next,
             first: 0,
             gaps: Gaps::new(),
-            slots: [RxSlot::default(); W],
             high_end: next,
             give_up_below: next,
             nack_at: None,
@@ -212,7 +227,12 @@ impl<const W: usize> Receiver<W> {
     /// slot and its bytes in the ring have not been reused (for rebuilding
     /// an FEC block). A slot reused by an unrecoverable skip is not
     /// detected here: the block CRC is.
-    pub(crate) fn held_msg<'r>(&self, seq: Seq, region: &'r [u8]) -> Option<MsgIn<'r>> {
+    pub(crate) fn held_msg<'r>(
+        &self,
+        seq: Seq,
+        region: &'r [u8],
+        slots: &[RxSlot],
+    ) -> Option<MsgIn<'r>> {
         let idx = if seq < self.next {
             let back = u64::try_from(self.next.distance_from(seq)).ok()?;
             if back > W as u64 || self.gaps.contains(W as u64 - back) {
@@ -226,7 +246,7 @@ impl<const W: usize> Receiver<W> {
             }
             self.slot_index(off)
         };
-        let slot = self.slots.get(idx)?;
+        let slot = slots.get(idx)?;
         let cap = region.len() as u64;
         // Bytes written since the record was stored may have reached it.
         if self.head_pos > slot.pos.saturating_add(cap) {
@@ -261,12 +281,14 @@ impl<const W: usize> Receiver<W> {
         }
     }
 
-    /// Stores one received message; `region` is this stream's slot bytes.
+    /// Stores one received message; `region` is this stream's ring of
+    /// bytes and `slots` its `W` window entries.
     pub(crate) fn store(
         &mut self,
         seq: Seq,
         msg: &MsgIn<'_>,
         region: &mut [u8],
+        slots: &mut [RxSlot],
         fragment: usize,
     ) -> Stored {
         self.saw_end(seq.next());
@@ -304,7 +326,7 @@ impl<const W: usize> Receiver<W> {
         // filled (and delivery go on) however full the ring is.
         let reserve = if off == 0 { 0 } else { 2 * fragment as u64 };
         let cap = region.len() as u64;
-        let pos = match self.allocate(cap, len, reserve) {
+        let pos = match self.allocate(slots, cap, len, reserve) {
             Some(pos) => pos,
             None if off == 0 => {
                 // Records delivered out of their arrival order left the
@@ -314,7 +336,7 @@ impl<const W: usize> Receiver<W> {
                 self.gaps.clear();
                 self.tail_pos = self.head_pos;
                 self.nacked_until = self.next;
-                match self.allocate(cap, len, 0) {
+                match self.allocate(slots, cap, len, 0) {
                     Some(pos) => pos,
                     None => return Stored::Dropped,
                 }
@@ -336,7 +358,7 @@ impl<const W: usize> Receiver<W> {
             t.copy_from_slice(topic);
             p.copy_from_slice(msg.payload);
         }
-        if let Some(slot) = self.slots.get_mut(idx) {
+        if let Some(slot) = slots.get_mut(idx) {
             *slot = RxSlot {
                 pos,
                 len: msg.payload.len() as u32,
@@ -351,7 +373,7 @@ impl<const W: usize> Receiver<W> {
 
     /// The ring position for a `len`-byte record that leaves `reserve`
     /// bytes free, if there is room (the head is not moved).
-    fn allocate(&mut self, cap: u64, len: u64, reserve: u64) -> Option<u64> {
+    fn allocate(&mut self, slots: &[RxSlot], cap: u64, len: u64, reserve: u64) -> Option<u64> {
         let fits = |tail: u64, head: u64| {
             let (start, end) = ring_place(cap, head, len);
             (end - tail + reserve <= cap).then_some(start)
@@ -359,17 +381,17 @@ impl<const W: usize> Receiver<W> {
         if let Some(start) = fits(self.tail_pos, self.head_pos) {
             return Some(start);
         }
-        self.refresh_tail();
+        self.refresh_tail(slots);
         fits(self.tail_pos, self.head_pos)
     }
 
     /// Moves the tail to the oldest record still held (or to the head when
     /// nothing is).
-    fn refresh_tail(&mut self) {
+    fn refresh_tail(&mut self, slots: &[RxSlot]) {
         let mut tail = self.head_pos;
         for (s, e) in self.gaps.runs() {
             for off in s..e {
-                if let Some(slot) = self.slots.get(self.slot_index(off)) {
+                if let Some(slot) = slots.get(self.slot_index(off)) {
                     tail = tail.min(slot.pos);
                 }
             }
@@ -698,6 +720,7 @@ impl<const W: usize> Receiver<W> {
     pub(crate) fn step(
         &mut self,
         region: &[u8],
+        slots: &[RxSlot],
         buf: &mut ReasmBuf<'_>,
         me: usize,
         max_len: u64,
@@ -725,7 +748,7 @@ impl<const W: usize> Receiver<W> {
                 return Step::Stalled;
             }
             let idx = self.first;
-            let slot = self.slots.get(idx).copied().unwrap_or_default();
+            let slot = slots.get(idx).copied().unwrap_or_default();
             let seq = self.next;
             let tl = usize::from(slot.topic_len);
             let off = (slot.pos % (region.len() as u64).max(1)) as usize + tl;
@@ -872,16 +895,17 @@ mod tests {
         let rtt = RttEstimator::new(cfg.initial_rtt);
         let mut rng = Rng::new(1);
         let mut region = [0u8; 4 * 16];
+        let mut slots = [RxSlot::EMPTY; 4];
         let mut r: Receiver<4> = Receiver::new(0, true, Seq::new(10));
         let t0 = Instant::from_micros(100);
-        r.store(Seq::new(12), &msg(b"c"), &mut region, 16);
+        r.store(Seq::new(12), &msg(b"c"), &mut region, &mut slots, 16);
         r.schedule_nack(t0, &rtt, &cfg, &mut rng);
         assert!(r.nack_armed());
         r.overheard_nack(t0, &rtt, &cfg, [(10u64, 11u64)].into_iter());
         assert!(!r.nack_armed());
         assert_eq!(r.stats.nacks_suppressed, 1);
         // A partial overheard NACK does not suppress.
-        r.store(Seq::new(14), &msg(b"e"), &mut region, 16);
+        r.store(Seq::new(14), &msg(b"e"), &mut region, &mut slots, 16);
         r.schedule_nack(t0, &rtt, &cfg, &mut rng);
         r.overheard_nack(t0, &rtt, &cfg, [(10u64, 11u64)].into_iter());
         assert!(r.nack_armed());
@@ -898,18 +922,19 @@ mod tests {
             topic: [0; MAX_TOPIC_LEN],
             topic_len: 0,
         };
+        let mut slots = [RxSlot::EMPTY; 4];
         let mut r: Receiver<4> = Receiver::new(0, true, Seq::new(0));
-        r.store(Seq::new(2), &msg(b"two"), &mut region, 16);
-        assert_eq!(r.step(&region, &mut buf, 0, 64), Step::Stalled);
+        r.store(Seq::new(2), &msg(b"two"), &mut region, &mut slots, 16);
+        assert_eq!(r.step(&region, &slots, &mut buf, 0, 64), Step::Stalled);
         r.saw_window_start(Seq::new(2));
         assert_eq!(
-            r.step(&region, &mut buf, 0, 64),
+            r.step(&region, &slots, &mut buf, 0, 64),
             Step::Lost {
                 from: Seq::new(0),
                 to: Seq::new(1)
             }
         );
-        let s = r.step(&region, &mut buf, 0, 64);
+        let s = r.step(&region, &slots, &mut buf, 0, 64);
         assert_eq!(
             s,
             Step::Slot {
@@ -935,6 +960,7 @@ mod tests {
             topic: [0; MAX_TOPIC_LEN],
             topic_len: 0,
         };
+        let mut slots = [RxSlot::EMPTY; 4];
         let mut r: Receiver<4> = Receiver::new(0, true, Seq::new(0));
         let f = |p: &'static [u8], i, t| MsgIn {
             topic: "",
@@ -943,11 +969,11 @@ mod tests {
             fragment_count: 3,
             total_len: t,
         };
-        r.store(Seq::new(0), &f(b"abcd", 0, 10), &mut region, 4);
-        r.store(Seq::new(1), &f(b"efgh", 1, 0), &mut region, 4);
-        assert_eq!(r.step(&region, &mut buf, 0, 64), Step::Stalled);
-        r.store(Seq::new(2), &f(b"ij", 2, 0), &mut region, 4);
-        let s = r.step(&region, &mut buf, 0, 64);
+        r.store(Seq::new(0), &f(b"abcd", 0, 10), &mut region, &mut slots, 4);
+        r.store(Seq::new(1), &f(b"efgh", 1, 0), &mut region, &mut slots, 4);
+        assert_eq!(r.step(&region, &slots, &mut buf, 0, 64), Step::Stalled);
+        r.store(Seq::new(2), &f(b"ij", 2, 0), &mut region, &mut slots, 4);
+        let s = r.step(&region, &slots, &mut buf, 0, 64);
         assert_eq!(
             s,
             Step::Reassembled {
@@ -960,9 +986,9 @@ mod tests {
         r.release(s, &mut buf, 0, Instant::ZERO, &cfg);
         assert_eq!(buf.owner, None);
         // An orphan middle fragment is reported, not delivered.
-        r.store(Seq::new(3), &f(b"zz", 1, 0), &mut region, 4);
+        r.store(Seq::new(3), &f(b"zz", 1, 0), &mut region, &mut slots, 4);
         assert_eq!(
-            r.step(&region, &mut buf, 0, 64),
+            r.step(&region, &slots, &mut buf, 0, 64),
             Step::Lost {
                 from: Seq::new(3),
                 to: Seq::new(3)
@@ -973,30 +999,31 @@ mod tests {
     #[test]
     fn ring_holds_small_records_and_keeps_room_for_the_next() {
         let mut region = [0u8; 64];
+        let mut slots = [RxSlot::EMPTY; 64];
         let mut r: Receiver<64> = Receiver::new(0, true, Seq::new(0));
         // Small records cost their size, not a fragment each.
         for i in 1..=8u64 {
             assert_eq!(
-                r.store(Seq::new(i), &msg(b"abc"), &mut region, 16),
+                r.store(Seq::new(i), &msg(b"abc"), &mut region, &mut slots, 16),
                 Stored::New
             );
         }
         // Out-of-order records leave two fragments free: more are refused.
         for i in 9..=16u64 {
-            r.store(Seq::new(i), &msg(&[7u8; 8]), &mut region, 16);
+            r.store(Seq::new(i), &msg(&[7u8; 8]), &mut region, &mut slots, 16);
         }
         assert!(r.stats.ring_full > 0);
         // The message delivery waits for always fits.
         assert_eq!(
-            r.store(Seq::new(0), &msg(&[1u8; 16]), &mut region, 16),
+            r.store(Seq::new(0), &msg(&[1u8; 16]), &mut region, &mut slots, 16),
             Stored::New
         );
         assert_eq!(
-            r.held_msg(Seq::new(0), &region).map(|m| m.payload),
+            r.held_msg(Seq::new(0), &region, &slots).map(|m| m.payload),
             Some(&[1u8; 16][..])
         );
         assert_eq!(
-            r.held_msg(Seq::new(3), &region).map(|m| m.payload),
+            r.held_msg(Seq::new(3), &region, &slots).map(|m| m.payload),
             Some(&b"abc"[..])
         );
     }

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 
 use blaze_proto_nack::{
     Buffers, Config, Endpoint, Event, FecBuffers, FecConfig, Identity, LateJoin, Reliability,
-    SendSlot,
+    RxSlot, SendSlot,
 };
 use blaze_wire::{Body, Duration, Frame, GroupId, Instant, MemberId, Message};
 use common::{Plan, Scenario, run, test_config};
@@ -110,6 +110,7 @@ struct Store {
     index: Vec<SendSlot>,
     bytes: Vec<u8>,
     recv: Vec<u8>,
+    slots: Vec<RxSlot>,
     reasm: Vec<u8>,
     scratch: Vec<u8>,
     parity: Vec<u8>,
@@ -121,6 +122,7 @@ impl Store {
             index: vec![SendSlot::EMPTY; 64],
             bytes: vec![0; 64 * 1024],
             recv: vec![0; Buffers::recv_bytes_needed(cfg, P, WIN)],
+            slots: vec![RxSlot::EMPTY; Buffers::recv_slots_needed(P, WIN)],
             reasm: vec![0; 16 * 1024],
             scratch: vec![0; FecBuffers::scratch_needed(cfg, 8)],
             parity: vec![0; 8 * FecBuffers::parity_slot_len(cfg)],
@@ -137,6 +139,7 @@ impl Store {
             send_index: &mut self.index,
             send_bytes: &mut self.bytes,
             recv_bytes: &mut self.recv,
+            recv_slots: &mut self.slots,
             reassembly: &mut self.reasm,
         };
         let fec = FecBuffers {

@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use std::num::{NonZeroU32, NonZeroU64};
 
 use blaze_proto_nack::{
-    Buffers, Config, CutReason, Endpoint, Event, Identity, LateJoin, Reliability, SendError,
-    SendSlot,
+    Buffers, Config, CutReason, Endpoint, Event, Identity, LateJoin, Reliability, RxSlot,
+    SendError, SendSlot,
 };
 use blaze_wire::{Destination, Duration, GroupId, Instant, MemberId, Rng, Seq};
 
@@ -19,6 +19,7 @@ struct Store {
     index: Vec<SendSlot>,
     bytes: Vec<u8>,
     recv: Vec<u8>,
+    recv_slots: Vec<RxSlot>,
     reasm: Vec<u8>,
 }
 
@@ -28,6 +29,7 @@ impl Store {
             index: vec![SendSlot::EMPTY; slots],
             bytes: vec![0; bytes],
             recv: vec![0; Buffers::recv_bytes_needed(cfg, P, W)],
+            recv_slots: vec![RxSlot::EMPTY; Buffers::recv_slots_needed(P, W)],
             reasm: vec![0; reasm],
         }
     }
@@ -37,6 +39,7 @@ impl Store {
             send_index: &mut self.index,
             send_bytes: &mut self.bytes,
             recv_bytes: &mut self.recv,
+            recv_slots: &mut self.recv_slots,
             reassembly: &mut self.reasm,
         }
     }

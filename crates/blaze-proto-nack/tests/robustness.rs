@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 
-use blaze_proto_nack::{Buffers, Config, Endpoint, Event, Identity, LateJoin, SendSlot};
+use blaze_proto_nack::{Buffers, Config, Endpoint, Event, Identity, LateJoin, RxSlot, SendSlot};
 use blaze_wire::{GroupId, Instant, MemberId};
 use proptest::prelude::*;
 
@@ -18,7 +18,7 @@ fn config() -> Config {
     c
 }
 
-struct Store(Vec<SendSlot>, Vec<u8>, Vec<u8>, Vec<u8>);
+struct Store(Vec<SendSlot>, Vec<u8>, Vec<u8>, Vec<u8>, Vec<RxSlot>);
 
 impl Store {
     fn new() -> Self {
@@ -28,6 +28,7 @@ impl Store {
             vec![0; 64 * 1024],
             vec![0; need],
             vec![0; 16 * 1024],
+            vec![RxSlot::EMPTY; Buffers::recv_slots_needed(P, W)],
         )
     }
 
@@ -41,6 +42,7 @@ impl Store {
             send_index: &mut self.0,
             send_bytes: &mut self.1,
             recv_bytes: &mut self.2,
+            recv_slots: &mut self.4,
             reassembly: &mut self.3,
         };
         Endpoint::new(Instant::ZERO, config(), ident, b).unwrap()

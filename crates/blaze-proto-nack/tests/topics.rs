@@ -2,12 +2,12 @@
 //! messages, and across repairs.
 
 use blaze_proto_nack::{
-    Buffers, Config, Endpoint, Event, Identity, MAX_TOPIC_LEN, SendError, SendSlot,
+    Buffers, Config, Endpoint, Event, Identity, MAX_TOPIC_LEN, RxSlot, SendError, SendSlot,
 };
 use blaze_wire::{GroupId, Instant, MemberId};
 use core::num::NonZeroU32;
 
-type Store = (Vec<SendSlot>, Vec<u8>, Vec<u8>, Vec<u8>);
+type Store = (Vec<SendSlot>, Vec<u8>, Vec<u8>, Vec<u8>, Vec<RxSlot>);
 
 fn store() -> Store {
     let need = Buffers::recv_bytes_needed(&config(), 2, 16);
@@ -16,6 +16,7 @@ fn store() -> Store {
         vec![0; 64 * 1024],
         vec![0; need],
         vec![0; 16 * 1024],
+        vec![RxSlot::EMPTY; Buffers::recv_slots_needed(2, 16)],
     )
 }
 
@@ -35,6 +36,7 @@ fn endpoint(id: u128, s: &mut Store) -> Endpoint<'_, 2, 16> {
         send_index: &mut s.0,
         send_bytes: &mut s.1,
         recv_bytes: &mut s.2,
+        recv_slots: &mut s.4,
         reassembly: &mut s.3,
     };
     Endpoint::new(Instant::ZERO, config(), identity, buffers).unwrap()

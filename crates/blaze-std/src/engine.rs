@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use blaze_node::{
     Buffers, Config, FecBuffers, GroupBuffers, Identity, Instant, MemberId, Metadata, Name,
-    NoCustom, Node, Protocol, SendSlot, TotemStorage, Transmit,
+    NoCustom, Node, Protocol, RxSlot, SendSlot, TotemStorage, Transmit,
 };
 
 use crate::ChannelConfig;
@@ -85,6 +85,10 @@ fn channel_buffers(config: &Config) -> Buffers<'static> {
         send_index: Vec::leak(vec![SendSlot::EMPTY; 2 * WINDOW]),
         send_bytes: Vec::leak(vec![0u8; SEND_BYTES]),
         recv_bytes: Vec::leak(vec![0u8; need]),
+        recv_slots: Vec::leak(vec![
+            RxSlot::EMPTY;
+            Buffers::recv_slots_needed(MAX_MEMBERS, WINDOW)
+        ]),
         reassembly: Vec::leak(vec![0u8; MAX_PAYLOAD + 4096]),
     }
 }

@@ -16,7 +16,7 @@ use std::time::Duration as StdDuration;
 
 use blaze_node::{
     Buffers, Config, Event, GroupBuffers, GroupId, Identity, MemberId, Metadata, Name,
-    PublishError, SendSlot,
+    PublishError, RxSlot, SendSlot,
 };
 use blaze_std::{
     Application, Clock, Driver, DriverConfig, MAX_PAYLOAD, SocketConfig, Sockets, StdNode,
@@ -53,7 +53,7 @@ const WARM_UP: u32 = 500;
 const GROUP: &str = "no-alloc-node";
 const TOPIC: &str = "news";
 /// [`StdNode`]'s reliable window, in messages.
-const WINDOW: usize = 64;
+const WINDOW: usize = 128;
 /// Bytes of each channel's retransmit window (as blaze-std gives it).
 const SEND_BYTES: usize = 256 * 1024;
 
@@ -71,6 +71,13 @@ fn buffers(config: &Config) -> Buffers<'static> {
         send_index: Vec::leak(vec![SendSlot::EMPTY; 2 * WINDOW]),
         send_bytes: Vec::leak(vec![0u8; SEND_BYTES]),
         recv_bytes: Vec::leak(vec![0u8; need]),
+        recv_slots: Vec::leak(vec![
+            RxSlot::EMPTY;
+            Buffers::recv_slots_needed(
+                blaze_std::MAX_MEMBERS,
+                WINDOW
+            )
+        ]),
         reassembly: Vec::leak(vec![0u8; MAX_PAYLOAD + 4096]),
     }
 }

@@ -28,7 +28,7 @@ use core::num::{NonZeroU16, NonZeroU32};
 use blaze_embassy::{Blaze, Hub, Port, Resources};
 use blaze_node::{
     Buffers, Channel, Config, Duration, Event, GroupBuffers, GroupId, Identity, MemberId, Metadata,
-    Name, NoCustom, Node, SendSlot, WriteOptions,
+    Name, NoCustom, Node, RxSlot, SendSlot, WriteOptions,
 };
 use embassy_executor::Spawner;
 use embassy_net::{Ipv4Cidr, StackResources, StaticConfigV4};
@@ -54,10 +54,37 @@ const SEND_BYTES: usize = 2048;
 /// Frames each hub port queues.
 pub const HUB_QUEUE: usize = 8;
 
+/// Membership events and control frames (probes, suspicions, acks) each
+/// member queues: its event task drains events as they come, and three
+/// peers need a few control frames at a time.
+pub const MEMBERSHIP_QUEUE: usize = 16;
+/// Queue consumers a membership coordinator tracks (the firmware uses no
+/// queues).
+pub const CONSUMERS: usize = 4;
+
 /// The node of the 4-member configuration: 1 group, 4 members, windows of
 /// 8 messages, 4 membership slots of 256 bytes, a map of 8 entries (keys
-/// up to 16 bytes, values up to 32).
-pub type FwNode = Node<'static, NoCustom, 1, PEERS, WINDOW, 4, 256, 8, 8, 16, 32>;
+/// up to 16 bytes, values up to 32), membership queues of 16.
+pub type FwNode = Node<
+    'static,
+    NoCustom,
+    1,
+    PEERS,
+    WINDOW,
+    4,
+    256,
+    8,
+    8,
+    16,
+    32,
+    MEMBERSHIP_QUEUE,
+    MEMBERSHIP_QUEUE,
+    CONSUMERS,
+>;
+/// The runner's storage: 8 datagrams and 2 KiB each way per socket, and
+/// send and receive buffers of one `MTU`-byte datagram (every member uses
+/// the same `MTU`).
+pub type FwResources = Resources<FwNode, 8, 2048, { MTU as usize }>;
 /// The hub of the image.
 pub type FwHub = Hub<MEMBERS, HUB_QUEUE>;
 /// One port of the hub.
@@ -87,6 +114,7 @@ pub struct ChannelStorage {
     send_index: [SendSlot; 2 * WINDOW],
     send_bytes: [u8; SEND_BYTES],
     recv_bytes: [u8; RECV_BYTES],
+    recv_slots: [RxSlot; PEERS * WINDOW],
 }
 
 impl Default for ChannelStorage {
@@ -102,6 +130,7 @@ impl ChannelStorage {
             send_index: [SendSlot::EMPTY; 2 * WINDOW],
             send_bytes: [0; SEND_BYTES],
             recv_bytes: [0; RECV_BYTES],
+            recv_slots: [RxSlot::EMPTY; PEERS * WINDOW],
         }
     }
 
@@ -111,6 +140,7 @@ impl ChannelStorage {
             send_index: &mut self.send_index,
             send_bytes: &mut self.send_bytes,
             recv_bytes: &mut self.recv_bytes,
+            recv_slots: &mut self.recv_slots,
             reassembly: &mut [],
         }
     }
@@ -241,7 +271,7 @@ impl Record {
 pub struct NodeStorage {
     reliable: ChannelStorage,
     best_effort: ChannelStorage,
-    resources: Resources<FwNode, 8, 2048>,
+    resources: FwResources,
     record: Record,
 }
 
@@ -591,11 +621,18 @@ pub async fn run(spawner: Spawner, report: fn(Arguments<'_>)) -> (u32, u32) {
 
     for (m, name) in all.iter().zip(["a", "b", "c"]) {
         let s = m.blaze.stats();
+        let (events_dropped, control_dropped) = m.blaze.read(|n| {
+            let ms = n.membership().stats();
+            (ms.events_dropped, ms.control_dropped)
+        });
         report(format_args!(
-            "member {name}: {} datagrams sent, {} received, {} unicast dropped (queue full), {} events",
+            "member {name}: {} datagrams sent, {} received, {} unicast dropped (queue full), \
+             {} oversized, {} events; \
+             membership queues dropped {events_dropped} events, {control_dropped} control frames",
             s.datagrams_sent,
             s.datagrams_received,
             s.dropped_queue_full,
+            s.dropped_oversized,
             m.record.seen().events
         ));
     }
@@ -617,7 +654,7 @@ pub async fn run_alone(spawner: Spawner, report: fn(Arguments<'_>)) -> (u32, u32
          (node included), embassy-net stack resources {} B; hub (link buffers) {} B",
         core::mem::size_of::<FwNode>(),
         core::mem::size_of::<ChannelStorage>(),
-        core::mem::size_of::<Resources<FwNode, 8, 2048>>(),
+        core::mem::size_of::<FwResources>(),
         core::mem::size_of::<StackResources<3>>(),
         core::mem::size_of::<FwHub>(),
     ));

@@ -34,7 +34,10 @@ impl<
     const L: usize,
     const K: usize,
     const V: usize,
-> Node<'a, C, G, P, W, S, B, E, L, K, V>
+    const EVENTS: usize,
+    const CONTROL: usize,
+    const CONSUMERS: usize,
+> Node<'a, C, G, P, W, S, B, E, L, K, V, EVENTS, CONTROL, CONSUMERS>
 {
     /// Joins the group `name`: membership starts joining, and the group's
     /// channels and map open in a free slot. Views arrive as events.
@@ -227,18 +230,18 @@ impl<
     ///
     /// ```
     /// use blaze_node::{Buffers, Config, Event, GroupBuffers, Identity, Metadata, Name, Node};
-    /// use blaze_node::{Protocol, Qos, SendSlot, TotemStorage};
+    /// use blaze_node::{Protocol, Qos, RxSlot, SendSlot, TotemStorage};
     /// use blaze_wire::{Instant, MemberId};
     ///
     /// let mut config = Config::lan();
     /// config.nack.flow_window = core::num::NonZeroU32::new(8).unwrap();
     /// let need = GroupBuffers::recv_bytes_needed(&config, 4, 8);
-    /// let mut store = [(vec![SendSlot::EMPTY; 8], vec![0u8; 8192], vec![0u8; need]),
-    ///                  (vec![SendSlot::EMPTY; 8], vec![0u8; 8192], vec![0u8; need])];
+    /// let mut store = [(vec![SendSlot::EMPTY; 8], vec![0u8; 8192], vec![0u8; need], [RxSlot::EMPTY; 4 * 8]),
+    ///                  (vec![SendSlot::EMPTY; 8], vec![0u8; 8192], vec![0u8; need], [RxSlot::EMPTY; 4 * 8])];
     /// let [r, b] = &mut store;
     /// let buffers = [GroupBuffers {
-    ///     reliable: Buffers { send_index: &mut r.0, send_bytes: &mut r.1, recv_bytes: &mut r.2, reassembly: &mut [] },
-    ///     best_effort: Buffers { send_index: &mut b.0, send_bytes: &mut b.1, recv_bytes: &mut b.2, reassembly: &mut [] },
+    ///     reliable: Buffers { send_index: &mut r.0, send_bytes: &mut r.1, recv_bytes: &mut r.2, recv_slots: &mut r.3, reassembly: &mut [] },
+    ///     best_effort: Buffers { send_index: &mut b.0, send_bytes: &mut b.1, recv_bytes: &mut b.2, recv_slots: &mut b.3, reassembly: &mut [] },
     /// }];
     /// let me = Identity { id: MemberId::from_u128(1), name: Name::new("ann").unwrap(),
     ///                     metadata: Metadata::default(), incarnation: 0, seed: 7 };

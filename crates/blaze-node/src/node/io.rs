@@ -47,7 +47,10 @@ impl<
     const L: usize,
     const K: usize,
     const V: usize,
-> Node<'a, C, G, P, W, S, B, E, L, K, V>
+    const EVENTS: usize,
+    const CONTROL: usize,
+    const CONSUMERS: usize,
+> Node<'a, C, G, P, W, S, B, E, L, K, V, EVENTS, CONTROL, CONSUMERS>
 {
     /// Notes the time of an input (time never goes back).
     pub(super) fn advance(&mut self, now: Instant) {
@@ -428,7 +431,10 @@ impl<
     const L: usize,
     const K: usize,
     const V: usize,
-> Protocol for Node<'a, C, G, P, W, S, B, E, L, K, V>
+    const EVENTS: usize,
+    const CONTROL: usize,
+    const CONSUMERS: usize,
+> Protocol for Node<'a, C, G, P, W, S, B, E, L, K, V, EVENTS, CONTROL, CONSUMERS>
 {
     type Event<'e>
         = Event<'e, C::Event<'e>>

@@ -18,7 +18,10 @@ impl<
     const L: usize,
     const K: usize,
     const V: usize,
-> Node<'a, C, G, P, W, S, B, E, L, K, V>
+    const EVENTS: usize,
+    const CONTROL: usize,
+    const CONSUMERS: usize,
+> Node<'a, C, G, P, W, S, B, E, L, K, V, EVENTS, CONTROL, CONSUMERS>
 {
     /// Runs `f` on the map of `group`, then propagates its output.
     fn with_map<T>(

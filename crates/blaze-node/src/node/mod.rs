@@ -66,6 +66,13 @@ use crate::{
 /// - `S` membership storage slots of `B` bytes (point-to-point messages,
 ///   requests, replies and queue messages must fit `B`).
 /// - `E` map entries, `L` map log length, `K` key and `V` value bytes.
+/// - `EVENTS` membership events waiting for [`poll_event`](Protocol::poll_event),
+///   `CONTROL` membership control frames (probes, suspicions, acks)
+///   waiting for [`poll_transmit`](Protocol::poll_transmit) and
+///   `CONSUMERS` queue consumers a coordinator tracks: `blaze-membership`'s
+///   capacities ([`Membership`](blaze_membership::Membership)), by default
+///   128, 64 and 32 (about 17 KB on a 64-bit host); a small member picks
+///   them smaller.
 ///
 /// `C` is the user's protocol for [`Qos::Custom`] topics ([`NoCustom`] by
 /// default).
@@ -73,17 +80,17 @@ use crate::{
 /// # Example
 ///
 /// ```
-/// use blaze_node::{Config, GroupBuffers, Identity, Name, Metadata, Node, Protocol, SendSlot, Buffers};
+/// use blaze_node::{Config, GroupBuffers, Identity, Name, Metadata, Node, Protocol, RxSlot, SendSlot, Buffers};
 /// use blaze_wire::{Instant, MemberId};
 ///
 /// let config = Config::lan();
 /// let need = GroupBuffers::recv_bytes_needed(&config, 4, 8);
-/// let mut store = [(vec![SendSlot::EMPTY; 8], vec![0u8; 8192], vec![0u8; need]),
-///                  (vec![SendSlot::EMPTY; 8], vec![0u8; 8192], vec![0u8; need])];
+/// let mut store = [(vec![SendSlot::EMPTY; 8], vec![0u8; 8192], vec![0u8; need], [RxSlot::EMPTY; 4 * 8]),
+///                  (vec![SendSlot::EMPTY; 8], vec![0u8; 8192], vec![0u8; need], [RxSlot::EMPTY; 4 * 8])];
 /// let [r, b] = &mut store;
 /// let buffers = [GroupBuffers {
-///     reliable: Buffers { send_index: &mut r.0, send_bytes: &mut r.1, recv_bytes: &mut r.2, reassembly: &mut [] },
-///     best_effort: Buffers { send_index: &mut b.0, send_bytes: &mut b.1, recv_bytes: &mut b.2, reassembly: &mut [] },
+///     reliable: Buffers { send_index: &mut r.0, send_bytes: &mut r.1, recv_bytes: &mut r.2, recv_slots: &mut r.3, reassembly: &mut [] },
+///     best_effort: Buffers { send_index: &mut b.0, send_bytes: &mut b.1, recv_bytes: &mut b.2, recv_slots: &mut b.3, reassembly: &mut [] },
 /// }];
 /// let me = Identity { id: MemberId::from_u128(1), name: Name::new("ann").unwrap(),
 ///                     metadata: Metadata::default(), incarnation: 0, seed: 7 };
@@ -115,6 +122,9 @@ pub struct Node<
     const L: usize = 64,
     const K: usize = 64,
     const V: usize = 256,
+    const EVENTS: usize = { blaze_membership::EVENT_CAPACITY },
+    const CONTROL: usize = { blaze_membership::CONTROL_CAPACITY },
+    const CONSUMERS: usize = { blaze_membership::MAX_CONSUMERS },
 > {
     config: Config,
     me: MemberId,
@@ -122,7 +132,7 @@ pub struct Node<
     /// those of earlier incarnations.
     incarnation: u64,
     rng: Rng,
-    membership: Membership<P, G, S, B>,
+    membership: Membership<P, G, S, B, EVENTS, CONTROL, CONSUMERS>,
     slots: [Slot<'a, C, P, W, E, L, K, V>; G],
     topics: Topics,
     stats: Stats,
@@ -150,7 +160,10 @@ impl<
     const L: usize,
     const K: usize,
     const V: usize,
-> Node<'a, C, G, P, W, S, B, E, L, K, V>
+    const EVENTS: usize,
+    const CONTROL: usize,
+    const CONSUMERS: usize,
+> Node<'a, C, G, P, W, S, B, E, L, K, V, EVENTS, CONTROL, CONSUMERS>
 {
     /// A node that is in no group yet, with one [`GroupBuffers`] per group
     /// slot.
@@ -190,7 +203,7 @@ impl<
         config: &Config,
         identity: Identity,
         buffers: &[GroupBuffers<'a>; G],
-    ) -> Result<(Rng, Membership<P, G, S, B>), ConfigError> {
+    ) -> Result<(Rng, Membership<P, G, S, B, EVENTS, CONTROL, CONSUMERS>), ConfigError> {
         config.nack.validate().map_err(ConfigError::Nack)?;
         if config.nack.flow_window.get() as usize > W {
             return Err(ConfigError::Nack(blaze_proto_nack::ConfigError::FlowWindow));
@@ -226,18 +239,18 @@ impl<
     ///
     /// ```
     /// use core::mem::MaybeUninit;
-    /// use blaze_node::{Config, GroupBuffers, Identity, Name, Metadata, Node, SendSlot, Buffers};
+    /// use blaze_node::{Config, GroupBuffers, Identity, Name, Metadata, Node, RxSlot, SendSlot, Buffers};
     /// use blaze_wire::{Instant, MemberId};
     ///
     /// let mut config = Config::lan();
     /// config.nack.flow_window = core::num::NonZeroU32::new(8).unwrap();
     /// let need = GroupBuffers::recv_bytes_needed(&config, 4, 8);
-    /// let mut store = [(vec![SendSlot::EMPTY; 8], vec![0u8; 8192], vec![0u8; need]),
-    ///                  (vec![SendSlot::EMPTY; 8], vec![0u8; 8192], vec![0u8; need])];
+    /// let mut store = [(vec![SendSlot::EMPTY; 8], vec![0u8; 8192], vec![0u8; need], [RxSlot::EMPTY; 4 * 8]),
+    ///                  (vec![SendSlot::EMPTY; 8], vec![0u8; 8192], vec![0u8; need], [RxSlot::EMPTY; 4 * 8])];
     /// let [r, b] = &mut store;
     /// let buffers = [GroupBuffers {
-    ///     reliable: Buffers { send_index: &mut r.0, send_bytes: &mut r.1, recv_bytes: &mut r.2, reassembly: &mut [] },
-    ///     best_effort: Buffers { send_index: &mut b.0, send_bytes: &mut b.1, recv_bytes: &mut b.2, reassembly: &mut [] },
+    ///     reliable: Buffers { send_index: &mut r.0, send_bytes: &mut r.1, recv_bytes: &mut r.2, recv_slots: &mut r.3, reassembly: &mut [] },
+    ///     best_effort: Buffers { send_index: &mut b.0, send_bytes: &mut b.1, recv_bytes: &mut b.2, recv_slots: &mut b.3, reassembly: &mut [] },
     /// }];
     /// let me = Identity { id: MemberId::from_u128(1), name: Name::new("ann").unwrap(),
     ///                     metadata: Metadata::default(), incarnation: 0, seed: 7 };
@@ -336,7 +349,7 @@ impl<
     }
 
     /// The membership machine (views, members, its counters).
-    pub fn membership(&self) -> &Membership<P, G, S, B> {
+    pub fn membership(&self) -> &Membership<P, G, S, B, EVENTS, CONTROL, CONSUMERS> {
         &self.membership
     }
 
@@ -403,7 +416,10 @@ impl<
     const L: usize,
     const K: usize,
     const V: usize,
-> core::fmt::Debug for Node<'_, C, G, P, W, S, B, E, L, K, V>
+    const EVENTS: usize,
+    const CONTROL: usize,
+    const CONSUMERS: usize,
+> core::fmt::Debug for Node<'_, C, G, P, W, S, B, E, L, K, V, EVENTS, CONTROL, CONSUMERS>
 {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Node")

@@ -9,7 +9,7 @@
 use blaze_node::TotemStorage;
 use blaze_node::{
     Buffers, Config, Delivery, Event, GroupBuffers, GroupId, Identity, Instant, MemberId, Metadata,
-    Name, NoCustom, Node, Protocol, Qos, SendSlot, Transmit,
+    Name, NoCustom, Node, Protocol, Qos, RxSlot, SendSlot, Transmit,
 };
 use blaze_proto_nack::{FecBuffers, FecConfig};
 use blaze_sim::{Machine, Spawn};
@@ -76,6 +76,10 @@ fn channel_buffers(config: &Config) -> Buffers<'static> {
         send_index: Vec::leak(vec![SendSlot::EMPTY; 64]),
         send_bytes: Vec::leak(vec![0u8; 64 * 1024]),
         recv_bytes: Vec::leak(vec![0u8; need]),
+        recv_slots: Vec::leak(vec![
+            RxSlot::EMPTY;
+            Buffers::recv_slots_needed(PEERS, WINDOW)
+        ]),
         reassembly: Vec::leak(vec![0u8; 16 * 1024]),
     }
 }

@@ -17,7 +17,7 @@ pub(super) struct Tally {
 impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
     /// A NACK for the local stream arrived: notes its loss report.
     pub(super) fn fec_nack_begin(&mut self, n: &NackIn<'_>) -> Tally {
-        let on = self.cfg.reliability.fec().is_some();
+        let on = self.cfg.fec_shape().is_some();
         if on {
             self.fec.encoder.report(n.loss_ppm);
         }
@@ -30,7 +30,7 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
     /// Counts a NACKed `seq` against its block; false when it is not in a
     /// block (plain retransmission).
     pub(super) fn fec_nack_seq(&mut self, t: &mut Tally, seq: Seq) -> bool {
-        let (true, Some(f)) = (t.on, self.cfg.reliability.fec()) else {
+        let (true, Some(f)) = (t.on, self.cfg.fec_shape()) else {
             return false;
         };
         let enc = &mut self.fec.encoder;
@@ -92,7 +92,7 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
 
     /// `n` data sequence numbers from `first` went out: full blocks close.
     pub(super) fn fec_sent(&mut self, first: Seq, n: usize) {
-        let Some(f) = self.cfg.reliability.fec() else {
+        let Some(f) = self.cfg.fec_shape() else {
             return;
         };
         self.fec.encoder.blocks.sent(first, n);
@@ -108,7 +108,7 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
     /// The stream went idle: the partial block closes (its parity covers
     /// the tail).
     pub(super) fn fec_idle(&mut self) {
-        let Some(f) = self.cfg.reliability.fec() else {
+        let Some(f) = self.cfg.fec_shape() else {
             return;
         };
         self.fec.encoder.close(
@@ -127,7 +127,7 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
         env: &Envelope,
         out: &mut [u8],
     ) -> Option<Transmit> {
-        self.cfg.reliability.fec()?;
+        self.cfg.fec_shape()?;
         let (pos, len, proactive) =
             self.fec
                 .encoder
@@ -189,7 +189,7 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
             return (0, 0);
         };
         match &p.rx {
-            Some(rx) if p.fec.active => (
+            Some(rx) if cfg!(feature = "fec") && p.fec.active => (
                 p.fec
                     .parity_wanted(rx, &self.fec.pool, u16::try_from(i).unwrap_or(u16::MAX)),
                 p.fec.loss_ppm(),

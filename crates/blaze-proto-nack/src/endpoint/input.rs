@@ -55,7 +55,10 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
             BodyIn::Nack(n) => self.on_nack(now, i, &n),
             BodyIn::Heartbeat(h) => self.on_heartbeat(now, i, &h),
             BodyIn::Ack(a) => self.on_ack(i, a),
-            BodyIn::Parity(p) => self.on_parity(now, i, &p),
+            BodyIn::Parity(p) if cfg!(feature = "fec") => self.on_parity(now, i, &p),
+            // A build without FEC cannot use parity: NACKs ask for plain
+            // retransmission (`parity_wanted` 0).
+            BodyIn::Parity(_) => self.fec.stats.parity_dropped += 1,
             BodyIn::Other => {}
         }
     }
@@ -90,17 +93,18 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
         rx.reliable = reliable;
         rx.stats.datagrams += 1;
         rx.saw_window_start(ws);
-        let Some(region) = self
-            .recv_bytes
-            .get_mut(i * region_len..(i + 1) * region_len)
-        else {
+        let (Some(region), Some(slots)) = (
+            self.recv_bytes
+                .get_mut(i * region_len..(i + 1) * region_len),
+            self.recv_slots.get_mut(i * W..(i + 1) * W),
+        ) else {
             return;
         };
         let high_before = rx.high_end;
         let mut originals = 0u32;
         for (k, m) in d.messages().enumerate() {
             let seq = first + k as u64;
-            let stored = rx.store(seq, &m, region, frag);
+            let stored = rx.store(seq, &m, region, slots, frag);
             // A first transmission overtaken by parity still arrived.
             if !d.repair
                 && (stored == Stored::New || stored == Stored::Duplicate && p.fec.take_rebuilt(seq))
@@ -114,7 +118,7 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
                 p.rtt.sample(sample);
             }
         }
-        p.fec.active = d.qos == QOS_RELIABLE_FEC;
+        p.fec.active = cfg!(feature = "fec") && d.qos == QOS_RELIABLE_FEC;
         if p.fec.active {
             let advance = u32::try_from(rx.high_end.distance_from(high_before)).unwrap_or(0);
             p.fec.observe(originals, advance);
@@ -126,6 +130,7 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
                     fec,
                     rtt,
                     region,
+                    slots,
                     fragment: frag,
                     peer: u16::try_from(i).unwrap_or(u16::MAX),
                     scratch_used: false,
@@ -153,10 +158,11 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
         let Some(p) = self.peers.get_mut(i).and_then(Option::as_mut) else {
             return;
         };
-        let Some(region) = self
-            .recv_bytes
-            .get_mut(i * region_len..(i + 1) * region_len)
-        else {
+        let (Some(region), Some(slots)) = (
+            self.recv_bytes
+                .get_mut(i * region_len..(i + 1) * region_len),
+            self.recv_slots.get_mut(i * W..(i + 1) * W),
+        ) else {
             return;
         };
         let Peer { rx, fec, rtt, .. } = p;
@@ -173,6 +179,7 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
             fec,
             rtt,
             region,
+            slots,
             fragment: frag,
             peer: u16::try_from(i).unwrap_or(u16::MAX),
             scratch_used: false,
@@ -353,7 +360,7 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
             if let Some(rx) = p.rx.as_mut() {
                 rx.handle_timeout(now);
                 let hold_max = self.cfg.heartbeat_interval + p.rtt.timeout(self.cfg.min_timeout);
-                if p.fec.handle_timeout(rx, now, hold_max) {
+                if cfg!(feature = "fec") && p.fec.handle_timeout(rx, now, hold_max) {
                     rx.schedule_nack(now, &p.rtt, &self.cfg, &mut self.rng);
                 }
             }

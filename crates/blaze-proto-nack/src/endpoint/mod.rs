@@ -14,7 +14,7 @@ use crate::error::{PeerTableFull, SendError};
 use crate::event::{CutReason, Event};
 use crate::fec::{Fec, FecBuffers, FecStats};
 use crate::peer::{Flow, Peer};
-use crate::receiver::{ReasmBuf, Receiver, Step};
+use crate::receiver::{ReasmBuf, Receiver, RxSlot, Step};
 use crate::rtt::RttEstimator;
 use crate::send_window::{SendSlot, SendWindow};
 use crate::stats::{RecvStats, Stats};
@@ -36,8 +36,11 @@ const QOS_RELIABLE_FEC: u32 = 2;
 ///   window can hold; a message of `n` fragments needs `n` of them.
 /// - `send_bytes`: the payload bytes of the retransmit window (at least
 ///   one fragment).
-/// - `recv_bytes`: receive slots, exactly
+/// - `recv_bytes`: the receive rings of the remote streams,
 ///   [`Buffers::recv_bytes_needed`] bytes or more.
+/// - `recv_slots`: the receive windows of the remote streams, one
+///   [`RxSlot`] per sequence number: [`Buffers::recv_slots_needed`]
+///   (`PEERS * W`) entries or more.
 /// - `reassembly`: one message being reassembled at a time (its length is
 ///   the largest fragmented message this member can receive; may be empty
 ///   when every message fits one datagram).
@@ -47,8 +50,10 @@ pub struct Buffers<'a> {
     pub send_index: &'a mut [SendSlot],
     /// Payload bytes of the retransmit window.
     pub send_bytes: &'a mut [u8],
-    /// Receive slots of every remote stream.
+    /// Receive rings of every remote stream.
     pub recv_bytes: &'a mut [u8],
+    /// Receive window entries of every remote stream.
+    pub recv_slots: &'a mut [RxSlot],
     /// The reassembly buffer.
     pub reassembly: &'a mut [u8],
 }
@@ -59,6 +64,12 @@ impl Buffers<'_> {
     /// `W` in messages (kept as a parameter for callers sizing by both).
     pub const fn recv_bytes_needed(config: &Config, peers: usize, _window: usize) -> usize {
         peers * config.recv_region_len()
+    }
+
+    /// Entries of `recv_slots` needed by an `Endpoint<PEERS, W>`:
+    /// `peers * window`.
+    pub const fn recv_slots_needed(peers: usize, window: usize) -> usize {
+        peers * window
     }
 }
 
@@ -113,20 +124,23 @@ const TIMERS: usize = 4;
 /// endpoint; its storage is reused at the next call.
 ///
 /// ```
-/// use blaze_proto_nack::{Buffers, Config, Endpoint, Event, Identity, SendSlot};
+/// use blaze_proto_nack::{Buffers, Config, Endpoint, Event, Identity, RxSlot, SendSlot};
 /// use blaze_wire::{GroupId, Instant, MemberId};
 ///
-/// fn endpoint<'a>(id: u128, store: &'a mut ([SendSlot; 16], [u8; 4096], Vec<u8>, [u8; 0])) -> Endpoint<'a, 2, 8> {
+/// type Store = ([SendSlot; 16], [u8; 4096], Vec<u8>, [RxSlot; 2 * 8]);
+/// fn endpoint<'a>(id: u128, store: &'a mut Store) -> Endpoint<'a, 2, 8> {
 ///     let mut config = Config::lan();
 ///     config.flow_window = core::num::NonZeroU32::new(8).unwrap();
 ///     let id = Identity { member: MemberId::from_u128(id), group: GroupId::from_name("g"), seed: id as u64 };
-///     let (index, bytes, recv, reasm) = store;
-///     let buffers = Buffers { send_index: index, send_bytes: bytes, recv_bytes: recv, reassembly: reasm };
+///     let (index, bytes, recv, slots) = store;
+///     let buffers = Buffers {
+///         send_index: index, send_bytes: bytes, recv_bytes: recv, recv_slots: slots, reassembly: &mut [],
+///     };
 ///     Endpoint::new(Instant::ZERO, config, id, buffers).unwrap()
 /// }
 /// let need = Buffers::recv_bytes_needed(&Config::lan(), 2, 8);
-/// let mut sa = ([SendSlot::EMPTY; 16], [0u8; 4096], vec![0u8; need], [0u8; 0]);
-/// let mut sb = ([SendSlot::EMPTY; 16], [0u8; 4096], vec![0u8; need], [0u8; 0]);
+/// let mut sa = ([SendSlot::EMPTY; 16], [0u8; 4096], vec![0u8; need], [RxSlot::EMPTY; 2 * 8]);
+/// let mut sb = ([SendSlot::EMPTY; 16], [0u8; 4096], vec![0u8; need], [RxSlot::EMPTY; 2 * 8]);
 /// let (mut a, mut b) = (endpoint(1, &mut sa), endpoint(2, &mut sb));
 /// let now = Instant::from_micros(10);
 /// // Each accepts frames only from the peers it was given.
@@ -152,6 +166,8 @@ pub struct Endpoint<'a, const PEERS: usize, const W: usize> {
     window: SendWindow<'a>,
     sent_any: bool,
     recv_bytes: &'a mut [u8],
+    /// `W` entries per peer, peer `i` at `i * W`.
+    recv_slots: &'a mut [RxSlot],
     reasm: ReasmBuf<'a>,
     peers: [Option<Peer<W>>; PEERS],
     timers: [Option<Instant>; TIMERS],
@@ -193,9 +209,12 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
     /// for plain retransmissions).
     ///
     /// ```
-    /// use blaze_proto_nack::{Buffers, Config, Endpoint, FecBuffers, FecConfig, Identity, Reliability, SendSlot};
+    /// use blaze_proto_nack::{Buffers, Config, Endpoint, FecBuffers, FecConfig, Identity, Reliability, RxSlot, SendSlot};
     /// use blaze_wire::{GroupId, Instant, MemberId};
     ///
+    /// # #[cfg(not(feature = "fec"))] fn main() {}
+    /// # #[cfg(feature = "fec")]
+    /// # fn main() -> Result<(), blaze_proto_nack::ConfigError> {
     /// let mut config = Config::lan();
     /// config.flow_window = core::num::NonZeroU32::new(16).unwrap();
     /// config.reliability = Reliability::ReliableFec(FecConfig::proactive(8, 2));
@@ -203,12 +222,16 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
     /// let mut recv = vec![0u8; Buffers::recv_bytes_needed(&config, 2, 16)];
     /// let mut scratch = vec![0u8; FecBuffers::scratch_needed(&config, 8)];
     /// let mut parity = vec![0u8; 8 * FecBuffers::parity_slot_len(&config)];
-    /// let buffers = Buffers { send_index: &mut index, send_bytes: &mut bytes, recv_bytes: &mut recv, reassembly: &mut [] };
+    /// let mut slots = [RxSlot::EMPTY; 2 * 16];
+    /// let buffers = Buffers {
+    ///     send_index: &mut index, send_bytes: &mut bytes, recv_bytes: &mut recv, recv_slots: &mut slots, reassembly: &mut [],
+    /// };
     /// let fec = FecBuffers { scratch: &mut scratch, parity: &mut parity };
     /// let id = Identity { member: MemberId::from_u128(1), group: GroupId::from_name("g"), seed: 1 };
     /// let ep: Endpoint<'_, 2, 16> = Endpoint::with_fec(Instant::ZERO, config, id, buffers, fec)?;
     /// assert_eq!(ep.fec_stats().blocks, 0);
-    /// # Ok::<(), blaze_proto_nack::ConfigError>(())
+    /// # Ok(())
+    /// # }
     /// ```
     ///
     /// # Errors
@@ -236,6 +259,9 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
         {
             return Err(ConfigError::Buffers);
         }
+        if buffers.recv_slots.len() < Buffers::recv_slots_needed(PEERS, W) {
+            return Err(ConfigError::RecvSlots);
+        }
         let mut rng = Rng::new(identity.seed);
         let start = Seq::new(rng.next_u64() >> 1);
         let mut timers = [None; TIMERS];
@@ -250,6 +276,7 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
             window: SendWindow::new(buffers.send_index, buffers.send_bytes, start),
             sent_any: false,
             recv_bytes: buffers.recv_bytes,
+            recv_slots: buffers.recv_slots,
             reasm: ReasmBuf {
                 bytes: buffers.reassembly,
                 owner: None,
@@ -291,6 +318,7 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
             send_index,
             send_bytes,
             recv_bytes: self.recv_bytes,
+            recv_slots: self.recv_slots,
             reassembly: self.reasm.bytes,
         };
         (buffers, self.fec.into_buffers())
@@ -455,6 +483,10 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
         if let Some(slot) = self.peers.get_mut(i) {
             *slot = Some(Peer::new(id, now, RttEstimator::new(self.cfg.initial_rtt)));
         }
+        // The new peer's stream starts from empty window entries.
+        if let Some(slots) = self.recv_slots.get_mut(i * W..(i + 1) * W) {
+            slots.fill(RxSlot::EMPTY);
+        }
         Some(i)
     }
 
@@ -490,7 +522,9 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
         if self.reasm.owner == Some(i) {
             self.reasm.owner = None;
         }
-        self.fec.pool.free_where(|m| usize::from(m.peer) == i);
+        if cfg!(feature = "fec") {
+            self.fec.pool.free_where(|m| usize::from(m.peer) == i);
+        }
         if let Some(slot) = self.peers.get_mut(i) {
             *slot = None;
         }
@@ -652,10 +686,13 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
                 continue;
             };
             let Some(rx) = p.rx.as_mut() else { continue };
-            let Some(region) = self.recv_bytes.get(i * region_len..(i + 1) * region_len) else {
+            let (Some(region), Some(slots)) = (
+                self.recv_bytes.get(i * region_len..(i + 1) * region_len),
+                self.recv_slots.get(i * W..(i + 1) * W),
+            ) else {
                 continue;
             };
-            let step = rx.step(region, &mut self.reasm, i, max_len);
+            let step = rx.step(region, slots, &mut self.reasm, i, max_len);
             let (sender, stream) = (p.id, rx.stream);
             match step {
                 Step::Stalled => {

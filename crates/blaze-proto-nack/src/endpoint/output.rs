@@ -154,7 +154,7 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
         DataOut {
             stream: self.cfg.stream,
             first_seq: first.raw(),
-            qos: if self.cfg.reliability.fec().is_some() {
+            qos: if self.cfg.fec_shape().is_some() {
                 QOS_RELIABLE_FEC
             } else if self.reliable() {
                 QOS_RELIABLE

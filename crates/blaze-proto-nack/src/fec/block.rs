@@ -1,13 +1,21 @@
 //! The sender's table of blocks: which sequence numbers form each block,
 //! its symbol length and CRC, and how much parity it owes.
+#![cfg_attr(
+    not(feature = "fec"),
+    allow(
+        clippy::modulo_one,
+        reason = "tables of one entry without the fec feature"
+    )
+)]
 
 use blaze_wire::{Duration, Instant, Seq};
 
 use crate::fec::FecConfig;
 
 /// Closed blocks remembered; an older block is forgotten (its NACKs are
-/// then answered by retransmission).
-pub(crate) const MAX_BLOCKS: usize = 64;
+/// then answered by retransmission). One without the `fec` feature (no
+/// block is ever opened then): the table costs no RAM.
+pub(crate) const MAX_BLOCKS: usize = if cfg!(feature = "fec") { 64 } else { 1 };
 
 /// One closed block of the local stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -281,6 +289,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "fec")]
     fn ring_forgets_the_oldest_and_evicted() {
         let mut b = Blocks::default();
         for i in 0..(MAX_BLOCKS as u64 + 2) {

@@ -102,6 +102,7 @@ mod tests {
     use crate::{Config, ConfigError, Reliability};
 
     #[test]
+    #[cfg(feature = "fec")]
     fn shapes_are_validated() {
         assert_eq!(FecConfig::proactive(16, 4).validate(), Ok(()));
         assert_eq!(FecConfig::on_demand(255).validate(), Ok(()));
@@ -127,5 +128,16 @@ mod tests {
         assert_eq!(c.validate(), Err(ConfigError::Fec));
         assert!(Reliability::ReliableFec(FecConfig::on_demand(4)).is_reliable());
         assert_eq!(Reliability::Reliable.fec(), None);
+    }
+
+    #[test]
+    #[cfg(not(feature = "fec"))]
+    fn fec_streams_are_refused_without_the_feature() {
+        let mut c = Config::lan();
+        c.reliability = Reliability::ReliableFec(FecConfig::proactive(16, 4));
+        assert_eq!(c.validate(), Err(ConfigError::Fec));
+        assert_eq!(c.fec_shape(), None);
+        c.reliability = Reliability::Reliable;
+        assert_eq!(c.validate(), Ok(()));
     }
 }

@@ -1,5 +1,12 @@
 //! The receiving side: parity symbols in, rebuilt and verified blocks
 //! out, and when to hold a NACK back because parity may still come.
+#![cfg_attr(
+    not(feature = "fec"),
+    allow(
+        clippy::modulo_one,
+        reason = "tables of one entry without the fec feature"
+    )
+)]
 
 use blaze_fec::{Codec, Crc32c, decode_scratch_len};
 use blaze_wire::{Duration, Instant, Seq};
@@ -7,7 +14,7 @@ use blaze_wire::{Duration, Instant, Seq};
 use crate::fec::pool::{Meta, Pool};
 use crate::fec::{FecStats, symbol};
 use crate::frames::ParityIn;
-use crate::receiver::{Receiver, Stored};
+use crate::receiver::{Receiver, RxSlot, Stored};
 use crate::rtt::RttEstimator;
 
 /// Halve the loss counters past this many sequence numbers (a sliding
@@ -45,8 +52,9 @@ pub(crate) struct FecRx {
 /// Sequence numbers observed before the loss estimate is reported.
 const MIN_SPAN: u32 = 128;
 
-/// Rebuilt sequence numbers remembered for the loss estimate.
-const REBUILT_KEPT: usize = 8;
+/// Rebuilt sequence numbers remembered for the loss estimate (none is
+/// ever rebuilt without the `fec` feature).
+const REBUILT_KEPT: usize = if cfg!(feature = "fec") { 8 } else { 1 };
 
 /// A receiver reports its loss rate to the sender at least every this
 /// many sequence numbers (with its NACKs, or alone).
@@ -58,6 +66,8 @@ pub(crate) struct Stream<'x, const W: usize> {
     pub(crate) fec: &'x mut FecRx,
     pub(crate) rtt: &'x mut RttEstimator,
     pub(crate) region: &'x mut [u8],
+    /// The stream's `W` receive window entries.
+    pub(crate) slots: &'x mut [RxSlot],
     pub(crate) fragment: usize,
     pub(crate) peer: u16,
     /// Set when the decoder wrote into the scratch (the encoder's cached
@@ -99,7 +109,7 @@ impl FecRx {
 
     /// True when a loss report is due (none went out with a NACK lately).
     pub(crate) fn report_due(&self) -> bool {
-        self.active && self.since_report >= REPORT_EVERY
+        cfg!(feature = "fec") && self.active && self.since_report >= REPORT_EVERY
     }
 
     /// A loss report went out (alone or in a NACK).
@@ -364,7 +374,7 @@ fn decode<const W: usize>(
             continue;
         }
         let written =
-            s.rx.held_msg(start + j as u64, s.region)
+            s.rx.held_msg(start + j as u64, s.region, s.slots)
                 .and_then(|m| symbol::write(&symbol::of(&m), chunk));
         if written.is_none() || written != pool.length(slot0, j) {
             // A slot was reused or differs: this block cannot be rebuilt here.
@@ -444,7 +454,7 @@ fn decode<const W: usize>(
         let Some(msg) = chunk.get(..l).and_then(symbol::read) else {
             continue;
         };
-        if s.rx.store(seq, &msg, s.region, s.fragment) == Stored::New {
+        if s.rx.store(seq, &msg, s.region, s.slots, s.fragment) == Stored::New {
             stats.symbols_recovered += 1;
             s.fec.rebuilt(seq);
             if let Some(sample) = s.rx.repaired(now, seq) {

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use blaze_proto_nack::{
-    Buffers, Config, CutReason, Endpoint, Event, FecBuffers, Identity, LateJoin, SendError,
+    Buffers, Config, CutReason, Endpoint, Event, FecBuffers, Identity, LateJoin, RxSlot, SendError,
     SendSlot,
 };
 use blaze_sim::{LinkConfig, Machine, Spawn, World, check_bounded, check_exactly_once, check_fifo};
@@ -33,13 +33,13 @@ type Storage = (Buffers<'static>, FecBuffers<'static>);
 thread_local! {
     /// Storage reused across seeds (an endpoint borrows `'static` storage,
     /// and the machine gives it back when dropped), keyed by receive size.
-    static POOL: RefCell<HashMap<(usize, usize), Vec<Storage>>> = RefCell::new(HashMap::new());
+    static POOL: RefCell<HashMap<(usize, usize, usize), Vec<Storage>>> = RefCell::new(HashMap::new());
 }
 
-fn take_buffers(cfg: &Config, recv: usize) -> Storage {
+fn take_buffers(cfg: &Config, recv: usize, slots: usize) -> Storage {
     let scratch = FecBuffers::scratch_needed(cfg, FEC_MAX_K);
     let parity = FEC_PARITY_SLOTS * FecBuffers::parity_slot_len(cfg);
-    let key = (recv, scratch + parity);
+    let key = (recv, slots, scratch + parity);
     let reused = POOL.with(|p| p.borrow_mut().get_mut(&key).and_then(Vec::pop));
     reused.unwrap_or_else(|| {
         (
@@ -47,6 +47,7 @@ fn take_buffers(cfg: &Config, recv: usize) -> Storage {
                 send_index: Box::leak(vec![SendSlot::EMPTY; SEND_SLOTS].into_boxed_slice()),
                 send_bytes: Box::leak(vec![0u8; SEND_BYTES].into_boxed_slice()),
                 recv_bytes: Box::leak(vec![0u8; recv].into_boxed_slice()),
+                recv_slots: Box::leak(vec![RxSlot::EMPTY; slots].into_boxed_slice()),
                 reassembly: Box::leak(vec![0u8; REASM_BYTES].into_boxed_slice()),
             },
             FecBuffers {
@@ -58,7 +59,11 @@ fn take_buffers(cfg: &Config, recv: usize) -> Storage {
 }
 
 fn give_buffers(b: Storage) {
-    let key = (b.0.recv_bytes.len(), b.1.scratch.len() + b.1.parity.len());
+    let key = (
+        b.0.recv_bytes.len(),
+        b.0.recv_slots.len(),
+        b.1.scratch.len() + b.1.parity.len(),
+    );
     POOL.with(|p| p.borrow_mut().entry(key).or_default().push(b));
 }
 
@@ -162,7 +167,7 @@ impl<const P: usize, const W: usize> Node<P, W> {
             group: GroupId::from_name("test"),
             seed: spawn.seed,
         };
-        let (buffers, fec) = take_buffers(&cfg, recv);
+        let (buffers, fec) = take_buffers(&cfg, recv, Buffers::recv_slots_needed(P, W));
         let mut ep =
             Endpoint::with_fec(Instant::ZERO, cfg, id, buffers, fec).expect("valid config");
         // Start every stream near the wrap-around point.
