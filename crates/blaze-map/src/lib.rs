@@ -59,7 +59,7 @@ extern crate std;
 mod fmt;
 
 mod config;
-pub use config::{Config, ConfigError, MergePolicy};
+pub use config::{Config, ConfigError, MergePolicy, Ordering};
 mod dedup;
 mod error;
 pub use error::{CommandError, WriteError};
@@ -68,6 +68,8 @@ pub use event::{Change, ChangeKind, EVENT_QUEUE, Event, LockLostReason, RequestI
 mod frames;
 mod log;
 mod op;
+mod ordered;
+pub use ordered::{RingConfiguration, Submit};
 mod replica;
 pub use replica::{EntryRef, LockInfo, Replica};
 mod request;
