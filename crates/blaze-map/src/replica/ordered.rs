@@ -21,23 +21,29 @@
 //!   lock release on exit) and operations go on. Otherwise every member
 //!   submits a report (holds a state, its side: the transitional
 //!   configuration it came with, its applied order); once all are
-//!   delivered, every member makes the same choice: the largest side (then
-//!   the longest history, then the lowest leader) wins. Under
+//!   delivered, every member makes the same choice. With a quorum the side
+//!   whose state was last open in a ring with a quorum wins (the other side
+//!   could not acknowledge anything since); without one the largest side
+//!   wins; then the longest history, then the lowest leader. Under
 //!   `LatestVersion` / `Ask` each losing side's lowest member first streams
 //!   its entries through the ring (candidates, re-applied or asked about);
 //!   then the winning side's lowest member streams its state, as of that
 //!   point, to every member outside the winning side. Operations delivered
 //!   meanwhile are dropped by every member alike and resent by their
 //!   originators once the group is open again.
-//! - **Quorum.** A configuration (regular or transitional) below
-//!   [`Config::quorum`](crate::Config::quorum) applies nothing.
+//! - **Quorum.** A regular configuration below
+//!   [`Config::quorum`](crate::Config::quorum) applies nothing and refuses
+//!   commands. A transitional one applies the old ring's messages it
+//!   delivers (others may have delivered them in the old configuration),
+//!   but below the quorum this member's own requests among them end with
+//!   the indeterminate `QuorumLost`.
 
 use super::transfer::Record;
 use super::{Candidate, Pull, Replica, Serve};
 use crate::event::{Slot as EventSlot, Tag};
 use crate::frames::{self, Msg, SnapEnd, SyncReport, ctl, id};
 use crate::op::{Op, OpKind};
-use crate::request::{Pending, ReqKind};
+use crate::request::{Outcome, Pending, ReqKind};
 use crate::store::{FLAG_MASK, FLAG_RELEASE_LOCK_ON_EXIT, FLAG_REMOVE_ON_EXIT};
 use crate::view::View;
 use crate::{
@@ -76,6 +82,8 @@ struct Report {
     side: MemberId,
     /// Size of that transitional configuration.
     size: u64,
+    /// The last ring with a quorum in which its state was open.
+    quorum_ring: u64,
 }
 
 /// A state this member streams through the ring.
@@ -119,6 +127,9 @@ pub(super) struct Ring {
     /// Expiry proposals: next scan, and the slot to scan from.
     propose_at: Instant,
     propose_from: usize,
+    /// The last ring with a quorum in which this state was open (a side
+    /// that went on with a quorum after a split has the later one).
+    quorum_ring: u64,
 }
 
 impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usize>
@@ -239,11 +250,15 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
 
     /// Whether a delivered operation is applied now: the group is open and
     /// the configuration holds a quorum.
+    ///
+    /// In a transitional configuration every member applies what the ring
+    /// delivers, whatever its size: other members of the old ring may have
+    /// delivered the same messages in the old (regular) configuration. Below
+    /// the quorum, though, this member cannot know whether the other side
+    /// holds them, so its own requests among them end with the indeterminate
+    /// [`WriteError::QuorumLost`].
     pub(super) fn may_apply(&self) -> bool {
-        self.ring.phase == Phase::Open
-            && self.synced
-            && self.quorum_present
-            && (!self.ring.in_trans || self.ring.trans_quorum)
+        self.ring.phase == Phase::Open && self.synced && (self.quorum_present || self.ring.in_trans)
     }
 
     fn resubmit_interval(&self) -> Duration {
@@ -330,6 +345,9 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         }
         self.ring.propose_at = now;
         self.ring.propose_from = 0;
+        if self.quorum_present && self.synced {
+            self.ring.quorum_ring = self.ring.seq;
+        }
     }
 
     /// Removes the entries (remove on exit) and revokes the locks (release
@@ -398,6 +416,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
     }
 
     fn on_delivered(&mut self, now: Instant, sender: MemberId, msg: Msg<'_>) {
+        let before = self.applied;
         match msg {
             Msg::MapRequest(m) if m.kind == MapOpKind::EXPIRE => self.on_expire(now, sender, &m),
             Msg::MapRequest(m) => self.on_map_request(now, sender, None, &m),
@@ -416,6 +435,15 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             Msg::SnapEnd(end) => self.on_ring_end(now, sender, end),
             Msg::SnapWindow(_) | Msg::SnapLock(_) => {}
             _ => self.stats.dropped_malformed += 1,
+        }
+        if self.ring.in_trans && !self.ring.trans_quorum && self.applied > before {
+            for p in self.pending.iter_mut() {
+                if let Some((order, _)) = p.seen
+                    && order > before
+                {
+                    p.seen = Some((order, Outcome::Err(WriteError::QuorumLost)));
+                }
+            }
         }
         if self.may_apply() {
             self.committed = self.applied;
@@ -521,6 +549,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             applied: r.applied,
             side: if r.synced { r.side.epoch.leader } else { sender },
             size: r.side.size,
+            quorum_ring: r.side.epoch.id,
         };
         if self.ring.reports.push(report).is_err() {
             return;
@@ -532,12 +561,22 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
 
     /// Every member reported: every member makes the same choice.
     fn decide(&mut self, now: Instant) {
+        let quorum = self.cfg.quorum > 0;
         let best = self
             .ring
             .reports
             .iter()
             .filter(|r| r.synced)
-            .max_by_key(|r| (r.size, r.applied, core::cmp::Reverse(r.side)))
+            .max_by_key(|r| {
+                // With a quorum, the side that went on with one wins; without,
+                // the larger side.
+                let (first, second) = if quorum {
+                    (r.quorum_ring, r.size)
+                } else {
+                    (r.size, r.quorum_ring)
+                };
+                (first, second, r.applied, core::cmp::Reverse(r.side))
+            })
             .copied();
         let Some(best) = best else {
             // A new group: every member starts from the empty state.
@@ -720,6 +759,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
                 holds_state: self.synced,
                 side_size: size,
                 side_leader: id(side),
+                side_epoch: self.ring.quorum_ring,
                 ..ctl(MapControlKind::SYNC_REPLY)
             };
             return frames::emit(self.cfg.group, self.me, Body::MapControl(body), buf);

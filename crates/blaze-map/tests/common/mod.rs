@@ -189,13 +189,33 @@ impl Node {
                 moved = true;
                 match ev {
                     TotemEvent::Deliver {
-                        sender, payload, ..
-                    } => self.r.handle_delivered(now, sender, payload),
+                        sender,
+                        payload,
+                        safe,
+                        ..
+                    } => {
+                        if std::env::var("MAP_DEBUG").is_ok() {
+                            eprintln!(
+                                "{now} {:?} deliver from {sender:?} safe {safe} len {}",
+                                self.r.id(),
+                                payload.len()
+                            );
+                        }
+                        self.r.handle_delivered(now, sender, payload)
+                    }
                     TotemEvent::ConfigurationChange {
                         kind,
                         ring,
                         members,
                     } => {
+                        if std::env::var("MAP_DEBUG").is_ok() {
+                            eprintln!(
+                                "{now} {:?} conf {kind:?} ring {} {:?}",
+                                self.r.id(),
+                                ring.seq,
+                                members
+                            );
+                        }
                         let kind = match kind {
                             ConfigurationKind::Regular => RingConfiguration::Regular,
                             ConfigurationKind::Transitional => RingConfiguration::Transitional,
