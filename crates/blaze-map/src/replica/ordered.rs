@@ -41,7 +41,7 @@
 use super::transfer::Record;
 use super::{Candidate, Pull, Replica, Serve};
 use crate::event::{Slot as EventSlot, Tag};
-use crate::frames::{self, Msg, SnapEnd, SyncReport, ctl, id};
+use crate::frames::{self, Epoch, Msg, SnapEnd, SyncReport, ctl, id};
 use crate::op::{Op, OpKind};
 use crate::request::{Outcome, Pending, ReqKind};
 use crate::store::{FLAG_MASK, FLAG_RELEASE_LOCK_ON_EXIT, FLAG_REMOVE_ON_EXIT};
@@ -78,10 +78,8 @@ struct Report {
     member: MemberId,
     synced: bool,
     applied: u64,
-    /// Lowest member of the transitional configuration it came with.
-    side: MemberId,
-    /// Size of that transitional configuration.
-    size: u64,
+    /// Its state's lineage (see `Ring::lineage`).
+    lineage: Epoch,
     /// The last ring with a quorum in which its state was open.
     quorum_ring: u64,
 }
@@ -112,9 +110,12 @@ pub(super) struct Ring {
     trans_quorum: bool,
     reports: Vec<Report, MAX_MEMBERS>,
     report_due: bool,
-    /// The side this member reports: its transitional configuration's
-    /// lowest member and size.
-    report_side: (MemberId, u64),
+    /// Names this member's state: the ring in which it last opened (and
+    /// that ring's lowest member), or the transitional configuration it
+    /// came through since (the new ring and the configuration's lowest
+    /// member). Members that report the same lineage hold the same state:
+    /// they opened together and delivered the same messages since.
+    lineage: Epoch,
     /// Lowest member of the winning side: the one that streams its state.
     winner: MemberId,
     /// This member's state is the winning side's.
@@ -232,6 +233,17 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         let sorted = sorted_members(members);
         match kind {
             RingConfiguration::Transitional => {
+                // Only a state open in the old ring moves on with this
+                // configuration (a frozen one keeps its lineage: its members
+                // apply nothing until the group opens again).
+                if self.ring.phase == Phase::Open
+                    && let Some(first) = sorted.first()
+                {
+                    self.ring.lineage = Epoch {
+                        id: ring,
+                        leader: *first,
+                    };
+                }
                 self.ring.in_trans = true;
                 self.ring.trans_quorum = self.cfg.quorum == 0 || sorted.len() >= self.cfg.quorum;
                 self.ring.trans = sorted;
@@ -288,10 +300,6 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         self.ring.seq = seq;
         self.ring.members = members;
         self.ring.in_trans = false;
-        self.ring.report_side = match self.ring.trans.first() {
-            Some(first) if self.synced => (*first, self.ring.trans.len() as u64),
-            _ => (self.me, 1),
-        };
         self.ring.trans.clear();
         self.ring.reports.clear();
         self.ring.scans.clear();
@@ -347,6 +355,12 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         self.ring.propose_from = 0;
         if self.quorum_present && self.synced {
             self.ring.quorum_ring = self.ring.seq;
+        }
+        if let Some(first) = self.ring.members.first() {
+            self.ring.lineage = Epoch {
+                id: self.ring.seq,
+                leader: *first,
+            };
         }
     }
 
@@ -547,8 +561,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             member: sender,
             synced: r.synced,
             applied: r.applied,
-            side: if r.synced { r.side.epoch.leader } else { sender },
-            size: r.side.size,
+            lineage: r.epoch,
             quorum_ring: r.side.epoch.id,
         };
         if self.ring.reports.push(report).is_err() {
@@ -562,20 +575,27 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
     /// Every member reported: every member makes the same choice.
     fn decide(&mut self, now: Instant) {
         let quorum = self.cfg.quorum > 0;
-        let best = self
-            .ring
-            .reports
+        // The sides: (lineage, members present, lowest member, quorum ring,
+        // applied).
+        let mut sides: Vec<(Epoch, u64, MemberId, u64, u64), MAX_MEMBERS> = Vec::new();
+        for r in self.ring.reports.iter().filter(|r| r.synced) {
+            match sides.iter_mut().find(|s| s.0 == r.lineage) {
+                Some(s) => {
+                    s.1 += 1;
+                    s.2 = s.2.min(r.member);
+                }
+                None => {
+                    let _ = sides.push((r.lineage, 1, r.member, r.quorum_ring, r.applied));
+                }
+            }
+        }
+        // With a quorum, the side that went on with one wins; without, the
+        // larger side; then the longer history, then the lowest member.
+        let best = sides
             .iter()
-            .filter(|r| r.synced)
-            .max_by_key(|r| {
-                // With a quorum, the side that went on with one wins; without,
-                // the larger side.
-                let (first, second) = if quorum {
-                    (r.quorum_ring, r.size)
-                } else {
-                    (r.size, r.quorum_ring)
-                };
-                (first, second, r.applied, core::cmp::Reverse(r.side))
+            .max_by_key(|s| {
+                let (first, second) = if quorum { (s.3, s.1) } else { (s.1, s.3) };
+                (first, second, s.4, core::cmp::Reverse(s.2))
             })
             .copied();
         let Some(best) = best else {
@@ -584,30 +604,29 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             self.open(now);
             return;
         };
-        self.ring.winner = best.side;
-        let me = self.me;
-        let mine = self.ring.reports.iter().find(|r| r.member == me).copied();
-        self.ring.won = mine.is_some_and(|m| m.synced && m.side == best.side);
-        let mut sides: Vec<MemberId, MAX_MEMBERS> = Vec::new();
-        for r in self.ring.reports.iter().filter(|r| r.synced) {
-            if !sides.contains(&r.side) {
-                let _ = sides.push(r.side);
-            }
-        }
-        sides.sort_unstable();
+        self.ring.winner = best.2;
+        let mine = sides
+            .iter()
+            .find(|s| self.synced && s.0 == self.ring.lineage)
+            .copied();
+        self.ring.won = mine.is_some_and(|m| m.0 == best.0);
         if sides.len() > 1
-            && let Some(m) = mine.filter(|m| m.synced)
+            && let Some(m) = mine
         {
-            self.view_side.size = best.size;
-            self.merge_event(self.ring.won, m.size);
+            self.view_side.size = best.1;
+            self.merge_event(self.ring.won, m.1);
         }
         self.ring.transfer = self
             .ring
             .reports
             .iter()
-            .any(|r| !(r.synced && r.side == best.side));
+            .any(|r| !(r.synced && r.lineage == best.0));
+        self.ring.scans.clear();
         if self.cfg.merge != MergePolicy::MajoritySide {
-            self.ring.scans = sides.iter().copied().filter(|s| *s != best.side).collect();
+            for s in sides.iter().filter(|s| s.0 != best.0) {
+                let _ = self.ring.scans.push(s.2);
+            }
+            self.ring.scans.sort_unstable();
         }
         self.stats.syncs += 1;
         self.next_scan(now);
@@ -752,13 +771,12 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         }
         if self.ring.report_due {
             self.ring.report_due = false;
-            let (side, size) = self.ring.report_side;
             let body = MapControl {
                 view_id: self.ring.seq,
                 order: self.applied,
                 holds_state: self.synced,
-                side_size: size,
-                side_leader: id(side),
+                epoch: self.ring.lineage.id,
+                epoch_leader: id(self.ring.lineage.leader),
                 side_epoch: self.ring.quorum_ring,
                 ..ctl(MapControlKind::SYNC_REPLY)
             };

@@ -196,8 +196,9 @@ impl Node {
                     } => {
                         if std::env::var("MAP_DEBUG").is_ok() {
                             eprintln!(
-                                "{now} {:?} deliver from {sender:?} safe {safe} len {}",
-                                self.r.id(),
+                                "{now} n{} deliver from n{} safe {safe} len {}",
+                                (self.r.id().as_u128() >> 32) - 1,
+                                (sender.as_u128() >> 32) - 1,
                                 payload.len()
                             );
                         }
@@ -210,10 +211,13 @@ impl Node {
                     } => {
                         if std::env::var("MAP_DEBUG").is_ok() {
                             eprintln!(
-                                "{now} {:?} conf {kind:?} ring {} {:?}",
-                                self.r.id(),
+                                "{now} n{} conf {kind:?} ring {} {:?}",
+                                (self.r.id().as_u128() >> 32) - 1,
                                 ring.seq,
                                 members
+                                    .iter()
+                                    .map(|m| (m.as_u128() >> 32) - 1)
+                                    .collect::<Vec<_>>()
                             );
                         }
                         let kind = match kind {
