@@ -178,7 +178,7 @@ fn lock_clients(c: &mut Cluster, r: &mut Rng, clients: &mut [Client], seen: &mut
         match e.event {
             Rec::LockAcquired { key, fence, .. } => {
                 let keep = r.below(7) == 0;
-                let release_at = (!keep).then(|| c.now() + Duration::from_millis(1 + r.below(40)));
+                let release_at = (!keep).then(|| c.now() + Duration::from_millis(1 + r.below(80)));
                 *cl = Client::Holding {
                     key,
                     fence,
@@ -199,8 +199,8 @@ fn lock_clients(c: &mut Cluster, r: &mut Rng, clients: &mut [Client], seen: &mut
                 let key = LOCKS[r.below(2) as usize];
                 // A grant takes a few token rotations under loss: leases
                 // and waits are longer than the coordinator mode's.
-                let lease = Duration::from_millis(100);
-                if c.try_lock(i, key, lease, Duration::from_millis(300)).is_some() {
+                let lease = Duration::from_millis(300);
+                if c.try_lock(i, key, lease, Duration::from_millis(600)).is_some() {
                     *cl = Client::Waiting;
                 }
             }
@@ -247,7 +247,7 @@ fn lock_safety(seed: u64) -> Result<(), String> {
     let pause_at = 250 + r.below(100);
     let back_at = 900 + r.below(200);
     let mut victim = None;
-    for t in 0..700u64 {
+    for t in 0..1000u64 {
         let ms = t * 2;
         if ms == fault_at - fault_at % 2 {
             let v = r.below(5) as usize;
@@ -275,12 +275,12 @@ fn lock_safety(seed: u64) -> Result<(), String> {
             let holder = (0..5)
                 .find(|&i| c.up(i) && matches!(clients[i], Client::Holding { .. }))
                 .unwrap_or(4);
-            c.pause(holder, Duration::from_millis(150));
+            c.pause(holder, Duration::from_millis(400));
         }
         lock_clients(&mut c, &mut r, &mut clients, &mut seen);
         c.run_for(Duration::from_millis(2));
     }
-    c.run_for(Duration::from_millis(2500));
+    c.run_for(Duration::from_millis(3000));
     debug_dump(&c);
     let held = locks::check(&c)?;
     let fenced = locks::check_fenced_writes(&c)?;
