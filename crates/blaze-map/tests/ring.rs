@@ -85,7 +85,10 @@ fn debug_dump(c: &Cluster) {
         eprintln!("{} n{}/{} {:?}", e.time, e.node, e.incarnation, e.event);
     }
     for inv in &c.history {
-        eprintln!("inv {} n{} {:?} {:?}", inv.time, inv.node, inv.request, inv.op);
+        eprintln!(
+            "inv {} n{} {:?} {:?}",
+            inv.time, inv.node, inv.request, inv.op
+        );
     }
     for i in 0..c.n {
         if let Some(m) = c.world.machine(i) {
@@ -111,12 +114,12 @@ fn writers_with_crashes(seed: u64) -> Result<(), String> {
     let mut r = rng(seed);
     let first = 60 + r.below(80);
     let second = first + 300 + r.below(200);
-    let two = seed % 3 != 0;
+    let two = !seed.is_multiple_of(3);
     let mut w = Writers::new(5);
     for t in 0..200u64 {
         let ms = t * 4;
         if ms == first - first % 4 || (two && ms == second - second % 4) {
-            let victim = if seed % 2 == 0 {
+            let victim = if seed.is_multiple_of(2) {
                 (0..5).find(|&i| c.up(i)).unwrap_or(0)
             } else {
                 (0..5).rev().find(|&i| c.up(i)).unwrap_or(0)
@@ -148,7 +151,11 @@ fn writers_with_crashes(seed: u64) -> Result<(), String> {
 
 #[test]
 fn ring_writers_with_crashes_under_loss() {
-    run_seeds!("ring_writers_with_crashes_under_loss", 200, writers_with_crashes);
+    run_seeds!(
+        "ring_writers_with_crashes_under_loss",
+        200,
+        writers_with_crashes
+    );
 }
 
 #[derive(Debug, Clone)]
@@ -200,7 +207,9 @@ fn lock_clients(c: &mut Cluster, r: &mut Rng, clients: &mut [Client], seen: &mut
                 // A grant takes a few token rotations under loss: leases
                 // and waits are longer than the coordinator mode's.
                 let lease = Duration::from_millis(300);
-                if c.try_lock(i, key, lease, Duration::from_millis(600)).is_some() {
+                if c.try_lock(i, key, lease, Duration::from_millis(600))
+                    .is_some()
+                {
                     *cl = Client::Waiting;
                 }
             }
@@ -235,7 +244,7 @@ fn lock_clients(c: &mut Cluster, r: &mut Rng, clients: &mut [Client], seen: &mut
 /// holders at once, tokens increase, stale tokens are refused, and every
 /// lease is expired by an ordered operation in the end.
 fn lock_safety(seed: u64) -> Result<(), String> {
-    let split = seed % 2 == 1;
+    let split = !seed.is_multiple_of(2);
     let mut c = Cluster::new(seed, 5, ring_config(3, MergePolicy::MajoritySide, true));
     c.world
         .set_default_link(LinkConfig::lossy_lan().with_loss(0.10));
@@ -366,12 +375,10 @@ fn joiners(seed: u64) -> Result<(), String> {
                     installs += 1;
                     next = Some(as_of + 1);
                 }
-                Rec::Changed { version, .. } => {
-                    if next.is_some_and(|n| *version < n) {
-                        return Err(format!(
-                            "node {i}: change {version} at or before its snapshot"
-                        ));
-                    }
+                Rec::Changed { version, .. } if next.is_some_and(|n| *version < n) => {
+                    return Err(format!(
+                        "node {i}: change {version} at or before its snapshot"
+                    ));
                 }
                 _ => {}
             }
@@ -427,7 +434,9 @@ fn quorum_partition(seed: u64) -> Result<(), String> {
             })
             .is_some_and(|r| r.is_err());
         if !refused {
-            return Err(format!("minority node {i} accepted a write a second after the split"));
+            return Err(format!(
+                "minority node {i} accepted a write a second after the split"
+            ));
         }
     }
     let heal_at = c.now();
@@ -482,7 +491,11 @@ fn quorum_partition(seed: u64) -> Result<(), String> {
 
 #[test]
 fn ring_quorum_minority_refuses_and_merge_converges() {
-    run_seeds!("ring_quorum_minority_refuses_and_merge_converges", 200, quorum_partition);
+    run_seeds!(
+        "ring_quorum_minority_refuses_and_merge_converges",
+        200,
+        quorum_partition
+    );
 }
 
 /// Both sides of a partition (no quorum) write; the ring merges them

@@ -11,18 +11,18 @@
 pub mod linearizability;
 pub mod locks;
 
-use blaze_map::{
-    ChangeKind, CommandError, Config, Event, LockLostReason, MergePolicy, Ordering, Replica, RequestId,
-    ViewInfo, ViewMember, WriteError, WriteOptions,
-};
 use blaze_map::RingConfiguration;
+use blaze_map::{
+    ChangeKind, CommandError, Config, Event, LockLostReason, MergePolicy, Ordering, Replica,
+    RequestId, ViewInfo, ViewMember, WriteError, WriteOptions,
+};
 use blaze_proto_totem::{
     Config as TotemConfig, ConfigurationKind, Event as TotemEvent, Qos, Totem,
 };
 use blaze_sim::{Machine, Spawn, World, node_addr};
-use std::collections::VecDeque;
 use blaze_wire::{Duration, GroupId, Instant, MemberId, Rng, Transmit};
 use core::net::SocketAddr;
+use std::collections::VecDeque;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The replica under test: 32 slots, 64-operation log, 16-byte keys,
