@@ -20,6 +20,12 @@
 //! See [`Replica`] for the details and `README.md` for what is proven by
 //! the simulation tests.
 //!
+//! With [`Ordering::Totem`] a total-order broadcast with extended virtual
+//! synchrony (the Totem ring of `blaze-proto-totem`) orders the operations
+//! instead: every member decides each outcome at the operation's position
+//! ([`Replica::poll_ordered_submit`], [`Replica::handle_delivered`],
+//! [`Replica::handle_configuration`]).
+//!
 //! ## Sans-IO
 //!
 //! [`Replica`] never touches a socket, a clock or an allocator: feed it
