@@ -147,6 +147,19 @@ fn writers_with_crashes(seed: u64) -> Result<(), String> {
         w.step(&mut c, &mut r);
         c.run_for(Duration::from_millis(4));
     }
+    // Under loss the ring may have been re-forming for most of the run:
+    // write on until something completes (at most a second more).
+    for _ in 0..250 {
+        if c.world
+            .events()
+            .iter()
+            .any(|e| matches!(e.event, Rec::WriteDone { .. }))
+        {
+            break;
+        }
+        w.step(&mut c, &mut r);
+        c.run_for(Duration::from_millis(4));
+    }
     let wall = std::time::Instant::now();
     c.run_for(Duration::from_millis(2000));
     if std::env::var("MAP_DEBUG").is_ok() {
