@@ -23,6 +23,38 @@ pub enum MergePolicy {
     Ask,
 }
 
+/// Who puts the writes of a [`Replica`](crate::Replica) in one total order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Ordering {
+    /// The coordinator of the view sequences every write and multicasts it
+    /// over the replica's own reliable stream (datagrams through
+    /// `poll_transmit` / `handle_datagram`).
+    #[default]
+    Coordinator,
+    /// A total-order broadcast with extended virtual synchrony (the Totem
+    /// ring of `blaze-proto-totem`) orders the operations: the replica hands
+    /// them out through
+    /// [`poll_ordered_submit`](crate::Replica::poll_ordered_submit) and
+    /// applies what the ring delivers
+    /// ([`handle_delivered`](crate::Replica::handle_delivered),
+    /// [`handle_configuration`](crate::Replica::handle_configuration)).
+    /// Every member decides every outcome against the same state at the
+    /// same position; no coordinator.
+    Totem {
+        /// Submit with safe delivery (a write completes once every member
+        /// of the configuration holds it) rather than agreed delivery.
+        safe: bool,
+    },
+}
+
+impl Ordering {
+    /// Whether a ring orders the writes.
+    pub const fn is_totem(self) -> bool {
+        matches!(self, Ordering::Totem { .. })
+    }
+}
+
 /// Settings of a [`Replica`](crate::Replica). Plain data; [`Config::lan`]
 /// is a good start.
 ///
@@ -56,6 +88,8 @@ pub struct Config {
     /// A snapshot session without a request for this long is abandoned (the
     /// coordinator resumes sequencing).
     pub snapshot_idle: Duration,
+    /// Who orders the writes (default: the coordinator).
+    pub ordering: Ordering,
 }
 
 impl Config {
@@ -70,6 +104,7 @@ impl Config {
             request_timeout: Duration::from_secs(2),
             lease_margin: Duration::from_millis(1),
             snapshot_idle: Duration::from_millis(200),
+            ordering: Ordering::Coordinator,
         }
     }
 

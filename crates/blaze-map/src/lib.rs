@@ -20,6 +20,12 @@
 //! See [`Replica`] for the details and `README.md` for what is proven by
 //! the simulation tests.
 //!
+//! With [`Ordering::Totem`] a total-order broadcast with extended virtual
+//! synchrony (the Totem ring of `blaze-proto-totem`) orders the operations
+//! instead: every member decides each outcome at the operation's position
+//! ([`Replica::poll_ordered_submit`], [`Replica::handle_delivered`],
+//! [`Replica::handle_configuration`]).
+//!
 //! ## Sans-IO
 //!
 //! [`Replica`] never touches a socket, a clock or an allocator: feed it
@@ -59,7 +65,7 @@ extern crate std;
 mod fmt;
 
 mod config;
-pub use config::{Config, ConfigError, MergePolicy};
+pub use config::{Config, ConfigError, MergePolicy, Ordering};
 mod dedup;
 mod error;
 pub use error::{CommandError, WriteError};
@@ -68,6 +74,8 @@ pub use event::{Change, ChangeKind, EVENT_QUEUE, Event, LockLostReason, RequestI
 mod frames;
 mod log;
 mod op;
+mod ordered;
+pub use ordered::{RingConfiguration, Submit};
 mod replica;
 pub use replica::{EntryRef, LockInfo, Replica};
 mod request;

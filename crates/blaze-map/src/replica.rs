@@ -3,6 +3,7 @@
 
 mod apply;
 mod client;
+mod ordered;
 mod sequencer;
 mod sync;
 mod timer;
@@ -286,6 +287,8 @@ pub struct Replica<const ENTRIES: usize, const LOG: usize, const KEY: usize, con
 
     out: Out,
     timers: Timers,
+    /// Ring-ordered mode ([`Ordering::Totem`](crate::Ordering::Totem)).
+    ring: ordered::Ring,
 }
 
 impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usize>
@@ -332,6 +335,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             next_request: 1,
             out: Out::default(),
             timers: Timers::default(),
+            ring: ordered::Ring::default(),
         })
     }
 
@@ -397,6 +401,9 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
     /// Whether this replica holds a state and follows the current
     /// coordinator's stream.
     pub fn is_synced(&self) -> bool {
+        if self.cfg.ordering.is_totem() {
+            return self.synced && self.ring_open();
+        }
         self.synced && self.accept.is_some()
     }
 
@@ -431,8 +438,10 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
     ///
     /// Views with an id not above the installed one are ignored. A view
     /// without this member makes the replica idle.
+    /// In the ring-ordered mode the ring's configurations take the place
+    /// of views, and this call is ignored.
     pub fn handle_view(&mut self, now: Instant, info: &ViewInfo<'_>) {
-        if info.id <= self.view.id {
+        if info.id <= self.view.id || self.cfg.ordering.is_totem() {
             return;
         }
         let old_coord = self.view.coordinator();
@@ -454,7 +463,14 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
 
     /// A datagram arrived from `from`. Anything that is not a valid frame
     /// of this group's map protocol is counted and dropped.
+    /// In the ring-ordered mode every datagram is dropped (counted as from
+    /// a stranger): operations arrive through
+    /// [`handle_delivered`](Replica::handle_delivered).
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        if self.cfg.ordering.is_totem() {
+            self.stats.dropped_stranger += 1;
+            return;
+        }
         let (sender, msg) = match frames::parse(self.cfg.group, datagram) {
             Ok(x) => x,
             Err(_) => {
@@ -494,7 +510,12 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
     /// Writes the next datagram into `buf` (at least 1500 bytes is plenty
     /// for keys and values of a few hundred bytes).
     #[must_use]
+    /// Nothing in the ring-ordered mode (see
+    /// [`poll_ordered_submit`](Replica::poll_ordered_submit)).
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        if self.cfg.ordering.is_totem() {
+            return None;
+        }
         let t = self.transmit(now, buf);
         if t.is_some() {
             self.stats.frames_out += 1;
@@ -506,8 +527,8 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
 
     fn dispatch(&mut self, now: Instant, sender: MemberId, from: SocketAddr, msg: Msg<'_>) {
         match msg {
-            Msg::MapRequest(m) => self.on_map_request(now, sender, from, &m),
-            Msg::LockRequest(l) => self.on_lock_request(now, sender, from, &l),
+            Msg::MapRequest(m) => self.on_map_request(now, sender, Some(from), &m),
+            Msg::LockRequest(l) => self.on_lock_request(now, sender, Some(from), &l),
             Msg::MapSeq(m) => self.on_map_seq(now, sender, &m),
             Msg::LockSeq(l) => self.on_lock_seq(now, sender, &l),
             Msg::Ack {
@@ -547,6 +568,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
     /// Everything that follows from time and state: sequencing, applying,
     /// committing, completions, expiries, retries; then the timers.
     fn pump(&mut self, now: Instant) {
+        self.ordered_work(now);
         self.sequencer_work(now);
         self.apply_ready(now);
         self.advance_commit();

@@ -4,13 +4,13 @@
 
 mod common;
 
-use blaze_map::{MergePolicy, ViewInfo, ViewMember};
+use blaze_map::{MergePolicy, RingConfiguration, ViewInfo, ViewMember};
 use blaze_sim::node_addr;
 use blaze_wire::{
     Body, Frame, GroupId, Instant, LockOp, LockOpKind, MapControl, MapControlKind, MapOp,
     MapOpKind, Message, RequestWindow,
 };
-use common::{R, config, member_id};
+use common::{R, config, member_id, ring_config};
 use proptest::prelude::*;
 
 fn replica() -> R {
@@ -36,10 +36,42 @@ fn replica() -> R {
     r
 }
 
+/// A ring-ordered replica in a configuration with member 1, open.
+fn ring_replica() -> R {
+    let cfg = ring_config(0, MergePolicy::LatestVersion, true);
+    let mut r = R::new(cfg, member_id(0, 0)).unwrap();
+    let now = Instant::from_millis(1);
+    let members = [member_id(0, 0), member_id(1, 0)];
+    r.handle_configuration(now, RingConfiguration::Regular, 4, &members);
+    // Both reports delivered (neither holds a state): a new, open group.
+    let mut buf = [0u8; 512];
+    let n = r.poll_ordered_submit(now, &mut buf).unwrap().len;
+    let own = buf[..n].to_vec();
+    r.handle_delivered(now, members[0], &own);
+    let report = MapControl {
+        kind: MapControlKind::SYNC_REPLY,
+        view_id: 4,
+        ..MapControl::default()
+    };
+    let frame = Frame {
+        version: 1,
+        group: GroupId::from_name("map-test"),
+        sender: members[1],
+        auth_tag: &[],
+        body: Body::MapControl(report),
+    };
+    let n = frame.emit(&mut buf).unwrap();
+    r.handle_delivered(now, members[1], &buf[..n]);
+    assert!(r.is_synced(), "the ring-ordered replica opened");
+    r
+}
+
 fn drain(r: &mut R, now: Instant) {
     let mut buf = [0u8; 1500];
     for _ in 0..10_000 {
-        if r.poll_transmit(now, &mut buf).is_none() {
+        if r.poll_transmit(now, &mut buf).is_none()
+            && r.poll_ordered_submit(now, &mut buf).is_none()
+        {
             break;
         }
     }
@@ -99,5 +131,26 @@ proptest! {
         drain(&mut r, now);
         r.handle_timeout(Instant::from_millis(500));
         drain(&mut r, Instant::from_millis(500));
+        // The same frame delivered by a ring, before and after the
+        // configuration's reports.
+        let mut ring = ring_replica();
+        ring.handle_delivered(now, member_id(sender, 0), &buf[..n]);
+        drain(&mut ring, now);
+        ring.handle_delivered(now, member_id(sender, 0), &buf[..n]);
+        ring.handle_configuration(now, RingConfiguration::Transitional, 8, &[member_id(0, 0)]);
+        ring.handle_delivered(now, member_id(sender, 0), &buf[..n]);
+        ring.handle_configuration(now, RingConfiguration::Regular, 8, &[member_id(0, 0)]);
+        drain(&mut ring, now);
+        ring.handle_timeout(Instant::from_millis(500));
+        drain(&mut ring, Instant::from_millis(500));
+    }
+
+    #[test]
+    fn arbitrary_ring_deliveries_are_dropped(data in proptest::collection::vec(any::<u8>(), 0..300), sender in 0usize..3) {
+        let mut r = ring_replica();
+        let now = Instant::from_millis(2);
+        r.handle_delivered(now, member_id(sender, 0), &data);
+        drain(&mut r, now);
+        prop_assert!(r.is_empty());
     }
 }

@@ -30,7 +30,14 @@ pub struct Config {
     pub membership: blaze_membership::Config,
     /// Reliable multicast: MTU, windows, NACK timing, heartbeats.
     pub nack: blaze_proto_nack::Config,
-    /// The replicated map of each group.
+    /// The replicated map of each group. With
+    /// `map.ordering = blaze_map::Ordering::Totem { safe }` (feature
+    /// `total-order`) a group's map is ordered by the group's Totem ring
+    /// instead of the view's coordinator: its operations travel on the
+    /// ring's topic `blaze.map` (kept from the application), and the ring's
+    /// configurations take the place of the views. Only groups whose slot
+    /// got Totem storage ([`Node::add_total_order`](crate::Node::add_total_order))
+    /// have a ring; without one such a map never opens.
     pub map: blaze_map::Config,
     /// Forward error correction of the reliable + FEC channel of groups
     /// whose slot got FEC storage ([`Node::add_fec_buffers`](crate::Node::add_fec_buffers)).

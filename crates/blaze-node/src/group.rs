@@ -9,7 +9,15 @@ use blaze_wire::{GroupId, MemberId};
 #[cfg(feature = "total-order")]
 use crate::TotemStorage;
 use crate::channel::Source;
+#[cfg(feature = "total-order")]
+use crate::channel::{ChannelEvent, TOTEM_QUEUE, TOTEM_SLOT};
 use crate::{Channel, Qos};
+#[cfg(feature = "total-order")]
+use blaze_map::RingConfiguration;
+#[cfg(feature = "total-order")]
+use blaze_proto_totem::Event as TotemEvent;
+#[cfg(feature = "total-order")]
+use blaze_wire::Instant;
 
 /// Index of the reliable channel in [`Slot::channels`].
 pub(crate) const CH_RELIABLE: usize = 0;
@@ -185,6 +193,37 @@ impl<
         self.group == Some(group)
     }
 
+    /// A map ordered by the group's ring ([`blaze_map::Ordering::Totem`]):
+    /// hands the operations it has to submit to the ring, on
+    /// [`MAP_TOPIC`], while the ring's queue has room.
+    #[cfg(feature = "total-order")]
+    pub(crate) fn map_ring_submit(&mut self, now: Instant) {
+        let (Some(map), Some(Some(Channel::Totem(storage)))) =
+            (self.map.as_mut(), self.channels.get_mut(CH_TOTEM))
+        else {
+            return;
+        };
+        let Some(ring) = storage.ring_mut() else {
+            return;
+        };
+        let mut buf = [0u8; TOTEM_SLOT];
+        let room = TOTEM_SLOT - MAP_TOPIC.len();
+        while ring.queued() < TOTEM_QUEUE {
+            let Some(s) = map.poll_ordered_submit(now, buf.get_mut(..room).unwrap_or(&mut []))
+            else {
+                break;
+            };
+            let qos = if s.safe {
+                blaze_proto_totem::Qos::Safe
+            } else {
+                blaze_proto_totem::Qos::Agreed
+            };
+            // The queue had room and the frame fits a slot: this does not
+            // fail; if it did, the map resends its requests.
+            let _ = ring.send_topic(now, qos, MAP_TOPIC, buf.get(..s.len).unwrap_or(&[]));
+        }
+    }
+
     /// Channel `k` of [`SOURCES`]: a built-in one or, at [`CH_CUSTOM`], the
     /// custom one; `None` when it is not open.
     pub(crate) fn source(&mut self, k: usize) -> Option<Source<'_, 'a, C, P, W>> {
@@ -196,6 +235,57 @@ impl<
                 .and_then(Option::as_mut)
                 .map(Source::Channel)
         }
+    }
+}
+
+/// The ring topic of the map's operations when the group's map is ordered
+/// by the group's Totem ring; the node keeps its messages from the
+/// application.
+#[cfg(feature = "total-order")]
+pub(crate) const MAP_TOPIC: &str = "blaze.map";
+
+/// Gives the group's map what its ring delivered: a message on
+/// [`MAP_TOPIC`] (consumed: returns `true`), a configuration (also for the
+/// application: returns `false`). Every map sees the ring's events in the
+/// ring's order.
+#[cfg(feature = "total-order")]
+pub(crate) fn route_to_map<X, const E: usize, const L: usize, const K: usize, const V: usize>(
+    map: Option<&mut Replica<E, L, K, V>>,
+    now: Instant,
+    event: &ChannelEvent<'_, X>,
+) -> bool {
+    let ChannelEvent::Totem(e) = event else {
+        return false;
+    };
+    match *e {
+        TotemEvent::Deliver {
+            sender,
+            topic,
+            payload,
+            ..
+        } if topic == MAP_TOPIC => {
+            if let Some(m) = map {
+                m.handle_delivered(now, sender, payload);
+            }
+            true
+        }
+        TotemEvent::ConfigurationChange {
+            kind,
+            ring,
+            members,
+        } => {
+            if let Some(m) = map {
+                let kind = match kind {
+                    blaze_proto_totem::ConfigurationKind::Regular => RingConfiguration::Regular,
+                    blaze_proto_totem::ConfigurationKind::Transitional => {
+                        RingConfiguration::Transitional
+                    }
+                };
+                m.handle_configuration(now, kind, ring.seq, members);
+            }
+            false
+        }
+        TotemEvent::Deliver { .. } => false,
     }
 }
 

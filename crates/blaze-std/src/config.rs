@@ -54,6 +54,30 @@ impl fmt::Display for TopicQos {
     }
 }
 
+/// Who orders the writes of the groups' replicated maps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum MapOrdering {
+    /// The view's coordinator sequences every write (the default).
+    #[default]
+    Coordinator,
+    /// The group's Totem ring orders every write, with safe delivery: every
+    /// member decides each outcome at the write's position in the ring's
+    /// total order, and a write completes once every member of the ring
+    /// holds it. No coordinator is involved.
+    Totem,
+}
+
+impl From<MapOrdering> for blaze_map::Ordering {
+    fn from(o: MapOrdering) -> blaze_map::Ordering {
+        match o {
+            MapOrdering::Coordinator => blaze_map::Ordering::Coordinator,
+            MapOrdering::Totem => blaze_map::Ordering::Totem { safe: true },
+        }
+    }
+}
+
 /// The default multicast group of a channel.
 pub const DEFAULT_GROUP: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(239, 255, 42, 99), 7600);
 
@@ -130,6 +154,9 @@ pub struct ChannelConfig {
     /// spare: on a current-thread runtime it holds up the application's
     /// tasks, and on a loaded machine it takes the receivers' cores.
     pub busy_poll_us: u64,
+    /// Who orders the writes of the groups' replicated maps. Default
+    /// `coordinator`; `totem` orders them through the group's ring.
+    pub map_ordering: MapOrdering,
 }
 
 impl Default for ChannelConfig {
@@ -147,6 +174,7 @@ impl Default for ChannelConfig {
             weight: 0,
             log: String::from("info"),
             busy_poll_us: 0,
+            map_ordering: MapOrdering::Coordinator,
         }
     }
 }
@@ -405,6 +433,19 @@ impl ChannelConfigBuilder {
     /// off): lower latency for a busy core.
     pub fn busy_poll(mut self, budget: Duration) -> Self {
         self.config.busy_poll_us = u64::try_from(budget.as_micros()).unwrap_or(u64::MAX);
+        self
+    }
+
+    /// Who orders the writes of the groups' replicated maps.
+    ///
+    /// ```
+    /// use blaze_std::{ChannelConfig, MapOrdering};
+    /// let config = ChannelConfig::builder().map_ordering(MapOrdering::Totem).build().unwrap();
+    /// assert_eq!(config.map_ordering, MapOrdering::Totem);
+    /// assert!(config.to_toml().contains("map_ordering = \"totem\""));
+    /// ```
+    pub fn map_ordering(mut self, ordering: MapOrdering) -> Self {
+        self.config.map_ordering = ordering;
         self
     }
 

@@ -57,7 +57,8 @@ mod cluster_channel;
 pub use cluster_channel::ClusterChannel;
 mod config;
 pub use config::{
-    ChannelConfig, ChannelConfigBuilder, ConfigError, DEFAULT_GROUP, MAX_NAME_LEN, TopicQos,
+    ChannelConfig, ChannelConfigBuilder, ConfigError, DEFAULT_GROUP, MAX_NAME_LEN, MapOrdering,
+    TopicQos,
 };
 mod driver;
 mod engine;

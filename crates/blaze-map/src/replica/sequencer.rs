@@ -43,7 +43,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         &mut self,
         now: Instant,
         sender: MemberId,
-        from: SocketAddr,
+        from: Option<SocketAddr>,
         m: &MapOp<'_>,
     ) {
         let kind = match m.kind {
@@ -74,7 +74,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         &mut self,
         now: Instant,
         sender: MemberId,
-        from: SocketAddr,
+        from: Option<SocketAddr>,
         l: &LockOp<'_>,
     ) {
         let kind = match l.kind {
@@ -100,12 +100,19 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         &mut self,
         now: Instant,
         sender: MemberId,
-        from: SocketAddr,
+        from: Option<SocketAddr>,
         map: &str,
         _kind: ReqKind,
         build: impl FnOnce(u8) -> Req<'a>,
     ) {
-        if !self.can_sequence(now) {
+        // A ring-delivered request is decided at its position by every
+        // member alike; a datagram only by the sequencing coordinator.
+        let open = if self.cfg.ordering.is_totem() {
+            from.is_none() && self.may_apply()
+        } else {
+            from.is_some() && self.can_sequence(now)
+        };
+        if !open {
             self.stats.dropped_request += 1;
             return;
         }
@@ -118,7 +125,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             self.stats.dropped_malformed += 1;
             return;
         }
-        self.sequence_request(now, sender, Some(from), &req);
+        self.sequence_request(now, sender, from, &req);
     }
 
     /// Decides a request and sequences its operation (or, for a lock that
@@ -182,10 +189,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
                     self.deny(now, origin, from, r.request_id, Some(l.holder), 0);
                     return;
                 }
-                if slot
-                    .and_then(|s| s.quarantine)
-                    .is_some_and(|(_, until)| until > now)
-                {
+                if slot.is_some_and(|s| self.quarantined(s, now)) {
                     self.deny(now, origin, from, r.request_id, None, 0);
                     return;
                 }
@@ -215,6 +219,17 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             }
         }
         self.sequence(now, op);
+    }
+
+    /// Whether a revoked lock still keeps `slot` from being granted. In
+    /// ring order the quarantine ends only by an ordered operation, so
+    /// every member decides alike.
+    fn quarantined(&self, slot: &crate::store::Slot<KEY, VALUE>, now: Instant) -> bool {
+        match slot.quarantine {
+            Some(_) if self.cfg.ordering.is_totem() => true,
+            Some((_, until)) => until > now,
+            None => false,
+        }
     }
 
     fn evaluate(&self, origin: MemberId, r: &Req<'_>) -> Result<(), WriteError> {
@@ -380,6 +395,9 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
 
     /// Earliest time the coordinator owes an expiry.
     pub(super) fn next_expiry(&self, now: Instant) -> Option<Instant> {
+        if self.cfg.ordering.is_totem() {
+            return self.next_proposal(now);
+        }
         if self.role != Role::Active {
             return None;
         }

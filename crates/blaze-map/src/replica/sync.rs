@@ -274,7 +274,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
 
     /// Reports how this member's side (`own_size` members before the
     /// merge) fared in the current merged view.
-    fn merge_event(&mut self, won: bool, own_size: u64) {
+    pub(super) fn merge_event(&mut self, won: bool, own_size: u64) {
         let mut e = EventSlot::new(Tag::Merged {
             won,
             winner_size: self.view_side.size,
@@ -285,7 +285,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
     }
 
     /// Adopts the empty state of a new group.
-    fn start_empty(&mut self) {
+    pub(super) fn start_empty(&mut self) {
         self.store.clear();
         self.log.clear();
         self.dedup.clear();

@@ -15,7 +15,7 @@ use core::net::SocketAddr;
 impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usize>
     Replica<ENTRIES, LOG, KEY, VALUE>
 {
-    fn send(&self, to: Destination, body: Body<'_>, buf: &mut [u8]) -> Option<Transmit> {
+    pub(super) fn send(&self, to: Destination, body: Body<'_>, buf: &mut [u8]) -> Option<Transmit> {
         let len = frames::emit(self.cfg.group, self.me, body, buf)?;
         Some(Transmit { to, len })
     }
@@ -269,7 +269,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         t
     }
 
-    fn emit_record(
+    pub(super) fn emit_record(
         &self,
         record: Option<Record<'_>>,
         s: &super::Serve,
@@ -374,13 +374,25 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             return None;
         }
         let addr: SocketAddr = self.addr_of(coordinator)?;
-        let retry = self.cfg.retry_interval;
+        let i = self.take_due_request(now, self.cfg.retry_interval)?;
+        let body = self.request_body(i)?;
+        self.send(Destination::Peer(addr), body, buf)
+    }
+
+    /// The first request of this member that is due to be sent, marked as
+    /// sent now (next send after `resend`; a lock request retried after a
+    /// denial takes a fresh wire id).
+    pub(super) fn take_due_request(
+        &mut self,
+        now: Instant,
+        resend: blaze_wire::Duration,
+    ) -> Option<usize> {
         let i = self
             .pending
             .iter()
             .position(|p| p.seen.is_none() && p.next_send <= now)?;
         let p = self.pending.get_mut(i)?;
-        p.next_send = now + retry;
+        p.next_send = now + resend;
         if p.first_sent.is_none() || p.renew_id {
             if p.renew_id {
                 p.id = self.next_request;
@@ -389,9 +401,14 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             }
             p.first_sent = Some(now);
         }
+        Some(i)
+    }
+
+    /// The wire form of this member's request `i`.
+    pub(super) fn request_body(&self, i: usize) -> Option<Body<'_>> {
         let p = self.pending.get(i)?;
         let map = self.store.names.name(p.map);
-        let body = if p.kind.is_lock() {
+        Some(if p.kind.is_lock() {
             let kind = match p.kind {
                 ReqKind::Acquire => LockOpKind::ACQUIRE,
                 ReqKind::Release => LockOpKind::RELEASE,
@@ -427,7 +444,6 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
                 fence: p.fence,
                 ..MapOp::default()
             })
-        };
-        self.send(Destination::Peer(addr), body, buf)
+        })
     }
 }

@@ -11,13 +11,18 @@
 pub mod linearizability;
 pub mod locks;
 
+use blaze_map::RingConfiguration;
 use blaze_map::{
-    ChangeKind, CommandError, Config, Event, LockLostReason, MergePolicy, Replica, RequestId,
-    ViewInfo, ViewMember, WriteError, WriteOptions,
+    ChangeKind, CommandError, Config, Event, LockLostReason, MergePolicy, Ordering, Replica,
+    RequestId, ViewInfo, ViewMember, WriteError, WriteOptions,
+};
+use blaze_proto_totem::{
+    Config as TotemConfig, ConfigurationKind, Event as TotemEvent, Qos, Totem,
 };
 use blaze_sim::{Machine, Spawn, World, node_addr};
 use blaze_wire::{Duration, GroupId, Instant, MemberId, Rng, Transmit};
 use core::net::SocketAddr;
+use std::collections::VecDeque;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The replica under test: 32 slots, 64-operation log, 16-byte keys,
@@ -153,28 +158,127 @@ fn own(e: Event<'_>) -> Rec {
     }
 }
 
-/// One simulated member.
+/// The Totem member paired with each replica in the ring-ordered tests.
+pub type T = Totem<8, 256, 256, 64>;
+
+/// One simulated member: a replica, and in the ring-ordered mode the Totem
+/// member that orders its operations.
 pub struct Node {
     pub r: R,
+    /// The ring (ring-ordered mode only).
+    pub t: Option<Box<T>>,
     /// How to answer merge questions (`Some(true)`: take theirs).
     pub answer: Option<bool>,
     /// A question seen, answered at the next `poll_event`.
     asked: bool,
+    /// Replica events drained while the ring delivered (ring mode).
+    queue: VecDeque<Rec>,
+}
+
+impl Node {
+    /// Moves what the ring delivered into the replica and what the replica
+    /// submits onto the ring, until neither has anything.
+    fn pump_ring(&mut self, now: Instant) {
+        let Some(t) = self.t.as_mut() else {
+            return;
+        };
+        let mut buf = [0u8; 512];
+        loop {
+            let mut moved = false;
+            while let Some(ev) = t.poll_event() {
+                moved = true;
+                match ev {
+                    TotemEvent::Deliver {
+                        sender,
+                        payload,
+                        safe,
+                        ..
+                    } => {
+                        if std::env::var("MAP_DEBUG").is_ok() {
+                            eprintln!(
+                                "{now} n{} deliver from n{} safe {safe} len {}",
+                                (self.r.id().as_u128() >> 32) - 1,
+                                (sender.as_u128() >> 32) - 1,
+                                payload.len()
+                            );
+                        }
+                        self.r.handle_delivered(now, sender, payload)
+                    }
+                    TotemEvent::ConfigurationChange {
+                        kind,
+                        ring,
+                        members,
+                    } => {
+                        if std::env::var("MAP_DEBUG").is_ok() {
+                            eprintln!(
+                                "{now} n{} conf {kind:?} ring {} {:?}",
+                                (self.r.id().as_u128() >> 32) - 1,
+                                ring.seq,
+                                members
+                                    .iter()
+                                    .map(|m| (m.as_u128() >> 32) - 1)
+                                    .collect::<Vec<_>>()
+                            );
+                        }
+                        let kind = match kind {
+                            ConfigurationKind::Regular => RingConfiguration::Regular,
+                            ConfigurationKind::Transitional => RingConfiguration::Transitional,
+                        };
+                        self.r.handle_configuration(now, kind, ring.seq, members);
+                    }
+                }
+                while let Some(e) = self.r.poll_event() {
+                    self.queue.push_back(own(e));
+                }
+            }
+            while t.queued() < 64 {
+                let Some(sub) = self.r.poll_ordered_submit(now, &mut buf) else {
+                    break;
+                };
+                let qos = if sub.safe { Qos::Safe } else { Qos::Agreed };
+                t.send(now, qos, &buf[..sub.len]).expect("queue has room");
+                moved = true;
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
 }
 
 impl Machine for Node {
     type Event = Rec;
     fn handle_datagram(&mut self, now: Instant, from: SocketAddr, d: &[u8]) {
-        self.r.handle_datagram(now, from, d);
+        match self.t.as_mut() {
+            Some(t) => {
+                t.handle_datagram(now, from, d);
+                self.pump_ring(now);
+            }
+            None => self.r.handle_datagram(now, from, d),
+        }
     }
     fn handle_timeout(&mut self, now: Instant) {
+        if let Some(t) = self.t.as_mut()
+            && t.poll_timeout().is_some_and(|at| at <= now)
+        {
+            t.handle_timeout(now);
+        }
         self.r.handle_timeout(now);
+        self.pump_ring(now);
     }
     fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
-        self.r.poll_transmit(now, buf)
+        self.pump_ring(now);
+        match self.t.as_mut() {
+            Some(t) => t.poll_transmit(now, buf),
+            None => self.r.poll_transmit(now, buf),
+        }
     }
     fn poll_timeout(&mut self) -> Option<Instant> {
-        self.r.poll_timeout()
+        let r = self.r.poll_timeout();
+        match self.t.as_ref().and_then(|t| t.poll_timeout()) {
+            Some(a) => Some(r.map_or(a, |b| a.min(b))),
+            None => r,
+        }
     }
     fn poll_event(&mut self, now: Instant) -> Option<Rec> {
         if self.asked
@@ -183,7 +287,10 @@ impl Machine for Node {
             self.asked = false;
             self.r.resolve_merge(now, take);
         }
-        let rec = own(self.r.poll_event()?);
+        let rec = match self.queue.pop_front() {
+            Some(rec) => rec,
+            None => own(self.r.poll_event()?),
+        };
         if matches!(rec, Rec::Conflict { .. }) {
             self.asked = true;
         }
@@ -247,6 +354,8 @@ pub struct Cluster {
     /// (node, from, until) of each pause.
     pub pauses: Vec<(usize, Instant, Instant)>,
     pub views_installed: u64,
+    /// The ring orders the operations (no oracle views).
+    pub ring: bool,
 }
 
 pub fn config(quorum: usize, merge: MergePolicy) -> Config {
@@ -258,12 +367,37 @@ pub fn config(quorum: usize, merge: MergePolicy) -> Config {
     }
 }
 
+/// The settings of the ring-ordered tests.
+pub fn ring_config(quorum: usize, merge: MergePolicy, safe: bool) -> Config {
+    Config {
+        ordering: Ordering::Totem { safe },
+        ..config(quorum, merge)
+    }
+}
+
 impl Cluster {
     pub fn new(seed: u64, n: usize, cfg: Config) -> Self {
-        let world = World::new(seed, n, move |s: Spawn| Node {
-            r: R::new(cfg, member_id(s.index, s.incarnation)).expect("valid config"),
-            answer: Some(true),
-            asked: false,
+        let ring = cfg.ordering.is_totem();
+        let world = World::new(seed, n, move |s: Spawn| {
+            let id = member_id(s.index, s.incarnation);
+            let t = ring.then(|| {
+                Box::new(
+                    T::new(
+                        Instant::ZERO,
+                        id,
+                        GroupId::from_name("map-ring"),
+                        TotemConfig::lan(),
+                    )
+                    .expect("valid ring config"),
+                )
+            });
+            Node {
+                r: R::new(cfg, id).expect("valid config"),
+                t,
+                answer: Some(true),
+                asked: false,
+                queue: VecDeque::new(),
+            }
         });
         let mut c = Cluster {
             world,
@@ -278,6 +412,7 @@ impl Cluster {
             crashes: Vec::new(),
             pauses: Vec::new(),
             views_installed: 0,
+            ring,
         };
         c.install_views();
         c
@@ -313,6 +448,10 @@ impl Cluster {
     /// wrongly suspects `suspects`: they are left out of the views and are
     /// not told (they keep their old view).
     pub fn install_views_excluding(&mut self, suspects: &[usize]) {
+        if self.ring {
+            // The ring forms its own configurations.
+            return;
+        }
         let mut comps: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
         for i in 0..self.n {
             if self.up(i) && !suspects.contains(&i) {

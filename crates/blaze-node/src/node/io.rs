@@ -59,6 +59,10 @@ impl<
 
     /// After any input: propagate new views, then recompute the deadline.
     pub(super) fn after_input(&mut self, now: Instant) {
+        #[cfg(feature = "total-order")]
+        for slot in self.slots.iter_mut().filter(|s| s.group.is_some()) {
+            slot.map_ring_submit(now);
+        }
         self.sync_views(now);
         self.refresh_deadline();
     }
@@ -538,7 +542,18 @@ impl<
                     continue;
                 };
                 let qos = ch.qos();
-                let event = ch.poll_event(now).and_then(|e| from_channel(group, qos, e));
+                let event = ch.poll_event(now);
+                // The map's own operations on the ring are the map's (one
+                // per call: the next call asks this channel first).
+                #[cfg(feature = "total-order")]
+                if let Some(e) = event.as_ref()
+                    && crate::group::route_to_map(map.as_deref_mut(), now, e)
+                {
+                    *ev_cursor = i;
+                    *delivered = true;
+                    continue;
+                }
+                let event = event.and_then(|e| from_channel(group, qos, e));
                 if let Some(e) = event {
                     // The next call asks this channel first: a burst of
                     // messages is drained without asking every other
