@@ -19,6 +19,7 @@ use crate::net::{NetArgs, explain, runtime, shutdown_signal};
 ///   heartbeat_ms = 100
 ///   failure_timeout_ms = 500
 ///   weight = 0
+///   map_ordering = "coordinator"     # or "totem": the map ordered by the ring
 ///   log = "info"
 ///   [topics]
 ///   ticks = "best-effort"
