@@ -157,6 +157,12 @@ pub struct ChannelConfig {
     /// Who orders the writes of the groups' replicated maps. Default
     /// `coordinator`; `totem` orders them through the group's ring.
     pub map_ordering: MapOrdering,
+    /// `IP_MULTICAST_LOOP`: group datagrams sent by this member also reach
+    /// the sockets of this host, this member's own included. Default on,
+    /// which members sharing a host need; turn it off where every member
+    /// has a host (or network namespace) of its own, so that a member does
+    /// not receive and discard each group datagram it sent.
+    pub multicast_loop: bool,
 }
 
 impl Default for ChannelConfig {
@@ -175,6 +181,7 @@ impl Default for ChannelConfig {
             log: String::from("info"),
             busy_poll_us: 0,
             map_ordering: MapOrdering::Coordinator,
+            multicast_loop: true,
         }
     }
 }
@@ -319,6 +326,7 @@ impl ChannelConfig {
         };
         sockets.interface = self.interface;
         sockets.unicast_port = self.port;
+        sockets.multicast_loop = self.multicast_loop;
         sockets
     }
 
@@ -446,6 +454,20 @@ impl ChannelConfigBuilder {
     /// ```
     pub fn map_ordering(mut self, ordering: MapOrdering) -> Self {
         self.config.map_ordering = ordering;
+        self
+    }
+
+    /// Whether group datagrams loop back to this host's sockets
+    /// ([`ChannelConfig::multicast_loop`]).
+    ///
+    /// ```
+    /// use blaze_std::ChannelConfig;
+    /// let config = ChannelConfig::builder().multicast_loop(false).build().unwrap();
+    /// assert!(!config.socket_config().multicast_loop);
+    /// assert!(ChannelConfig::default().multicast_loop);
+    /// ```
+    pub fn multicast_loop(mut self, on: bool) -> Self {
+        self.config.multicast_loop = on;
         self
     }
 

@@ -657,9 +657,7 @@ async fn ring_ordered_map(group: SocketAddrV4, checks: &mut Checks) -> Result<()
             .await
             .map_err(e)?;
     }
-    println!(
-        "  echo, foxtrot and golf joined {ring_group}; every map write goes through the ring"
-    );
+    println!("  echo, foxtrot and golf joined {ring_group}; every map write goes through the ring");
     // Every member writes at once: one total order, no coordinator.
     let writes = write_from_each(&members).await;
     let versions: Vec<u64> = writes

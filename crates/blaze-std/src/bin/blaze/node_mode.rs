@@ -39,6 +39,10 @@ fn config(
     ChannelConfig::builder()
         .name(name)
         .busy_poll(busy_poll)
+        // On loopback every process shares the host; across network
+        // namespaces each has its own, as the raw sender (which closes its
+        // group socket) does not hear its own datagrams either.
+        .multicast_loop(endpoint.interface.is_loopback())
         .group(endpoint.group)
         .interface(endpoint.interface)
         .join(GROUP)
