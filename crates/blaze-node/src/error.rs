@@ -74,6 +74,9 @@ pub enum PublishError<E = core::convert::Infallible> {
     QosUnavailable(crate::Qos),
     /// The topic name is longer than [`MAX_TOPIC_LEN`](crate::MAX_TOPIC_LEN).
     TopicTooLong,
+    /// The topic is reserved for the stack's own traffic
+    /// ([`RESERVED_TOPIC_PREFIX`](crate::RESERVED_TOPIC_PREFIX)).
+    ReservedTopic,
     /// The payload is larger than the channel can ever carry.
     TooLarge,
     /// The send window is full until receivers catch up (back-pressure):
@@ -89,6 +92,7 @@ impl<E: fmt::Debug> fmt::Display for PublishError<E> {
             PublishError::NotJoined => f.write_str("not in the group"),
             PublishError::QosUnavailable(q) => write!(f, "quality of service {q} not available"),
             PublishError::TopicTooLong => f.write_str("topic name too long"),
+            PublishError::ReservedTopic => f.write_str("topic reserved for the stack (blaze.*)"),
             PublishError::TooLarge => f.write_str("payload too large"),
             PublishError::WouldBlock => f.write_str("send window full"),
             PublishError::Custom(e) => write!(f, "custom channel: {e:?}"),

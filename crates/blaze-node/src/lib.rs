@@ -82,7 +82,9 @@ pub use protocol::Protocol;
 mod round_robin;
 pub use round_robin::RoundRobin;
 mod qos;
-pub use qos::{MAX_TOPIC_LEN, MAX_TOPICS, Qos, TopicError};
+pub use qos::{
+    MAX_TOPIC_LEN, MAX_TOPICS, Qos, RESERVED_TOPIC_PREFIX, TopicError, is_reserved_topic,
+};
 mod custom;
 pub use custom::{CustomProtocol, NoCustom};
 mod channel;

@@ -61,6 +61,21 @@ pub const MAX_TOPICS: usize = 32;
 /// Longest topic name, in bytes.
 pub const MAX_TOPIC_LEN: usize = 64;
 
+/// Topics starting with this prefix carry the stack's own traffic (such
+/// as `blaze.map`, the replicated map's operations on a Totem ring) and
+/// are refused to applications.
+///
+/// ```
+/// assert!(blaze_node::is_reserved_topic("blaze.map"));
+/// assert!(!blaze_node::is_reserved_topic("blazer"));
+/// ```
+pub const RESERVED_TOPIC_PREFIX: &str = "blaze.";
+
+/// Whether `topic` is reserved for the stack ([`RESERVED_TOPIC_PREFIX`]).
+pub fn is_reserved_topic(topic: &str) -> bool {
+    topic.starts_with(RESERVED_TOPIC_PREFIX)
+}
+
 /// The topic table refused an entry; nothing changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

@@ -199,18 +199,21 @@ fn misuse_of_total_order_gets_typed_errors() {
         let mut world = World::new(7, 2, Sim::joining_with_totem);
         world.run_until(Instant::from_millis(500));
         let g = group();
-        let (too_big, long_topic, no_storage) = world
+        let (too_big, long_topic, no_storage, reserved) = world
             .command(0, |m, now| {
                 let n = m.n_mut();
                 (
                     n.publish(now, g, "total", &[0u8; 2000]),
                     n.publish(now, g, &"t".repeat(65), b"x"),
                     n.publish(now, blaze_node::GroupId::from_name("other"), "total", b"x"),
+                    n.publish(now, g, "blaze.map", b"x"),
                 )
             })
             .unwrap();
         assert_eq!(too_big, Err(PublishError::TooLarge));
         assert_eq!(long_topic, Err(PublishError::TopicTooLong));
         assert_eq!(no_storage, Err(PublishError::NotJoined));
+        // The ring-ordered map's topic is the stack's.
+        assert_eq!(reserved, Err(PublishError::ReservedTopic));
     });
 }

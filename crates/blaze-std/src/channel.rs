@@ -503,24 +503,7 @@ impl Channel {
                     tokio::time::sleep(Duration::from_millis(1)).await;
                 }
                 Err(PublishError::WouldBlock) => return Err(ChannelError::Backpressure),
-                Err(PublishError::NotJoined) => {
-                    return Err(ChannelError::NotInGroup(group.to_owned()));
-                }
-                Err(PublishError::QosUnavailable(q)) => {
-                    return Err(ChannelError::QosUnavailable(q));
-                }
-                Err(PublishError::TopicTooLong) => {
-                    return Err(ChannelError::BadName {
-                        what: "topic",
-                        max: blaze_node::MAX_TOPIC_LEN,
-                    });
-                }
-                Err(_) => {
-                    return Err(ChannelError::PayloadTooLarge {
-                        len: payload.len(),
-                        max: MAX_PAYLOAD,
-                    });
-                }
+                Err(e) => return Err(refused(e, group, topic, payload.len())),
             }
         }
     }
@@ -544,12 +527,12 @@ impl Channel {
     ) -> Result<usize, ChannelError> {
         let runner = self.runner()?;
         let id = GroupId::from_name(group);
-        let topic = topic.to_owned();
+        let owned = topic.to_owned();
         let r = runner
             .call(move |engine: &mut Engine, _: &mut Hub, now: Instant| {
                 let mut taken = 0;
                 for message in &messages {
-                    match engine.node.publish(now, id, &topic, message) {
+                    match engine.node.publish(now, id, &owned, message) {
                         Ok(()) => taken += 1,
                         Err(PublishError::WouldBlock) => break,
                         Err(e) => return Err((e, message.len())),
@@ -558,18 +541,7 @@ impl Channel {
                 Ok(taken)
             })
             .await?;
-        r.map_err(|(e, len)| match e {
-            PublishError::NotJoined => ChannelError::NotInGroup(group.to_owned()),
-            PublishError::QosUnavailable(q) => ChannelError::QosUnavailable(q),
-            PublishError::TopicTooLong => ChannelError::BadName {
-                what: "topic",
-                max: blaze_node::MAX_TOPIC_LEN,
-            },
-            _ => ChannelError::PayloadTooLarge {
-                len,
-                max: MAX_PAYLOAD,
-            },
-        })
+        r.map_err(|(e, len)| refused(e, group, topic, len))
     }
 
     /// Publishes every message of `messages` (in order) on `topic` of
@@ -613,18 +585,7 @@ impl Channel {
         match outcome.await.map_err(|_| ChannelError::Closed)? {
             Ok(()) => Ok(()),
             Err(BatchError::Backpressure) => Err(ChannelError::Backpressure),
-            Err(BatchError::Refused(e, len)) => Err(match e {
-                PublishError::NotJoined => ChannelError::NotInGroup(group.to_owned()),
-                PublishError::QosUnavailable(q) => ChannelError::QosUnavailable(q),
-                PublishError::TopicTooLong => ChannelError::BadName {
-                    what: "topic",
-                    max: blaze_node::MAX_TOPIC_LEN,
-                },
-                _ => ChannelError::PayloadTooLarge {
-                    len,
-                    max: MAX_PAYLOAD,
-                },
-            }),
+            Err(BatchError::Refused(e, len)) => Err(refused(e, group, topic, len)),
         }
     }
 
@@ -669,6 +630,9 @@ impl Channel {
                 what: "topic",
                 max: blaze_node::MAX_TOPIC_LEN,
             });
+        }
+        if blaze_node::is_reserved_topic(topic) {
+            return Err(ChannelError::ReservedTopic(topic.to_owned()));
         }
         if !self.groups.iter().any(|g| g == group) {
             return Err(ChannelError::NotInGroup(group.to_owned()));
@@ -773,6 +737,25 @@ pub(crate) fn join_one(
             what: "group",
             max: crate::MAX_NAME_LEN,
         }),
+    }
+}
+
+/// The error for a message of `len` bytes that the node refused on `topic`
+/// of `group` (back-pressure aside).
+fn refused(e: PublishError, group: &str, topic: &str, len: usize) -> ChannelError {
+    match e {
+        PublishError::NotJoined => ChannelError::NotInGroup(group.to_owned()),
+        PublishError::QosUnavailable(q) => ChannelError::QosUnavailable(q),
+        PublishError::TopicTooLong => ChannelError::BadName {
+            what: "topic",
+            max: blaze_node::MAX_TOPIC_LEN,
+        },
+        PublishError::ReservedTopic => ChannelError::ReservedTopic(topic.to_owned()),
+        PublishError::WouldBlock => ChannelError::Backpressure,
+        _ => ChannelError::PayloadTooLarge {
+            len,
+            max: MAX_PAYLOAD,
+        },
     }
 }
 

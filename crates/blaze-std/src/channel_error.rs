@@ -35,6 +35,9 @@ pub enum ChannelError {
         /// The longest accepted.
         max: usize,
     },
+    /// The topic is reserved for the stack's own traffic (names starting
+    /// with `blaze.`); nothing was sent.
+    ReservedTopic(String),
     /// The member is not known to this node (not in any of its groups'
     /// views); nothing was sent.
     UnknownMember(MemberId),
@@ -81,6 +84,11 @@ impl fmt::Display for ChannelError {
             ChannelError::BadName { what, max } => {
                 write!(f, "{what} name must be 1 to {max} bytes long")
             }
+            ChannelError::ReservedTopic(topic) => write!(
+                f,
+                "topic {topic:?} is reserved for the stack (names starting with {:?}): pick another",
+                blaze_node::RESERVED_TOPIC_PREFIX
+            ),
             ChannelError::UnknownMember(id) => write!(
                 f,
                 "member {id} is not known here (not in the view of any group this member joined)"

@@ -315,6 +315,12 @@ impl ChannelConfig {
         {
             return invalid("topics", "topic names must be 1 to 64 bytes long");
         }
+        if self.topics.keys().any(|t| blaze_node::is_reserved_topic(t)) {
+            return invalid(
+                "topics",
+                "topic names starting with `blaze.` are reserved for the stack",
+            );
+        }
         Ok(())
     }
 

@@ -100,6 +100,7 @@ enum Refusal {
     CustomUnavailable = 7,
     TopicTooLong = 8,
     TooLarge = 9,
+    ReservedTopic = 10,
 }
 
 impl From<PublishError> for Refusal {
@@ -115,6 +116,7 @@ impl From<PublishError> for Refusal {
                 _ => Refusal::CustomUnavailable,
             },
             PublishError::TopicTooLong => Refusal::TopicTooLong,
+            PublishError::ReservedTopic => Refusal::ReservedTopic,
             _ => Refusal::TooLarge,
         }
     }

@@ -93,6 +93,23 @@ fn misuse_is_refused_with_typed_errors() {
             lone.publish_in("elsewhere", "news", b"x").await,
             Err(ChannelError::NotInGroup(_))
         ));
+        // The stack's own topics (the ring-ordered map's `blaze.map`) are
+        // not the application's.
+        let reserved = lone.publish("blaze.map", b"x").await.unwrap_err();
+        assert!(
+            matches!(&reserved, ChannelError::ReservedTopic(t) if t == "blaze.map"),
+            "{reserved}"
+        );
+        assert!(matches!(
+            lone.publisher("blaze.anything").await,
+            Err(ChannelError::ReservedTopic(_))
+        ));
+        assert!(
+            ChannelConfig::builder()
+                .topic("blaze.map", TopicQos::Agreed)
+                .build()
+                .is_err()
+        );
         lone.shutdown().await.unwrap();
         assert!(matches!(
             lone.start().await,

@@ -419,6 +419,9 @@ impl<
         if topic.len() > MAX_TOPIC_LEN {
             return Err(PublishError::TopicTooLong);
         }
+        if crate::is_reserved_topic(topic) {
+            return Err(PublishError::ReservedTopic);
+        }
         let qos = self.topics.qos(topic);
         let slot = self
             .slots
