@@ -16,9 +16,11 @@ use crate::{CustomProtocol, Qos};
 /// 1,472-byte datagram.
 #[cfg(feature = "total-order")]
 pub const TOTEM_SLOT: usize = 1152;
-/// Messages the total-order channel queues before the token takes them.
+/// Messages the total-order channel queues before the token takes them:
+/// room for two token visits at the default flow control (64 messages a
+/// visit), so that a busy member has a full batch ready at every visit.
 #[cfg(feature = "total-order")]
-pub const TOTEM_QUEUE: usize = 16;
+pub const TOTEM_QUEUE: usize = 128;
 
 /// The Totem machine of a group's total-order channel: at most `PEERS`
 /// members on the ring (this one included) and a window of `W` messages

@@ -77,6 +77,24 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
             self.stats.wrong_ring += 1;
             return;
         }
+        if d.messages.is_empty() {
+            // An announcement of our own ring (`first_seq` 0), or a member
+            // that wants the token: then the ring is busy, an idle token
+            // held here goes on at once, and one that comes by later is
+            // passed on without a hold.
+            if d.first_seq > 0
+                && self.state == State::Operational
+                && origin != self.me
+                && self.members.contains(&origin)
+            {
+                self.stats.token_requests += 1;
+                self.busy_until = self.busy_until.max(now + self.config.token_linger);
+                if self.token_held.is_some() {
+                    self.timers.set(super::Timer::TokenHold, now);
+                }
+            }
+            return;
+        }
         let recovered = d.recovered_from.is_some();
         if recovered != (self.state == State::Recovery) {
             // Recovery traffic after install, or new-ring traffic before:
