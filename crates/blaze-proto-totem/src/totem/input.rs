@@ -89,6 +89,7 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
             {
                 self.stats.token_requests += 1;
                 self.busy_until = self.busy_until.max(now + self.config.token_linger);
+                self.wanted = true;
                 if self.token_held.is_some() {
                     self.timers.set(super::Timer::TokenHold, now);
                 }

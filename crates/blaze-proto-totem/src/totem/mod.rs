@@ -210,6 +210,9 @@ pub struct Totem<const N: usize, const W: usize, const P: usize, const Q: usize>
     requested: bool,
     /// The token left this member's last visit with nothing going on.
     left_quiet: bool,
+    /// Another member asked for the token since it was last here: pass it
+    /// on at once.
+    wanted: bool,
 
     proc_set: heapless::Vec<MemberId, N>,
     fail_set: heapless::Vec<MemberId, N>,
@@ -289,6 +292,7 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
             request_pending: false,
             requested: false,
             left_quiet: false,
+            wanted: false,
             proc_set: heapless::Vec::new(),
             fail_set: heapless::Vec::new(),
             consensus: heapless::Vec::new(),
@@ -464,11 +468,12 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
         } else if self.state == State::Operational
             && self.members.len() > 1
             && !self.requested
-            && self.left_quiet
+            && (self.left_quiet || now >= self.busy_until)
         {
-            // The ring was quiet when the token last left: it may be held
-            // idle elsewhere, so ask for it (once per visit of the token
-            // here). A busy ring turns without holds and needs no request.
+            // The ring was quiet when the token last left, or a while ago:
+            // it may be held idle elsewhere, so ask for it (once per visit
+            // of the token here). A busy ring turns without holds and needs
+            // no request.
             self.requested = true;
             self.request_pending = true;
         }

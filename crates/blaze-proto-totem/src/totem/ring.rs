@@ -170,8 +170,10 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
             self.busy_until = now + self.config.token_linger;
         }
         // A busy ring keeps turning: a quiet visit holds the token only
-        // once nothing happened here for `token_linger`.
-        let idle = quiet && now >= self.busy_until;
+        // once nothing happened here for `token_linger`, and never when a
+        // member asked for the token.
+        let idle = quiet && !self.wanted && now >= self.busy_until;
+        self.wanted = false;
         self.requested = false;
         self.left_quiet = quiet;
         let progress = sent > 0 || served > 0;
