@@ -17,10 +17,10 @@ use crate::{CustomProtocol, Qos};
 #[cfg(feature = "total-order")]
 pub const TOTEM_SLOT: usize = 1152;
 /// Messages the total-order channel queues before the token takes them:
-/// room for two token visits at the default flow control (64 messages a
-/// visit), so that a busy member has a full batch ready at every visit.
+/// a full token visit at the default flow control (64 messages a visit),
+/// so that a busy member has a whole batch ready when the token comes.
 #[cfg(feature = "total-order")]
-pub const TOTEM_QUEUE: usize = 128;
+pub const TOTEM_QUEUE: usize = 64;
 
 /// The Totem machine of a group's total-order channel: at most `PEERS`
 /// members on the ring (this one included) and a window of `W` messages
