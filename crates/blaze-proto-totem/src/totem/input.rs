@@ -58,10 +58,13 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
         if self.state == State::Operational
             && ring != self.tag
             && d.messages.is_empty()
+            && d.first_seq == 0
             && !self.members.contains(&origin)
         {
             // Another ring's announcement: it is within reach (a partition
-            // healed), merge. (Late data of an old ring does not count.)
+            // healed), merge. (Late data of an old ring does not count, nor
+            // a token request on it: a member still on a ring that broke
+            // would make every new ring gather again.)
             debug!(
                 "{} {:x} hears ring {} of {:x}",
                 now,
@@ -235,6 +238,15 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
         }
         if t.token_seq <= self.last_token_seq {
             self.stats.duplicates += 1;
+            return;
+        }
+        if self.timers.due(super::Timer::TokenLoss, now) {
+            // This process stalled past its token timeout (the token came
+            // in before the deadline was handled): the others have moved on
+            // without it, so the ring is lost here too; a token taken now
+            // would keep it on the old ring for another timeout.
+            self.timers.stop(super::Timer::TokenLoss);
+            self.on_timer(now, super::Timer::TokenLoss);
             return;
         }
         let next = Self::successor(&self.members, self.me);

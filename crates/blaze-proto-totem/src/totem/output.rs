@@ -24,9 +24,14 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
     /// the token.
     #[must_use]
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
-        if self.token_held.is_some() && self.timers.due(Timer::TokenHold, now) {
+        if self.token_held.is_some()
+            && self.timers.due(Timer::TokenHold, now)
+            && !self.timers.due(Timer::TokenLoss, now)
+        {
             // The held token is wanted (a message queued here, a request
-            // heard): use it now rather than at the next `handle_timeout`.
+            // heard): use it now rather than at the next `handle_timeout`
+            // (unless the ring is overdue: a stalled process must not take
+            // its old token for a new visit before it notices the loss).
             self.timers.stop(Timer::TokenHold);
             self.on_timer(now, Timer::TokenHold);
         }
@@ -54,11 +59,14 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
         if self.merge_pending || self.request_pending {
             // A ring announcement is an empty data batch on the ring with
             // `first_seq` 0; a token request the same with the sequence
-            // number after this member's aru (never 0). Both go when due
-            // together: a request is an announcement too.
+            // number after this member's aru (never 0). The request goes
+            // first when both are due; the announcement at the next call.
             let request = self.request_pending;
-            self.merge_pending = false;
-            self.request_pending = false;
+            if request {
+                self.request_pending = false;
+            } else {
+                self.merge_pending = false;
+            }
             let hdr = DataOut {
                 ring: self.tag,
                 first_seq: if request {
