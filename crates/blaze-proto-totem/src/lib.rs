@@ -52,7 +52,8 @@
 //! original sender, sequence number and qos in `DataMessage.recovered`.
 //! An empty `DataBatch` on the ring is the representative's announcement
 //! (`first_seq` 0) or a token request (`first_seq` the requester's aru
-//! plus one, never 0); an older member ignores both on its own ring.
+//! plus one, never 0); an older member ignores both on its own ring. Only
+//! an announcement of another ring starts a merge, never a request.
 //!
 //! ## The sans-IO contract
 //!
