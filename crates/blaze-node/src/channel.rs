@@ -16,9 +16,11 @@ use crate::{CustomProtocol, Qos};
 /// 1,472-byte datagram.
 #[cfg(feature = "total-order")]
 pub const TOTEM_SLOT: usize = 1152;
-/// Messages the total-order channel queues before the token takes them.
+/// Messages the total-order channel queues before the token takes them:
+/// a full token visit at the default flow control (64 messages a visit),
+/// so that a busy member has a whole batch ready when the token comes.
 #[cfg(feature = "total-order")]
-pub const TOTEM_QUEUE: usize = 16;
+pub const TOTEM_QUEUE: usize = 64;
 
 /// The Totem machine of a group's total-order channel: at most `PEERS`
 /// members on the ring (this one included) and a window of `W` messages

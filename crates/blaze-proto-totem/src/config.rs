@@ -28,8 +28,18 @@ pub struct Config {
     /// token) while no evidence shows the successor got it.
     pub token_retransmit: Duration,
     /// How long an idle holder (nothing to send, nothing missing) keeps the
-    /// token before passing it on; keeps an idle ring cheap.
+    /// token before passing it on; keeps an idle ring cheap. A member that
+    /// has something to send meanwhile asks for the token (an empty data
+    /// batch on the ring), and the holder passes it on at once.
     pub token_hold: Duration,
+    /// How long after the last activity it saw (a message sent, served or
+    /// missing, a backlog, a message not yet safe) a member passes an idle
+    /// token on at once instead of holding it: a busy ring keeps turning
+    /// without holds, so that a message sent between two bursts waits for
+    /// no timer. Longer costs more CPU on a ring that goes quiet (the
+    /// token turns idle meanwhile); shorter costs a token request and its
+    /// hop for the first message after a pause.
+    pub token_linger: Duration,
     /// Interval between join messages in the gather state.
     pub join_interval: Duration,
     /// Time in the gather state after which members that have not agreed
@@ -52,11 +62,12 @@ impl Config {
             token_timeout: Duration::from_millis(200),
             token_retransmit: Duration::from_millis(25),
             token_hold: Duration::from_millis(2),
+            token_linger: Duration::from_millis(2),
             join_interval: Duration::from_millis(20),
             consensus_timeout: Duration::from_millis(100),
             merge_interval: Duration::from_millis(100),
-            window: 64,
-            max_messages: 16,
+            window: 256,
+            max_messages: 64,
         }
     }
 
@@ -66,11 +77,12 @@ impl Config {
             token_timeout: Duration::from_millis(1_000),
             token_retransmit: Duration::from_millis(120),
             token_hold: Duration::from_millis(10),
+            token_linger: Duration::from_millis(10),
             join_interval: Duration::from_millis(100),
             consensus_timeout: Duration::from_millis(500),
             merge_interval: Duration::from_millis(500),
-            window: 64,
-            max_messages: 16,
+            window: 256,
+            max_messages: 64,
         }
     }
 

@@ -21,6 +21,15 @@
 //! on the new ring), and reports the change with a transitional and a
 //! regular [`Event::ConfigurationChange`].
 //!
+//! A busy ring turns without pause. Once nothing has happened at a member
+//! for `token_linger`, it holds an idle token for `token_hold` before
+//! passing it on, so an idle ring costs little; a member that queues a
+//! message meanwhile multicasts a token request, and every member then
+//! passes the token on at once (a holder with a message of its own queued
+//! takes the held token for a new visit). So a message waits for no timer:
+//! at most a rotation on a busy ring, a request and two token hops on an
+//! idle one.
+//!
 //! The representative of each ring multicasts a small announcement every
 //! `merge_interval`; a member that hears another ring (a partition healed)
 //! starts the membership protocol, so rings merge. Events follow extended
@@ -41,6 +50,10 @@
 //! message's originator (also on retransmissions). During recovery a batch
 //! names the re-sender's old ring in `recovered_from`, and each message its
 //! original sender, sequence number and qos in `DataMessage.recovered`.
+//! An empty `DataBatch` on the ring is the representative's announcement
+//! (`first_seq` 0) or a token request (`first_seq` the requester's aru
+//! plus one, never 0); an older member ignores both on its own ring. Only
+//! an announcement of another ring starts a merge, never a request.
 //!
 //! ## The sans-IO contract
 //!

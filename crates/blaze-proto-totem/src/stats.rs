@@ -26,6 +26,9 @@ pub struct Stats {
     pub broadcasts: u64,
     /// Messages multicast again to answer a retransmission request.
     pub retransmits: u64,
+    /// Token requests heard from other members (an idle token held here
+    /// then goes on at once).
+    pub token_requests: u64,
     /// Rings installed.
     pub rings: u64,
     /// `send` calls refused with `WouldBlock`.

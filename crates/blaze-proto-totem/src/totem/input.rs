@@ -58,10 +58,13 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
         if self.state == State::Operational
             && ring != self.tag
             && d.messages.is_empty()
+            && d.first_seq == 0
             && !self.members.contains(&origin)
         {
             // Another ring's announcement: it is within reach (a partition
-            // healed), merge. (Late data of an old ring does not count.)
+            // healed), merge. (Late data of an old ring does not count, nor
+            // a token request on it: a member still on a ring that broke
+            // would make every new ring gather again.)
             debug!(
                 "{} {:x} hears ring {} of {:x}",
                 now,
@@ -75,6 +78,25 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
         let live = matches!(self.state, State::Operational | State::Recovery);
         if !live || ring != self.tag {
             self.stats.wrong_ring += 1;
+            return;
+        }
+        if d.messages.is_empty() {
+            // An announcement of our own ring (`first_seq` 0), or a member
+            // that wants the token: then the ring is busy, an idle token
+            // held here goes on at once, and one that comes by later is
+            // passed on without a hold.
+            if d.first_seq > 0
+                && self.state == State::Operational
+                && origin != self.me
+                && self.members.contains(&origin)
+            {
+                self.stats.token_requests += 1;
+                self.busy_until = self.busy_until.max(now + self.config.token_linger);
+                self.wanted = true;
+                if self.token_held.is_some() {
+                    self.timers.set(super::Timer::TokenHold, now);
+                }
+            }
             return;
         }
         let recovered = d.recovered_from.is_some();
@@ -216,6 +238,15 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
         }
         if t.token_seq <= self.last_token_seq {
             self.stats.duplicates += 1;
+            return;
+        }
+        if self.timers.due(super::Timer::TokenLoss, now) {
+            // This process stalled past its token timeout (the token came
+            // in before the deadline was handled): the others have moved on
+            // without it, so the ring is lost here too; a token taken now
+            // would keep it on the old ring for another timeout.
+            self.timers.stop(super::Timer::TokenLoss);
+            self.on_timer(now, super::Timer::TokenLoss);
             return;
         }
         let next = Self::successor(&self.members, self.me);

@@ -201,6 +201,18 @@ pub struct Totem<const N: usize, const W: usize, const P: usize, const Q: usize>
     token_fwd: Option<TokenOut<RTR>>,
     token_held: Option<TokenOut<RTR>>,
     retransmits_left: u32,
+    /// Until then an idle token is passed on at once (see
+    /// [`Config::token_linger`]).
+    busy_until: Instant,
+    /// A token request (an empty data batch on the ring) is due.
+    request_pending: bool,
+    /// A token request went out since this member last held the token.
+    requested: bool,
+    /// The token left this member's last visit with nothing going on.
+    left_quiet: bool,
+    /// Another member asked for the token since it was last here: pass it
+    /// on at once.
+    wanted: bool,
 
     proc_set: heapless::Vec<MemberId, N>,
     fail_set: heapless::Vec<MemberId, N>,
@@ -276,6 +288,11 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
             token_fwd: None,
             token_held: None,
             retransmits_left: 0,
+            busy_until: now,
+            request_pending: false,
+            requested: false,
+            left_quiet: false,
+            wanted: false,
             proc_set: heapless::Vec::new(),
             fail_set: heapless::Vec::new(),
             consensus: heapless::Vec::new(),
@@ -444,8 +461,21 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
         (q.topic_len, q.len) = store(&mut q.data, topic, payload).ok_or(SendError::TooLarge)?;
         self.queue.push_back(q).map_err(|_| SendError::WouldBlock)?;
         if self.token_held.is_some() {
-            // An idle token waits here: take it now, not after the hold.
+            // An idle token waits here: take it now, not after the hold
+            // (in the next `poll_transmit`, so that the messages queued
+            // meanwhile go out together).
             self.timers.set(Timer::TokenHold, now);
+        } else if self.state == State::Operational
+            && self.members.len() > 1
+            && !self.requested
+            && (self.left_quiet || now >= self.busy_until)
+        {
+            // The ring was quiet when the token last left, or a while ago:
+            // it may be held idle elsewhere, so ask for it (once per visit
+            // of the token here). A busy ring turns without holds and needs
+            // no request.
+            self.requested = true;
+            self.request_pending = true;
         }
         Ok(())
     }
@@ -482,7 +512,17 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
             Timer::TokenRetransmit => self.retransmit_token(now),
             Timer::TokenHold => {
                 if let Some(t) = self.token_held.take() {
-                    if t.next == self.me {
+                    // Alone on the ring, or a message queued here since the
+                    // token was held: a visit again, as if it had come back
+                    // at once (held only when everything up to its `seq` was
+                    // safe here, so the safe rule learns nothing wrong).
+                    // Recovery and the quiet visits after an install count
+                    // rotations: no extra visit there.
+                    let again = t.next == self.me
+                        || (self.state == State::Operational
+                            && self.quiet_visits == 0
+                            && !self.queue.is_empty());
+                    if again {
                         self.process_token(now, t);
                     } else {
                         self.token_out = Some(t);

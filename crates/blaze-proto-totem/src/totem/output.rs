@@ -2,7 +2,7 @@
 
 use blaze_wire::{DataMessage, Destination, Instant, MemberId, RecoveredMessage, Transmit};
 
-use super::{MAX_BATCH, OutMsg, State, Step, Totem};
+use super::{MAX_BATCH, OutMsg, State, Step, Timer, Totem};
 use crate::frames::{DataOut, Envelope, batch_share};
 use crate::{ConfigurationKind, Event};
 
@@ -24,6 +24,17 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
     /// the token.
     #[must_use]
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        if self.token_held.is_some()
+            && self.timers.due(Timer::TokenHold, now)
+            && !self.timers.due(Timer::TokenLoss, now)
+        {
+            // The held token is wanted (a message queued here, a request
+            // heard): use it now rather than at the next `handle_timeout`
+            // (unless the ring is overdue: a stalled process must not take
+            // its old token for a new visit before it notices the loss).
+            self.timers.stop(Timer::TokenHold);
+            self.on_timer(now, Timer::TokenHold);
+        }
         while !self.outq.is_empty() {
             if let Some(len) = self.emit_data(buf) {
                 return Some(Transmit {
@@ -45,11 +56,24 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
                 });
             }
         }
-        if self.merge_pending {
-            self.merge_pending = false;
+        if self.merge_pending || self.request_pending {
+            // A ring announcement is an empty data batch on the ring with
+            // `first_seq` 0; a token request the same with the sequence
+            // number after this member's aru (never 0). The request goes
+            // first when both are due; the announcement at the next call.
+            let request = self.request_pending;
+            if request {
+                self.request_pending = false;
+            } else {
+                self.merge_pending = false;
+            }
             let hdr = DataOut {
                 ring: self.tag,
-                first_seq: 0,
+                first_seq: if request {
+                    self.pos.my_aru.saturating_add(1)
+                } else {
+                    0
+                },
                 safe: false,
                 repair: false,
                 recovered_from: None,

@@ -160,12 +160,22 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
             self.install(now, t.seq);
             self.my_last_backlog = 0;
         }
-        let idle = sent == 0
+        let quiet = sent == 0
             && served == 0
             && t.rtr.is_empty()
             && t.aru == t.seq
             && t.backlog == 0
             && was_safe;
+        if !quiet {
+            self.busy_until = now + self.config.token_linger;
+        }
+        // A busy ring keeps turning: a quiet visit holds the token only
+        // once nothing happened here for `token_linger`, and never when a
+        // member asked for the token.
+        let idle = quiet && !self.wanted && now >= self.busy_until;
+        self.wanted = false;
+        self.requested = false;
+        self.left_quiet = quiet;
         let progress = sent > 0 || served > 0;
         if idle || t.next == self.me {
             // Alone on the ring, the token comes straight back: without

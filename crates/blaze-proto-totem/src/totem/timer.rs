@@ -50,6 +50,13 @@ impl Timers {
         }
     }
 
+    /// True when `t` is armed for `now` or earlier.
+    pub(super) fn due(&self, t: Timer, now: Instant) -> bool {
+        self.0
+            .get(t as usize)
+            .is_some_and(|s| s.is_some_and(|at| at <= now))
+    }
+
     pub(super) fn next(&self) -> Option<Instant> {
         self.0.iter().flatten().min().copied()
     }
