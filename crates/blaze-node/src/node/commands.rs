@@ -720,11 +720,14 @@ fn open_totem<const P: usize, const W: usize>(
     config: blaze_proto_totem::Config,
     base: u64,
 ) -> bool {
-    match TotemRing::<P, W>::new(now, me, group, config) {
-        Ok(t) => {
-            storage.set(Some(t.with_ring_seq_floor(base)));
+    // Moved as few times as possible: the machine is hundreds of
+    // kilobytes, and a debug build copies it at every move.
+    storage.set(TotemRing::<P, W>::new(now, me, group, config).ok());
+    match storage.ring_mut() {
+        Some(t) => {
+            t.raise_ring_seq_floor(base);
             true
         }
-        Err(_) => false,
+        None => false,
     }
 }

@@ -340,8 +340,14 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
     /// ```
     #[must_use]
     pub fn with_ring_seq_floor(mut self, seq: u64) -> Self {
-        self.max_ring_seq = self.max_ring_seq.max(seq);
+        self.raise_ring_seq_floor(seq);
         self
+    }
+
+    /// [`with_ring_seq_floor`](Totem::with_ring_seq_floor) on a machine in
+    /// place (a large machine need not be moved to set it).
+    pub fn raise_ring_seq_floor(&mut self, seq: u64) {
+        self.max_ring_seq = self.max_ring_seq.max(seq);
     }
 
     /// The highest ring sequence number this member has seen (what a
