@@ -454,11 +454,11 @@ fn merge_in_steps_latest_version_keeps_both_sides() {
     );
 }
 
-/// Known gap: with a re-applying policy, a merged view whose coordinator is
-/// the only member of a losing side there drops that side's writes (the
-/// coordinator must take the winner's state and cannot scan its own).
+/// With a re-applying policy, a merged view whose coordinator is the only
+/// member of a losing side there keeps that side's writes: the coordinator
+/// takes the winner's state over its own newer entries and sequences them
+/// again (no other member can be scanned for them).
 #[test]
-#[ignore = "the lonely losing coordinator's writes are not re-applied yet"]
 fn merge_in_steps_with_a_lonely_losing_coordinator() {
     run_seeds!(
         "merge_in_steps_with_a_lonely_losing_coordinator",
