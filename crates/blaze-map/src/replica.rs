@@ -106,6 +106,10 @@ struct Pull {
     scan: bool,
     /// Only records newer than this are merge candidates (scan).
     newer_than: u64,
+    /// Install over this replica's own kept entries (a losing coordinator
+    /// with no other member of its side in the view; see
+    /// [`Slot::keeps_own`](crate::store::Slot::keeps_own)).
+    keep: bool,
     /// Records accepted since the last request.
     got: u8,
     /// Records installed past a gap (reordered): (cursor before, cursor
@@ -274,6 +278,9 @@ pub struct Replica<const ENTRIES: usize, const LOG: usize, const KEY: usize, con
     /// Parked losers may reset (merge scan done).
     losers_reset: bool,
     candidate: Option<Candidate<KEY, VALUE>>,
+    /// Slots marked to be re-applied may remain (a lonely losing
+    /// coordinator's own writes, kept over the winner's state).
+    reapplying: bool,
 
     // State transfer.
     pull: Option<Pull>,
@@ -327,6 +334,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             plan: None,
             losers_reset: false,
             candidate: None,
+            reapplying: false,
             pull: None,
             serve: None,
             next_session: 1,

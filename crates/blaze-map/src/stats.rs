@@ -42,6 +42,9 @@ pub struct Stats {
     /// A replica could not apply an operation the coordinator accepted (its
     /// storage is smaller than the coordinator's); the entry was skipped.
     pub apply_failures: u64,
+    /// Own writes a losing coordinator kept to re-apply after a merge, then
+    /// gave up because the winning side's state filled the map.
+    pub merge_dropped: u64,
     /// Events dropped because the queue was full (should stay 0).
     pub events_dropped: u64,
 }

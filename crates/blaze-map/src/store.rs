@@ -81,6 +81,10 @@ pub(crate) struct Slot<const K: usize, const V: usize> {
     /// A revoked lock may not be granted again before its old lease ran out:
     /// `(lease_us, local time it may be granted)`.
     pub(crate) quarantine: Option<(u64, Instant)>,
+    /// A merging coordinator's own entry, kept over the winning side's
+    /// state, that it still has to sequence again (see
+    /// [`Store::keep_newer`]).
+    pub(crate) reapply: bool,
 }
 
 impl<const K: usize, const V: usize> Slot<K, V> {
@@ -97,7 +101,20 @@ impl<const K: usize, const V: usize> Slot<K, V> {
             expires: None,
             lock: None,
             quarantine: None,
+            reapply: false,
         }
+    }
+
+    /// The merge rule of a coordinator that takes the winning side's state
+    /// while keeping its own newer entries: whether this slot's own entry
+    /// stays over the winner's record (`has_value`, `value`, `version`).
+    /// It stays if it is marked, and the winner holds no value for the key,
+    /// or a different one written earlier (the rule of a merge scan under
+    /// [`MergePolicy::LatestVersion`](crate::MergePolicy::LatestVersion)).
+    pub(crate) fn keeps_own(&self, has_value: bool, value: &[u8], version: u64) -> bool {
+        self.reapply
+            && self.has_value
+            && (!has_value || (self.value.as_slice() != value && self.version > version))
     }
 
     fn is_empty(&self) -> bool {
@@ -156,6 +173,53 @@ impl<const N: usize, const K: usize, const V: usize> Store<N, K, V> {
         Some(i)
     }
 
+    /// Keeps only the entries written after order `newer_than` (a losing
+    /// coordinator's own writes since its side's fail-over), marked to be
+    /// re-applied, without their locks: the winning side's state is then
+    /// pulled over them with [`Slot::keeps_own`].
+    pub(crate) fn keep_newer(&mut self, newer_than: u64) {
+        for s in self.slots.iter_mut() {
+            let Some(slot) = s.as_mut().filter(|s| s.has_value && s.version > newer_than) else {
+                *s = None;
+                continue;
+            };
+            slot.lock = None;
+            slot.quarantine = None;
+            slot.reapply = true;
+        }
+    }
+
+    /// Drops every slot not marked to be re-applied (a restarted pull over
+    /// kept entries).
+    pub(crate) fn retain_marked(&mut self) {
+        for s in self.slots.iter_mut() {
+            if !s.as_ref().is_some_and(|s| s.reapply) {
+                *s = None;
+            }
+        }
+    }
+
+    /// Frees one slot marked to be re-applied (the winning side's state
+    /// comes first when both do not fit); `false` if none is.
+    pub(crate) fn drop_one_marked(&mut self) -> bool {
+        match self
+            .slots
+            .iter_mut()
+            .find(|s| s.as_ref().is_some_and(|s| s.reapply))
+        {
+            Some(s) => {
+                *s = None;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The first slot marked to be re-applied.
+    pub(crate) fn first_marked(&self) -> Option<(usize, &Slot<K, V>)> {
+        self.iter().find(|(_, s)| s.reapply)
+    }
+
     /// Whether a new key would find a free slot.
     pub(crate) fn has_room(&self) -> bool {
         self.slots.iter().any(Option::is_none)
@@ -188,5 +252,72 @@ impl<const N: usize, const K: usize, const V: usize> Store<N, K, V> {
 
     pub(crate) fn len(&self) -> usize {
         self.slots.iter().filter(|s| s.is_some()).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(store: &mut Store<4, 8, 8>, key: &[u8], value: &[u8], version: u64) -> usize {
+        let i = store.find_or_insert(0, key).unwrap();
+        let s = store.slot_mut(i).unwrap();
+        s.has_value = true;
+        s.value = Vec::from_slice(value).unwrap();
+        s.version = version;
+        i
+    }
+
+    #[test]
+    fn keep_newer_keeps_only_writes_after_the_base_without_locks() {
+        let mut store: Store<4, 8, 8> = Store::new();
+        put(&mut store, b"old", b"x", 5);
+        let new = put(&mut store, b"new", b"y", 7);
+        let locked = store.find_or_insert(0, b"lock").unwrap();
+        store.slot_mut(locked).unwrap().lock = Some(LockState {
+            holder: MemberId::from_u128(1),
+            fence: 3,
+            lease_us: 10,
+            expires: Instant::from_millis(1),
+        });
+        store.slot_mut(new).unwrap().quarantine = Some((10, Instant::from_millis(1)));
+        store.keep_newer(5);
+        assert_eq!(store.len(), 1);
+        let s = store.get(0, b"new").unwrap();
+        assert!(s.reapply && s.lock.is_none() && s.quarantine.is_none());
+        assert_eq!(store.first_marked().map(|(i, _)| i), Some(new));
+    }
+
+    #[test]
+    fn the_own_entry_stays_only_if_marked_different_and_newer() {
+        let mut store: Store<4, 8, 8> = Store::new();
+        let i = put(&mut store, b"k", b"mine", 9);
+        // Not marked: the winner's record is installed.
+        assert!(!store.slot(i).unwrap().keeps_own(true, b"theirs", 3));
+        store.slot_mut(i).unwrap().reapply = true;
+        let s = store.slot(i).unwrap();
+        assert!(s.keeps_own(true, b"theirs", 3), "newer and different");
+        assert!(s.keeps_own(false, b"", 0), "the winner holds no value");
+        assert!(!s.keeps_own(true, b"mine", 3), "same value");
+        assert!(!s.keeps_own(true, b"theirs", 9), "same version");
+        assert!(!s.keeps_own(true, b"theirs", 12), "the winner's is newer");
+    }
+
+    #[test]
+    fn a_restart_or_a_full_store_gives_up_kept_entries() {
+        let mut store: Store<2, 8, 8> = Store::new();
+        let i = store.find_or_insert(0, b"a").unwrap();
+        let s = store.slot_mut(i).unwrap();
+        s.has_value = true;
+        s.version = 4;
+        store.keep_newer(0);
+        assert!(store.find_or_insert(0, b"b").is_some());
+        assert!(store.find_or_insert(0, b"c").is_none());
+        store.retain_marked();
+        assert_eq!(store.len(), 1);
+        assert!(store.drop_one_marked());
+        assert!(!store.drop_one_marked());
+        assert_eq!(store.len(), 0);
+        assert!(store.find_or_insert(0, b"c").is_some());
     }
 }

@@ -661,6 +661,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
                 cursor: 0,
                 scan: false,
                 newer_than: 0,
+                keep: false,
                 got: 0,
                 ahead: [(0, 0); super::AHEAD],
                 ahead_len: 0,

@@ -110,7 +110,9 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         let open = if self.cfg.ordering.is_totem() {
             from.is_none() && self.may_apply()
         } else {
-            from.is_some() && self.can_sequence(now)
+            // Kept merge writes go first: a request must not be decided
+            // against a value the other members do not hold yet.
+            from.is_some() && self.can_sequence(now) && !self.reapplying
         };
         if !open {
             self.stats.dropped_request += 1;
@@ -301,6 +303,10 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         }
         self.merge_candidate(now);
         while self.can_sequence(now) {
+            if let Some(op) = self.next_reapply() {
+                self.sequence(now, op);
+                continue;
+            }
             if let Some(op) = self.next_own_op(now) {
                 self.sequence(now, op);
                 continue;
@@ -339,6 +345,39 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             };
             self.sequence_request(now, self.me, None, &req);
         }
+    }
+
+    /// A Put of the next entry this coordinator kept over the winning side's
+    /// state in a merge (its side's write, newer than the winner's), with a
+    /// new order number, as a merge scan re-applies a candidate; the mark is
+    /// cleared.
+    fn next_reapply(&mut self) -> Option<Op<KEY, VALUE>> {
+        if !self.reapplying {
+            return None;
+        }
+        let Some((i, s)) = self.store.first_marked() else {
+            self.reapplying = false;
+            return None;
+        };
+        let op = Op {
+            order: 0,
+            kind: OpKind::Put,
+            map: s.map,
+            key: s.key.clone(),
+            value: s.value.clone(),
+            version: self.applied.saturating_add(1),
+            origin: s.owner,
+            request_id: 0,
+            error: 0,
+            ttl_us: s.ttl_us,
+            flags: s.flags,
+            fence: 0,
+            lease_us: 0,
+        };
+        if let Some(s) = self.store.slot_mut(i) {
+            s.reapply = false;
+        }
+        Some(op)
     }
 
     /// An operation the coordinator owes: an expiry, an owner exit.

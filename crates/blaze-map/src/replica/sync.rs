@@ -44,10 +44,19 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         self.timers.set(Timer::Beat, None);
         if self
             .pull
-            .is_some_and(|p| !self.view.contains(p.server) || p.scan)
+            .is_some_and(|p| !self.view.contains(p.server) || p.scan || p.keep)
         {
+            // A pull over kept entries belongs to its sync alone; its
+            // replica holds no history until a new one.
             self.pull = None;
         }
+        if self.reapplying && self.store.first_marked().is_some() {
+            // Kept entries not yet sequenced again differ from the
+            // history this state claims: give the state up rather than
+            // diverge.
+            self.synced = false;
+        }
+        self.reapplying = false;
         if !self.view.contains(self.me) || !self.quorum_present {
             self.role = Role::Member;
             return;
@@ -212,8 +221,27 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         } else {
             self.role = Role::Fetching;
             // The merge event follows in `finish_sync`.
-            self.reset_local(false);
-            self.start_pull(now, source, false, 0);
+            let lonely = merge
+                && self.cfg.merge == MergePolicy::LatestVersion
+                && mine.synced
+                && mine.side != side
+                && !reports
+                    .iter()
+                    .any(|(id, r)| *id != me && r.side == mine.side);
+            if lonely {
+                // No other member stands for this coordinator's side, so
+                // no scan re-applies its writes: keep them over the
+                // winner's state and sequence them again once active.
+                self.drop_history();
+                self.store.keep_newer(mine.epoch_base);
+                self.start_pull(now, source, false, 0);
+                if let Some(p) = self.pull.as_mut() {
+                    p.keep = true;
+                }
+            } else {
+                self.reset_local(false);
+                self.start_pull(now, source, false, 0);
+            }
         }
     }
 
@@ -295,6 +323,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         self.high_known = 0;
         self.epoch = Epoch::default();
         self.synced = true;
+        self.reapplying = false;
     }
 
     /// The coordinator holds the chosen history: start a new epoch.
@@ -437,9 +466,18 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             merge_lost
         );
         let had_state = self.synced;
+        self.drop_history();
+        self.store.clear();
+        if merge_lost && had_state {
+            self.merge_event(false, self.side.size);
+        }
+    }
+
+    /// Drops this replica's history (not its store): requests already in
+    /// the order are aborted, held locks are revoked.
+    fn drop_history(&mut self) {
         self.fail_pending(WriteError::Aborted, true);
         self.lose_held(LockLostReason::Revoked);
-        self.store.clear();
         self.log.clear();
         self.dedup.clear();
         self.applied = 0;
@@ -448,9 +486,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         self.synced = false;
         self.parked = false;
         self.accept = None;
-        if merge_lost && had_state {
-            self.merge_event(false, self.side.size);
-        }
+        self.reapplying = false;
     }
 
     pub(super) fn start_pull(
@@ -468,6 +504,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             cursor: 0,
             scan,
             newer_than,
+            keep: false,
             got: 0,
             ahead: [(0, 0); super::AHEAD],
             ahead_len: 0,

@@ -297,9 +297,16 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         let owner = m.owner.unwrap_or(MemberId::NIL);
         if pull.scan {
             self.scan_record(map, key, value, owner, m);
-        } else if let Some(i) = self.store.find_or_insert(map, m.key)
+        } else if let Some(i) = self.install_slot(pull.keep, map, m.key)
             && let Some(s) = self.store.slot_mut(i)
         {
+            if pull.keep && s.keeps_own(m.has_value, &value, m.version) {
+                // This coordinator's own newer write stays, to be
+                // sequenced again.
+                self.pull_advance(now, prev, cursor);
+                return;
+            }
+            s.reapply = false;
             s.has_value = m.has_value;
             s.value = value;
             s.version = m.version;
@@ -311,6 +318,21 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             self.stats.apply_failures += 1;
         }
         self.pull_advance(now, prev, cursor);
+    }
+
+    /// The slot a snapshot record installs into. Over kept entries, a full
+    /// store gives up kept entries first: the winning side's state must
+    /// arrive whole.
+    fn install_slot(&mut self, keep: bool, map: u8, key: &[u8]) -> Option<usize> {
+        loop {
+            if let Some(i) = self.store.find_or_insert(map, key) {
+                return Some(i);
+            }
+            if !keep || !self.store.drop_one_marked() {
+                return None;
+            }
+            self.stats.merge_dropped += 1;
+        }
     }
 
     /// A losing side's entry: a merge candidate if written after that
@@ -360,8 +382,9 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         if !scan {
             let margin = self.cfg.lease_margin;
             let lease = Duration::from_micros(l.lease_us);
+            let keep = self.pull.is_some_and(|p| p.keep);
             if let Some(map) = self.store.names.intern(l.map)
-                && let Some(i) = self.store.find_or_insert(map, l.key)
+                && let Some(i) = self.install_slot(keep, map, l.key)
                 && let Some(s) = self.store.slot_mut(i)
             {
                 if let Some(holder) = l.holder {
@@ -430,6 +453,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         self.epoch = epoch;
         self.epoch_base = epoch_base;
         self.side = self.view_side;
+        self.reapplying = pull.keep;
         self.log.clear();
         self.stats.snapshots_installed += 1;
         debug!("blaze-map: snapshot installed as of order {}", as_of);
@@ -458,7 +482,11 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             return;
         }
         self.stats.snapshot_restarts += 1;
-        if !p.scan {
+        if p.keep {
+            // The winner's records may have changed: keep only what is
+            // still this replica's own.
+            self.store.retain_marked();
+        } else if !p.scan {
             self.store.clear();
         }
         let next = self.next_session;
