@@ -454,6 +454,14 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         }
         let old_coord = self.view.coordinator();
         self.view = View::from_info(info);
+        self.view_events(old_coord);
+        self.on_view(now);
+        self.pump(now);
+    }
+
+    /// After a new view (or ring configuration): the quorum and coordinator
+    /// events it causes. Returns whether the quorum is present.
+    fn view_events(&mut self, old_coord: Option<MemberId>) -> bool {
         let present = self.cfg.quorum == 0 || self.view.members.len() >= self.cfg.quorum;
         if present != self.quorum_present {
             self.quorum_present = present;
@@ -465,8 +473,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             e.member = self.view.coordinator();
             self.push_event(e);
         }
-        self.on_view(now);
-        self.pump(now);
+        present
     }
 
     /// A datagram arrived from `from`. Anything that is not a valid frame

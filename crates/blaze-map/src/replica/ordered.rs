@@ -307,17 +307,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         self.ring.report_due = false;
         self.pull = None;
         self.candidate = None;
-        let present = self.cfg.quorum == 0 || self.view.members.len() >= self.cfg.quorum;
-        if present != self.quorum_present {
-            self.quorum_present = present;
-            self.push_event(EventSlot::new(Tag::Quorum(present)));
-        }
-        if self.view.coordinator() != old_coord {
-            let mut e = EventSlot::new(Tag::Coordinator);
-            e.number = self.view.id;
-            e.member = self.view.coordinator();
-            self.push_event(e);
-        }
+        let present = self.view_events(old_coord);
         if !present {
             self.fail_pending(WriteError::QuorumLost, false);
         }
