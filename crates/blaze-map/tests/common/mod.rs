@@ -788,3 +788,60 @@ pub fn rng(seed: u64) -> Rng {
 pub fn seeds(default: u64) -> u64 {
     default
 }
+
+/// The value of `key` in map `m` at the first live node.
+pub fn value(c: &Cluster, key: &[u8]) -> Option<Vec<u8>> {
+    let i = (0..c.n).find(|&i| c.up(i))?;
+    c.world
+        .machine(i)?
+        .r
+        .get("m", key)
+        .map(|e| e.value.to_vec())
+}
+
+/// After a split brain where each side wrote its own key (`min`, `maj`):
+/// what each merge policy promises.
+pub mod merged {
+    use super::{Cluster, Rec, value};
+
+    /// MajoritySide: the minority's key is gone, the majority's last
+    /// write is there.
+    pub fn majority_side_won(c: &Cluster, last_maj: &[u8]) -> Result<(), String> {
+        if value(c, b"min").is_some() {
+            return Err("the minority's key survived a majority-wins merge".into());
+        }
+        if value(c, b"maj").as_deref() != Some(last_maj) {
+            return Err("the majority's last write is missing".into());
+        }
+        Ok(())
+    }
+
+    /// LatestVersion: both sides' last writes are there.
+    pub fn both_sides_kept(c: &Cluster, last_min: &[u8], last_maj: &[u8]) -> Result<(), String> {
+        if value(c, b"min").as_deref() != Some(last_min) {
+            return Err(format!(
+                "the minority's last write is missing: {:?}",
+                value(c, b"min")
+            ));
+        }
+        if value(c, b"maj").as_deref() != Some(last_maj) {
+            return Err("the majority's last write is missing".into());
+        }
+        Ok(())
+    }
+
+    /// Ask, answered "take": the application was asked about the
+    /// minority's key and its value was applied.
+    pub fn asked_and_taken(c: &Cluster, last_min: &[u8]) -> Result<(), String> {
+        let asked = c.world.events().iter().any(|e| {
+            matches!(&e.event, Rec::Conflict { key, ours: None, theirs } if key == b"min" && theirs.as_slice() == last_min)
+        });
+        if !asked {
+            return Err("no merge question about the minority's key".into());
+        }
+        if value(c, b"min").as_deref() != Some(last_min) {
+            return Err("the answered value was not applied".into());
+        }
+        Ok(())
+    }
+}
