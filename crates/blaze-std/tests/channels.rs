@@ -11,24 +11,11 @@ use blaze_std::{
     TopicQos,
 };
 
+mod runtime;
+use runtime::run;
+
 const GROUP: &str = "api-test";
 const LIMIT: Duration = Duration::from_secs(15);
-
-/// Drivers run on worker threads with room for the node's large frames
-/// in a debug build.
-fn run<F: std::future::Future<Output = ()>>(f: F) {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_stack_size(16 << 20)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(async {
-            tokio::time::timeout(Duration::from_secs(50), f)
-                .await
-                .unwrap()
-        });
-}
 
 fn config(name: &str, port: u16) -> ChannelConfig {
     ChannelConfig::builder()

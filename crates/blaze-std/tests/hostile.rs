@@ -32,6 +32,9 @@ use blaze_wire::{
 };
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
+mod runtime;
+use runtime::run;
+
 const GROUP: &str = "hostile-test";
 const LIMIT: Duration = Duration::from_secs(15);
 /// Reliable messages from the first member to the two others.
@@ -44,20 +47,6 @@ const BLAST_TIME: Duration = Duration::from_secs(3);
 const SNIFF_KEEP: usize = 512;
 /// How far the resident set may grow during the blast.
 const RSS_GROWTH_LIMIT: u64 = 64 << 20;
-
-fn run<F: std::future::Future<Output = ()>>(f: F) {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_stack_size(16 << 20)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(async {
-            tokio::time::timeout(Duration::from_secs(50), f)
-                .await
-                .unwrap()
-        });
-}
 
 fn group_addr(port: u16) -> SocketAddrV4 {
     SocketAddrV4::new(Ipv4Addr::new(239, 255, 62, (port % 200 + 1) as u8), port)

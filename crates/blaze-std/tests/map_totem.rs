@@ -7,24 +7,11 @@ use std::time::Duration;
 
 use blaze_std::{ChannelConfig, ClusterChannel, MapOrdering};
 
+mod runtime;
+use runtime::run;
+
 const GROUP: &str = "map-ring";
 const LIMIT: Duration = Duration::from_secs(15);
-
-/// Drivers run on worker threads with room for the node's large frames
-/// in a debug build.
-fn run<F: std::future::Future<Output = ()>>(f: F) {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_stack_size(16 << 20)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(async {
-            tokio::time::timeout(Duration::from_secs(50), f)
-                .await
-                .unwrap()
-        });
-}
 
 fn config(name: &str, port: u16) -> ChannelConfig {
     ChannelConfig::builder()
