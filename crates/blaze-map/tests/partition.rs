@@ -278,6 +278,8 @@ fn pick(r: &mut blaze_wire::Rng, from: &[usize], k: usize) -> Vec<usize> {
 /// either side's coordinator), then the whole group (not always flagged as
 /// a merge). Returns the cluster,
 /// the two sides, and each side's last write when the partition healed.
+/// Under [`MergePolicy::Ask`] every member answers each question by taking
+/// the losing side's value.
 ///
 /// With `lonely`, the first step may leave a merged view's coordinator the
 /// only member of its losing side there (see
@@ -285,6 +287,12 @@ fn pick(r: &mut blaze_wire::Rng, from: &[usize], k: usize) -> Vec<usize> {
 /// step always holds another member of the coordinator's side.
 fn stepwise_split_brain(seed: u64, policy: MergePolicy, lonely: bool) -> Result<Healed, String> {
     let mut c = Cluster::new(seed, 5, config(0, policy));
+    if policy == MergePolicy::Ask {
+        // Every question takes the losing side's value.
+        for i in 0..5 {
+            c.world.command(i, |n, _| n.answer = Some(true));
+        }
+    }
     c.world
         .set_default_link(LinkConfig::lossy_lan().with_loss(0.02));
     let mut r = rng(seed);
@@ -520,6 +528,43 @@ fn merge_in_steps_with_a_lonely_losing_coordinator() {
                     "the minority's last write is missing: {:?}",
                     value(&c, b"min")
                 ));
+            }
+            Ok(())
+        }
+    );
+}
+
+/// Under `Ask`, a lonely losing coordinator asks the application about its
+/// side's writes, as a merge scan would (old: the winner's value or none,
+/// new: its own), and sequences again what the answer takes.
+#[test]
+fn merge_in_steps_with_a_lonely_losing_coordinator_asks() {
+    run_seeds!(
+        "merge_in_steps_with_a_lonely_losing_coordinator_asks",
+        200,
+        |seed| {
+            let h = stepwise_split_brain(seed, MergePolicy::Ask, true)?;
+            // Every answer takes the losing side's value of the shared key.
+            let (min, maj) = (&h.both_min.0, &h.both_maj.0);
+            let both = if min.is_empty() { maj } else { min };
+            h.check_both((!both.is_empty()).then(|| both.clone()))?;
+            let Healed { c, last_min, .. } = h;
+            let asked = c.world.events().iter().any(|e| {
+                matches!(&e.event, Rec::Conflict { key, theirs, .. } if key == b"min" && *theirs == last_min)
+            });
+            if !asked {
+                return Err("no merge question about the minority's last write".into());
+            }
+            for i in 0..c.n {
+                let got = c
+                    .world
+                    .machine(i)
+                    .and_then(|m| m.r.get("m", b"min").map(|e| e.value.to_vec()));
+                if got.as_ref() != Some(&last_min) {
+                    return Err(format!(
+                        "member {i} holds {got:?} for the minority's key, the answer took {last_min:?}"
+                    ));
+                }
             }
             Ok(())
         }
