@@ -284,14 +284,24 @@ fn pick(r: &mut blaze_wire::Rng, from: &[usize], k: usize) -> Vec<usize> {
 /// With `lonely`, the first step may leave a merged view's coordinator the
 /// only member of its losing side there (see
 /// `merge_in_steps_with_a_lonely_losing_coordinator`); without, the first
-/// step always holds another member of the coordinator's side.
+/// step always holds another member of the coordinator's side. Under
+/// [`MergePolicy::Ask`] every member answers each question by taking the
+/// losing side's value.
 fn stepwise_split_brain(seed: u64, policy: MergePolicy, lonely: bool) -> Result<Healed, String> {
+    stepwise_split_brain_answering(seed, policy, lonely, Some(true))
+}
+
+/// [`stepwise_split_brain`] with every member answering each merge question
+/// with `answer` (`true` takes the losing side's value).
+fn stepwise_split_brain_answering(
+    seed: u64,
+    policy: MergePolicy,
+    lonely: bool,
+    answer: Option<bool>,
+) -> Result<Healed, String> {
     let mut c = Cluster::new(seed, 5, config(0, policy));
-    if policy == MergePolicy::Ask {
-        // Every question takes the losing side's value.
-        for i in 0..5 {
-            c.world.command(i, |n, _| n.answer = Some(true));
-        }
+    for i in 0..5 {
+        c.world.command(i, |n, _| n.answer = answer);
     }
     c.world
         .set_default_link(LinkConfig::lossy_lan().with_loss(0.02));
@@ -563,6 +573,39 @@ fn merge_in_steps_with_a_lonely_losing_coordinator_asks() {
                 if got.as_ref() != Some(&last_min) {
                     return Err(format!(
                         "member {i} holds {got:?} for the minority's key, the answer took {last_min:?}"
+                    ));
+                }
+            }
+            Ok(())
+        }
+    );
+}
+
+/// Under `Ask`, a lonely losing coordinator's writes the application refuses
+/// are dropped: the winner's state stands at every member.
+#[test]
+fn merge_in_steps_with_a_lonely_losing_coordinator_refused() {
+    run_seeds!(
+        "merge_in_steps_with_a_lonely_losing_coordinator_refused",
+        100,
+        |seed| {
+            let h = stepwise_split_brain_answering(seed, MergePolicy::Ask, true, Some(false))?;
+            h.check_both((!h.both_maj.0.is_empty()).then(|| h.both_maj.0.clone()))?;
+            let Healed { c, last_min, .. } = h;
+            let asked = c.world.events().iter().any(|e| {
+                matches!(&e.event, Rec::Conflict { key, theirs, .. } if key == b"min" && *theirs == last_min)
+            });
+            if !asked {
+                return Err("no merge question about the minority's last write".into());
+            }
+            for i in 0..c.n {
+                let got = c
+                    .world
+                    .machine(i)
+                    .and_then(|m| m.r.get("m", b"min").map(|e| e.value.to_vec()));
+                if got.is_some() {
+                    return Err(format!(
+                        "member {i} holds {got:?} for the minority's key, the answer refused it"
                     ));
                 }
             }
