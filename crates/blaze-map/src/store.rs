@@ -85,6 +85,10 @@ pub(crate) struct Slot<const K: usize, const V: usize> {
     /// state, that it still has to sequence again (see
     /// [`Store::keep_newer`]).
     pub(crate) reapply: bool,
+    /// The application took this kept entry over the winning side's value
+    /// (policy [`MergePolicy::Ask`](crate::MergePolicy::Ask)): it stays over
+    /// the winner's record without a second question.
+    pub(crate) taken: bool,
 }
 
 impl<const K: usize, const V: usize> Slot<K, V> {
@@ -102,6 +106,7 @@ impl<const K: usize, const V: usize> Slot<K, V> {
             lock: None,
             quarantine: None,
             reapply: false,
+            taken: false,
         }
     }
 
@@ -109,12 +114,37 @@ impl<const K: usize, const V: usize> Slot<K, V> {
     /// while keeping its own newer entries: whether this slot's own entry
     /// stays over the winner's record (`has_value`, `value`, `version`).
     /// It stays if it is marked, and the winner holds no value for the key,
-    /// or a different one written earlier (the rule of a merge scan under
-    /// [`MergePolicy::LatestVersion`](crate::MergePolicy::LatestVersion)).
-    pub(crate) fn keeps_own(&self, has_value: bool, value: &[u8], version: u64) -> bool {
-        self.reapply
-            && self.has_value
-            && (!has_value || (self.value.as_slice() != value && self.version > version))
+    /// or (`ask` false) a different one written earlier (the rule of a merge
+    /// scan under
+    /// [`MergePolicy::LatestVersion`](crate::MergePolicy::LatestVersion)),
+    /// or (`ask` true) the application already took it.
+    pub(crate) fn keeps_own(&self, ask: bool, has_value: bool, value: &[u8], version: u64) -> bool {
+        let over = if ask {
+            self.taken
+        } else {
+            self.value.as_slice() != value && self.version > version
+        };
+        self.reapply && self.has_value && (!has_value || over)
+    }
+
+    /// Under [`MergePolicy::Ask`](crate::MergePolicy::Ask): whether the
+    /// winner's record (`has_value`, `value`) conflicts with this slot's
+    /// kept entry, not yet asked about.
+    pub(crate) fn asks(&self, has_value: bool, value: &[u8]) -> bool {
+        self.reapply && !self.taken && self.has_value && has_value && self.value.as_slice() != value
+    }
+
+    /// Clears the entry's value (the lock stays).
+    pub(crate) fn clear_value(&mut self) {
+        self.has_value = false;
+        self.value.clear();
+        self.version = 0;
+        self.owner = MemberId::NIL;
+        self.flags = 0;
+        self.ttl_us = 0;
+        self.expires = None;
+        self.reapply = false;
+        self.taken = false;
     }
 
     fn is_empty(&self) -> bool {
@@ -186,6 +216,7 @@ impl<const N: usize, const K: usize, const V: usize> Store<N, K, V> {
             slot.lock = None;
             slot.quarantine = None;
             slot.reapply = true;
+            slot.taken = false;
         }
     }
 
@@ -293,14 +324,52 @@ mod tests {
         let mut store: Store<4, 8, 8> = Store::new();
         let i = put(&mut store, b"k", b"mine", 9);
         // Not marked: the winner's record is installed.
-        assert!(!store.slot(i).unwrap().keeps_own(true, b"theirs", 3));
+        assert!(!store.slot(i).unwrap().keeps_own(false, true, b"theirs", 3));
         store.slot_mut(i).unwrap().reapply = true;
         let s = store.slot(i).unwrap();
-        assert!(s.keeps_own(true, b"theirs", 3), "newer and different");
-        assert!(s.keeps_own(false, b"", 0), "the winner holds no value");
-        assert!(!s.keeps_own(true, b"mine", 3), "same value");
-        assert!(!s.keeps_own(true, b"theirs", 9), "same version");
-        assert!(!s.keeps_own(true, b"theirs", 12), "the winner's is newer");
+        assert!(
+            s.keeps_own(false, true, b"theirs", 3),
+            "newer and different"
+        );
+        assert!(
+            s.keeps_own(false, false, b"", 0),
+            "the winner holds no value"
+        );
+        assert!(!s.keeps_own(false, true, b"mine", 3), "same value");
+        assert!(!s.keeps_own(false, true, b"theirs", 9), "same version");
+        assert!(
+            !s.keeps_own(false, true, b"theirs", 12),
+            "the winner's is newer"
+        );
+    }
+
+    #[test]
+    fn under_ask_a_different_value_is_asked_about_once() {
+        let mut store: Store<4, 8, 8> = Store::new();
+        let i = put(&mut store, b"k", b"mine", 9);
+        store.keep_newer(0);
+        let s = store.slot(i).unwrap();
+        assert!(s.asks(true, b"theirs"), "any version of a different value");
+        assert!(
+            !s.keeps_own(true, true, b"theirs", 3),
+            "asked first, not kept"
+        );
+        assert!(!s.asks(true, b"mine"), "same value");
+        assert!(!s.asks(false, b""), "no value: asked once active");
+        assert!(
+            s.keeps_own(true, false, b"", 0),
+            "the winner holds no value"
+        );
+        store.slot_mut(i).unwrap().taken = true;
+        let s = store.slot(i).unwrap();
+        assert!(!s.asks(true, b"theirs"), "already taken");
+        assert!(
+            s.keeps_own(true, true, b"theirs", 30),
+            "taken stays over any version"
+        );
+        store.slot_mut(i).unwrap().clear_value();
+        store.tidy(i);
+        assert_eq!(store.len(), 0);
     }
 
     #[test]

@@ -278,13 +278,31 @@ fn pick(r: &mut blaze_wire::Rng, from: &[usize], k: usize) -> Vec<usize> {
 /// either side's coordinator), then the whole group (not always flagged as
 /// a merge). Returns the cluster,
 /// the two sides, and each side's last write when the partition healed.
+/// Under [`MergePolicy::Ask`] every member answers each question by taking
+/// the losing side's value.
 ///
 /// With `lonely`, the first step may leave a merged view's coordinator the
 /// only member of its losing side there (see
 /// `merge_in_steps_with_a_lonely_losing_coordinator`); without, the first
-/// step always holds another member of the coordinator's side.
+/// step always holds another member of the coordinator's side. Under
+/// [`MergePolicy::Ask`] every member answers each question by taking the
+/// losing side's value.
 fn stepwise_split_brain(seed: u64, policy: MergePolicy, lonely: bool) -> Result<Healed, String> {
+    stepwise_split_brain_answering(seed, policy, lonely, Some(true))
+}
+
+/// [`stepwise_split_brain`] with every member answering each merge question
+/// with `answer` (`true` takes the losing side's value).
+fn stepwise_split_brain_answering(
+    seed: u64,
+    policy: MergePolicy,
+    lonely: bool,
+    answer: Option<bool>,
+) -> Result<Healed, String> {
     let mut c = Cluster::new(seed, 5, config(0, policy));
+    for i in 0..5 {
+        c.world.command(i, |n, _| n.answer = answer);
+    }
     c.world
         .set_default_link(LinkConfig::lossy_lan().with_loss(0.02));
     let mut r = rng(seed);
@@ -520,6 +538,76 @@ fn merge_in_steps_with_a_lonely_losing_coordinator() {
                     "the minority's last write is missing: {:?}",
                     value(&c, b"min")
                 ));
+            }
+            Ok(())
+        }
+    );
+}
+
+/// Under `Ask`, a lonely losing coordinator asks the application about its
+/// side's writes, as a merge scan would (old: the winner's value or none,
+/// new: its own), and sequences again what the answer takes.
+#[test]
+fn merge_in_steps_with_a_lonely_losing_coordinator_asks() {
+    run_seeds!(
+        "merge_in_steps_with_a_lonely_losing_coordinator_asks",
+        200,
+        |seed| {
+            let h = stepwise_split_brain(seed, MergePolicy::Ask, true)?;
+            // Every answer takes the losing side's value of the shared key.
+            let (min, maj) = (&h.both_min.0, &h.both_maj.0);
+            let both = if min.is_empty() { maj } else { min };
+            h.check_both((!both.is_empty()).then(|| both.clone()))?;
+            let Healed { c, last_min, .. } = h;
+            let asked = c.world.events().iter().any(|e| {
+                matches!(&e.event, Rec::Conflict { key, theirs, .. } if key == b"min" && *theirs == last_min)
+            });
+            if !asked {
+                return Err("no merge question about the minority's last write".into());
+            }
+            for i in 0..c.n {
+                let got = c
+                    .world
+                    .machine(i)
+                    .and_then(|m| m.r.get("m", b"min").map(|e| e.value.to_vec()));
+                if got.as_ref() != Some(&last_min) {
+                    return Err(format!(
+                        "member {i} holds {got:?} for the minority's key, the answer took {last_min:?}"
+                    ));
+                }
+            }
+            Ok(())
+        }
+    );
+}
+
+/// Under `Ask`, a lonely losing coordinator's writes the application refuses
+/// are dropped: the winner's state stands at every member.
+#[test]
+fn merge_in_steps_with_a_lonely_losing_coordinator_refused() {
+    run_seeds!(
+        "merge_in_steps_with_a_lonely_losing_coordinator_refused",
+        100,
+        |seed| {
+            let h = stepwise_split_brain_answering(seed, MergePolicy::Ask, true, Some(false))?;
+            h.check_both((!h.both_maj.0.is_empty()).then(|| h.both_maj.0.clone()))?;
+            let Healed { c, last_min, .. } = h;
+            let asked = c.world.events().iter().any(|e| {
+                matches!(&e.event, Rec::Conflict { key, theirs, .. } if key == b"min" && *theirs == last_min)
+            });
+            if !asked {
+                return Err("no merge question about the minority's last write".into());
+            }
+            for i in 0..c.n {
+                let got = c
+                    .world
+                    .machine(i)
+                    .and_then(|m| m.r.get("m", b"min").map(|e| e.value.to_vec()));
+                if got.is_some() {
+                    return Err(format!(
+                        "member {i} holds {got:?} for the minority's key, the answer refused it"
+                    ));
+                }
             }
             Ok(())
         }

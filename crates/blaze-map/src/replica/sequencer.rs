@@ -2,13 +2,13 @@
 //! committing them, and the operations it issues itself (expiry, owner
 //! exit, merge re-application).
 
-use super::{Replica, Role};
+use super::{Candidate, Replica, Role};
 use crate::event::{Slot as EventSlot, Tag};
 use crate::op::{Op, OpKind};
 use crate::request::ReqKind;
 use crate::store::{FLAG_MASK, FLAG_OWNER_ONLY, FLAG_RELEASE_LOCK_ON_EXIT, FLAG_REMOVE_ON_EXIT};
 use crate::{MergePolicy, WriteError};
-use blaze_wire::{Instant, LockOp, LockOpKind, MapOp, MapOpKind, MemberId};
+use blaze_wire::{Duration, Instant, LockOp, LockOpKind, MapOp, MapOpKind, MemberId};
 use core::net::SocketAddr;
 use heapless::Vec;
 
@@ -298,11 +298,24 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
     /// The sequencer's own work: this member's requests, expiries, owner
     /// exits and merge re-application.
     pub(super) fn sequencer_work(&mut self, now: Instant) {
+        if self.role == Role::Fetching && self.pull.is_some_and(|p| p.keep) {
+            self.resolve_kept(now);
+            return;
+        }
         if self.role != Role::Active {
             return;
         }
         self.merge_candidate(now);
         while self.can_sequence(now) {
+            if self.reapplying && self.candidate.is_some() {
+                // A kept entry waits for the application's answer: nothing
+                // is decided before it.
+                self.merge_candidate(now);
+                if self.candidate.is_some() {
+                    break;
+                }
+                continue;
+            }
             if let Some(op) = self.next_reapply() {
                 self.sequence(now, op);
                 continue;
@@ -348,9 +361,12 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
     }
 
     /// A Put of the next entry this coordinator kept over the winning side's
-    /// state in a merge (its side's write, newer than the winner's), with a
-    /// new order number, as a merge scan re-applies a candidate; the mark is
-    /// cleared.
+    /// state in a merge (its side's write, newer than the winner's, or
+    /// taken by the application), with a new order number, as a merge scan
+    /// re-applies a candidate; the mark is cleared. Under
+    /// [`MergePolicy::Ask`], an entry not asked about yet (the winner holds
+    /// no value for its key) leaves the store for the merge candidate
+    /// instead, and `None` is returned.
     fn next_reapply(&mut self) -> Option<Op<KEY, VALUE>> {
         if !self.reapplying {
             return None;
@@ -359,6 +375,26 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             self.reapplying = false;
             return None;
         };
+        if self.cfg.merge == MergePolicy::Ask && !s.taken {
+            if self.candidate.is_none() {
+                self.candidate = Some(Candidate {
+                    map: s.map,
+                    key: s.key.clone(),
+                    value: s.value.clone(),
+                    owner: s.owner,
+                    flags: s.flags,
+                    ttl_us: s.ttl_us,
+                    version: s.version,
+                    decided: None,
+                    asked: None,
+                });
+                if let Some(s) = self.store.slot_mut(i) {
+                    s.clear_value();
+                }
+                self.store.tidy(i);
+            }
+            return None;
+        }
         let op = Op {
             order: 0,
             kind: OpKind::Put,
@@ -460,22 +496,26 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         at
     }
 
-    /// Sequences a decided merge candidate, or asks the application.
-    fn merge_candidate(&mut self, now: Instant) {
-        let Some(c) = self.candidate.as_mut() else {
-            return;
-        };
-        if self.cfg.merge == MergePolicy::Ask
-            && c.decided.is_none()
+    /// Whether the merge candidate is taken: always under a re-applying
+    /// policy; under [`MergePolicy::Ask`], asks the application first
+    /// (`None` until it answered, `false` if it did not within
+    /// [`Config::request_timeout`](crate::Config::request_timeout)). The
+    /// question's old value is the one in the store now.
+    fn candidate_taken(&mut self, now: Instant) -> Option<bool> {
+        let c = self.candidate.as_mut()?;
+        if self.cfg.merge != MergePolicy::Ask {
+            return Some(true);
+        }
+        if c.decided.is_none()
             && c.asked
                 .is_some_and(|t| now.saturating_duration_since(t) >= self.cfg.request_timeout)
         {
             // Nobody answered: the base keeps its value.
             c.decided = Some(false);
         }
-        if self.cfg.merge == MergePolicy::Ask && c.asked.is_none() {
+        if c.asked.is_none() {
             if self.events.room() == 0 {
-                return;
+                return None;
             }
             c.asked = Some(now);
             let mut e = EventSlot::new(Tag::Conflict);
@@ -490,12 +530,15 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
                 .map(|s| s.value.clone());
             e.old = ours;
             self.push_event(e);
-            return;
+            return None;
         }
-        let take = match (self.cfg.merge, c.decided) {
-            (MergePolicy::Ask, None) => return,
-            (MergePolicy::Ask, Some(t)) => t,
-            _ => true,
+        c.decided
+    }
+
+    /// Sequences a decided merge candidate, or asks the application.
+    fn merge_candidate(&mut self, now: Instant) {
+        let Some(take) = self.candidate_taken(now) else {
+            return;
         };
         if take {
             if !self.can_sequence(now) {
@@ -524,6 +567,40 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             self.candidate = None;
         }
         self.out.snap_req = true;
+    }
+
+    /// A lonely losing coordinator's own entry that the winner's record
+    /// replaced while it fetches (see `on_snap_entry`): once the
+    /// application answered, it is put back over the winner's value, marked
+    /// to be sequenced again once active (taken), or dropped (kept the
+    /// winner's, or no answer); the pull then goes on.
+    fn resolve_kept(&mut self, now: Instant) {
+        let Some(take) = self.candidate_taken(now) else {
+            return;
+        };
+        let Some(c) = self.candidate.take() else {
+            return;
+        };
+        self.out.snap_req = true;
+        if !take {
+            return;
+        }
+        match self.store.find_or_insert(c.map, &c.key) {
+            Some(i) => {
+                if let Some(s) = self.store.slot_mut(i) {
+                    s.has_value = true;
+                    s.value = c.value;
+                    s.version = c.version;
+                    s.owner = c.owner;
+                    s.flags = c.flags;
+                    s.ttl_us = c.ttl_us;
+                    s.expires = (c.ttl_us > 0).then(|| now + Duration::from_micros(c.ttl_us));
+                    s.reapply = true;
+                    s.taken = true;
+                }
+            }
+            None => self.stats.merge_dropped += 1,
+        }
     }
 
     /// Moves the commit point: every member that must hold an operation

@@ -222,7 +222,10 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             self.role = Role::Fetching;
             // The merge event follows in `finish_sync`.
             let lonely = merge
-                && self.cfg.merge == MergePolicy::LatestVersion
+                && matches!(
+                    self.cfg.merge,
+                    MergePolicy::LatestVersion | MergePolicy::Ask
+                )
                 && mine.synced
                 && mine.side != side
                 && !reports
@@ -231,7 +234,8 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             if lonely {
                 // No other member stands for this coordinator's side, so
                 // no scan re-applies its writes: keep them over the
-                // winner's state and sequence them again once active.
+                // winner's state (asking the application about each under
+                // `Ask`) and sequence them again once active.
                 self.drop_history();
                 self.store.keep_newer(mine.epoch_base);
                 self.start_pull(now, source, false, 0);

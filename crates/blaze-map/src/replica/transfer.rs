@@ -300,13 +300,31 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         } else if let Some(i) = self.install_slot(pull.keep, map, m.key)
             && let Some(s) = self.store.slot_mut(i)
         {
-            if pull.keep && s.keeps_own(m.has_value, &value, m.version) {
+            let ask = self.cfg.merge == crate::MergePolicy::Ask;
+            if pull.keep && s.keeps_own(ask, m.has_value, &value, m.version) {
                 // This coordinator's own newer write stays, to be
                 // sequenced again.
                 self.pull_advance(now, prev, cursor);
                 return;
             }
+            if pull.keep && ask && s.asks(m.has_value, &value) {
+                // The application decides between the winner's value,
+                // installed now, and this coordinator's own, held aside:
+                // the pull waits for the answer.
+                self.candidate = Some(Candidate {
+                    map,
+                    key: s.key.clone(),
+                    value: s.value.clone(),
+                    owner: s.owner,
+                    flags: s.flags,
+                    ttl_us: s.ttl_us,
+                    version: s.version,
+                    decided: None,
+                    asked: None,
+                });
+            }
             s.reapply = false;
+            s.taken = false;
             s.has_value = m.has_value;
             s.value = value;
             s.version = m.version;
