@@ -8,7 +8,7 @@ mod common;
 use blaze_map::{CommandError, MergePolicy, WriteOptions};
 use blaze_sim::{LinkConfig, run_seeds};
 use blaze_wire::Duration;
-use common::{Cluster, Rec, config, linearizability, rng};
+use common::{Cluster, Rec, config, linearizability, merged, rng, value};
 
 const KEYS: [&[u8]; 3] = [b"a", b"b", b"c"];
 
@@ -185,26 +185,11 @@ fn split_brain(
     Ok((c, last_min, last_maj))
 }
 
-fn value(c: &Cluster, key: &[u8]) -> Option<Vec<u8>> {
-    let i = (0..c.n).find(|&i| c.up(i))?;
-    c.world
-        .machine(i)?
-        .r
-        .get("m", key)
-        .map(|e| e.value.to_vec())
-}
-
 #[test]
 fn merge_majority_side_wins() {
     run_seeds!("merge_majority_side_wins", 200, |seed| {
         let (c, _, last_maj) = split_brain(seed, MergePolicy::MajoritySide, None)?;
-        if value(&c, b"min").is_some() {
-            return Err("the minority's key survived a majority-wins merge".into());
-        }
-        if value(&c, b"maj") != Some(last_maj) {
-            return Err("the majority's last write is missing".into());
-        }
-        Ok(())
+        merged::majority_side_won(&c, &last_maj)
     });
 }
 
@@ -212,16 +197,7 @@ fn merge_majority_side_wins() {
 fn merge_latest_version_keeps_both_sides() {
     run_seeds!("merge_latest_version_keeps_both_sides", 200, |seed| {
         let (c, last_min, last_maj) = split_brain(seed, MergePolicy::LatestVersion, None)?;
-        if value(&c, b"min") != Some(last_min) {
-            return Err(format!(
-                "the minority's last write is missing: {:?}",
-                value(&c, b"min")
-            ));
-        }
-        if value(&c, b"maj") != Some(last_maj) {
-            return Err("the majority's last write is missing".into());
-        }
-        Ok(())
+        merged::both_sides_kept(&c, &last_min, &last_maj)
     });
 }
 
@@ -229,16 +205,7 @@ fn merge_latest_version_keeps_both_sides() {
 fn merge_asks_the_application() {
     run_seeds!("merge_asks_the_application", 200, |seed| {
         let (c, last_min, _) = split_brain(seed, MergePolicy::Ask, Some(true))?;
-        let asked = c.world.events().iter().any(|e| {
-            matches!(&e.event, Rec::Conflict { key, ours: None, theirs } if key == b"min" && *theirs == last_min)
-        });
-        if !asked {
-            return Err("no merge question about the minority's key".into());
-        }
-        if value(&c, b"min") != Some(last_min) {
-            return Err("the answered value was not applied".into());
-        }
-        Ok(())
+        merged::asked_and_taken(&c, &last_min)
     });
 }
 
