@@ -629,16 +629,7 @@ fn split_brain(
     debug_dump(&c);
     c.check_converged()?;
     c.check_total_order()?;
-    for i in minority.iter() {
-        let lost = c
-            .world
-            .events()
-            .iter()
-            .any(|e| e.node == *i && matches!(e.event, Rec::Merged { won: false, .. }));
-        if !lost {
-            return Err(format!("minority node {i} was not told it lost the merge"));
-        }
-    }
+    merged::losers_told(&c, &minority)?;
     Ok((c, last_min, last_maj))
 }
 

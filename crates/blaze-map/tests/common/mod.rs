@@ -804,6 +804,21 @@ pub fn value(c: &Cluster, key: &[u8]) -> Option<Vec<u8>> {
 pub mod merged {
     use super::{Cluster, Rec, value};
 
+    /// Every node of the losing side was told it lost the merge.
+    pub fn losers_told(c: &Cluster, losers: &[usize]) -> Result<(), String> {
+        for i in losers {
+            let lost = c
+                .world
+                .events()
+                .iter()
+                .any(|e| e.node == *i && matches!(e.event, Rec::Merged { won: false, .. }));
+            if !lost {
+                return Err(format!("minority node {i} was not told it lost the merge"));
+            }
+        }
+        Ok(())
+    }
+
     /// MajoritySide: the minority's key is gone, the majority's last
     /// write is there.
     pub fn majority_side_won(c: &Cluster, last_maj: &[u8]) -> Result<(), String> {
