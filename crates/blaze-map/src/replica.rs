@@ -157,6 +157,44 @@ struct Candidate<const K: usize, const V: usize> {
     asked: Option<Instant>,
 }
 
+impl<const K: usize, const V: usize> Candidate<K, V> {
+    /// A losing side's entry as a snapshot or ring record carried it.
+    fn of_record(
+        map: u8,
+        key: Vec<u8, K>,
+        value: Vec<u8, V>,
+        owner: MemberId,
+        m: &blaze_wire::MapOp<'_>,
+    ) -> Self {
+        Candidate {
+            map,
+            key,
+            value,
+            owner,
+            flags: m.flags & crate::store::FLAG_MASK,
+            ttl_us: m.ttl_us,
+            version: m.version,
+            decided: None,
+            asked: None,
+        }
+    }
+
+    /// This replica's own entry, held in `s`.
+    fn of_slot(s: &crate::store::Slot<K, V>) -> Self {
+        Candidate {
+            map: s.map,
+            key: s.key.clone(),
+            value: s.value.clone(),
+            owner: s.owner,
+            flags: s.flags,
+            ttl_us: s.ttl_us,
+            version: s.version,
+            decided: None,
+            asked: None,
+        }
+    }
+}
+
 /// Work waiting for `poll_transmit`.
 #[derive(Debug, Default)]
 struct Out {

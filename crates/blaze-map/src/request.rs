@@ -118,6 +118,41 @@ pub(crate) struct Pending<const K: usize, const V: usize> {
     pub(crate) report: bool,
 }
 
+impl<const K: usize, const V: usize> Pending<K, V> {
+    /// A request of `kind` on `key` of `map` under the fresh id `id`,
+    /// first sent at once, reported to the application, given up at
+    /// `deadline`; no value, options or lease.
+    pub(crate) fn new(
+        id: u64,
+        kind: ReqKind,
+        map: u8,
+        key: Vec<u8, K>,
+        now: Instant,
+        deadline: Instant,
+    ) -> Self {
+        Pending {
+            id,
+            public_id: id,
+            kind,
+            map,
+            key,
+            value: Vec::new(),
+            expected: 0,
+            ttl_us: 0,
+            flags: 0,
+            fence: 0,
+            lease_us: 0,
+            first_sent: None,
+            next_send: now,
+            deadline,
+            seen: None,
+            denied_by: None,
+            renew_id: false,
+            report: true,
+        }
+    }
+}
+
 /// A lock this member holds.
 #[derive(Debug, Clone)]
 pub(crate) struct Held<const K: usize> {

@@ -104,25 +104,10 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             return Err(CommandError::AlreadyHeld);
         }
         let id = self.fresh_request_id();
+        let key = Vec::from_slice(key).map_err(|_| CommandError::TooLarge)?;
         self.enqueue(Pending {
-            id,
-            public_id: id,
-            kind: ReqKind::Acquire,
-            map,
-            key: Vec::from_slice(key).map_err(|_| CommandError::TooLarge)?,
-            value: Vec::new(),
-            expected: 0,
-            ttl_us: 0,
-            flags: 0,
-            fence: 0,
             lease_us: lease.total_micros(),
-            first_sent: None,
-            next_send: now,
-            deadline: now + timeout,
-            seen: None,
-            denied_by: None,
-            renew_id: false,
-            report: true,
+            ..Pending::new(id, ReqKind::Acquire, map, key, now, now + timeout)
         })?;
         self.pump(now);
         Ok(RequestId(id))
@@ -160,25 +145,11 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             .ok_or(CommandError::NotHeld)?;
         let (fence, key) = (h.fence, h.key.clone());
         let id = self.fresh_request_id();
+        let deadline = now + self.cfg.request_timeout;
         self.enqueue(Pending {
-            id,
-            public_id: id,
-            kind: ReqKind::Renew,
-            map: m,
-            key,
-            value: Vec::new(),
-            expected: 0,
-            ttl_us: 0,
-            flags: 0,
             fence,
             lease_us: lease.total_micros(),
-            first_sent: None,
-            next_send: now,
-            deadline: now + self.cfg.request_timeout,
-            seen: None,
-            denied_by: None,
-            renew_id: false,
-            report: true,
+            ..Pending::new(id, ReqKind::Renew, m, key, now, deadline)
         })?;
         self.pump(now);
         Ok(RequestId(id))
@@ -244,25 +215,15 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
     ) -> Result<RequestId, CommandError> {
         let map = self.prepare(map, key, value)?;
         let id = self.fresh_request_id();
+        let key = Vec::from_slice(key).map_err(|_| CommandError::TooLarge)?;
+        let deadline = now + self.cfg.request_timeout;
         self.enqueue(Pending {
-            id,
-            public_id: id,
-            kind,
-            map,
-            key: Vec::from_slice(key).map_err(|_| CommandError::TooLarge)?,
             value: Vec::from_slice(value).map_err(|_| CommandError::TooLarge)?,
             expected,
             ttl_us: opts.ttl.total_micros(),
             flags: opts.flags(),
             fence: opts.fence,
-            lease_us: 0,
-            first_sent: None,
-            next_send: now,
-            deadline: now + self.cfg.request_timeout,
-            seen: None,
-            denied_by: None,
-            renew_id: false,
-            report: true,
+            ..Pending::new(id, kind, map, key, now, deadline)
         })?;
         self.pump(now);
         Ok(RequestId(id))
@@ -281,25 +242,11 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             return;
         };
         let id = self.fresh_request_id();
+        let deadline = now + self.cfg.request_timeout;
         let _ = self.pending.push(Pending {
-            id,
-            public_id: id,
-            kind: ReqKind::Release,
-            map,
-            key,
-            value: Vec::new(),
-            expected: 0,
-            ttl_us: 0,
-            flags: 0,
             fence,
-            lease_us: 0,
-            first_sent: None,
-            next_send: now,
-            deadline: now + self.cfg.request_timeout,
-            seen: None,
-            denied_by: None,
-            renew_id: false,
             report: false,
+            ..Pending::new(id, ReqKind::Release, map, key, now, deadline)
         });
     }
 

@@ -721,15 +721,8 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
                 e.old = base.map(|b| b.value.clone());
                 self.push_event(e);
                 self.candidate = Some(Candidate {
-                    map,
-                    key,
-                    value,
-                    owner,
-                    flags: m.flags & FLAG_MASK,
-                    ttl_us: m.ttl_us,
-                    version: m.version,
-                    decided: None,
                     asked: Some(now),
+                    ..Candidate::of_record(map, key, value, owner, m)
                 });
             }
             _ => {}
@@ -928,25 +921,13 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
             return;
         }
         let id = self.fresh_request_id();
+        let deadline = now + self.cfg.request_timeout;
         let _ = self.pending.push(Pending {
-            id,
-            public_id: id,
-            kind: ReqKind::Put,
-            map: c.map,
-            key: c.key,
             value: c.value,
-            expected: 0,
             ttl_us: c.ttl_us,
             flags: c.flags,
-            fence: 0,
-            lease_us: 0,
-            first_sent: None,
-            next_send: now,
-            deadline: now + self.cfg.request_timeout,
-            seen: None,
-            denied_by: None,
-            renew_id: false,
             report: false,
+            ..Pending::new(id, ReqKind::Put, c.map, c.key, now, deadline)
         });
     }
 }

@@ -377,17 +377,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         };
         if self.cfg.merge == MergePolicy::Ask && !s.taken {
             if self.candidate.is_none() {
-                self.candidate = Some(Candidate {
-                    map: s.map,
-                    key: s.key.clone(),
-                    value: s.value.clone(),
-                    owner: s.owner,
-                    flags: s.flags,
-                    ttl_us: s.ttl_us,
-                    version: s.version,
-                    decided: None,
-                    asked: None,
-                });
+                self.candidate = Some(Candidate::of_slot(s));
                 if let Some(s) = self.store.slot_mut(i) {
                     s.clear_value();
                 }

@@ -311,17 +311,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
                 // The application decides between the winner's value,
                 // installed now, and this coordinator's own, held aside:
                 // the pull waits for the answer.
-                self.candidate = Some(Candidate {
-                    map,
-                    key: s.key.clone(),
-                    value: s.value.clone(),
-                    owner: s.owner,
-                    flags: s.flags,
-                    ttl_us: s.ttl_us,
-                    version: s.version,
-                    decided: None,
-                    asked: None,
-                });
+                self.candidate = Some(Candidate::of_slot(s));
             }
             s.reapply = false;
             s.taken = false;
@@ -377,17 +367,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         if self.cfg.merge == crate::MergePolicy::LatestVersion && !newer {
             return;
         }
-        self.candidate = Some(Candidate {
-            map,
-            key,
-            value,
-            owner,
-            flags: m.flags & FLAG_MASK,
-            ttl_us: m.ttl_us,
-            version: m.version,
-            decided: None,
-            asked: None,
-        });
+        self.candidate = Some(Candidate::of_record(map, key, value, owner, m));
     }
 
     pub(super) fn on_snap_lock(&mut self, now: Instant, sender: MemberId, l: &LockOp<'_>) {
