@@ -502,6 +502,32 @@ fn merge_in_steps_with_a_lonely_losing_coordinator() {
     );
 }
 
+/// Whether the application was asked about the minority's last write.
+fn asked_about_last_min(c: &Cluster, last_min: &[u8]) -> Result<(), String> {
+    let asked = c.world.events().iter().any(|e| {
+        matches!(&e.event, Rec::Conflict { key, theirs, .. } if key == b"min" && theirs.as_slice() == last_min)
+    });
+    if asked {
+        Ok(())
+    } else {
+        Err("no merge question about the minority's last write".into())
+    }
+}
+
+/// Each node's value of `key` in map `m`.
+fn values_at_each<'c>(
+    c: &'c Cluster,
+    key: &'c [u8],
+) -> impl Iterator<Item = (usize, Option<Vec<u8>>)> + 'c {
+    (0..c.n).map(move |i| {
+        let got = c
+            .world
+            .machine(i)
+            .and_then(|m| m.r.get("m", key).map(|e| e.value.to_vec()));
+        (i, got)
+    })
+}
+
 /// Under `Ask`, a lonely losing coordinator asks the application about its
 /// side's writes, as a merge scan would (old: the winner's value or none,
 /// new: its own), and sequences again what the answer takes.
@@ -517,17 +543,8 @@ fn merge_in_steps_with_a_lonely_losing_coordinator_asks() {
             let both = if min.is_empty() { maj } else { min };
             h.check_both((!both.is_empty()).then(|| both.clone()))?;
             let Healed { c, last_min, .. } = h;
-            let asked = c.world.events().iter().any(|e| {
-                matches!(&e.event, Rec::Conflict { key, theirs, .. } if key == b"min" && *theirs == last_min)
-            });
-            if !asked {
-                return Err("no merge question about the minority's last write".into());
-            }
-            for i in 0..c.n {
-                let got = c
-                    .world
-                    .machine(i)
-                    .and_then(|m| m.r.get("m", b"min").map(|e| e.value.to_vec()));
+            asked_about_last_min(&c, &last_min)?;
+            for (i, got) in values_at_each(&c, b"min") {
                 if got.as_ref() != Some(&last_min) {
                     return Err(format!(
                         "member {i} holds {got:?} for the minority's key, the answer took {last_min:?}"
@@ -550,17 +567,8 @@ fn merge_in_steps_with_a_lonely_losing_coordinator_refused() {
             let h = stepwise_split_brain_answering(seed, MergePolicy::Ask, true, Some(false))?;
             h.check_both((!h.both_maj.0.is_empty()).then(|| h.both_maj.0.clone()))?;
             let Healed { c, last_min, .. } = h;
-            let asked = c.world.events().iter().any(|e| {
-                matches!(&e.event, Rec::Conflict { key, theirs, .. } if key == b"min" && *theirs == last_min)
-            });
-            if !asked {
-                return Err("no merge question about the minority's last write".into());
-            }
-            for i in 0..c.n {
-                let got = c
-                    .world
-                    .machine(i)
-                    .and_then(|m| m.r.get("m", b"min").map(|e| e.value.to_vec()));
+            asked_about_last_min(&c, &last_min)?;
+            for (i, got) in values_at_each(&c, b"min") {
                 if got.is_some() {
                     return Err(format!(
                         "member {i} holds {got:?} for the minority's key, the answer refused it"
