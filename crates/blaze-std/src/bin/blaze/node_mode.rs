@@ -390,7 +390,6 @@ pub(crate) fn echo(
         ready();
         let mut report = ReceiverReport::default();
         let hard_stop = tokio::time::Instant::now() + limit;
-        let mut echo = vec![0u8; size];
         while !report.end_seen {
             let wait = if report.received == 0 { limit } else { idle };
             let until = (tokio::time::Instant::now() + wait).min(hard_stop);
@@ -404,12 +403,9 @@ pub(crate) fn echo(
                 Some(stamp) if stamp.run == plan.run => {
                     report.received += 1;
                     report.bytes += ping.len() as u64;
-                    echo.clear();
-                    echo.extend_from_slice(ping);
-                    let len = echo.len();
                     let _ = pongs
-                        .publish(&channel, PONG, len, 1, |_, buf| {
-                            buf.copy_from_slice(&echo);
+                        .publish(&channel, PONG, ping.len(), 1, |_, buf| {
+                            buf.copy_from_slice(ping);
                         })
                         .await;
                 }
