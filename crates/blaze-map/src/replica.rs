@@ -473,6 +473,11 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         self.store.len() == 0
     }
 
+    /// Who orders this replica's writes ([`Config::ordering`]).
+    pub fn ordering(&self) -> crate::Ordering {
+        self.cfg.ordering
+    }
+
     /// Counters.
     pub fn stats(&self) -> &Stats {
         &self.stats

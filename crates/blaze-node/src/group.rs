@@ -203,6 +203,9 @@ impl<
         else {
             return;
         };
+        if !map.ordering().is_totem() {
+            return;
+        }
         let Some(ring) = storage.ring_mut() else {
             return;
         };
