@@ -22,6 +22,8 @@ use std::time::Duration;
 
 use blaze_std::{ChannelConfig, GroupChannel, RECORD_CAPACITY, TopicQos};
 
+mod runtime;
+
 struct Counting;
 
 static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
@@ -70,21 +72,13 @@ fn config_with(name: &str, port: u16, busy_poll: Option<Duration>) -> ChannelCon
         .unwrap()
 }
 
+/// [`runtime::run`], one test at a time (the allocation counter is
+/// global).
 fn run<F: std::future::Future<Output = ()>>(f: F) {
     let _serial = SERIAL
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_stack_size(16 << 20)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(async {
-            tokio::time::timeout(Duration::from_secs(50), f)
-                .await
-                .unwrap();
-        });
+    runtime::run(f);
 }
 
 #[test]
