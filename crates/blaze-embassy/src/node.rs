@@ -26,7 +26,34 @@ impl<
     const EVENTS: usize,
     const CONTROL: usize,
     const CONSUMERS: usize,
-> Blaze<'_, Node<'a, C, G, P, W, S, B, E, L, K, V, EVENTS, CONTROL, CONSUMERS>>
+    const MAP_PENDING: usize,
+    const MAP_EVENTS: usize,
+    const MAP_ORIGINS: usize,
+    const SENDERS: usize,
+>
+    Blaze<
+        '_,
+        Node<
+            'a,
+            C,
+            G,
+            P,
+            W,
+            S,
+            B,
+            E,
+            L,
+            K,
+            V,
+            EVENTS,
+            CONTROL,
+            CONSUMERS,
+            MAP_PENDING,
+            MAP_EVENTS,
+            MAP_ORIGINS,
+            SENDERS,
+        >,
+    >
 {
     /// Joins the group `name` ([`Node::join`]); views arrive as events.
     ///

@@ -3,8 +3,8 @@
 
 use blaze_wire::MemberId;
 
-/// Members remembered at once.
-const ORIGINS: usize = 32;
+/// Members a replica remembers at once by default (its `ORIGINS`).
+pub const MAX_ORIGINS: usize = 32;
 /// Requests of one member recognised below its highest.
 const WINDOW: u64 = 64;
 
@@ -21,12 +21,12 @@ struct Origin {
 /// it. Part of the replicated state (every replica records the operations
 /// it applies); a full table forgets the member used longest ago.
 #[derive(Debug)]
-pub(crate) struct Dedup {
+pub(crate) struct Dedup<const ORIGINS: usize> {
     origins: heapless::Vec<Origin, ORIGINS>,
     clock: u64,
 }
 
-impl Dedup {
+impl<const ORIGINS: usize> Dedup<ORIGINS> {
     pub(crate) fn new() -> Self {
         Dedup {
             origins: heapless::Vec::new(),
@@ -108,7 +108,7 @@ mod tests {
 
     #[test]
     fn window_tracks_out_of_order_requests() {
-        let mut d = Dedup::new();
+        let mut d: Dedup<MAX_ORIGINS> = Dedup::new();
         let m = MemberId::from_u128(1);
         d.record(m, 5);
         d.record(m, 3);
@@ -122,7 +122,8 @@ mod tests {
 
     #[test]
     fn full_table_forgets_the_oldest() {
-        let mut d = Dedup::new();
+        const ORIGINS: usize = 4;
+        let mut d: Dedup<ORIGINS> = Dedup::new();
         for i in 0..ORIGINS as u128 + 1 {
             d.record(MemberId::from_u128(i + 1), 1);
         }
@@ -145,7 +146,7 @@ mod properties {
         /// never resent, see `MAX_PENDING`).
         #[test]
         fn matches_a_set_within_the_window(ids in proptest::collection::vec(1u64..200, 1..100), probe in 1u64..220) {
-            let mut d = Dedup::new();
+            let mut d: Dedup<MAX_ORIGINS> = Dedup::new();
             let mut model = BTreeSet::new();
             let m = MemberId::from_u128(1);
             for id in ids {

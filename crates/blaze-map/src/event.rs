@@ -5,7 +5,8 @@ use crate::WriteError;
 use blaze_wire::{Instant, MemberId};
 use heapless::{Deque, Vec};
 
-/// Most events waiting for `poll_event`. Operations are applied only while
+/// Most events waiting for `poll_event` by default (a replica's
+/// `EVENTS`; at least 4). Operations are applied only while
 /// the queue has room, so a slow reader delays application, never loses
 /// an event.
 pub const EVENT_QUEUE: usize = 16;
@@ -231,12 +232,12 @@ impl<const K: usize, const V: usize> Slot<K, V> {
 /// The bounded event queue with borrowed hand-out: the event returned by
 /// `next` stays at the head until the following call.
 #[derive(Debug)]
-pub(crate) struct Queue<const K: usize, const V: usize> {
-    q: Deque<Slot<K, V>, EVENT_QUEUE>,
+pub(crate) struct Queue<const K: usize, const V: usize, const N: usize> {
+    q: Deque<Slot<K, V>, N>,
     head_out: bool,
 }
 
-impl<const K: usize, const V: usize> Queue<K, V> {
+impl<const K: usize, const V: usize, const N: usize> Queue<K, V, N> {
     pub(crate) fn new() -> Self {
         Queue {
             q: Deque::new(),
@@ -246,7 +247,7 @@ impl<const K: usize, const V: usize> Queue<K, V> {
 
     /// Free places, counting a handed-out head as free.
     pub(crate) fn room(&self) -> usize {
-        EVENT_QUEUE - self.q.len() + usize::from(self.head_out)
+        N - self.q.len() + usize::from(self.head_out)
     }
 
     /// Drops the handed-out head, if any.
@@ -353,7 +354,7 @@ mod tests {
 
     #[test]
     fn borrowed_head_stays_until_next_call() {
-        let mut q: Queue<4, 4> = Queue::new();
+        let mut q: Queue<4, 4, EVENT_QUEUE> = Queue::new();
         let mut a = Slot::new(Tag::WriteDone);
         a.number = 1;
         let mut b = Slot::new(Tag::WriteDone);
@@ -369,7 +370,7 @@ mod tests {
 
     #[test]
     fn full_queue_hands_the_event_back() {
-        let mut q: Queue<1, 1> = Queue::new();
+        let mut q: Queue<1, 1, EVENT_QUEUE> = Queue::new();
         for _ in 0..EVENT_QUEUE {
             q.push(Slot::new(Tag::Installed)).unwrap();
         }

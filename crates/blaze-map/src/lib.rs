@@ -67,6 +67,7 @@ mod fmt;
 mod config;
 pub use config::{Config, ConfigError, MergePolicy, Ordering};
 mod dedup;
+pub use dedup::MAX_ORIGINS;
 mod error;
 pub use error::{CommandError, WriteError};
 mod event;
@@ -89,5 +90,5 @@ pub use store::{
 mod view;
 pub use view::{ViewInfo, ViewMember};
 
-/// Most members in a view this crate tracks.
+/// Most members in a view a replica tracks by default (its `MEMBERS`).
 pub const MAX_MEMBERS: usize = 16;

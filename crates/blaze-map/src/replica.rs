@@ -17,7 +17,10 @@ use crate::log::Log;
 use crate::request::{Held, Pending};
 use crate::store::Store;
 use crate::view::View;
-use crate::{Config, ConfigError, Event, MAX_HELD, MAX_MEMBERS, MAX_PENDING, Stats, ViewInfo};
+use crate::{
+    Config, ConfigError, EVENT_QUEUE, Event, MAX_HELD, MAX_MEMBERS, MAX_ORIGINS, MAX_PENDING,
+    Stats, ViewInfo,
+};
 use blaze_wire::{Instant, MemberId, Transmit};
 use core::net::SocketAddr;
 use heapless::Vec;
@@ -76,13 +79,13 @@ struct Peer {
 
 /// What a sync decided.
 #[derive(Debug, Clone)]
-struct Plan {
+struct Plan<const M: usize> {
     base: u64,
     winner: Epoch,
     source: MemberId,
     /// Representatives of losing sides to scan (merge policies that
     /// re-apply), with their epoch base.
-    losers: Vec<(MemberId, u64), MAX_MEMBERS>,
+    losers: Vec<(MemberId, u64), M>,
     /// The side the new epoch belongs to (the winning side in a merge).
     side: Side,
     /// Whether the view merges sides.
@@ -197,7 +200,7 @@ impl<const K: usize, const V: usize> Candidate<K, V> {
 
 /// Work waiting for `poll_transmit`.
 #[derive(Debug, Default)]
-struct Out {
+struct Out<const M: usize> {
     ack: bool,
     parked_ack: bool,
     /// (target, lo, hi, epoch)
@@ -210,7 +213,7 @@ struct Out {
     /// Next order to multicast (coordinator).
     sent_high: u64,
     /// (to, lo, hi, epoch)
-    retransmit: Vec<(SocketAddr, u64, u64, u64), MAX_MEMBERS>,
+    retransmit: Vec<(SocketAddr, u64, u64, u64), M>,
     /// (to, session)
     restart: Vec<(SocketAddr, u64), 4>,
     /// (to, epoch)
@@ -247,6 +250,16 @@ struct Out {
 /// operations, keys up to `KEY` bytes and values up to `VALUE` bytes. A
 /// full map refuses a new key with [`WriteError::MapFull`](crate::WriteError::MapFull).
 ///
+/// The defaulted capacities size the rest: `MEMBERS` members in a view
+/// (more are ignored; [`MAX_MEMBERS`]), `PENDING` requests of this member
+/// in flight ([`CommandError::TooManyPending`](crate::CommandError::TooManyPending) beyond;
+/// [`MAX_PENDING`]), `EVENTS` events waiting for `poll_event` (at least 4;
+/// operations wait while it is full; [`EVENT_QUEUE`]) and `ORIGINS`
+/// members whose request numbers are remembered against duplicates (the
+/// one used longest ago is forgotten first; [`MAX_ORIGINS`]). A small
+/// member picks them to fit its group, for instance
+/// `Replica<8, 8, 16, 32, 4, 4, 8, 8>` for groups of up to 4 members.
+///
 /// # Driving it
 ///
 /// Inputs: [`handle_view`](Replica::handle_view),
@@ -277,15 +290,24 @@ struct Out {
 /// assert!(done);
 /// ```
 #[derive(Debug)]
-pub struct Replica<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usize> {
+pub struct Replica<
+    const ENTRIES: usize,
+    const LOG: usize,
+    const KEY: usize,
+    const VALUE: usize,
+    const MEMBERS: usize = MAX_MEMBERS,
+    const PENDING: usize = MAX_PENDING,
+    const EVENTS: usize = EVENT_QUEUE,
+    const ORIGINS: usize = MAX_ORIGINS,
+> {
     cfg: Config,
     me: MemberId,
-    view: View,
+    view: View<MEMBERS>,
     quorum_present: bool,
     store: Store<ENTRIES, KEY, VALUE>,
     log: Log<LOG, KEY, VALUE>,
-    dedup: Dedup,
-    events: Queue<KEY, VALUE>,
+    dedup: Dedup<ORIGINS>,
+    events: Queue<KEY, VALUE, EVENTS>,
     stats: Stats,
 
     // Ordering state.
@@ -311,8 +333,8 @@ pub struct Replica<const ENTRIES: usize, const LOG: usize, const KEY: usize, con
 
     // Coordinator.
     role: Role,
-    peers: Vec<Peer, MAX_MEMBERS>,
-    plan: Option<Plan>,
+    peers: Vec<Peer, MEMBERS>,
+    plan: Option<Plan<MEMBERS>>,
     /// Parked losers may reset (merge scan done).
     losers_reset: bool,
     candidate: Option<Candidate<KEY, VALUE>>,
@@ -326,18 +348,26 @@ pub struct Replica<const ENTRIES: usize, const LOG: usize, const KEY: usize, con
     next_session: u64,
 
     // Client.
-    pending: Vec<Pending<KEY, VALUE>, MAX_PENDING>,
+    pending: Vec<Pending<KEY, VALUE>, PENDING>,
     held: Vec<Held<KEY>, MAX_HELD>,
     next_request: u64,
 
-    out: Out,
+    out: Out<MEMBERS>,
     timers: Timers,
     /// Ring-ordered mode ([`Ordering::Totem`](crate::Ordering::Totem)).
-    ring: ordered::Ring,
+    ring: ordered::Ring<MEMBERS>,
 }
 
-impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usize>
-    Replica<ENTRIES, LOG, KEY, VALUE>
+impl<
+    const ENTRIES: usize,
+    const LOG: usize,
+    const KEY: usize,
+    const VALUE: usize,
+    const MEMBERS: usize,
+    const PENDING: usize,
+    const EVENTS: usize,
+    const ORIGINS: usize,
+> Replica<ENTRIES, LOG, KEY, VALUE, MEMBERS, PENDING, EVENTS, ORIGINS>
 {
     /// A replica for member `me`, with no view yet.
     ///

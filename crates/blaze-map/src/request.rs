@@ -4,7 +4,8 @@ use crate::{FLAG_OWNER_ONLY, FLAG_RELEASE_LOCK_ON_EXIT, FLAG_REMOVE_ON_EXIT, Wri
 use blaze_wire::{Duration, Instant, MemberId};
 use heapless::Vec;
 
-/// Most requests of one member in flight at once.
+/// Most requests of one member in flight at once by default (a replica's
+/// `PENDING`).
 pub const MAX_PENDING: usize = 16;
 /// Most locks one member holds at once.
 pub const MAX_HELD: usize = 8;

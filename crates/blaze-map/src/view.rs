@@ -1,6 +1,5 @@
 //! The membership view this crate is given.
 
-use crate::MAX_MEMBERS;
 use blaze_wire::MemberId;
 use core::net::SocketAddr;
 
@@ -33,8 +32,8 @@ pub struct ViewMember {
 pub struct ViewInfo<'a> {
     /// View id, strictly increasing, at least 1.
     pub id: u64,
-    /// The members, coordinator first (at most [`MAX_MEMBERS`]; more are
-    /// ignored).
+    /// The members, coordinator first (at most the replica's `MEMBERS`,
+    /// [`MAX_MEMBERS`](crate::MAX_MEMBERS) by default; more are ignored).
     pub members: &'a [ViewMember],
     /// True when this view merges views of formerly partitioned sides.
     pub merge: bool,
@@ -49,16 +48,16 @@ impl ViewInfo<'_> {
 
 /// The installed view, owned.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct View {
+pub(crate) struct View<const M: usize> {
     pub(crate) id: u64,
-    pub(crate) members: heapless::Vec<ViewMember, MAX_MEMBERS>,
+    pub(crate) members: heapless::Vec<ViewMember, M>,
     pub(crate) merge: bool,
 }
 
-impl View {
-    pub(crate) fn from_info(info: &ViewInfo<'_>) -> View {
+impl<const M: usize> View<M> {
+    pub(crate) fn from_info(info: &ViewInfo<'_>) -> Self {
         let mut members = heapless::Vec::new();
-        for m in info.members.iter().take(MAX_MEMBERS) {
+        for m in info.members.iter().take(M) {
             let _ = members.push(*m);
         }
         View {

@@ -64,11 +64,15 @@ pub(crate) struct Slot<
     'a,
     C,
     const P: usize,
+    const SENDERS: usize,
     const W: usize,
     const E: usize,
     const L: usize,
     const K: usize,
     const V: usize,
+    const MAP_PENDING: usize,
+    const MAP_EVENTS: usize,
+    const MAP_ORIGINS: usize,
 > {
     /// The group served, if any.
     pub(crate) group: Option<GroupId>,
@@ -83,12 +87,12 @@ pub(crate) struct Slot<
     #[cfg(feature = "total-order")]
     pub(crate) spare_totem: Option<&'a mut TotemStorage<P, W>>,
     /// The built-in channels, at the `CH_*` indices.
-    pub(crate) channels: [Option<Channel<'a, C, P, W>>; CHANNELS],
+    pub(crate) channels: [Option<Channel<'a, C, SENDERS, W, P>>; CHANNELS],
     /// The custom channel ([`CH_CUSTOM`]), if installed.
     pub(crate) custom: Option<C>,
     /// The group's map; kept (idle) after a leave, for a later join of
     /// the same group.
-    pub(crate) map: Option<Replica<E, L, K, V>>,
+    pub(crate) map: Option<Replica<E, L, K, V, P, MAP_PENDING, MAP_EVENTS, MAP_ORIGINS>>,
     /// The group `map` belongs to.
     pub(crate) map_group: Option<GroupId>,
     /// The view the channels and the map were last given.
@@ -102,12 +106,16 @@ impl<
     'a,
     C,
     const P: usize,
+    const SENDERS: usize,
     const W: usize,
     const E: usize,
     const L: usize,
     const K: usize,
     const V: usize,
-> Slot<'a, C, P, W, E, L, K, V>
+    const MAP_PENDING: usize,
+    const MAP_EVENTS: usize,
+    const MAP_ORIGINS: usize,
+> Slot<'a, C, P, SENDERS, W, E, L, K, V, MAP_PENDING, MAP_EVENTS, MAP_ORIGINS>
 {
     pub(crate) fn idle(reliable: Buffers<'a>, best_effort: Buffers<'a>) -> Self {
         Slot {
@@ -158,7 +166,8 @@ impl<
             addr_of_mut!((*place).spare_fec).write(None);
             #[cfg(feature = "total-order")]
             addr_of_mut!((*place).spare_totem).write(None);
-            let channels = addr_of_mut!((*place).channels).cast::<Option<Channel<'a, C, P, W>>>();
+            let channels =
+                addr_of_mut!((*place).channels).cast::<Option<Channel<'a, C, SENDERS, W, P>>>();
             for i in 0..CHANNELS {
                 channels.add(i).write(None);
             }
@@ -229,7 +238,7 @@ impl<
 
     /// Channel `k` of [`SOURCES`]: a built-in one or, at [`CH_CUSTOM`], the
     /// custom one; `None` when it is not open.
-    pub(crate) fn source(&mut self, k: usize) -> Option<Source<'_, 'a, C, P, W>> {
+    pub(crate) fn source(&mut self, k: usize) -> Option<Source<'_, 'a, C, SENDERS, W, P>> {
         if k == CH_CUSTOM {
             self.custom.as_mut().map(Source::Custom)
         } else {
@@ -252,8 +261,18 @@ pub(crate) const MAP_TOPIC: &str = "blaze.map";
 /// application: returns `false`). Every map sees the ring's events in the
 /// ring's order.
 #[cfg(feature = "total-order")]
-pub(crate) fn route_to_map<X, const E: usize, const L: usize, const K: usize, const V: usize>(
-    map: Option<&mut Replica<E, L, K, V>>,
+pub(crate) fn route_to_map<
+    X,
+    const E: usize,
+    const L: usize,
+    const K: usize,
+    const V: usize,
+    const MEMBERS: usize,
+    const MAP_PENDING: usize,
+    const MAP_EVENTS: usize,
+    const MAP_ORIGINS: usize,
+>(
+    map: Option<&mut Replica<E, L, K, V, MEMBERS, MAP_PENDING, MAP_EVENTS, MAP_ORIGINS>>,
     now: Instant,
     event: &ChannelEvent<'_, X>,
 ) -> bool {
@@ -295,12 +314,17 @@ pub(crate) fn route_to_map<X, const E: usize, const L: usize, const K: usize, co
 impl<
     C,
     const P: usize,
+    const SENDERS: usize,
     const W: usize,
     const E: usize,
     const L: usize,
     const K: usize,
     const V: usize,
-> core::fmt::Debug for Slot<'_, C, P, W, E, L, K, V>
+    const MAP_PENDING: usize,
+    const MAP_EVENTS: usize,
+    const MAP_ORIGINS: usize,
+> core::fmt::Debug
+    for Slot<'_, C, P, SENDERS, W, E, L, K, V, MAP_PENDING, MAP_EVENTS, MAP_ORIGINS>
 {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Slot")

@@ -40,6 +40,8 @@ use static_cell::StaticCell;
 pub const MEMBERS: usize = 3;
 /// Members a node can track (the 4-member configuration).
 pub const PEERS: usize = 4;
+/// Remote senders each channel receives from: the other members.
+pub const SENDERS: usize = PEERS - 1;
 /// Messages in each reliable window.
 pub const WINDOW: usize = 8;
 /// Largest datagram the node produces.
@@ -49,7 +51,7 @@ pub const FRAGMENT: usize = MTU as usize - 128;
 /// Bytes of the receive ring per remote sender: a window of full
 /// fragments.
 const RECV_WINDOW: usize = WINDOW * FRAGMENT;
-const RECV_BYTES: usize = PEERS * RECV_WINDOW;
+const RECV_BYTES: usize = SENDERS * RECV_WINDOW;
 const SEND_BYTES: usize = 2048;
 /// Frames each hub port queues.
 pub const HUB_QUEUE: usize = 8;
@@ -61,10 +63,19 @@ pub const MEMBERSHIP_QUEUE: usize = 16;
 /// Queue consumers a membership coordinator tracks (the firmware uses no
 /// queues).
 pub const CONSUMERS: usize = 4;
+/// Map requests of this member in flight (the checks have one at a time).
+pub const MAP_PENDING: usize = 4;
+/// Map events waiting for the event task (at least 4).
+pub const MAP_EVENTS: usize = 8;
+/// Members whose map request numbers are remembered against duplicates:
+/// the members and as many restarts.
+pub const MAP_ORIGINS: usize = 2 * PEERS;
 
 /// The node of the 4-member configuration: 1 group, 4 members, windows of
 /// 8 messages, 4 membership slots of 256 bytes, a map of 8 entries (keys
-/// up to 16 bytes, values up to 32), membership queues of 16.
+/// up to 16 bytes, values up to 32; 4 requests in flight, 8 events, 8
+/// remembered origins), membership queues of 16, channels receiving from
+/// the 3 other members.
 pub type FwNode = Node<
     'static,
     NoCustom,
@@ -80,6 +91,10 @@ pub type FwNode = Node<
     MEMBERSHIP_QUEUE,
     MEMBERSHIP_QUEUE,
     CONSUMERS,
+    MAP_PENDING,
+    MAP_EVENTS,
+    MAP_ORIGINS,
+    SENDERS,
 >;
 /// The runner's storage: 8 datagrams and 2 KiB each way per socket, and
 /// send and receive buffers of one `MTU`-byte datagram (every member uses
@@ -114,7 +129,7 @@ pub struct ChannelStorage {
     send_index: [SendSlot; 2 * WINDOW],
     send_bytes: [u8; SEND_BYTES],
     recv_bytes: [u8; RECV_BYTES],
-    recv_slots: [RxSlot; PEERS * WINDOW],
+    recv_slots: [RxSlot; SENDERS * WINDOW],
 }
 
 impl Default for ChannelStorage {
@@ -130,7 +145,7 @@ impl ChannelStorage {
             send_index: [SendSlot::EMPTY; 2 * WINDOW],
             send_bytes: [0; SEND_BYTES],
             recv_bytes: [0; RECV_BYTES],
-            recv_slots: [RxSlot::EMPTY; PEERS * WINDOW],
+            recv_slots: [RxSlot::EMPTY; SENDERS * WINDOW],
         }
     }
 
@@ -664,7 +679,7 @@ pub async fn run_alone(spawner: Spawner, report: fn(Arguments<'_>)) -> (u32, u32
         "protocol stack RAM: {} B (node {} B, in it channel slots of {} B, channel windows 2 x {} B)",
         core::mem::size_of::<FwNode>() + 2 * core::mem::size_of::<ChannelStorage>(),
         core::mem::size_of::<FwNode>(),
-        core::mem::size_of::<Option<Channel<'static, NoCustom, PEERS, WINDOW>>>(),
+        core::mem::size_of::<Option<Channel<'static, NoCustom, SENDERS, WINDOW, PEERS>>>(),
         core::mem::size_of::<ChannelStorage>(),
     ));
     let hub: &'static FwHub = ALONE_HUB.init(Hub::new(1));

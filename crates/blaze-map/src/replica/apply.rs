@@ -14,8 +14,16 @@ use heapless::Vec;
 
 use super::timer::Timer;
 
-impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usize>
-    Replica<ENTRIES, LOG, KEY, VALUE>
+impl<
+    const ENTRIES: usize,
+    const LOG: usize,
+    const KEY: usize,
+    const VALUE: usize,
+    const MEMBERS: usize,
+    const PENDING: usize,
+    const EVENTS: usize,
+    const ORIGINS: usize,
+> Replica<ENTRIES, LOG, KEY, VALUE, MEMBERS, PENDING, EVENTS, ORIGINS>
 {
     /// Whether a sequenced operation from `sender` in `epoch` belongs to the
     /// stream this replica follows (or fetches, as a new coordinator).

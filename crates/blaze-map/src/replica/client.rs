@@ -7,8 +7,16 @@ use crate::{CommandError, LockLostReason, RequestId, WriteError, WriteOptions};
 use blaze_wire::{Duration, Instant, LockOp, MemberId};
 use heapless::Vec;
 
-impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usize>
-    Replica<ENTRIES, LOG, KEY, VALUE>
+impl<
+    const ENTRIES: usize,
+    const LOG: usize,
+    const KEY: usize,
+    const VALUE: usize,
+    const MEMBERS: usize,
+    const PENDING: usize,
+    const EVENTS: usize,
+    const ORIGINS: usize,
+> Replica<ENTRIES, LOG, KEY, VALUE, MEMBERS, PENDING, EVENTS, ORIGINS>
 {
     // ----- commands ------------------------------------------------------
 

@@ -46,9 +46,7 @@ use crate::op::{Op, OpKind};
 use crate::request::{Outcome, Pending, ReqKind};
 use crate::store::{FLAG_MASK, FLAG_RELEASE_LOCK_ON_EXIT, FLAG_REMOVE_ON_EXIT};
 use crate::view::View;
-use crate::{
-    MAX_MEMBERS, MergePolicy, Ordering, RingConfiguration, Submit, ViewMember, WriteError,
-};
+use crate::{MergePolicy, Ordering, RingConfiguration, Submit, ViewMember, WriteError};
 use blaze_wire::{
     Body, Destination, Duration, Instant, LockOp, LockOpKind, MapControl, MapControlKind, MapOp,
     MapOpKind, MemberId,
@@ -95,20 +93,20 @@ struct Stream {
 
 /// The ring-ordered mode's state.
 #[derive(Debug, Default)]
-pub(super) struct Ring {
+pub(super) struct Ring<const M: usize> {
     phase: Phase,
     /// The current regular configuration's ring sequence (tags reports and
     /// streamed records).
     seq: u64,
     /// Its members, ascending.
-    members: Vec<MemberId, MAX_MEMBERS>,
+    members: Vec<MemberId, M>,
     /// This member's last transitional configuration.
-    trans: Vec<MemberId, MAX_MEMBERS>,
+    trans: Vec<MemberId, M>,
     /// Between a transitional and the next regular configuration.
     in_trans: bool,
     /// The transitional configuration holds a quorum.
     trans_quorum: bool,
-    reports: Vec<Report, MAX_MEMBERS>,
+    reports: Vec<Report, M>,
     report_due: bool,
     /// Names this member's state: the ring in which it last opened (and
     /// that ring's lowest member), or the transitional configuration it
@@ -123,7 +121,7 @@ pub(super) struct Ring {
     /// Whether some member lacks the winning state.
     transfer: bool,
     /// Losing sides whose candidates are still to come.
-    scans: Vec<MemberId, MAX_MEMBERS>,
+    scans: Vec<MemberId, M>,
     stream: Option<Stream>,
     /// Expiry proposals: next scan, and the slot to scan from.
     propose_at: Instant,
@@ -133,8 +131,16 @@ pub(super) struct Ring {
     quorum_ring: u64,
 }
 
-impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usize>
-    Replica<ENTRIES, LOG, KEY, VALUE>
+impl<
+    const ENTRIES: usize,
+    const LOG: usize,
+    const KEY: usize,
+    const VALUE: usize,
+    const MEMBERS: usize,
+    const PENDING: usize,
+    const EVENTS: usize,
+    const ORIGINS: usize,
+> Replica<ENTRIES, LOG, KEY, VALUE, MEMBERS, PENDING, EVENTS, ORIGINS>
 {
     // ----- public interface ----------------------------------------------
 
@@ -277,7 +283,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         self.cfg.retry_interval * 5
     }
 
-    fn on_regular(&mut self, now: Instant, seq: u64, members: Vec<MemberId, MAX_MEMBERS>) {
+    fn on_regular(&mut self, now: Instant, seq: u64, members: Vec<MemberId, MEMBERS>) {
         if !members.contains(&self.me) {
             return;
         }
@@ -567,7 +573,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         let quorum = self.cfg.quorum > 0;
         // The sides: (lineage, members present, lowest member, quorum ring,
         // applied).
-        let mut sides: Vec<(Epoch, u64, MemberId, u64, u64), MAX_MEMBERS> = Vec::new();
+        let mut sides: Vec<(Epoch, u64, MemberId, u64, u64), MEMBERS> = Vec::new();
         for r in self.ring.reports.iter().filter(|r| r.synced) {
             match sides.iter_mut().find(|s| s.0 == r.lineage) {
                 Some(s) => {
@@ -932,10 +938,10 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
     }
 }
 
-/// `members` ascending, at most [`MAX_MEMBERS`].
-fn sorted_members(members: &[MemberId]) -> Vec<MemberId, MAX_MEMBERS> {
-    let mut v: Vec<MemberId, MAX_MEMBERS> = Vec::new();
-    for m in members.iter().take(MAX_MEMBERS) {
+/// `members` ascending, at most `M`.
+fn sorted_members<const M: usize>(members: &[MemberId]) -> Vec<MemberId, M> {
+    let mut v: Vec<MemberId, M> = Vec::new();
+    for m in members.iter().take(M) {
         let _ = v.push(*m);
     }
     v.sort_unstable();

@@ -27,8 +27,16 @@ pub(super) struct Req<'a> {
     pub(super) request_id: u64,
 }
 
-impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usize>
-    Replica<ENTRIES, LOG, KEY, VALUE>
+impl<
+    const ENTRIES: usize,
+    const LOG: usize,
+    const KEY: usize,
+    const VALUE: usize,
+    const MEMBERS: usize,
+    const PENDING: usize,
+    const EVENTS: usize,
+    const ORIGINS: usize,
+> Replica<ENTRIES, LOG, KEY, VALUE, MEMBERS, PENDING, EVENTS, ORIGINS>
 {
     /// Whether the next operation may be sequenced now.
     pub(super) fn can_sequence(&self, now: Instant) -> bool {

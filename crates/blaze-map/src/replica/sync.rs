@@ -10,8 +10,16 @@ use crate::{LockLostReason, MergePolicy, WriteError};
 use blaze_wire::{Duration, Instant, MemberId};
 use heapless::Vec;
 
-impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usize>
-    Replica<ENTRIES, LOG, KEY, VALUE>
+impl<
+    const ENTRIES: usize,
+    const LOG: usize,
+    const KEY: usize,
+    const VALUE: usize,
+    const MEMBERS: usize,
+    const PENDING: usize,
+    const EVENTS: usize,
+    const ORIGINS: usize,
+> Replica<ENTRIES, LOG, KEY, VALUE, MEMBERS, PENDING, EVENTS, ORIGINS>
 {
     /// A new view was installed.
     pub(super) fn on_view(&mut self, now: Instant) {
@@ -140,7 +148,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         }
         self.out.sync_req = false;
         self.timers.set(Timer::Sync, None);
-        let reports: Vec<(MemberId, SyncReport), { crate::MAX_MEMBERS }> = self
+        let reports: Vec<(MemberId, SyncReport), MEMBERS> = self
             .peers
             .iter()
             .filter_map(|p| Some((p.id, p.report?)))
@@ -187,7 +195,7 @@ impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usiz
         if merge && self.cfg.merge != MergePolicy::MajoritySide {
             // One representative per losing side: its newest, longest
             // history (the coordinator cannot scan itself).
-            let mut seen: Vec<Side, { crate::MAX_MEMBERS }> = Vec::new();
+            let mut seen: Vec<Side, MEMBERS> = Vec::new();
             for (_, r) in reports.iter() {
                 if r.side == side || seen.contains(&r.side) {
                     continue;

@@ -50,8 +50,16 @@ pub(super) enum Record<'a> {
     },
 }
 
-impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usize>
-    Replica<ENTRIES, LOG, KEY, VALUE>
+impl<
+    const ENTRIES: usize,
+    const LOG: usize,
+    const KEY: usize,
+    const VALUE: usize,
+    const MEMBERS: usize,
+    const PENDING: usize,
+    const EVENTS: usize,
+    const ORIGINS: usize,
+> Replica<ENTRIES, LOG, KEY, VALUE, MEMBERS, PENDING, EVENTS, ORIGINS>
 {
     /// Whether a snapshot session is live (sequencing pauses).
     pub(super) fn serving(&self, now: Instant) -> bool {

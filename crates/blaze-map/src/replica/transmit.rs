@@ -12,8 +12,16 @@ use blaze_wire::{
 };
 use core::net::SocketAddr;
 
-impl<const ENTRIES: usize, const LOG: usize, const KEY: usize, const VALUE: usize>
-    Replica<ENTRIES, LOG, KEY, VALUE>
+impl<
+    const ENTRIES: usize,
+    const LOG: usize,
+    const KEY: usize,
+    const VALUE: usize,
+    const MEMBERS: usize,
+    const PENDING: usize,
+    const EVENTS: usize,
+    const ORIGINS: usize,
+> Replica<ENTRIES, LOG, KEY, VALUE, MEMBERS, PENDING, EVENTS, ORIGINS>
 {
     pub(super) fn send(&self, to: Destination, body: Body<'_>, buf: &mut [u8]) -> Option<Transmit> {
         let len = frames::emit(self.cfg.group, self.me, body, buf)?;

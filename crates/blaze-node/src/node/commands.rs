@@ -37,7 +37,31 @@ impl<
     const EVENTS: usize,
     const CONTROL: usize,
     const CONSUMERS: usize,
-> Node<'a, C, G, P, W, S, B, E, L, K, V, EVENTS, CONTROL, CONSUMERS>
+    const MAP_PENDING: usize,
+    const MAP_EVENTS: usize,
+    const MAP_ORIGINS: usize,
+    const SENDERS: usize,
+>
+    Node<
+        'a,
+        C,
+        G,
+        P,
+        W,
+        S,
+        B,
+        E,
+        L,
+        K,
+        V,
+        EVENTS,
+        CONTROL,
+        CONSUMERS,
+        MAP_PENDING,
+        MAP_EVENTS,
+        MAP_ORIGINS,
+        SENDERS,
+    >
 {
     /// Joins the group `name`: membership starts joining, and the group's
     /// channels and map open in a free slot. Views arrive as events.
@@ -52,9 +76,10 @@ impl<
             return Err(GroupError::AlreadyJoined);
         }
         // A free slot, preferably the one that kept this group's map.
-        let free = |s: &&Slot<'a, C, P, W, E, L, K, V>| {
-            s.group.is_none() && s.spare.iter().all(Option::is_some)
-        };
+        let free =
+            |s: &&Slot<'a, C, P, SENDERS, W, E, L, K, V, MAP_PENDING, MAP_EVENTS, MAP_ORIGINS>| {
+                s.group.is_none() && s.spare.iter().all(Option::is_some)
+            };
         let Some(i) = self
             .slots
             .iter()
@@ -199,7 +224,7 @@ impl<
         fec: FecBuffers<'a>,
     ) -> Result<(), (Buffers<'a>, FecBuffers<'a>)> {
         let k = usize::from(self.config.fec.k);
-        let fits = GroupBuffers::fits(&buffers, &self.config, P, W)
+        let fits = GroupBuffers::fits(&buffers, &self.config, SENDERS, W)
             && k <= W
             && self.config.fec.validate().is_ok()
             && fec.scratch.len() >= FecBuffers::scratch_needed(&self.config.nack, k);
@@ -665,9 +690,9 @@ fn totem_send<E, const P: usize, const W: usize>(
 /// `place`; returns whether it opened (the buffers are lost otherwise).
 /// Kept out of line so that its temporaries live only in its own frame.
 #[inline(never)]
-fn open_nack<'a, C, const P: usize, const W: usize>(
-    place: Option<&mut Option<Channel<'a, C, P, W>>>,
-    wrap: fn(Endpoint<'a, P, W>) -> Channel<'a, C, P, W>,
+fn open_nack<'a, C, const P: usize, const W: usize, const RING: usize>(
+    place: Option<&mut Option<Channel<'a, C, P, W, RING>>>,
+    wrap: fn(Endpoint<'a, P, W>) -> Channel<'a, C, P, W, RING>,
     (now, config, identity): (
         Instant,
         blaze_proto_nack::Config,
@@ -692,8 +717,17 @@ fn open_nack<'a, C, const P: usize, const W: usize>(
 /// Opens a new map replica in `place`, numbering its requests from
 /// `base`; returns whether it opened. Out of line, as [`open_nack`].
 #[inline(never)]
-fn open_map<const E: usize, const L: usize, const K: usize, const V: usize>(
-    place: &mut Option<blaze_map::Replica<E, L, K, V>>,
+fn open_map<
+    const E: usize,
+    const L: usize,
+    const K: usize,
+    const V: usize,
+    const MEMBERS: usize,
+    const PENDING: usize,
+    const EVENTS: usize,
+    const ORIGINS: usize,
+>(
+    place: &mut Option<blaze_map::Replica<E, L, K, V, MEMBERS, PENDING, EVENTS, ORIGINS>>,
     config: blaze_map::Config,
     me: MemberId,
     base: u64,

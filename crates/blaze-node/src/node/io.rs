@@ -50,7 +50,31 @@ impl<
     const EVENTS: usize,
     const CONTROL: usize,
     const CONSUMERS: usize,
-> Node<'a, C, G, P, W, S, B, E, L, K, V, EVENTS, CONTROL, CONSUMERS>
+    const MAP_PENDING: usize,
+    const MAP_EVENTS: usize,
+    const MAP_ORIGINS: usize,
+    const SENDERS: usize,
+>
+    Node<
+        'a,
+        C,
+        G,
+        P,
+        W,
+        S,
+        B,
+        E,
+        L,
+        K,
+        V,
+        EVENTS,
+        CONTROL,
+        CONSUMERS,
+        MAP_PENDING,
+        MAP_EVENTS,
+        MAP_ORIGINS,
+        SENDERS,
+    >
 {
     /// Notes the time of an input (time never goes back).
     pub(super) fn advance(&mut self, now: Instant) {
@@ -95,8 +119,7 @@ impl<
                 continue;
             }
             let mut members: heapless::Vec<MemberId, P> = heapless::Vec::new();
-            let mut map_members: heapless::Vec<MapMember, { blaze_map::MAX_MEMBERS }> =
-                heapless::Vec::new();
+            let mut map_members: heapless::Vec<MapMember, P> = heapless::Vec::new();
             // The other members as (id, incarnation): a member that
             // restarted under its id is a new peer for the channels.
             let mut others: heapless::Vec<(MemberId, u64), P> = heapless::Vec::new();
@@ -438,7 +461,31 @@ impl<
     const EVENTS: usize,
     const CONTROL: usize,
     const CONSUMERS: usize,
-> Protocol for Node<'a, C, G, P, W, S, B, E, L, K, V, EVENTS, CONTROL, CONSUMERS>
+    const MAP_PENDING: usize,
+    const MAP_EVENTS: usize,
+    const MAP_ORIGINS: usize,
+    const SENDERS: usize,
+> Protocol
+    for Node<
+        'a,
+        C,
+        G,
+        P,
+        W,
+        S,
+        B,
+        E,
+        L,
+        K,
+        V,
+        EVENTS,
+        CONTROL,
+        CONSUMERS,
+        MAP_PENDING,
+        MAP_EVENTS,
+        MAP_ORIGINS,
+        SENDERS,
+    >
 {
     type Event<'e>
         = Event<'e, C::Event<'e>>

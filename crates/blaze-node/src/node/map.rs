@@ -21,14 +21,40 @@ impl<
     const EVENTS: usize,
     const CONTROL: usize,
     const CONSUMERS: usize,
-> Node<'a, C, G, P, W, S, B, E, L, K, V, EVENTS, CONTROL, CONSUMERS>
+    const MAP_PENDING: usize,
+    const MAP_EVENTS: usize,
+    const MAP_ORIGINS: usize,
+    const SENDERS: usize,
+>
+    Node<
+        'a,
+        C,
+        G,
+        P,
+        W,
+        S,
+        B,
+        E,
+        L,
+        K,
+        V,
+        EVENTS,
+        CONTROL,
+        CONSUMERS,
+        MAP_PENDING,
+        MAP_EVENTS,
+        MAP_ORIGINS,
+        SENDERS,
+    >
 {
     /// Runs `f` on the map of `group`, then propagates its output.
     fn with_map<T>(
         &mut self,
         now: Instant,
         group: GroupId,
-        f: impl FnOnce(&mut Replica<E, L, K, V>) -> Result<T, blaze_map::CommandError>,
+        f: impl FnOnce(
+            &mut Replica<E, L, K, V, P, MAP_PENDING, MAP_EVENTS, MAP_ORIGINS>,
+        ) -> Result<T, blaze_map::CommandError>,
     ) -> Result<T, MapError> {
         self.advance(now);
         let map = self

@@ -61,7 +61,8 @@ use crate::{
 /// # Capacities
 ///
 /// - `G` group slots; each borrows one [`GroupBuffers`].
-/// - `P` members: known members overall, and receivers per channel.
+/// - `P` members: known members overall (this one included), the members
+///   a group's map and total-order ring track.
 /// - `W` messages in each channel's receive window per sender.
 /// - `S` membership storage slots of `B` bytes (point-to-point messages,
 ///   requests, replies and queue messages must fit `B`).
@@ -73,6 +74,15 @@ use crate::{
 ///   capacities ([`Membership`](blaze_membership::Membership)), by default
 ///   128, 64 and 32 (about 17 KB on a 64-bit host); a small member picks
 ///   them smaller.
+/// - `MAP_PENDING`, `MAP_EVENTS` and `MAP_ORIGINS`: each map's requests in
+///   flight, queued events and remembered request origins
+///   ([`Replica`]'s `PENDING`, `EVENTS` and `ORIGINS`), by default 16, 16
+///   and 32.
+/// - `SENDERS` remote senders per channel (receive windows, the buffers'
+///   `recv_bytes` and `recv_slots` are sized for them), by default `P`: a
+///   view of `P` members has `P - 1` others, so `P - 1` suffice; members a
+///   full table cannot take are counted in
+///   [`Stats::peer_table_full`](crate::Stats::peer_table_full).
 ///
 /// `C` is the user's protocol for [`Qos::Custom`] topics ([`NoCustom`] by
 /// default).
@@ -125,6 +135,10 @@ pub struct Node<
     const EVENTS: usize = { blaze_membership::EVENT_CAPACITY },
     const CONTROL: usize = { blaze_membership::CONTROL_CAPACITY },
     const CONSUMERS: usize = { blaze_membership::MAX_CONSUMERS },
+    const MAP_PENDING: usize = { blaze_map::MAX_PENDING },
+    const MAP_EVENTS: usize = { blaze_map::EVENT_QUEUE },
+    const MAP_ORIGINS: usize = { blaze_map::MAX_ORIGINS },
+    const SENDERS: usize = P,
 > {
     config: Config,
     me: MemberId,
@@ -133,7 +147,7 @@ pub struct Node<
     incarnation: u64,
     rng: Rng,
     membership: Membership<P, G, S, B, EVENTS, CONTROL, CONSUMERS>,
-    slots: [Slot<'a, C, P, W, E, L, K, V>; G],
+    slots: [Slot<'a, C, P, SENDERS, W, E, L, K, V, MAP_PENDING, MAP_EVENTS, MAP_ORIGINS>; G],
     topics: Topics,
     stats: Stats,
     /// The latest `now` seen (events are polled without one).
@@ -163,7 +177,31 @@ impl<
     const EVENTS: usize,
     const CONTROL: usize,
     const CONSUMERS: usize,
-> Node<'a, C, G, P, W, S, B, E, L, K, V, EVENTS, CONTROL, CONSUMERS>
+    const MAP_PENDING: usize,
+    const MAP_EVENTS: usize,
+    const MAP_ORIGINS: usize,
+    const SENDERS: usize,
+>
+    Node<
+        'a,
+        C,
+        G,
+        P,
+        W,
+        S,
+        B,
+        E,
+        L,
+        K,
+        V,
+        EVENTS,
+        CONTROL,
+        CONSUMERS,
+        MAP_PENDING,
+        MAP_EVENTS,
+        MAP_ORIGINS,
+        SENDERS,
+    >
 {
     /// A node that is in no group yet, with one [`GroupBuffers`] per group
     /// slot.
@@ -210,9 +248,10 @@ impl<
         }
         config.map.validate().map_err(ConfigError::Map)?;
         if buffers.iter().any(|b| {
-            !GroupBuffers::fits(&b.reliable, config, P, W)
-                || !GroupBuffers::fits(&b.best_effort, config, P, W)
+            !GroupBuffers::fits(&b.reliable, config, SENDERS, W)
+                || !GroupBuffers::fits(&b.best_effort, config, SENDERS, W)
         }) || P == 0
+            || SENDERS == 0
             || W == 0
         {
             return Err(ConfigError::Buffers);
@@ -296,7 +335,20 @@ impl<
             addr_of_mut!((*node).incarnation).write(identity.incarnation);
             addr_of_mut!((*node).rng).write(rng);
             addr_of_mut!((*node).membership).write(membership);
-            let slots = addr_of_mut!((*node).slots).cast::<Slot<'a, C, P, W, E, L, K, V>>();
+            let slots = addr_of_mut!((*node).slots).cast::<Slot<
+                'a,
+                C,
+                P,
+                SENDERS,
+                W,
+                E,
+                L,
+                K,
+                V,
+                MAP_PENDING,
+                MAP_EVENTS,
+                MAP_ORIGINS,
+            >>();
             for (i, b) in buffers.into_iter().enumerate() {
                 Slot::init_idle_in(slots.add(i), b.reliable, b.best_effort);
             }
@@ -386,21 +438,31 @@ impl<
 
     /// The built-in channel of `group` carrying `qos`, for its counters
     /// (`None` for [`Qos::Custom`]: see [`Node::custom`]).
-    pub fn channel(&self, group: GroupId, qos: Qos) -> Option<&Channel<'a, C, P, W>> {
+    pub fn channel(&self, group: GroupId, qos: Qos) -> Option<&Channel<'a, C, SENDERS, W, P>> {
         let slot = self.slot(group)?;
         slot.channels.get(crate::group::channel_of(qos)?)?.as_ref()
     }
 
     /// The replicated map of `group` (entries, locks, its counters).
-    pub fn map(&self, group: GroupId) -> Option<&Replica<E, L, K, V>> {
+    pub fn map(
+        &self,
+        group: GroupId,
+    ) -> Option<&Replica<E, L, K, V, P, MAP_PENDING, MAP_EVENTS, MAP_ORIGINS>> {
         self.slot(group)?.map.as_ref()
     }
 
-    fn slot(&self, group: GroupId) -> Option<&Slot<'a, C, P, W, E, L, K, V>> {
+    fn slot(
+        &self,
+        group: GroupId,
+    ) -> Option<&Slot<'a, C, P, SENDERS, W, E, L, K, V, MAP_PENDING, MAP_EVENTS, MAP_ORIGINS>> {
         self.slots.iter().find(|s| s.serves(group))
     }
 
-    fn slot_mut(&mut self, group: GroupId) -> Option<&mut Slot<'a, C, P, W, E, L, K, V>> {
+    fn slot_mut(
+        &mut self,
+        group: GroupId,
+    ) -> Option<&mut Slot<'a, C, P, SENDERS, W, E, L, K, V, MAP_PENDING, MAP_EVENTS, MAP_ORIGINS>>
+    {
         self.slots.iter_mut().find(|s| s.serves(group))
     }
 }
@@ -419,7 +481,31 @@ impl<
     const EVENTS: usize,
     const CONTROL: usize,
     const CONSUMERS: usize,
-> core::fmt::Debug for Node<'_, C, G, P, W, S, B, E, L, K, V, EVENTS, CONTROL, CONSUMERS>
+    const MAP_PENDING: usize,
+    const MAP_EVENTS: usize,
+    const MAP_ORIGINS: usize,
+    const SENDERS: usize,
+> core::fmt::Debug
+    for Node<
+        '_,
+        C,
+        G,
+        P,
+        W,
+        S,
+        B,
+        E,
+        L,
+        K,
+        V,
+        EVENTS,
+        CONTROL,
+        CONSUMERS,
+        MAP_PENDING,
+        MAP_EVENTS,
+        MAP_ORIGINS,
+        SENDERS,
+    >
 {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Node")
