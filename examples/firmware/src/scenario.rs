@@ -58,8 +58,8 @@ pub const HUB_QUEUE: usize = 8;
 
 /// Membership events and control frames (probes, suspicions, acks) each
 /// member queues: its event task drains events as they come, and three
-/// peers need a few control frames at a time.
-pub const MEMBERSHIP_QUEUE: usize = 16;
+/// peers need a few control frames at a time (the selftest drops none).
+pub const MEMBERSHIP_QUEUE: usize = 8;
 /// Queue consumers a membership coordinator tracks (the firmware uses no
 /// queues).
 pub const CONSUMERS: usize = 4;
@@ -74,7 +74,7 @@ pub const MAP_ORIGINS: usize = 2 * PEERS;
 /// The node of the 4-member configuration: 1 group, 4 members, windows of
 /// 8 messages, 4 membership slots of 256 bytes, a map of 8 entries (keys
 /// up to 16 bytes, values up to 32; 4 requests in flight, 8 events, 8
-/// remembered origins), membership queues of 16, channels receiving from
+/// remembered origins), membership queues of 8, channels receiving from
 /// the 3 other members.
 pub type FwNode = Node<
     'static,
@@ -654,6 +654,12 @@ pub async fn run(spawner: Spawner, report: fn(Arguments<'_>)) -> (u32, u32) {
     (passed, failed)
 }
 
+/// The size of what `part` borrows from a node (a part's type is named by
+/// the getter that returns it).
+fn pointee_size<T>(_part: impl Fn(&FwNode) -> Option<&T>) -> usize {
+    core::mem::size_of::<T>()
+}
+
 /// Storage of a member alone (the footprint image).
 static ALONE: StaticCell<MemberStorage> = StaticCell::new();
 /// The hub of a member alone.
@@ -672,6 +678,15 @@ pub async fn run_alone(spawner: Spawner, report: fn(Arguments<'_>)) -> (u32, u32
         core::mem::size_of::<FwResources>(),
         core::mem::size_of::<StackResources<3>>(),
         core::mem::size_of::<FwHub>(),
+    ));
+    let membership = pointee_size(|n: &FwNode| Some(n.membership()));
+    let map = pointee_size(|n: &FwNode| n.map(GroupId::from_raw(0)));
+    let channel =
+        core::mem::size_of::<Option<Channel<'static, NoCustom, SENDERS, WINDOW, PEERS>>>();
+    report(format_args!(
+        "node parts: membership {membership} B, map replica {map} B, channel slots 2 x {channel} B, \
+         the rest (buffers while closed, topics, counters) {} B",
+        core::mem::size_of::<FwNode>() - membership - map - 2 * channel,
     ));
     // The figure `scripts/embedded` compares with the footprint goal: the
     // protocol stack is the node and the storage it borrows.
