@@ -3,7 +3,7 @@
 use blaze_wire::Instant;
 use embassy_time::TICK_HZ;
 
-const MICROS_PER_SEC: u128 = 1_000_000;
+const MICROS_PER_SEC: u64 = 1_000_000;
 
 /// Now, on embassy-time's clock, in the machines' microseconds (rounded
 /// down to the tick): the time the runner gives the machine, for
@@ -18,18 +18,31 @@ pub fn now() -> Instant {
     from_embassy(embassy_time::Instant::now())
 }
 
+/// `value * to / from`, rounded up or down, saturating at `u64::MAX`, in
+/// 64-bit arithmetic: whole `from`s and the remainder are scaled apart
+/// (the remainder times `to` fits 64 bits for any tick rate below
+/// 18 THz), which a 32-bit target does without 128-bit division.
+fn rescale(value: u64, from: u64, to: u64, round_up: bool) -> u64 {
+    let (whole, rest) = (value / from, value % from);
+    let scaled = rest * to;
+    let part = if round_up {
+        scaled.div_ceil(from)
+    } else {
+        scaled / from
+    };
+    whole.saturating_mul(to).saturating_add(part)
+}
+
 /// An embassy instant in microseconds, rounded down.
 pub(crate) fn from_embassy(t: embassy_time::Instant) -> Instant {
-    let micros = u128::from(t.as_ticks()) * MICROS_PER_SEC / u128::from(TICK_HZ);
-    Instant::from_micros(u64::try_from(micros).unwrap_or(u64::MAX))
+    Instant::from_micros(rescale(t.as_ticks(), TICK_HZ, MICROS_PER_SEC, false))
 }
 
 /// The first tick at or after `t`, so that a timer armed for it never
 /// fires before the machine's deadline (a tick of 1 ms would otherwise
 /// wake the machine up to a millisecond early, for nothing).
 pub(crate) fn to_embassy(t: Instant) -> embassy_time::Instant {
-    let ticks = (u128::from(t.total_micros()) * u128::from(TICK_HZ)).div_ceil(MICROS_PER_SEC);
-    embassy_time::Instant::from_ticks(u64::try_from(ticks).unwrap_or(u64::MAX))
+    embassy_time::Instant::from_ticks(rescale(t.total_micros(), MICROS_PER_SEC, TICK_HZ, true))
 }
 
 #[cfg(test)]
@@ -45,5 +58,47 @@ mod tests {
         assert!(back < t);
         // The far future saturates instead of overflowing.
         assert!(to_embassy(Instant::from_micros(u64::MAX)).as_ticks() > 0);
+    }
+
+    /// The 64-bit scaling equals the exact 128-bit one (saturated), for
+    /// common tick rates and values around every boundary.
+    #[test]
+    fn rescale_matches_128_bit_arithmetic() {
+        let exact = |v: u64, from: u64, to: u64, up: bool| {
+            let p = u128::from(v) * u128::from(to);
+            let q = if up {
+                p.div_ceil(u128::from(from))
+            } else {
+                p / u128::from(from)
+            };
+            u64::try_from(q).unwrap_or(u64::MAX)
+        };
+        let rates = [1, 1_000, 32_768, 1_000_000, 80_000_000, 1_000_000_000];
+        let mut values = std::vec![0, 1, 999, 1_000, 1_001, 999_999, 1_000_000, 1_000_001];
+        values.extend([
+            u64::MAX,
+            u64::MAX - 1,
+            u64::MAX / 1_000,
+            u64::MAX / 32_768 + 1,
+        ]);
+        values.extend((0..64).map(|b| 1u64 << b));
+        values.extend((0..64).map(|b| (1u64 << b).wrapping_sub(1)));
+        values.extend((1..200u64).map(|k| k.wrapping_mul(0x9e37_79b9_7f4a_7c15)));
+        for &hz in &rates {
+            for &v in &values {
+                for up in [false, true] {
+                    assert_eq!(
+                        rescale(v, MICROS_PER_SEC, hz, up),
+                        exact(v, MICROS_PER_SEC, hz, up),
+                        "{v} us at {hz} Hz"
+                    );
+                    assert_eq!(
+                        rescale(v, hz, MICROS_PER_SEC, up),
+                        exact(v, hz, MICROS_PER_SEC, up),
+                        "{v} ticks at {hz} Hz"
+                    );
+                }
+            }
+        }
     }
 }

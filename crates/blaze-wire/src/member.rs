@@ -16,9 +16,27 @@ use core::fmt;
 /// assert_eq!(MemberId::from_slice(&id.to_bytes()[..]), Some(id));
 /// assert_eq!(MemberId::from_slice(&[1, 2, 3]), None);
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(Clone, Copy, Eq, PartialOrd, Ord, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct MemberId(u128);
+
+/// Equality of the 128-bit ids, as derived; out of line on 32-bit targets,
+/// where each comparison inlined is four word compares (ids are compared
+/// in every table look-up: a call is about a third of the code).
+impl PartialEq for MemberId {
+    #[cfg_attr(target_pointer_width = "32", inline(never))]
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+
+/// Hashes the id, as derived (written out beside the equality it must
+/// agree with).
+impl core::hash::Hash for MemberId {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
 
 impl MemberId {
     /// Length of an id on the wire.
