@@ -30,6 +30,7 @@ impl<
     const MAP_EVENTS: usize,
     const MAP_ORIGINS: usize,
     const SENDERS: usize,
+    const TOPICS: usize,
 >
     Blaze<
         '_,
@@ -52,6 +53,7 @@ impl<
             MAP_EVENTS,
             MAP_ORIGINS,
             SENDERS,
+            TOPICS,
         >,
     >
 {

@@ -55,7 +55,8 @@ impl fmt::Display for Qos {
     }
 }
 
-/// Most topics with an explicit QoS in one node's table.
+/// Most topics with an explicit QoS in one node's table by default (a
+/// node's `TOPICS`).
 pub const MAX_TOPICS: usize = 32;
 
 /// Longest topic name, in bytes.
@@ -82,7 +83,8 @@ pub fn is_reserved_topic(topic: &str) -> bool {
 pub enum TopicError {
     /// The topic name is longer than [`MAX_TOPIC_LEN`].
     TooLong,
-    /// [`MAX_TOPICS`] topics already have an explicit QoS.
+    /// The node's `TOPICS` ([`MAX_TOPICS`] by default) topics already have
+    /// an explicit QoS.
     TableFull,
 }
 
@@ -99,11 +101,11 @@ impl core::error::Error for TopicError {}
 
 /// The QoS of each topic; topics not listed are [`Qos::Reliable`].
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Topics {
-    entries: heapless::Vec<(heapless::String<MAX_TOPIC_LEN>, Qos), MAX_TOPICS>,
+pub(crate) struct Topics<const N: usize> {
+    entries: heapless::Vec<(heapless::String<MAX_TOPIC_LEN>, Qos), N>,
 }
 
-impl Topics {
+impl<const N: usize> Topics<N> {
     pub(crate) fn qos(&self, topic: &str) -> Qos {
         self.entries
             .iter()
@@ -133,7 +135,7 @@ mod tests {
 
     #[test]
     fn unknown_topics_are_reliable_and_entries_update() {
-        let mut t = Topics::default();
+        let mut t: Topics<MAX_TOPICS> = Topics::default();
         assert_eq!(t.qos("x"), Qos::Reliable);
         t.set("x", Qos::BestEffort).unwrap();
         assert_eq!(t.qos("x"), Qos::BestEffort);

@@ -70,12 +70,15 @@ pub const MAP_EVENTS: usize = 8;
 /// Members whose map request numbers are remembered against duplicates:
 /// the members and as many restarts.
 pub const MAP_ORIGINS: usize = 2 * PEERS;
+/// Topics with an explicit QoS (the checks publish on the default,
+/// reliable one).
+pub const TOPICS: usize = 4;
 
 /// The node of the 4-member configuration: 1 group, 4 members, windows of
 /// 8 messages, 4 membership slots of 256 bytes, a map of 8 entries (keys
 /// up to 16 bytes, values up to 32; 4 requests in flight, 8 events, 8
 /// remembered origins), membership queues of 8, channels receiving from
-/// the 3 other members.
+/// the 3 other members, 4 topics with an explicit QoS.
 pub type FwNode = Node<
     'static,
     NoCustom,
@@ -95,6 +98,7 @@ pub type FwNode = Node<
     MAP_EVENTS,
     MAP_ORIGINS,
     SENDERS,
+    TOPICS,
 >;
 /// The runner's storage: 8 datagrams and 2 KiB each way per socket, and
 /// send and receive buffers of one `MTU`-byte datagram (every member uses

@@ -41,6 +41,7 @@ impl<
     const MAP_EVENTS: usize,
     const MAP_ORIGINS: usize,
     const SENDERS: usize,
+    const TOPICS: usize,
 >
     Node<
         'a,
@@ -61,6 +62,7 @@ impl<
         MAP_EVENTS,
         MAP_ORIGINS,
         SENDERS,
+        TOPICS,
     >
 {
     /// Joins the group `name`: membership starts joining, and the group's

@@ -54,6 +54,7 @@ impl<
     const MAP_EVENTS: usize,
     const MAP_ORIGINS: usize,
     const SENDERS: usize,
+    const TOPICS: usize,
 >
     Node<
         'a,
@@ -74,6 +75,7 @@ impl<
         MAP_EVENTS,
         MAP_ORIGINS,
         SENDERS,
+        TOPICS,
     >
 {
     /// Notes the time of an input (time never goes back).
@@ -465,6 +467,7 @@ impl<
     const MAP_EVENTS: usize,
     const MAP_ORIGINS: usize,
     const SENDERS: usize,
+    const TOPICS: usize,
 > Protocol
     for Node<
         'a,
@@ -485,6 +488,7 @@ impl<
         MAP_EVENTS,
         MAP_ORIGINS,
         SENDERS,
+        TOPICS,
     >
 {
     type Event<'e>

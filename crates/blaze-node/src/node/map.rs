@@ -25,6 +25,7 @@ impl<
     const MAP_EVENTS: usize,
     const MAP_ORIGINS: usize,
     const SENDERS: usize,
+    const TOPICS: usize,
 >
     Node<
         'a,
@@ -45,6 +46,7 @@ impl<
         MAP_EVENTS,
         MAP_ORIGINS,
         SENDERS,
+        TOPICS,
     >
 {
     /// Runs `f` on the map of `group`, then propagates its output.

@@ -83,6 +83,8 @@ use crate::{
 ///   view of `P` members has `P - 1` others, so `P - 1` suffice; members a
 ///   full table cannot take are counted in
 ///   [`Stats::peer_table_full`](crate::Stats::peer_table_full).
+/// - `TOPICS` topics with an explicit QoS ([`set_qos`](Node::set_qos)),
+///   by default [`MAX_TOPICS`](crate::MAX_TOPICS).
 ///
 /// `C` is the user's protocol for [`Qos::Custom`] topics ([`NoCustom`] by
 /// default).
@@ -139,6 +141,7 @@ pub struct Node<
     const MAP_EVENTS: usize = { blaze_map::EVENT_QUEUE },
     const MAP_ORIGINS: usize = { blaze_map::MAX_ORIGINS },
     const SENDERS: usize = P,
+    const TOPICS: usize = { crate::MAX_TOPICS },
 > {
     config: Config,
     me: MemberId,
@@ -148,7 +151,7 @@ pub struct Node<
     rng: Rng,
     membership: Membership<P, G, S, B, EVENTS, CONTROL, CONSUMERS>,
     slots: [Slot<'a, C, P, SENDERS, W, E, L, K, V, MAP_PENDING, MAP_EVENTS, MAP_ORIGINS>; G],
-    topics: Topics,
+    topics: Topics<TOPICS>,
     stats: Stats,
     /// The latest `now` seen (events are polled without one).
     now: Instant,
@@ -181,6 +184,7 @@ impl<
     const MAP_EVENTS: usize,
     const MAP_ORIGINS: usize,
     const SENDERS: usize,
+    const TOPICS: usize,
 >
     Node<
         'a,
@@ -201,6 +205,7 @@ impl<
         MAP_EVENTS,
         MAP_ORIGINS,
         SENDERS,
+        TOPICS,
     >
 {
     /// A node that is in no group yet, with one [`GroupBuffers`] per group
@@ -485,6 +490,7 @@ impl<
     const MAP_EVENTS: usize,
     const MAP_ORIGINS: usize,
     const SENDERS: usize,
+    const TOPICS: usize,
 > core::fmt::Debug
     for Node<
         '_,
@@ -505,6 +511,7 @@ impl<
         MAP_EVENTS,
         MAP_ORIGINS,
         SENDERS,
+        TOPICS,
     >
 {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
