@@ -140,6 +140,34 @@ enum IterInner<'a, T> {
     Slice(core::slice::Iter<'a, T>),
 }
 
+/// Moves to the next element of `field` (of wire type `wire`, or packed):
+/// `Some(true)` when it is next in `packed`, `Some(false)` when next in
+/// `reader`, `None` at the end or on malformed input. Apart from the
+/// element types, so that one copy serves every repeated field.
+fn seek<'a>(
+    reader: &mut Reader<'a>,
+    packed: &mut Reader<'a>,
+    field: u32,
+    wire: WireType,
+) -> Option<bool> {
+    loop {
+        if !packed.is_empty() {
+            return Some(true);
+        }
+        if reader.is_empty() {
+            return None;
+        }
+        let (f, w) = reader.tag().ok()?;
+        if f != field {
+            reader.skip(w).ok()?;
+        } else if w == wire {
+            return Some(false);
+        } else {
+            *packed = Reader::new(reader.len_delimited().ok()?);
+        }
+    }
+}
+
 impl<'a, T: Field<'a>> Iterator for Iter<'a, T> {
     type Item = T;
 
@@ -157,26 +185,14 @@ impl<'a, T: Field<'a>> Iterator for Iter<'a, T> {
                 if *left == 0 {
                     return None;
                 }
-                loop {
-                    if !packed.is_empty() {
-                        let v = T::decode(packed, *depth, *max_depth).ok()?;
-                        *left -= 1;
-                        return Some(v);
-                    }
-                    if reader.is_empty() {
-                        return None;
-                    }
-                    let (f, wire) = reader.tag().ok()?;
-                    if f != *field {
-                        reader.skip(wire).ok()?;
-                    } else if wire == T::WIRE_TYPE {
-                        let v = T::decode(reader, *depth, *max_depth).ok()?;
-                        *left -= 1;
-                        return Some(v);
-                    } else {
-                        *packed = Reader::new(reader.len_delimited().ok()?);
-                    }
-                }
+                let from = if seek(reader, packed, *field, T::WIRE_TYPE)? {
+                    packed
+                } else {
+                    reader
+                };
+                let v = T::decode(from, *depth, *max_depth).ok()?;
+                *left -= 1;
+                Some(v)
             }
         }
     }

@@ -148,7 +148,10 @@ impl fmt::Display for Duration {
 
 impl Add<Duration> for Instant {
     type Output = Instant;
-    /// Saturates at [`Instant::MAX`].
+    /// Saturates at [`Instant::MAX`]. Out of line on 32-bit targets, where
+    /// a saturating 64-bit addition inlined at every deadline is several
+    /// instructions more than a call.
+    #[cfg_attr(target_pointer_width = "32", inline(never))]
     fn add(self, rhs: Duration) -> Instant {
         Instant {
             micros: self.micros.saturating_add(rhs.micros),
