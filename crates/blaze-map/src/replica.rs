@@ -260,6 +260,23 @@ struct Out<const M: usize> {
 /// member picks them to fit its group, for instance
 /// `Replica<8, 8, 16, 32, 4, 4, 8, 8>` for groups of up to 4 members.
 ///
+/// ```
+/// use blaze_map::{Config, Replica, ViewInfo, ViewMember, WriteOptions};
+/// use blaze_wire::{GroupId, Instant, MemberId};
+///
+/// // Up to 4 members, 4 requests in flight, 8 events, 8 origins.
+/// type Small = Replica<8, 8, 16, 32, 4, 4, 8, 8>;
+/// assert!(size_of::<Small>() < size_of::<Replica<8, 8, 16, 32>>());
+/// let me = MemberId::from_u128(1);
+/// let mut r = Small::new(Config::lan(GroupId::from_name("g")), me).unwrap();
+/// let members = [ViewMember { id: me, addr: "127.0.0.1:7400".parse().unwrap() }];
+/// let now = Instant::from_millis(1);
+/// r.handle_view(now, &ViewInfo { id: 1, members: &members, merge: false });
+/// r.put(now, "m", b"k", b"v", WriteOptions::default()).unwrap();
+/// r.handle_timeout(now);
+/// assert_eq!(r.get("m", b"k").map(|e| e.value), Some(&b"v"[..]));
+/// ```
+///
 /// # Driving it
 ///
 /// Inputs: [`handle_view`](Replica::handle_view),
