@@ -91,6 +91,10 @@ pub const STREAM_RELIABLE_FEC: u32 = 3;
 /// [`Qos`]. A group has a reliable + FEC channel when its slot got FEC
 /// storage, and a total-order channel ([`Qos::Agreed`] and [`Qos::Safe`])
 /// when its slot got Totem storage.
+///
+/// A NACK endpoint has room for `PEERS` remote senders with receive
+/// windows of `W` messages; the Totem ring for `RING` members, this one
+/// included (`PEERS` unless given: a node passes its `SENDERS` and `P`).
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Channel<'a, C, const PEERS: usize, const W: usize, const RING: usize = PEERS> {
