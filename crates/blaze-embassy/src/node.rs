@@ -26,7 +26,8 @@ impl<
     const EVENTS: usize,
     const CONTROL: usize,
     const CONSUMERS: usize,
-> Blaze<'_, Node<'a, C, G, P, W, S, B, E, L, K, V, EVENTS, CONTROL, CONSUMERS>>
+    const T: usize,
+> Blaze<'_, Node<'a, C, G, P, W, S, B, E, L, K, V, EVENTS, CONTROL, CONSUMERS, T>>
 {
     /// Joins the group `name` ([`Node::join`]); views arrive as events.
     ///

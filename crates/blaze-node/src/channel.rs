@@ -93,7 +93,7 @@ pub const STREAM_RELIABLE_FEC: u32 = 3;
 /// when its slot got Totem storage.
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum Channel<'a, C, const PEERS: usize, const W: usize> {
+pub enum Channel<'a, C, const PEERS: usize, const W: usize, const T: usize = W> {
     /// Plain datagrams ([`Qos::BestEffort`]).
     BestEffort(Endpoint<'a, PEERS, W>),
     /// NACK-based reliable multicast ([`Qos::Reliable`]).
@@ -106,19 +106,21 @@ pub enum Channel<'a, C, const PEERS: usize, const W: usize> {
     /// Totem total order ([`Qos::Agreed`] and [`Qos::Safe`]); it runs its
     /// own ring membership. Feature `total-order`.
     #[cfg(feature = "total-order")]
-    Totem(&'a mut TotemStorage<PEERS, W>),
+    Totem(&'a mut TotemStorage<PEERS, T>),
 }
 
 /// A channel of a group slot, built-in or custom (kept apart in the slot),
 /// behind the verbs the node drives every channel with.
-pub(crate) enum Source<'s, 'a, C, const PEERS: usize, const W: usize> {
+pub(crate) enum Source<'s, 'a, C, const PEERS: usize, const W: usize, const T: usize> {
     /// A built-in channel.
-    Channel(&'s mut Channel<'a, C, PEERS, W>),
+    Channel(&'s mut Channel<'a, C, PEERS, W, T>),
     /// The custom channel.
     Custom(&'s mut C),
 }
 
-impl<C: CustomProtocol, const PEERS: usize, const W: usize> Source<'_, '_, C, PEERS, W> {
+impl<C: CustomProtocol, const PEERS: usize, const W: usize, const T: usize>
+    Source<'_, '_, C, PEERS, W, T>
+{
     pub(crate) fn handle_datagram(self, now: Instant, from: SocketAddr, datagram: &[u8]) {
         match self {
             Source::Channel(c) => c.handle_datagram(now, from, datagram),
@@ -174,7 +176,9 @@ pub(crate) enum ChannelEvent<'a, X> {
     Totem(TotemEvent<'a>),
 }
 
-impl<'a, C: CustomProtocol, const PEERS: usize, const W: usize> Channel<'a, C, PEERS, W> {
+impl<'a, C: CustomProtocol, const PEERS: usize, const W: usize, const T: usize>
+    Channel<'a, C, PEERS, W, T>
+{
     /// The QoS this channel carries.
     pub fn qos(&self) -> Qos {
         match self {

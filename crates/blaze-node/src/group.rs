@@ -69,6 +69,7 @@ pub(crate) struct Slot<
     const L: usize,
     const K: usize,
     const V: usize,
+    const T: usize,
 > {
     /// The group served, if any.
     pub(crate) group: Option<GroupId>,
@@ -81,9 +82,9 @@ pub(crate) struct Slot<
     /// Storage of the total-order channel while it is closed; `None` when
     /// the slot has no Totem storage.
     #[cfg(feature = "total-order")]
-    pub(crate) spare_totem: Option<&'a mut TotemStorage<P, W>>,
+    pub(crate) spare_totem: Option<&'a mut TotemStorage<P, T>>,
     /// The built-in channels, at the `CH_*` indices.
-    pub(crate) channels: [Option<Channel<'a, C, P, W>>; CHANNELS],
+    pub(crate) channels: [Option<Channel<'a, C, P, W, T>>; CHANNELS],
     /// The custom channel ([`CH_CUSTOM`]), if installed.
     pub(crate) custom: Option<C>,
     /// The group's map; kept (idle) after a leave, for a later join of
@@ -107,7 +108,8 @@ impl<
     const L: usize,
     const K: usize,
     const V: usize,
-> Slot<'a, C, P, W, E, L, K, V>
+    const T: usize,
+> Slot<'a, C, P, W, E, L, K, V, T>
 {
     pub(crate) fn idle(reliable: Buffers<'a>, best_effort: Buffers<'a>) -> Self {
         Slot {
@@ -158,7 +160,8 @@ impl<
             addr_of_mut!((*place).spare_fec).write(None);
             #[cfg(feature = "total-order")]
             addr_of_mut!((*place).spare_totem).write(None);
-            let channels = addr_of_mut!((*place).channels).cast::<Option<Channel<'a, C, P, W>>>();
+            let channels =
+                addr_of_mut!((*place).channels).cast::<Option<Channel<'a, C, P, W, T>>>();
             for i in 0..CHANNELS {
                 channels.add(i).write(None);
             }
@@ -229,7 +232,7 @@ impl<
 
     /// Channel `k` of [`SOURCES`]: a built-in one or, at [`CH_CUSTOM`], the
     /// custom one; `None` when it is not open.
-    pub(crate) fn source(&mut self, k: usize) -> Option<Source<'_, 'a, C, P, W>> {
+    pub(crate) fn source(&mut self, k: usize) -> Option<Source<'_, 'a, C, P, W, T>> {
         if k == CH_CUSTOM {
             self.custom.as_mut().map(Source::Custom)
         } else {
@@ -300,7 +303,8 @@ impl<
     const L: usize,
     const K: usize,
     const V: usize,
-> core::fmt::Debug for Slot<'_, C, P, W, E, L, K, V>
+    const T: usize,
+> core::fmt::Debug for Slot<'_, C, P, W, E, L, K, V, T>
 {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Slot")

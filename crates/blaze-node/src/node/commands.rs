@@ -37,7 +37,8 @@ impl<
     const EVENTS: usize,
     const CONTROL: usize,
     const CONSUMERS: usize,
-> Node<'a, C, G, P, W, S, B, E, L, K, V, EVENTS, CONTROL, CONSUMERS>
+    const T: usize,
+> Node<'a, C, G, P, W, S, B, E, L, K, V, EVENTS, CONTROL, CONSUMERS, T>
 {
     /// Joins the group `name`: membership starts joining, and the group's
     /// channels and map open in a free slot. Views arrive as events.
@@ -52,7 +53,7 @@ impl<
             return Err(GroupError::AlreadyJoined);
         }
         // A free slot, preferably the one that kept this group's map.
-        let free = |s: &&Slot<'a, C, P, W, E, L, K, V>| {
+        let free = |s: &&Slot<'a, C, P, W, E, L, K, V, T>| {
             s.group.is_none() && s.spare.iter().all(Option::is_some)
         };
         let Some(i) = self
@@ -220,13 +221,14 @@ impl<
     /// channel's storage: groups joined in that slot from now on get a
     /// Totem ring carrying [`Qos::Agreed`] and [`Qos::Safe`] topics,
     /// configured by [`Config::totem`](crate::Config::totem). The ring holds
-    /// at most `P` members (this one included) and `W` messages of
+    /// at most `P` members (this one included) and `T` messages of
     /// [`TOTEM_SLOT`](crate::TOTEM_SLOT) bytes; it runs Totem's own membership beside the
     /// group's, and its configurations arrive as
     /// [`Event::RingChanged`](crate::Event::RingChanged).
     ///
     /// Total order is opt-in because the machine's window is held in
-    /// place (about `W * TOTEM_SLOT` bytes per slot).
+    /// place (about `T * TOTEM_SLOT` bytes per slot, `T` the node's
+    /// Totem window).
     ///
     /// ```
     /// use blaze_node::{Buffers, Config, Event, GroupBuffers, Identity, Metadata, Name, Node};
@@ -274,9 +276,9 @@ impl<
     #[cfg(feature = "total-order")]
     pub fn add_total_order(
         &mut self,
-        storage: &'a mut TotemStorage<P, W>,
-    ) -> Result<(), &'a mut TotemStorage<P, W>> {
-        let fits = self.config.totem.validate().is_ok() && P > 0 && W >= 2;
+        storage: &'a mut TotemStorage<P, T>,
+    ) -> Result<(), &'a mut TotemStorage<P, T>> {
+        let fits = self.config.totem.validate().is_ok() && P > 0 && T >= 2;
         let slot = self
             .slots
             .iter_mut()
@@ -347,7 +349,7 @@ impl<
     /// As [`Node::into_buffers`], with each slot's reliable + FEC storage
     /// ([`Node::add_fec_buffers`]) and total-order storage
     /// ([`Node::add_total_order`]) as well.
-    pub fn into_all_buffers(mut self) -> [SlotStorage<'a, P, W>; G] {
+    pub fn into_all_buffers(mut self) -> [SlotStorage<'a, P, W, T>; G] {
         self.take_all_buffers()
     }
 
@@ -355,7 +357,7 @@ impl<
     /// [`into_all_buffers`](Node::into_all_buffers), without moving the
     /// node (which is large): the node is left with no storage at all, in
     /// no group's channels, and is only fit to be dropped.
-    pub fn take_all_buffers(&mut self) -> [SlotStorage<'a, P, W>; G] {
+    pub fn take_all_buffers(&mut self) -> [SlotStorage<'a, P, W, T>; G] {
         self.slots.each_mut().map(|slot| {
             #[cfg(feature = "total-order")]
             let totem = match slot.channels.get_mut(CH_TOTEM).and_then(Option::take) {
@@ -665,9 +667,9 @@ fn totem_send<E, const P: usize, const W: usize>(
 /// `place`; returns whether it opened (the buffers are lost otherwise).
 /// Kept out of line so that its temporaries live only in its own frame.
 #[inline(never)]
-fn open_nack<'a, C, const P: usize, const W: usize>(
-    place: Option<&mut Option<Channel<'a, C, P, W>>>,
-    wrap: fn(Endpoint<'a, P, W>) -> Channel<'a, C, P, W>,
+fn open_nack<'a, C, const P: usize, const W: usize, const T: usize>(
+    place: Option<&mut Option<Channel<'a, C, P, W, T>>>,
+    wrap: fn(Endpoint<'a, P, W>) -> Channel<'a, C, P, W, T>,
     (now, config, identity): (
         Instant,
         blaze_proto_nack::Config,

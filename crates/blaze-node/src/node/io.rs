@@ -50,7 +50,8 @@ impl<
     const EVENTS: usize,
     const CONTROL: usize,
     const CONSUMERS: usize,
-> Node<'a, C, G, P, W, S, B, E, L, K, V, EVENTS, CONTROL, CONSUMERS>
+    const T: usize,
+> Node<'a, C, G, P, W, S, B, E, L, K, V, EVENTS, CONTROL, CONSUMERS, T>
 {
     /// Notes the time of an input (time never goes back).
     pub(super) fn advance(&mut self, now: Instant) {
@@ -438,7 +439,8 @@ impl<
     const EVENTS: usize,
     const CONTROL: usize,
     const CONSUMERS: usize,
-> Protocol for Node<'a, C, G, P, W, S, B, E, L, K, V, EVENTS, CONTROL, CONSUMERS>
+    const T: usize,
+> Protocol for Node<'a, C, G, P, W, S, B, E, L, K, V, EVENTS, CONTROL, CONSUMERS, T>
 {
     type Event<'e>
         = Event<'e, C::Event<'e>>

@@ -21,15 +21,16 @@ impl<
     const EVENTS: usize,
     const CONTROL: usize,
     const CONSUMERS: usize,
-> Node<'a, C, G, P, W, S, B, E, L, K, V, EVENTS, CONTROL, CONSUMERS>
+    const T: usize,
+> Node<'a, C, G, P, W, S, B, E, L, K, V, EVENTS, CONTROL, CONSUMERS, T>
 {
     /// Runs `f` on the map of `group`, then propagates its output.
-    fn with_map<T>(
+    fn with_map<R>(
         &mut self,
         now: Instant,
         group: GroupId,
-        f: impl FnOnce(&mut Replica<E, L, K, V>) -> Result<T, blaze_map::CommandError>,
-    ) -> Result<T, MapError> {
+        f: impl FnOnce(&mut Replica<E, L, K, V>) -> Result<R, blaze_map::CommandError>,
+    ) -> Result<R, MapError> {
         self.advance(now);
         let map = self
             .slot_mut(group)

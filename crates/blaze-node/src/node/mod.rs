@@ -63,6 +63,11 @@ use crate::{
 /// - `G` group slots; each borrows one [`GroupBuffers`].
 /// - `P` members: known members overall, and receivers per channel.
 /// - `W` messages in each channel's receive window per sender.
+/// - `T` messages in the total-order ring's window (a [`TotemStorage`](crate::TotemStorage)
+///   holds `T` message slots of [`TOTEM_SLOT`](crate::TOTEM_SLOT) bytes); `W` by
+///   default. A node with many small messages in flight runs its reliable
+///   channels with a large `W` (a window costs only its slots' indices and
+///   bytes) and keeps `T` small.
 /// - `S` membership storage slots of `B` bytes (point-to-point messages,
 ///   requests, replies and queue messages must fit `B`).
 /// - `E` map entries, `L` map log length, `K` key and `V` value bytes.
@@ -125,6 +130,7 @@ pub struct Node<
     const EVENTS: usize = { blaze_membership::EVENT_CAPACITY },
     const CONTROL: usize = { blaze_membership::CONTROL_CAPACITY },
     const CONSUMERS: usize = { blaze_membership::MAX_CONSUMERS },
+    const T: usize = W,
 > {
     config: Config,
     me: MemberId,
@@ -133,7 +139,7 @@ pub struct Node<
     incarnation: u64,
     rng: Rng,
     membership: Membership<P, G, S, B, EVENTS, CONTROL, CONSUMERS>,
-    slots: [Slot<'a, C, P, W, E, L, K, V>; G],
+    slots: [Slot<'a, C, P, W, E, L, K, V, T>; G],
     topics: Topics,
     stats: Stats,
     /// The latest `now` seen (events are polled without one).
@@ -163,7 +169,8 @@ impl<
     const EVENTS: usize,
     const CONTROL: usize,
     const CONSUMERS: usize,
-> Node<'a, C, G, P, W, S, B, E, L, K, V, EVENTS, CONTROL, CONSUMERS>
+    const T: usize,
+> Node<'a, C, G, P, W, S, B, E, L, K, V, EVENTS, CONTROL, CONSUMERS, T>
 {
     /// A node that is in no group yet, with one [`GroupBuffers`] per group
     /// slot.
@@ -296,7 +303,7 @@ impl<
             addr_of_mut!((*node).incarnation).write(identity.incarnation);
             addr_of_mut!((*node).rng).write(rng);
             addr_of_mut!((*node).membership).write(membership);
-            let slots = addr_of_mut!((*node).slots).cast::<Slot<'a, C, P, W, E, L, K, V>>();
+            let slots = addr_of_mut!((*node).slots).cast::<Slot<'a, C, P, W, E, L, K, V, T>>();
             for (i, b) in buffers.into_iter().enumerate() {
                 Slot::init_idle_in(slots.add(i), b.reliable, b.best_effort);
             }
@@ -386,7 +393,7 @@ impl<
 
     /// The built-in channel of `group` carrying `qos`, for its counters
     /// (`None` for [`Qos::Custom`]: see [`Node::custom`]).
-    pub fn channel(&self, group: GroupId, qos: Qos) -> Option<&Channel<'a, C, P, W>> {
+    pub fn channel(&self, group: GroupId, qos: Qos) -> Option<&Channel<'a, C, P, W, T>> {
         let slot = self.slot(group)?;
         slot.channels.get(crate::group::channel_of(qos)?)?.as_ref()
     }
@@ -396,11 +403,11 @@ impl<
         self.slot(group)?.map.as_ref()
     }
 
-    fn slot(&self, group: GroupId) -> Option<&Slot<'a, C, P, W, E, L, K, V>> {
+    fn slot(&self, group: GroupId) -> Option<&Slot<'a, C, P, W, E, L, K, V, T>> {
         self.slots.iter().find(|s| s.serves(group))
     }
 
-    fn slot_mut(&mut self, group: GroupId) -> Option<&mut Slot<'a, C, P, W, E, L, K, V>> {
+    fn slot_mut(&mut self, group: GroupId) -> Option<&mut Slot<'a, C, P, W, E, L, K, V, T>> {
         self.slots.iter_mut().find(|s| s.serves(group))
     }
 }
@@ -419,7 +426,8 @@ impl<
     const EVENTS: usize,
     const CONTROL: usize,
     const CONSUMERS: usize,
-> core::fmt::Debug for Node<'_, C, G, P, W, S, B, E, L, K, V, EVENTS, CONTROL, CONSUMERS>
+    const T: usize,
+> core::fmt::Debug for Node<'_, C, G, P, W, S, B, E, L, K, V, EVENTS, CONTROL, CONSUMERS, T>
 {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Node")
