@@ -17,20 +17,42 @@ use crate::ChannelConfig;
 pub const MAX_GROUPS: usize = 4;
 /// Members per group the node tracks.
 pub const MAX_MEMBERS: usize = 16;
-/// The reliable channel's window, in messages. Receive buffers are rings
+/// The reliable channels' window, in messages. Receive buffers are rings
 /// of bytes (`recv_window_bytes` per sender), so a window of many small
-/// messages costs their bytes, not a full fragment each.
-const WINDOW: usize = 128;
+/// messages costs their bytes plus a 32-byte index entry each, not a full
+/// fragment each: a large window keeps a sender of small messages from
+/// stalling on acknowledgements.
+const WINDOW: usize = 2048;
 /// Messages in flight beyond the slowest receiver's acknowledgement (room
-/// left below [`WINDOW`] for an FEC block).
-const FLOW_WINDOW: u32 = 96;
+/// left below [`WINDOW`] for FEC blocks and acknowledgement delay).
+const FLOW_WINDOW: u32 = 1536;
+/// The total-order ring's window, in messages. Totem storage holds this
+/// many full message slots ([`blaze_node::TOTEM_SLOT`] bytes each), so it
+/// is kept apart from (and much smaller than) [`WINDOW`].
+const TOTEM_WINDOW: usize = 128;
 
 /// The node as blaze-std runs it: up to [`MAX_GROUPS`] groups of up to
-/// [`MAX_MEMBERS`] members, a window of 128 messages, 32 membership message
-/// slots of 1 KiB, and maps of 64 entries (keys up to 64 bytes, values up
-/// to 256 bytes).
-pub type StdNode =
-    Node<'static, NoCustom, MAX_GROUPS, MAX_MEMBERS, WINDOW, 32, 1024, 64, 64, 64, 256>;
+/// [`MAX_MEMBERS`] members, reliable channels with a window of 2,048
+/// messages, a total-order ring with a window of 128, 32 membership
+/// message slots of 1 KiB, and maps of 64 entries (keys up to 64 bytes,
+/// values up to 256 bytes).
+pub type StdNode = Node<
+    'static,
+    NoCustom,
+    MAX_GROUPS,
+    MAX_MEMBERS,
+    WINDOW,
+    32,
+    1024,
+    64,
+    64,
+    64,
+    256,
+    { blaze_membership::EVENT_CAPACITY },
+    { blaze_membership::CONTROL_CAPACITY },
+    { blaze_membership::MAX_CONSUMERS },
+    TOTEM_WINDOW,
+>;
 
 /// The largest point-to-point, request, reply or queue payload
 /// (one membership message slot).
@@ -53,10 +75,10 @@ static POOL: Mutex<Vec<GroupBuffers<'static>>> = Mutex::new(Vec::new());
 static FEC_POOL: Mutex<Vec<(Buffers<'static>, FecBuffers<'static>)>> = Mutex::new(Vec::new());
 
 /// Total-order ring storage given back by shut-down nodes.
-static TOTEM_POOL: Mutex<Vec<&'static mut TotemStorage<MAX_MEMBERS, WINDOW>>> =
+static TOTEM_POOL: Mutex<Vec<&'static mut TotemStorage<MAX_MEMBERS, TOTEM_WINDOW>>> =
     Mutex::new(Vec::new());
 
-fn totem_storage() -> &'static mut TotemStorage<MAX_MEMBERS, WINDOW> {
+fn totem_storage() -> &'static mut TotemStorage<MAX_MEMBERS, TOTEM_WINDOW> {
     let pooled = TOTEM_POOL.lock().ok().and_then(|mut pool| pool.pop());
     pooled.unwrap_or_else(|| Box::leak(Box::new(TotemStorage::new())))
 }
