@@ -483,6 +483,8 @@ impl<
 
     /// The custom protocol of `group`, for its own commands.
     pub fn custom_mut(&mut self, group: GroupId) -> Option<&mut C> {
+        // The caller may change its deadline.
+        self.deadlines.invalidate();
         self.slot_mut(group)?.custom.as_mut()
     }
 

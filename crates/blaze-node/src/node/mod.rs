@@ -4,6 +4,7 @@
 //! the five verbs (routing, merging, view propagation) in `io.rs`.
 
 mod commands;
+mod deadlines;
 mod io;
 mod map;
 
@@ -20,6 +21,7 @@ use crate::{
     Channel, Config, ConfigError, CustomProtocol, GroupBuffers, Identity, NoCustom, Protocol, Qos,
     Stats,
 };
+use deadlines::Deadlines;
 
 /// One Blaze member as a sans-IO state machine: membership of several
 /// groups, a reliable and a best-effort multicast channel per group (plus
@@ -146,6 +148,10 @@ pub struct Node<
     now: Instant,
     /// The earliest deadline of every machine, as of the last call.
     deadline: Option<Instant>,
+    /// Each machine's deadline as of the last full refresh (membership
+    /// first, then each slot's sources and map), so that a datagram for
+    /// one channel recomputes only that channel's.
+    deadlines: Deadlines<G>,
     /// Next source asked by `poll_transmit`.
     tx_cursor: usize,
     /// Next source asked by `poll_event`.
@@ -198,6 +204,7 @@ impl<
             stats: Stats::default(),
             now,
             deadline: None,
+            deadlines: Deadlines::new(),
             tx_cursor: 0,
             ev_cursor: 0,
             delivered: false,
@@ -311,6 +318,7 @@ impl<
             addr_of_mut!((*node).stats).write(Stats::default());
             addr_of_mut!((*node).now).write(now);
             addr_of_mut!((*node).deadline).write(None);
+            addr_of_mut!((*node).deadlines).write(Deadlines::new());
             addr_of_mut!((*node).tx_cursor).write(0);
             addr_of_mut!((*node).ev_cursor).write(0);
             addr_of_mut!((*node).delivered).write(false);
@@ -331,6 +339,7 @@ impl<
             stats: _,
             now: _,
             deadline: _,
+            deadlines: _,
             tx_cursor: _,
             ev_cursor: _,
             delivered: _,
