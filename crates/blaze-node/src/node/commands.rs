@@ -417,7 +417,11 @@ impl<
         topic: &str,
         payload: &[u8],
     ) -> Result<(), PublishError<C::PublishError>> {
-        self.advance(now);
+        // A message for a NACK-based channel changes that channel only:
+        // when every other machine's deadline is known, only its own is
+        // asked again (as for a datagram).
+        let fresh = self.deadlines.is_fresh();
+        self.now = self.now.max(now);
         if topic.len() > MAX_TOPIC_LEN {
             return Err(PublishError::TopicTooLong);
         }
@@ -425,14 +429,20 @@ impl<
             return Err(PublishError::ReservedTopic);
         }
         let qos = self.topics.qos(topic);
-        let slot = self
+        let (s, slot) = self
             .slots
             .iter_mut()
-            .find(|s| s.serves(group))
+            .enumerate()
+            .find(|(_, slot)| slot.serves(group))
             .ok_or(PublishError::NotJoined)?;
-        let channel = channel_of(qos)
+        let k = channel_of(qos);
+        let channel = k
             .and_then(|ch| slot.channels.get_mut(ch))
             .and_then(Option::as_mut);
+        let nack = matches!(
+            channel,
+            Some(Channel::Reliable(_) | Channel::BestEffort(_) | Channel::ReliableFec(_))
+        ) && qos != Qos::Custom;
         let r = match (channel, slot.custom.as_mut()) {
             (_, Some(c)) if qos == Qos::Custom => {
                 c.publish(now, topic, payload).map_err(PublishError::Custom)
@@ -453,7 +463,10 @@ impl<
             // The custom protocol lives apart from the channel table.
             (Some(Channel::Custom(_)) | None, _) => Err(PublishError::QosUnavailable(qos)),
         };
-        self.after_input(now);
+        match k {
+            Some(k) if fresh && nack => self.refresh_source(s, k),
+            _ => self.after_input(now),
+        }
         r
     }
 

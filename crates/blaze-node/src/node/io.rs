@@ -85,9 +85,10 @@ impl<
         self.deadline = self.deadlines.earliest();
     }
 
-    /// After a datagram for channel `k` of slot `s` only: that channel's
-    /// deadline is asked again, the others' are kept.
-    fn refresh_source(&mut self, s: usize, k: usize) {
+    /// After an input for channel `k` of slot `s` only (a datagram, a
+    /// message published): that channel's deadline is asked again, the
+    /// others' are kept.
+    pub(super) fn refresh_source(&mut self, s: usize, k: usize) {
         let d = self
             .slots
             .get_mut(s)
