@@ -58,11 +58,17 @@ pub type StdNode = Node<
 /// (one membership message slot).
 pub const MAX_DIRECT_PAYLOAD: usize = 1024;
 /// Bytes of each channel's retransmit window, and so the largest message
-/// published on a topic.
-const SEND_BYTES: usize = 512 * 1024;
+/// published on a topic: twice what the receivers let a sender keep in
+/// flight.
+const SEND_BYTES: usize = 2 * 1024 * 1024;
 /// Bytes each channel keeps per sender for messages not yet delivered (a
-/// ring of variable-length records): several 64 KiB messages in flight.
-const RECV_WINDOW_BYTES: u32 = 256 * 1024;
+/// ring of variable-length records), which bounds the bytes a sender keeps
+/// in flight: 1 MiB keeps a stream of 1 KiB messages going at several
+/// hundred MB/s with a millisecond between a message and its
+/// acknowledgement. The buffers are sized for every possible sender
+/// (`MAX_MEMBERS` per channel) but zero-filled on demand, so only the
+/// rings of actual senders take memory.
+const RECV_WINDOW_BYTES: u32 = 1024 * 1024;
 /// The largest message published on a topic.
 pub const MAX_PAYLOAD: usize = 64 * 1024;
 
