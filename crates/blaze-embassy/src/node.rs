@@ -31,6 +31,7 @@ impl<
     const MAP_ORIGINS: usize,
     const SENDERS: usize,
     const TOPICS: usize,
+    const T: usize,
 >
     Blaze<
         '_,
@@ -54,6 +55,7 @@ impl<
             MAP_ORIGINS,
             SENDERS,
             TOPICS,
+            T,
         >,
     >
 {

@@ -97,7 +97,14 @@ pub const STREAM_RELIABLE_FEC: u32 = 3;
 /// included (`PEERS` unless given: a node passes its `SENDERS` and `P`).
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum Channel<'a, C, const PEERS: usize, const W: usize, const RING: usize = PEERS> {
+pub enum Channel<
+    'a,
+    C,
+    const PEERS: usize,
+    const W: usize,
+    const RING: usize = PEERS,
+    const T: usize = W,
+> {
     /// Plain datagrams ([`Qos::BestEffort`]).
     BestEffort(Endpoint<'a, PEERS, W>),
     /// NACK-based reliable multicast ([`Qos::Reliable`]).
@@ -110,20 +117,28 @@ pub enum Channel<'a, C, const PEERS: usize, const W: usize, const RING: usize = 
     /// Totem total order ([`Qos::Agreed`] and [`Qos::Safe`]); it runs its
     /// own ring membership. Feature `total-order`.
     #[cfg(feature = "total-order")]
-    Totem(&'a mut TotemStorage<RING, W>),
+    Totem(&'a mut TotemStorage<RING, T>),
 }
 
 /// A channel of a group slot, built-in or custom (kept apart in the slot),
 /// behind the verbs the node drives every channel with.
-pub(crate) enum Source<'s, 'a, C, const PEERS: usize, const W: usize, const RING: usize> {
+pub(crate) enum Source<
+    's,
+    'a,
+    C,
+    const PEERS: usize,
+    const W: usize,
+    const RING: usize,
+    const T: usize,
+> {
     /// A built-in channel.
-    Channel(&'s mut Channel<'a, C, PEERS, W, RING>),
+    Channel(&'s mut Channel<'a, C, PEERS, W, RING, T>),
     /// The custom channel.
     Custom(&'s mut C),
 }
 
-impl<C: CustomProtocol, const PEERS: usize, const W: usize, const RING: usize>
-    Source<'_, '_, C, PEERS, W, RING>
+impl<C: CustomProtocol, const PEERS: usize, const W: usize, const RING: usize, const T: usize>
+    Source<'_, '_, C, PEERS, W, RING, T>
 {
     pub(crate) fn handle_datagram(self, now: Instant, from: SocketAddr, datagram: &[u8]) {
         match self {
@@ -180,8 +195,8 @@ pub(crate) enum ChannelEvent<'a, X> {
     Totem(TotemEvent<'a>),
 }
 
-impl<'a, C: CustomProtocol, const PEERS: usize, const W: usize, const RING: usize>
-    Channel<'a, C, PEERS, W, RING>
+impl<'a, C: CustomProtocol, const PEERS: usize, const W: usize, const RING: usize, const T: usize>
+    Channel<'a, C, PEERS, W, RING, T>
 {
     /// The QoS this channel carries.
     pub fn qos(&self) -> Qos {

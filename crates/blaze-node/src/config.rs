@@ -140,12 +140,12 @@ impl GroupBuffers<'_> {
 /// Everything a group slot of a node held, given back by
 /// [`Node::into_all_buffers`](crate::Node::into_all_buffers).
 #[derive(Debug)]
-pub struct SlotStorage<'a, const P: usize, const W: usize> {
+pub struct SlotStorage<'a, const P: usize, const W: usize, const T: usize = W> {
     /// The reliable and best-effort channels' storage.
     pub group: Option<GroupBuffers<'a>>,
     /// The reliable + FEC channel's storage, if the slot had one.
     pub fec: Option<(Buffers<'a>, blaze_proto_nack::FecBuffers<'a>)>,
     /// The total-order ring's storage, if the slot had one.
     #[cfg(feature = "total-order")]
-    pub totem: Option<&'a mut crate::TotemStorage<P, W>>,
+    pub totem: Option<&'a mut crate::TotemStorage<P, T>>,
 }

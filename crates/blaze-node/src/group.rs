@@ -73,6 +73,7 @@ pub(crate) struct Slot<
     const MAP_PENDING: usize,
     const MAP_EVENTS: usize,
     const MAP_ORIGINS: usize,
+    const T: usize,
 > {
     /// The group served, if any.
     pub(crate) group: Option<GroupId>,
@@ -85,9 +86,9 @@ pub(crate) struct Slot<
     /// Storage of the total-order channel while it is closed; `None` when
     /// the slot has no Totem storage.
     #[cfg(feature = "total-order")]
-    pub(crate) spare_totem: Option<&'a mut TotemStorage<P, W>>,
+    pub(crate) spare_totem: Option<&'a mut TotemStorage<P, T>>,
     /// The built-in channels, at the `CH_*` indices.
-    pub(crate) channels: [Option<Channel<'a, C, SENDERS, W, P>>; CHANNELS],
+    pub(crate) channels: [Option<Channel<'a, C, SENDERS, W, P, T>>; CHANNELS],
     /// The custom channel ([`CH_CUSTOM`]), if installed.
     pub(crate) custom: Option<C>,
     /// The group's map; kept (idle) after a leave, for a later join of
@@ -115,7 +116,8 @@ impl<
     const MAP_PENDING: usize,
     const MAP_EVENTS: usize,
     const MAP_ORIGINS: usize,
-> Slot<'a, C, P, SENDERS, W, E, L, K, V, MAP_PENDING, MAP_EVENTS, MAP_ORIGINS>
+    const T: usize,
+> Slot<'a, C, P, SENDERS, W, E, L, K, V, MAP_PENDING, MAP_EVENTS, MAP_ORIGINS, T>
 {
     pub(crate) fn idle(reliable: Buffers<'a>, best_effort: Buffers<'a>) -> Self {
         Slot {
@@ -167,7 +169,7 @@ impl<
             #[cfg(feature = "total-order")]
             addr_of_mut!((*place).spare_totem).write(None);
             let channels =
-                addr_of_mut!((*place).channels).cast::<Option<Channel<'a, C, SENDERS, W, P>>>();
+                addr_of_mut!((*place).channels).cast::<Option<Channel<'a, C, SENDERS, W, P, T>>>();
             for i in 0..CHANNELS {
                 channels.add(i).write(None);
             }
@@ -238,7 +240,7 @@ impl<
 
     /// Channel `k` of [`SOURCES`]: a built-in one or, at [`CH_CUSTOM`], the
     /// custom one; `None` when it is not open.
-    pub(crate) fn source(&mut self, k: usize) -> Option<Source<'_, 'a, C, SENDERS, W, P>> {
+    pub(crate) fn source(&mut self, k: usize) -> Option<Source<'_, 'a, C, SENDERS, W, P, T>> {
         if k == CH_CUSTOM {
             self.custom.as_mut().map(Source::Custom)
         } else {
@@ -323,8 +325,9 @@ impl<
     const MAP_PENDING: usize,
     const MAP_EVENTS: usize,
     const MAP_ORIGINS: usize,
+    const T: usize,
 > core::fmt::Debug
-    for Slot<'_, C, P, SENDERS, W, E, L, K, V, MAP_PENDING, MAP_EVENTS, MAP_ORIGINS>
+    for Slot<'_, C, P, SENDERS, W, E, L, K, V, MAP_PENDING, MAP_EVENTS, MAP_ORIGINS, T>
 {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Slot")

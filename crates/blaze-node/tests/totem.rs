@@ -217,3 +217,101 @@ fn misuse_of_total_order_gets_typed_errors() {
         assert_eq!(reserved, Err(PublishError::ReservedTopic));
     });
 }
+
+/// The ring's window (`T`) is a capacity of its own: a node runs its
+/// reliable channels with a window of 64 messages (and a flow window
+/// above the ring's) while its Totem storage holds 8 message slots, and
+/// a lone member still delivers more total-order messages than its ring
+/// window, in order.
+#[test]
+fn the_ring_window_is_apart_from_the_reliable_window() {
+    use blaze_node::{
+        Buffers, Config, Event, GroupBuffers, Identity, Metadata, Name, NoCustom, Node, Protocol,
+        RxSlot, SendSlot, TotemStorage,
+    };
+    use blaze_wire::MemberId;
+
+    const W: usize = 64;
+    const T: usize = 8;
+    type SplitNode<'a> = Node<
+        'a,
+        NoCustom,
+        1,
+        4,
+        W,
+        4,
+        256,
+        8,
+        8,
+        16,
+        32,
+        { blaze_membership::EVENT_CAPACITY },
+        { blaze_membership::CONTROL_CAPACITY },
+        { blaze_membership::MAX_CONSUMERS },
+        { blaze_map::MAX_PENDING },
+        { blaze_map::EVENT_QUEUE },
+        { blaze_map::MAX_ORIGINS },
+        4,
+        { blaze_node::MAX_TOPICS },
+        T,
+    >;
+
+    let mut config = Config::lan();
+    config.nack.flow_window = core::num::NonZeroU32::new(48).unwrap();
+    let need = GroupBuffers::recv_bytes_needed(&config, 4, W);
+    let mut store = [0, 1].map(|_| {
+        (
+            vec![SendSlot::EMPTY; W],
+            vec![0u8; 16 * 1024],
+            vec![0u8; need],
+            vec![RxSlot::EMPTY; 4 * W],
+        )
+    });
+    let [r, b] = &mut store;
+    let buffers = [GroupBuffers {
+        reliable: Buffers {
+            send_index: &mut r.0,
+            send_bytes: &mut r.1,
+            recv_bytes: &mut r.2,
+            recv_slots: &mut r.3,
+            reassembly: &mut [],
+        },
+        best_effort: Buffers {
+            send_index: &mut b.0,
+            send_bytes: &mut b.1,
+            recv_bytes: &mut b.2,
+            recv_slots: &mut b.3,
+            reassembly: &mut [],
+        },
+    }];
+    let me = Identity {
+        id: MemberId::from_u128(1),
+        name: Name::new("ann").unwrap(),
+        metadata: Metadata::default(),
+        incarnation: 0,
+        seed: 7,
+    };
+    let mut ring: Box<TotemStorage<4, T>> = Box::new(TotemStorage::new());
+    let mut node: Box<SplitNode<'_>> =
+        Box::new(Node::new(Instant::ZERO, config, me, buffers).expect("flow window within W"));
+    node.add_total_order(&mut ring).expect("storage taken");
+    node.set_qos("ledger", Qos::Agreed).unwrap();
+    let g = node.join(Instant::ZERO, "bank").unwrap();
+    let sent = 3 * T as u8;
+    for k in 0..sent {
+        node.publish(Instant::ZERO, g, "ledger", &[k]).unwrap();
+    }
+    let (mut buf, mut now, mut got) = ([0u8; 1500], Instant::ZERO, Vec::new());
+    while got.len() < usize::from(sent) && now < Instant::from_millis(10_000) {
+        now = node.poll_timeout().unwrap();
+        node.handle_timeout(now);
+        while node.poll_transmit(now, &mut buf).is_some() {}
+        while let Some(e) = node.poll_event() {
+            if let Event::Message { topic, payload, .. } = e {
+                assert_eq!(topic, "ledger");
+                got.push(payload[0]);
+            }
+        }
+    }
+    assert_eq!(got, (0..sent).collect::<Vec<_>>());
+}

@@ -281,6 +281,21 @@ pub(crate) struct AckOut {
     pub(crate) stream: u32,
 }
 
+/// The size of a data frame as its messages grow: the frame's and the
+/// batch's own fields, computed once ([`Envelope::data_sizer`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DataSizer {
+    frame_header: usize,
+    batch_header: usize,
+}
+
+impl DataSizer {
+    /// Size of the data frame whose messages add `messages_len` bytes.
+    pub(crate) fn len(&self, messages_len: usize) -> usize {
+        self.frame_header + nested(BODY_DATA, self.batch_header + messages_len)
+    }
+}
+
 /// The envelope shared by every frame.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Envelope {
@@ -304,9 +319,13 @@ impl Envelope {
         self.frame(Body::Empty).header_len() + nested(field, body_len)
     }
 
-    /// Size of a data frame whose messages add `messages_len` bytes.
-    pub(crate) fn data_len(&self, hdr: &DataOut, messages_len: usize) -> usize {
-        self.len_with_body(BODY_DATA, hdr.batch(&[]).encoded_len() + messages_len)
+    /// Sizes of data frames with header `hdr`, the fixed parts computed
+    /// once (for sizing a batch message by message).
+    pub(crate) fn data_sizer(&self, hdr: &DataOut) -> DataSizer {
+        DataSizer {
+            frame_header: self.frame(Body::Empty).header_len(),
+            batch_header: hdr.batch(&[]).encoded_len(),
+        }
     }
 
     /// Writes a data frame.
@@ -524,7 +543,7 @@ mod tests {
             let outs: Vec<MsgOut<'_>> = msgs.iter().map(|(p, i, c, t)| MsgOut { payload: p, fragment_index: *i, fragment_count: *c, total_len: *t, ..MsgOut::default() }).collect();
             let hdr = DataOut { stream, first_seq, qos: 1, repair, window_start };
             let share: usize = outs.iter().map(batch_share).sum();
-            let len = ENV.data_len(&hdr, share);
+            let len = ENV.data_sizer(&hdr).len(share);
             let mut buf = std::vec![0u8; len];
             prop_assert_eq!(ENV.emit_data(&mut buf, &hdr, &outs), Ok(len));
             let mut short = std::vec![0u8; len - 1];

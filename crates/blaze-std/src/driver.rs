@@ -323,7 +323,14 @@ impl<P: Protocol> Driver<P> {
         let unicast = register(sockets.unicast())?;
         let multicast = sockets.multicast().map(register).transpose()?;
         let send = SendBatch::new(config.batch_size, config.max_datagram_size);
-        let recv = RecvBatch::new(config.batch_size, config.max_datagram_size);
+        // With segmentation offload, senders' bursts may also be taken in
+        // whole (generic receive offload), where the system allows it.
+        let gro = config.io_mode.is_segmented() && sockets.enable_gro().unwrap_or(false);
+        let recv = if gro {
+            RecvBatch::with_gro(config.batch_size, config.max_datagram_size)
+        } else {
+            RecvBatch::new(config.batch_size, config.max_datagram_size)
+        };
         let last_now = clock.now();
         Ok(Driver {
             protocol,

@@ -17,30 +17,63 @@ use crate::ChannelConfig;
 pub const MAX_GROUPS: usize = 4;
 /// Members per group the node tracks.
 pub const MAX_MEMBERS: usize = 16;
-/// The reliable channel's window, in messages. Receive buffers are rings
+/// The reliable channels' window, in messages. Receive buffers are rings
 /// of bytes (`recv_window_bytes` per sender), so a window of many small
-/// messages costs their bytes, not a full fragment each.
-const WINDOW: usize = 128;
+/// messages costs their bytes plus a 32-byte index entry each, not a full
+/// fragment each: a large window keeps a sender of small messages from
+/// stalling on acknowledgements.
+const WINDOW: usize = 2048;
 /// Messages in flight beyond the slowest receiver's acknowledgement (room
-/// left below [`WINDOW`] for an FEC block).
-const FLOW_WINDOW: u32 = 96;
+/// left below [`WINDOW`] for FEC blocks and acknowledgement delay).
+const FLOW_WINDOW: u32 = 1536;
+/// The total-order ring's window, in messages. Totem storage holds this
+/// many full message slots ([`blaze_node::TOTEM_SLOT`] bytes each), so it
+/// is kept apart from (and much smaller than) [`WINDOW`].
+const TOTEM_WINDOW: usize = 128;
 
 /// The node as blaze-std runs it: up to [`MAX_GROUPS`] groups of up to
-/// [`MAX_MEMBERS`] members, a window of 128 messages, 32 membership message
-/// slots of 1 KiB, and maps of 64 entries (keys up to 64 bytes, values up
-/// to 256 bytes).
-pub type StdNode =
-    Node<'static, NoCustom, MAX_GROUPS, MAX_MEMBERS, WINDOW, 32, 1024, 64, 64, 64, 256>;
+/// [`MAX_MEMBERS`] members, reliable channels with a window of 2,048
+/// messages, a total-order ring with a window of 128, 32 membership
+/// message slots of 1 KiB, and maps of 64 entries (keys up to 64 bytes,
+/// values up to 256 bytes).
+pub type StdNode = Node<
+    'static,
+    NoCustom,
+    MAX_GROUPS,
+    MAX_MEMBERS,
+    WINDOW,
+    32,
+    1024,
+    64,
+    64,
+    64,
+    256,
+    { blaze_membership::EVENT_CAPACITY },
+    { blaze_membership::CONTROL_CAPACITY },
+    { blaze_membership::MAX_CONSUMERS },
+    { blaze_map::MAX_PENDING },
+    { blaze_map::EVENT_QUEUE },
+    { blaze_map::MAX_ORIGINS },
+    MAX_MEMBERS,
+    { blaze_node::MAX_TOPICS },
+    TOTEM_WINDOW,
+>;
 
 /// The largest point-to-point, request, reply or queue payload
 /// (one membership message slot).
 pub const MAX_DIRECT_PAYLOAD: usize = 1024;
 /// Bytes of each channel's retransmit window, and so the largest message
-/// published on a topic.
-const SEND_BYTES: usize = 512 * 1024;
+/// published on a topic: twice what the receivers let a sender keep in
+/// flight.
+const SEND_BYTES: usize = 2 * 1024 * 1024;
 /// Bytes each channel keeps per sender for messages not yet delivered (a
-/// ring of variable-length records): several 64 KiB messages in flight.
-const RECV_WINDOW_BYTES: u32 = 256 * 1024;
+/// ring of variable-length records), which bounds the bytes a sender keeps
+/// in flight: 1 MiB keeps a stream of 1 KiB messages going at several
+/// hundred MB/s with a millisecond between a message and its
+/// acknowledgement. The buffers are sized for every possible sender
+/// (`MAX_MEMBERS` per channel) but zero-filled on demand, so only the
+/// rings of actual senders take memory.
+const RECV_WINDOW_BYTES: u32 = 1024 * 1024;
 /// The largest message published on a topic.
 pub const MAX_PAYLOAD: usize = 64 * 1024;
 
@@ -53,10 +86,10 @@ static POOL: Mutex<Vec<GroupBuffers<'static>>> = Mutex::new(Vec::new());
 static FEC_POOL: Mutex<Vec<(Buffers<'static>, FecBuffers<'static>)>> = Mutex::new(Vec::new());
 
 /// Total-order ring storage given back by shut-down nodes.
-static TOTEM_POOL: Mutex<Vec<&'static mut TotemStorage<MAX_MEMBERS, WINDOW>>> =
+static TOTEM_POOL: Mutex<Vec<&'static mut TotemStorage<MAX_MEMBERS, TOTEM_WINDOW>>> =
     Mutex::new(Vec::new());
 
-fn totem_storage() -> &'static mut TotemStorage<MAX_MEMBERS, WINDOW> {
+fn totem_storage() -> &'static mut TotemStorage<MAX_MEMBERS, TOTEM_WINDOW> {
     let pooled = TOTEM_POOL.lock().ok().and_then(|mut pool| pool.pop());
     pooled.unwrap_or_else(|| Box::leak(Box::new(TotemStorage::new())))
 }

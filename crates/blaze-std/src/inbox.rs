@@ -12,7 +12,7 @@ use crate::MessageMeta;
 use crate::record_ring::{HEADER_WORDS, RECORD_CAPACITY, RecordRing};
 
 /// Records an inbox's ring holds before new messages are dropped.
-pub(crate) const INBOX_RING: usize = 1024;
+pub(crate) const INBOX_RING: usize = 4096;
 
 /// What an inbox and the channel's task share.
 #[derive(Debug)]

@@ -112,14 +112,18 @@ impl RecordRing {
             *h = w.load(Ordering::Relaxed);
         }
         let len = len_of(&header).min(buf.len()).min(RECORD_CAPACITY);
-        for (chunk, w) in buf
-            .get_mut(..len)
-            .unwrap_or(&mut [])
-            .chunks_mut(8)
-            .zip(body)
+        // Whole words first (each a single 8-byte store), then the tail.
+        let mut chunks = buf.get_mut(..len).unwrap_or(&mut []).chunks_exact_mut(8);
+        let mut words = body.iter();
+        for (chunk, w) in chunks.by_ref().zip(words.by_ref()) {
+            chunk.copy_from_slice(&w.load(Ordering::Relaxed).to_le_bytes());
+        }
+        let rest = chunks.into_remainder();
+        if !rest.is_empty()
+            && let Some(w) = words.next()
         {
             let b = w.load(Ordering::Relaxed).to_le_bytes();
-            chunk.copy_from_slice(b.get(..chunk.len()).unwrap_or(&[]));
+            rest.copy_from_slice(b.get(..rest.len()).unwrap_or(&[]));
         }
         Some(header)
     }

@@ -44,40 +44,82 @@ pub struct Received<'a> {
 pub struct RecvBatch {
     /// `lens.len()` slots of `slot_len` bytes each.
     buf: Box<[u8]>,
-    /// One more than the largest datagram accepted, so that a longer one
-    /// shows as truncated even where the system does not say so.
+    /// One more than the largest message received, so that a longer one
+    /// shows as truncated even where the system does not say so: the
+    /// largest datagram, or with GRO the largest coalesced message.
     slot_len: usize,
+    /// The largest datagram accepted; longer ones are cut and flagged.
+    max_datagram: usize,
     lens: Box<[usize]>,
     from: Box<[SocketAddr]>,
     truncated: Box<[bool]>,
+    /// Per slot, the size of the datagrams the kernel coalesced into it
+    /// (UDP_GRO), or 0 for a single datagram.
+    segments: Box<[usize]>,
     /// Slots filled by the last `recv`.
     count: usize,
+    /// Ask the kernel for UDP_GRO's segment size with every message.
+    gro: bool,
     #[cfg(any(target_os = "linux", target_os = "android"))]
     names: Box<[socket2::SockAddrStorage]>,
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    controls: Box<[crate::mmsg::Control]>,
 }
+
+/// The largest message a socket with UDP_GRO hands over: the largest UDP
+/// payload of one coalesced message.
+const GRO_MAX_MESSAGE: usize = 65_535;
 
 impl RecvBatch {
     /// Room for `batch` datagrams (clamped to `1..=MAX_BATCH`) of up to
     /// `max_datagram_size` bytes each.
     pub fn new(batch: usize, max_datagram_size: usize) -> Self {
+        Self::with_slots(batch, max_datagram_size, max_datagram_size, false)
+    }
+
+    /// As [`new`](RecvBatch::new), for sockets with UDP generic receive
+    /// offload ([`Sockets::enable_gro`](crate::Sockets::enable_gro)): each
+    /// slot holds a whole coalesced message (64 KiB), and
+    /// [`iter`](RecvBatch::iter) splits it into its datagrams by the
+    /// segment size the kernel reports with it. Messages without one are
+    /// single datagrams, so the batch also serves a socket without GRO.
+    /// Batched modes only: a plain `recv_from` does not learn the segment
+    /// size.
+    pub fn with_gro(batch: usize, max_datagram_size: usize) -> Self {
+        let gro = cfg!(any(target_os = "linux", target_os = "android"));
+        let message = if gro {
+            GRO_MAX_MESSAGE.max(max_datagram_size)
+        } else {
+            max_datagram_size
+        };
+        Self::with_slots(batch, max_datagram_size, message, gro)
+    }
+
+    fn with_slots(batch: usize, max_datagram: usize, max_message: usize, gro: bool) -> Self {
         let batch = batch.clamp(1, MAX_BATCH);
-        let slot_len = max_datagram_size.saturating_add(1);
+        let slot_len = max_message.saturating_add(1);
         let unspecified = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
         RecvBatch {
             buf: vec![0; batch.saturating_mul(slot_len)].into_boxed_slice(),
             slot_len,
+            max_datagram,
             lens: vec![0; batch].into_boxed_slice(),
             from: vec![unspecified; batch].into_boxed_slice(),
             truncated: vec![false; batch].into_boxed_slice(),
+            segments: vec![0; batch].into_boxed_slice(),
             count: 0,
+            gro,
             #[cfg(any(target_os = "linux", target_os = "android"))]
             names: (0..batch)
                 .map(|_| socket2::SockAddrStorage::zeroed())
                 .collect(),
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            controls: vec![crate::mmsg::empty_control(); batch].into_boxed_slice(),
         }
     }
 
-    /// How many datagrams one call can receive.
+    /// How many messages one call can receive (each a datagram, or with
+    /// GRO several coalesced).
     pub fn capacity(&self) -> usize {
         self.lens.len()
     }
@@ -85,7 +127,8 @@ impl RecvBatch {
     /// Receives the datagrams waiting on `socket`, up to the capacity,
     /// without blocking, replacing the previous batch.
     ///
-    /// Returns how many were received, or an error of kind
+    /// Returns how many messages were received (datagrams, or with GRO
+    /// coalesced runs of datagrams), or an error of kind
     /// [`WouldBlock`](io::ErrorKind::WouldBlock) when none was waiting (so
     /// that tokio's `try_io` clears the socket's readiness). On any error
     /// the batch is empty.
@@ -100,23 +143,29 @@ impl RecvBatch {
     }
 
     /// The datagrams of the last [`recv`](RecvBatch::recv), in arrival
-    /// order.
+    /// order (a coalesced message split into its datagrams).
     pub fn iter(&self) -> impl Iterator<Item = Received<'_>> + '_ {
-        let max = self.slot_len - 1;
+        let max = self.max_datagram;
+        let slot_max = self.slot_len - 1;
         self.buf
             .chunks_exact(self.slot_len)
-            .zip(
-                self.lens
-                    .iter()
-                    .zip(self.from.iter().zip(self.truncated.iter())),
-            )
+            .zip(self.lens.iter().zip(self.from.iter()))
+            .zip(self.truncated.iter().zip(self.segments.iter()))
             .take(self.count)
-            .map(move |(slot, (len, (from, truncated)))| {
-                let len = (*len).min(max);
-                Received {
+            .flat_map(move |((slot, (len, from)), (truncated, segment))| {
+                let data = slot.get(..(*len).min(slot_max)).unwrap_or_default();
+                // A truncated message is handed over as one (flagged).
+                let step = match *segment {
+                    0 => data.len(),
+                    _ if *truncated => data.len(),
+                    s => s,
+                };
+                Segments {
+                    rest: Some(data),
+                    step: step.max(1),
                     from: *from,
-                    data: slot.get(..len).unwrap_or_default(),
                     truncated: *truncated,
+                    max,
                 }
             })
     }
@@ -125,6 +174,7 @@ impl RecvBatch {
     /// batch is full.
     fn recv_plain(&mut self, socket: &UdpSocket) -> io::Result<usize> {
         let max = self.slot_len - 1;
+        self.segments.fill(0);
         let slots = self.buf.chunks_exact_mut(self.slot_len);
         let meta = self
             .lens
@@ -170,8 +220,9 @@ impl RecvBatch {
         let mut iovs = [empty_iov; MAX_BATCH];
         let mut hdrs = crate::mmsg::zeroed_headers();
         let slots = self.buf.chunks_exact_mut(self.slot_len);
-        for ((slot, name), (iov, hdr)) in slots
+        for (((slot, name), control), (iov, hdr)) in slots
             .zip(self.names.iter_mut())
+            .zip(self.controls.iter_mut())
             .zip(iovs.iter_mut().zip(hdrs.iter_mut()))
         {
             *name = socket2::SockAddrStorage::zeroed();
@@ -181,6 +232,9 @@ impl RecvBatch {
             hdr.msg_hdr.msg_namelen = name.size_of();
             hdr.msg_hdr.msg_iov = iov;
             hdr.msg_hdr.msg_iovlen = 1;
+            if self.gro {
+                crate::mmsg::set_gro_control(&mut hdr.msg_hdr, control);
+            }
         }
         let vlen = libc::c_uint::try_from(n).unwrap_or(1);
         let got = loop {
@@ -188,8 +242,9 @@ impl RecvBatch {
             // length) were filled above: each points at one iovec that spans
             // a distinct slot of `self.buf` (`slot_len` bytes, in bounds by
             // `chunks_exact_mut`) and at a distinct, zeroed
-            // `SockAddrStorage` whose size is in `msg_namelen`; there is no
-            // control buffer. The kernel writes at most those lengths. All
+            // `SockAddrStorage` whose size is in `msg_namelen`, and with GRO
+            // at a distinct, zeroed control buffer of `msg_controllen`
+            // bytes (else none). The kernel writes at most those lengths. All
             // these buffers are borrowed mutably for this whole function and
             // outlive the call; `iovs` and `hdrs` are not moved meanwhile.
             // The fd is open, borrowed from `socket`. MSG_DONTWAIT makes the
@@ -217,10 +272,16 @@ impl RecvBatch {
         let meta = self
             .lens
             .iter_mut()
-            .zip(self.from.iter_mut().zip(self.truncated.iter_mut()));
-        for ((hdr, name), (len, (from, truncated))) in
+            .zip(self.from.iter_mut().zip(self.truncated.iter_mut()))
+            .zip(self.segments.iter_mut());
+        for ((hdr, name), ((len, (from, truncated)), segment)) in
             hdrs.iter().zip(self.names.iter_mut()).zip(meta).take(got)
         {
+            *segment = if self.gro {
+                crate::mmsg::gro_segment_size(&hdr.msg_hdr).unwrap_or(0)
+            } else {
+                0
+            };
             let storage = std::mem::replace(name, socket2::SockAddrStorage::zeroed());
             // SAFETY: `storage` is fully initialised (zeroed, then written by
             // the kernel), and `msg_namelen` is the length the kernel wrote,
@@ -239,6 +300,34 @@ impl RecvBatch {
             return Err(io::ErrorKind::WouldBlock.into());
         }
         Ok(got)
+    }
+}
+
+/// The datagrams of one received message: `step`-byte pieces of `rest`
+/// (one piece for a single datagram, an empty one included), each cut to
+/// `max` bytes and flagged when longer.
+struct Segments<'a> {
+    rest: Option<&'a [u8]>,
+    step: usize,
+    from: SocketAddr,
+    truncated: bool,
+    max: usize,
+}
+
+impl<'a> Iterator for Segments<'a> {
+    type Item = Received<'a>;
+
+    fn next(&mut self) -> Option<Received<'a>> {
+        let rest = self.rest.take()?;
+        let (piece, after) = rest.split_at(self.step.min(rest.len()));
+        if !after.is_empty() {
+            self.rest = Some(after);
+        }
+        Some(Received {
+            from: self.from,
+            data: piece.get(..self.max).unwrap_or(piece),
+            truncated: self.truncated || piece.len() > self.max,
+        })
     }
 }
 
@@ -302,6 +391,69 @@ mod tests {
                     assert_eq!(data, &vec![i as u8; i + 1]);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_coalesced_message_splits_into_its_datagrams() {
+        let from: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let data: Vec<u8> = (0..250u8).collect();
+        let pieces = |step, max, truncated| {
+            Segments {
+                rest: Some(&data[..]),
+                step,
+                from,
+                truncated,
+                max,
+            }
+            .map(|r| (r.data.len(), r.data[0], r.truncated))
+            .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            pieces(100, 100, false),
+            [(100, 0, false), (100, 100, false), (50, 200, false)]
+        );
+        // A single datagram over the limit is cut and flagged.
+        assert_eq!(pieces(250, 100, false), [(100, 0, true)]);
+        assert_eq!(pieces(250, 300, true), [(250, 0, true)]);
+        // An empty datagram is still one.
+        let empty = Segments {
+            rest: Some(&[]),
+            step: 1,
+            from,
+            truncated: false,
+            max: 10,
+        };
+        assert_eq!(empty.map(|r| r.data.len()).collect::<Vec<_>>(), [0]);
+    }
+
+    /// A segmented burst to a socket with UDP_GRO comes out as the
+    /// datagrams sent, whether or not the kernel coalesced them.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[test]
+    fn segmented_sends_come_out_whole_with_gro() {
+        use crate::SendBatch;
+        use blaze_wire::{Destination, Transmit};
+
+        let (rx, tx) = pair();
+        crate::socket::set_gro(&rx).unwrap();
+        let to = Destination::Peer(rx.local_addr().unwrap());
+        let mut send = SendBatch::new(MAX_BATCH, 1200);
+        let lens: Vec<usize> = (0..12).map(|i| if i == 11 { 300 } else { 1200 }).collect();
+        for (i, len) in lens.iter().enumerate() {
+            let buf = send.next_buf().unwrap();
+            buf[..*len].fill(i as u8);
+            send.push(Transmit { to, len: *len }).unwrap();
+        }
+        let flushed = send.send(&tx, &[], IoMode::BatchedGso);
+        assert_eq!(flushed.sent, lens.len(), "{flushed:?}");
+        let mut batch = RecvBatch::with_gro(4, 1200);
+        let got = collect(&rx, &mut batch, IoMode::Batched, lens.len());
+        assert_eq!(got.len(), lens.len());
+        for (i, (data, truncated, from)) in got.iter().enumerate() {
+            assert_eq!(*from, tx.local_addr().unwrap());
+            assert!(!*truncated);
+            assert_eq!(data, &vec![i as u8; lens[i]]);
         }
     }
 

@@ -289,6 +289,29 @@ impl Sockets {
         Ok(false)
     }
 
+    /// Turns on UDP generic receive offload (`UDP_GRO`) on both sockets:
+    /// the kernel may hand over a run of datagrams from one sender as one
+    /// message (on loopback, a segmented send arrives whole), to be split
+    /// by the segment size it reports ([`RecvBatch::with_gro`](crate::RecvBatch::with_gro)).
+    /// Returns `false` where that is not possible (not Linux).
+    ///
+    /// # Errors
+    ///
+    /// The system refused the option (a kernel before 5.0) on the first
+    /// socket; the second is not tried.
+    pub fn enable_gro(&self) -> io::Result<bool> {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            set_gro(&self.unicast)?;
+            if let Some(group) = &self.multicast {
+                set_gro(group)?;
+            }
+            Ok(true)
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        Ok(false)
+    }
+
     /// The address of the unicast socket: the source address of every
     /// datagram this node sends.
     pub fn local_addr(&self) -> SocketAddr {
@@ -429,6 +452,30 @@ fn own_filter(ip: Ipv4Addr, port: u16) -> [socket2::SockFilter; 6] {
 /// Maps a failed `setsockopt` to [`SocketError::SetOption`].
 fn option(option: &'static str) -> impl Fn(io::Error) -> SocketError {
     move |source| SocketError::SetOption { option, source }
+}
+
+/// Sets `UDP_GRO` on `socket`.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn set_gro(socket: &UdpSocket) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let on: libc::c_int = 1;
+    #[allow(unsafe_code, reason = "setsockopt has no safe wrapper for UDP_GRO")]
+    // SAFETY: the fd is open (borrowed from `socket`), and the option
+    // value points at a live `c_int` whose size is passed with it.
+    let r = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_UDP,
+            crate::mmsg::UDP_GRO,
+            std::ptr::from_ref(&on).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 #[cfg(test)]

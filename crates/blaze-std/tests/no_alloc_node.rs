@@ -53,7 +53,7 @@ const WARM_UP: u32 = 500;
 const GROUP: &str = "no-alloc-node";
 const TOPIC: &str = "news";
 /// [`StdNode`]'s reliable window, in messages.
-const WINDOW: usize = 128;
+const WINDOW: usize = 2048;
 /// Bytes of each channel's retransmit window (as blaze-std gives it).
 const SEND_BYTES: usize = 256 * 1024;
 

@@ -26,12 +26,12 @@ pub trait Message<'a>: Sized {
         Self::parse_nested(buf, 0, DEFAULT_MAX_DEPTH)
     }
 
-    /// Encodes into `buf`, returning the length written.
+    /// Encodes into `buf`, returning the length written. A buffer too
+    /// small gets [`EncodeError::BufferTooSmall`](crate::EncodeError::BufferTooSmall)
+    /// with the length required (its contents are then unspecified). One
+    /// pass: the writer counts what did not fit, so the length is not
+    /// computed ahead.
     fn emit(&self, buf: &mut [u8]) -> Result<usize, crate::EncodeError> {
-        let required = self.encoded_len();
-        if buf.len() < required {
-            return Err(crate::EncodeError::BufferTooSmall { required });
-        }
         let mut w = Writer::new(buf);
         self.write(&mut w);
         w.finish()

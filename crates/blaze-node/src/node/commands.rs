@@ -42,6 +42,7 @@ impl<
     const MAP_ORIGINS: usize,
     const SENDERS: usize,
     const TOPICS: usize,
+    const T: usize,
 >
     Node<
         'a,
@@ -63,6 +64,7 @@ impl<
         MAP_ORIGINS,
         SENDERS,
         TOPICS,
+        T,
     >
 {
     /// Joins the group `name`: membership starts joining, and the group's
@@ -78,10 +80,21 @@ impl<
             return Err(GroupError::AlreadyJoined);
         }
         // A free slot, preferably the one that kept this group's map.
-        let free =
-            |s: &&Slot<'a, C, P, SENDERS, W, E, L, K, V, MAP_PENDING, MAP_EVENTS, MAP_ORIGINS>| {
-                s.group.is_none() && s.spare.iter().all(Option::is_some)
-            };
+        let free = |s: &&Slot<
+            'a,
+            C,
+            P,
+            SENDERS,
+            W,
+            E,
+            L,
+            K,
+            V,
+            MAP_PENDING,
+            MAP_EVENTS,
+            MAP_ORIGINS,
+            T,
+        >| { s.group.is_none() && s.spare.iter().all(Option::is_some) };
         let Some(i) = self
             .slots
             .iter()
@@ -247,13 +260,14 @@ impl<
     /// channel's storage: groups joined in that slot from now on get a
     /// Totem ring carrying [`Qos::Agreed`] and [`Qos::Safe`] topics,
     /// configured by [`Config::totem`](crate::Config::totem). The ring holds
-    /// at most `P` members (this one included) and `W` messages of
+    /// at most `P` members (this one included) and `T` messages of
     /// [`TOTEM_SLOT`](crate::TOTEM_SLOT) bytes; it runs Totem's own membership beside the
     /// group's, and its configurations arrive as
     /// [`Event::RingChanged`](crate::Event::RingChanged).
     ///
     /// Total order is opt-in because the machine's window is held in
-    /// place (about `W * TOTEM_SLOT` bytes per slot).
+    /// place (about `T * TOTEM_SLOT` bytes per slot, `T` the node's
+    /// Totem window).
     ///
     /// ```
     /// use blaze_node::{Buffers, Config, Event, GroupBuffers, Identity, Metadata, Name, Node};
@@ -301,9 +315,9 @@ impl<
     #[cfg(feature = "total-order")]
     pub fn add_total_order(
         &mut self,
-        storage: &'a mut TotemStorage<P, W>,
-    ) -> Result<(), &'a mut TotemStorage<P, W>> {
-        let fits = self.config.totem.validate().is_ok() && P > 0 && W >= 2;
+        storage: &'a mut TotemStorage<P, T>,
+    ) -> Result<(), &'a mut TotemStorage<P, T>> {
+        let fits = self.config.totem.validate().is_ok() && P > 0 && T >= 2;
         let slot = self
             .slots
             .iter_mut()
@@ -374,7 +388,7 @@ impl<
     /// As [`Node::into_buffers`], with each slot's reliable + FEC storage
     /// ([`Node::add_fec_buffers`]) and total-order storage
     /// ([`Node::add_total_order`]) as well.
-    pub fn into_all_buffers(mut self) -> [SlotStorage<'a, P, W>; G] {
+    pub fn into_all_buffers(mut self) -> [SlotStorage<'a, P, W, T>; G] {
         self.take_all_buffers()
     }
 
@@ -382,7 +396,7 @@ impl<
     /// [`into_all_buffers`](Node::into_all_buffers), without moving the
     /// node (which is large): the node is left with no storage at all, in
     /// no group's channels, and is only fit to be dropped.
-    pub fn take_all_buffers(&mut self) -> [SlotStorage<'a, P, W>; G] {
+    pub fn take_all_buffers(&mut self) -> [SlotStorage<'a, P, W, T>; G] {
         self.slots.each_mut().map(|slot| {
             #[cfg(feature = "total-order")]
             let totem = match slot.channels.get_mut(CH_TOTEM).and_then(Option::take) {
@@ -442,7 +456,11 @@ impl<
         topic: &str,
         payload: &[u8],
     ) -> Result<(), PublishError<C::PublishError>> {
-        self.advance(now);
+        // A message for a NACK-based channel changes that channel only:
+        // when every other machine's deadline is known, only its own is
+        // asked again (as for a datagram).
+        let fresh = self.deadlines.is_fresh();
+        self.now = self.now.max(now);
         if topic.len() > MAX_TOPIC_LEN {
             return Err(PublishError::TopicTooLong);
         }
@@ -450,14 +468,20 @@ impl<
             return Err(PublishError::ReservedTopic);
         }
         let qos = self.topics.qos(topic);
-        let slot = self
+        let (s, slot) = self
             .slots
             .iter_mut()
-            .find(|s| s.serves(group))
+            .enumerate()
+            .find(|(_, slot)| slot.serves(group))
             .ok_or(PublishError::NotJoined)?;
-        let channel = channel_of(qos)
+        let k = channel_of(qos);
+        let channel = k
             .and_then(|ch| slot.channels.get_mut(ch))
             .and_then(Option::as_mut);
+        let nack = matches!(
+            channel,
+            Some(Channel::Reliable(_) | Channel::BestEffort(_) | Channel::ReliableFec(_))
+        ) && qos != Qos::Custom;
         let r = match (channel, slot.custom.as_mut()) {
             (_, Some(c)) if qos == Qos::Custom => {
                 c.publish(now, topic, payload).map_err(PublishError::Custom)
@@ -478,7 +502,10 @@ impl<
             // The custom protocol lives apart from the channel table.
             (Some(Channel::Custom(_)) | None, _) => Err(PublishError::QosUnavailable(qos)),
         };
-        self.after_input(now);
+        match k {
+            Some(k) if fresh && nack => self.refresh_source(s, k),
+            _ => self.after_input(now),
+        }
         r
     }
 
@@ -508,6 +535,8 @@ impl<
 
     /// The custom protocol of `group`, for its own commands.
     pub fn custom_mut(&mut self, group: GroupId) -> Option<&mut C> {
+        // The caller may change its deadline.
+        self.deadlines.invalidate();
         self.slot_mut(group)?.custom.as_mut()
     }
 
@@ -692,9 +721,9 @@ fn totem_send<E, const P: usize, const W: usize>(
 /// `place`; returns whether it opened (the buffers are lost otherwise).
 /// Kept out of line so that its temporaries live only in its own frame.
 #[inline(never)]
-fn open_nack<'a, C, const P: usize, const W: usize, const RING: usize>(
-    place: Option<&mut Option<Channel<'a, C, P, W, RING>>>,
-    wrap: fn(Endpoint<'a, P, W>) -> Channel<'a, C, P, W, RING>,
+fn open_nack<'a, C, const P: usize, const W: usize, const RING: usize, const T: usize>(
+    place: Option<&mut Option<Channel<'a, C, P, W, RING, T>>>,
+    wrap: fn(Endpoint<'a, P, W>) -> Channel<'a, C, P, W, RING, T>,
     (now, config, identity): (
         Instant,
         blaze_proto_nack::Config,

@@ -14,16 +14,12 @@ use blaze_wire::{
 };
 
 use super::Node;
+use super::deadlines::PER_SLOT;
 use crate::channel::ChannelEvent;
 use crate::group::{CH_BEST_EFFORT, CH_CUSTOM, CH_RELIABLE, CHANNELS, SOURCES, channel_of};
 use crate::{
     CustomProtocol, Event, Protocol, Qos, STREAM_BEST_EFFORT, STREAM_RELIABLE, STREAM_RELIABLE_FEC,
-    earliest,
 };
-
-/// Sources of output per group slot: its channels (the custom one
-/// included) and its map.
-const PER_SLOT: usize = SOURCES + 1;
 
 /// Where the router sends a frame.
 enum Route {
@@ -55,6 +51,7 @@ impl<
     const MAP_ORIGINS: usize,
     const SENDERS: usize,
     const TOPICS: usize,
+    const T: usize,
 >
     Node<
         'a,
@@ -76,11 +73,15 @@ impl<
         MAP_ORIGINS,
         SENDERS,
         TOPICS,
+        T,
     >
 {
-    /// Notes the time of an input (time never goes back).
+    /// Notes the time of an input (time never goes back). Any machine may
+    /// change after it: the next datagram asks every machine its deadline
+    /// (unless a full refresh comes first).
     pub(super) fn advance(&mut self, now: Instant) {
         self.now = self.now.max(now);
+        self.deadlines.invalidate();
     }
 
     /// After any input: propagate new views, then recompute the deadline.
@@ -94,18 +95,34 @@ impl<
     }
 
     fn refresh_deadline(&mut self) {
-        let mut d = self.membership.poll_timeout();
-        for slot in self.slots.iter_mut().filter(|s| s.group.is_some()) {
+        self.deadlines.restart(self.membership.poll_timeout());
+        for (s, slot) in self.slots.iter_mut().enumerate() {
+            if slot.group.is_none() {
+                continue;
+            }
             for k in 0..SOURCES {
                 if let Some(ch) = slot.source(k) {
-                    d = earliest([d, ch.poll_timeout()]);
+                    self.deadlines.set(s, k, ch.poll_timeout());
                 }
             }
             if let Some(m) = slot.map.as_mut() {
-                d = earliest([d, m.poll_timeout()]);
+                self.deadlines.set(s, SOURCES, m.poll_timeout());
             }
         }
-        self.deadline = d;
+        self.deadline = self.deadlines.earliest();
+    }
+
+    /// After an input for channel `k` of slot `s` only (a datagram, a
+    /// message published): that channel's deadline is asked again, the
+    /// others' are kept.
+    pub(super) fn refresh_source(&mut self, s: usize, k: usize) {
+        let d = self
+            .slots
+            .get_mut(s)
+            .and_then(|slot| slot.source(k))
+            .and_then(|c| c.poll_timeout());
+        self.deadlines.set(s, k, d);
+        self.deadline = self.deadlines.earliest();
     }
 
     /// Gives every group whose membership view changed the new view: the
@@ -171,23 +188,26 @@ impl<
         }
     }
 
-    fn route(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+    /// Hands a datagram to the machine it is for. Returns the slot and
+    /// channel when it went to a NACK-based channel (and nothing else can
+    /// have changed).
+    fn route(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) -> Option<(usize, usize)> {
         self.stats.datagrams += 1;
         let Ok(frame) = Frame::parse(datagram) else {
             self.stats.malformed += 1;
-            return;
+            return None;
         };
         if frame.version != VERSION {
             self.stats.bad_version += 1;
-            return;
+            return None;
         }
         if frame.sender == self.me {
             self.stats.own += 1;
-            return;
+            return None;
         }
         if frame.sender.is_nil() {
             self.stats.malformed += 1;
-            return;
+            return None;
         }
         let group = frame.group;
         // Totem's frames are told apart by content (its `frames.rs`):
@@ -215,7 +235,7 @@ impl<
             Body::MapOp(_) | Body::LockOp(_) | Body::MapControl(_) => Route::Map,
             Body::Empty => {
                 self.stats.no_body += 1;
-                return;
+                return None;
             }
             _ => Route::Membership,
         };
@@ -225,19 +245,25 @@ impl<
             } else {
                 self.stats.unknown_group += 1;
             }
-            return;
+            return None;
         }
-        let Some(slot) = self.slots.iter_mut().find(|s| s.serves(group)) else {
+        let Some((s, slot)) = self
+            .slots
+            .iter_mut()
+            .enumerate()
+            .find(|(_, slot)| slot.serves(group))
+        else {
             self.stats.unknown_group += 1;
-            return;
+            return None;
         };
+        let stream = matches!(route, Route::Stream(_));
         // `None`: a channel this build does not have.
         let ch = match route {
             Route::Map => {
                 if let Some(m) = slot.map.as_mut() {
                     m.handle_datagram(now, from, datagram);
                 }
-                return;
+                return None;
             }
             Route::Stream(STREAM_RELIABLE) => Some(CH_RELIABLE),
             Route::Stream(STREAM_BEST_EFFORT) => Some(CH_BEST_EFFORT),
@@ -254,9 +280,15 @@ impl<
         // The NACK-based channels accept frames only from the peers of the
         // current view (given them by `sync_views`) and count the others
         // (`Drops::unknown_peer`); Totem runs its own membership.
-        match ch.and_then(|ch| slot.source(ch)) {
-            Some(c) => c.handle_datagram(now, from, datagram),
-            None => self.stats.no_channel += 1,
+        match ch.and_then(|k| Some((k, slot.source(k)?))) {
+            Some((k, c)) => {
+                c.handle_datagram(now, from, datagram);
+                (stream && k < CHANNELS).then_some((s, k))
+            }
+            None => {
+                self.stats.no_channel += 1;
+                None
+            }
         }
     }
 }
@@ -468,6 +500,7 @@ impl<
     const MAP_ORIGINS: usize,
     const SENDERS: usize,
     const TOPICS: usize,
+    const T: usize,
 > Protocol
     for Node<
         'a,
@@ -489,6 +522,7 @@ impl<
         MAP_ORIGINS,
         SENDERS,
         TOPICS,
+        T,
     >
 {
     type Event<'e>
@@ -497,9 +531,15 @@ impl<
         Self: 'e;
 
     fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
-        self.advance(now);
-        self.route(now, from, datagram);
-        self.after_input(now);
+        // A datagram for a NACK-based channel changes that channel only
+        // (no view, map or ring): when every other machine's deadline is
+        // known, only its own is asked again.
+        let fresh = self.deadlines.is_fresh();
+        self.now = self.now.max(now);
+        match self.route(now, from, datagram) {
+            Some((s, k)) if fresh => self.refresh_source(s, k),
+            _ => self.after_input(now),
+        }
     }
 
     fn handle_timeout(&mut self, now: Instant) {
@@ -548,6 +588,9 @@ impl<
 
     fn poll_event(&mut self) -> Option<Self::Event<'_>> {
         let now = self.now;
+        // Consuming an event changes its machine (it acknowledges, frees
+        // a slot) behind the cached deadlines.
+        self.deadlines.invalidate();
         let n = 1 + G * PER_SLOT;
         let start = self.ev_cursor % n;
         let Node {
@@ -560,14 +603,16 @@ impl<
         } = self;
         // Every source, borrowed once: each is taken out of this table
         // when asked, so an event can borrow it while the others are
-        // still asked after it.
+        // still asked after it. The table holds only places (no field is
+        // read to build it), so a call touches just the sources it asks:
+        // in a burst, the one channel the cursor is on.
         let mut membership = Some(membership);
         let mut table = slots.each_mut().map(|s| {
             (
-                s.group,
-                s.channels.each_mut().map(Option::as_mut),
-                s.custom.as_mut(),
-                s.map.as_mut(),
+                &s.group,
+                s.channels.each_mut().map(Some),
+                Some(&mut s.custom),
+                Some(&mut s.map),
             )
         });
         for step in 0..n {
@@ -584,12 +629,16 @@ impl<
                 continue;
             }
             let (s, k) = ((i - 1) / PER_SLOT, (i - 1) % PER_SLOT);
-            let Some((Some(group), channels, custom, map)) = table.get_mut(s) else {
+            let Some((group, channels, custom, map)) = table.get_mut(s) else {
                 continue;
             };
-            let group = *group;
+            let Some(group) = **group else { continue };
             if k < CHANNELS {
-                let Some(ch) = channels.get_mut(k).and_then(Option::take) else {
+                let Some(ch) = channels
+                    .get_mut(k)
+                    .and_then(Option::take)
+                    .and_then(Option::as_mut)
+                else {
                     continue;
                 };
                 let qos = ch.qos();
@@ -598,7 +647,7 @@ impl<
                 // per call: the next call asks this channel first).
                 #[cfg(feature = "total-order")]
                 if let Some(e) = event.as_ref()
-                    && crate::group::route_to_map(map.as_deref_mut(), now, e)
+                    && crate::group::route_to_map(map.as_mut().and_then(|m| m.as_mut()), now, e)
                 {
                     *ev_cursor = i;
                     *delivered = true;
@@ -615,7 +664,9 @@ impl<
                     return Some(e);
                 }
             } else if k == CH_CUSTOM {
-                let Some(c) = custom.take() else { continue };
+                let Some(c) = custom.take().and_then(Option::as_mut) else {
+                    continue;
+                };
                 let event = c
                     .poll_event()
                     .map(ChannelEvent::Custom)
@@ -625,7 +676,7 @@ impl<
                     *delivered = true;
                     return Some(e);
                 }
-            } else if let Some(m) = map.take()
+            } else if let Some(m) = map.take().and_then(Option::as_mut)
                 && let Some(e) = m.poll_event()
             {
                 *ev_cursor = (i + 1) % n;

@@ -26,6 +26,7 @@ impl<
     const MAP_ORIGINS: usize,
     const SENDERS: usize,
     const TOPICS: usize,
+    const T: usize,
 >
     Node<
         'a,
@@ -47,17 +48,18 @@ impl<
         MAP_ORIGINS,
         SENDERS,
         TOPICS,
+        T,
     >
 {
     /// Runs `f` on the map of `group`, then propagates its output.
-    fn with_map<T>(
+    fn with_map<R>(
         &mut self,
         now: Instant,
         group: GroupId,
         f: impl FnOnce(
             &mut Replica<E, L, K, V, P, MAP_PENDING, MAP_EVENTS, MAP_ORIGINS>,
-        ) -> Result<T, blaze_map::CommandError>,
-    ) -> Result<T, MapError> {
+        ) -> Result<R, blaze_map::CommandError>,
+    ) -> Result<R, MapError> {
         self.advance(now);
         let map = self
             .slot_mut(group)

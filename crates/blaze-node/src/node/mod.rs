@@ -4,6 +4,7 @@
 //! the five verbs (routing, merging, view propagation) in `io.rs`.
 
 mod commands;
+mod deadlines;
 mod io;
 mod map;
 
@@ -20,6 +21,7 @@ use crate::{
     Channel, Config, ConfigError, CustomProtocol, GroupBuffers, Identity, NoCustom, Protocol, Qos,
     Stats,
 };
+use deadlines::Deadlines;
 
 /// One Blaze member as a sans-IO state machine: membership of several
 /// groups, a reliable and a best-effort multicast channel per group (plus
@@ -64,6 +66,11 @@ use crate::{
 /// - `P` members: known members overall (this one included), the members
 ///   a group's map and total-order ring track.
 /// - `W` messages in each channel's receive window per sender.
+/// - `T` messages in the total-order ring's window (a [`TotemStorage`](crate::TotemStorage)
+///   holds `T` message slots of [`TOTEM_SLOT`](crate::TOTEM_SLOT) bytes); `W` by
+///   default. A node with many small messages in flight runs its reliable
+///   channels with a large `W` (a window costs only its slots' indices and
+///   bytes) and keeps `T` small.
 /// - `S` membership storage slots of `B` bytes (point-to-point messages,
 ///   requests, replies and queue messages must fit `B`).
 /// - `E` map entries, `L` map log length, `K` key and `V` value bytes.
@@ -142,6 +149,7 @@ pub struct Node<
     const MAP_ORIGINS: usize = { blaze_map::MAX_ORIGINS },
     const SENDERS: usize = P,
     const TOPICS: usize = { crate::MAX_TOPICS },
+    const T: usize = W,
 > {
     config: Config,
     me: MemberId,
@@ -150,13 +158,17 @@ pub struct Node<
     incarnation: u64,
     rng: Rng,
     membership: Membership<P, G, S, B, EVENTS, CONTROL, CONSUMERS>,
-    slots: [Slot<'a, C, P, SENDERS, W, E, L, K, V, MAP_PENDING, MAP_EVENTS, MAP_ORIGINS>; G],
+    slots: [Slot<'a, C, P, SENDERS, W, E, L, K, V, MAP_PENDING, MAP_EVENTS, MAP_ORIGINS, T>; G],
     topics: Topics<TOPICS>,
     stats: Stats,
     /// The latest `now` seen (events are polled without one).
     now: Instant,
     /// The earliest deadline of every machine, as of the last call.
     deadline: Option<Instant>,
+    /// Each machine's deadline as of the last full refresh (membership
+    /// first, then each slot's sources and map), so that a datagram for
+    /// one channel recomputes only that channel's.
+    deadlines: Deadlines<G>,
     /// Next source asked by `poll_transmit`.
     tx_cursor: usize,
     /// Next source asked by `poll_event`.
@@ -185,6 +197,7 @@ impl<
     const MAP_ORIGINS: usize,
     const SENDERS: usize,
     const TOPICS: usize,
+    const T: usize,
 >
     Node<
         'a,
@@ -206,6 +219,7 @@ impl<
         MAP_ORIGINS,
         SENDERS,
         TOPICS,
+        T,
     >
 {
     /// A node that is in no group yet, with one [`GroupBuffers`] per group
@@ -234,6 +248,7 @@ impl<
             stats: Stats::default(),
             now,
             deadline: None,
+            deadlines: Deadlines::new(),
             tx_cursor: 0,
             ev_cursor: 0,
             delivered: false,
@@ -353,6 +368,7 @@ impl<
                 MAP_PENDING,
                 MAP_EVENTS,
                 MAP_ORIGINS,
+                T,
             >>();
             for (i, b) in buffers.into_iter().enumerate() {
                 Slot::init_idle_in(slots.add(i), b.reliable, b.best_effort);
@@ -361,6 +377,7 @@ impl<
             addr_of_mut!((*node).stats).write(Stats::default());
             addr_of_mut!((*node).now).write(now);
             addr_of_mut!((*node).deadline).write(None);
+            addr_of_mut!((*node).deadlines).write(Deadlines::new());
             addr_of_mut!((*node).tx_cursor).write(0);
             addr_of_mut!((*node).ev_cursor).write(0);
             addr_of_mut!((*node).delivered).write(false);
@@ -381,6 +398,7 @@ impl<
             stats: _,
             now: _,
             deadline: _,
+            deadlines: _,
             tx_cursor: _,
             ev_cursor: _,
             delivered: _,
@@ -443,7 +461,7 @@ impl<
 
     /// The built-in channel of `group` carrying `qos`, for its counters
     /// (`None` for [`Qos::Custom`]: see [`Node::custom`]).
-    pub fn channel(&self, group: GroupId, qos: Qos) -> Option<&Channel<'a, C, SENDERS, W, P>> {
+    pub fn channel(&self, group: GroupId, qos: Qos) -> Option<&Channel<'a, C, SENDERS, W, P, T>> {
         let slot = self.slot(group)?;
         slot.channels.get(crate::group::channel_of(qos)?)?.as_ref()
     }
@@ -459,14 +477,15 @@ impl<
     fn slot(
         &self,
         group: GroupId,
-    ) -> Option<&Slot<'a, C, P, SENDERS, W, E, L, K, V, MAP_PENDING, MAP_EVENTS, MAP_ORIGINS>> {
+    ) -> Option<&Slot<'a, C, P, SENDERS, W, E, L, K, V, MAP_PENDING, MAP_EVENTS, MAP_ORIGINS, T>>
+    {
         self.slots.iter().find(|s| s.serves(group))
     }
 
     fn slot_mut(
         &mut self,
         group: GroupId,
-    ) -> Option<&mut Slot<'a, C, P, SENDERS, W, E, L, K, V, MAP_PENDING, MAP_EVENTS, MAP_ORIGINS>>
+    ) -> Option<&mut Slot<'a, C, P, SENDERS, W, E, L, K, V, MAP_PENDING, MAP_EVENTS, MAP_ORIGINS, T>>
     {
         self.slots.iter_mut().find(|s| s.serves(group))
     }
@@ -491,6 +510,7 @@ impl<
     const MAP_ORIGINS: usize,
     const SENDERS: usize,
     const TOPICS: usize,
+    const T: usize,
 > core::fmt::Debug
     for Node<
         '_,
@@ -512,6 +532,7 @@ impl<
         MAP_ORIGINS,
         SENDERS,
         TOPICS,
+        T,
     >
 {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {

@@ -179,6 +179,9 @@ pub struct Endpoint<'a, const PEERS: usize, const W: usize> {
     repair_bucket: TokenBucket,
     /// A delivered event whose storage is released at the next call.
     pending: Option<(usize, Step)>,
+    /// Some peer holds a cut-loose notice (so that delivering a message
+    /// does not look through every peer for one).
+    notices: bool,
     rr: usize,
     stats: Stats,
     fec: Fec<'a>,
@@ -298,6 +301,7 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
                 u64::from(config.burst.get()),
             ),
             pending: None,
+            notices: false,
             rr: 0,
             stats: Stats::default(),
             fec: Fec::new(fec, &config),
@@ -570,6 +574,7 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
             debug!("cutting loose receiver {}", p.id);
             p.flow = Flow::Released;
             p.notice = Some(reason);
+            self.notices = true;
             self.stats.send.receivers_cut_loose += 1;
         }
     }
@@ -670,13 +675,16 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
     #[must_use]
     pub fn poll_event(&mut self, now: Instant) -> Option<Event<'_>> {
         self.release(now);
-        for p in self.peers.iter_mut().flatten() {
-            if let Some(reason) = p.notice.take() {
-                return Some(Event::ReceiverCutLoose {
-                    member: p.id,
-                    reason,
-                });
+        if self.notices {
+            for p in self.peers.iter_mut().flatten() {
+                if let Some(reason) = p.notice.take() {
+                    return Some(Event::ReceiverCutLoose {
+                        member: p.id,
+                        reason,
+                    });
+                }
             }
+            self.notices = false;
         }
         let region_len = self.cfg.recv_region_len();
         let max_len = u64::from(self.cfg.max_message_len.get());

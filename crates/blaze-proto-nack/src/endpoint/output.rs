@@ -7,7 +7,7 @@ use super::{
     earliest,
 };
 use crate::frames::{self, AckOut, DataOut, Envelope, HeartbeatOut, MarkOut, MsgOut};
-use crate::send_window::Held;
+use crate::send_window::{Held, SendWindow};
 
 impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
     /// The next deadline, for [`handle_timeout`](Self::handle_timeout).
@@ -127,29 +127,6 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
     }
 
     /// Sizes a batch from `first`: `(messages, messages_len, stopped_by_mtu)`.
-    fn size_batch(
-        &self,
-        env: &Envelope,
-        hdr: &DataOut,
-        first: Seq,
-        max: usize,
-        mtu: usize,
-    ) -> (usize, usize, bool) {
-        let mut total = 0;
-        let max = max.min(MAX_BATCH);
-        for k in 0..max {
-            let Some(h) = self.window.get(first + k as u64) else {
-                return (k, total, false);
-            };
-            let share = frames::batch_share(&msg_out(&h));
-            if env.data_len(hdr, total + share) > mtu {
-                return (k, total, true);
-            }
-            total += share;
-        }
-        (max, total, false)
-    }
-
     fn data_header(&self, first: Seq, repair: bool) -> DataOut {
         DataOut {
             stream: self.cfg.stream,
@@ -166,15 +143,6 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
         }
     }
 
-    fn emit_batch(&self, env: &Envelope, hdr: &DataOut, n: usize, out: &mut [u8]) -> Option<usize> {
-        let first = Seq::new(hdr.first_seq);
-        let mut msgs = [MsgOut::default(); MAX_BATCH];
-        for (k, m) in msgs.iter_mut().take(n).enumerate() {
-            *m = msg_out(&self.window.get(first + k as u64)?);
-        }
-        env.emit_data(out, hdr, msgs.get(..n)?).ok()
-    }
-
     fn transmit_repair(
         &mut self,
         now: Instant,
@@ -183,11 +151,12 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
     ) -> Option<Transmit> {
         let (first, run) = self.window.repair_run()?;
         let hdr = self.data_header(first, true);
-        let (n, total, _) = self.size_batch(env, &hdr, first, run, out.len());
+        let mut msgs = [MsgOut::default(); MAX_BATCH];
+        let (n, len, _) = size_batch(&self.window, env, &hdr, run, out.len(), &mut msgs);
         if n == 0 {
             return None;
         }
-        let len = env.data_len(&hdr, total) as u64;
+        let len = len as u64;
         if !self.repair_bucket.try_take(now, len) {
             let at = self.repair_bucket.ready_at(now, len);
             self.set_timer(Timer::Repair, Some(at));
@@ -200,7 +169,7 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
             self.set_timer(Timer::Pace, Some(at));
             return None;
         }
-        let len = self.emit_batch(env, &hdr, n, out)?;
+        let len = env.emit_data(out, &hdr, msgs.get(..n)?).ok()?;
         for k in 0..n {
             self.window.mark_repaired(first + k as u64, now);
         }
@@ -236,7 +205,8 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
             return None;
         }
         let hdr = self.data_header(first, false);
-        let (n, total, by_mtu) = self.size_batch(env, &hdr, first, max, out.len());
+        let mut msgs = [MsgOut::default(); MAX_BATCH];
+        let (n, frame_len, by_mtu) = size_batch(&self.window, env, &hdr, max, out.len(), &mut msgs);
         if n == 0 {
             return None;
         }
@@ -249,7 +219,7 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
             self.set_timer(Timer::Linger, Some(t));
             return None;
         }
-        let frame_len = env.data_len(&hdr, total) as u64;
+        let frame_len = frame_len as u64;
         if let Some(b) = self.data_bucket.as_mut()
             && !b.try_take(now, frame_len)
         {
@@ -257,7 +227,7 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
             self.set_timer(Timer::Pace, Some(at));
             return None;
         }
-        let len = self.emit_batch(env, &hdr, n, out)?;
+        let len = env.emit_data(out, &hdr, msgs.get(..n)?).ok()?;
         self.window.mark_sent(n);
         self.fec_sent(first, n);
         self.sent_any = true;
@@ -337,6 +307,36 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
             len,
         })
     }
+}
+
+/// The messages of a data frame with header `hdr` (from its
+/// `first_seq`, at most `max` of them and [`MAX_BATCH`]) that fit `mtu`
+/// bytes, read from `window` once into `msgs`. Returns how many, the
+/// frame's length, and whether the MTU was the limit.
+fn size_batch<'w>(
+    window: &'w SendWindow<'_>,
+    env: &Envelope,
+    hdr: &DataOut,
+    max: usize,
+    mtu: usize,
+    msgs: &mut [MsgOut<'w>; MAX_BATCH],
+) -> (usize, usize, bool) {
+    let first = Seq::new(hdr.first_seq);
+    let sizer = env.data_sizer(hdr);
+    let mut total = 0;
+    for (k, m) in msgs.iter_mut().take(max).enumerate() {
+        let Some(h) = window.get(first + k as u64) else {
+            return (k, sizer.len(total), false);
+        };
+        let out = msg_out(&h);
+        let share = frames::batch_share(&out);
+        if sizer.len(total + share) > mtu {
+            return (k, sizer.len(total), true);
+        }
+        *m = out;
+        total += share;
+    }
+    (max.min(MAX_BATCH), sizer.len(total), false)
 }
 
 fn msg_out<'b>(h: &Held<'b>) -> MsgOut<'b> {
