@@ -10,7 +10,14 @@ use crate::window::Refused;
 impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W, P, Q> {
     /// A datagram arrived from `from`. Malformed, foreign or stale input is
     /// counted in [`Stats`](crate::Stats) and dropped.
+    ///
+    /// A process that stalled past a deadline (one not handled for more
+    /// than a join interval) first handles the stall: past its token
+    /// timeout it leaves its ring, and for a join interval it drops the
+    /// joins it reads (counted as [`stale`](crate::Stats::stale)), which may
+    /// have waited out the stall.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        self.check_stall(now);
         let frame = match frames::parse(datagram) {
             Ok(f) => f,
             Err(_) => {
@@ -40,6 +47,10 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
             }
             BodyIn::Join(j) => {
                 self.learn(frame.sender, from);
+                if now < self.stale_until {
+                    self.stats.stale += 1;
+                    return;
+                }
                 self.on_join(now, frame.sender, &j);
             }
             BodyIn::Commit(v) => {
@@ -241,10 +252,10 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
             return;
         }
         if self.timers.due(super::Timer::TokenLoss, now) {
-            // This process stalled past its token timeout (the token came
-            // in before the deadline was handled): the others have moved on
-            // without it, so the ring is lost here too; a token taken now
-            // would keep it on the old ring for another timeout.
+            // The token came in just as the token timeout passed, before
+            // the deadline was handled: the ring is lost here too (a
+            // longer stall was handled in `check_stall`).
+            self.stats.stale += 1;
             self.timers.stop(super::Timer::TokenLoss);
             self.on_timer(now, super::Timer::TokenLoss);
             return;

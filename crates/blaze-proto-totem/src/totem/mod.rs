@@ -220,6 +220,8 @@ pub struct Totem<const N: usize, const W: usize, const P: usize, const Q: usize>
     /// Members heard from since the consensus timer was last armed.
     heard: heapless::Vec<MemberId, N>,
     gather_since: Instant,
+    /// Joins read before then may predate a stall of this process.
+    stale_until: Instant,
     join_pending: bool,
     /// The representative's ring announcement is due.
     merge_pending: bool,
@@ -298,6 +300,7 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
             consensus: heapless::Vec::new(),
             heard: heapless::Vec::new(),
             gather_since: now,
+            stale_until: now,
             join_pending: false,
             merge_pending: false,
             commit: None,
@@ -494,10 +497,41 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
 
     /// A deadline passed (a spurious call is a no-op).
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.check_stall(now);
         // Each timer fires at most once per call: one re-armed for `now`
         // waits for the next call.
         for t in self.timers.take_expired(now).into_iter().flatten() {
             self.on_timer(now, t);
+        }
+    }
+
+    /// A deadline passed more than a join interval ago without being
+    /// handled: this process stalled (a scheduling pause, a debug build on a
+    /// loaded machine), and what it reads now may have waited out the stall.
+    /// Its ring is lost if the token timeout passed: it gathers at once
+    /// (the others have moved on without it, and a token taken now would
+    /// keep it on the old ring for another timeout), and for a join interval
+    /// it drops the joins it reads: the others' joins of a round held while
+    /// it stalled name it failed, and taking those up would make it fail
+    /// every member that has long since moved on, and them fail it in turn.
+    /// Fresh joins come again within a join interval.
+    fn check_stall(&mut self, now: Instant) {
+        let Some(next) = self.timers.next() else {
+            return;
+        };
+        if next + self.config.join_interval > now {
+            return;
+        }
+        debug!(
+            "{} {:x} stalled past a deadline of {}",
+            now,
+            self.me.as_u128() & 0xffff,
+            next
+        );
+        self.stale_until = now + self.config.join_interval;
+        if self.state != State::Gather && self.timers.due(Timer::TokenLoss, now) {
+            self.timers.stop(Timer::TokenLoss);
+            self.on_timer(now, Timer::TokenLoss);
         }
     }
 
