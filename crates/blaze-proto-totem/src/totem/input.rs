@@ -261,7 +261,10 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
             return;
         }
         let next = Self::successor(&self.members, self.me);
-        let owned = TokenOut::from_wire(t, ring, next);
-        self.process_token(now, owned);
+        // Processed at the next poll, once the rest of the input that came
+        // in with it has been handled (`take_token_in`); a retransmitted
+        // copy meanwhile is a duplicate.
+        self.last_token_seq = t.token_seq;
+        self.token_in = Some((TokenOut::from_wire(t, ring, next), now));
     }
 }

@@ -198,6 +198,9 @@ pub struct Totem<const N: usize, const W: usize, const P: usize, const Q: usize>
 
     outq: heapless::Deque<OutMsg, W>,
     token_out: Option<TokenOut<RTR>>,
+    /// A token received for this member, processed at the next poll (see
+    /// `take_token_in`), and when it came.
+    token_in: Option<(TokenOut<RTR>, Instant)>,
     token_fwd: Option<TokenOut<RTR>>,
     token_held: Option<TokenOut<RTR>>,
     retransmits_left: u32,
@@ -287,6 +290,7 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
             queue: heapless::Deque::new(),
             outq: heapless::Deque::new(),
             token_out: None,
+            token_in: None,
             token_fwd: None,
             token_held: None,
             retransmits_left: 0,
@@ -489,15 +493,35 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
         Ok(())
     }
 
-    /// The next deadline.
+    /// The next deadline (one already passed while a received token
+    /// waits to be processed).
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.next()
+        match (self.timers.next(), &self.token_in) {
+            (Some(d), Some((_, at))) => Some(d.min(*at)),
+            (d, t) => d.or(t.as_ref().map(|(_, at)| *at)),
+        }
+    }
+
+    /// Processes the token received since the last poll, if it is still
+    /// this member's: after every datagram that came in with it, so that
+    /// the data its predecessor multicast just before passing it on (read
+    /// from another socket, or later in the same batch) is not asked for
+    /// again on the token.
+    fn take_token_in(&mut self, now: Instant) {
+        let Some((t, _)) = self.token_in.take() else {
+            return;
+        };
+        let live = matches!(self.state, State::Operational | State::Recovery);
+        if live && t.ring == self.pos.ring {
+            self.process_token(now, t);
+        }
     }
 
     /// A deadline passed (a spurious call is a no-op).
     pub fn handle_timeout(&mut self, now: Instant) {
         self.check_stall(now);
+        self.take_token_in(now);
         // Each timer fires at most once per call: one re-armed for `now`
         // waits for the next call.
         for t in self.timers.take_expired(now).into_iter().flatten() {
