@@ -85,19 +85,25 @@ impl Ring {
         }
         self.now += Duration::from_micros(100);
     }
+
+    /// A ring of `N` members, operational.
+    fn formed() -> Ring {
+        let mut r = Ring::new();
+        while !r
+            .members
+            .iter()
+            .all(|m| m.is_operational() && m.members().len() == N)
+        {
+            r.turn();
+            assert!(r.now < Instant::from_millis(2_000), "no ring formed");
+        }
+        r
+    }
 }
 
 #[test]
 fn a_token_read_before_its_data_asks_for_nothing_again() {
-    let mut r = Ring::new();
-    while !r
-        .members
-        .iter()
-        .all(|m| m.is_operational() && m.members().len() == N)
-    {
-        r.turn();
-        assert!(r.now < Instant::from_millis(2_000), "no ring formed");
-    }
+    let mut r = Ring::formed();
     for i in 0..200u32 {
         let sender = i as usize % N;
         let now = r.now;
@@ -118,5 +124,33 @@ fn a_token_read_before_its_data_asks_for_nothing_again() {
     for (i, m) in r.members.iter().enumerate() {
         assert_eq!(m.stats().retransmits, 0, "member {i} re-sent messages");
         assert_eq!(m.stats().token_losses, 0, "member {i} lost the token");
+    }
+}
+
+/// Every member has more to send than a rotation carries: each gets its
+/// share of the ring (the queues the token reports), none is starved by
+/// the members before it taking the whole window.
+#[test]
+fn saturated_members_share_the_ring() {
+    const EACH: u64 = 1_000;
+    let mut r = Ring::formed();
+    let mut queued = [0u64; N];
+    loop {
+        for (i, m) in r.members.iter_mut().enumerate() {
+            while queued[i] < EACH && m.send(r.now, Qos::Agreed, &queued[i].to_be_bytes()).is_ok() {
+                queued[i] += 1;
+            }
+        }
+        r.turn();
+        let sent: Vec<u64> = r.members.iter().map(|m| m.stats().broadcasts).collect();
+        if sent.iter().any(|s| *s >= EACH) {
+            let least = sent.iter().min().copied().unwrap_or(0);
+            assert!(
+                least >= EACH * 9 / 10,
+                "broadcasts when the first was done: {sent:?}"
+            );
+            break;
+        }
+        assert!(r.now < Instant::from_millis(10_000), "stuck at {sent:?}");
     }
 }
