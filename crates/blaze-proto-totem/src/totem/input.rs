@@ -11,11 +11,10 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
     /// A datagram arrived from `from`. Malformed, foreign or stale input is
     /// counted in [`Stats`](crate::Stats) and dropped.
     ///
-    /// A process that stalled past a deadline (one not handled for more
-    /// than a join interval) first handles the stall: past its token
-    /// timeout it leaves its ring, and for a join interval it drops the
-    /// joins it reads (counted as [`stale`](crate::Stats::stale)), which may
-    /// have waited out the stall.
+    /// A process that stalled past its token timeout (not handled for more
+    /// than a join interval) first handles the stall: it leaves its ring,
+    /// and for a join interval it drops the joins it reads (counted as
+    /// [`stale`](crate::Stats::stale)), which may have waited out the stall.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
         self.check_stall(now);
         let frame = match frames::parse(datagram) {

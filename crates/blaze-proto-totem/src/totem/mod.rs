@@ -529,34 +529,32 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
         }
     }
 
-    /// A deadline passed more than a join interval ago without being
-    /// handled: this process stalled (a scheduling pause, a debug build on a
-    /// loaded machine), and what it reads now may have waited out the stall.
-    /// Its ring is lost if the token timeout passed: it gathers at once
-    /// (the others have moved on without it, and a token taken now would
-    /// keep it on the old ring for another timeout), and for a join interval
-    /// it drops the joins it reads: the others' joins of a round held while
+    /// The token timeout passed more than a join interval ago without
+    /// being handled: this process stalled (a scheduling pause, a debug
+    /// build on a loaded machine) while it had a ring, and what it reads
+    /// now may have waited out the stall. It leaves the ring at once (the
+    /// others have moved on without it, and a token taken now would keep it
+    /// on the old ring for another timeout), and for a join interval it
+    /// drops the joins it reads: the others' joins of the round held while
     /// it stalled name it failed, and taking those up would make it fail
     /// every member that has long since moved on, and them fail it in turn.
     /// Fresh joins come again within a join interval.
     fn check_stall(&mut self, now: Instant) {
-        let Some(next) = self.timers.next() else {
+        let Some(deadline) = self.timers.at(Timer::TokenLoss) else {
             return;
         };
-        if next + self.config.join_interval > now {
+        if deadline + self.config.join_interval > now {
             return;
         }
         debug!(
-            "{} {:x} stalled past a deadline of {}",
+            "{} {:x} stalled past its token timeout of {}",
             now,
             self.me.as_u128() & 0xffff,
-            next
+            deadline
         );
         self.stale_until = now + self.config.join_interval;
-        if self.state != State::Gather && self.timers.due(Timer::TokenLoss, now) {
-            self.timers.stop(Timer::TokenLoss);
-            self.on_timer(now, Timer::TokenLoss);
-        }
+        self.timers.stop(Timer::TokenLoss);
+        self.on_timer(now, Timer::TokenLoss);
     }
 
     fn on_timer(&mut self, now: Instant, t: Timer) {
