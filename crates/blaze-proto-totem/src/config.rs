@@ -49,7 +49,9 @@ pub struct Config {
     /// multicast, so that rings separated by a healed partition find each
     /// other and merge.
     pub merge_interval: Duration,
-    /// Flow control: messages broadcast on the whole ring per rotation.
+    /// Flow control: messages broadcast on the whole ring per rotation
+    /// (and at most the storage's `W`; a member with others waiting gets a
+    /// share of it in proportion to its queue).
     pub window: u32,
     /// Flow control: messages one member broadcasts per token visit.
     pub max_messages: u32,

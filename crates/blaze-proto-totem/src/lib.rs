@@ -9,8 +9,10 @@
 //! member) carrying the ring id, the highest sequence number, the
 //! all-received-up-to (`aru`) mark, retransmission requests and
 //! flow-control counts. Its holder serves retransmission requests, then
-//! broadcasts queued messages within the flow-control allowance, batched
-//! several to a datagram, and passes it on. Messages are delivered in
+//! broadcasts queued messages within the flow-control allowance (when
+//! others have messages queued too, at most its share of a rotation, split
+//! by the queues the token's `backlog` reports), batched several to a
+//! datagram, and passes it on. Messages are delivered in
 //! sequence-number order: agreed ones once all before them are delivered,
 //! safe ones once the token showed on two successive visits that every
 //! member holds them. A forwarded token is retransmitted until the holder
@@ -60,7 +62,13 @@
 //! The caller owns the socket, the clock and the storage. Feed input with
 //! `handle_datagram(now, from, bytes)` and `handle_timeout(now)`; drain
 //! `poll_transmit(now, buf)`, `poll_event()` and read `poll_timeout()`
-//! after each input. Capacities are const generics. Malformed input is
+//! after each input (or after each batch of input: a received token is
+//! processed at the next `poll_transmit` or `handle_timeout`, after the
+//! data that came in with it, and `poll_timeout` is due at once while one
+//! waits). A process that finds its token timeout long overdue has
+//! stalled: it leaves its ring and, for a join interval, drops the joins
+//! it reads, which may have waited out the stall. Capacities are const
+//! generics. Malformed input is
 //! counted by reason in [`Stats`] and dropped, never a panic.
 //!
 //! ## Not here

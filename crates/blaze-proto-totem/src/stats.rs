@@ -14,6 +14,10 @@ pub struct Stats {
     pub wrong_ring: u64,
     /// Duplicate data messages and tokens.
     pub duplicates: u64,
+    /// Tokens and joins read just after this process stalled past its
+    /// token timeout: they may have waited out the stall (see
+    /// [`Totem::handle_datagram`](crate::Totem::handle_datagram)).
+    pub stale: u64,
     /// Messages dropped because they do not fit a slot or the window.
     pub oversized: u64,
     /// Tokens received and accepted.

@@ -125,42 +125,57 @@ fn lan_timers_split_the_ring_under_the_same_stalls() {
 /// joins interrupt the others' ring).
 #[test]
 fn split_ring_merges_back_quickly() {
-    run_seeds!("split_ring_merges_back_quickly", 20, |seed| {
-        let config = Config::tolerating(Duration::from_millis(1_000));
-        let plan = Plan {
-            start: Instant::from_millis(500),
-            every: Duration::from_millis(10),
-            count: 150,
-            safe_every: 2,
-        };
-        let mut w = world(seed, config, plan);
-        w.run_until(Instant::from_millis(600));
-        let victim = (seed % N as u64) as usize;
-        w.pause(victim, Duration::from_millis(2_000));
-        w.run_until(Instant::from_millis(2_600));
-        let resumed = w.now();
-        w.run_until(Instant::from_millis(4_000));
-        let confs = per_node(w.events(), N);
-        for (node, evs) in confs.iter().enumerate() {
-            let split = evs.iter().any(|(t, _, e)| {
+    run_seeds!("split_ring_merges_back_quickly", 20, merges_back);
+}
+
+/// Seeds that once merged slowly: in 452 the stalled member read the
+/// others' joins of the round that split it off (held while it stalled,
+/// naming it failed), failed them all in turn and kept forming rings of
+/// one with the others failing it back, for 745 ms.
+#[test]
+fn split_ring_merges_back_quickly_regressions() {
+    for seed in [452] {
+        if let Err(e) = merges_back(seed) {
+            panic!("seed {seed}: {e}");
+        }
+    }
+}
+
+fn merges_back(seed: u64) -> Result<(), String> {
+    let config = Config::tolerating(Duration::from_millis(1_000));
+    let plan = Plan {
+        start: Instant::from_millis(500),
+        every: Duration::from_millis(10),
+        count: 150,
+        safe_every: 2,
+    };
+    let mut w = world(seed, config, plan);
+    w.run_until(Instant::from_millis(600));
+    let victim = (seed % N as u64) as usize;
+    w.pause(victim, Duration::from_millis(2_000));
+    w.run_until(Instant::from_millis(2_600));
+    let resumed = w.now();
+    w.run_until(Instant::from_millis(4_000));
+    let confs = per_node(w.events(), N);
+    for (node, evs) in confs.iter().enumerate() {
+        let split = evs.iter().any(|(t, _, e)| {
                 *t < resumed
                     && matches!(e, Rec::Conf { kind: ConfigurationKind::Regular, members, .. } if members.len() < N)
             });
-            if node != victim && !split {
-                return Err(format!("node {node} never left the stalled member out"));
-            }
-            let whole = evs.iter().find(|(t, _, e)| {
+        if node != victim && !split {
+            return Err(format!("node {node} never left the stalled member out"));
+        }
+        let whole = evs.iter().find(|(t, _, e)| {
                 *t >= resumed
                     && matches!(e, Rec::Conf { kind: ConfigurationKind::Regular, members, .. } if members.len() == N)
             });
-            let Some((t, _, _)) = whole else {
-                return Err(format!("node {node} never got back to the whole ring"));
-            };
-            let took = t.saturating_duration_since(resumed);
-            if took > Duration::from_millis(500) {
-                return Err(format!("node {node} merged after {took}"));
-            }
+        let Some((t, _, _)) = whole else {
+            return Err(format!("node {node} never got back to the whole ring"));
+        };
+        let took = t.saturating_duration_since(resumed);
+        if took > Duration::from_millis(500) {
+            return Err(format!("node {node} merged after {took}"));
         }
-        check_evs(w.events())
-    });
+    }
+    check_evs(w.events())
 }

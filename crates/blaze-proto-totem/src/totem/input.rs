@@ -10,7 +10,13 @@ use crate::window::Refused;
 impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W, P, Q> {
     /// A datagram arrived from `from`. Malformed, foreign or stale input is
     /// counted in [`Stats`](crate::Stats) and dropped.
+    ///
+    /// A process that stalled past its token timeout (not handled for more
+    /// than a join interval) first handles the stall: it leaves its ring,
+    /// and for a join interval it drops the joins it reads (counted as
+    /// [`stale`](crate::Stats::stale)), which may have waited out the stall.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        self.check_stall(now);
         let frame = match frames::parse(datagram) {
             Ok(f) => f,
             Err(_) => {
@@ -40,6 +46,10 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
             }
             BodyIn::Join(j) => {
                 self.learn(frame.sender, from);
+                if now < self.stale_until {
+                    self.stats.stale += 1;
+                    return;
+                }
                 self.on_join(now, frame.sender, &j);
             }
             BodyIn::Commit(v) => {
@@ -241,16 +251,19 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
             return;
         }
         if self.timers.due(super::Timer::TokenLoss, now) {
-            // This process stalled past its token timeout (the token came
-            // in before the deadline was handled): the others have moved on
-            // without it, so the ring is lost here too; a token taken now
-            // would keep it on the old ring for another timeout.
+            // The token came in just as the token timeout passed, before
+            // the deadline was handled: the ring is lost here too (a
+            // longer stall was handled in `check_stall`).
+            self.stats.stale += 1;
             self.timers.stop(super::Timer::TokenLoss);
             self.on_timer(now, super::Timer::TokenLoss);
             return;
         }
         let next = Self::successor(&self.members, self.me);
-        let owned = TokenOut::from_wire(t, ring, next);
-        self.process_token(now, owned);
+        // Processed at the next poll, once the rest of the input that came
+        // in with it has been handled (`take_token_in`); a retransmitted
+        // copy meanwhile is a duplicate.
+        self.last_token_seq = t.token_seq;
+        self.token_in = Some((TokenOut::from_wire(t, ring, next), now));
     }
 }

@@ -83,6 +83,7 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
         self.token_out = None;
         self.token_fwd = None;
         self.token_held = None;
+        self.token_in = None;
         self.outq.clear();
         self.commit = None;
         self.commit_out = false;

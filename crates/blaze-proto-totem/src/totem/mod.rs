@@ -198,6 +198,9 @@ pub struct Totem<const N: usize, const W: usize, const P: usize, const Q: usize>
 
     outq: heapless::Deque<OutMsg, W>,
     token_out: Option<TokenOut<RTR>>,
+    /// A token received for this member, processed at the next poll (see
+    /// `take_token_in`), and when it came.
+    token_in: Option<(TokenOut<RTR>, Instant)>,
     token_fwd: Option<TokenOut<RTR>>,
     token_held: Option<TokenOut<RTR>>,
     retransmits_left: u32,
@@ -220,6 +223,8 @@ pub struct Totem<const N: usize, const W: usize, const P: usize, const Q: usize>
     /// Members heard from since the consensus timer was last armed.
     heard: heapless::Vec<MemberId, N>,
     gather_since: Instant,
+    /// Joins read before then may predate a stall of this process.
+    stale_until: Instant,
     join_pending: bool,
     /// The representative's ring announcement is due.
     merge_pending: bool,
@@ -285,6 +290,7 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
             queue: heapless::Deque::new(),
             outq: heapless::Deque::new(),
             token_out: None,
+            token_in: None,
             token_fwd: None,
             token_held: None,
             retransmits_left: 0,
@@ -298,6 +304,7 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
             consensus: heapless::Vec::new(),
             heard: heapless::Vec::new(),
             gather_since: now,
+            stale_until: now,
             join_pending: false,
             merge_pending: false,
             commit: None,
@@ -486,19 +493,68 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
         Ok(())
     }
 
-    /// The next deadline.
+    /// The next deadline (one already passed while a received token
+    /// waits to be processed).
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.next()
+        match (self.timers.next(), &self.token_in) {
+            (Some(d), Some((_, at))) => Some(d.min(*at)),
+            (d, t) => d.or(t.as_ref().map(|(_, at)| *at)),
+        }
+    }
+
+    /// Processes the token received since the last poll, if it is still
+    /// this member's: after every datagram that came in with it, so that
+    /// the data its predecessor multicast just before passing it on (read
+    /// from another socket, or later in the same batch) is not asked for
+    /// again on the token.
+    fn take_token_in(&mut self, now: Instant) {
+        let Some((t, _)) = self.token_in.take() else {
+            return;
+        };
+        let live = matches!(self.state, State::Operational | State::Recovery);
+        if live && t.ring == self.pos.ring {
+            self.process_token(now, t);
+        }
     }
 
     /// A deadline passed (a spurious call is a no-op).
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.check_stall(now);
+        self.take_token_in(now);
         // Each timer fires at most once per call: one re-armed for `now`
         // waits for the next call.
         for t in self.timers.take_expired(now).into_iter().flatten() {
             self.on_timer(now, t);
         }
+    }
+
+    /// The token timeout passed more than a join interval ago without
+    /// being handled: this process stalled (a scheduling pause, a debug
+    /// build on a loaded machine) while it had a ring, and what it reads
+    /// now may have waited out the stall. It leaves the ring at once (the
+    /// others have moved on without it, and a token taken now would keep it
+    /// on the old ring for another timeout), and for a join interval it
+    /// drops the joins it reads: the others' joins of the round held while
+    /// it stalled name it failed, and taking those up would make it fail
+    /// every member that has long since moved on, and them fail it in turn.
+    /// Fresh joins come again within a join interval.
+    fn check_stall(&mut self, now: Instant) {
+        let Some(deadline) = self.timers.at(Timer::TokenLoss) else {
+            return;
+        };
+        if deadline + self.config.join_interval > now {
+            return;
+        }
+        debug!(
+            "{} {:x} stalled past its token timeout of {}",
+            now,
+            self.me.as_u128() & 0xffff,
+            deadline
+        );
+        self.stale_until = now + self.config.join_interval;
+        self.timers.stop(Timer::TokenLoss);
+        self.on_timer(now, Timer::TokenLoss);
     }
 
     fn on_timer(&mut self, now: Instant, t: Timer) {

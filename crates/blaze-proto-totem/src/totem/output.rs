@@ -24,6 +24,7 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
     /// the token.
     #[must_use]
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        self.take_token_in(now);
         if self.token_held.is_some()
             && self.timers.due(Timer::TokenHold, now)
             && !self.timers.due(Timer::TokenLoss, now)

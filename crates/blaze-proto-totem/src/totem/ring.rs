@@ -84,10 +84,16 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
         let safe_known = t.aru.min(self.last_aru_fwd);
         let room = (safe_known + W as u64).saturating_sub(t.seq);
         allowed = allowed.min(u32::try_from(room).unwrap_or(u32::MAX));
+        if !recovering {
+            allowed = allowed.min(self.fair_share(&t));
+        }
         if self.quiet_visits > 0 {
             self.quiet_visits -= 1;
             allowed = 0;
         }
+        // What this member had to send at this visit (its backlog on the
+        // token: the demand the others' shares are weighed against).
+        let demand = u32::try_from(self.queue.len()).unwrap_or(u32::MAX);
         let sent = if recovering {
             self.broadcast_recovered(&mut t, allowed)
         } else {
@@ -99,7 +105,7 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
         let mine = if recovering {
             self.count_unrecovered()
         } else {
-            u32::try_from(self.queue.len()).unwrap_or(u32::MAX)
+            demand
         };
         t.backlog = t
             .backlog
@@ -190,6 +196,26 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
         } else {
             self.token_out = Some(t);
         }
+    }
+
+    /// This member's share of a rotation's messages when others have a
+    /// backlog too: the rotation carries at most the window (the storage's
+    /// `W` messages lie between the safe point and the top), split in
+    /// proportion to the queues the token reports. Without it the first
+    /// members after the safe point fill the window each rotation and a
+    /// member further on never gets to send.
+    fn fair_share(&self, t: &TokenOut<RTR>) -> u32 {
+        let queued = u32::try_from(self.queue.len()).unwrap_or(u32::MAX);
+        let total = t
+            .backlog
+            .saturating_sub(self.my_last_backlog)
+            .saturating_add(queued);
+        if queued == 0 || total <= queued {
+            return u32::MAX;
+        }
+        let rotation = (W as u64).min(u64::from(self.config.window));
+        let share = (rotation * u64::from(queued)).div_ceil(u64::from(total));
+        u32::try_from(share).unwrap_or(u32::MAX)
     }
 
     /// Old-ring messages held here that nobody has re-sent yet.

@@ -50,6 +50,11 @@ impl Timers {
         }
     }
 
+    /// When `t` is armed for, if it is.
+    pub(super) fn at(&self, t: Timer) -> Option<Instant> {
+        self.0.get(t as usize).copied().flatten()
+    }
+
     /// True when `t` is armed for `now` or earlier.
     pub(super) fn due(&self, t: Timer, now: Instant) -> bool {
         self.0
