@@ -39,7 +39,11 @@ pub enum IoMode {
     /// last may be shorter) go down the stack as one message and are split
     /// into datagrams below it. Receivers see ordinary datagrams. Where
     /// the kernel or device refuses segmentation, the batch falls back to
-    /// `Batched` by itself. The default.
+    /// `Batched` by itself. A [`Driver`](crate::Driver) in this mode also
+    /// turns on generic receive offload (`UDP_GRO`) where the kernel has
+    /// it: a segmented burst (on loopback, a whole `UDP_SEGMENT` message)
+    /// is received as one message of up to 64 KiB and split back into its
+    /// datagrams by the segment size the kernel reports. The default.
     #[default]
     BatchedGso,
     /// One `recv_from` or `send_to` per datagram.
