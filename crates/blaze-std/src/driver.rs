@@ -108,6 +108,9 @@ pub struct DriverStats {
     pub events: u64,
     /// Wake-ups through a [`DriverWaker`].
     pub wakeups: u64,
+    /// Turns that delivered events and let other tasks run before the
+    /// next turn.
+    pub yields: u64,
     /// Busy-poll spins that found a datagram before parking.
     pub busy_poll_hits: u64,
 }
@@ -126,13 +129,27 @@ pub trait Application<P: Protocol> {
     /// drained: the place to give the machine commands (publish, join, …).
     ///
     /// A turn follows every input, every deadline, every
-    /// [`DriverWaker::wake`], and every turn that produced output
-    /// (datagrams or events), so the last `on_turn` before the driver parks
-    /// sees the machine with its output drained. `Break` makes
-    /// [`Driver::run`] return.
+    /// [`DriverWaker::wake`], every turn that delivered events (after the
+    /// runtime's other ready tasks had their turn) and, unless
+    /// [`turn_after_transmit`](Application::turn_after_transmit) says
+    /// otherwise, every turn that sent datagrams, so the last `on_turn`
+    /// before the driver parks sees the machine with its output drained.
+    /// `Break` makes [`Driver::run`] return.
     fn on_turn(&mut self, now: Instant, protocol: &mut P) -> ControlFlow<()> {
         let _ = (now, protocol);
         ControlFlow::Continue(())
+    }
+
+    /// Whether a turn that sent datagrams but delivered no event must be
+    /// followed by another before the driver parks. The default, `true`,
+    /// makes the last `on_turn` see the machine after its sending (for an
+    /// application that acts on what sending changed, such as a count of
+    /// datagrams sent or room freed in the machine). An application whose
+    /// `on_turn` only acts on its own commands (with a
+    /// [`DriverWaker::wake`]), on events and on room that inputs free
+    /// returns `false` and saves that turn, a scan of the whole machine.
+    fn turn_after_transmit(&self) -> bool {
+        true
     }
 }
 
@@ -197,10 +214,15 @@ struct Registered {
 /// 4. drain `poll_event` into [`Application::on_event`];
 /// 5. read `poll_timeout` and re-arm the one timer only if the deadline
 ///    changed;
-/// 6. unless this turn produced output (then another turn follows at
-///    once), wait for a datagram on either socket, the timer, writability or a
-///    [`DriverWaker`] (after busy polling, if configured), then receive
-///    waiting datagrams a batch per `recvmmsg` and feed each to
+/// 6. if this turn delivered events, let the runtime's other ready tasks
+///    run (the application reacting to them), then take another turn;
+///    likewise, without yielding, after a turn that sent datagrams if
+///    [`Application::turn_after_transmit`] asks for it; else, unless the
+///    deadline has already passed, wait for a datagram
+///    on either socket, the timer, writability or a [`DriverWaker`] not
+///    yet answered by an `on_turn` (after busy polling, if configured);
+///    then receive waiting datagrams a batch per `recvmmsg` (a batch that
+///    is not full ends the socket's readiness) and feed each to
 ///    `handle_datagram`.
 ///
 /// Datagrams for [`Destination::Group`] go to the group's multicast address,
@@ -404,6 +426,8 @@ impl<P: Protocol> Driver<P> {
         loop {
             self.stats.turns += 1;
             let now = self.now();
+            // Wakes given before this turn are answered by its `on_turn`.
+            self.waker.take();
             if self.protocol.poll_timeout().is_some_and(|d| d <= now) {
                 self.protocol.handle_timeout(now);
                 self.stats.timeouts += 1;
@@ -421,10 +445,19 @@ impl<P: Protocol> Driver<P> {
                 }
             }
             self.drive_timer();
-            // A turn that produced output is followed by another before
-            // parking, so the application's last `on_turn` sees the machine
-            // drained (and may act on the events it was just given).
-            if polled == 0 && !delivered {
+            if delivered {
+                // A turn that delivered events is followed by another
+                // before parking, so the application's last `on_turn` sees
+                // the machine drained and may act on the events. Other
+                // tasks run first: an application reacting from its own
+                // task (a reply to a message) is then served by that same
+                // turn, without one turn for the events and one more for
+                // the reply.
+                self.stats.yields += 1;
+                tokio::task::yield_now().await;
+            } else if (polled == 0 || !app.turn_after_transmit())
+                && self.protocol.poll_timeout().is_none_or(|d| d > self.now())
+            {
                 self.wait().await?;
             }
             self.receive_ready();
@@ -564,17 +597,24 @@ impl<P: Protocol> Driver<P> {
             ..
         } = self;
         let timer_pending = armed.is_some() && !timer.is_elapsed();
-        tokio::select! {
-            biased;
-            () = waker.inner.notify.notified() => {
-                stats.wakeups += 1;
+        loop {
+            tokio::select! {
+                biased;
+                () = waker.inner.notify.notified() => {
+                    // A wake whose flag the last turn took has been
+                    // answered by that turn's `on_turn`: wait on.
+                    if !waker.take() {
+                        continue;
+                    }
+                    stats.wakeups += 1;
+                }
+                () = timer.as_mut(), if timer_pending => {}
+                ready = unicast.tokio.writable(), if *blocked => ready?,
+                ready = unicast.tokio.readable() => ready?,
+                ready = readable(multicast.as_ref()) => ready?,
             }
-            () = timer.as_mut(), if timer_pending => {}
-            ready = unicast.tokio.writable(), if *blocked => ready?,
-            ready = unicast.tokio.readable() => ready?,
-            ready = readable(multicast.as_ref()) => ready?,
+            break;
         }
-        waker.take();
         if self.blocked {
             self.try_flush();
         }
@@ -628,20 +668,27 @@ impl<P: Protocol> Driver<P> {
                 } else {
                     (&*unicast, sockets.unicast())
                 };
-                let received = registered
-                    .tokio
-                    .try_io(Interest::READABLE, || recv.recv(socket, config.io_mode));
-                match received {
-                    Ok(n) => {
-                        self.feed();
-                        if n < self.recv.capacity() {
-                            break;
-                        }
+                let capacity = recv.capacity();
+                let mut got = 0;
+                let received = registered.tokio.try_io(Interest::READABLE, || {
+                    got = recv.recv(socket, config.io_mode)?;
+                    if got < capacity {
+                        // A batch that is not full emptied the socket's
+                        // queue: clear its readiness now rather than with
+                        // one more receive that finds nothing. A datagram
+                        // arriving from here on is a new readiness event.
+                        return Err(io::ErrorKind::WouldBlock.into());
                     }
-                    Err(e) => {
-                        self.count_recv_error(&e);
-                        break;
-                    }
+                    Ok(got)
+                });
+                if got > 0 {
+                    self.feed();
+                }
+                if let Err(e) = received {
+                    self.count_recv_error(&e);
+                }
+                if got < capacity {
+                    break;
                 }
             }
         }
