@@ -750,3 +750,114 @@ async fn readable(socket: Option<&Registered>) -> io::Result<()> {
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SocketConfig;
+    use blaze_wire::Transmit;
+    use std::net::SocketAddr;
+
+    /// Sends `pending` datagrams to `to` (a socket nobody reads).
+    struct Sender {
+        to: SocketAddr,
+        pending: u32,
+    }
+
+    impl Protocol for Sender {
+        type Event<'a> = ();
+        fn handle_datagram(&mut self, _: Instant, _: SocketAddr, _: &[u8]) {}
+        fn handle_timeout(&mut self, _: Instant) {}
+        fn poll_transmit(&mut self, _: Instant, buf: &mut [u8]) -> Option<Transmit> {
+            self.pending = self.pending.checked_sub(1)?;
+            *buf.first_mut()? = 1;
+            Some(Transmit {
+                to: Destination::Peer(self.to),
+                len: 1,
+            })
+        }
+        fn poll_event(&mut self) -> Option<()> {
+            None
+        }
+        fn poll_timeout(&self) -> Option<Instant> {
+            None
+        }
+    }
+
+    /// Counts its turns; asks for a turn after sending or not.
+    struct Turns {
+        turns: u32,
+        after_transmit: bool,
+    }
+
+    impl Application<Sender> for Turns {
+        fn on_event(&mut self, _: Instant, (): ()) -> ControlFlow<()> {
+            ControlFlow::Continue(())
+        }
+        fn on_turn(&mut self, _: Instant, _: &mut Sender) -> ControlFlow<()> {
+            self.turns += 1;
+            ControlFlow::Continue(())
+        }
+        fn turn_after_transmit(&self) -> bool {
+            self.after_transmit
+        }
+    }
+
+    /// A driver whose machine has `pending` datagrams to send, and the
+    /// socket they go to (kept open so that sending succeeds).
+    fn sender(pending: u32) -> (Driver<Sender>, Sockets) {
+        let sink = Sockets::bind(&SocketConfig::unicast(Vec::new())).unwrap();
+        let sockets = Sockets::bind(&SocketConfig::unicast(Vec::new())).unwrap();
+        let machine = Sender {
+            to: sink.local_addr(),
+            pending,
+        };
+        let driver = Driver::new(machine, sockets, Clock::new(), DriverConfig::default()).unwrap();
+        (driver, sink)
+    }
+
+    /// Runs `driver` until it has parked for a while (it never stops by
+    /// itself).
+    async fn run_until_parked(driver: &mut Driver<Sender>, app: &mut Turns) {
+        let slice = std::time::Duration::from_millis(50);
+        let _ = tokio::time::timeout(slice, driver.run(app)).await;
+    }
+
+    #[tokio::test]
+    async fn a_second_turn_after_sending_only_when_the_application_asks() {
+        for (after_transmit, turns) in [(true, 2), (false, 1)] {
+            let (mut driver, _sink) = sender(3);
+            let mut app = Turns {
+                turns: 0,
+                after_transmit,
+            };
+            run_until_parked(&mut driver, &mut app).await;
+            assert_eq!(driver.stats().datagrams_sent, 3);
+            assert_eq!(driver.protocol().pending, 0);
+            assert_eq!((app.turns, driver.stats().turns), (turns, u64::from(turns)));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_wake_answered_by_a_turn_does_not_make_another() {
+        let (mut driver, _sink) = sender(0);
+        let mut app = Turns {
+            turns: 0,
+            after_transmit: false,
+        };
+        // Woken before it runs: the first turn answers the wake, whose
+        // stored notification is then ignored.
+        driver.waker().wake();
+        run_until_parked(&mut driver, &mut app).await;
+        assert_eq!((app.turns, driver.stats().wakeups), (1, 0));
+        // Running again starts with a turn; a wake while parked makes one
+        // more.
+        let waker = driver.waker();
+        let wake = async {
+            tokio::task::yield_now().await;
+            waker.wake();
+        };
+        tokio::join!(run_until_parked(&mut driver, &mut app), wake);
+        assert_eq!((app.turns, driver.stats().wakeups), (3, 1));
+    }
+}
