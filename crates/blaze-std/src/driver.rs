@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use blaze_node::Protocol;
 use blaze_wire::{Destination, Instant};
 use tokio::io::Interest;
-use tokio::net::UdpSocket;
+use tokio::io::unix::AsyncFd;
 use tokio::sync::Notify;
 use tokio::time::Sleep;
 
@@ -192,11 +192,82 @@ impl DriverWaker {
 }
 
 /// A duplicate of one of the node's sockets, registered with tokio for
-/// readiness; the system calls themselves go through the std handle in
-/// [`Sockets`], which shares the socket.
+/// readability only; the system calls themselves go through the std handle
+/// in [`Sockets`], which shares the socket.
+///
+/// Only readability: a registration for writability too would wake the
+/// runtime after every send (the kernel reports room freed in the send
+/// buffer as an edge), for nothing while the buffer has room.
 #[derive(Debug)]
 struct Registered {
-    tokio: UdpSocket,
+    fd: AsyncFd<std::net::UdpSocket>,
+}
+
+impl Registered {
+    fn readable(socket: &std::net::UdpSocket) -> io::Result<Self> {
+        Ok(Registered {
+            fd: register(socket.try_clone()?, Interest::READABLE)?,
+        })
+    }
+}
+
+/// Registers `socket` with the runtime for `interest` only.
+#[allow(
+    deprecated,
+    reason = "the safe constructor is deprecated because a descriptor-holding T might close \
+              its descriptor early; a std socket owns it until the AsyncFd hands it back"
+)]
+fn register(
+    socket: std::net::UdpSocket,
+    interest: Interest,
+) -> io::Result<AsyncFd<std::net::UdpSocket>> {
+    AsyncFd::with_interest(socket, interest)
+}
+
+/// The unicast socket's registration for writability, present only while
+/// the send buffer is full (see [`Registered`]).
+#[derive(Debug)]
+enum Writable {
+    /// A duplicate of the socket, not registered.
+    Idle(std::net::UdpSocket),
+    /// Registered, while sending is blocked.
+    Armed(AsyncFd<std::net::UdpSocket>),
+    /// Registration failed; the driver retries sending every millisecond.
+    Failed,
+}
+
+impl Writable {
+    /// Registers for writability (once blocked).
+    fn arm(&mut self) {
+        if let Writable::Idle(_) = self
+            && let Writable::Idle(socket) = std::mem::replace(self, Writable::Failed)
+        {
+            match register(socket, Interest::WRITABLE) {
+                Ok(fd) => *self = Writable::Armed(fd),
+                Err(e) => log::warn!("cannot wait for room to send: {e}"),
+            }
+        }
+    }
+
+    /// Deregisters (once sending goes through again).
+    fn disarm(&mut self) {
+        if let Writable::Armed(_) = self
+            && let Writable::Armed(fd) = std::mem::replace(self, Writable::Failed)
+        {
+            *self = Writable::Idle(fd.into_inner());
+        }
+    }
+
+    /// Until the socket has room, as far as tokio knows.
+    async fn ready(&self) -> io::Result<()> {
+        match self {
+            Writable::Armed(fd) => fd.writable().await.map(drop),
+            _ => {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                Ok(())
+            }
+        }
+    }
 }
 
 /// Runs a sans-IO [`Protocol`] machine on real UDP sockets under tokio.
@@ -298,6 +369,7 @@ pub struct Driver<P: Protocol> {
     sockets: Sockets,
     unicast: Registered,
     multicast: Option<Registered>,
+    writable: Writable,
     send: SendBatch,
     /// The send batch holds datagrams the kernel refused for lack of room.
     blocked: bool,
@@ -333,17 +405,13 @@ impl<P: Protocol> Driver<P> {
     ) -> io::Result<Self> {
         config.max_datagram_size = config.max_datagram_size.clamp(1, MAX_UDP_PAYLOAD);
         config.batch_size = config.batch_size.clamp(1, crate::MAX_BATCH);
-        let register = |socket: &std::net::UdpSocket| -> io::Result<Registered> {
-            Ok(Registered {
-                tokio: UdpSocket::from_std(socket.try_clone()?)?,
-            })
-        };
         if !config.deliver_own {
             // Where the system cannot drop them, the loop below does.
             let _ = sockets.filter_own();
         }
-        let unicast = register(sockets.unicast())?;
-        let multicast = sockets.multicast().map(register).transpose()?;
+        let unicast = Registered::readable(sockets.unicast())?;
+        let multicast = sockets.multicast().map(Registered::readable).transpose()?;
+        let writable = Writable::Idle(sockets.unicast().try_clone()?);
         let send = SendBatch::new(config.batch_size, config.max_datagram_size);
         let recv = RecvBatch::new(config.batch_size, config.max_datagram_size);
         let last_now = clock.now();
@@ -353,6 +421,7 @@ impl<P: Protocol> Driver<P> {
             sockets,
             unicast,
             multicast,
+            writable,
             send,
             blocked: false,
             recv,
@@ -469,7 +538,7 @@ impl<P: Protocol> Driver<P> {
     pub async fn flush(&mut self) -> io::Result<()> {
         self.try_flush();
         while !self.send.is_empty() {
-            self.unicast.tokio.writable().await?;
+            self.writable.ready().await?;
             self.try_flush();
         }
         Ok(())
@@ -532,7 +601,7 @@ impl<P: Protocol> Driver<P> {
             send,
             stats,
             config,
-            unicast,
+            writable,
             blocked,
             ..
         } = self;
@@ -550,16 +619,19 @@ impl<P: Protocol> Driver<P> {
                 Ok(())
             }
         };
-        let result = if *blocked {
+        let result = match writable {
             // Through tokio, so that "would block" clears the socket's
             // writability and the driver waits for the next edge.
-            unicast.tokio.try_io(Interest::WRITABLE, flush)
-        } else {
-            flush()
+            Writable::Armed(fd) if *blocked => fd.try_io(Interest::WRITABLE, |_| flush()),
+            _ => flush(),
         };
         *blocked = result.is_err();
         if *blocked {
             stats.send_blocked += 1;
+            // Registering reports a socket that has room by then at once.
+            writable.arm();
+        } else {
+            writable.disarm();
         }
         !*blocked
     }
@@ -589,6 +661,7 @@ impl<P: Protocol> Driver<P> {
         let Driver {
             unicast,
             multicast,
+            writable,
             timer,
             armed,
             waker,
@@ -609,8 +682,8 @@ impl<P: Protocol> Driver<P> {
                     stats.wakeups += 1;
                 }
                 () = timer.as_mut(), if timer_pending => {}
-                ready = unicast.tokio.writable(), if *blocked => ready?,
-                ready = unicast.tokio.readable() => ready?,
+                ready = writable.ready(), if *blocked => ready?,
+                ready = unicast.fd.readable() => drop(ready?),
                 ready = readable(multicast.as_ref()) => ready?,
             }
             break;
@@ -670,7 +743,7 @@ impl<P: Protocol> Driver<P> {
                 };
                 let capacity = recv.capacity();
                 let mut got = 0;
-                let received = registered.tokio.try_io(Interest::READABLE, || {
+                let received = registered.fd.try_io(Interest::READABLE, |_| {
                     got = recv.recv(socket, config.io_mode)?;
                     if got < capacity {
                         // A batch that is not full emptied the socket's
@@ -746,7 +819,7 @@ impl<P: Protocol> Driver<P> {
 /// Readiness of the group socket, or never without one.
 async fn readable(socket: Option<&Registered>) -> io::Result<()> {
     match socket {
-        Some(socket) => socket.tokio.readable().await,
+        Some(socket) => socket.fd.readable().await.map(drop),
         None => std::future::pending().await,
     }
 }
@@ -836,6 +909,30 @@ mod tests {
             assert_eq!(driver.protocol().pending, 0);
             assert_eq!((app.turns, driver.stats().turns), (turns, u64::from(turns)));
         }
+    }
+
+    #[tokio::test]
+    async fn writability_is_registered_only_while_blocked() {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.set_nonblocking(true).unwrap();
+        let mut writable = Writable::Idle(socket);
+        writable.disarm();
+        assert!(matches!(writable, Writable::Idle(_)));
+        writable.arm();
+        assert!(matches!(writable, Writable::Armed(_)));
+        // A socket with room is reported writable as soon as registered.
+        let ready = tokio::time::timeout(std::time::Duration::from_secs(5), writable.ready());
+        ready.await.unwrap().unwrap();
+        writable.arm();
+        assert!(matches!(writable, Writable::Armed(_)));
+        writable.disarm();
+        let Writable::Idle(socket) = writable else {
+            panic!("still registered");
+        };
+        // Handed back open: registered again, it works as before.
+        let mut writable = Writable::Idle(socket);
+        writable.arm();
+        assert!(matches!(writable, Writable::Armed(_)));
     }
 
     #[tokio::test]
