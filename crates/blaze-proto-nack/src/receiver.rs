@@ -920,13 +920,13 @@ mod tests {
             r.next += 1;
             r.after_consume(now, &cfg);
             assert_eq!(r.next_timeout(), Some(now + delay));
-            now = now + step;
+            now += step;
         }
         let cap = t0 + delay * ACK_STRETCH;
         while now + delay <= cap {
             r.next += 1;
             r.after_consume(now, &cfg);
-            now = now + step;
+            now += step;
         }
         r.next += 1;
         r.after_consume(now, &cfg);
