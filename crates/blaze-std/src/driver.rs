@@ -181,8 +181,11 @@ impl DriverWaker {
     /// Makes the driver take a turn soon. Wakes before the driver next
     /// waits are not lost; several wakes may make one turn.
     pub fn wake(&self) {
-        self.inner.woken.store(true, Ordering::Release);
-        self.inner.notify.notify_one();
+        // A wake not yet taken by a turn has notified already: a burst of
+        // wakes (a message published at a time) costs one notification.
+        if !self.inner.woken.swap(true, Ordering::AcqRel) {
+            self.inner.notify.notify_one();
+        }
     }
 
     /// Clears the flag and says whether it was set.
