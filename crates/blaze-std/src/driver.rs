@@ -500,7 +500,8 @@ impl<P: Protocol> Driver<P> {
             let now = self.now();
             // Wakes given before this turn are answered by its `on_turn`.
             self.waker.take();
-            if self.protocol.poll_timeout().is_some_and(|d| d <= now) {
+            let handled = self.protocol.poll_timeout().filter(|d| *d <= now);
+            if handled.is_some() {
                 self.protocol.handle_timeout(now);
                 self.stats.timeouts += 1;
             }
@@ -527,9 +528,7 @@ impl<P: Protocol> Driver<P> {
                 // the reply.
                 self.stats.yields += 1;
                 tokio::task::yield_now().await;
-            } else if (polled == 0 || !app.turn_after_transmit())
-                && self.protocol.poll_timeout().is_none_or(|d| d > self.now())
-            {
+            } else if (polled == 0 || !app.turn_after_transmit()) && !self.due_again(handled) {
                 self.wait().await?;
             }
             self.receive_ready();
@@ -545,6 +544,15 @@ impl<P: Protocol> Driver<P> {
             self.try_flush();
         }
         Ok(())
+    }
+
+    /// Whether the machine's deadline has passed and is not the one this
+    /// turn's `handle_timeout` was for (a deadline set during the turn for
+    /// "now" is served by another turn at once, not by a timer a
+    /// millisecond later; one left in place waits for the next input).
+    fn due_again(&mut self, handled: Option<Instant>) -> bool {
+        let deadline = self.protocol.poll_timeout();
+        deadline != handled && deadline.is_some_and(|d| d <= self.now())
     }
 
     /// The clock's time, never earlier than the last.
@@ -911,6 +919,63 @@ mod tests {
             assert_eq!(driver.stats().datagrams_sent, 3);
             assert_eq!(driver.protocol().pending, 0);
             assert_eq!((app.turns, driver.stats().turns), (turns, u64::from(turns)));
+        }
+    }
+
+    /// Leaves its expired deadline in place, or moves it to "now" a few
+    /// times.
+    struct Stuck {
+        deadline: Option<Instant>,
+        moves: u32,
+        timeouts: u32,
+    }
+
+    impl Protocol for Stuck {
+        type Event<'a> = ();
+        fn handle_datagram(&mut self, _: Instant, _: SocketAddr, _: &[u8]) {}
+        fn handle_timeout(&mut self, now: Instant) {
+            self.timeouts += 1;
+            if self.moves > 0 {
+                self.moves -= 1;
+                self.deadline = Some(now);
+            }
+        }
+        fn poll_transmit(&mut self, _: Instant, _: &mut [u8]) -> Option<Transmit> {
+            None
+        }
+        fn poll_event(&mut self) -> Option<()> {
+            None
+        }
+        fn poll_timeout(&self) -> Option<Instant> {
+            self.deadline
+        }
+    }
+
+    struct Idle;
+    impl Application<Stuck> for Idle {
+        fn on_event(&mut self, _: Instant, (): ()) -> ControlFlow<()> {
+            ControlFlow::Continue(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_deadline_of_now_is_served_at_once_and_one_left_in_place_is_not_a_loop() {
+        for moves in [0, 3] {
+            let sockets = Sockets::bind(&SocketConfig::unicast(Vec::new())).unwrap();
+            let machine = Stuck {
+                deadline: Some(Instant::ZERO),
+                moves,
+                timeouts: 0,
+            };
+            let config = DriverConfig::default();
+            let mut driver = Driver::new(machine, sockets, Clock::new(), config).unwrap();
+            let slice = std::time::Duration::from_millis(50);
+            let _ = tokio::time::timeout(slice, driver.run(&mut Idle)).await;
+            // Each move is served by the next turn; the deadline left in
+            // place at the end gets one more call when the timer armed for
+            // it fires, then waits for an input.
+            assert_eq!(driver.protocol().timeouts, moves + 2);
+            assert_eq!(driver.stats().turns, u64::from(moves) + 2);
         }
     }
 
