@@ -200,7 +200,8 @@ impl DriverWaker {
 ///
 /// Only readability: a registration for writability too would wake the
 /// runtime after every send (the kernel reports room freed in the send
-/// buffer as an edge), for nothing while the buffer has room.
+/// buffer as an edge), for nothing while the buffer has room; the unicast
+/// socket is registered for writability only once sending blocked.
 #[derive(Debug)]
 struct Registered {
     fd: AsyncFd<std::net::UdpSocket>,
@@ -227,20 +228,21 @@ fn register(
     AsyncFd::with_interest(socket, interest)
 }
 
-/// The unicast socket's registration for writability, present only while
-/// the send buffer is full (see [`Registered`]).
+/// The unicast socket's registration for writability, made the first time
+/// sending blocks (see [`Registered`]) and kept from then on: registering
+/// allocates, and a node that filled its send buffer once will again.
 #[derive(Debug)]
 enum Writable {
     /// A duplicate of the socket, not registered.
     Idle(std::net::UdpSocket),
-    /// Registered, while sending is blocked.
+    /// Registered.
     Armed(AsyncFd<std::net::UdpSocket>),
     /// Registration failed; the driver retries sending every millisecond.
     Failed,
 }
 
 impl Writable {
-    /// Registers for writability (once blocked).
+    /// Registers for writability (when sending blocks).
     fn arm(&mut self) {
         if let Writable::Idle(_) = self
             && let Writable::Idle(socket) = std::mem::replace(self, Writable::Failed)
@@ -249,15 +251,6 @@ impl Writable {
                 Ok(fd) => *self = Writable::Armed(fd),
                 Err(e) => log::warn!("cannot wait for room to send: {e}"),
             }
-        }
-    }
-
-    /// Deregisters (once sending goes through again).
-    fn disarm(&mut self) {
-        if let Writable::Armed(_) = self
-            && let Writable::Armed(fd) = std::mem::replace(self, Writable::Failed)
-        {
-            *self = Writable::Idle(fd.into_inner());
         }
     }
 
@@ -641,8 +634,6 @@ impl<P: Protocol> Driver<P> {
             stats.send_blocked += 1;
             // Registering reports a socket that has room by then at once.
             writable.arm();
-        } else {
-            writable.disarm();
         }
         !*blocked
     }
@@ -980,12 +971,10 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn writability_is_registered_only_while_blocked() {
+    async fn writability_is_registered_once_sending_blocks() {
         let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         socket.set_nonblocking(true).unwrap();
         let mut writable = Writable::Idle(socket);
-        writable.disarm();
-        assert!(matches!(writable, Writable::Idle(_)));
         writable.arm();
         assert!(matches!(writable, Writable::Armed(_)));
         // A socket with room is reported writable as soon as registered.
@@ -993,14 +982,10 @@ mod tests {
         ready.await.unwrap().unwrap();
         writable.arm();
         assert!(matches!(writable, Writable::Armed(_)));
-        writable.disarm();
-        let Writable::Idle(socket) = writable else {
-            panic!("still registered");
-        };
-        // Handed back open: registered again, it works as before.
-        let mut writable = Writable::Idle(socket);
-        writable.arm();
-        assert!(matches!(writable, Writable::Armed(_)));
+        // Without a registration, waiting is a short sleep.
+        let failed =
+            tokio::time::timeout(std::time::Duration::from_secs(5), Writable::Failed.ready());
+        failed.await.unwrap().unwrap();
     }
 
     #[tokio::test]
