@@ -126,7 +126,9 @@ pub struct Config {
     /// keep their bytes in flight below what a receiver with the same
     /// configuration can hold ([`Config::flow_bytes`]).
     pub recv_window_bytes: NonZeroU32,
-    /// A receiver acknowledges progress at most this long after it.
+    /// A receiver acknowledges progress once the stream has paused this
+    /// long (or at once every quarter of the flow window), and at most
+    /// four times this long after it.
     pub ack_delay: Duration,
     /// Slow-receiver policy: `None` holds the group to the slowest receiver;
     /// `Some(n)` cuts loose a receiver that lags more than `n` messages

@@ -13,6 +13,10 @@ use crate::stats::RecvStats;
 /// Holes tracked per remote stream.
 pub(crate) const HOLES: usize = 32;
 
+/// A timer acknowledgement waits for a pause of `ack_delay` in the stream,
+/// but no longer than this many `ack_delay`s after the progress it reports.
+const ACK_STRETCH: u64 = 4;
+
 /// Longest NACK retry back-off, as a power of two of the retry timeout.
 const MAX_RETRY_SHIFT: u32 = 6;
 
@@ -131,6 +135,8 @@ pub(crate) struct Receiver<const W: usize> {
     rtt_probe: Option<(Seq, Instant)>,
     acked: Seq,
     ack_at: Option<Instant>,
+    /// When the oldest progress not yet acknowledged was made.
+    unacked_since: Option<Instant>,
     ack_due: bool,
     last_ack_at: Option<Instant>,
     reasm: Option<Reasm>,
@@ -182,6 +188,7 @@ impl<const W: usize> Receiver<W> {
             rtt_probe: None,
             acked: next,
             ack_at: None,
+            unacked_since: None,
             ack_due: false,
             last_ack_at: None,
             reasm: None,
@@ -420,7 +427,14 @@ impl<const W: usize> Receiver<W> {
         self.give_up_below = self.give_up_below.max_serial(self.next);
     }
 
-    /// Records a delivered message and schedules an acknowledgement.
+    /// Records a delivered message and schedules an acknowledgement: at
+    /// once every quarter of the flow window (messages or bytes), else
+    /// once the stream has paused for `ack_delay`, and no later than
+    /// [`ACK_STRETCH`] times `ack_delay` after the oldest progress not yet
+    /// acknowledged. A stream of messages closer together than `ack_delay`
+    /// (request and reply, a steady trickle) is thus acknowledged by
+    /// count, not by a timer after nearly every few messages, each timer
+    /// acknowledgement a datagram and a wake-up of both ends of its own.
     pub(crate) fn after_consume(&mut self, now: Instant, cfg: &Config) {
         if !self.reliable || self.next == self.acked {
             return;
@@ -430,8 +444,9 @@ impl<const W: usize> Receiver<W> {
             || self.unacked_bytes >= (cfg.flow_bytes() / 4) as u64
         {
             self.ack_due = true;
-        } else if self.ack_at.is_none() {
-            self.ack_at = Some(now + cfg.ack_delay);
+        } else {
+            let since = *self.unacked_since.get_or_insert(now);
+            self.ack_at = Some((now + cfg.ack_delay).min(since + cfg.ack_delay * ACK_STRETCH));
         }
     }
 
@@ -687,6 +702,7 @@ impl<const W: usize> Receiver<W> {
         }
         self.ack_due = false;
         self.ack_at = None;
+        self.unacked_since = None;
         self.acked = self.next;
         self.unacked_bytes = 0;
         self.last_ack_at = Some(now);
@@ -887,6 +903,55 @@ mod tests {
             payload: p,
             ..MsgIn::default()
         }
+    }
+
+    #[test]
+    fn acknowledgements_wait_for_a_pause_a_count_or_the_stretch() {
+        let cfg = Config::lan();
+        let delay = cfg.ack_delay;
+        let threshold = u64::from(cfg.flow_window.get() / 4);
+        let step = Duration::from_micros(delay.total_micros() / 2);
+        let mut r: Receiver<4> = Receiver::new(0, true, Seq::new(0));
+        let t0 = Instant::from_micros(1_000);
+        // Messages closer together than the delay: the timer follows the
+        // stream, up to the stretch after the first.
+        let mut now = t0;
+        for _ in 0..3 {
+            r.next += 1;
+            r.after_consume(now, &cfg);
+            assert_eq!(r.next_timeout(), Some(now + delay));
+            now += step;
+        }
+        let cap = t0 + delay * ACK_STRETCH;
+        while now + delay <= cap {
+            r.next += 1;
+            r.after_consume(now, &cfg);
+            now += step;
+        }
+        r.next += 1;
+        r.after_consume(now, &cfg);
+        assert_eq!(r.next_timeout(), Some(cap));
+        assert!(!r.wants_ack());
+        r.handle_timeout(cap);
+        assert_eq!(r.take_ack(cap), Some(r.next));
+        assert_eq!(r.next_timeout(), None);
+        // After that acknowledgement the stretch counts afresh; a pause of
+        // the delay acknowledges what came since.
+        let t1 = cap + step;
+        r.next += 1;
+        r.after_consume(t1, &cfg);
+        assert_eq!(r.next_timeout(), Some(t1 + delay));
+        r.handle_timeout(t1 + delay);
+        assert_eq!(r.take_ack(t1 + delay), Some(r.next));
+        // A quarter of the window in a row is acknowledged at once.
+        let t2 = t1 + delay * 10;
+        for k in 0..threshold {
+            r.next += 1;
+            r.after_consume(t2, &cfg);
+            assert_eq!(r.wants_ack(), k + 1 == threshold);
+        }
+        assert_eq!(r.take_ack(t2), Some(r.next));
+        assert_eq!(r.stats.acks_sent, 3);
     }
 
     #[test]

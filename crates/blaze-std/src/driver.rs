@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use blaze_node::Protocol;
 use blaze_wire::{Destination, Instant};
 use tokio::io::Interest;
-use tokio::net::UdpSocket;
+use tokio::io::unix::AsyncFd;
 use tokio::sync::Notify;
 use tokio::time::Sleep;
 
@@ -108,6 +108,9 @@ pub struct DriverStats {
     pub events: u64,
     /// Wake-ups through a [`DriverWaker`].
     pub wakeups: u64,
+    /// Turns that delivered events and let other tasks run before the
+    /// next turn.
+    pub yields: u64,
     /// Busy-poll spins that found a datagram before parking.
     pub busy_poll_hits: u64,
 }
@@ -126,13 +129,27 @@ pub trait Application<P: Protocol> {
     /// drained: the place to give the machine commands (publish, join, …).
     ///
     /// A turn follows every input, every deadline, every
-    /// [`DriverWaker::wake`], and every turn that produced output
-    /// (datagrams or events), so the last `on_turn` before the driver parks
-    /// sees the machine with its output drained. `Break` makes
-    /// [`Driver::run`] return.
+    /// [`DriverWaker::wake`], every turn that delivered events (after the
+    /// runtime's other ready tasks had their turn) and, unless
+    /// [`turn_after_transmit`](Application::turn_after_transmit) says
+    /// otherwise, every turn that sent datagrams, so the last `on_turn`
+    /// before the driver parks sees the machine with its output drained.
+    /// `Break` makes [`Driver::run`] return.
     fn on_turn(&mut self, now: Instant, protocol: &mut P) -> ControlFlow<()> {
         let _ = (now, protocol);
         ControlFlow::Continue(())
+    }
+
+    /// Whether a turn that sent datagrams but delivered no event must be
+    /// followed by another before the driver parks. The default, `true`,
+    /// makes the last `on_turn` see the machine after its sending (for an
+    /// application that acts on what sending changed, such as a count of
+    /// datagrams sent or room freed in the machine). An application whose
+    /// `on_turn` only acts on its own commands (with a
+    /// [`DriverWaker::wake`]), on events and on room that inputs free
+    /// returns `false` and saves that turn, a scan of the whole machine.
+    fn turn_after_transmit(&self) -> bool {
+        true
     }
 }
 
@@ -164,8 +181,11 @@ impl DriverWaker {
     /// Makes the driver take a turn soon. Wakes before the driver next
     /// waits are not lost; several wakes may make one turn.
     pub fn wake(&self) {
-        self.inner.woken.store(true, Ordering::Release);
-        self.inner.notify.notify_one();
+        // A wake not yet taken by a turn has notified already: a burst of
+        // wakes (a message published at a time) costs one notification.
+        if !self.inner.woken.swap(true, Ordering::AcqRel) {
+            self.inner.notify.notify_one();
+        }
     }
 
     /// Clears the flag and says whether it was set.
@@ -175,11 +195,75 @@ impl DriverWaker {
 }
 
 /// A duplicate of one of the node's sockets, registered with tokio for
-/// readiness; the system calls themselves go through the std handle in
-/// [`Sockets`], which shares the socket.
+/// readability only; the system calls themselves go through the std handle
+/// in [`Sockets`], which shares the socket.
+///
+/// Only readability: a registration for writability too would wake the
+/// runtime after every send (the kernel reports room freed in the send
+/// buffer as an edge), for nothing while the buffer has room; the unicast
+/// socket is registered for writability only once sending blocked.
 #[derive(Debug)]
 struct Registered {
-    tokio: UdpSocket,
+    fd: AsyncFd<std::net::UdpSocket>,
+}
+
+impl Registered {
+    fn readable(socket: &std::net::UdpSocket) -> io::Result<Self> {
+        Ok(Registered {
+            fd: register(socket.try_clone()?, Interest::READABLE)?,
+        })
+    }
+}
+
+/// Registers `socket` with the runtime for `interest` only.
+#[allow(
+    deprecated,
+    reason = "the safe constructor is deprecated because a descriptor-holding T might close \
+              its descriptor early; a std socket owns it until the AsyncFd hands it back"
+)]
+fn register(
+    socket: std::net::UdpSocket,
+    interest: Interest,
+) -> io::Result<AsyncFd<std::net::UdpSocket>> {
+    AsyncFd::with_interest(socket, interest)
+}
+
+/// The unicast socket's registration for writability, made the first time
+/// sending blocks (see [`Registered`]) and kept from then on: registering
+/// allocates, and a node that filled its send buffer once will again.
+#[derive(Debug)]
+enum Writable {
+    /// A duplicate of the socket, not registered.
+    Idle(std::net::UdpSocket),
+    /// Registered.
+    Armed(AsyncFd<std::net::UdpSocket>),
+    /// Registration failed; the driver retries sending every millisecond.
+    Failed,
+}
+
+impl Writable {
+    /// Registers for writability (when sending blocks).
+    fn arm(&mut self) {
+        if let Writable::Idle(_) = self
+            && let Writable::Idle(socket) = std::mem::replace(self, Writable::Failed)
+        {
+            match register(socket, Interest::WRITABLE) {
+                Ok(fd) => *self = Writable::Armed(fd),
+                Err(e) => log::warn!("cannot wait for room to send: {e}"),
+            }
+        }
+    }
+
+    /// Until the socket has room, as far as tokio knows.
+    async fn ready(&self) -> io::Result<()> {
+        match self {
+            Writable::Armed(fd) => fd.writable().await.map(drop),
+            _ => {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                Ok(())
+            }
+        }
+    }
 }
 
 /// Runs a sans-IO [`Protocol`] machine on real UDP sockets under tokio.
@@ -197,10 +281,15 @@ struct Registered {
 /// 4. drain `poll_event` into [`Application::on_event`];
 /// 5. read `poll_timeout` and re-arm the one timer only if the deadline
 ///    changed;
-/// 6. unless this turn produced output (then another turn follows at
-///    once), wait for a datagram on either socket, the timer, writability or a
-///    [`DriverWaker`] (after busy polling, if configured), then receive
-///    waiting datagrams a batch per `recvmmsg` and feed each to
+/// 6. if this turn delivered events, let the runtime's other ready tasks
+///    run (the application reacting to them), then take another turn;
+///    likewise, without yielding, after a turn that sent datagrams if
+///    [`Application::turn_after_transmit`] asks for it; else, unless the
+///    deadline has already passed, wait for a datagram
+///    on either socket, the timer, writability or a [`DriverWaker`] not
+///    yet answered by an `on_turn` (after busy polling, if configured);
+///    then receive waiting datagrams a batch per `recvmmsg` (a batch that
+///    is not full ends the socket's readiness) and feed each to
 ///    `handle_datagram`.
 ///
 /// Datagrams for [`Destination::Group`] go to the group's multicast address,
@@ -276,6 +365,7 @@ pub struct Driver<P: Protocol> {
     sockets: Sockets,
     unicast: Registered,
     multicast: Option<Registered>,
+    writable: Writable,
     send: SendBatch,
     /// The send batch holds datagrams the kernel refused for lack of room.
     blocked: bool,
@@ -311,17 +401,13 @@ impl<P: Protocol> Driver<P> {
     ) -> io::Result<Self> {
         config.max_datagram_size = config.max_datagram_size.clamp(1, MAX_UDP_PAYLOAD);
         config.batch_size = config.batch_size.clamp(1, crate::MAX_BATCH);
-        let register = |socket: &std::net::UdpSocket| -> io::Result<Registered> {
-            Ok(Registered {
-                tokio: UdpSocket::from_std(socket.try_clone()?)?,
-            })
-        };
         if !config.deliver_own {
             // Where the system cannot drop them, the loop below does.
             let _ = sockets.filter_own();
         }
-        let unicast = register(sockets.unicast())?;
-        let multicast = sockets.multicast().map(register).transpose()?;
+        let unicast = Registered::readable(sockets.unicast())?;
+        let multicast = sockets.multicast().map(Registered::readable).transpose()?;
+        let writable = Writable::Idle(sockets.unicast().try_clone()?);
         let send = SendBatch::new(config.batch_size, config.max_datagram_size);
         // With segmentation offload, senders' bursts may also be taken in
         // whole (generic receive offload), where the system allows it.
@@ -338,6 +424,7 @@ impl<P: Protocol> Driver<P> {
             sockets,
             unicast,
             multicast,
+            writable,
             send,
             blocked: false,
             recv,
@@ -411,7 +498,10 @@ impl<P: Protocol> Driver<P> {
         loop {
             self.stats.turns += 1;
             let now = self.now();
-            if self.protocol.poll_timeout().is_some_and(|d| d <= now) {
+            // Wakes given before this turn are answered by its `on_turn`.
+            self.waker.take();
+            let handled = self.protocol.poll_timeout().filter(|d| *d <= now);
+            if handled.is_some() {
                 self.protocol.handle_timeout(now);
                 self.stats.timeouts += 1;
             }
@@ -428,10 +518,17 @@ impl<P: Protocol> Driver<P> {
                 }
             }
             self.drive_timer();
-            // A turn that produced output is followed by another before
-            // parking, so the application's last `on_turn` sees the machine
-            // drained (and may act on the events it was just given).
-            if polled == 0 && !delivered {
+            if delivered {
+                // A turn that delivered events is followed by another
+                // before parking, so the application's last `on_turn` sees
+                // the machine drained and may act on the events. Other
+                // tasks run first: an application reacting from its own
+                // task (a reply to a message) is then served by that same
+                // turn, without one turn for the events and one more for
+                // the reply.
+                self.stats.yields += 1;
+                tokio::task::yield_now().await;
+            } else if (polled == 0 || !app.turn_after_transmit()) && !self.due_again(handled) {
                 self.wait().await?;
             }
             self.receive_ready();
@@ -443,10 +540,19 @@ impl<P: Protocol> Driver<P> {
     pub async fn flush(&mut self) -> io::Result<()> {
         self.try_flush();
         while !self.send.is_empty() {
-            self.unicast.tokio.writable().await?;
+            self.writable.ready().await?;
             self.try_flush();
         }
         Ok(())
+    }
+
+    /// Whether the machine's deadline has passed and is not the one this
+    /// turn's `handle_timeout` was for (a deadline set during the turn for
+    /// "now" is served by another turn at once, not by a timer a
+    /// millisecond later; one left in place waits for the next input).
+    fn due_again(&mut self, handled: Option<Instant>) -> bool {
+        let deadline = self.protocol.poll_timeout();
+        deadline != handled && deadline.is_some_and(|d| d <= self.now())
     }
 
     /// The clock's time, never earlier than the last.
@@ -506,7 +612,7 @@ impl<P: Protocol> Driver<P> {
             send,
             stats,
             config,
-            unicast,
+            writable,
             blocked,
             ..
         } = self;
@@ -524,16 +630,17 @@ impl<P: Protocol> Driver<P> {
                 Ok(())
             }
         };
-        let result = if *blocked {
+        let result = match writable {
             // Through tokio, so that "would block" clears the socket's
             // writability and the driver waits for the next edge.
-            unicast.tokio.try_io(Interest::WRITABLE, flush)
-        } else {
-            flush()
+            Writable::Armed(fd) if *blocked => fd.try_io(Interest::WRITABLE, |_| flush()),
+            _ => flush(),
         };
         *blocked = result.is_err();
         if *blocked {
             stats.send_blocked += 1;
+            // Registering reports a socket that has room by then at once.
+            writable.arm();
         }
         !*blocked
     }
@@ -563,6 +670,7 @@ impl<P: Protocol> Driver<P> {
         let Driver {
             unicast,
             multicast,
+            writable,
             timer,
             armed,
             waker,
@@ -571,17 +679,24 @@ impl<P: Protocol> Driver<P> {
             ..
         } = self;
         let timer_pending = armed.is_some() && !timer.is_elapsed();
-        tokio::select! {
-            biased;
-            () = waker.inner.notify.notified() => {
-                stats.wakeups += 1;
+        loop {
+            tokio::select! {
+                biased;
+                () = waker.inner.notify.notified() => {
+                    // A wake whose flag the last turn took has been
+                    // answered by that turn's `on_turn`: wait on.
+                    if !waker.take() {
+                        continue;
+                    }
+                    stats.wakeups += 1;
+                }
+                () = timer.as_mut(), if timer_pending => {}
+                ready = writable.ready(), if *blocked => ready?,
+                ready = unicast.fd.readable() => drop(ready?),
+                ready = readable(multicast.as_ref()) => ready?,
             }
-            () = timer.as_mut(), if timer_pending => {}
-            ready = unicast.tokio.writable(), if *blocked => ready?,
-            ready = unicast.tokio.readable() => ready?,
-            ready = readable(multicast.as_ref()) => ready?,
+            break;
         }
-        waker.take();
         if self.blocked {
             self.try_flush();
         }
@@ -635,20 +750,27 @@ impl<P: Protocol> Driver<P> {
                 } else {
                     (&*unicast, sockets.unicast())
                 };
-                let received = registered
-                    .tokio
-                    .try_io(Interest::READABLE, || recv.recv(socket, config.io_mode));
-                match received {
-                    Ok(n) => {
-                        self.feed();
-                        if n < self.recv.capacity() {
-                            break;
-                        }
+                let capacity = recv.capacity();
+                let mut got = 0;
+                let received = registered.fd.try_io(Interest::READABLE, |_| {
+                    got = recv.recv(socket, config.io_mode)?;
+                    if got < capacity {
+                        // A batch that is not full emptied the socket's
+                        // queue: clear its readiness now rather than with
+                        // one more receive that finds nothing. A datagram
+                        // arriving from here on is a new readiness event.
+                        return Err(io::ErrorKind::WouldBlock.into());
                     }
-                    Err(e) => {
-                        self.count_recv_error(&e);
-                        break;
-                    }
+                    Ok(got)
+                });
+                if got > 0 {
+                    self.feed();
+                }
+                if let Err(e) = received {
+                    self.count_recv_error(&e);
+                }
+                if got < capacity {
+                    break;
                 }
             }
         }
@@ -706,7 +828,193 @@ impl<P: Protocol> Driver<P> {
 /// Readiness of the group socket, or never without one.
 async fn readable(socket: Option<&Registered>) -> io::Result<()> {
     match socket {
-        Some(socket) => socket.tokio.readable().await,
+        Some(socket) => socket.fd.readable().await.map(drop),
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SocketConfig;
+    use blaze_wire::Transmit;
+    use std::net::SocketAddr;
+
+    /// Sends `pending` datagrams to `to` (a socket nobody reads).
+    struct Sender {
+        to: SocketAddr,
+        pending: u32,
+    }
+
+    impl Protocol for Sender {
+        type Event<'a> = ();
+        fn handle_datagram(&mut self, _: Instant, _: SocketAddr, _: &[u8]) {}
+        fn handle_timeout(&mut self, _: Instant) {}
+        fn poll_transmit(&mut self, _: Instant, buf: &mut [u8]) -> Option<Transmit> {
+            self.pending = self.pending.checked_sub(1)?;
+            *buf.first_mut()? = 1;
+            Some(Transmit {
+                to: Destination::Peer(self.to),
+                len: 1,
+            })
+        }
+        fn poll_event(&mut self) -> Option<()> {
+            None
+        }
+        fn poll_timeout(&self) -> Option<Instant> {
+            None
+        }
+    }
+
+    /// Counts its turns; asks for a turn after sending or not.
+    struct Turns {
+        turns: u32,
+        after_transmit: bool,
+    }
+
+    impl Application<Sender> for Turns {
+        fn on_event(&mut self, _: Instant, (): ()) -> ControlFlow<()> {
+            ControlFlow::Continue(())
+        }
+        fn on_turn(&mut self, _: Instant, _: &mut Sender) -> ControlFlow<()> {
+            self.turns += 1;
+            ControlFlow::Continue(())
+        }
+        fn turn_after_transmit(&self) -> bool {
+            self.after_transmit
+        }
+    }
+
+    /// A driver whose machine has `pending` datagrams to send, and the
+    /// socket they go to (kept open so that sending succeeds).
+    fn sender(pending: u32) -> (Driver<Sender>, Sockets) {
+        let sink = Sockets::bind(&SocketConfig::unicast(Vec::new())).unwrap();
+        let sockets = Sockets::bind(&SocketConfig::unicast(Vec::new())).unwrap();
+        let machine = Sender {
+            to: sink.local_addr(),
+            pending,
+        };
+        let driver = Driver::new(machine, sockets, Clock::new(), DriverConfig::default()).unwrap();
+        (driver, sink)
+    }
+
+    /// Runs `driver` until it has parked for a while (it never stops by
+    /// itself).
+    async fn run_until_parked(driver: &mut Driver<Sender>, app: &mut Turns) {
+        let slice = std::time::Duration::from_millis(50);
+        let _ = tokio::time::timeout(slice, driver.run(app)).await;
+    }
+
+    #[tokio::test]
+    async fn a_second_turn_after_sending_only_when_the_application_asks() {
+        for (after_transmit, turns) in [(true, 2), (false, 1)] {
+            let (mut driver, _sink) = sender(3);
+            let mut app = Turns {
+                turns: 0,
+                after_transmit,
+            };
+            run_until_parked(&mut driver, &mut app).await;
+            assert_eq!(driver.stats().datagrams_sent, 3);
+            assert_eq!(driver.protocol().pending, 0);
+            assert_eq!((app.turns, driver.stats().turns), (turns, u64::from(turns)));
+        }
+    }
+
+    /// Leaves its expired deadline in place, or moves it to "now" a few
+    /// times.
+    struct Stuck {
+        deadline: Option<Instant>,
+        moves: u32,
+        timeouts: u32,
+    }
+
+    impl Protocol for Stuck {
+        type Event<'a> = ();
+        fn handle_datagram(&mut self, _: Instant, _: SocketAddr, _: &[u8]) {}
+        fn handle_timeout(&mut self, now: Instant) {
+            self.timeouts += 1;
+            if self.moves > 0 {
+                self.moves -= 1;
+                self.deadline = Some(now);
+            }
+        }
+        fn poll_transmit(&mut self, _: Instant, _: &mut [u8]) -> Option<Transmit> {
+            None
+        }
+        fn poll_event(&mut self) -> Option<()> {
+            None
+        }
+        fn poll_timeout(&self) -> Option<Instant> {
+            self.deadline
+        }
+    }
+
+    struct Idle;
+    impl Application<Stuck> for Idle {
+        fn on_event(&mut self, _: Instant, (): ()) -> ControlFlow<()> {
+            ControlFlow::Continue(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_deadline_of_now_is_served_at_once_and_one_left_in_place_is_not_a_loop() {
+        for moves in [0, 3] {
+            let sockets = Sockets::bind(&SocketConfig::unicast(Vec::new())).unwrap();
+            let machine = Stuck {
+                deadline: Some(Instant::ZERO),
+                moves,
+                timeouts: 0,
+            };
+            let config = DriverConfig::default();
+            let mut driver = Driver::new(machine, sockets, Clock::new(), config).unwrap();
+            let slice = std::time::Duration::from_millis(50);
+            let _ = tokio::time::timeout(slice, driver.run(&mut Idle)).await;
+            // Each move is served by the next turn; the deadline left in
+            // place at the end gets one more call when the timer armed for
+            // it fires, then waits for an input.
+            assert_eq!(driver.protocol().timeouts, moves + 2);
+            assert_eq!(driver.stats().turns, u64::from(moves) + 2);
+        }
+    }
+
+    #[tokio::test]
+    async fn writability_is_registered_once_sending_blocks() {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.set_nonblocking(true).unwrap();
+        let mut writable = Writable::Idle(socket);
+        writable.arm();
+        assert!(matches!(writable, Writable::Armed(_)));
+        // A socket with room is reported writable as soon as registered.
+        let ready = tokio::time::timeout(std::time::Duration::from_secs(5), writable.ready());
+        ready.await.unwrap().unwrap();
+        writable.arm();
+        assert!(matches!(writable, Writable::Armed(_)));
+        // Without a registration, waiting is a short sleep.
+        let failed =
+            tokio::time::timeout(std::time::Duration::from_secs(5), Writable::Failed.ready());
+        failed.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_wake_answered_by_a_turn_does_not_make_another() {
+        let (mut driver, _sink) = sender(0);
+        let mut app = Turns {
+            turns: 0,
+            after_transmit: false,
+        };
+        // Woken before it runs: the first turn answers the wake, whose
+        // stored notification is then ignored.
+        driver.waker().wake();
+        run_until_parked(&mut driver, &mut app).await;
+        assert_eq!((app.turns, driver.stats().wakeups), (1, 0));
+        // Running again starts with a turn; a wake while parked makes one
+        // more.
+        let waker = driver.waker();
+        let wake = async {
+            tokio::task::yield_now().await;
+            waker.wake();
+        };
+        tokio::join!(run_until_parked(&mut driver, &mut app), wake);
+        assert_eq!((app.turns, driver.stats().wakeups), (3, 1));
     }
 }

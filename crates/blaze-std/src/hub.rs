@@ -417,6 +417,13 @@ impl Application<Engine> for Hub {
         ControlFlow::Continue(())
     }
 
+    /// Only what waits for room in the node (publisher records and
+    /// batches held back by `WouldBlock`) can go on after sending: best
+    /// effort frees its window as it sends.
+    fn turn_after_transmit(&self) -> bool {
+        !self.pending.is_empty() || self.publishers.iter().any(PublisherEnd::has_queued)
+    }
+
     fn on_turn(&mut self, now: Instant, engine: &mut Engine) -> ControlFlow<()> {
         let scratch = &mut self.scratch;
         self.publishers

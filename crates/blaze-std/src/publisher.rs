@@ -80,6 +80,12 @@ impl PublisherEnd {
         }
         Arc::strong_count(&self.shared) > 1 || ring.len() > 0
     }
+
+    /// Records wait in the ring (the node refused the first with
+    /// `WouldBlock`, or the publisher queued it after the last drain).
+    pub(crate) fn has_queued(&self) -> bool {
+        self.shared.ring.len() > 0
+    }
 }
 
 fn record_len(header: &[u64; HEADER_WORDS]) -> usize {

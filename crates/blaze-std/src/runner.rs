@@ -52,6 +52,10 @@ impl<P: Protocol, A: Application<P>> Application<P> for Commanded<P, A> {
         }
         self.app.on_turn(now, protocol)
     }
+
+    fn turn_after_transmit(&self) -> bool {
+        self.app.turn_after_transmit()
+    }
 }
 
 /// What a stopped task hands back, to run again later.
