@@ -14,6 +14,7 @@ use crate::events::{GroupEvent, Message};
 use crate::hub::{BatchError, EVENT_FEED, Hub, PendingBatch, SUBSCRIBER_QUEUE, Sink};
 use crate::inbox::Inbox;
 use crate::publisher::{Publisher, PublisherEnd};
+use crate::room::Room;
 use crate::runner::{Parked, Runner};
 use crate::{
     ChannelConfig, ChannelError, Clock, Driver, DriverConfig, Lifecycle, Sockets, StreamDrops,
@@ -109,31 +110,43 @@ impl std::fmt::Debug for Channel {
 pub struct Subscription<T = Message> {
     rx: mpsc::Receiver<T>,
     dropped: Arc<AtomicU64>,
+    /// Wakes the channel's task after an item is taken from a full queue.
+    room: Arc<Room>,
 }
 
 impl<T> Subscription<T> {
     pub(crate) fn new() -> (Self, Sink<T>) {
         let (tx, rx) = mpsc::channel(SUBSCRIBER_QUEUE);
         let dropped = Arc::new(AtomicU64::new(0));
+        let room = Arc::new(Room::default());
         let sink = Sink {
             tx,
             dropped: Arc::clone(&dropped),
+            room: Arc::clone(&room),
         };
-        (Subscription { rx, dropped }, sink)
+        (Subscription { rx, dropped, room }, sink)
     }
 
     /// The next item; `None` once the channel is shut down.
     pub async fn recv(&mut self) -> Option<T> {
-        self.rx.recv().await
+        let item = self.rx.recv().await;
+        self.room.freed();
+        item
     }
 
     /// The next item if one is waiting.
     pub fn try_recv(&mut self) -> Option<T> {
-        self.rx.try_recv().ok()
+        let item = self.rx.try_recv().ok();
+        self.room.freed();
+        item
     }
 
-    /// Items dropped because this subscription's queue (4096) was full:
-    /// read faster, or use a listener.
+    /// Items dropped because this subscription's queue (4096) was full.
+    /// A topic's messages are held back in the node while its
+    /// subscriptions' queues are full (a reliable topic's senders then
+    /// wait for the slowest reader), so for them this stays zero; direct
+    /// messages, requests and queue messages are dropped and counted here
+    /// when their queue is full: read faster, or use a listener.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }

@@ -113,6 +113,9 @@ pub struct DriverStats {
     pub yields: u64,
     /// Busy-poll spins that found a datagram before parking.
     pub busy_poll_hits: u64,
+    /// Turns that left events in the machine because the application had
+    /// no room for them ([`Application::accepts_events`]).
+    pub held_back: u64,
 }
 
 /// The application side of a [`Driver`]: receives the machine's events and
@@ -151,6 +154,18 @@ pub trait Application<P: Protocol> {
     fn turn_after_transmit(&self) -> bool {
         true
     }
+
+    /// Whether the application has room for another event now. While it
+    /// has not, the driver leaves the machine's events in the machine,
+    /// which holds them in its bounded windows (a reliable channel then
+    /// holds its senders back, as a slow receiver does), and parks until
+    /// an input or a [`DriverWaker::wake`]: an application that says
+    /// `false` wakes the driver (`task`) once it has room again. Counted in
+    /// [`DriverStats::held_back`]. By default always `true`.
+    fn accepts_events(&self, task: &DriverWaker) -> bool {
+        let _ = task;
+        true
+    }
 }
 
 /// Wakes a [`Driver`] from another task or thread, so that its application
@@ -169,7 +184,7 @@ struct WakeInner {
 }
 
 impl DriverWaker {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         DriverWaker {
             inner: Arc::new(WakeInner {
                 notify: Notify::new(),
@@ -189,7 +204,7 @@ impl DriverWaker {
     }
 
     /// Clears the flag and says whether it was set.
-    fn take(&self) -> bool {
+    pub(crate) fn take(&self) -> bool {
         self.inner.woken.swap(false, Ordering::Acquire)
     }
 }
@@ -510,7 +525,14 @@ impl<P: Protocol> Driver<P> {
             }
             let polled = self.drive_transmit(now);
             let mut delivered = false;
-            while let Some(event) = self.protocol.poll_event() {
+            loop {
+                if !app.accepts_events(&self.waker) {
+                    self.stats.held_back += 1;
+                    break;
+                }
+                let Some(event) = self.protocol.poll_event() else {
+                    break;
+                };
                 self.stats.events += 1;
                 delivered = true;
                 if app.on_event(now, event).is_break() {

@@ -17,7 +17,8 @@ use crate::events::{
 use crate::inbox::InboxEnd;
 use crate::publisher::PublisherEnd;
 use crate::record_ring::RECORD_CAPACITY;
-use crate::{Application, ChannelError};
+use crate::room::Room;
+use crate::{Application, ChannelError, DriverWaker};
 
 /// Messages buffered per subscriber before new ones are dropped (and
 /// counted).
@@ -29,6 +30,21 @@ pub(crate) const EVENT_FEED: usize = 1024;
 pub(crate) struct Sink<T> {
     pub(crate) tx: mpsc::Sender<T>,
     pub(crate) dropped: Arc<AtomicU64>,
+    /// Wakes the task once the subscriber takes from a full queue.
+    pub(crate) room: Arc<Room>,
+}
+
+impl<T> Sink<T> {
+    /// Whether the queue can take another item (or the subscriber is
+    /// gone); when it cannot, the subscriber wakes `task` once it takes
+    /// one.
+    fn has_room(&self, task: &DriverWaker) -> bool {
+        if self.tx.capacity() > 0 || self.tx.is_closed() {
+            return true;
+        }
+        self.room.want(task);
+        self.tx.capacity() > 0
+    }
 }
 
 impl<T: Clone> Sink<T> {
@@ -420,6 +436,21 @@ impl Application<Engine> for Hub {
     /// Only what waits for room in the node (publisher records and
     /// batches held back by `WouldBlock`) can go on after sending: best
     /// effort frees its window as it sends.
+    /// Room for the next message in every topic's inboxes and
+    /// subscriptions: a full one holds every message back, in order, until
+    /// its reader takes one (and wakes the task).
+    fn accepts_events(&self, task: &DriverWaker) -> bool {
+        self.inboxes
+            .values()
+            .flatten()
+            .all(|inbox| inbox.has_room(task))
+            && self
+                .topics
+                .values()
+                .flatten()
+                .all(|sink| sink.has_room(task))
+    }
+
     fn turn_after_transmit(&self) -> bool {
         !self.pending.is_empty() || self.publishers.iter().any(PublisherEnd::has_queued)
     }

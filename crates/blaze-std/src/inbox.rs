@@ -8,11 +8,13 @@ use std::time::Duration;
 use blaze_node::{GroupId, MemberId, Qos};
 use tokio::sync::Notify;
 
-use crate::MessageMeta;
 use crate::record_ring::{HEADER_WORDS, RECORD_CAPACITY, RecordRing};
+use crate::room::Room;
+use crate::{DriverWaker, MessageMeta};
 
-/// Records an inbox's ring holds before new messages are dropped.
-pub(crate) const INBOX_RING: usize = 4096;
+/// Records an inbox's ring holds; while it is full, the channel's task
+/// holds the node's events back.
+pub(crate) const INBOX_RING: usize = 1024;
 
 /// What an inbox and the channel's task share.
 #[derive(Debug)]
@@ -20,6 +22,8 @@ pub(crate) struct InboxShared {
     ring: RecordRing,
     /// The task pushed a record (or closed).
     ready: Notify,
+    /// Wakes the channel's task when a record is taken from a full ring.
+    room: Room,
     /// Messages dropped: the ring was full.
     dropped: AtomicU64,
     /// Messages dropped: over [`RECORD_CAPACITY`] bytes.
@@ -42,6 +46,17 @@ impl Drop for InboxEnd {
 }
 
 impl InboxEnd {
+    /// Whether the ring can take another record (or the inbox is gone);
+    /// when it cannot, the reader wakes `task` once it takes one.
+    pub(crate) fn has_room(&self, task: &DriverWaker) -> bool {
+        let shared = &*self.shared;
+        if shared.ring.has_room() || Arc::strong_count(&self.shared) == 1 {
+            return true;
+        }
+        shared.room.want(task);
+        shared.ring.has_room()
+    }
+
     /// Offers a message; returns false once the inbox is dropped.
     pub(crate) fn offer(&self, group: GroupId, sender: MemberId, qos: Qos, payload: &[u8]) -> bool {
         if Arc::strong_count(&self.shared) == 1 {
@@ -99,9 +114,12 @@ fn record_len(header: &[u64; HEADER_WORDS]) -> usize {
 /// The channel's task copies each message (up to [`RECORD_CAPACITY`]
 /// bytes) into a bounded lock-free ring of fixed-capacity records (1024 of
 /// them); [`recv_into`](Inbox::recv_into) copies the oldest into the
-/// caller's buffer and returns its [`MessageMeta`]. A full ring drops new
-/// messages and counts them ([`dropped`](Inbox::dropped)); so does a
-/// message over the record capacity ([`oversized`](Inbox::oversized); use
+/// caller's buffer and returns its [`MessageMeta`]. While the ring is
+/// full, the task leaves the node's messages in the node (its reliable
+/// windows then hold the senders back, as for any slow receiver) until
+/// this reader takes a record, which wakes the task: a slow reader slows
+/// its senders instead of losing messages. A message over the record
+/// capacity is dropped and counted ([`oversized`](Inbox::oversized); use
 /// a [`Subscription`](crate::Subscription) for large messages). In steady
 /// state neither side allocates, and neither takes a lock.
 ///
@@ -126,6 +144,7 @@ impl Inbox {
     pub(crate) fn new(spin: Option<Duration>) -> (Self, InboxEnd) {
         let shared = Arc::new(InboxShared {
             ring: RecordRing::new(INBOX_RING),
+            room: Room::default(),
             ready: Notify::new(),
             dropped: AtomicU64::new(0),
             oversized: AtomicU64::new(0),
@@ -169,6 +188,7 @@ impl Inbox {
     /// [`recv_into`](Inbox::recv_into).
     pub fn try_recv_into(&mut self, buf: &mut [u8]) -> Option<MessageMeta> {
         let header = self.shared.ring.pop(buf, record_len)?;
+        self.shared.room.freed();
         Some(MessageMeta {
             group: GroupId::from_raw(header[1]),
             sender: MemberId::from_u128(u128::from(header[2]) << 64 | u128::from(header[3])),
@@ -187,8 +207,10 @@ impl Inbox {
         self.len() == 0
     }
 
-    /// Messages dropped because the ring (1024 records) was full: read
-    /// faster.
+    /// Messages dropped because the ring was full. The channel's task
+    /// holds messages back while the ring is full (a reliable topic's
+    /// senders then wait for this reader), so this counts only what a
+    /// full ring met despite that: zero in normal operation.
     pub fn dropped(&self) -> u64 {
         self.shared.dropped.load(Ordering::Relaxed)
     }

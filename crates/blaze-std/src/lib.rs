@@ -85,6 +85,7 @@ pub use publisher::Publisher;
 mod recv_batch;
 pub use recv_batch::{Received, RecvBatch};
 mod record_ring;
+mod room;
 #[allow(
     dead_code,
     reason = "the engine of the channel API, which comes with the composed Node"

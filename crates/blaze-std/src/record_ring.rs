@@ -52,6 +52,11 @@ impl RecordRing {
         tail.wrapping_sub(self.head.load(Ordering::Acquire))
     }
 
+    /// Whether the producer can append a record now (a snapshot).
+    pub(crate) fn has_room(&self) -> bool {
+        self.len() < self.slots
+    }
+
     fn slot(&self, index: usize) -> &[AtomicU64] {
         let at = (index & (self.slots - 1)) * SLOT_WORDS;
         self.words.get(at..at + SLOT_WORDS).unwrap_or(&[])

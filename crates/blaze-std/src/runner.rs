@@ -56,6 +56,10 @@ impl<P: Protocol, A: Application<P>> Application<P> for Commanded<P, A> {
     fn turn_after_transmit(&self) -> bool {
         self.app.turn_after_transmit()
     }
+
+    fn accepts_events(&self, task: &DriverWaker) -> bool {
+        self.app.accepts_events(task)
+    }
 }
 
 /// What a stopped task hands back, to run again later.
