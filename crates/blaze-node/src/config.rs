@@ -4,6 +4,8 @@ use blaze_membership::{Metadata, Name};
 use blaze_proto_nack::{Buffers, LateJoin};
 use blaze_wire::{GroupId, MemberId};
 
+use crate::group::PLAIN;
+
 /// Settings of a [`Node`](crate::Node): one block per machine. Start from
 /// a profile and adjust.
 ///
@@ -112,12 +114,52 @@ pub struct Identity {
 /// channels' windows. A node gets `G` of them, allocated once by the
 /// caller (`static` on firmware, boxed once on a server), and reuses them
 /// as groups are joined and left.
+///
+/// Without feature `best-effort` there is no best-effort channel, and
+/// only the reliable channel's storage.
 #[derive(Debug)]
 pub struct GroupBuffers<'a> {
     /// Storage of the reliable channel.
     pub reliable: Buffers<'a>,
-    /// Storage of the best-effort channel.
+    /// Storage of the best-effort channel. Feature `best-effort`.
+    #[cfg(feature = "best-effort")]
     pub best_effort: Buffers<'a>,
+}
+
+impl<'a> GroupBuffers<'a> {
+    /// The storage by channel index (the reliable channel's first).
+    pub(crate) fn into_spare(self) -> [Option<Buffers<'a>>; PLAIN] {
+        [
+            Some(self.reliable),
+            #[cfg(feature = "best-effort")]
+            Some(self.best_effort),
+        ]
+    }
+
+    /// The storage given back by channel index; `None` if a channel's is
+    /// missing.
+    pub(crate) fn from_spare(spare: [Option<Buffers<'a>>; PLAIN]) -> Option<Self> {
+        match spare {
+            #[cfg(feature = "best-effort")]
+            [Some(reliable), Some(best_effort)] => Some(GroupBuffers {
+                reliable,
+                best_effort,
+            }),
+            #[cfg(not(feature = "best-effort"))]
+            [Some(reliable)] => Some(GroupBuffers { reliable }),
+            _ => None,
+        }
+    }
+
+    /// Whether every channel's storage can hold a channel of a node with
+    /// `peers` members and a window of `window`.
+    pub(crate) fn all_fit(&self, config: &Config, peers: usize, window: usize) -> bool {
+        #[cfg(feature = "best-effort")]
+        if !Self::fits(&self.best_effort, config, peers, window) {
+            return false;
+        }
+        Self::fits(&self.reliable, config, peers, window)
+    }
 }
 
 impl GroupBuffers<'_> {

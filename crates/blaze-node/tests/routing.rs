@@ -2,7 +2,9 @@
 
 mod common;
 
-use blaze_node::{Instant, Protocol, STREAM_RELIABLE};
+use blaze_node::{
+    Channel, Instant, Protocol, Qos, STREAM_BEST_EFFORT, STREAM_RELIABLE, TopicError,
+};
 use blaze_sim::Spawn;
 use blaze_wire::{Body, DataBatch, Frame, GroupId, MemberId, Message, VERSION};
 use common::{Sim, group, id_of};
@@ -109,5 +111,49 @@ fn drops_are_counted_by_reason() {
                     _ => false,
                 })
         );
+    });
+}
+
+/// With feature `best-effort` a best-effort frame reaches the group's
+/// best-effort channel; without it the topic QoS is refused and the frame
+/// is counted as having no channel, and dropped.
+#[test]
+fn best_effort_frames_reach_the_channel_only_when_built_in() {
+    common::with_big_stack(|| {
+        let mut sim = Sim::new(Spawn {
+            index: 0,
+            addr: blaze_sim::node_addr(0),
+            seed: 1,
+            incarnation: 0,
+        });
+        let n = sim.n_mut();
+        let now = Instant::from_millis(1);
+        n.join(now, common::GROUP).unwrap();
+        let body = Body::Data(DataBatch {
+            stream: STREAM_BEST_EFFORT,
+            ..DataBatch::default()
+        });
+        n.handle_datagram(
+            now,
+            blaze_sim::node_addr(1),
+            &frame(VERSION, group(), id_of(1), body),
+        );
+        let received = n.channel(group(), Qos::BestEffort).map(|c| match c {
+            Channel::BestEffort(e) => e.stats().datagrams_received,
+            _ => 0,
+        });
+        if cfg!(feature = "best-effort") {
+            assert_eq!(received, Some(1));
+            assert_eq!(n.stats().no_channel, 0, "{:?}", n.stats());
+            assert_eq!(n.set_qos("ticks", Qos::BestEffort), Ok(()));
+        } else {
+            assert_eq!(received, None);
+            assert_eq!(n.stats().no_channel, 1, "{:?}", n.stats());
+            assert_eq!(
+                n.set_qos("ticks", Qos::BestEffort),
+                Err(TopicError::QosUnavailable(Qos::BestEffort))
+            );
+            assert_eq!(n.qos("ticks"), Qos::Reliable);
+        }
     });
 }

@@ -288,8 +288,9 @@ impl Record {
 
 /// Everything one member's node keeps in static memory.
 pub struct NodeStorage {
+    /// The reliable channel's windows: the only channel of the group
+    /// (`blaze-node` without its `best-effort` feature).
     reliable: ChannelStorage,
-    best_effort: ChannelStorage,
     resources: FwResources,
     record: Record,
 }
@@ -305,7 +306,6 @@ impl NodeStorage {
     pub const fn new() -> Self {
         NodeStorage {
             reliable: ChannelStorage::new(),
-            best_effort: ChannelStorage::new(),
             resources: Resources::new(),
             record: Record::new(),
         }
@@ -401,7 +401,6 @@ pub fn start_node(
 ) -> Option<Member> {
     let NodeStorage {
         reliable,
-        best_effort,
         resources,
         record,
     } = storage;
@@ -417,7 +416,6 @@ pub fn start_node(
     };
     let buffers = [GroupBuffers {
         reliable: reliable.buffers(),
-        best_effort: best_effort.buffers(),
     }];
     let node = FwNode::new(blaze_embassy::now(), node_config(), identity, buffers).ok()?;
     let (blaze, runner) =
@@ -675,7 +673,7 @@ static ALONE_HUB: StaticCell<FwHub> = StaticCell::new();
 /// is one member's stack. Returns `(passed, failed)`.
 pub async fn run_alone(spawner: Spawner, report: fn(Arguments<'_>)) -> (u32, u32) {
     report(format_args!(
-        "RAM of one member: node {} B, channel windows 2 x {} B, blaze-embassy resources {} B \
+        "RAM of one member: node {} B, channel windows 1 x {} B, blaze-embassy resources {} B \
          (node included), embassy-net stack resources {} B; hub (link buffers) {} B",
         core::mem::size_of::<FwNode>(),
         core::mem::size_of::<ChannelStorage>(),
@@ -688,15 +686,15 @@ pub async fn run_alone(spawner: Spawner, report: fn(Arguments<'_>)) -> (u32, u32
     let channel =
         core::mem::size_of::<Option<Channel<'static, NoCustom, SENDERS, WINDOW, PEERS>>>();
     report(format_args!(
-        "node parts: membership {membership} B, map replica {map} B, channel slots 2 x {channel} B, \
+        "node parts: membership {membership} B, map replica {map} B, channel slots 1 x {channel} B, \
          the rest (buffers while closed, topics, counters) {} B",
-        core::mem::size_of::<FwNode>() - membership - map - 2 * channel,
+        core::mem::size_of::<FwNode>() - membership - map - channel,
     ));
     // The figure `scripts/embedded` compares with the footprint goal: the
     // protocol stack is the node and the storage it borrows.
     report(format_args!(
-        "protocol stack RAM: {} B (node {} B, in it channel slots of {} B, channel windows 2 x {} B)",
-        core::mem::size_of::<FwNode>() + 2 * core::mem::size_of::<ChannelStorage>(),
+        "protocol stack RAM: {} B (node {} B, in it channel slots of {} B, channel windows 1 x {} B)",
+        core::mem::size_of::<FwNode>() + core::mem::size_of::<ChannelStorage>(),
         core::mem::size_of::<FwNode>(),
         core::mem::size_of::<Option<Channel<'static, NoCustom, SENDERS, WINDOW, PEERS>>>(),
         core::mem::size_of::<ChannelStorage>(),
