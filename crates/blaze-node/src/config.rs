@@ -126,7 +126,43 @@ pub struct GroupBuffers<'a> {
     pub best_effort: Buffers<'a>,
 }
 
+/// Channels whose storage a [`GroupBuffers`] holds: the reliable one and,
+/// with feature `best-effort`, the best-effort one. Code that must build
+/// either way sizes its storage by it and uses
+/// [`GroupBuffers::from_array`].
+pub const GROUP_CHANNELS: usize = PLAIN;
+
 impl<'a> GroupBuffers<'a> {
+    /// The storage of each of the [`GROUP_CHANNELS`] channels, in the
+    /// order reliable, best-effort.
+    ///
+    /// ```
+    /// use blaze_node::{Buffers, Config, GROUP_CHANNELS, GroupBuffers, RxSlot, SendSlot};
+    ///
+    /// let config = Config::lan();
+    /// let need = GroupBuffers::recv_bytes_needed(&config, 4, 8);
+    /// let mut store: Vec<_> = (0..GROUP_CHANNELS)
+    ///     .map(|_| (vec![SendSlot::EMPTY; 8], vec![0u8; 8192], vec![0u8; need], vec![RxSlot::EMPTY; 32]))
+    ///     .collect();
+    /// let mut each = store.iter_mut().map(|s| Buffers {
+    ///     send_index: &mut s.0, send_bytes: &mut s.1, recv_bytes: &mut s.2,
+    ///     recv_slots: &mut s.3, reassembly: &mut [],
+    /// });
+    /// let buffers = GroupBuffers::from_array(core::array::from_fn(|_| each.next().unwrap()));
+    /// assert_eq!(buffers.reliable.send_index.len(), 8);
+    /// ```
+    pub fn from_array(buffers: [Buffers<'a>; GROUP_CHANNELS]) -> Self {
+        #[cfg(feature = "best-effort")]
+        let [reliable, best_effort] = buffers;
+        #[cfg(not(feature = "best-effort"))]
+        let [reliable] = buffers;
+        GroupBuffers {
+            reliable,
+            #[cfg(feature = "best-effort")]
+            best_effort,
+        }
+    }
+
     /// The storage by channel index (the reliable channel's first).
     pub(crate) fn into_spare(self) -> [Option<Buffers<'a>>; PLAIN] {
         [

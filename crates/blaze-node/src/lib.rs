@@ -92,7 +92,7 @@ pub use channel::{Channel, STREAM_BEST_EFFORT, STREAM_RELIABLE, STREAM_RELIABLE_
 #[cfg(feature = "total-order")]
 pub use channel::{TOTEM_QUEUE, TOTEM_SLOT, TotemRing, TotemStorage};
 mod config;
-pub use config::{Config, GroupBuffers, Identity, SlotStorage};
+pub use config::{Config, GROUP_CHANNELS, GroupBuffers, Identity, SlotStorage};
 mod error;
 pub use error::{ConfigError, CustomError, GroupError, MapError, PublishError};
 mod event;

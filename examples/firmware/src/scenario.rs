@@ -27,8 +27,8 @@ use core::num::{NonZeroU16, NonZeroU32};
 
 use blaze_embassy::{Blaze, Hub, Port, Resources};
 use blaze_node::{
-    Buffers, Channel, Config, Duration, Event, GroupBuffers, GroupId, Identity, MemberId, Metadata,
-    Name, NoCustom, Node, RxSlot, SendSlot, WriteOptions,
+    Buffers, Channel, Config, Duration, Event, GROUP_CHANNELS, GroupBuffers, GroupId, Identity,
+    MemberId, Metadata, Name, NoCustom, Node, RxSlot, SendSlot, WriteOptions,
 };
 use embassy_executor::Spawner;
 use embassy_net::{Ipv4Cidr, StackResources, StaticConfigV4};
@@ -288,9 +288,11 @@ impl Record {
 
 /// Everything one member's node keeps in static memory.
 pub struct NodeStorage {
-    /// The reliable channel's windows: the only channel of the group
-    /// (`blaze-node` without its `best-effort` feature).
-    reliable: ChannelStorage,
+    /// The windows of the channels a `GroupBuffers` lends: the reliable
+    /// one only in the firmware (`blaze-node` without its `best-effort`
+    /// feature), and the best-effort one too in builds with it (the host
+    /// test of `blaze-embassy`).
+    channels: [ChannelStorage; GROUP_CHANNELS],
     resources: FwResources,
     record: Record,
 }
@@ -305,7 +307,7 @@ impl NodeStorage {
     /// Empty storage, for a `static`.
     pub const fn new() -> Self {
         NodeStorage {
-            reliable: ChannelStorage::new(),
+            channels: [const { ChannelStorage::new() }; GROUP_CHANNELS],
             resources: Resources::new(),
             record: Record::new(),
         }
@@ -400,7 +402,7 @@ pub fn start_node(
     storage: &'static mut NodeStorage,
 ) -> Option<Member> {
     let NodeStorage {
-        reliable,
+        channels,
         resources,
         record,
     } = storage;
@@ -414,9 +416,9 @@ pub fn start_node(
         incarnation: 0,
         seed: 0xb1a2_e000 + index as u64,
     };
-    let buffers = [GroupBuffers {
-        reliable: reliable.buffers(),
-    }];
+    let buffers = [GroupBuffers::from_array(
+        channels.each_mut().map(ChannelStorage::buffers),
+    )];
     let node = FwNode::new(blaze_embassy::now(), node_config(), identity, buffers).ok()?;
     let (blaze, runner) =
         blaze_embassy::new(stack, node, blaze_embassy::Config::default(), resources).ok()?;
@@ -673,7 +675,7 @@ static ALONE_HUB: StaticCell<FwHub> = StaticCell::new();
 /// is one member's stack. Returns `(passed, failed)`.
 pub async fn run_alone(spawner: Spawner, report: fn(Arguments<'_>)) -> (u32, u32) {
     report(format_args!(
-        "RAM of one member: node {} B, channel windows 1 x {} B, blaze-embassy resources {} B \
+        "RAM of one member: node {} B, channel windows {GROUP_CHANNELS} x {} B, blaze-embassy resources {} B \
          (node included), embassy-net stack resources {} B; hub (link buffers) {} B",
         core::mem::size_of::<FwNode>(),
         core::mem::size_of::<ChannelStorage>(),
@@ -686,15 +688,15 @@ pub async fn run_alone(spawner: Spawner, report: fn(Arguments<'_>)) -> (u32, u32
     let channel =
         core::mem::size_of::<Option<Channel<'static, NoCustom, SENDERS, WINDOW, PEERS>>>();
     report(format_args!(
-        "node parts: membership {membership} B, map replica {map} B, channel slots 1 x {channel} B, \
+        "node parts: membership {membership} B, map replica {map} B, channel slots {GROUP_CHANNELS} x {channel} B, \
          the rest (buffers while closed, topics, counters) {} B",
-        core::mem::size_of::<FwNode>() - membership - map - channel,
+        core::mem::size_of::<FwNode>() - membership - map - GROUP_CHANNELS * channel,
     ));
     // The figure `scripts/embedded` compares with the footprint goal: the
     // protocol stack is the node and the storage it borrows.
     report(format_args!(
-        "protocol stack RAM: {} B (node {} B, in it channel slots of {} B, channel windows 1 x {} B)",
-        core::mem::size_of::<FwNode>() + core::mem::size_of::<ChannelStorage>(),
+        "protocol stack RAM: {} B (node {} B, in it channel slots of {} B, channel windows {GROUP_CHANNELS} x {} B)",
+        core::mem::size_of::<FwNode>() + GROUP_CHANNELS * core::mem::size_of::<ChannelStorage>(),
         core::mem::size_of::<FwNode>(),
         core::mem::size_of::<Option<Channel<'static, NoCustom, SENDERS, WINDOW, PEERS>>>(),
         core::mem::size_of::<ChannelStorage>(),
