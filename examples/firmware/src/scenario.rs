@@ -60,9 +60,14 @@ pub const HUB_QUEUE: usize = 8;
 /// member queues: its event task drains events as they come, and three
 /// peers need a few control frames at a time (the selftest drops none).
 pub const MEMBERSHIP_QUEUE: usize = 8;
-/// Queue consumers a membership coordinator tracks (the firmware uses no
-/// queues).
-pub const CONSUMERS: usize = 4;
+/// Queue consumers a membership coordinator tracks: none, the firmware is
+/// built without queues (`blaze-node` without its `messaging` feature).
+pub const CONSUMERS: usize = 0;
+/// Membership storage slots, and their bytes, for point-to-point messages,
+/// requests and queue messages: none, the firmware is built without them.
+pub const MESSAGE_SLOTS: usize = 0;
+/// Bytes of a membership storage slot (see [`MESSAGE_SLOTS`]).
+pub const MESSAGE_BYTES: usize = 0;
 /// Map requests of this member in flight (the checks have one at a time).
 pub const MAP_PENDING: usize = 4;
 /// Map events waiting for the event task (at least 4).
@@ -75,18 +80,19 @@ pub const MAP_ORIGINS: usize = 2 * PEERS;
 pub const TOPICS: usize = 4;
 
 /// The node of the 4-member configuration: 1 group, 4 members, windows of
-/// 8 messages, 4 membership slots of 256 bytes, a map of 8 entries (keys
-/// up to 16 bytes, values up to 32; 4 requests in flight, 8 events, 8
-/// remembered origins), membership queues of 8, channels receiving from
-/// the 3 other members, 4 topics with an explicit QoS.
+/// 8 messages, no membership storage slots (no point-to-point messages),
+/// a map of 8 entries (keys up to 16 bytes, values up to 32; 4 requests in
+/// flight, 8 events, 8 remembered origins), membership queues of 8,
+/// channels receiving from the 3 other members, 4 topics with an explicit
+/// QoS.
 pub type FwNode = Node<
     'static,
     NoCustom,
     1,
     PEERS,
     WINDOW,
-    4,
-    256,
+    MESSAGE_SLOTS,
+    MESSAGE_BYTES,
     8,
     8,
     16,
