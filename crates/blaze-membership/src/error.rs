@@ -50,6 +50,9 @@ pub enum SendError {
     TooManyPending,
     /// The delivery is unknown or was already acknowledged.
     UnknownDelivery,
+    /// This build leaves point-to-point messages, requests, replies and
+    /// queues out (feature `messaging`).
+    NotBuiltIn,
 }
 
 impl fmt::Display for SendError {
@@ -62,6 +65,7 @@ impl fmt::Display for SendError {
             SendError::BadQueueName => "bad queue name",
             SendError::TooManyPending => "too many pending requests or subscriptions",
             SendError::UnknownDelivery => "unknown delivery",
+            SendError::NotBuiltIn => "messaging not built in (feature `messaging`)",
         })
     }
 }

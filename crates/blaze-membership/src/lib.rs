@@ -62,6 +62,11 @@
 //!
 //! ## Features
 //!
+//! - `messaging` (default on): point-to-point messages, request/reply and
+//!   queues. Without it their commands return [`SendError::NotBuiltIn`],
+//!   their frames (`Request`, `Reply`, `Ack`) are counted in
+//!   [`Stats::messaging_dropped`] and dropped, their code is not linked,
+//!   and the storage slots (`S`) and queue consumers (`CONSUMERS`) may be 0.
 //! - `defmt` / `log`: logging (mutually exclusive).
 #![no_std]
 #![forbid(unsafe_code)]

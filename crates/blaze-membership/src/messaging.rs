@@ -14,6 +14,11 @@
 //! Replies are `Reply` frames repeated until the requester acknowledges them
 //! with `Ack.correlation` (or a few times at most). A reply for a request
 //! that already timed out is dropped and counted in `Stats::late_replies`.
+//!
+//! Without feature `messaging` the commands here and in `queue.rs` return
+//! `SendError::NotBuiltIn`, the frames are counted and dropped
+//! (`receive.rs`), and the internal steps return at once, so that none of
+//! this code is linked.
 
 use crate::frames::{Ack, Reply, Request};
 use crate::membership::{Control, Membership, Pending, PlainEvent, Record};
@@ -38,6 +43,9 @@ impl<
     /// Sends `payload` to `to`, reliably and in order with the other
     /// messages to `to`. It arrives as [`Event::Message`](crate::Event::Message).
     pub fn send(&mut self, now: Instant, to: MemberId, payload: &[u8]) -> Result<(), SendError> {
+        if !cfg!(feature = "messaging") {
+            return Err(SendError::NotBuiltIn);
+        }
         self.release_delivered();
         let header = Header {
             group: GroupId::from_raw(0),
@@ -65,6 +73,9 @@ impl<
         payload: &[u8],
         timeout: Duration,
     ) -> Result<u64, SendError> {
+        if !cfg!(feature = "messaging") {
+            return Err(SendError::NotBuiltIn);
+        }
         self.release_delivered();
         let r = self.start_request(now, to, None, payload, timeout);
         self.update_timers(now);
@@ -80,6 +91,9 @@ impl<
         payload: &[u8],
         timeout: Duration,
     ) -> Result<u64, SendError> {
+        if !cfg!(feature = "messaging") {
+            return Err(SendError::NotBuiltIn);
+        }
         self.release_delivered();
         let slot = self.group_slot(group).ok_or(SendError::NotInGroup)?;
         let to = self.pick_member(slot, None).ok_or(SendError::NotInGroup)?;
@@ -97,6 +111,9 @@ impl<
         error: u32,
         payload: &[u8],
     ) -> Result<(), SendError> {
+        if !cfg!(feature = "messaging") {
+            return Err(SendError::NotBuiltIn);
+        }
         self.release_delivered();
         if payload.len() > B {
             return Err(SendError::PayloadTooLarge);
@@ -391,6 +408,9 @@ impl<
     }
 
     pub(crate) fn expire_requests(&mut self, now: Instant) {
+        if !cfg!(feature = "messaging") {
+            return;
+        }
         while let Some(i) = self.pending.iter().position(|p| p.deadline <= now) {
             let p = self.pending.swap_remove(i);
             if self.timed_out.is_full() {
@@ -405,6 +425,9 @@ impl<
 
     /// A peer failed or restarted: its channel is gone.
     pub(crate) fn on_peer_gone(&mut self, now: Instant, id: MemberId) {
+        if !cfg!(feature = "messaging") {
+            return;
+        }
         for i in 0..S {
             let Some(s) = self.slots.get(i) else { break };
             match s.state {
@@ -442,6 +465,9 @@ impl<
     /// messages still unacknowledged are renumbered from 1, in order, into
     /// it (none is dropped).
     pub(crate) fn reset_channel(&mut self, now: Instant, id: MemberId) {
+        if !cfg!(feature = "messaging") {
+            return;
+        }
         let epoch = self.new_epoch();
         let Some(p) = self.peer_mut(id) else { return };
         p.tx_epoch = epoch;

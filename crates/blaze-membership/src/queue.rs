@@ -48,6 +48,9 @@ impl<
         group: GroupId,
         queue: &str,
     ) -> Result<(), SendError> {
+        if !cfg!(feature = "messaging") {
+            return Err(SendError::NotBuiltIn);
+        }
         self.release_delivered();
         let slot = self.group_slot(group).ok_or(SendError::NotInGroup)?;
         let name = Name::new(queue)
@@ -73,6 +76,9 @@ impl<
         group: GroupId,
         queue: &str,
     ) -> Result<(), SendError> {
+        if !cfg!(feature = "messaging") {
+            return Err(SendError::NotBuiltIn);
+        }
         self.release_delivered();
         let slot = self.group_slot(group).ok_or(SendError::NotInGroup)?;
         let name = Name::new(queue).ok_or(SendError::BadQueueName)?;
@@ -93,6 +99,9 @@ impl<
         queue: &str,
         payload: &[u8],
     ) -> Result<u64, SendError> {
+        if !cfg!(feature = "messaging") {
+            return Err(SendError::NotBuiltIn);
+        }
         self.release_delivered();
         let slot = self.group_slot(group).ok_or(SendError::NotInGroup)?;
         let name = Name::new(queue)
@@ -162,6 +171,9 @@ impl<
 
     /// Acknowledges a queue delivery: the coordinator forgets the message.
     pub fn ack(&mut self, now: Instant, delivery: Delivery) -> Result<(), SendError> {
+        if !cfg!(feature = "messaging") {
+            return Err(SendError::NotBuiltIn);
+        }
         self.release_delivered();
         let slot = self
             .group_slot(delivery.group)
@@ -459,6 +471,9 @@ impl<
 
     /// `member` left the view of `slot` or failed.
     pub(crate) fn consumer_gone(&mut self, slot: usize, member: MemberId) {
+        if !cfg!(feature = "messaging") {
+            return;
+        }
         self.consumers
             .retain(|c| !(c.slot_group == slot && c.member == member));
         self.requeue(slot, None, member);
@@ -466,6 +481,9 @@ impl<
 
     /// After a view was installed: follow a coordinator change.
     pub(crate) fn after_install(&mut self, now: Instant, slot: usize, previous: Option<MemberId>) {
+        if !cfg!(feature = "messaging") {
+            return;
+        }
         let me = self.me.id;
         let Some(g) = self.group(slot) else { return };
         let coordinator = g.view.coordinator();
@@ -529,6 +547,9 @@ impl<
 
     /// The coordinator hands pending messages to the least loaded consumers.
     pub(crate) fn dispatch_queues(&mut self, now: Instant) {
+        if !cfg!(feature = "messaging") {
+            return;
+        }
         self.send_produced(now);
         let me = self.me.id;
         if !self.slots.iter().any(|s| {

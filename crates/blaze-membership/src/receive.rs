@@ -49,6 +49,11 @@ impl<
             Body::View(v) => self.on_view(now, frame.sender, frame.group, &v),
             Body::Probe(p) => self.on_probe(now, frame.sender, from, p),
             Body::Suspect(s) => self.on_suspect(s),
+            // Without feature `messaging` these are counted and dropped
+            // (their sender still counts as heard).
+            Body::Request(_) | Body::Reply(_) | Body::Ack(_) if !cfg!(feature = "messaging") => {
+                self.stats.messaging_dropped += 1;
+            }
             Body::Request(r) => self.on_request(now, frame.sender, frame.group, &r),
             Body::Reply(r) => self.on_reply(frame.sender, from, &r),
             Body::Ack(a) => self.on_ack(now, frame.sender, &a),

@@ -27,6 +27,10 @@ pub struct Stats {
     pub p2p_no_storage: u64,
     /// Point-to-point messages retransmitted.
     pub p2p_retransmits: u64,
+    /// Point-to-point message, request, reply and acknowledgement frames
+    /// dropped because this build leaves messaging out (feature
+    /// `messaging`).
+    pub messaging_dropped: u64,
     /// Replies that arrived after their request timed out (dropped).
     pub late_replies: u64,
     /// Replies for unknown correlation ids (duplicates; dropped).

@@ -149,6 +149,10 @@ impl<
                 }
             }
         }
+        // Without feature `messaging` no storage slot is ever used.
+        if !cfg!(feature = "messaging") {
+            return None;
+        }
         // Point-to-point messages due, lowest sequence first.
         let rto = self.config.retransmit_interval;
         let due = self

@@ -4,6 +4,8 @@ use blaze_membership::{Metadata, Name};
 use blaze_proto_nack::{Buffers, LateJoin};
 use blaze_wire::{GroupId, MemberId};
 
+use crate::group::PLAIN;
+
 /// Settings of a [`Node`](crate::Node): one block per machine. Start from
 /// a profile and adjust.
 ///
@@ -112,12 +114,88 @@ pub struct Identity {
 /// channels' windows. A node gets `G` of them, allocated once by the
 /// caller (`static` on firmware, boxed once on a server), and reuses them
 /// as groups are joined and left.
+///
+/// Without feature `best-effort` there is no best-effort channel, and
+/// only the reliable channel's storage.
 #[derive(Debug)]
 pub struct GroupBuffers<'a> {
     /// Storage of the reliable channel.
     pub reliable: Buffers<'a>,
-    /// Storage of the best-effort channel.
+    /// Storage of the best-effort channel. Feature `best-effort`.
+    #[cfg(feature = "best-effort")]
     pub best_effort: Buffers<'a>,
+}
+
+/// Channels whose storage a [`GroupBuffers`] holds: the reliable one and,
+/// with feature `best-effort`, the best-effort one. Code that must build
+/// either way sizes its storage by it and uses
+/// [`GroupBuffers::from_array`].
+pub const GROUP_CHANNELS: usize = PLAIN;
+
+impl<'a> GroupBuffers<'a> {
+    /// The storage of each of the [`GROUP_CHANNELS`] channels, in the
+    /// order reliable, best-effort.
+    ///
+    /// ```
+    /// use blaze_node::{Buffers, Config, GROUP_CHANNELS, GroupBuffers, RxSlot, SendSlot};
+    ///
+    /// let config = Config::lan();
+    /// let need = GroupBuffers::recv_bytes_needed(&config, 4, 8);
+    /// let mut store: Vec<_> = (0..GROUP_CHANNELS)
+    ///     .map(|_| (vec![SendSlot::EMPTY; 8], vec![0u8; 8192], vec![0u8; need], vec![RxSlot::EMPTY; 32]))
+    ///     .collect();
+    /// let mut each = store.iter_mut().map(|s| Buffers {
+    ///     send_index: &mut s.0, send_bytes: &mut s.1, recv_bytes: &mut s.2,
+    ///     recv_slots: &mut s.3, reassembly: &mut [],
+    /// });
+    /// let buffers = GroupBuffers::from_array(core::array::from_fn(|_| each.next().unwrap()));
+    /// assert_eq!(buffers.reliable.send_index.len(), 8);
+    /// ```
+    pub fn from_array(buffers: [Buffers<'a>; GROUP_CHANNELS]) -> Self {
+        #[cfg(feature = "best-effort")]
+        let [reliable, best_effort] = buffers;
+        #[cfg(not(feature = "best-effort"))]
+        let [reliable] = buffers;
+        GroupBuffers {
+            reliable,
+            #[cfg(feature = "best-effort")]
+            best_effort,
+        }
+    }
+
+    /// The storage by channel index (the reliable channel's first).
+    pub(crate) fn into_spare(self) -> [Option<Buffers<'a>>; PLAIN] {
+        [
+            Some(self.reliable),
+            #[cfg(feature = "best-effort")]
+            Some(self.best_effort),
+        ]
+    }
+
+    /// The storage given back by channel index; `None` if a channel's is
+    /// missing.
+    pub(crate) fn from_spare(spare: [Option<Buffers<'a>>; PLAIN]) -> Option<Self> {
+        match spare {
+            #[cfg(feature = "best-effort")]
+            [Some(reliable), Some(best_effort)] => Some(GroupBuffers {
+                reliable,
+                best_effort,
+            }),
+            #[cfg(not(feature = "best-effort"))]
+            [Some(reliable)] => Some(GroupBuffers { reliable }),
+            _ => None,
+        }
+    }
+
+    /// Whether every channel's storage can hold a channel of a node with
+    /// `peers` members and a window of `window`.
+    pub(crate) fn all_fit(&self, config: &Config, peers: usize, window: usize) -> bool {
+        #[cfg(feature = "best-effort")]
+        if !Self::fits(&self.best_effort, config, peers, window) {
+            return false;
+        }
+        Self::fits(&self.reliable, config, peers, window)
+    }
 }
 
 impl GroupBuffers<'_> {

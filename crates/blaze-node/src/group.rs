@@ -22,18 +22,24 @@ use blaze_wire::Instant;
 /// Index of the reliable channel in [`Slot::channels`].
 pub(crate) const CH_RELIABLE: usize = 0;
 /// Index of the best-effort channel.
+#[cfg(feature = "best-effort")]
 pub(crate) const CH_BEST_EFFORT: usize = 1;
+/// Channels whose storage a [`GroupBuffers`](crate::GroupBuffers) lends:
+/// the reliable one and, with feature `best-effort`, the best-effort one.
+/// They come first in [`Slot::channels`], so that [`Slot::spare`]`[k]`
+/// holds the buffers of channel `k` while it is closed.
+pub(crate) const PLAIN: usize = 1 + cfg!(feature = "best-effort") as usize;
 /// Index of the reliable + FEC channel.
 #[cfg(feature = "fec")]
-pub(crate) const CH_FEC: usize = 2;
+pub(crate) const CH_FEC: usize = PLAIN;
 /// Index of the total-order (Totem) channel.
 #[cfg(feature = "total-order")]
-pub(crate) const CH_TOTEM: usize = 2 + cfg!(feature = "fec") as usize;
+pub(crate) const CH_TOTEM: usize = PLAIN + cfg!(feature = "fec") as usize;
 /// Entries of [`Slot::channels`]: the built-in channels, the optional ones
 /// only when built in, so that a node without them reserves no room for
 /// them (each entry is as large as a NACK `Endpoint`).
 pub(crate) const CHANNELS: usize =
-    2 + cfg!(feature = "fec") as usize + cfg!(feature = "total-order") as usize;
+    PLAIN + cfg!(feature = "fec") as usize + cfg!(feature = "total-order") as usize;
 /// Index of the custom channel among a slot's [`sources`](Slot::source):
 /// after the built-in ones. It is kept apart ([`Slot::custom`]), at the
 /// size of the user's protocol, not of an entry of the channel table.
@@ -46,6 +52,7 @@ pub(crate) const SOURCES: usize = CHANNELS + 1;
 pub(crate) const fn channel_of(qos: Qos) -> Option<usize> {
     match qos {
         Qos::Reliable => Some(CH_RELIABLE),
+        #[cfg(feature = "best-effort")]
         Qos::BestEffort => Some(CH_BEST_EFFORT),
         #[cfg(feature = "fec")]
         Qos::ReliableFec => Some(CH_FEC),
@@ -77,9 +84,10 @@ pub(crate) struct Slot<
 > {
     /// The group served, if any.
     pub(crate) group: Option<GroupId>,
-    /// Buffers of the reliable and best-effort channels while they are
-    /// closed.
-    pub(crate) spare: [Option<Buffers<'a>>; 2],
+    /// Buffers of the channels a [`GroupBuffers`](crate::GroupBuffers)
+    /// lends (reliable, best-effort) while they are closed: entry `k` is
+    /// channel `k`'s.
+    pub(crate) spare: [Option<Buffers<'a>>; PLAIN],
     /// Storage of the reliable + FEC channel while it is closed; `None`
     /// when the slot has no FEC storage.
     pub(crate) spare_fec: Option<(Buffers<'a>, FecBuffers<'a>)>,
@@ -119,10 +127,10 @@ impl<
     const T: usize,
 > Slot<'a, C, P, SENDERS, W, E, L, K, V, MAP_PENDING, MAP_EVENTS, MAP_ORIGINS, T>
 {
-    pub(crate) fn idle(reliable: Buffers<'a>, best_effort: Buffers<'a>) -> Self {
+    pub(crate) fn idle(spare: [Option<Buffers<'a>>; PLAIN]) -> Self {
         Slot {
             group: None,
-            spare: [Some(reliable), Some(best_effort)],
+            spare,
             spare_fec: None,
             #[cfg(feature = "total-order")]
             spare_totem: None,
@@ -148,11 +156,7 @@ impl<
         unsafe_code,
         reason = "writing a struct in place field by field needs raw pointers"
     )]
-    pub(crate) unsafe fn init_idle_in(
-        place: *mut Self,
-        reliable: Buffers<'a>,
-        best_effort: Buffers<'a>,
-    ) {
+    pub(crate) unsafe fn init_idle_in(place: *mut Self, spare: [Option<Buffers<'a>>; PLAIN]) {
         // SAFETY: the caller guarantees `place` is valid for writes of a
         // `Self` and not aliased. `addr_of_mut!` takes each field's address
         // without making a reference to uninitialised memory, and `write`
@@ -164,7 +168,7 @@ impl<
         // stops the build if a field is added without a write here.
         unsafe {
             addr_of_mut!((*place).group).write(None);
-            addr_of_mut!((*place).spare).write([Some(reliable), Some(best_effort)]);
+            addr_of_mut!((*place).spare).write(spare);
             addr_of_mut!((*place).spare_fec).write(None);
             #[cfg(feature = "total-order")]
             addr_of_mut!((*place).spare_totem).write(None);
@@ -365,6 +369,10 @@ mod tests {
         assert!(seen.iter().all(|&s| s), "an entry no QoS uses");
         assert_eq!(channel_of(Qos::Safe), channel_of(Qos::Agreed));
         assert_eq!(
+            channel_of(Qos::BestEffort).is_some(),
+            cfg!(feature = "best-effort")
+        );
+        assert_eq!(
             channel_of(Qos::ReliableFec).is_some(),
             cfg!(feature = "fec")
         );
@@ -374,5 +382,12 @@ mod tests {
         );
         assert_eq!(channel_of(Qos::Custom), None);
         assert_eq!(CH_CUSTOM, CHANNELS);
+        // The channels a `GroupBuffers` lends come first: spare `k` is
+        // channel `k`'s.
+        assert_eq!(channel_of(Qos::Reliable), Some(0));
+        if let Some(i) = channel_of(Qos::BestEffort) {
+            assert!(i < PLAIN);
+        }
+        const { assert!(PLAIN <= CHANNELS) };
     }
 }

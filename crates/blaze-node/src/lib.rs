@@ -3,7 +3,8 @@
 //! The sans-IO core of a Blaze node: [`Node`] composes the protocol
 //! machines of one member (membership of several groups, a reliable and a
 //! best-effort multicast channel per group, a replicated map per group,
-//! point-to-point messages, requests, queues and locks) into one machine
+//! point-to-point messages, requests, queues and locks; see the features
+//! below for what a build may leave out) into one machine
 //! behind the [`Protocol`] trait, the five verbs every Blaze protocol
 //! machine implements.
 //!
@@ -42,17 +43,28 @@
 //!
 //! ## Features
 //!
-//! `fec` and `total-order` (both default) build the reliable + FEC and the
-//! Totem channels. Without them a group slot reserves no room for those
-//! channels (each slot of the channel table is as large as a NACK
-//! endpoint), the node does not depend on `blaze-proto-totem`, and topics
-//! with those QoS get [`PublishError::QosUnavailable`]: firmware that
-//! needs only reliable and best-effort delivery builds with
-//! `default-features = false`. `log` and `defmt` log the machines'
-//! milestones.
+//! Protocols a small member may leave out, all default on; firmware builds
+//! with `default-features = false` and names the ones it uses. A build
+//! without one keeps the wire format: that protocol's frames are counted
+//! and dropped, its calls return a typed error.
 //!
-//! ## Features
-//!
+//! - `best-effort`: the best-effort channel. Without it a group slot
+//!   reserves no room for it, [`GroupBuffers`] holds the reliable
+//!   channel's storage only ([`GROUP_CHANNELS`],
+//!   [`GroupBuffers::from_array`]), [`Node::set_qos`] refuses
+//!   [`Qos::BestEffort`] ([`TopicError::QosUnavailable`]) and its frames
+//!   count in [`Stats::no_channel`].
+//! - `messaging`: point-to-point messages, request/reply and queues
+//!   (`blaze-membership/messaging`). Without it [`Node::send_to`],
+//!   [`Node::request`], [`Node::reply`], the queue calls return
+//!   [`MessageError::NotBuiltIn`] and their frames count in
+//!   `Membership::stats().messaging_dropped`; the node may then take no
+//!   membership storage slots (`S = 0`) and no queue consumers.
+//! - `fec`, `total-order`: the reliable + FEC and the Totem channels.
+//!   Without them a group slot reserves no room for those channels (each
+//!   entry of the channel table is as large as a NACK endpoint), the node
+//!   does not depend on `blaze-proto-totem`, and [`Node::set_qos`] refuses
+//!   their QoS.
 //! - `log` / `defmt`: the composed machines log their protocol milestones
 //!   (mutually exclusive).
 //!
@@ -92,7 +104,7 @@ pub use channel::{Channel, STREAM_BEST_EFFORT, STREAM_RELIABLE, STREAM_RELIABLE_
 #[cfg(feature = "total-order")]
 pub use channel::{TOTEM_QUEUE, TOTEM_SLOT, TotemRing, TotemStorage};
 mod config;
-pub use config::{Config, GroupBuffers, Identity, SlotStorage};
+pub use config::{Config, GROUP_CHANNELS, GroupBuffers, Identity, SlotStorage};
 mod error;
 pub use error::{ConfigError, CustomError, GroupError, MapError, PublishError};
 mod event;

@@ -14,6 +14,9 @@ use core::fmt;
 #[non_exhaustive]
 pub enum Qos {
     /// Plain datagrams: what arrives is delivered, holes are skipped.
+    /// Feature `best-effort` (default on); without it
+    /// [`Node::set_qos`](crate::Node::set_qos) refuses it with
+    /// [`TopicError::QosUnavailable`].
     BestEffort,
     /// Per-sender FIFO, exactly once, NACK-based recovery (the default of
     /// every topic).
@@ -36,9 +39,12 @@ pub enum Qos {
 }
 
 impl Qos {
-    /// Whether a built-in channel of this crate carries this QoS today.
+    /// Whether a channel every group has in this build carries this QoS:
+    /// the reliable one and, with feature `best-effort`, the best-effort
+    /// one.
     pub const fn is_built_in(self) -> bool {
-        matches!(self, Qos::BestEffort | Qos::Reliable)
+        matches!(self, Qos::Reliable)
+            || (cfg!(feature = "best-effort") && matches!(self, Qos::BestEffort))
     }
 }
 
@@ -86,14 +92,23 @@ pub enum TopicError {
     /// The node's `TOPICS` ([`MAX_TOPICS`] by default) topics already have
     /// an explicit QoS.
     TableFull,
+    /// This build has no channel for the QoS: its feature (`best-effort`,
+    /// `fec` or `total-order`) was left out.
+    QosUnavailable(Qos),
 }
 
 impl fmt::Display for TopicError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            TopicError::TooLong => "topic name too long",
-            TopicError::TableFull => "topic table full",
-        })
+        match self {
+            TopicError::TooLong => f.write_str("topic name too long"),
+            TopicError::TableFull => f.write_str("topic table full"),
+            TopicError::QosUnavailable(q) => {
+                write!(
+                    f,
+                    "quality of service {q} not built in (a feature left out)"
+                )
+            }
+        }
     }
 }
 

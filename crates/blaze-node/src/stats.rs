@@ -17,7 +17,8 @@ pub struct Stats {
     /// Frames of a group this node has not joined.
     pub unknown_group: u64,
     /// Frames for a stream no channel of the group carries (no custom
-    /// channel installed).
+    /// channel installed), among them the frames of a channel this build
+    /// leaves out (features `best-effort`, `fec`, `total-order`).
     pub no_channel: u64,
     /// Frames without a body, or with a body this version does not know.
     pub no_body: u64,

@@ -135,6 +135,7 @@ fn node(i: u8) -> Box<CustomNode> {
     };
     let buffers = [GroupBuffers {
         reliable: chan(),
+        #[cfg(feature = "best-effort")]
         best_effort: chan(),
     }];
     Box::new(CustomNode::new(Instant::ZERO, config, me, buffers).unwrap())

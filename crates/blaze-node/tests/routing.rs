@@ -2,9 +2,11 @@
 
 mod common;
 
-use blaze_node::{Instant, Protocol, STREAM_RELIABLE};
+use blaze_node::{
+    Channel, Instant, MessageError, Protocol, Qos, STREAM_BEST_EFFORT, STREAM_RELIABLE, TopicError,
+};
 use blaze_sim::Spawn;
-use blaze_wire::{Body, DataBatch, Frame, GroupId, MemberId, Message, VERSION};
+use blaze_wire::{Body, DataBatch, Frame, GroupId, MemberId, Message, Request, VERSION};
 use common::{Sim, group, id_of};
 
 fn frame(version: u32, group: GroupId, sender: MemberId, body: Body<'_>) -> Vec<u8> {
@@ -109,5 +111,94 @@ fn drops_are_counted_by_reason() {
                     _ => false,
                 })
         );
+    });
+}
+
+/// With feature `best-effort` a best-effort frame reaches the group's
+/// best-effort channel; without it the topic QoS is refused and the frame
+/// is counted as having no channel, and dropped.
+#[test]
+fn best_effort_frames_reach_the_channel_only_when_built_in() {
+    common::with_big_stack(|| {
+        let mut sim = Sim::new(Spawn {
+            index: 0,
+            addr: blaze_sim::node_addr(0),
+            seed: 1,
+            incarnation: 0,
+        });
+        let n = sim.n_mut();
+        let now = Instant::from_millis(1);
+        n.join(now, common::GROUP).unwrap();
+        let body = Body::Data(DataBatch {
+            stream: STREAM_BEST_EFFORT,
+            ..DataBatch::default()
+        });
+        n.handle_datagram(
+            now,
+            blaze_sim::node_addr(1),
+            &frame(VERSION, group(), id_of(1), body),
+        );
+        let received = n.channel(group(), Qos::BestEffort).map(|c| match c {
+            Channel::BestEffort(e) => e.stats().datagrams_received,
+            _ => 0,
+        });
+        if cfg!(feature = "best-effort") {
+            assert_eq!(received, Some(1));
+            assert_eq!(n.stats().no_channel, 0, "{:?}", n.stats());
+            assert_eq!(n.set_qos("ticks", Qos::BestEffort), Ok(()));
+        } else {
+            assert_eq!(received, None);
+            assert_eq!(n.stats().no_channel, 1, "{:?}", n.stats());
+            assert_eq!(
+                n.set_qos("ticks", Qos::BestEffort),
+                Err(TopicError::QosUnavailable(Qos::BestEffort))
+            );
+            assert_eq!(n.qos("ticks"), Qos::Reliable);
+        }
+    });
+}
+
+/// With feature `messaging` point-to-point calls reach membership; without
+/// it they are refused, and request frames are counted and dropped.
+#[test]
+fn messaging_reaches_membership_only_when_built_in() {
+    common::with_big_stack(|| {
+        let mut sim = Sim::new(Spawn {
+            index: 0,
+            addr: blaze_sim::node_addr(0),
+            seed: 1,
+            incarnation: 0,
+        });
+        let n = sim.n_mut();
+        let now = Instant::from_millis(1);
+        n.join(now, common::GROUP).unwrap();
+        let sent = n.send_to(now, id_of(1), b"x");
+        let request = Body::Request(Request {
+            correlation: 7,
+            target: Some(n.id()),
+            p2p_seq: 1,
+            ..Request::default()
+        });
+        n.handle_datagram(
+            now,
+            blaze_sim::node_addr(1),
+            &frame(VERSION, GroupId::from_raw(0), id_of(1), request),
+        );
+        let dropped = n.membership().stats().messaging_dropped;
+        if cfg!(feature = "messaging") {
+            assert_eq!(sent, Err(MessageError::UnknownMember));
+            assert_eq!(dropped, 0);
+        } else {
+            assert_eq!(sent, Err(MessageError::NotBuiltIn));
+            assert_eq!(dropped, 1);
+            assert_eq!(
+                n.request(now, id_of(1), b"x", blaze_node::Duration::from_secs(1)),
+                Err(MessageError::NotBuiltIn)
+            );
+            assert_eq!(
+                n.queue_subscribe(now, group(), "jobs"),
+                Err(MessageError::NotBuiltIn)
+            );
+        }
     });
 }

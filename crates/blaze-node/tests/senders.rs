@@ -57,6 +57,7 @@ fn node(i: usize) -> Box<Small> {
     };
     let group = [GroupBuffers {
         reliable: buffers(&config),
+        #[cfg(feature = "best-effort")]
         best_effort: buffers(&config),
     }];
     Box::new(Small::new(Instant::ZERO, config, me, group).unwrap())

@@ -1,6 +1,10 @@
 //! Several nodes over the simulated network: groups, both channels under
 //! loss, point-to-point, request/reply, queues, the map and locks.
 
+// The scenario publishes on the best-effort channel and expects the
+// refusals of groups without FEC or Totem storage.
+#![cfg(all(feature = "best-effort", feature = "fec", feature = "total-order"))]
+
 mod common;
 
 use std::collections::BTreeMap;

@@ -27,8 +27,8 @@ use core::num::{NonZeroU16, NonZeroU32};
 
 use blaze_embassy::{Blaze, Hub, Port, Resources};
 use blaze_node::{
-    Buffers, Channel, Config, Duration, Event, GroupBuffers, GroupId, Identity, MemberId, Metadata,
-    Name, NoCustom, Node, RxSlot, SendSlot, WriteOptions,
+    Buffers, Channel, Config, Duration, Event, GROUP_CHANNELS, GroupBuffers, GroupId, Identity,
+    MemberId, Metadata, Name, NoCustom, Node, RxSlot, SendSlot, WriteOptions,
 };
 use embassy_executor::Spawner;
 use embassy_net::{Ipv4Cidr, StackResources, StaticConfigV4};
@@ -60,9 +60,14 @@ pub const HUB_QUEUE: usize = 8;
 /// member queues: its event task drains events as they come, and three
 /// peers need a few control frames at a time (the selftest drops none).
 pub const MEMBERSHIP_QUEUE: usize = 8;
-/// Queue consumers a membership coordinator tracks (the firmware uses no
-/// queues).
-pub const CONSUMERS: usize = 4;
+/// Queue consumers a membership coordinator tracks: none, the firmware is
+/// built without queues (`blaze-node` without its `messaging` feature).
+pub const CONSUMERS: usize = 0;
+/// Membership storage slots, and their bytes, for point-to-point messages,
+/// requests and queue messages: none, the firmware is built without them.
+pub const MESSAGE_SLOTS: usize = 0;
+/// Bytes of a membership storage slot (see [`MESSAGE_SLOTS`]).
+pub const MESSAGE_BYTES: usize = 0;
 /// Map requests of this member in flight (the checks have one at a time).
 pub const MAP_PENDING: usize = 4;
 /// Map events waiting for the event task (at least 4).
@@ -75,18 +80,19 @@ pub const MAP_ORIGINS: usize = 2 * PEERS;
 pub const TOPICS: usize = 4;
 
 /// The node of the 4-member configuration: 1 group, 4 members, windows of
-/// 8 messages, 4 membership slots of 256 bytes, a map of 8 entries (keys
-/// up to 16 bytes, values up to 32; 4 requests in flight, 8 events, 8
-/// remembered origins), membership queues of 8, channels receiving from
-/// the 3 other members, 4 topics with an explicit QoS.
+/// 8 messages, no membership storage slots (no point-to-point messages),
+/// a map of 8 entries (keys up to 16 bytes, values up to 32; 4 requests in
+/// flight, 8 events, 8 remembered origins), membership queues of 8,
+/// channels receiving from the 3 other members, 4 topics with an explicit
+/// QoS.
 pub type FwNode = Node<
     'static,
     NoCustom,
     1,
     PEERS,
     WINDOW,
-    4,
-    256,
+    MESSAGE_SLOTS,
+    MESSAGE_BYTES,
     8,
     8,
     16,
@@ -288,8 +294,11 @@ impl Record {
 
 /// Everything one member's node keeps in static memory.
 pub struct NodeStorage {
-    reliable: ChannelStorage,
-    best_effort: ChannelStorage,
+    /// The windows of the channels a `GroupBuffers` lends: the reliable
+    /// one only in the firmware (`blaze-node` without its `best-effort`
+    /// feature), and the best-effort one too in builds with it (the host
+    /// test of `blaze-embassy`).
+    channels: [ChannelStorage; GROUP_CHANNELS],
     resources: FwResources,
     record: Record,
 }
@@ -304,8 +313,7 @@ impl NodeStorage {
     /// Empty storage, for a `static`.
     pub const fn new() -> Self {
         NodeStorage {
-            reliable: ChannelStorage::new(),
-            best_effort: ChannelStorage::new(),
+            channels: [const { ChannelStorage::new() }; GROUP_CHANNELS],
             resources: Resources::new(),
             record: Record::new(),
         }
@@ -400,8 +408,7 @@ pub fn start_node(
     storage: &'static mut NodeStorage,
 ) -> Option<Member> {
     let NodeStorage {
-        reliable,
-        best_effort,
+        channels,
         resources,
         record,
     } = storage;
@@ -415,10 +422,9 @@ pub fn start_node(
         incarnation: 0,
         seed: 0xb1a2_e000 + index as u64,
     };
-    let buffers = [GroupBuffers {
-        reliable: reliable.buffers(),
-        best_effort: best_effort.buffers(),
-    }];
+    let buffers = [GroupBuffers::from_array(
+        channels.each_mut().map(ChannelStorage::buffers),
+    )];
     let node = FwNode::new(blaze_embassy::now(), node_config(), identity, buffers).ok()?;
     let (blaze, runner) =
         blaze_embassy::new(stack, node, blaze_embassy::Config::default(), resources).ok()?;
@@ -675,7 +681,7 @@ static ALONE_HUB: StaticCell<FwHub> = StaticCell::new();
 /// is one member's stack. Returns `(passed, failed)`.
 pub async fn run_alone(spawner: Spawner, report: fn(Arguments<'_>)) -> (u32, u32) {
     report(format_args!(
-        "RAM of one member: node {} B, channel windows 2 x {} B, blaze-embassy resources {} B \
+        "RAM of one member: node {} B, channel windows {GROUP_CHANNELS} x {} B, blaze-embassy resources {} B \
          (node included), embassy-net stack resources {} B; hub (link buffers) {} B",
         core::mem::size_of::<FwNode>(),
         core::mem::size_of::<ChannelStorage>(),
@@ -688,15 +694,15 @@ pub async fn run_alone(spawner: Spawner, report: fn(Arguments<'_>)) -> (u32, u32
     let channel =
         core::mem::size_of::<Option<Channel<'static, NoCustom, SENDERS, WINDOW, PEERS>>>();
     report(format_args!(
-        "node parts: membership {membership} B, map replica {map} B, channel slots 2 x {channel} B, \
+        "node parts: membership {membership} B, map replica {map} B, channel slots {GROUP_CHANNELS} x {channel} B, \
          the rest (buffers while closed, topics, counters) {} B",
-        core::mem::size_of::<FwNode>() - membership - map - 2 * channel,
+        core::mem::size_of::<FwNode>() - membership - map - GROUP_CHANNELS * channel,
     ));
     // The figure `scripts/embedded` compares with the footprint goal: the
     // protocol stack is the node and the storage it borrows.
     report(format_args!(
-        "protocol stack RAM: {} B (node {} B, in it channel slots of {} B, channel windows 2 x {} B)",
-        core::mem::size_of::<FwNode>() + 2 * core::mem::size_of::<ChannelStorage>(),
+        "protocol stack RAM: {} B (node {} B, in it channel slots of {} B, channel windows {GROUP_CHANNELS} x {} B)",
+        core::mem::size_of::<FwNode>() + GROUP_CHANNELS * core::mem::size_of::<ChannelStorage>(),
         core::mem::size_of::<FwNode>(),
         core::mem::size_of::<Option<Channel<'static, NoCustom, SENDERS, WINDOW, PEERS>>>(),
         core::mem::size_of::<ChannelStorage>(),

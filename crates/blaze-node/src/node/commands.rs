@@ -8,16 +8,20 @@ use super::Node;
 #[cfg(feature = "total-order")]
 use blaze_proto_totem::{Qos as TotemQos, SendError as TotemSendError};
 
+#[cfg(feature = "best-effort")]
+use crate::STREAM_BEST_EFFORT;
 #[cfg(feature = "fec")]
 use crate::STREAM_RELIABLE_FEC;
+#[cfg(feature = "best-effort")]
+use crate::group::CH_BEST_EFFORT;
 #[cfg(feature = "fec")]
 use crate::group::CH_FEC;
 #[cfg(feature = "total-order")]
 use crate::group::CH_TOTEM;
-use crate::group::{CH_BEST_EFFORT, CH_RELIABLE, Slot, channel_of};
+use crate::group::{CH_RELIABLE, PLAIN, Slot, channel_of};
 use crate::{
     Channel, CustomError, CustomProtocol, GroupBuffers, GroupError, MAX_TOPIC_LEN, PublishError,
-    Qos, STREAM_BEST_EFFORT, STREAM_RELIABLE, SlotStorage, TopicError,
+    Qos, STREAM_RELIABLE, SlotStorage, TopicError,
 };
 #[cfg(feature = "total-order")]
 use crate::{TotemRing, TotemStorage};
@@ -113,9 +117,13 @@ impl<
         let mut reliable = self.config.nack;
         reliable.stream = STREAM_RELIABLE;
         reliable.reliability = Reliability::Reliable;
+        #[cfg(feature = "best-effort")]
         let mut best_effort = self.config.nack;
-        best_effort.stream = STREAM_BEST_EFFORT;
-        best_effort.reliability = Reliability::BestEffort;
+        #[cfg(feature = "best-effort")]
+        {
+            best_effort.stream = STREAM_BEST_EFFORT;
+            best_effort.reliability = Reliability::BestEffort;
+        }
         let mut map = self.config.map;
         map.group = group;
         let seeds = [
@@ -126,8 +134,12 @@ impl<
         let Some(slot) = self.slots.get_mut(i) else {
             return Err(GroupError::TooManyGroups);
         };
-        let [r, b] = &mut slot.spare;
-        let (Some(rb), Some(bb)) = (r.take(), b.take()) else {
+        // `free` saw every spare buffer there.
+        let Some(rb) = slot.spare.get_mut(CH_RELIABLE).and_then(Option::take) else {
+            return Err(GroupError::TooManyGroups);
+        };
+        #[cfg(feature = "best-effort")]
+        let Some(bb) = slot.spare.get_mut(CH_BEST_EFFORT).and_then(Option::take) else {
             return Err(GroupError::TooManyGroups);
         };
         // The configurations and buffers were checked by `Node::new`. A
@@ -143,6 +155,7 @@ impl<
             group,
             seed: seeds[0],
         };
+        #[cfg(feature = "best-effort")]
         let id_b = blaze_proto_nack::Identity {
             seed: seeds[1],
             ..id_r
@@ -156,6 +169,7 @@ impl<
             rb,
             None,
         );
+        #[cfg(feature = "best-effort")]
         let best_effort_ok = open_nack(
             slot.channels.get_mut(CH_BEST_EFFORT),
             Channel::BestEffort,
@@ -163,9 +177,11 @@ impl<
             bb,
             None,
         );
+        #[cfg(not(feature = "best-effort"))]
+        let best_effort_ok = true;
         if !(map_ok && reliable_ok && best_effort_ok) {
             // Unreachable after `Node::new`'s checks; the slot stays unusable.
-            for ch in [CH_RELIABLE, CH_BEST_EFFORT] {
+            for ch in 0..PLAIN {
                 if let Some(c) = slot.channels.get_mut(ch) {
                     *c = None;
                 }
@@ -347,8 +363,8 @@ impl<
             return Err(GroupError::NotJoined);
         };
         let _ = self.membership.leave(now, group);
-        for (k, spare) in slot.spare.iter_mut().enumerate() {
-            let ch = if k == 0 { CH_RELIABLE } else { CH_BEST_EFFORT };
+        // Spare `k` holds the buffers of channel `k` (reliable, best-effort).
+        for (ch, spare) in slot.spare.iter_mut().enumerate() {
             if let Some(Some(Channel::Reliable(e) | Channel::BestEffort(e))) =
                 slot.channels.get_mut(ch).map(Option::take)
             {
@@ -410,19 +426,17 @@ impl<
             };
             #[cfg(not(feature = "fec"))]
             let fec = slot.spare_fec.take();
-            let [r, b] = [CH_RELIABLE, CH_BEST_EFFORT].map(|ch| {
-                match slot.channels.get_mut(ch).and_then(Option::take) {
-                    Some(Channel::Reliable(e) | Channel::BestEffort(e)) => Some(e.into_buffers()),
-                    _ => slot.spare.get_mut(ch).and_then(Option::take),
-                }
-            });
-            let group = match (r, b) {
-                (Some(reliable), Some(best_effort)) => Some(GroupBuffers {
-                    reliable,
-                    best_effort,
-                }),
-                _ => None,
-            };
+            // Channel `k`'s buffers, from the channel or its spare `k`.
+            let plain: [_; PLAIN] =
+                core::array::from_fn(
+                    |ch| match slot.channels.get_mut(ch).and_then(Option::take) {
+                        Some(Channel::Reliable(e) | Channel::BestEffort(e)) => {
+                            Some(e.into_buffers())
+                        }
+                        _ => slot.spare.get_mut(ch).and_then(Option::take),
+                    },
+                );
+            let group = GroupBuffers::from_spare(plain);
             SlotStorage {
                 group,
                 fec,
@@ -437,8 +451,13 @@ impl<
     ///
     /// # Errors
     ///
-    /// [`TopicError`]; the table did not change.
+    /// [`TopicError`]; the table did not change. A QoS whose channel this
+    /// build leaves out (features `best-effort`, `fec`, `total-order`) is
+    /// refused with [`TopicError::QosUnavailable`].
     pub fn set_qos(&mut self, topic: &str, qos: Qos) -> Result<(), TopicError> {
+        if qos != Qos::Custom && channel_of(qos).is_none() {
+            return Err(TopicError::QosUnavailable(qos));
+        }
         self.topics.set(topic, qos)
     }
 

@@ -16,7 +16,7 @@ use blaze_wire::{
 use super::Node;
 use super::deadlines::PER_SLOT;
 use crate::channel::ChannelEvent;
-use crate::group::{CH_BEST_EFFORT, CH_CUSTOM, CH_RELIABLE, CHANNELS, SOURCES, channel_of};
+use crate::group::{CH_CUSTOM, CH_RELIABLE, CHANNELS, SOURCES, channel_of};
 use crate::{
     CustomProtocol, Event, Protocol, Qos, STREAM_BEST_EFFORT, STREAM_RELIABLE, STREAM_RELIABLE_FEC,
 };
@@ -266,7 +266,7 @@ impl<
                 return None;
             }
             Route::Stream(STREAM_RELIABLE) => Some(CH_RELIABLE),
-            Route::Stream(STREAM_BEST_EFFORT) => Some(CH_BEST_EFFORT),
+            Route::Stream(STREAM_BEST_EFFORT) => channel_of(Qos::BestEffort),
             Route::Stream(STREAM_RELIABLE_FEC) => channel_of(Qos::ReliableFec),
             Route::Totem if matches!(frame.body, Body::Token(_)) => {
                 match channel_of(Qos::Agreed).and_then(|i| slot.channels.get(i)) {

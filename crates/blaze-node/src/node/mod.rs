@@ -243,7 +243,7 @@ impl<
             incarnation: identity.incarnation,
             rng,
             membership,
-            slots: buffers.map(|b| Slot::idle(b.reliable, b.best_effort)),
+            slots: buffers.map(|b| Slot::idle(b.into_spare())),
             topics: Topics::default(),
             stats: Stats::default(),
             now,
@@ -267,10 +267,8 @@ impl<
             return Err(ConfigError::Nack(blaze_proto_nack::ConfigError::FlowWindow));
         }
         config.map.validate().map_err(ConfigError::Map)?;
-        if buffers.iter().any(|b| {
-            !GroupBuffers::fits(&b.reliable, config, SENDERS, W)
-                || !GroupBuffers::fits(&b.best_effort, config, SENDERS, W)
-        }) || P == 0
+        if buffers.iter().any(|b| !b.all_fit(config, SENDERS, W))
+            || P == 0
             || SENDERS == 0
             || W == 0
         {
@@ -371,7 +369,7 @@ impl<
                 T,
             >>();
             for (i, b) in buffers.into_iter().enumerate() {
-                Slot::init_idle_in(slots.add(i), b.reliable, b.best_effort);
+                Slot::init_idle_in(slots.add(i), b.into_spare());
             }
             addr_of_mut!((*node).topics).write(Topics::default());
             addr_of_mut!((*node).stats).write(Stats::default());

@@ -88,6 +88,7 @@ fn group_buffers(config: &Config) -> GroupBuffers<'static> {
     POOL.with(|p| p.borrow_mut().pop())
         .unwrap_or_else(|| GroupBuffers {
             reliable: channel_buffers(config),
+            #[cfg(feature = "best-effort")]
             best_effort: channel_buffers(config),
         })
 }
@@ -244,9 +245,17 @@ impl Sim {
             seed: s.seed,
         };
         let mut node = Box::new(TestNode::new(Instant::ZERO, config, me, buffers).unwrap());
-        node.set_qos(BE_TOPIC, Qos::BestEffort).unwrap();
-        node.set_qos("fec", Qos::ReliableFec).unwrap();
-        node.set_qos("total", Qos::Agreed).unwrap();
+        // A QoS this build leaves out is refused (and its topic stays
+        // reliable).
+        let topics = [
+            (BE_TOPIC, Qos::BestEffort, cfg!(feature = "best-effort")),
+            ("fec", Qos::ReliableFec, cfg!(feature = "fec")),
+            ("total", Qos::Agreed, cfg!(feature = "total-order")),
+        ];
+        for (topic, qos, built) in topics {
+            let r = node.set_qos(topic, qos);
+            assert_eq!(r.is_ok(), built, "{topic}: {r:?}");
+        }
         Sim {
             node: Some(node),
             sample: false,
