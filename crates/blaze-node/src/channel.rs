@@ -4,7 +4,9 @@ use core::net::SocketAddr;
 
 use blaze_proto_nack::{Endpoint, Event as NackEvent};
 #[cfg(feature = "total-order")]
-use blaze_proto_totem::{Event as TotemEvent, Totem};
+use blaze_proto_totem::{
+    Buffers as TotemBuffers, ConfigError as TotemConfigError, Event as TotemEvent, Totem,
+};
 use blaze_wire::{GroupId, Instant, MemberId, Transmit};
 
 use crate::{CustomProtocol, Qos};
@@ -24,27 +26,38 @@ pub const TOTEM_QUEUE: usize = 64;
 
 /// The Totem machine of a group's total-order channel: at most `PEERS`
 /// members on the ring (this one included) and a window of `W` messages
-/// of [`TOTEM_SLOT`] bytes.
+/// of [`TOTEM_SLOT`] bytes, kept in [`TotemBuffers`].
 #[cfg(feature = "total-order")]
-pub type TotemRing<const PEERS: usize, const W: usize> = Totem<PEERS, W, TOTEM_SLOT, TOTEM_QUEUE>;
+pub type TotemRing<'a, const PEERS: usize, const W: usize> =
+    Totem<'a, PEERS, W, TOTEM_SLOT, TOTEM_QUEUE>;
 
 /// Storage of one group slot's total-order channel, lent to the node with
-/// [`Node::add_total_order`](crate::Node::add_total_order). It holds the
-/// Totem machine (about `W * TOTEM_SLOT` bytes) while a group is joined.
+/// [`Node::add_total_order`](crate::Node::add_total_order). It borrows
+/// the ring's message buffers ([`TotemStorage::slots_needed`] slot
+/// headers and [`TotemStorage::bytes_needed`] bytes, about
+/// `(W + TOTEM_QUEUE) * TOTEM_SLOT`) and holds the Totem machine, which
+/// keeps its messages there, while a group is joined: the machine itself
+/// is small, so a large window need not go through the stack.
 ///
 /// ```
-/// use blaze_node::TotemStorage;
-/// let storage: TotemStorage<16, 64> = TotemStorage::new();
+/// use blaze_node::{TotemBuffers, TotemSlot, TotemStorage};
+/// type S<'a> = TotemStorage<'a, 16, 64>;
+/// let mut slots = vec![TotemSlot::EMPTY; S::slots_needed()];
+/// let mut bytes = vec![0u8; S::bytes_needed()];
+/// let storage = S::new(TotemBuffers { slots: &mut slots, bytes: &mut bytes }).unwrap();
 /// assert!(storage.ring().is_none());
 /// ```
 #[cfg(feature = "total-order")]
-#[derive(Default)]
-pub struct TotemStorage<const PEERS: usize, const W: usize>(Option<TotemRing<PEERS, W>>);
+pub struct TotemStorage<'a, const PEERS: usize, const W: usize> {
+    ring: Option<TotemRing<'a, PEERS, W>>,
+    /// The buffers while no machine holds them.
+    spare: Option<TotemBuffers<'a>>,
+}
 
 #[cfg(feature = "total-order")]
-impl<const PEERS: usize, const W: usize> core::fmt::Debug for TotemStorage<PEERS, W> {
+impl<const PEERS: usize, const W: usize> core::fmt::Debug for TotemStorage<'_, PEERS, W> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let t = self.0.as_ref();
+        let t = self.ring.as_ref();
         f.debug_struct("TotemStorage")
             .field("ring", &t.and_then(|t| t.ring()))
             .field("members", &t.map_or(&[][..], |t| t.members()))
@@ -53,24 +66,71 @@ impl<const PEERS: usize, const W: usize> core::fmt::Debug for TotemStorage<PEERS
 }
 
 #[cfg(feature = "total-order")]
-impl<const PEERS: usize, const W: usize> TotemStorage<PEERS, W> {
-    /// Empty storage.
-    pub const fn new() -> Self {
-        TotemStorage(None)
+impl<'a, const PEERS: usize, const W: usize> TotemStorage<'a, PEERS, W> {
+    /// Slot headers a storage needs: one per message of the window.
+    pub const fn slots_needed() -> usize {
+        TotemBuffers::slots_needed(W)
+    }
+
+    /// Message bytes a storage needs: the window and the send queue, in
+    /// slots of [`TOTEM_SLOT`] bytes.
+    pub const fn bytes_needed() -> usize {
+        TotemBuffers::bytes_needed(W, TOTEM_SLOT, TOTEM_QUEUE)
+    }
+
+    /// Storage in `buffers`, with no machine yet.
+    ///
+    /// # Errors
+    ///
+    /// [`TotemConfigError::Buffers`] when the buffers do not have exactly
+    /// [`slots_needed`](TotemStorage::slots_needed) slots and at least
+    /// [`bytes_needed`](TotemStorage::bytes_needed) bytes.
+    pub fn new(buffers: TotemBuffers<'a>) -> Result<Self, TotemConfigError> {
+        TotemRing::<PEERS, W>::check_buffers(&buffers)?;
+        Ok(TotemStorage {
+            ring: None,
+            spare: Some(buffers),
+        })
     }
 
     /// The machine of the group last joined with this storage (its ring,
     /// members and counters), if any.
-    pub fn ring(&self) -> Option<&TotemRing<PEERS, W>> {
-        self.0.as_ref()
+    pub fn ring(&self) -> Option<&TotemRing<'a, PEERS, W>> {
+        self.ring.as_ref()
     }
 
-    pub(crate) fn set(&mut self, ring: Option<TotemRing<PEERS, W>>) {
-        self.0 = ring;
+    /// Ends the machine, if any, keeping its buffers for the next one
+    /// (the machine of the last group stays readable otherwise).
+    pub(crate) fn close(&mut self) {
+        if let Some(t) = self.ring.take() {
+            self.spare = Some(t.into_buffers());
+        }
     }
 
-    pub(crate) fn ring_mut(&mut self) -> Option<&mut TotemRing<PEERS, W>> {
-        self.0.as_mut()
+    /// Opens a new machine in the buffers (ending the last one); whether
+    /// it opened (not when `config` is invalid).
+    pub(crate) fn open(
+        &mut self,
+        now: Instant,
+        me: MemberId,
+        group: GroupId,
+        config: blaze_proto_totem::Config,
+    ) -> bool {
+        self.close();
+        if config.validate().is_err() {
+            return false;
+        }
+        let Some(buffers) = self.spare.take() else {
+            return false;
+        };
+        // Only a configuration or buffers `new` refuses fail it, both
+        // checked before, so the buffers are not lost.
+        self.ring = TotemRing::<PEERS, W>::new(now, me, group, config, buffers).ok();
+        self.ring.is_some()
+    }
+
+    pub(crate) fn ring_mut(&mut self) -> Option<&mut TotemRing<'a, PEERS, W>> {
+        self.ring.as_mut()
     }
 }
 
@@ -117,7 +177,7 @@ pub enum Channel<
     /// Totem total order ([`Qos::Agreed`] and [`Qos::Safe`]); it runs its
     /// own ring membership. Feature `total-order`.
     #[cfg(feature = "total-order")]
-    Totem(&'a mut TotemStorage<RING, T>),
+    Totem(&'a mut TotemStorage<'a, RING, T>),
 }
 
 /// A channel of a group slot, built-in or custom (kept apart in the slot),

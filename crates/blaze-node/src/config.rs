@@ -225,5 +225,5 @@ pub struct SlotStorage<'a, const P: usize, const W: usize, const T: usize = W> {
     pub fec: Option<(Buffers<'a>, blaze_proto_nack::FecBuffers<'a>)>,
     /// The total-order ring's storage, if the slot had one.
     #[cfg(feature = "total-order")]
-    pub totem: Option<&'a mut crate::TotemStorage<P, T>>,
+    pub totem: Option<&'a mut crate::TotemStorage<'a, P, T>>,
 }

@@ -94,7 +94,7 @@ pub(crate) struct Slot<
     /// Storage of the total-order channel while it is closed; `None` when
     /// the slot has no Totem storage.
     #[cfg(feature = "total-order")]
-    pub(crate) spare_totem: Option<&'a mut TotemStorage<P, T>>,
+    pub(crate) spare_totem: Option<&'a mut TotemStorage<'a, P, T>>,
     /// The built-in channels, at the `CH_*` indices.
     pub(crate) channels: [Option<Channel<'a, C, SENDERS, W, P, T>>; CHANNELS],
     /// The custom channel ([`CH_CUSTOM`]), if installed.

@@ -122,6 +122,9 @@ pub use blaze_map::{
 pub use blaze_membership::{Delivery, Metadata, Name, SendError as MessageError};
 pub use blaze_proto_nack::{Buffers, CutReason, FecBuffers, FecConfig, RxSlot, SendSlot};
 #[cfg(feature = "total-order")]
-pub use blaze_proto_totem::{Config as TotemConfig, ConfigurationKind};
+pub use blaze_proto_totem::{
+    Buffers as TotemBuffers, Config as TotemConfig, ConfigError as TotemConfigError,
+    ConfigurationKind, Slot as TotemSlot,
+};
 /// Re-exported from `blaze-wire` for implementers of [`Protocol`].
 pub use blaze_wire::{Destination, Duration, GroupId, Instant, MemberId, Seq, Transmit};

@@ -227,7 +227,7 @@ fn misuse_of_total_order_gets_typed_errors() {
 fn the_ring_window_is_apart_from_the_reliable_window() {
     use blaze_node::{
         Buffers, Config, Event, GroupBuffers, Identity, Metadata, Name, NoCustom, Node, Protocol,
-        RxSlot, SendSlot, TotemStorage,
+        RxSlot, SendSlot, TotemBuffers, TotemSlot, TotemStorage,
     };
     use blaze_wire::MemberId;
 
@@ -291,7 +291,13 @@ fn the_ring_window_is_apart_from_the_reliable_window() {
         incarnation: 0,
         seed: 7,
     };
-    let mut ring: Box<TotemStorage<4, T>> = Box::new(TotemStorage::new());
+    let mut slots = vec![TotemSlot::EMPTY; TotemStorage::<4, T>::slots_needed()];
+    let mut bytes = vec![0; TotemStorage::<4, T>::bytes_needed()];
+    let mut ring: TotemStorage<'_, 4, T> = TotemStorage::new(TotemBuffers {
+        slots: &mut slots,
+        bytes: &mut bytes,
+    })
+    .expect("buffers fit the storage");
     let mut node: Box<SplitNode<'_>> =
         Box::new(Node::new(Instant::ZERO, config, me, buffers).expect("flow window within W"));
     node.add_total_order(&mut ring).expect("storage taken");

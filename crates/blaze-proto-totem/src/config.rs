@@ -169,6 +169,10 @@ pub enum ConfigError {
     MergeInterval,
     /// `window` or `max_messages` is zero.
     FlowControl,
+    /// The [`Buffers`](crate::Buffers) lent do not match the machine: not
+    /// exactly [`slots_needed`](crate::Buffers::slots_needed) slots, or
+    /// fewer than [`bytes_needed`](crate::Buffers::bytes_needed) bytes.
+    Buffers,
 }
 
 impl fmt::Display for ConfigError {
@@ -183,6 +187,7 @@ impl fmt::Display for ConfigError {
             }
             ConfigError::MergeInterval => "merge_interval must be non-zero",
             ConfigError::FlowControl => "window and max_messages must be non-zero",
+            ConfigError::Buffers => "buffers do not match the window, slot and queue sizes",
         })
     }
 }

@@ -68,7 +68,8 @@
 //! waits). A process that finds its token timeout long overdue has
 //! stalled: it leaves its ring and, for a join interval, drops the joins
 //! it reads, which may have waited out the stall. Capacities are const
-//! generics. Malformed input is
+//! generics; the message storage is lent
+//! ([`Buffers`]). Malformed input is
 //! counted by reason in [`Stats`] and dropped, never a panic.
 //!
 //! ## Not here
@@ -116,3 +117,4 @@ pub use stats::Stats;
 mod totem;
 pub use totem::Totem;
 mod window;
+pub use window::{Buffers, Slot};

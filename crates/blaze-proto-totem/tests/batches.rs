@@ -4,11 +4,19 @@
 //! read before the data its predecessor multicast just before passing it
 //! on must not make the member ask for that data again.
 
-use blaze_proto_totem::{Config, Event, Qos, Totem};
+use blaze_proto_totem::{Buffers, Config, Event, Qos, Slot, Totem};
 use blaze_wire::{Destination, Duration, GroupId, Instant, MemberId};
 use std::net::SocketAddr;
 
-type Member = Totem<4, 128, 64, 64>;
+type Member = Totem<'static, 4, 128, 64, 64>;
+
+/// Storage for a member, leaked (a test process is short-lived).
+fn buffers(w: usize, p: usize, q: usize) -> Buffers<'static> {
+    Buffers {
+        slots: vec![Slot::EMPTY; Buffers::slots_needed(w)].leak(),
+        bytes: vec![0; Buffers::bytes_needed(w, p, q)].leak(),
+    }
+}
 
 /// Members of the ring.
 const N: usize = 3;
@@ -38,6 +46,7 @@ impl Ring {
                     MemberId::from_u128(100 + i as u128),
                     GroupId::from_name("batches"),
                     Config::lan(),
+                    buffers(128, 64, 64),
                 )
                 .expect("valid config")
             })

@@ -1,7 +1,7 @@
 //! Hostile input: random bytes and mutated valid frames never panic a
 //! member, and are counted.
 
-use blaze_proto_totem::{Config, Qos, SendError, Totem};
+use blaze_proto_totem::{Buffers, Config, Qos, SendError, Slot, Totem};
 use blaze_wire::{
     Body, DataBatch, DataMessage, Frame, GroupId, Instant, Join, MemberId, MemberRingState,
     Message, Repeated, RingId, SeqRange, Token, View, ViewMember,
@@ -9,7 +9,15 @@ use blaze_wire::{
 use core::net::SocketAddr;
 use proptest::prelude::*;
 
-type Member = Totem<4, 32, 96, 4>;
+type Member = Totem<'static, 4, 32, 96, 4>;
+
+/// Storage for a member, leaked (a test process is short-lived).
+fn buffers(w: usize, p: usize, q: usize) -> Buffers<'static> {
+    Buffers {
+        slots: vec![Slot::EMPTY; Buffers::slots_needed(w)].leak(),
+        bytes: vec![0; Buffers::bytes_needed(w, p, q)].leak(),
+    }
+}
 
 fn member(now: Instant) -> Member {
     Member::new(
@@ -17,6 +25,7 @@ fn member(now: Instant) -> Member {
         MemberId::from_u128(2),
         GroupId::from_name("g"),
         Config::lan(),
+        buffers(32, 96, 4),
     )
     .unwrap()
 }
@@ -178,7 +187,8 @@ fn invalid_config_is_refused() {
             Instant::ZERO,
             MemberId::from_u128(1),
             GroupId::from_name("g"),
-            bad
+            bad,
+            buffers(32, 96, 4)
         )
         .is_err()
     );

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use blaze_node::{
     Buffers, Config, FecBuffers, GroupBuffers, Identity, Instant, MemberId, Metadata, Name,
-    NoCustom, Node, Protocol, RxSlot, SendSlot, TotemStorage, Transmit,
+    NoCustom, Node, Protocol, RxSlot, SendSlot, TotemBuffers, TotemSlot, TotemStorage, Transmit,
 };
 
 use crate::ChannelConfig;
@@ -26,14 +26,16 @@ const WINDOW: usize = 2048;
 /// Messages in flight beyond the slowest receiver's acknowledgement (room
 /// left below [`WINDOW`] for FEC blocks and acknowledgement delay).
 const FLOW_WINDOW: u32 = 1536;
-/// The total-order ring's window, in messages. Totem storage holds this
-/// many full message slots ([`blaze_node::TOTEM_SLOT`] bytes each), so it
-/// is kept apart from (and much smaller than) [`WINDOW`].
-const TOTEM_WINDOW: usize = 128;
+/// The total-order ring's window, in messages (and its flow-control
+/// window per rotation). Totem storage holds this many full message slots
+/// ([`blaze_node::TOTEM_SLOT`] bytes each, on the heap), so it is kept
+/// apart from (and smaller than) [`WINDOW`]: 512 doubles the ring's
+/// throughput of 128.
+const TOTEM_WINDOW: usize = 512;
 
 /// The node as blaze-std runs it: up to [`MAX_GROUPS`] groups of up to
 /// [`MAX_MEMBERS`] members, reliable channels with a window of 2,048
-/// messages, a total-order ring with a window of 128, 32 membership
+/// messages, a total-order ring with a window of 512, 32 membership
 /// message slots of 1 KiB, and maps of 64 entries (keys up to 64 bytes,
 /// values up to 256 bytes).
 pub type StdNode = Node<
@@ -86,12 +88,24 @@ static POOL: Mutex<Vec<GroupBuffers<'static>>> = Mutex::new(Vec::new());
 static FEC_POOL: Mutex<Vec<(Buffers<'static>, FecBuffers<'static>)>> = Mutex::new(Vec::new());
 
 /// Total-order ring storage given back by shut-down nodes.
-static TOTEM_POOL: Mutex<Vec<&'static mut TotemStorage<MAX_MEMBERS, TOTEM_WINDOW>>> =
-    Mutex::new(Vec::new());
+static TOTEM_POOL: Mutex<Vec<&'static mut StdTotemStorage>> = Mutex::new(Vec::new());
 
-fn totem_storage() -> &'static mut TotemStorage<MAX_MEMBERS, TOTEM_WINDOW> {
+/// One group slot's total-order storage: its message buffers (zero-filled
+/// on demand) and the storage around them, on the heap.
+type StdTotemStorage = TotemStorage<'static, MAX_MEMBERS, TOTEM_WINDOW>;
+
+fn totem_storage() -> Option<&'static mut StdTotemStorage> {
     let pooled = TOTEM_POOL.lock().ok().and_then(|mut pool| pool.pop());
-    pooled.unwrap_or_else(|| Box::leak(Box::new(TotemStorage::new())))
+    if pooled.is_some() {
+        return pooled;
+    }
+    let buffers = TotemBuffers {
+        slots: Vec::leak(vec![TotemSlot::EMPTY; StdTotemStorage::slots_needed()]),
+        bytes: Vec::leak(vec![0; StdTotemStorage::bytes_needed()]),
+    };
+    // Sized by the storage itself, so never refused.
+    let storage = TotemStorage::new(buffers).ok()?;
+    Some(Box::leak(Box::new(storage)))
 }
 
 /// Parity symbols a member keeps for rebuilding other members' blocks.
@@ -157,6 +171,8 @@ pub(crate) fn node_config(config: &ChannelConfig) -> Config {
     // timers a process stalled for a few hundred milliseconds split the
     // ring while the view stayed whole.
     node.totem = blaze_node::TotemConfig::tolerating(node.membership.failure_timeout);
+    // A rotation may carry the whole window the storage holds.
+    node.totem.window = TOTEM_WINDOW as u32;
     node.membership.discovery = match config.group {
         Some(_) => blaze_membership::Discovery::Multicast,
         None => blaze_membership::Discovery::unicast(&config.seeds),
@@ -207,7 +223,8 @@ impl Engine {
         // written every field of the node in `place`.
         let mut node = unsafe { place.assume_init() };
         for _ in 0..MAX_GROUPS {
-            if let Err(back) = node.add_total_order(totem_storage())
+            if let Some(storage) = totem_storage()
+                && let Err(back) = node.add_total_order(storage)
                 && let Ok(mut pool) = TOTEM_POOL.lock()
             {
                 pool.push(back);

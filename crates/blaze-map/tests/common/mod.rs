@@ -17,7 +17,8 @@ use blaze_map::{
     RequestId, ViewInfo, ViewMember, WriteError, WriteOptions,
 };
 use blaze_proto_totem::{
-    Config as TotemConfig, ConfigurationKind, Event as TotemEvent, Qos, Totem,
+    Buffers as TotemBuffers, Config as TotemConfig, ConfigurationKind, Event as TotemEvent, Qos,
+    Slot as TotemSlot, Totem,
 };
 use blaze_sim::{Machine, Spawn, World, node_addr};
 use blaze_wire::{Duration, GroupId, Instant, MemberId, Rng, Transmit};
@@ -159,7 +160,16 @@ fn own(e: Event<'_>) -> Rec {
 }
 
 /// The Totem member paired with each replica in the ring-ordered tests.
-pub type T = Totem<8, 256, 256, 64>;
+pub type T = Totem<'static, 8, 256, 256, 64>;
+
+/// Message storage for a Totem member, leaked (a test process is
+/// short-lived).
+fn totem_buffers() -> TotemBuffers<'static> {
+    TotemBuffers {
+        slots: vec![TotemSlot::EMPTY; TotemBuffers::slots_needed(256)].leak(),
+        bytes: vec![0; TotemBuffers::bytes_needed(256, 256, 64)].leak(),
+    }
+}
 
 /// One simulated member: a replica, and in the ring-ordered mode the Totem
 /// member that orders its operations.
@@ -387,6 +397,7 @@ impl Cluster {
                         id,
                         GroupId::from_name("map-ring"),
                         TotemConfig::lan(),
+                        totem_buffers(),
                     )
                     .expect("valid ring config"),
                 )

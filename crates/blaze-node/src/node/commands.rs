@@ -281,9 +281,9 @@ impl<
     /// group's, and its configurations arrive as
     /// [`Event::RingChanged`](crate::Event::RingChanged).
     ///
-    /// Total order is opt-in because the machine's window is held in
-    /// place (about `T * TOTEM_SLOT` bytes per slot, `T` the node's
-    /// Totem window).
+    /// Total order is opt-in because the ring's window takes memory: the
+    /// storage borrows about `(T + TOTEM_QUEUE) * TOTEM_SLOT` bytes per
+    /// slot (`T` the node's Totem window), wherever the caller keeps them.
     ///
     /// ```
     /// use blaze_node::{Buffers, Config, Event, GroupBuffers, Identity, Metadata, Name, Node};
@@ -302,7 +302,10 @@ impl<
     /// }];
     /// let me = Identity { id: MemberId::from_u128(1), name: Name::new("ann").unwrap(),
     ///                     metadata: Metadata::default(), incarnation: 0, seed: 7 };
-    /// let mut ring = Box::new(TotemStorage::new());
+    /// # use blaze_node::{TotemBuffers, TotemSlot};
+    /// let mut slots = vec![TotemSlot::EMPTY; TotemStorage::<4, 8>::slots_needed()];
+    /// let mut bytes = vec![0u8; TotemStorage::<4, 8>::bytes_needed()];
+    /// let mut ring = TotemStorage::new(TotemBuffers { slots: &mut slots, bytes: &mut bytes }).unwrap();
     /// let mut node: Box<Node<'_, blaze_node::NoCustom, 1, 4, 8, 4, 256, 8, 8, 16, 32>> =
     ///     Box::new(Node::new(Instant::ZERO, config, me, buffers).unwrap());
     /// node.add_total_order(&mut ring).unwrap();
@@ -331,8 +334,8 @@ impl<
     #[cfg(feature = "total-order")]
     pub fn add_total_order(
         &mut self,
-        storage: &'a mut TotemStorage<P, T>,
-    ) -> Result<(), &'a mut TotemStorage<P, T>> {
+        storage: &'a mut TotemStorage<'a, P, T>,
+    ) -> Result<(), &'a mut TotemStorage<'a, P, T>> {
         let fits = self.config.totem.validate().is_ok() && P > 0 && T >= 2;
         let slot = self
             .slots
@@ -340,7 +343,7 @@ impl<
             .find(|s| s.spare_totem.is_none() && s.group.is_none());
         match slot {
             Some(slot) if fits => {
-                storage.set(None);
+                storage.close();
                 slot.spare_totem = Some(storage);
                 Ok(())
             }
@@ -378,7 +381,7 @@ impl<
         }
         #[cfg(feature = "total-order")]
         if let Some(Some(Channel::Totem(t))) = slot.channels.get_mut(CH_TOTEM).map(Option::take) {
-            t.set(None);
+            t.close();
             slot.spare_totem = Some(t);
         }
         for c in &mut slot.channels {
@@ -712,7 +715,7 @@ impl<
 /// Sends `payload` on `topic` through the ring (the topic travels in the
 /// Totem message's own topic field).
 fn totem_send<E, const P: usize, const W: usize>(
-    ring: &mut TotemRing<P, W>,
+    ring: &mut TotemRing<'_, P, W>,
     now: Instant,
     qos: Qos,
     topic: &str,
@@ -797,21 +800,20 @@ fn open_map<
 /// `base`; returns whether it opened. Out of line, as [`open_nack`].
 #[inline(never)]
 fn open_totem<const P: usize, const W: usize>(
-    storage: &mut TotemStorage<P, W>,
+    storage: &mut TotemStorage<'_, P, W>,
     now: Instant,
     me: MemberId,
     group: GroupId,
     config: blaze_proto_totem::Config,
     base: u64,
 ) -> bool {
-    // Moved as few times as possible: the machine is hundreds of
-    // kilobytes, and a debug build copies it at every move.
-    storage.set(TotemRing::<P, W>::new(now, me, group, config).ok());
-    match storage.ring_mut() {
-        Some(t) => {
-            t.raise_ring_seq_floor(base);
-            true
-        }
-        None => false,
+    // Built in place: the machine holds no message bytes (they stay in the
+    // storage's buffers), but a debug build still copies it at every move.
+    if !storage.open(now, me, group, config) {
+        return false;
     }
+    if let Some(t) = storage.ring_mut() {
+        t.raise_ring_seq_floor(base);
+    }
+    true
 }

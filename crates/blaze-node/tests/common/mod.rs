@@ -5,12 +5,12 @@
     reason = "each test binary uses a part of the harness"
 )]
 
-#[cfg(feature = "total-order")]
-use blaze_node::TotemStorage;
 use blaze_node::{
     Buffers, Config, Delivery, Event, GroupBuffers, GroupId, Identity, Instant, MemberId, Metadata,
     Name, NoCustom, Node, Protocol, Qos, RxSlot, SendSlot, Transmit,
 };
+#[cfg(feature = "total-order")]
+use blaze_node::{TotemBuffers, TotemSlot, TotemStorage};
 use blaze_proto_nack::{FecBuffers, FecConfig};
 use blaze_sim::{Machine, Spawn};
 use core::net::SocketAddr;
@@ -289,8 +289,13 @@ impl Sim {
         let mut sim = Sim::joining(s);
         for _ in 0..GROUPS {
             // The node borrows the storage for 'static.
-            let storage: &'static mut TotemStorage<PEERS, WINDOW> =
-                Box::leak(Box::new(TotemStorage::new()));
+            let buffers = TotemBuffers {
+                slots: vec![TotemSlot::EMPTY; TotemStorage::<PEERS, WINDOW>::slots_needed()].leak(),
+                bytes: vec![0; TotemStorage::<PEERS, WINDOW>::bytes_needed()].leak(),
+            };
+            let storage: &'static mut TotemStorage<'static, PEERS, WINDOW> = Box::leak(Box::new(
+                TotemStorage::new(buffers).expect("buffers fit the storage"),
+            ));
             assert!(
                 sim.n_mut().add_total_order(storage).is_ok(),
                 "Totem storage refused"

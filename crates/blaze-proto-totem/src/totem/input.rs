@@ -7,7 +7,7 @@ use super::{State, Totem};
 use crate::frames::{self, BodyIn, TokenOut};
 use crate::window::Refused;
 
-impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W, P, Q> {
+impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<'_, N, W, P, Q> {
     /// A datagram arrived from `from`. Malformed, foreign or stale input is
     /// counted in [`Stats`](crate::Stats) and dropped.
     ///

@@ -29,7 +29,7 @@ fn collect_set<const N: usize>(
     Some(v)
 }
 
-impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W, P, Q> {
+impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<'_, N, W, P, Q> {
     /// Leaves the ring (or a forming one) and starts gathering.
     pub(super) fn enter_gather(&mut self, now: Instant) {
         if self.state == State::Recovery {

@@ -10,8 +10,8 @@ use blaze_wire::{GroupId, Instant, MemberId, RingId, SeqRange};
 use core::net::SocketAddr;
 
 use crate::frames::{CommitOut, TokenOut};
-use crate::window::{Window, payload_of, store, topic_of};
-use crate::{Config, ConfigError, Qos, SendError, Stats};
+use crate::window::Window;
+use crate::{Buffers, Config, ConfigError, Qos, SendError, Stats};
 use timer::{Timer, Timers};
 
 /// Retransmission-request ranges carried on a token.
@@ -59,25 +59,6 @@ impl RingPos {
         delivered: 0,
         safe_upto: 0,
     };
-}
-
-/// One message waiting in the send queue: its topic, then its payload.
-#[derive(Debug, Clone, Copy)]
-struct Queued<const P: usize> {
-    safe: bool,
-    topic_len: u8,
-    len: u16,
-    data: [u8; P],
-}
-
-impl<const P: usize> Queued<P> {
-    fn topic(&self) -> &str {
-        topic_of(&self.data, self.topic_len)
-    }
-
-    fn payload(&self) -> &[u8] {
-        payload_of(&self.data, self.topic_len, self.len)
-    }
 }
 
 /// A message to multicast.
@@ -128,7 +109,9 @@ struct Recovery {
 ///
 /// Capacities are const generics: `N` members, a window of `W` messages,
 /// message slots of `P` bytes (topic and payload together, see
-/// [`Totem::MAX_PAYLOAD`]) and a send queue of `Q` messages.
+/// [`Totem::MAX_PAYLOAD`]) and a send queue of `Q` messages. The messages
+/// themselves live in [`Buffers`] the caller lends (`W` slot headers and
+/// `(W + Q) * P` bytes), so the machine stays small whatever the window.
 ///
 /// - Getters: [`id`](Totem::id), [`ring`](Totem::ring),
 ///   [`members`](Totem::members), [`is_operational`](Totem::is_operational),
@@ -150,9 +133,15 @@ struct Recovery {
 /// use blaze_proto_totem::{Config, Event, Qos, Totem};
 /// use blaze_wire::{GroupId, Instant, MemberId};
 ///
+/// use blaze_proto_totem::{Buffers, Slot};
+///
 /// let now = Instant::ZERO;
-/// let mut solo: Totem<4, 64, 96, 8> =
-///     Totem::new(now, MemberId::from_u128(1), GroupId::from_name("demo"), Config::lan()).unwrap();
+/// let mut slots = vec![Slot::EMPTY; Buffers::slots_needed(64)];
+/// let mut bytes = vec![0u8; Buffers::bytes_needed(64, 96, 8)];
+/// let buffers = Buffers { slots: &mut slots, bytes: &mut bytes };
+/// let mut solo: Totem<'_, 4, 64, 96, 8> =
+///     Totem::new(now, MemberId::from_u128(1), GroupId::from_name("demo"), Config::lan(), buffers)
+///         .unwrap();
 /// solo.send(now, Qos::Safe, b"hello").unwrap();
 /// // Alone, the member forms a ring of one after the consensus timeout.
 /// let mut t = now;
@@ -170,7 +159,7 @@ struct Recovery {
 /// }
 /// assert_eq!(got, Some((b"hello".to_vec(), true)));
 /// ```
-pub struct Totem<const N: usize, const W: usize, const P: usize, const Q: usize> {
+pub struct Totem<'a, const N: usize, const W: usize, const P: usize, const Q: usize> {
     me: MemberId,
     group: u64,
     config: Config,
@@ -193,8 +182,8 @@ pub struct Totem<const N: usize, const W: usize, const P: usize, const Q: usize>
     my_last_backlog: u32,
     /// Visits to wait after installing before sending (see `install`).
     quiet_visits: u8,
-    window: Window<W, P>,
-    queue: heapless::Deque<Queued<P>, Q>,
+    /// The messages of the window and of the send queue.
+    window: Window<'a, W, P, Q>,
 
     outq: heapless::Deque<OutMsg, W>,
     token_out: Option<TokenOut<RTR>>,
@@ -245,7 +234,7 @@ pub struct Totem<const N: usize, const W: usize, const P: usize, const Q: usize>
     addrs: heapless::Vec<(MemberId, SocketAddr), N>,
 }
 
-impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W, P, Q> {
+impl<'a, const N: usize, const W: usize, const P: usize, const Q: usize> Totem<'a, N, W, P, Q> {
     /// The largest payload [`send`](Totem::send) accepts; with
     /// [`send_topic`](Totem::send_topic), the topic and the payload together.
     pub const MAX_PAYLOAD: usize = P;
@@ -253,21 +242,25 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
     /// The longest topic [`send_topic`](Totem::send_topic) accepts.
     pub const MAX_TOPIC: usize = if P < 255 { P } else { 255 };
 
-    /// A member `me` of `group`, starting in the gather state at `now`.
+    /// A member `me` of `group`, starting in the gather state at `now`,
+    /// keeping its messages in `buffers`.
     ///
     /// # Errors
     ///
-    /// The configuration is invalid ([`Config::validate`]).
+    /// The configuration is invalid ([`Config::validate`]), or the
+    /// buffers do not fit the capacities ([`Totem::check_buffers`]).
     pub fn new(
         now: Instant,
         me: MemberId,
         group: GroupId,
         config: Config,
+        buffers: Buffers<'a>,
     ) -> Result<Self, ConfigError> {
         config.validate()?;
         if N == 0 || W < 2 || P == 0 {
             return Err(ConfigError::FlowControl);
         }
+        let window = Window::new(buffers).map_err(|(e, _)| e)?;
         let mut t = Totem {
             me,
             group: group.raw(),
@@ -286,8 +279,7 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
             my_last_sent: 0,
             my_last_backlog: 0,
             quiet_visits: 0,
-            window: Window::new(),
-            queue: heapless::Deque::new(),
+            window,
             outq: heapless::Deque::new(),
             token_out: None,
             token_in: None,
@@ -330,6 +322,29 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
         Ok(t)
     }
 
+    /// Checks that `buffers` fit a `Totem<N, W, P, Q>`: exactly
+    /// [`Buffers::slots_needed(W)`](Buffers::slots_needed) slots and at
+    /// least [`Buffers::bytes_needed(W, P, Q)`](Buffers::bytes_needed)
+    /// bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Buffers`] when they do not.
+    pub fn check_buffers(buffers: &Buffers<'_>) -> Result<(), ConfigError> {
+        if buffers.slots.len() != Buffers::slots_needed(W)
+            || buffers.bytes.len() < Buffers::bytes_needed(W, P, Q)
+        {
+            return Err(ConfigError::Buffers);
+        }
+        Ok(())
+    }
+
+    /// Ends the machine and hands its buffers back (to build the next
+    /// machine in them).
+    pub fn into_buffers(self) -> Buffers<'a> {
+        self.window.into_buffers()
+    }
+
     /// Sets the lowest ring sequence number this member will use, for a
     /// process that restarts with the same id: ring ids must never repeat,
     /// so such a process passes one more than the highest ring sequence
@@ -339,8 +354,12 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
     /// ```
     /// use blaze_proto_totem::{Config, Totem};
     /// use blaze_wire::{GroupId, Instant, MemberId};
-    /// let m: Totem<4, 64, 96, 8> =
-    ///     Totem::new(Instant::ZERO, MemberId::from_u128(1), GroupId::from_name("g"), Config::lan())
+    /// # use blaze_proto_totem::{Buffers, Slot};
+    /// # let mut slots = [Slot::EMPTY; 64];
+    /// # let mut bytes = vec![0u8; Buffers::bytes_needed(64, 96, 8)];
+    /// # let buffers = Buffers { slots: &mut slots, bytes: &mut bytes };
+    /// let m: Totem<'_, 4, 64, 96, 8> =
+    ///     Totem::new(Instant::ZERO, MemberId::from_u128(1), GroupId::from_name("g"), Config::lan(), buffers)
     ///         .unwrap()
     ///         .with_ring_seq_floor(1_000);
     /// assert_eq!(m.ring(), None);
@@ -406,12 +425,12 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
 
     /// Messages in the send queue.
     pub fn queued(&self) -> usize {
-        self.queue.len()
+        self.window.queued()
     }
 
     /// Messages held in the window plus queued ones.
     pub fn occupancy(&self) -> usize {
-        self.window.occupancy() + self.queue.len()
+        self.window.occupancy() + self.window.queued()
     }
 
     /// Queues `payload` for total-order broadcast; it goes onto the ring the
@@ -435,8 +454,12 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
     /// ```
     /// use blaze_proto_totem::{Config, Qos, SendError, Totem};
     /// use blaze_wire::{GroupId, Instant, MemberId};
-    /// let mut m: Totem<4, 64, 16, 8> =
-    ///     Totem::new(Instant::ZERO, MemberId::from_u128(1), GroupId::from_name("g"), Config::lan())
+    /// # use blaze_proto_totem::{Buffers, Slot};
+    /// # let mut slots = [Slot::EMPTY; 64];
+    /// # let mut bytes = vec![0u8; Buffers::bytes_needed(64, 16, 8)];
+    /// # let buffers = Buffers { slots: &mut slots, bytes: &mut bytes };
+    /// let mut m: Totem<'_, 4, 64, 16, 8> =
+    ///     Totem::new(Instant::ZERO, MemberId::from_u128(1), GroupId::from_name("g"), Config::lan(), buffers)
     ///         .unwrap();
     /// assert_eq!(m.send_topic(Instant::ZERO, Qos::Agreed, "orders", b"0123456789"), Ok(()));
     /// assert_eq!(
@@ -461,18 +484,13 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
         if topic.len() > Self::MAX_TOPIC || topic.len() + payload.len() > Self::MAX_PAYLOAD {
             return Err(SendError::TooLarge);
         }
-        if self.queue.is_full() {
+        if self.window.queued() >= Q {
             self.stats.would_block += 1;
             return Err(SendError::WouldBlock);
         }
-        let mut q = Queued {
-            safe: qos == Qos::Safe,
-            topic_len: 0,
-            len: 0,
-            data: [0; P],
-        };
-        (q.topic_len, q.len) = store(&mut q.data, topic, payload).ok_or(SendError::TooLarge)?;
-        self.queue.push_back(q).map_err(|_| SendError::WouldBlock)?;
+        if !self.window.push_queued(qos == Qos::Safe, topic, payload) {
+            return Err(SendError::TooLarge);
+        }
         if self.token_held.is_some() {
             // An idle token waits here: take it now, not after the hold
             // (in the next `poll_transmit`, so that the messages queued
@@ -583,7 +601,7 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
                     let again = t.next == self.me
                         || (self.state == State::Operational
                             && self.quiet_visits == 0
-                            && !self.queue.is_empty());
+                            && self.window.queued() > 0);
                     if again {
                         self.process_token(now, t);
                     } else {

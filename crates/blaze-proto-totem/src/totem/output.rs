@@ -6,7 +6,7 @@ use super::{MAX_BATCH, OutMsg, State, Step, Timer, Totem};
 use crate::frames::{DataOut, Envelope, batch_share};
 use crate::{ConfigurationKind, Event};
 
-impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W, P, Q> {
+impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<'_, N, W, P, Q> {
     fn envelope(&self) -> Envelope {
         Envelope {
             group: self.group,

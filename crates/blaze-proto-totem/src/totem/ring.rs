@@ -7,7 +7,7 @@ use blaze_wire::{Instant, SeqRange};
 use super::{OutMsg, RTR, State, Timer, Totem, add_range};
 use crate::frames::TokenOut;
 
-impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W, P, Q> {
+impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<'_, N, W, P, Q> {
     /// This member holds the token `t` (already checked to be ours).
     pub(super) fn process_token(&mut self, now: Instant, mut t: TokenOut<RTR>) {
         self.stats.tokens += 1;
@@ -93,7 +93,7 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
         }
         // What this member had to send at this visit (its backlog on the
         // token: the demand the others' shares are weighed against).
-        let demand = u32::try_from(self.queue.len()).unwrap_or(u32::MAX);
+        let demand = u32::try_from(self.window.queued()).unwrap_or(u32::MAX);
         let sent = if recovering {
             self.broadcast_recovered(&mut t, allowed)
         } else {
@@ -205,7 +205,7 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
     /// members after the safe point fill the window each rotation and a
     /// member further on never gets to send.
     fn fair_share(&self, t: &TokenOut<RTR>) -> u32 {
-        let queued = u32::try_from(self.queue.len()).unwrap_or(u32::MAX);
+        let queued = u32::try_from(self.window.queued()).unwrap_or(u32::MAX);
         let total = t
             .backlog
             .saturating_sub(self.my_last_backlog)
@@ -244,17 +244,11 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<N, W,
     fn broadcast_new(&mut self, t: &mut TokenOut<RTR>, allowed: u32) -> u32 {
         let mut sent = 0;
         while sent < allowed && self.outq.len() < W {
-            let Some(q) = self.queue.front() else { break };
             let seq = t.seq + 1;
             let abs = self.pos.offset + seq;
-            if self
-                .window
-                .insert(abs, seq, self.me, q.safe, q.topic(), q.payload())
-                .is_err()
-            {
+            if self.window.take_queued(abs, seq, self.me).is_none() {
                 break;
             }
-            let _ = self.queue.pop_front();
             let _ = self.outq.push_back(OutMsg::Regular { abs, repair: false });
             t.seq = seq;
             self.pos.high_seq = self.pos.high_seq.max(seq);

@@ -9,14 +9,22 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
 
-use blaze_proto_totem::{Config, ConfigurationKind, Event, Qos, SendError, Totem};
+use blaze_proto_totem::{Buffers, Config, ConfigurationKind, Event, Qos, SendError, Slot, Totem};
 use blaze_sim::{EventRecord, Machine, Spawn, check_agreed_order};
 use blaze_wire::{
     Body, Destination, Duration, Frame, GroupId, Instant, MemberId, Message, Transmit,
 };
 
 /// The member type of the tests.
-pub(crate) type Member = Totem<8, 256, 128, 64>;
+pub(crate) type Member = Totem<'static, 8, 256, 128, 64>;
+
+/// Storage for a member, leaked (a test process is short-lived).
+pub(crate) fn buffers(w: usize, p: usize, q: usize) -> Buffers<'static> {
+    Buffers {
+        slots: vec![Slot::EMPTY; Buffers::slots_needed(w)].leak(),
+        bytes: vec![0; Buffers::bytes_needed(w, p, q)].leak(),
+    }
+}
 
 /// Member id of node `i` in incarnation `inc` (a restarted process is a
 /// new member with a new id).
@@ -105,6 +113,7 @@ impl Node {
             member(s.index, s.incarnation),
             GroupId::from_name("totem-test"),
             config,
+            buffers(256, 128, 64),
         )
         .expect("valid config");
         Node {
