@@ -9,9 +9,7 @@ use blaze_membership::Event as MemberEvent;
 use blaze_proto_nack::Event as NackEvent;
 #[cfg(feature = "total-order")]
 use blaze_proto_totem::Event as TotemEvent;
-use blaze_wire::{
-    Body, Frame, GroupId, Instant, MemberId, Message, Qos as WireQos, Transmit, VERSION,
-};
+use blaze_wire::{Body, Frame, GroupId, Instant, MemberId, Qos as WireQos, Transmit, VERSION};
 
 use super::Node;
 use super::deadlines::PER_SLOT;
@@ -194,7 +192,8 @@ impl<
     /// have changed).
     fn route(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) -> Option<(usize, usize)> {
         self.stats.datagrams += 1;
-        let Ok(frame) = Frame::parse(datagram) else {
+        // A data batch's messages are left to the channel's own parse.
+        let Ok(frame) = Frame::parse_shallow(datagram) else {
             self.stats.malformed += 1;
             return None;
         };
