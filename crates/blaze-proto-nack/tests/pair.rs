@@ -464,3 +464,37 @@ fn late_join_from_the_next_message_or_from_the_oldest_held() {
         (0..20).collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn has_event_keeps_what_it_found_for_the_next_poll() {
+    let cfg = config();
+    let mut stores: Vec<Store> = (0..2)
+        .map(|_| Store::new(&cfg, 256, 256 * 1024, 64 * 1024))
+        .collect();
+    let mut g = Group::new(&mut stores, cfg);
+    // Small, fragmented and small again, received while the reader does
+    // not poll.
+    g.deaf[1] = true;
+    let sizes = [10, 20_000, 30];
+    for (i, &len) in sizes.iter().enumerate() {
+        g.eps[0].send(g.now, &msg(i as u32, len)).unwrap();
+    }
+    g.run_for(Duration::from_millis(20));
+    let now = g.now;
+    let ep = &mut g.eps[1];
+    for (i, &len) in sizes.iter().enumerate() {
+        // Asking twice finds the same event; an input in between (here a
+        // timeout) leaves it for the next poll.
+        assert!(ep.has_event(now));
+        assert!(ep.has_event(now));
+        ep.handle_timeout(now);
+        match ep.poll_event(now) {
+            Some(Event::Message { payload, .. }) => {
+                assert_eq!(payload, &msg(i as u32, len)[..], "message {i}");
+            }
+            other => panic!("message {i}: {other:?}"),
+        }
+    }
+    assert!(!ep.has_event(now));
+    assert!(ep.poll_event(now).is_none());
+}

@@ -3,9 +3,10 @@
 //! (subscribers, pending requests and writes, listeners).
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::ControlFlow;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use blaze_node::{ConfigurationKind, Event, GroupId, Instant, MemberId, PublishError, RequestId};
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -26,6 +27,34 @@ pub(crate) const SUBSCRIBER_QUEUE: usize = 4096;
 /// Group events kept for slow listeners of the broadcast feed.
 pub(crate) const EVENT_FEED: usize = 1024;
 
+/// Hashes topic names for the lookup of every received message: FNV-1a,
+/// a few cycles for a short name where the default (SipHash) takes tens
+/// of nanoseconds. The keys are this process's own subscriptions, so a
+/// crafted topic can at worst collide with a handful of them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TopicHasher(u64);
+
+impl Default for TopicHasher {
+    fn default() -> Self {
+        TopicHasher(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for TopicHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Subscribers by topic, looked up once per received message.
+pub(crate) type ByTopic<T> = HashMap<String, Vec<T>, BuildHasherDefault<TopicHasher>>;
+
 /// One subscriber's queue and its count of dropped messages.
 pub(crate) struct Sink<T> {
     pub(crate) tx: mpsc::Sender<T>,
@@ -35,6 +64,12 @@ pub(crate) struct Sink<T> {
 }
 
 impl<T> Sink<T> {
+    /// Whether the queue is full and its subscriber still there: the next
+    /// item would be refused.
+    fn is_full(&self) -> bool {
+        self.tx.capacity() == 0 && !self.tx.is_closed()
+    }
+
     /// Whether the queue can take another item (or the subscriber is
     /// gone); when it cannot, the subscriber wakes `task` once it takes
     /// one.
@@ -72,7 +107,7 @@ pub(crate) type Handler = Box<dyn FnMut(&Request) -> (u32, Vec<u8>) + Send>;
 /// Outstanding operations and subscribers.
 pub(crate) struct Hub {
     pub(crate) names: HashMap<GroupId, String>,
-    pub(crate) topics: HashMap<String, Vec<Sink<Message>>>,
+    pub(crate) topics: ByTopic<Sink<Message>>,
     pub(crate) directs: Vec<Sink<Direct>>,
     pub(crate) requests: Vec<Sink<Request>>,
     /// In a mutex only so that the hub (and the channel holding it before
@@ -99,9 +134,15 @@ pub(crate) struct Hub {
     /// The zero-allocation path: publishers' rings, drained every turn.
     pub(crate) publishers: Vec<PublisherEnd>,
     /// The zero-allocation path: inboxes by topic.
-    pub(crate) inboxes: HashMap<String, Vec<InboxEnd>>,
+    pub(crate) inboxes: ByTopic<InboxEnd>,
     /// Where a publisher's record is copied on its way to the node.
     scratch: Box<[u8]>,
+    /// A message left an inbox or a subscription of its topic full: the
+    /// next [`accepts_events`](Application::accepts_events) looks at
+    /// every queue. Queues only fill through this hub's pushes (readers
+    /// only make room), so while this is clear every queue has room and
+    /// an event costs no scan. Atomic only to keep the hub `Sync`.
+    maybe_full: AtomicBool,
 }
 
 /// Messages a [`publish_batch`](crate::Channel::publish_batch) caller
@@ -154,7 +195,7 @@ impl Hub {
     pub(crate) fn new(events: broadcast::Sender<GroupEvent>) -> Self {
         Hub {
             names: HashMap::new(),
-            topics: HashMap::new(),
+            topics: ByTopic::default(),
             directs: Vec::new(),
             requests: Vec::new(),
             handler: None,
@@ -169,8 +210,9 @@ impl Hub {
             peers: None,
             pending: VecDeque::new(),
             publishers: Vec::new(),
-            inboxes: HashMap::new(),
+            inboxes: ByTopic::default(),
             scratch: vec![0; RECORD_CAPACITY].into_boxed_slice(),
+            maybe_full: AtomicBool::new(false),
         }
     }
 
@@ -199,6 +241,9 @@ impl Application<Engine> for Hub {
             } => {
                 if let Some(inboxes) = self.inboxes.get_mut(topic) {
                     inboxes.retain(|inbox| inbox.offer(group, sender, qos, payload));
+                    if inboxes.iter().any(InboxEnd::is_full) {
+                        self.maybe_full.store(true, Ordering::Relaxed);
+                    }
                 }
                 if let Some(sinks) = self.topics.get_mut(topic) {
                     let message = Message {
@@ -209,6 +254,9 @@ impl Application<Engine> for Hub {
                         qos,
                     };
                     fan_out(sinks, &message);
+                    if sinks.iter().any(Sink::is_full) {
+                        self.maybe_full.store(true, Ordering::Relaxed);
+                    }
                 }
             }
             Event::Direct { from, payload } => {
@@ -433,14 +481,19 @@ impl Application<Engine> for Hub {
         ControlFlow::Continue(())
     }
 
-    /// Only what waits for room in the node (publisher records and
-    /// batches held back by `WouldBlock`) can go on after sending: best
-    /// effort frees its window as it sends.
     /// Room for the next message in every topic's inboxes and
     /// subscriptions: a full one holds every message back, in order, until
     /// its reader takes one (and wakes the task).
+    ///
+    /// O(1) while no push left a queue full since the last look; then
+    /// every queue is looked at (and asked to wake the task if full) until
+    /// all have room again.
     fn accepts_events(&self, task: &DriverWaker) -> bool {
-        self.inboxes
+        if !self.maybe_full.load(Ordering::Relaxed) {
+            return true;
+        }
+        let room = self
+            .inboxes
             .values()
             .flatten()
             .all(|inbox| inbox.has_room(task))
@@ -448,9 +501,16 @@ impl Application<Engine> for Hub {
                 .topics
                 .values()
                 .flatten()
-                .all(|sink| sink.has_room(task))
+                .all(|sink| sink.has_room(task));
+        if room {
+            self.maybe_full.store(false, Ordering::Relaxed);
+        }
+        room
     }
 
+    /// Only what waits for room in the node (publisher records and
+    /// batches held back by `WouldBlock`) can go on after sending: best
+    /// effort frees its window as it sends.
     fn turn_after_transmit(&self) -> bool {
         !self.pending.is_empty() || self.publishers.iter().any(PublisherEnd::has_queued)
     }

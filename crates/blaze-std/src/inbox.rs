@@ -57,6 +57,12 @@ impl InboxEnd {
         shared.ring.has_room()
     }
 
+    /// Whether the ring is full and its reader still there: the next
+    /// message would be refused.
+    pub(crate) fn is_full(&self) -> bool {
+        !self.shared.ring.has_room() && Arc::strong_count(&self.shared) > 1
+    }
+
     /// Offers a message; returns false once the inbox is dropped.
     pub(crate) fn offer(&self, group: GroupId, sender: MemberId, qos: Qos, payload: &[u8]) -> bool {
         if Arc::strong_count(&self.shared) == 1 {

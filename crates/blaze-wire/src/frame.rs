@@ -234,6 +234,62 @@ impl<'a> Message<'a> for Frame<'a> {
 }
 
 impl<'a> Frame<'a> {
+    /// Decodes a datagram as [`parse`](Message::parse) does, except that
+    /// a data batch's messages are skipped: neither decoded nor checked,
+    /// and the [`Body::Data`] returned has no messages. For a router that
+    /// reads the header (and a batch's stream and QoS) and hands the
+    /// datagram on to a machine that decodes it in full, and refuses its
+    /// malformed messages: a batch is then decoded once, not twice. Other
+    /// bodies are decoded in full.
+    ///
+    /// ```
+    /// use blaze_wire::{Body, DataBatch, DataMessage, Frame, Message, Repeated};
+    ///
+    /// let msgs = [DataMessage { payload: b"hi", ..DataMessage::default() }];
+    /// let frame = Frame {
+    ///     body: Body::Data(DataBatch { stream: 3, messages: Repeated::from_slice(&msgs), ..DataBatch::default() }),
+    ///     ..Frame::default()
+    /// };
+    /// let mut buf = [0u8; 64];
+    /// let n = frame.emit(&mut buf).unwrap();
+    /// let Body::Data(batch) = Frame::parse_shallow(&buf[..n]).unwrap().body else { unreachable!() };
+    /// assert_eq!(batch.stream, 3);
+    /// assert_eq!(batch.messages.iter().count(), 0);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`parse`](Message::parse), for everything but a batch's messages.
+    pub fn parse_shallow(buf: &'a [u8]) -> Result<Self, DecodeError> {
+        let max_depth = crate::DEFAULT_MAX_DEPTH;
+        let mut out = Frame::default();
+        let mut r = Reader::new(buf);
+        while !r.is_empty() {
+            let (field, wire) = r.tag()?;
+            match field {
+                1 => out.version.merge(buf, field, wire, &mut r, 0, max_depth)?,
+                2 => out.group.merge(buf, field, wire, &mut r, 0, max_depth)?,
+                3 => out.sender.merge(buf, field, wire, &mut r, 0, max_depth)?,
+                4 => out.auth_tag.merge(buf, field, wire, &mut r, 0, max_depth)?,
+                10 => {
+                    if wire != WireType::Len {
+                        return Err(DecodeError::WrongWireType { field });
+                    }
+                    let batch = r.len_delimited()?;
+                    out.body = Body::Data(DataBatch::parse_without_messages(batch, 1, max_depth)?);
+                }
+                11..=25 => {
+                    if wire != WireType::Len {
+                        return Err(DecodeError::WrongWireType { field });
+                    }
+                    out.body = Body::decode(field, &mut r, 0, max_depth)?;
+                }
+                _ => r.skip(wire)?,
+            }
+        }
+        Ok(out)
+    }
+
     /// Decodes a datagram with nesting bounded by `max_depth`.
     pub fn parse_with_max_depth(buf: &'a [u8], max_depth: u8) -> Result<Self, DecodeError> {
         Self::parse_nested(buf, 0, max_depth)
@@ -268,6 +324,73 @@ mod tests {
                 ..DataBatch::default()
             }),
         }
+    }
+
+    #[test]
+    fn shallow_parse_skips_only_the_messages() {
+        let msgs = [
+            DataMessage {
+                payload: b"A",
+                ..DataMessage::default()
+            },
+            DataMessage {
+                payload: b"BC",
+                topic: "t",
+                ..DataMessage::default()
+            },
+        ];
+        let mut f = sample(&msgs);
+        if let Body::Data(d) = &mut f.body {
+            d.qos = crate::Qos::AGREED;
+            d.topic = "batch";
+            d.window_start = 9;
+        }
+        let mut buf = [0u8; 128];
+        let n = f.emit(&mut buf).unwrap();
+        let full = Frame::parse(&buf[..n]).unwrap();
+        let shallow = Frame::parse_shallow(&buf[..n]).unwrap();
+        let (Body::Data(a), Body::Data(b)) = (full.body, shallow.body) else {
+            panic!("not data");
+        };
+        assert_eq!(b.messages.iter().count(), 0);
+        assert_eq!(
+            DataBatch {
+                messages: Repeated::default(),
+                ..a
+            },
+            b
+        );
+        assert_eq!(
+            Frame {
+                body: Body::Empty,
+                ..full
+            },
+            Frame {
+                body: Body::Empty,
+                ..shallow
+            }
+        );
+        // A broken message (a payload length past its end): the full
+        // parse refuses the frame, the shallow one reads its header.
+        let mut broken = buf;
+        let at = buf[..n].windows(2).position(|w| w == b"BC").unwrap() - 1;
+        assert_eq!(broken[at], 2, "payload length");
+        broken[at] = 50;
+        assert!(Frame::parse(&broken[..n]).is_err());
+        assert!(Frame::parse_shallow(&broken[..n]).is_ok());
+        // A broken header fails both.
+        assert!(Frame::parse_shallow(&buf[..n - 1]).is_err());
+        // Other bodies decode in full.
+        let nack = Frame {
+            body: Body::Nack(crate::Nack {
+                stream: 4,
+                ..crate::Nack::default()
+            }),
+            ..full
+        };
+        let mut out = [0u8; 128];
+        let n = nack.emit(&mut out).unwrap();
+        assert_eq!(Frame::parse_shallow(&out[..n]), Ok(nack));
     }
 
     #[test]

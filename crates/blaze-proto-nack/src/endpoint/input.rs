@@ -79,6 +79,9 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
         };
         let first = Seq::new(d.first_seq);
         let ws = Seq::new(d.window_start);
+        if let Some(r) = self.receiving.get_mut(i) {
+            *r = true;
+        }
         let rx = p.rx.get_or_insert_with(|| {
             let next = match self.cfg.late_join {
                 LateJoin::Oldest if reliable && ws <= first => ws,
@@ -287,6 +290,9 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
             }
         }
         for mark in h.marks() {
+            if let Some(r) = self.receiving.get_mut(i) {
+                *r = true;
+            }
             let ws = Seq::new(mark.window_start);
             let high_end = Seq::new(mark.high_seq).next();
             let rx = p.rx.get_or_insert_with(|| {

@@ -179,6 +179,13 @@ pub struct Endpoint<'a, const PEERS: usize, const W: usize> {
     repair_bucket: TokenBucket,
     /// A delivered event whose storage is released at the next call.
     pending: Option<(usize, Step)>,
+    /// Peers that may have a receive stream: set before a peer's stream
+    /// is made, cleared when the peer goes (a superset, so that event
+    /// polling looks through a few bytes, not every peer).
+    receiving: [bool; PEERS],
+    /// The next event, found by [`has_event`](Endpoint::has_event) and
+    /// not handed out yet.
+    staged: Option<Staged>,
     /// Some peer holds a cut-loose notice (so that delivering a message
     /// does not look through every peer for one).
     notices: bool,
@@ -187,6 +194,29 @@ pub struct Endpoint<'a, const PEERS: usize, const W: usize> {
     fec: Fec<'a>,
     /// Frames of unknown senders create peers.
     open: bool,
+}
+
+/// An event found but not handed out yet (see
+/// [`Endpoint::has_event`]).
+#[derive(Debug, Clone, Copy)]
+enum Staged {
+    CutLoose {
+        member: MemberId,
+        reason: CutReason,
+    },
+    Lost {
+        sender: MemberId,
+        stream: u32,
+        from: Seq,
+        to: Seq,
+    },
+    /// A message of peer `peer` (a `Slot` or `Reassembled` step).
+    Message {
+        peer: usize,
+        sender: MemberId,
+        stream: u32,
+        step: Step,
+    },
 }
 
 impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
@@ -301,6 +331,8 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
                 u64::from(config.burst.get()),
             ),
             pending: None,
+            receiving: [false; PEERS],
+            staged: None,
             notices: false,
             rr: 0,
             stats: Stats::default(),
@@ -526,11 +558,20 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
         if self.reasm.owner == Some(i) {
             self.reasm.owner = None;
         }
+        // A message of the member found by `has_event` goes with it.
+        if let Some(Staged::Message { peer, .. }) = self.staged
+            && peer == i
+        {
+            self.staged = None;
+        }
         if cfg!(feature = "fec") {
             self.fec.pool.free_where(|m| usize::from(m.peer) == i);
         }
         if let Some(slot) = self.peers.get_mut(i) {
             *slot = None;
+        }
+        if let Some(r) = self.receiving.get_mut(i) {
+            *r = false;
         }
         true
     }
@@ -674,11 +715,34 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
     /// storage is released by the next call on the endpoint.
     #[must_use]
     pub fn poll_event(&mut self, now: Instant) -> Option<Event<'_>> {
+        let staged = match self.staged.take() {
+            Some(staged) => staged,
+            None => self.stage(now)?,
+        };
+        self.render(staged)
+    }
+
+    /// Whether [`poll_event`](Self::poll_event) has an event now. The
+    /// event is found (and what the previous one held released, as
+    /// `poll_event` does) but kept for the next `poll_event`, which
+    /// returns it whatever happens in between (unless its sender is
+    /// [removed](Self::remove_peer)): a caller can ask several endpoints
+    /// without holding a borrow of each.
+    #[must_use]
+    pub fn has_event(&mut self, now: Instant) -> bool {
+        if self.staged.is_none() {
+            self.staged = self.stage(now);
+        }
+        self.staged.is_some()
+    }
+
+    /// Releases the previous event and finds the next one.
+    fn stage(&mut self, now: Instant) -> Option<Staged> {
         self.release(now);
         if self.notices {
             for p in self.peers.iter_mut().flatten() {
                 if let Some(reason) = p.notice.take() {
-                    return Some(Event::ReceiverCutLoose {
+                    return Some(Staged::CutLoose {
                         member: p.id,
                         reason,
                     });
@@ -690,6 +754,9 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
         let max_len = u64::from(self.cfg.max_message_len.get());
         for k in 0..PEERS {
             let i = (self.rr + k) % PEERS;
+            if self.receiving.get(i) != Some(&true) {
+                continue;
+            }
             let Some(p) = self.peers.get_mut(i).and_then(Option::as_mut) else {
                 continue;
             };
@@ -708,52 +775,87 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
                 }
                 Step::Lost { from, to } => {
                     rx.after_consume(now, &self.cfg);
-                    return Some(Event::Unrecoverable {
+                    return Some(Staged::Lost {
                         sender,
                         stream,
                         from,
                         to,
                     });
                 }
-                Step::Slot {
-                    seq,
-                    offset,
-                    len,
-                    topic_len,
-                } => {
-                    self.pending = Some((i, step));
+                Step::Slot { .. } | Step::Reassembled { .. } => {
                     self.rr = (i + 1) % PEERS;
-                    let at = i * region_len + offset;
-                    let topic = self
-                        .recv_bytes
-                        .get(at - topic_len..at)
-                        .and_then(|t| core::str::from_utf8(t).ok())
-                        .unwrap_or("");
-                    let payload = self.recv_bytes.get(at..at + len)?;
-                    return Some(Event::Message {
+                    return Some(Staged::Message {
+                        peer: i,
                         sender,
-                        topic,
                         stream,
-                        seq,
-                        payload,
-                    });
-                }
-                Step::Reassembled { seq, len } => {
-                    self.pending = Some((i, step));
-                    self.rr = (i + 1) % PEERS;
-                    let payload = self.reasm.bytes.get(..len)?;
-                    let topic = self.reasm.topic();
-                    return Some(Event::Message {
-                        sender,
-                        topic,
-                        stream,
-                        seq,
-                        payload,
+                        step,
                     });
                 }
             }
         }
         None
+    }
+
+    /// The event `staged` stands for; a message's storage is released at
+    /// the next call.
+    fn render(&mut self, staged: Staged) -> Option<Event<'_>> {
+        match staged {
+            Staged::CutLoose { member, reason } => Some(Event::ReceiverCutLoose { member, reason }),
+            Staged::Lost {
+                sender,
+                stream,
+                from,
+                to,
+            } => Some(Event::Unrecoverable {
+                sender,
+                stream,
+                from,
+                to,
+            }),
+            Staged::Message {
+                peer,
+                sender,
+                stream,
+                step,
+            } => {
+                self.pending = Some((peer, step));
+                match step {
+                    Step::Slot {
+                        seq,
+                        offset,
+                        len,
+                        topic_len,
+                    } => {
+                        let at = peer * self.cfg.recv_region_len() + offset;
+                        let topic = self
+                            .recv_bytes
+                            .get(at - topic_len..at)
+                            .and_then(|t| core::str::from_utf8(t).ok())
+                            .unwrap_or("");
+                        let payload = self.recv_bytes.get(at..at + len)?;
+                        Some(Event::Message {
+                            sender,
+                            topic,
+                            stream,
+                            seq,
+                            payload,
+                        })
+                    }
+                    Step::Reassembled { seq, len } => {
+                        let payload = self.reasm.bytes.get(..len)?;
+                        let topic = self.reasm.topic();
+                        Some(Event::Message {
+                            sender,
+                            topic,
+                            stream,
+                            seq,
+                            payload,
+                        })
+                    }
+                    Step::Lost { .. } | Step::Stalled => None,
+                }
+            }
+        }
     }
 }
 /// The FEC scratch covers the local stream's blocks, and a block fits the
