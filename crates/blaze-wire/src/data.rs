@@ -1,7 +1,5 @@
 //! Data frames: batches of application messages.
 
-use crate::{DecodeError, Reader, Slot};
-
 proto_enum! {
     /// Quality of service of a stream (`blaze.v1.Qos`).
     pub struct Qos {
@@ -76,54 +74,6 @@ message! {
         /// Totem recovery: the re-sender's old ring, when the messages are
         /// an old ring's re-sent on `ring`.
         9 => recovered_from: Option<crate::RingId>,
-    }
-}
-
-impl<'a> DataBatch<'a> {
-    /// Decodes a batch nested `depth` levels down as
-    /// [`parse_nested`](crate::Message::parse_nested) does, except that its
-    /// messages are skipped: neither decoded nor checked, and `messages`
-    /// is left empty (see [`Frame::parse_shallow`](crate::Frame::parse_shallow)).
-    pub(crate) fn parse_without_messages(
-        buf: &'a [u8],
-        depth: u8,
-        max_depth: u8,
-    ) -> Result<Self, DecodeError> {
-        let mut out = Self::default();
-        let mut r = Reader::new(buf);
-        while !r.is_empty() {
-            let at_tag = r.remaining();
-            let (field, wire) = r.tag()?;
-            match field {
-                1 => out
-                    .stream
-                    .merge(at_tag, field, wire, &mut r, depth, max_depth)?,
-                2 => out
-                    .topic
-                    .merge(at_tag, field, wire, &mut r, depth, max_depth)?,
-                3 => out
-                    .first_seq
-                    .merge(at_tag, field, wire, &mut r, depth, max_depth)?,
-                5 => out
-                    .qos
-                    .merge(at_tag, field, wire, &mut r, depth, max_depth)?,
-                6 => out
-                    .repair
-                    .merge(at_tag, field, wire, &mut r, depth, max_depth)?,
-                7 => out
-                    .window_start
-                    .merge(at_tag, field, wire, &mut r, depth, max_depth)?,
-                8 => out
-                    .ring
-                    .merge(at_tag, field, wire, &mut r, depth, max_depth)?,
-                9 => out
-                    .recovered_from
-                    .merge(at_tag, field, wire, &mut r, depth, max_depth)?,
-                // The messages (field 4) and unknown fields.
-                _ => r.skip(wire)?,
-            }
-        }
-        Ok(out)
     }
 }
 

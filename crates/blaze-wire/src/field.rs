@@ -303,11 +303,16 @@ macro_rules! message {
             $( $(#[$fmeta])* pub $field: $ty, )*
         }
 
-        impl<'a> $crate::Message<'a> for $name $(<$lt>)? {
-            fn parse_nested(
+        impl<'a> $name $(<$lt>)? {
+            /// Decodes as [`parse_nested`](crate::Message::parse_nested)
+            /// does, except that field number `skip` (if any) is skipped:
+            /// neither decoded nor checked, left at its default.
+            #[inline]
+            pub(crate) fn parse_skipping(
                 buf: &'a [u8],
                 depth: u8,
                 max_depth: u8,
+                skip: Option<u32>,
             ) -> Result<Self, $crate::DecodeError> {
                 #[allow(unused_imports, reason = "not every message has fields of every kind")]
                 use $crate::Slot as _;
@@ -317,11 +322,22 @@ macro_rules! message {
                     let at_tag = r.remaining();
                     let (field, wire) = r.tag()?;
                     match field {
+                        _ if skip == Some(field) => r.skip(wire)?,
                         $( $num => out.$field.merge(at_tag, field, wire, &mut r, depth, max_depth)?, )*
                         _ => r.skip(wire)?,
                     }
                 }
                 Ok(out)
+            }
+        }
+
+        impl<'a> $crate::Message<'a> for $name $(<$lt>)? {
+            fn parse_nested(
+                buf: &'a [u8],
+                depth: u8,
+                max_depth: u8,
+            ) -> Result<Self, $crate::DecodeError> {
+                Self::parse_skipping(buf, depth, max_depth, None)
             }
 
             fn encoded_len(&self) -> usize {

@@ -180,33 +180,7 @@ pub struct Frame<'a> {
 
 impl<'a> Message<'a> for Frame<'a> {
     fn parse_nested(buf: &'a [u8], depth: u8, max_depth: u8) -> Result<Self, DecodeError> {
-        let mut out = Frame::default();
-        let mut r = Reader::new(buf);
-        while !r.is_empty() {
-            let (field, wire) = r.tag()?;
-            match field {
-                1 => out
-                    .version
-                    .merge(buf, field, wire, &mut r, depth, max_depth)?,
-                2 => out
-                    .group
-                    .merge(buf, field, wire, &mut r, depth, max_depth)?,
-                3 => out
-                    .sender
-                    .merge(buf, field, wire, &mut r, depth, max_depth)?,
-                4 => out
-                    .auth_tag
-                    .merge(buf, field, wire, &mut r, depth, max_depth)?,
-                10..=25 => {
-                    if wire != WireType::Len {
-                        return Err(DecodeError::WrongWireType { field });
-                    }
-                    out.body = Body::decode(field, &mut r, depth, max_depth)?;
-                }
-                _ => r.skip(wire)?,
-            }
-        }
-        Ok(out)
+        Self::parse_frame(buf, depth, max_depth, false)
     }
 
     fn encoded_len(&self) -> usize {
@@ -261,28 +235,53 @@ impl<'a> Frame<'a> {
     ///
     /// As [`parse`](Message::parse), for everything but a batch's messages.
     pub fn parse_shallow(buf: &'a [u8]) -> Result<Self, DecodeError> {
-        let max_depth = crate::DEFAULT_MAX_DEPTH;
+        Self::parse_frame(buf, 0, crate::DEFAULT_MAX_DEPTH, true)
+    }
+
+    /// Decodes a frame nested `depth` levels down; `shallow` skips a data
+    /// batch's messages ([`parse_shallow`](Frame::parse_shallow)).
+    fn parse_frame(
+        buf: &'a [u8],
+        depth: u8,
+        max_depth: u8,
+        shallow: bool,
+    ) -> Result<Self, DecodeError> {
         let mut out = Frame::default();
         let mut r = Reader::new(buf);
         while !r.is_empty() {
             let (field, wire) = r.tag()?;
             match field {
-                1 => out.version.merge(buf, field, wire, &mut r, 0, max_depth)?,
-                2 => out.group.merge(buf, field, wire, &mut r, 0, max_depth)?,
-                3 => out.sender.merge(buf, field, wire, &mut r, 0, max_depth)?,
-                4 => out.auth_tag.merge(buf, field, wire, &mut r, 0, max_depth)?,
-                10 => {
+                1 => out
+                    .version
+                    .merge(buf, field, wire, &mut r, depth, max_depth)?,
+                2 => out
+                    .group
+                    .merge(buf, field, wire, &mut r, depth, max_depth)?,
+                3 => out
+                    .sender
+                    .merge(buf, field, wire, &mut r, depth, max_depth)?,
+                4 => out
+                    .auth_tag
+                    .merge(buf, field, wire, &mut r, depth, max_depth)?,
+                10..=25 => {
                     if wire != WireType::Len {
                         return Err(DecodeError::WrongWireType { field });
                     }
-                    let batch = r.len_delimited()?;
-                    out.body = Body::Data(DataBatch::parse_without_messages(batch, 1, max_depth)?);
-                }
-                11..=25 => {
-                    if wire != WireType::Len {
-                        return Err(DecodeError::WrongWireType { field });
-                    }
-                    out.body = Body::decode(field, &mut r, 0, max_depth)?;
+                    out.body = if shallow && field == 10 {
+                        let next = depth.saturating_add(1);
+                        if next > max_depth {
+                            return Err(DecodeError::TooDeep);
+                        }
+                        // Field 4 of a batch: its messages.
+                        Body::Data(DataBatch::parse_skipping(
+                            r.len_delimited()?,
+                            next,
+                            max_depth,
+                            Some(4),
+                        )?)
+                    } else {
+                        Body::decode(field, &mut r, depth, max_depth)?
+                    };
                 }
                 _ => r.skip(wire)?,
             }
