@@ -15,7 +15,7 @@ use crate::engine::Engine;
 use crate::events::{
     ChangeKind, Direct, GroupEvent, LockGrant, MapChange, Message, QueueMessage, Request,
 };
-use crate::inbox::InboxEnd;
+use crate::inbox::{InboxEnd, Offer};
 use crate::publisher::PublisherEnd;
 use crate::record_ring::RECORD_CAPACITY;
 use crate::room::Room;
@@ -240,8 +240,15 @@ impl Application<Engine> for Hub {
                 qos,
             } => {
                 if let Some(inboxes) = self.inboxes.get_mut(topic) {
-                    inboxes.retain(|inbox| inbox.offer(group, sender, qos, payload));
-                    if inboxes.iter().any(InboxEnd::is_full) {
+                    let mut full = false;
+                    inboxes.retain(|inbox| match inbox.offer(group, sender, qos, payload) {
+                        Offer::Gone => false,
+                        Offer::Kept { full: f } => {
+                            full |= f;
+                            true
+                        }
+                    });
+                    if full {
                         self.maybe_full.store(true, Ordering::Relaxed);
                     }
                 }

@@ -57,20 +57,21 @@ impl InboxEnd {
         shared.ring.has_room()
     }
 
-    /// Whether the ring is full and its reader still there: the next
-    /// message would be refused.
-    pub(crate) fn is_full(&self) -> bool {
-        !self.shared.ring.has_room() && Arc::strong_count(&self.shared) > 1
-    }
-
-    /// Offers a message; returns false once the inbox is dropped.
-    pub(crate) fn offer(&self, group: GroupId, sender: MemberId, qos: Qos, payload: &[u8]) -> bool {
+    /// Offers a message: [`Offer::Gone`] once the inbox is dropped, else
+    /// whether the ring is full after it.
+    pub(crate) fn offer(
+        &self,
+        group: GroupId,
+        sender: MemberId,
+        qos: Qos,
+        payload: &[u8],
+    ) -> Offer {
         if Arc::strong_count(&self.shared) == 1 {
-            return false;
+            return Offer::Gone;
         }
         if payload.len() > RECORD_CAPACITY {
             self.shared.oversized.fetch_add(1, Ordering::Relaxed);
-            return true;
+            return Offer::Kept { full: false };
         }
         let sender = sender.as_u128();
         let header = [
@@ -84,8 +85,19 @@ impl InboxEnd {
         } else {
             self.shared.dropped.fetch_add(1, Ordering::Relaxed);
         }
-        true
+        Offer::Kept {
+            full: !self.shared.ring.has_room(),
+        }
     }
+}
+
+/// What became of a message offered to an inbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Offer {
+    /// The inbox is dropped: forget it.
+    Gone,
+    /// Queued (or counted as dropped); `full`: the ring has no room left.
+    Kept { full: bool },
 }
 
 fn qos_code(qos: Qos) -> u8 {
