@@ -23,18 +23,24 @@ fn frame(version: u32, group: GroupId, sender: MemberId, body: Body<'_>) -> Vec<
     buf
 }
 
+/// Node 0 alone, joined to the test group at 1 ms; the time of the join.
+fn joined_alone() -> (Sim, Instant) {
+    let mut sim = Sim::new(Spawn {
+        index: 0,
+        addr: blaze_sim::node_addr(0),
+        seed: 1,
+        incarnation: 0,
+    });
+    let now = Instant::from_millis(1);
+    sim.n_mut().join(now, common::GROUP).unwrap();
+    (sim, now)
+}
+
 #[test]
 fn drops_are_counted_by_reason() {
     common::with_big_stack(|| {
-        let mut sim = Sim::new(Spawn {
-            index: 0,
-            addr: blaze_sim::node_addr(0),
-            seed: 1,
-            incarnation: 0,
-        });
+        let (mut sim, now) = joined_alone();
         let n = sim.n_mut();
-        let now = Instant::from_millis(1);
-        n.join(now, common::GROUP).unwrap();
         let from = blaze_sim::node_addr(1);
         let other = id_of(1);
         let data = |stream| {
@@ -120,15 +126,8 @@ fn drops_are_counted_by_reason() {
 #[test]
 fn best_effort_frames_reach_the_channel_only_when_built_in() {
     common::with_big_stack(|| {
-        let mut sim = Sim::new(Spawn {
-            index: 0,
-            addr: blaze_sim::node_addr(0),
-            seed: 1,
-            incarnation: 0,
-        });
+        let (mut sim, now) = joined_alone();
         let n = sim.n_mut();
-        let now = Instant::from_millis(1);
-        n.join(now, common::GROUP).unwrap();
         let body = Body::Data(DataBatch {
             stream: STREAM_BEST_EFFORT,
             ..DataBatch::default()
@@ -163,15 +162,8 @@ fn best_effort_frames_reach_the_channel_only_when_built_in() {
 #[test]
 fn messaging_reaches_membership_only_when_built_in() {
     common::with_big_stack(|| {
-        let mut sim = Sim::new(Spawn {
-            index: 0,
-            addr: blaze_sim::node_addr(0),
-            seed: 1,
-            incarnation: 0,
-        });
+        let (mut sim, now) = joined_alone();
         let n = sim.n_mut();
-        let now = Instant::from_millis(1);
-        n.join(now, common::GROUP).unwrap();
         let sent = n.send_to(now, id_of(1), b"x");
         let request = Body::Request(Request {
             correlation: 7,
