@@ -819,7 +819,7 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
                 step,
             } => {
                 self.pending = Some((peer, step));
-                match step {
+                let (seq, topic, payload) = match step {
                     Step::Slot {
                         seq,
                         offset,
@@ -832,28 +832,20 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
                             .get(at - topic_len..at)
                             .and_then(|t| core::str::from_utf8(t).ok())
                             .unwrap_or("");
-                        let payload = self.recv_bytes.get(at..at + len)?;
-                        Some(Event::Message {
-                            sender,
-                            topic,
-                            stream,
-                            seq,
-                            payload,
-                        })
+                        (seq, topic, self.recv_bytes.get(at..at + len)?)
                     }
                     Step::Reassembled { seq, len } => {
-                        let payload = self.reasm.bytes.get(..len)?;
-                        let topic = self.reasm.topic();
-                        Some(Event::Message {
-                            sender,
-                            topic,
-                            stream,
-                            seq,
-                            payload,
-                        })
+                        (seq, self.reasm.topic(), self.reasm.bytes.get(..len)?)
                     }
-                    Step::Lost { .. } | Step::Stalled => None,
-                }
+                    Step::Lost { .. } | Step::Stalled => return None,
+                };
+                Some(Event::Message {
+                    sender,
+                    topic,
+                    stream,
+                    seq,
+                    payload,
+                })
             }
         }
     }
