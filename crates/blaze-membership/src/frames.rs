@@ -89,7 +89,15 @@ pub(crate) enum Body<'a> {
     Heartbeat(Heartbeat),
     Probe(Probe),
     Suspect(Suspect),
+    #[cfg_attr(
+        not(feature = "messaging"),
+        allow(dead_code, reason = "without `messaging` the codec has no such frames")
+    )]
     Request(Request<'a>),
+    #[cfg_attr(
+        not(feature = "messaging"),
+        allow(dead_code, reason = "without `messaging` the codec has no such frames")
+    )]
     Reply(Reply<'a>),
     Ack(Ack<'a>),
     Other,
@@ -221,7 +229,9 @@ impl<'a> Frame<'a> {
             }),
             WireBody::Probe(p) => Body::Probe(p),
             WireBody::Suspect(x) => Body::Suspect(x),
+            #[cfg(feature = "messaging")]
             WireBody::Request(r) => Body::Request(r),
+            #[cfg(feature = "messaging")]
             WireBody::Reply(r) => Body::Reply(r),
             // Stream acknowledgements belong to reliable multicast.
             WireBody::Ack(a) if !a.stream_ack => Body::Ack(a),
@@ -252,7 +262,15 @@ pub(crate) enum BodyOut<'a> {
     Heartbeat(Heartbeat),
     Probe(Probe),
     Suspect(Suspect),
+    #[cfg_attr(
+        not(feature = "messaging"),
+        allow(dead_code, reason = "without `messaging` nothing sends it")
+    )]
     Request(Request<'a>),
+    #[cfg_attr(
+        not(feature = "messaging"),
+        allow(dead_code, reason = "without `messaging` nothing sends it")
+    )]
     Reply(Reply<'a>),
     Ack(Ack<'a>),
 }
@@ -307,8 +325,14 @@ pub(crate) fn emit(
         }),
         BodyOut::Probe(p) => WireBody::Probe(p),
         BodyOut::Suspect(x) => WireBody::Suspect(x),
+        #[cfg(feature = "messaging")]
         BodyOut::Request(r) => WireBody::Request(r),
+        #[cfg(feature = "messaging")]
         BodyOut::Reply(r) => WireBody::Reply(r),
+        // Not reached: without `messaging` nothing sends these, and the
+        // codec has no such frames.
+        #[cfg(not(feature = "messaging"))]
+        BodyOut::Request(_) | BodyOut::Reply(_) => return Err(WireError::Nothing),
         BodyOut::Ack(a) => WireBody::Ack(a),
     };
     let frame = WireFrame {
@@ -458,6 +482,32 @@ mod tests {
         });
     }
 
+    /// Without `messaging` the codec has no request or reply frames: one
+    /// received is an unknown kind, and none is written.
+    #[cfg(not(feature = "messaging"))]
+    #[test]
+    fn request_frames_are_unknown_without_messaging() {
+        let mut buf = [0u8; 64];
+        let r = BodyOut::Request(Request::default());
+        assert_eq!(emit(&mut buf, G, A, &r), Err(WireError::Nothing));
+        // A leave frame with an empty request (field 21) after its body.
+        let n = emit(&mut buf, G, A, &BodyOut::Leave(Leave::default())).unwrap();
+        let extra = [0xaa, 0x01, 0x00];
+        buf[n..n + 3].copy_from_slice(&extra);
+        assert!(matches!(
+            Frame::parse(&buf[..n + 3]).unwrap().body,
+            Body::Leave(_)
+        ));
+        let at = 2 + 9 + 18; // version, group, sender
+        assert!(matches!(
+            Frame::parse(&[&buf[..at], &extra[..]].concat())
+                .unwrap()
+                .body,
+            Body::Other
+        ));
+    }
+
+    #[cfg(feature = "messaging")]
     #[test]
     fn request_reply_ack_probe_suspect_leave_round_trip() {
         let r = Request {
@@ -552,6 +602,7 @@ mod tests {
                 }
         }
 
+        #[cfg(feature = "messaging")]
         #[test]
         fn request_round_trips(
             corr in 0u64..,

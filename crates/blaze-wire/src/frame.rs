@@ -1,10 +1,15 @@
 //! The envelope of every datagram.
 
+#[cfg(feature = "fec")]
+use crate::Parity;
+#[cfg(feature = "totem")]
+use crate::Token;
 use crate::{
     Ack, DataBatch, DecodeError, Field, GroupId, Heartbeat, Join, Leave, LockOp, MapControl, MapOp,
-    MemberId, Message, Nack, Parity, Probe, Reader, Reply, Request, Slot, Suspect, Token, View,
-    WireType, Writer, tag_len,
+    MemberId, Message, Nack, Probe, Reader, Slot, Suspect, View, WireType, Writer, tag_len,
 };
+#[cfg(feature = "messaging")]
+use crate::{Reply, Request};
 
 /// The wire protocol version this crate reads and writes.
 pub const VERSION: u32 = 1;
@@ -12,7 +17,9 @@ pub const VERSION: u32 = 1;
 /// The body of a frame: exactly one protocol message (`Frame.body`).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub enum Body<'a> {
-    /// No body, or a body type this version does not know (a newer peer's).
+    /// No body, or a body kind this version does not know (a newer
+    /// peer's) or this build leaves out (features `fec`, `messaging`,
+    /// `totem`).
     #[default]
     Empty,
     /// Application messages.
@@ -22,8 +29,10 @@ pub enum Body<'a> {
     /// A heartbeat.
     Heartbeat(Heartbeat<'a>),
     /// A parity symbol.
+    #[cfg(feature = "fec")]
     Parity(Parity<'a>),
     /// The Totem token.
+    #[cfg(feature = "totem")]
     Token(Token<'a>),
     /// A join request or announcement.
     Join(Join<'a>),
@@ -38,8 +47,10 @@ pub enum Body<'a> {
     /// A lock operation.
     LockOp(LockOp<'a>),
     /// A request.
+    #[cfg(feature = "messaging")]
     Request(Request<'a>),
     /// A reply.
+    #[cfg(feature = "messaging")]
     Reply(Reply<'a>),
     /// An acknowledgement.
     Ack(Ack<'a>),
@@ -57,7 +68,9 @@ impl Body<'_> {
             Body::Data(_) => 10,
             Body::Nack(_) => 11,
             Body::Heartbeat(_) => 12,
+            #[cfg(feature = "fec")]
             Body::Parity(_) => 13,
+            #[cfg(feature = "totem")]
             Body::Token(_) => 14,
             Body::Join(_) => 15,
             Body::Leave(_) => 16,
@@ -65,7 +78,9 @@ impl Body<'_> {
             Body::Suspect(_) => 18,
             Body::MapOp(_) => 19,
             Body::LockOp(_) => 20,
+            #[cfg(feature = "messaging")]
             Body::Request(_) => 21,
+            #[cfg(feature = "messaging")]
             Body::Reply(_) => 22,
             Body::Ack(_) => 23,
             Body::Probe(_) => 24,
@@ -79,7 +94,9 @@ impl Body<'_> {
             Body::Data(m) => m.value_len(),
             Body::Nack(m) => m.value_len(),
             Body::Heartbeat(m) => m.value_len(),
+            #[cfg(feature = "fec")]
             Body::Parity(m) => m.value_len(),
+            #[cfg(feature = "totem")]
             Body::Token(m) => m.value_len(),
             Body::Join(m) => m.value_len(),
             Body::Leave(m) => m.value_len(),
@@ -87,7 +104,9 @@ impl Body<'_> {
             Body::Suspect(m) => m.value_len(),
             Body::MapOp(m) => m.value_len(),
             Body::LockOp(m) => m.value_len(),
+            #[cfg(feature = "messaging")]
             Body::Request(m) => m.value_len(),
+            #[cfg(feature = "messaging")]
             Body::Reply(m) => m.value_len(),
             Body::Ack(m) => m.value_len(),
             Body::Probe(m) => m.value_len(),
@@ -101,7 +120,9 @@ impl Body<'_> {
             Body::Data(m) => m.write_value(w),
             Body::Nack(m) => m.write_value(w),
             Body::Heartbeat(m) => m.write_value(w),
+            #[cfg(feature = "fec")]
             Body::Parity(m) => m.write_value(w),
+            #[cfg(feature = "totem")]
             Body::Token(m) => m.write_value(w),
             Body::Join(m) => m.write_value(w),
             Body::Leave(m) => m.write_value(w),
@@ -109,7 +130,9 @@ impl Body<'_> {
             Body::Suspect(m) => m.write_value(w),
             Body::MapOp(m) => m.write_value(w),
             Body::LockOp(m) => m.write_value(w),
+            #[cfg(feature = "messaging")]
             Body::Request(m) => m.write_value(w),
+            #[cfg(feature = "messaging")]
             Body::Reply(m) => m.write_value(w),
             Body::Ack(m) => m.write_value(w),
             Body::Probe(m) => m.write_value(w),
@@ -117,12 +140,25 @@ impl Body<'_> {
         }
     }
 
+    /// Whether this build decodes and encodes body field `field`: the
+    /// frame's body numbers, less the kinds of features left out.
+    const fn built(field: u32) -> bool {
+        let left_out = (field == 13 && !cfg!(feature = "fec"))
+            || (field == 14 && !cfg!(feature = "totem"))
+            || ((field == 21 || field == 22) && !cfg!(feature = "messaging"));
+        matches!(field, 10..=25) && !left_out
+    }
+
+    /// Decodes body field `field` (one that [`built`](Body::built)
+    /// accepts) whose tag has been read.
     fn decode<'a>(field: u32, r: &mut Reader<'a>, d: u8, max: u8) -> Result<Body<'a>, DecodeError> {
         Ok(match field {
             10 => Body::Data(Field::decode(r, d, max)?),
             11 => Body::Nack(Field::decode(r, d, max)?),
             12 => Body::Heartbeat(Field::decode(r, d, max)?),
+            #[cfg(feature = "fec")]
             13 => Body::Parity(Field::decode(r, d, max)?),
+            #[cfg(feature = "totem")]
             14 => Body::Token(Field::decode(r, d, max)?),
             15 => Body::Join(Field::decode(r, d, max)?),
             16 => Body::Leave(Field::decode(r, d, max)?),
@@ -130,7 +166,9 @@ impl Body<'_> {
             18 => Body::Suspect(Field::decode(r, d, max)?),
             19 => Body::MapOp(Field::decode(r, d, max)?),
             20 => Body::LockOp(Field::decode(r, d, max)?),
+            #[cfg(feature = "messaging")]
             21 => Body::Request(Field::decode(r, d, max)?),
+            #[cfg(feature = "messaging")]
             22 => Body::Reply(Field::decode(r, d, max)?),
             23 => Body::Ack(Field::decode(r, d, max)?),
             24 => Body::Probe(Field::decode(r, d, max)?),
@@ -263,7 +301,9 @@ impl<'a> Frame<'a> {
                 4 => out
                     .auth_tag
                     .merge(buf, field, wire, &mut r, depth, max_depth)?,
-                10..=25 => {
+                // A body kind this build leaves out is an unknown field:
+                // skipped, leaving the body as it was.
+                f if Body::built(f) => {
                     if wire != WireType::Len {
                         return Err(DecodeError::WrongWireType { field });
                     }
@@ -447,6 +487,39 @@ mod tests {
         let extra = [0x98, 0x06, 0x05, 0xe2, 0x03, 0x02, 0xaa, 0xbb];
         buf[n..n + extra.len()].copy_from_slice(&extra);
         assert_eq!(Frame::parse(&buf[..n + extra.len()]), Ok(f));
+    }
+
+    #[test]
+    fn a_kind_left_out_is_an_unknown_field() {
+        // An empty body of each optional kind (parity 13, token 14,
+        // request 21, reply 22), after a version and a data body.
+        let kinds: [(&[u8], bool); 4] = [
+            (&[0x6a], cfg!(feature = "fec")),
+            (&[0x72], cfg!(feature = "totem")),
+            (&[0xaa, 0x01], cfg!(feature = "messaging")),
+            (&[0xb2, 0x01], cfg!(feature = "messaging")),
+        ];
+        let data = [0x52, 0x02, 0x18, 0x01]; // data { first_seq = 1 }
+        for (tag, built) in kinds {
+            let mut alone = std::vec![0x08, 0x01];
+            alone.extend_from_slice(tag);
+            alone.push(0);
+            let f = Frame::parse(&alone).unwrap();
+            assert_eq!(f.version, VERSION);
+            assert_eq!(f.body == Body::Empty, !built, "{tag:?}");
+            assert_eq!(f.body.field_number() != 0, built);
+            // After a data body: a kind built replaces it (the last body
+            // wins), a kind left out is skipped and leaves it.
+            let mut after = std::vec![0x08, 0x01];
+            after.extend_from_slice(&data);
+            after.extend_from_slice(tag);
+            after.push(0);
+            let f = Frame::parse(&after).unwrap();
+            assert_eq!(matches!(f.body, Body::Data(d) if d.first_seq == 1), !built);
+            assert_eq!(Frame::parse_shallow(&after), Ok(f));
+            // Truncated: an error either way, never a panic.
+            assert!(Frame::parse(&after[..after.len() - 1]).is_err());
+        }
     }
 
     #[test]

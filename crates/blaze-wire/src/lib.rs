@@ -28,6 +28,13 @@
 //!   from `std::time`.
 //! - `defmt` / `log`: logging and `defmt::Format` derives (mutually
 //!   exclusive).
+//! - `fec`, `messaging`, `totem` (default on): the frame kinds of the
+//!   optional protocols ([`Body::Parity`]; [`Body::Request`] and
+//!   [`Body::Reply`]; [`Body::Token`]). A build without one decodes a frame
+//!   of that kind as an unknown kind ([`Body::Empty`]) and links neither
+//!   its decoder nor its encoder; the wire format is unchanged. The
+//!   protocol crates turn on the kinds they use, so a firmware that leaves
+//!   a protocol out also leaves out its codec.
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -221,6 +221,7 @@ impl<
             Body::View(v) if v.ring.is_some() => Route::Totem,
             Body::Data(d) => Route::Stream(d.stream),
             Body::Nack(n) => Route::Stream(n.stream),
+            #[cfg(feature = "fec")]
             Body::Parity(p) => Route::Stream(p.stream),
             Body::Heartbeat(h) => match h.streams.iter().next() {
                 Some(mark) => Route::Stream(mark.stream),
@@ -231,6 +232,7 @@ impl<
             Body::Ack(a) if a.stream_ack => Route::Stream(a.stream),
             // The token goes to the ring when the group has one, else to
             // the custom channel.
+            #[cfg(feature = "total-order")]
             Body::Token(_) => Route::Totem,
             Body::MapOp(_) | Body::LockOp(_) | Body::MapControl(_) => Route::Map,
             Body::Empty => {
@@ -268,6 +270,7 @@ impl<
             Route::Stream(STREAM_RELIABLE) => Some(CH_RELIABLE),
             Route::Stream(STREAM_BEST_EFFORT) => channel_of(Qos::BestEffort),
             Route::Stream(STREAM_RELIABLE_FEC) => channel_of(Qos::ReliableFec),
+            #[cfg(feature = "total-order")]
             Route::Totem if matches!(frame.body, Body::Token(_)) => {
                 match channel_of(Qos::Agreed).and_then(|i| slot.channels.get(i)) {
                     Some(Some(_)) => channel_of(Qos::Agreed),
