@@ -158,6 +158,7 @@ impl<
         p.claims.get(slot).copied().flatten()
     }
 
+    #[inline(never)]
     fn entry_of(p: &Peer<G>, rank: u64) -> ViewMember {
         ViewMember {
             id: p.id,

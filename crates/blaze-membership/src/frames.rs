@@ -165,6 +165,7 @@ fn copy_metadata(m: Option<BlazeMessage<'_>>) -> Option<Metadata> {
 
 impl<'a> View<'a> {
     /// The listed members, in order (coordinator first).
+    #[inline(never)]
     pub(crate) fn members(&self) -> impl Iterator<Item = ViewMember<'a>> + 'a {
         self.wire.members.iter().filter_map(|m| {
             Some(ViewMember {
