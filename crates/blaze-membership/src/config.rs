@@ -90,6 +90,8 @@ pub enum ConfigError {
     TimeoutTooShort,
     /// Unicast discovery without any seed.
     NoSeeds,
+    /// Unicast discovery in a build without feature `unicast`.
+    UnicastNotBuiltIn,
 }
 
 impl fmt::Display for ConfigError {
@@ -100,6 +102,9 @@ impl fmt::Display for ConfigError {
                 f.write_str("failure timeout shorter than 3 heartbeat intervals")
             }
             ConfigError::NoSeeds => f.write_str("unicast discovery needs at least one seed"),
+            ConfigError::UnicastNotBuiltIn => {
+                f.write_str("unicast discovery not built in (feature `unicast`)")
+            }
         }
     }
 }
@@ -156,10 +161,13 @@ impl Config {
         if self.failure_timeout < self.heartbeat_interval * 3 {
             return Err(ConfigError::TimeoutTooShort);
         }
-        if let Discovery::Unicast { seeds } = &self.discovery
-            && seeds.iter().all(Option::is_none)
-        {
-            return Err(ConfigError::NoSeeds);
+        if let Discovery::Unicast { seeds } = &self.discovery {
+            if !cfg!(feature = "unicast") {
+                return Err(ConfigError::UnicastNotBuiltIn);
+            }
+            if seeds.iter().all(Option::is_none) {
+                return Err(ConfigError::NoSeeds);
+            }
         }
         Ok(())
     }
@@ -182,10 +190,17 @@ mod tests {
     #[test]
     fn profiles_validate() {
         assert_eq!(Config::lan().validate(), Ok(()));
-        assert_eq!(Config::wan().validate(), Err(ConfigError::NoSeeds));
         let mut w = Config::wan();
+        if cfg!(feature = "unicast") {
+            assert_eq!(w.validate(), Err(ConfigError::NoSeeds));
+        }
         w.discovery = Discovery::unicast(&["10.0.0.1:7000".parse().unwrap()]);
-        assert_eq!(w.validate(), Ok(()));
+        let seeded = if cfg!(feature = "unicast") {
+            Ok(())
+        } else {
+            Err(ConfigError::UnicastNotBuiltIn)
+        };
+        assert_eq!(w.validate(), seeded);
     }
 
     #[test]

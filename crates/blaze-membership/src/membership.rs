@@ -15,6 +15,13 @@ use crate::{Event, GroupError, Metadata, Name, Stats};
 use blaze_wire::{GroupId, Instant, MemberId, Rng};
 use core::net::SocketAddr;
 
+/// Rows of per-seed queues: none without feature `unicast`.
+const SEED_ROWS: usize = if cfg!(feature = "unicast") {
+    MAX_SEEDS
+} else {
+    0
+};
+
 /// Capacity of the event queue.
 pub const EVENT_CAPACITY: usize = 128;
 /// Capacity of the queue of pending small control frames (probes, acks).
@@ -240,7 +247,7 @@ pub struct Membership<
     pub(crate) events: heapless::Deque<Record, EVENTS>,
     pub(crate) control: heapless::Deque<Control, CONTROL>,
     /// Per seed, per group slot: pending frames (`DUE_*` bits).
-    pub(crate) seed_due: [[u8; G]; MAX_SEEDS],
+    pub(crate) seed_due: [[u8; G]; SEED_ROWS],
     pub(crate) timers: [Option<Instant>; TIMERS],
     /// A slot handed out by the last `poll_event`, freed on the next call.
     pub(crate) release: Option<usize>,
@@ -279,7 +286,7 @@ impl<
             consumers: heapless::Vec::new(),
             events: heapless::Deque::new(),
             control: heapless::Deque::new(),
-            seed_due: [[0; G]; MAX_SEEDS],
+            seed_due: [[0; G]; SEED_ROWS],
             timers: [None; TIMERS],
             release: None,
             next_probe_seq: 1,
@@ -630,7 +637,9 @@ impl<
     }
 
     pub(crate) fn unicast_mode(&self) -> bool {
-        matches!(self.config.discovery, crate::Discovery::Unicast { .. })
+        // Without feature `unicast` such a configuration is refused.
+        cfg!(feature = "unicast")
+            && matches!(self.config.discovery, crate::Discovery::Unicast { .. })
     }
 
     /// Schedules a group-wide frame: one multicast, or a unicast to every
@@ -653,6 +662,9 @@ impl<
     }
 
     pub(crate) fn queue_for_seeds(&mut self, slot: usize, bit: u8) {
+        if !self.unicast_mode() {
+            return;
+        }
         if let crate::Discovery::Unicast { seeds } = self.config.discovery {
             for (i, s) in seeds.iter().enumerate() {
                 if s.is_some()

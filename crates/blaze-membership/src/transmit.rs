@@ -133,7 +133,9 @@ impl<
                 ));
             }
         }
-        if let Discovery::Unicast { seeds } = self.config.discovery {
+        if let Discovery::Unicast { seeds } = self.config.discovery
+            && self.unicast_mode()
+        {
             for (i, seed) in seeds.iter().enumerate() {
                 let Some(addr) = *seed else { continue };
                 let Some(row) = self.seed_due.get_mut(i) else {

@@ -57,14 +57,20 @@
 //! - `messaging`: point-to-point messages, request/reply and queues
 //!   (`blaze-membership/messaging`). Without it [`Node::send_to`],
 //!   [`Node::request`], [`Node::reply`], the queue calls return
-//!   [`MessageError::NotBuiltIn`] and their frames count in
+//!   [`MessageError::NotBuiltIn`], their request and reply frames are a
+//!   kind the codec leaves out (`blaze-wire/messaging`; counted in
+//!   [`Stats::no_body`]) and their acknowledgements count in
 //!   `Membership::stats().messaging_dropped`; the node may then take no
 //!   membership storage slots (`S = 0`) and no queue consumers.
 //! - `fec`, `total-order`: the reliable + FEC and the Totem channels.
 //!   Without them a group slot reserves no room for those channels (each
 //!   entry of the channel table is as large as a NACK endpoint), the node
-//!   does not depend on `blaze-proto-totem`, and [`Node::set_qos`] refuses
-//!   their QoS.
+//!   does not depend on `blaze-proto-totem`, [`Node::set_qos`] refuses
+//!   their QoS, and the codec leaves out their parity and token frames
+//!   (`blaze-wire/fec`, `blaze-wire/totem`; counted in [`Stats::no_body`]).
+//! - `unicast`: unicast discovery (`blaze-membership/unicast`, seeds).
+//!   Without it a membership configuration with
+//!   `Discovery::Unicast` is refused (`ConfigError::UnicastNotBuiltIn`).
 //! - `log` / `defmt`: the composed machines log their protocol milestones
 //!   (mutually exclusive).
 //!

@@ -20,7 +20,9 @@ pub struct Stats {
     /// channel installed), among them the frames of a channel this build
     /// leaves out (features `best-effort`, `fec`, `total-order`).
     pub no_channel: u64,
-    /// Frames without a body, or with a body this version does not know.
+    /// Frames without a body, or with a body this version does not know or
+    /// this build's codec leaves out (parity, token, request and reply
+    /// frames without features `fec`, `total-order`, `messaging`).
     pub no_body: u64,
     /// Members of a view that did not fit a channel's peer table.
     pub peer_table_full: u64,
