@@ -33,7 +33,9 @@ pub enum Ordering {
     #[default]
     Coordinator,
     /// A total-order broadcast with extended virtual synchrony (the Totem
-    /// ring of `blaze-proto-totem`) orders the operations: the replica hands
+    /// ring of `blaze-proto-totem`) orders the operations (feature `ring`;
+    /// without it [`Config::validate`] refuses this with
+    /// [`ConfigError::RingNotBuiltIn`]): the replica hands
     /// them out through
     /// [`poll_ordered_submit`](crate::Replica::poll_ordered_submit) and
     /// applies what the ring delivers
@@ -122,6 +124,9 @@ impl Config {
         if self.snapshot_idle == Duration::ZERO {
             return Err(ConfigError::SnapshotIdle);
         }
+        if self.ordering.is_totem() && !cfg!(feature = "ring") {
+            return Err(ConfigError::RingNotBuiltIn);
+        }
         Ok(())
     }
 }
@@ -138,6 +143,9 @@ pub enum ConfigError {
     RequestTimeout,
     /// `snapshot_idle` is zero.
     SnapshotIdle,
+    /// `ordering` is [`Ordering::Totem`] but the crate was built without
+    /// its `ring` feature.
+    RingNotBuiltIn,
 }
 
 impl core::fmt::Display for ConfigError {
@@ -147,9 +155,33 @@ impl core::fmt::Display for ConfigError {
             ConfigError::RetryInterval => "retry_interval",
             ConfigError::RequestTimeout => "request_timeout",
             ConfigError::SnapshotIdle => "snapshot_idle",
+            ConfigError::RingNotBuiltIn => {
+                return f.write_str(
+                    "config field `ordering`: ring-ordered mode not built (feature `ring`)",
+                );
+            }
         };
         write!(f, "config field `{field}` must not be zero")
     }
 }
 
 impl core::error::Error for ConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ring_ordering_needs_the_ring_feature() {
+        let c = Config {
+            ordering: Ordering::Totem { safe: true },
+            ..Config::lan(GroupId::from_name("g"))
+        };
+        if cfg!(feature = "ring") {
+            assert_eq!(c.validate(), Ok(()));
+        } else {
+            assert_eq!(c.validate(), Err(ConfigError::RingNotBuiltIn));
+        }
+        assert_eq!(Config::lan(GroupId::from_name("g")).validate(), Ok(()));
+    }
+}

@@ -23,8 +23,8 @@
 //! With [`Ordering::Totem`] a total-order broadcast with extended virtual
 //! synchrony (the Totem ring of `blaze-proto-totem`) orders the operations
 //! instead: every member decides each outcome at the operation's position
-//! ([`Replica::poll_ordered_submit`], [`Replica::handle_delivered`],
-//! [`Replica::handle_configuration`]).
+//! (`Replica::poll_ordered_submit`, `Replica::handle_delivered`,
+//! `Replica::handle_configuration`; feature `ring`).
 //!
 //! ## Sans-IO
 //!
@@ -34,6 +34,9 @@
 //!
 //! ## Features
 //!
+//! - `ring` (default): the ring-ordered mode ([`Ordering::Totem`]).
+//!   Without it [`Config::validate`] refuses that ordering
+//!   ([`ConfigError::RingNotBuiltIn`]) and the mode's code is not built.
 //! - `log` / `defmt`: protocol milestones (views, syncs, snapshots) are
 //!   logged at debug level (mutually exclusive).
 //!
@@ -75,7 +78,9 @@ pub use event::{Change, ChangeKind, EVENT_QUEUE, Event, LockLostReason, RequestI
 mod frames;
 mod log;
 mod op;
+#[cfg(feature = "ring")]
 mod ordered;
+#[cfg(feature = "ring")]
 pub use ordered::{RingConfiguration, Submit};
 mod replica;
 pub use replica::{EntryRef, LockInfo, Replica};

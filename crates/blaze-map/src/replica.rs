@@ -3,6 +3,7 @@
 
 mod apply;
 mod client;
+#[cfg(feature = "ring")]
 mod ordered;
 mod sequencer;
 mod sync;
@@ -372,6 +373,7 @@ pub struct Replica<
     out: Out<MEMBERS>,
     timers: Timers,
     /// Ring-ordered mode ([`Ordering::Totem`](crate::Ordering::Totem)).
+    #[cfg(feature = "ring")]
     ring: ordered::Ring<MEMBERS>,
 }
 
@@ -428,6 +430,7 @@ impl<
             next_request: 1,
             out: Out::default(),
             timers: Timers::default(),
+            #[cfg(feature = "ring")]
             ring: ordered::Ring::default(),
         })
     }
@@ -494,7 +497,8 @@ impl<
     /// Whether this replica holds a state and follows the current
     /// coordinator's stream.
     pub fn is_synced(&self) -> bool {
-        if self.cfg.ordering.is_totem() {
+        #[cfg(feature = "ring")]
+        if self.ring_mode() {
             return self.synced && self.ring_open();
         }
         self.synced && self.accept.is_some()
@@ -539,7 +543,7 @@ impl<
     /// In the ring-ordered mode the ring's configurations take the place
     /// of views, and this call is ignored.
     pub fn handle_view(&mut self, now: Instant, info: &ViewInfo<'_>) {
-        if info.id <= self.view.id || self.cfg.ordering.is_totem() {
+        if info.id <= self.view.id || self.ring_mode() {
             return;
         }
         let old_coord = self.view.coordinator();
@@ -572,7 +576,7 @@ impl<
     /// a stranger): operations arrive through
     /// [`handle_delivered`](Replica::handle_delivered).
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
-        if self.cfg.ordering.is_totem() {
+        if self.ring_mode() {
             self.stats.dropped_stranger += 1;
             return;
         }
@@ -618,7 +622,7 @@ impl<
     /// Nothing in the ring-ordered mode (see
     /// [`poll_ordered_submit`](Replica::poll_ordered_submit)).
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
-        if self.cfg.ordering.is_totem() {
+        if self.ring_mode() {
             return None;
         }
         let t = self.transmit(now, buf);
@@ -673,6 +677,7 @@ impl<
     /// Everything that follows from time and state: sequencing, applying,
     /// committing, completions, expiries, retries; then the timers.
     fn pump(&mut self, now: Instant) {
+        #[cfg(feature = "ring")]
         self.ordered_work(now);
         self.sequencer_work(now);
         self.apply_ready(now);
@@ -681,6 +686,13 @@ impl<
         self.client_work(now);
         self.retry_work(now);
         self.refresh_timers(now);
+    }
+
+    /// Whether a ring orders this replica's writes: always `false` without
+    /// the `ring` feature (the configuration refuses it), so the mode's
+    /// branches fold away.
+    fn ring_mode(&self) -> bool {
+        cfg!(feature = "ring") && self.cfg.ordering.is_totem()
     }
 
     fn push_event(&mut self, e: EventSlot<KEY, VALUE>) {

@@ -3,6 +3,7 @@
 //! delivers. Concurrent writers under 10 % loss while members crash,
 //! lock safety, joiners during traffic, quorum under a partition, and
 //! merges per policy; the checkers are the coordinator mode's.
+#![cfg(feature = "ring")]
 
 mod common;
 

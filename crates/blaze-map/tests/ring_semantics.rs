@@ -3,6 +3,7 @@
 //! every member of the configuration in one order; configuration changes
 //! follow extended virtual synchrony (a transitional configuration of the
 //! members that move on, then the regular one).
+#![cfg(feature = "ring")]
 
 use blaze_map::{
     CommandError, Config, Event, LockLostReason, Ordering, Replica, RingConfiguration, WriteError,

@@ -115,12 +115,12 @@ impl<
     ) {
         // A ring-delivered request is decided at its position by every
         // member alike; a datagram only by the sequencing coordinator.
-        let open = if self.cfg.ordering.is_totem() {
-            from.is_none() && self.may_apply()
-        } else {
+        let open = match () {
+            #[cfg(feature = "ring")]
+            () if self.ring_mode() => from.is_none() && self.may_apply(),
             // Kept merge writes go first: a request must not be decided
             // against a value the other members do not hold yet.
-            from.is_some() && self.can_sequence(now) && !self.reapplying
+            () => from.is_some() && self.can_sequence(now) && !self.reapplying,
         };
         if !open {
             self.stats.dropped_request += 1;
@@ -236,7 +236,7 @@ impl<
     /// every member decides alike.
     fn quarantined(&self, slot: &crate::store::Slot<KEY, VALUE>, now: Instant) -> bool {
         match slot.quarantine {
-            Some(_) if self.cfg.ordering.is_totem() => true,
+            Some(_) if self.ring_mode() => true,
             Some((_, until)) => until > now,
             None => false,
         }
@@ -468,7 +468,8 @@ impl<
 
     /// Earliest time the coordinator owes an expiry.
     pub(super) fn next_expiry(&self, now: Instant) -> Option<Instant> {
-        if self.cfg.ordering.is_totem() {
+        #[cfg(feature = "ring")]
+        if self.ring_mode() {
             return self.next_proposal(now);
         }
         if self.role != Role::Active {

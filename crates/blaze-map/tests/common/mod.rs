@@ -11,15 +11,15 @@
 pub mod linearizability;
 pub mod locks;
 
+#[cfg(feature = "ring")]
 use blaze_map::RingConfiguration;
 use blaze_map::{
     ChangeKind, CommandError, Config, Event, LockLostReason, MergePolicy, Ordering, Replica,
     RequestId, ViewInfo, ViewMember, WriteError, WriteOptions,
 };
-use blaze_proto_totem::{
-    Buffers as TotemBuffers, Config as TotemConfig, ConfigurationKind, Event as TotemEvent, Qos,
-    Slot as TotemSlot, Totem,
-};
+use blaze_proto_totem::{Buffers as TotemBuffers, Config as TotemConfig, Slot as TotemSlot, Totem};
+#[cfg(feature = "ring")]
+use blaze_proto_totem::{ConfigurationKind, Event as TotemEvent, Qos};
 use blaze_sim::{Machine, Spawn, World, node_addr};
 use blaze_wire::{Duration, GroupId, Instant, MemberId, Rng, Transmit};
 use core::net::SocketAddr;
@@ -186,8 +186,14 @@ pub struct Node {
 }
 
 impl Node {
+    /// Without the `ring` feature no node has a ring (a ring-ordered
+    /// configuration is refused).
+    #[cfg(not(feature = "ring"))]
+    fn pump_ring(&mut self, _now: Instant) {}
+
     /// Moves what the ring delivered into the replica and what the replica
     /// submits onto the ring, until neither has anything.
+    #[cfg(feature = "ring")]
     fn pump_ring(&mut self, now: Instant) {
         let Some(t) = self.t.as_mut() else {
             return;
