@@ -110,6 +110,17 @@ impl Config {
         }
     }
 
+    /// The merge policy in force: [`MergePolicy::MajoritySide`] whatever
+    /// `merge` says when the other policies are not built (`validate`
+    /// refuses them then), so that their code folds away.
+    pub(crate) fn merge_policy(&self) -> MergePolicy {
+        if cfg!(feature = "merge-reapply") {
+            self.merge
+        } else {
+            MergePolicy::MajoritySide
+        }
+    }
+
     /// Checks the settings; the error names the first bad field.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.beat_interval == Duration::ZERO {
@@ -123,6 +134,9 @@ impl Config {
         }
         if self.snapshot_idle == Duration::ZERO {
             return Err(ConfigError::SnapshotIdle);
+        }
+        if self.merge != MergePolicy::MajoritySide && !cfg!(feature = "merge-reapply") {
+            return Err(ConfigError::MergePolicyNotBuiltIn);
         }
         if self.ordering.is_totem() && !cfg!(feature = "ring") {
             return Err(ConfigError::RingNotBuiltIn);
@@ -146,6 +160,9 @@ pub enum ConfigError {
     /// `ordering` is [`Ordering::Totem`] but the crate was built without
     /// its `ring` feature.
     RingNotBuiltIn,
+    /// `merge` is [`MergePolicy::LatestVersion`] or [`MergePolicy::Ask`]
+    /// but the crate was built without its `merge-reapply` feature.
+    MergePolicyNotBuiltIn,
 }
 
 impl core::fmt::Display for ConfigError {
@@ -155,6 +172,10 @@ impl core::fmt::Display for ConfigError {
             ConfigError::RetryInterval => "retry_interval",
             ConfigError::RequestTimeout => "request_timeout",
             ConfigError::SnapshotIdle => "snapshot_idle",
+            ConfigError::MergePolicyNotBuiltIn => {
+                return f
+                    .write_str("config field `merge`: policy not built (feature `merge-reapply`)");
+            }
             ConfigError::RingNotBuiltIn => {
                 return f.write_str(
                     "config field `ordering`: ring-ordered mode not built (feature `ring`)",
@@ -183,5 +204,23 @@ mod tests {
             assert_eq!(c.validate(), Err(ConfigError::RingNotBuiltIn));
         }
         assert_eq!(Config::lan(GroupId::from_name("g")).validate(), Ok(()));
+    }
+    #[test]
+    fn re_applying_merge_policies_need_their_feature() {
+        for merge in [MergePolicy::LatestVersion, MergePolicy::Ask] {
+            let c = Config {
+                merge,
+                ..Config::lan(GroupId::from_name("g"))
+            };
+            if cfg!(feature = "merge-reapply") {
+                assert_eq!(c.validate(), Ok(()));
+                assert_eq!(c.merge_policy(), merge);
+            } else {
+                assert_eq!(c.validate(), Err(ConfigError::MergePolicyNotBuiltIn));
+            }
+        }
+        let c = Config::lan(GroupId::from_name("g"));
+        assert_eq!(c.merge, MergePolicy::MajoritySide);
+        assert_eq!(c.merge_policy(), MergePolicy::MajoritySide);
     }
 }

@@ -100,6 +100,13 @@ struct Plan<const M: usize> {
 /// Reordered snapshot records remembered past a gap.
 const AHEAD: usize = 8;
 
+/// Whether the merge policies that re-apply a losing side's writes
+/// ([`MergePolicy::LatestVersion`](crate::MergePolicy::LatestVersion),
+/// [`MergePolicy::Ask`](crate::MergePolicy::Ask)) are built (feature
+/// `merge-reapply`). Without them the state only they set (scans, kept
+/// entries, merge candidates) reads as absent, so their code folds away.
+const REAPPLY: bool = cfg!(feature = "merge-reapply");
+
 /// A snapshot pull in progress.
 #[derive(Debug, Clone, Copy)]
 struct Pull {
@@ -123,6 +130,18 @@ struct Pull {
     /// The end, if it arrived before the records it follows.
     end: Option<frames::SnapEnd>,
     next_send: Instant,
+}
+
+impl Pull {
+    /// Scans a losing side (see [`REAPPLY`]).
+    fn scan(&self) -> bool {
+        REAPPLY && self.scan
+    }
+
+    /// Installs over kept entries (see [`REAPPLY`]).
+    fn keep(&self) -> bool {
+        REAPPLY && self.keep
+    }
 }
 
 /// A snapshot session this replica serves.
@@ -693,6 +712,16 @@ impl<
     /// branches fold away.
     fn ring_mode(&self) -> bool {
         cfg!(feature = "ring") && self.cfg.ordering.is_totem()
+    }
+
+    /// Kept merge writes remain to be sequenced again (see [`REAPPLY`]).
+    fn reapplying(&self) -> bool {
+        REAPPLY && self.reapplying
+    }
+
+    /// A merge candidate waits (see [`REAPPLY`]).
+    fn has_candidate(&self) -> bool {
+        REAPPLY && self.candidate.is_some()
     }
 
     fn push_event(&mut self, e: EventSlot<KEY, VALUE>) {

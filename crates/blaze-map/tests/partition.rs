@@ -184,6 +184,7 @@ fn merge_majority_side_wins() {
     });
 }
 
+#[cfg(feature = "merge-reapply")]
 #[test]
 fn merge_latest_version_keeps_both_sides() {
     run_seeds!("merge_latest_version_keeps_both_sides", 200, |seed| {
@@ -192,6 +193,7 @@ fn merge_latest_version_keeps_both_sides() {
     });
 }
 
+#[cfg(feature = "merge-reapply")]
 #[test]
 fn merge_asks_the_application() {
     run_seeds!("merge_asks_the_application", 200, |seed| {
@@ -200,6 +202,7 @@ fn merge_asks_the_application() {
     });
 }
 
+#[cfg(feature = "merge-reapply")]
 #[test]
 fn unanswered_merge_questions_keep_the_base() {
     run_seeds!("unanswered_merge_questions_keep_the_base", 50, |seed| {
@@ -353,6 +356,10 @@ struct Healed {
     minority: Vec<usize>,
     majority: Vec<usize>,
     /// Each side's last write when the partition healed.
+    #[cfg_attr(
+        not(feature = "merge-reapply"),
+        allow(dead_code, reason = "read by the re-applying policies' tests")
+    )]
     last_min: Vec<u8>,
     last_maj: Vec<u8>,
     /// Each side's value and version of the key both sides wrote.
@@ -364,6 +371,7 @@ impl Healed {
     /// The shared key's value a `LatestVersion` merge keeps: the side's
     /// with the higher version (the minority's writes all came after its
     /// own fail-over), the majority's if it holds the same value.
+    #[cfg(feature = "merge-reapply")]
     fn latest_both(&self) -> Option<Vec<u8>> {
         let (min, maj) = (&self.both_min, &self.both_maj);
         let pick = if min.0.is_empty() || (!maj.0.is_empty() && maj.1 >= min.1) {
@@ -450,6 +458,7 @@ fn merge_in_steps_majority_side_wins() {
     });
 }
 
+#[cfg(feature = "merge-reapply")]
 #[test]
 fn merge_in_steps_latest_version_keeps_both_sides() {
     run_seeds!(
@@ -482,6 +491,7 @@ fn merge_in_steps_latest_version_keeps_both_sides() {
 /// member of a losing side there keeps that side's writes: the coordinator
 /// takes the winner's state over its own newer entries and sequences them
 /// again (no other member can be scanned for them).
+#[cfg(feature = "merge-reapply")]
 #[test]
 fn merge_in_steps_with_a_lonely_losing_coordinator() {
     run_seeds!(
@@ -503,6 +513,7 @@ fn merge_in_steps_with_a_lonely_losing_coordinator() {
 }
 
 /// Whether the application was asked about the minority's last write.
+#[cfg(feature = "merge-reapply")]
 fn asked_about_last_min(c: &Cluster, last_min: &[u8]) -> Result<(), String> {
     let asked = c.world.events().iter().any(|e| {
         matches!(&e.event, Rec::Conflict { key, theirs, .. } if key == b"min" && theirs.as_slice() == last_min)
@@ -515,6 +526,7 @@ fn asked_about_last_min(c: &Cluster, last_min: &[u8]) -> Result<(), String> {
 }
 
 /// Each node's value of `key` in map `m`.
+#[cfg(feature = "merge-reapply")]
 fn values_at_each<'c>(
     c: &'c Cluster,
     key: &'c [u8],
@@ -531,6 +543,7 @@ fn values_at_each<'c>(
 /// Under `Ask`, a lonely losing coordinator asks the application about its
 /// side's writes, as a merge scan would (old: the winner's value or none,
 /// new: its own), and sequences again what the answer takes.
+#[cfg(feature = "merge-reapply")]
 #[test]
 fn merge_in_steps_with_a_lonely_losing_coordinator_asks() {
     run_seeds!(
@@ -558,6 +571,7 @@ fn merge_in_steps_with_a_lonely_losing_coordinator_asks() {
 
 /// Under `Ask`, a lonely losing coordinator's writes the application refuses
 /// are dropped: the winner's state stands at every member.
+#[cfg(feature = "merge-reapply")]
 #[test]
 fn merge_in_steps_with_a_lonely_losing_coordinator_refused() {
     run_seeds!(

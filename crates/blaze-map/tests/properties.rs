@@ -17,8 +17,15 @@ use common::ring_config;
 use common::{R, config, member_id};
 use proptest::prelude::*;
 
+/// The policy with the most code behind it that the build has.
+const POLICY: MergePolicy = if cfg!(feature = "merge-reapply") {
+    MergePolicy::LatestVersion
+} else {
+    MergePolicy::MajoritySide
+};
+
 fn replica() -> R {
-    let mut r = R::new(config(0, MergePolicy::LatestVersion), member_id(0, 0)).unwrap();
+    let mut r = R::new(config(0, POLICY), member_id(0, 0)).unwrap();
     let members = [
         ViewMember {
             id: member_id(0, 0),
@@ -43,7 +50,7 @@ fn replica() -> R {
 /// A ring-ordered replica in a configuration with member 1, open.
 #[cfg(feature = "ring")]
 fn ring_replica() -> R {
-    let cfg = ring_config(0, MergePolicy::LatestVersion, true);
+    let cfg = ring_config(0, POLICY, true);
     let mut r = R::new(cfg, member_id(0, 0)).unwrap();
     let now = Instant::from_millis(1);
     let members = [member_id(0, 0), member_id(1, 0)];

@@ -642,6 +642,7 @@ fn ring_merge_majority_side_wins() {
     });
 }
 
+#[cfg(feature = "merge-reapply")]
 #[test]
 fn ring_merge_latest_version_keeps_both_sides() {
     run_seeds!("ring_merge_latest_version_keeps_both_sides", 200, |seed| {
@@ -650,6 +651,7 @@ fn ring_merge_latest_version_keeps_both_sides() {
     });
 }
 
+#[cfg(feature = "merge-reapply")]
 #[test]
 fn ring_merge_asks_the_application() {
     run_seeds!("ring_merge_asks_the_application", 200, |seed| {

@@ -68,6 +68,13 @@
 //!   does not depend on `blaze-proto-totem`, [`Node::set_qos`] refuses
 //!   their QoS, and the codec leaves out their parity and token frames
 //!   (`blaze-wire/fec`, `blaze-wire/totem`; counted in [`Stats::no_body`]).
+//!   `total-order` also builds the map's ring-ordered mode
+//!   (`blaze-map/ring`); without it `map.ordering = Ordering::Totem` is
+//!   refused ([`ConfigError::Map`]).
+//! - `merge-reapply`: the map's merge policies that re-apply a losing
+//!   side's writes (`blaze-map/merge-reapply`: `MergePolicy::LatestVersion`
+//!   and `Ask`). Without it such a `map.merge` is refused
+//!   ([`ConfigError::Map`]); `MajoritySide` remains.
 //! - `unicast`: unicast discovery (`blaze-membership/unicast`, seeds).
 //!   Without it a membership configuration with
 //!   `Discovery::Unicast` is refused (`ConfigError::UnicastNotBuiltIn`).

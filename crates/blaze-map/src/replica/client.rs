@@ -1,6 +1,6 @@
 //! This member as a client: commands, resends, outcomes, held locks.
 
-use super::Replica;
+use super::{REAPPLY, Replica};
 use crate::event::{Slot as EventSlot, Tag};
 use crate::request::{Held, Outcome, Pending, ReqKind};
 use crate::{CommandError, LockLostReason, RequestId, WriteError, WriteOptions};
@@ -167,6 +167,9 @@ impl<
     /// `true` takes the losing side's value. Returns whether a question was
     /// waiting.
     pub fn resolve_merge(&mut self, now: Instant, take_theirs: bool) -> bool {
+        if !REAPPLY {
+            return false;
+        }
         let Some(c) = self.candidate.as_mut() else {
             return false;
         };

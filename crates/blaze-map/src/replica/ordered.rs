@@ -618,7 +618,7 @@ impl<
             .iter()
             .any(|r| !(r.synced && r.lineage == best.0));
         self.ring.scans.clear();
-        if self.cfg.merge != MergePolicy::MajoritySide {
+        if self.cfg.merge_policy() != MergePolicy::MajoritySide {
             for s in sides.iter().filter(|s| s.0 != best.0) {
                 let _ = self.ring.scans.push(s.2);
             }
@@ -694,7 +694,7 @@ impl<
         }
         let newer = base.is_none_or(|b| b.version < m.version);
         let owner = m.owner.unwrap_or(MemberId::NIL);
-        match self.cfg.merge {
+        match self.cfg.merge_policy() {
             MergePolicy::LatestVersion if newer => {
                 let op = Op {
                     order: 0,
@@ -714,7 +714,7 @@ impl<
                 self.sequence(now, op);
             }
             MergePolicy::Ask if self.ring.winner == self.me => {
-                if self.candidate.is_some() || self.events.room() == 0 {
+                if self.has_candidate() || self.events.room() == 0 {
                     // One question at a time: the base keeps this one.
                     self.stats.dropped_snapshot += 1;
                     return;

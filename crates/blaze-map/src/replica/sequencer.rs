@@ -2,7 +2,7 @@
 //! committing them, and the operations it issues itself (expiry, owner
 //! exit, merge re-application).
 
-use super::{Candidate, Replica, Role};
+use super::{Candidate, REAPPLY, Replica, Role};
 use crate::event::{Slot as EventSlot, Tag};
 use crate::op::{Op, OpKind};
 use crate::request::ReqKind;
@@ -120,7 +120,7 @@ impl<
             () if self.ring_mode() => from.is_none() && self.may_apply(),
             // Kept merge writes go first: a request must not be decided
             // against a value the other members do not hold yet.
-            () => from.is_some() && self.can_sequence(now) && !self.reapplying,
+            () => from.is_some() && self.can_sequence(now) && !self.reapplying(),
         };
         if !open {
             self.stats.dropped_request += 1;
@@ -306,7 +306,7 @@ impl<
     /// The sequencer's own work: this member's requests, expiries, owner
     /// exits and merge re-application.
     pub(super) fn sequencer_work(&mut self, now: Instant) {
-        if self.role == Role::Fetching && self.pull.is_some_and(|p| p.keep) {
+        if self.role == Role::Fetching && self.pull.is_some_and(|p| p.keep()) {
             self.resolve_kept(now);
             return;
         }
@@ -315,11 +315,11 @@ impl<
         }
         self.merge_candidate(now);
         while self.can_sequence(now) {
-            if self.reapplying && self.candidate.is_some() {
+            if self.reapplying() && self.has_candidate() {
                 // A kept entry waits for the application's answer: nothing
                 // is decided before it.
                 self.merge_candidate(now);
-                if self.candidate.is_some() {
+                if self.has_candidate() {
                     break;
                 }
                 continue;
@@ -376,15 +376,15 @@ impl<
     /// no value for its key) leaves the store for the merge candidate
     /// instead, and `None` is returned.
     fn next_reapply(&mut self) -> Option<Op<KEY, VALUE>> {
-        if !self.reapplying {
+        if !self.reapplying() {
             return None;
         }
         let Some((i, s)) = self.store.first_marked() else {
             self.reapplying = false;
             return None;
         };
-        if self.cfg.merge == MergePolicy::Ask && !s.taken {
-            if self.candidate.is_none() {
+        if self.cfg.merge_policy() == MergePolicy::Ask && !s.taken {
+            if !self.has_candidate() {
                 self.candidate = Some(Candidate::of_slot(s));
                 if let Some(s) = self.store.slot_mut(i) {
                     s.clear_value();
@@ -501,8 +501,11 @@ impl<
     /// [`Config::request_timeout`](crate::Config::request_timeout)). The
     /// question's old value is the one in the store now.
     fn candidate_taken(&mut self, now: Instant) -> Option<bool> {
+        if !REAPPLY {
+            return None;
+        }
         let c = self.candidate.as_mut()?;
-        if self.cfg.merge != MergePolicy::Ask {
+        if self.cfg.merge_policy() != MergePolicy::Ask {
             return Some(true);
         }
         if c.decided.is_none()

@@ -3,7 +3,7 @@
 //! whether to keep its state, wait (merge scan), or take a snapshot.
 
 use super::timer::Timer;
-use super::{Peer, Plan, Pull, Replica, Role};
+use super::{Peer, Plan, Pull, REAPPLY, Replica, Role};
 use crate::event::{Slot as EventSlot, Tag};
 use crate::frames::{Epoch, Side, SyncReport};
 use crate::{LockLostReason, MergePolicy, WriteError};
@@ -52,13 +52,13 @@ impl<
         self.timers.set(Timer::Beat, None);
         if self
             .pull
-            .is_some_and(|p| !self.view.contains(p.server) || p.scan || p.keep)
+            .is_some_and(|p| !self.view.contains(p.server) || p.scan() || p.keep())
         {
             // A pull over kept entries belongs to its sync alone; its
             // replica holds no history until a new one.
             self.pull = None;
         }
-        if self.reapplying && self.store.first_marked().is_some() {
+        if self.reapplying() && self.store.first_marked().is_some() {
             // Kept entries not yet sequenced again differ from the
             // history this state claims: give the state up rather than
             // diverge.
@@ -192,7 +192,7 @@ impl<
             won: !merge || (self.synced && self.side == side),
             own_size: self.side.size,
         };
-        if merge && self.cfg.merge != MergePolicy::MajoritySide {
+        if merge && self.cfg.merge_policy() != MergePolicy::MajoritySide {
             // One representative per losing side: its newest, longest
             // history (the coordinator cannot scan itself).
             let mut seen: Vec<Side, MEMBERS> = Vec::new();
@@ -231,7 +231,7 @@ impl<
             // The merge event follows in `finish_sync`.
             let lonely = merge
                 && matches!(
-                    self.cfg.merge,
+                    self.cfg.merge_policy(),
                     MergePolicy::LatestVersion | MergePolicy::Ask
                 )
                 && mine.synced
@@ -394,7 +394,7 @@ impl<
             self.view.id, self.applied
         );
         self.done_view = self.view.id;
-        if let Some((rep, newer_than)) = plan.losers.first().copied() {
+        if REAPPLY && let Some((rep, newer_than)) = plan.losers.first().copied() {
             self.start_pull(now, rep, true, newer_than);
         }
     }
@@ -550,7 +550,7 @@ impl<
         if let Some(p) = self.pull.as_mut()
             && self.timers.due(Timer::Pull, now)
         {
-            if self.candidate.is_none() {
+            if !(REAPPLY && self.candidate.is_some()) {
                 self.out.snap_req = true;
             }
             p.next_send = now + self.cfg.retry_interval;
@@ -585,7 +585,8 @@ impl<
         for h in self.held.iter() {
             take(h.deadline);
         }
-        if let Some(c) = self.candidate.as_ref()
+        if REAPPLY
+            && let Some(c) = self.candidate.as_ref()
             && c.decided.is_none()
             && let Some(t) = c.asked
         {

@@ -89,7 +89,7 @@ impl<
             }
         };
         if !self.synced
-            || self.pull.is_some_and(|p| !p.scan)
+            || self.pull.is_some_and(|p| !p.scan())
             || matches!(self.role, Role::Syncing | Role::Fetching)
         {
             restart(self);
@@ -209,7 +209,7 @@ impl<
     /// A scan takes records strictly in order, and none while a merge
     /// candidate waits.
     fn pull_accepts(&self, sender: MemberId, session: u64, prev: u64, cursor: u64) -> bool {
-        if self.candidate.is_some() {
+        if self.has_candidate() {
             return false;
         }
         let Some(p) = self.pull else {
@@ -226,7 +226,7 @@ impl<
             .iter()
             .take(p.ahead_len)
             .any(|(before, _)| *before == prev);
-        !p.scan && prev > p.cursor && cursor >= prev && !known && p.ahead_len < AHEAD
+        !p.scan() && prev > p.cursor && cursor >= prev && !known && p.ahead_len < AHEAD
     }
 
     fn pull_advance(&mut self, now: Instant, prev: u64, cursor: u64) {
@@ -268,7 +268,7 @@ impl<
             super::timer::Timer::Pull,
             Some(now + self.cfg.retry_interval),
         );
-        if ask && self.candidate.is_none() {
+        if ask && !self.has_candidate() {
             self.out.snap_req = true;
         }
     }
@@ -278,7 +278,7 @@ impl<
             self.stats.dropped_snapshot += 1;
             return;
         }
-        if self.pull.is_some_and(|p| !p.scan) {
+        if self.pull.is_some_and(|p| !p.scan()) {
             self.dedup.restore(w.member, w.high, w.bits);
         }
         self.pull_advance(now, w.prev, w.cursor);
@@ -303,19 +303,19 @@ impl<
             return;
         };
         let owner = m.owner.unwrap_or(MemberId::NIL);
-        if pull.scan {
+        if pull.scan() {
             self.scan_record(map, key, value, owner, m);
-        } else if let Some(i) = self.install_slot(pull.keep, map, m.key)
+        } else if let Some(i) = self.install_slot(pull.keep(), map, m.key)
             && let Some(s) = self.store.slot_mut(i)
         {
-            let ask = self.cfg.merge == crate::MergePolicy::Ask;
-            if pull.keep && s.keeps_own(ask, m.has_value, &value, m.version) {
+            let ask = self.cfg.merge_policy() == crate::MergePolicy::Ask;
+            if pull.keep() && s.keeps_own(ask, m.has_value, &value, m.version) {
                 // This coordinator's own newer write stays, to be
                 // sequenced again.
                 self.pull_advance(now, prev, cursor);
                 return;
             }
-            if pull.keep && ask && s.asks(m.has_value, &value) {
+            if pull.keep() && ask && s.asks(m.has_value, &value) {
                 // The application decides between the winner's value,
                 // installed now, and this coordinator's own, held aside:
                 // the pull waits for the answer.
@@ -372,7 +372,7 @@ impl<
             return;
         }
         let newer = base.is_none_or(|b| b.version < m.version);
-        if self.cfg.merge == crate::MergePolicy::LatestVersion && !newer {
+        if self.cfg.merge_policy() == crate::MergePolicy::LatestVersion && !newer {
             return;
         }
         self.candidate = Some(Candidate::of_record(map, key, value, owner, m));
@@ -384,11 +384,11 @@ impl<
             self.stats.dropped_snapshot += 1;
             return;
         }
-        let scan = self.pull.is_some_and(|p| p.scan);
+        let scan = self.pull.is_some_and(|p| p.scan());
         if !scan {
             let margin = self.cfg.lease_margin;
             let lease = Duration::from_micros(l.lease_us);
-            let keep = self.pull.is_some_and(|p| p.keep);
+            let keep = self.pull.is_some_and(|p| p.keep());
             if let Some(map) = self.store.names.intern(l.map)
                 && let Some(i) = self.install_slot(keep, map, l.key)
                 && let Some(s) = self.store.slot_mut(i)
@@ -421,12 +421,12 @@ impl<
         let Some(pull) = self.pull else {
             return;
         };
-        if pull.server != sender || pull.session != session || self.candidate.is_some() {
+        if pull.server != sender || pull.session != session || self.has_candidate() {
             return;
         }
         if prev != pull.cursor {
             // Records are missing before the end: keep it for later.
-            if !pull.scan
+            if !pull.scan()
                 && prev > pull.cursor
                 && let Some(p) = self.pull.as_mut()
             {
@@ -437,7 +437,7 @@ impl<
             return;
         }
         self.pull = None;
-        if pull.scan {
+        if pull.scan() {
             let next = self.plan.as_mut().and_then(|p| {
                 if p.losers.first().is_some_and(|(rep, _)| *rep == sender) {
                     p.losers.remove(0);
@@ -459,7 +459,7 @@ impl<
         self.epoch = epoch;
         self.epoch_base = epoch_base;
         self.side = self.view_side;
-        self.reapplying = pull.keep;
+        self.reapplying = pull.keep();
         self.log.clear();
         self.stats.snapshots_installed += 1;
         debug!("blaze-map: snapshot installed as of order {}", as_of);
@@ -488,11 +488,11 @@ impl<
             return;
         }
         self.stats.snapshot_restarts += 1;
-        if p.keep {
+        if p.keep() {
             // The winner's records may have changed: keep only what is
             // still this replica's own.
             self.store.retain_marked();
-        } else if !p.scan {
+        } else if !p.scan() {
             self.store.clear();
         }
         let next = self.next_session;
