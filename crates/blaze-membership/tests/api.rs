@@ -48,6 +48,7 @@ fn group_commands_refuse_without_changing_state() {
     assert_eq!(m.groups().count(), 1);
 }
 
+#[cfg(feature = "messaging")]
 #[test]
 fn send_commands_refuse_without_changing_state() {
     let mut m = machine();
@@ -75,6 +76,31 @@ fn send_commands_refuse_without_changing_state() {
     assert_eq!(m.free_slots(), 4);
 }
 
+/// Without `messaging` every send command is refused as not built, and
+/// nothing is queued.
+#[cfg(not(feature = "messaging"))]
+#[test]
+fn send_commands_are_not_built_without_messaging() {
+    let mut m = machine();
+    m.join(Instant::ZERO, "a").unwrap();
+    run(&mut m, Instant::from_millis(1_000));
+    let now = Instant::from_millis(1_000);
+    let g = GroupId::from_name("a");
+    let me = m.id();
+    assert_eq!(m.send(now, me, b"x"), Err(SendError::NotBuiltIn));
+    assert_eq!(
+        m.request(now, me, b"x", Duration::from_secs(1)),
+        Err(SendError::NotBuiltIn)
+    );
+    assert_eq!(
+        m.request_any(now, g, b"x", Duration::from_secs(1)),
+        Err(SendError::NotBuiltIn)
+    );
+    assert_eq!(m.send_queue(now, g, "q", b"x"), Err(SendError::NotBuiltIn));
+    assert_eq!(m.poll_event(now), None);
+}
+
+#[cfg(feature = "messaging")]
 #[test]
 fn a_lone_member_serves_its_own_requests_and_queue() {
     let mut m = machine();

@@ -1,6 +1,7 @@
 //! Requests, replies and queues under loss and crashes, in blaze-sim.
 //!
 //! `BLAZE_SIM_SEEDS=N` (or `A..B`) runs more seeds.
+#![cfg(feature = "messaging")]
 #![allow(unreachable_pub, reason = "test harness")]
 mod common;
 
@@ -412,6 +413,7 @@ fn point_to_point_recovers_after_a_one_sided_failure() {
     );
 }
 
+#[cfg(feature = "unicast")]
 #[test]
 fn point_to_point_recovers_after_a_one_sided_failure_unicast() {
     run_seeds!(

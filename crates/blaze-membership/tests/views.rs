@@ -181,6 +181,7 @@ fn partition_then_merge() {
     });
 }
 
+#[cfg(feature = "unicast")]
 #[test]
 fn unicast_discovery_join_crash_leave_partition() {
     run_seeds!(
@@ -419,6 +420,7 @@ fn coordinator_is_heaviest_then_oldest() {
 /// Unicast discovery where no member knows everyone: `a` and `b` name each
 /// other, `c` names only `a`. Whatever the order of ids and of joins, under
 /// jitter and loss, the three end in one view.
+#[cfg(feature = "unicast")]
 #[test]
 fn unicast_seed_chain_converges_whatever_the_join_order() {
     run_seeds!(
