@@ -268,6 +268,7 @@ fn parse_control(c: MapControl) -> Option<Msg<'static>> {
 }
 
 /// Encodes `body` from `sender` into `buf`; `None` if it does not fit.
+#[inline(never)]
 pub(crate) fn emit(
     group: GroupId,
     sender: MemberId,
