@@ -26,6 +26,12 @@ const MAX_NACK_RANGES: usize = 64;
 /// Most messages in one data datagram.
 const MAX_BATCH: usize = 64;
 
+/// Messages delivered from one sender in a row before the next sender
+/// with a message gets its turn: delivery stays fair between senders,
+/// and a burst from one sender does not look through every peer per
+/// message.
+const BURST: u32 = 64;
+
 const QOS_BEST_EFFORT: u32 = 0;
 const QOS_RELIABLE: u32 = 1;
 const QOS_RELIABLE_FEC: u32 = 2;
@@ -169,6 +175,10 @@ pub struct Endpoint<'a, const PEERS: usize, const W: usize> {
     /// `W` entries per peer, peer `i` at `i * W`.
     recv_slots: &'a mut [RxSlot],
     reasm: ReasmBuf<'a>,
+    /// The topic of the last message delivered: a message on the same
+    /// topic (stored as bytes) is compared with it instead of checked
+    /// as UTF-8 again.
+    last_topic: heapless::String<{ crate::MAX_TOPIC_LEN }>,
     peers: [Option<Peer<W>>; PEERS],
     timers: [Option<Instant>; TIMERS],
     hb_interval: Duration,
@@ -189,7 +199,10 @@ pub struct Endpoint<'a, const PEERS: usize, const W: usize> {
     /// Some peer holds a cut-loose notice (so that delivering a message
     /// does not look through every peer for one).
     notices: bool,
+    /// The peer whose turn it is to deliver.
     rr: usize,
+    /// Messages delivered from `rr` in a row (up to [`BURST`]).
+    burst: u32,
     stats: Stats,
     fec: Fec<'a>,
     /// Frames of unknown senders create peers.
@@ -316,6 +329,7 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
                 topic: [0; crate::MAX_TOPIC_LEN],
                 topic_len: 0,
             },
+            last_topic: heapless::String::new(),
             peers: core::array::from_fn(|_| None),
             timers,
             hb_interval: config.heartbeat_interval,
@@ -335,6 +349,7 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
             staged: None,
             notices: false,
             rr: 0,
+            burst: 0,
             stats: Stats::default(),
             fec: Fec::new(fec, &config),
             open: false,
@@ -783,7 +798,12 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
                     });
                 }
                 Step::Slot { .. } | Step::Reassembled { .. } => {
-                    self.rr = (i + 1) % PEERS;
+                    self.burst = if i == self.rr { self.burst + 1 } else { 1 };
+                    self.rr = i;
+                    if self.burst >= BURST {
+                        self.rr = (i + 1) % PEERS;
+                        self.burst = 0;
+                    }
                     return Some(Staged::Message {
                         peer: i,
                         sender,
@@ -827,12 +847,21 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
                         topic_len,
                     } => {
                         let at = peer * self.cfg.recv_region_len() + offset;
-                        let topic = self
-                            .recv_bytes
-                            .get(at - topic_len..at)
-                            .and_then(|t| core::str::from_utf8(t).ok())
-                            .unwrap_or("");
-                        (seq, topic, self.recv_bytes.get(at..at + len)?)
+                        let bytes = self.recv_bytes.get(at - topic_len..at).unwrap_or(&[]);
+                        if bytes != self.last_topic.as_bytes() {
+                            self.last_topic.clear();
+                            // Not UTF-8 (or too long): delivered as "".
+                            if let Ok(t) = core::str::from_utf8(bytes)
+                                && self.last_topic.push_str(t).is_err()
+                            {
+                                self.last_topic.clear();
+                            }
+                        }
+                        (
+                            seq,
+                            self.last_topic.as_str(),
+                            self.recv_bytes.get(at..at + len)?,
+                        )
                     }
                     Step::Reassembled { seq, len } => {
                         (seq, self.reasm.topic(), self.reasm.bytes.get(..len)?)
