@@ -127,9 +127,10 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
     }
 
     /// Sizes a batch from `first`: `(messages, messages_len, stopped_by_mtu)`.
-    fn data_header(&self, first: Seq, repair: bool) -> DataOut {
+    fn data_header(&self, first: Seq, repair: bool) -> DataOut<'static> {
         DataOut {
             stream: self.cfg.stream,
+            topic: "",
             first_seq: first.raw(),
             qos: if self.cfg.fec_shape().is_some() {
                 QOS_RELIABLE_FEC
@@ -150,9 +151,9 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
         out: &mut [u8],
     ) -> Option<Transmit> {
         let (first, run) = self.window.repair_run()?;
-        let hdr = self.data_header(first, true);
+        let mut hdr = self.data_header(first, true);
         let mut msgs = [MsgOut::default(); MAX_BATCH];
-        let (n, len, _) = size_batch(&self.window, env, &hdr, run, out.len(), &mut msgs);
+        let (n, len, _) = size_batch(&self.window, env, &mut hdr, run, out.len(), &mut msgs);
         if n == 0 {
             return None;
         }
@@ -204,9 +205,10 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
         if max == 0 {
             return None;
         }
-        let hdr = self.data_header(first, false);
+        let mut hdr = self.data_header(first, false);
         let mut msgs = [MsgOut::default(); MAX_BATCH];
-        let (n, frame_len, by_mtu) = size_batch(&self.window, env, &hdr, max, out.len(), &mut msgs);
+        let (n, frame_len, by_mtu) =
+            size_batch(&self.window, env, &mut hdr, max, out.len(), &mut msgs);
         if n == 0 {
             return None;
         }
@@ -311,24 +313,31 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
 
 /// The messages of a data frame with header `hdr` (from its
 /// `first_seq`, at most `max` of them and [`MAX_BATCH`]) that fit `mtu`
-/// bytes, read from `window` once into `msgs`. Returns how many, the
-/// frame's length, and whether the MTU was the limit.
+/// bytes, read from `window` once into `msgs`. The first message's topic
+/// becomes the batch's (`hdr.topic`), so that the messages on it (in a
+/// stream on one topic, all of them) do not repeat it. Returns how many,
+/// the frame's length, and whether the MTU was the limit.
 fn size_batch<'w>(
     window: &'w SendWindow<'_>,
     env: &Envelope,
-    hdr: &DataOut,
+    hdr: &mut DataOut<'w>,
     max: usize,
     mtu: usize,
     msgs: &mut [MsgOut<'w>; MAX_BATCH],
 ) -> (usize, usize, bool) {
     let first = Seq::new(hdr.first_seq);
+    hdr.topic = window.get(first).map_or("", |h| h.topic);
     let sizer = env.data_sizer(hdr);
     let mut total = 0;
     for (k, m) in msgs.iter_mut().take(max).enumerate() {
         let Some(h) = window.get(first + k as u64) else {
             return (k, sizer.len(total), false);
         };
-        let out = msg_out(&h);
+        let Some(out) = msg_out(&h, hdr.topic) else {
+            // Its empty topic would read as the batch's: it starts the
+            // next batch.
+            return (k, sizer.len(total), false);
+        };
         let share = frames::batch_share(&out);
         if sizer.len(total + share) > mtu {
             return (k, sizer.len(total), true);
@@ -339,13 +348,24 @@ fn size_batch<'w>(
     (max.min(MAX_BATCH), sizer.len(total), false)
 }
 
-fn msg_out<'b>(h: &Held<'b>) -> MsgOut<'b> {
-    MsgOut {
+/// A held message as written in a batch on `batch_topic`: without its
+/// topic when it is the batch's (or when it is not a first fragment,
+/// whose topic is not read). `None` for the empty topic in a batch on
+/// another one, which the message cannot say.
+fn msg_out<'b>(h: &Held<'b>, batch_topic: &str) -> Option<MsgOut<'b>> {
+    let topic = if h.fragment_index != 0 || h.topic == batch_topic {
+        ""
+    } else if h.topic.is_empty() {
+        return None;
+    } else {
+        h.topic
+    };
+    Some(MsgOut {
         payload: h.payload,
-        topic: h.topic,
+        topic,
         fragment_index: h.fragment_index,
         fragment_count: h.fragment_count,
         total_len: h.total_len,
         recovered: None,
-    }
+    })
 }
