@@ -240,14 +240,18 @@ impl Application<Engine> for Hub {
                 qos,
             } => {
                 if let Some(inboxes) = self.inboxes.get_mut(topic) {
-                    let mut full = false;
-                    inboxes.retain(|inbox| match inbox.offer(group, sender, qos, payload) {
-                        Offer::Gone => false,
-                        Offer::Kept { full: f } => {
-                            full |= f;
-                            true
+                    let (mut full, mut gone) = (false, false);
+                    for inbox in inboxes.iter() {
+                        match inbox.offer(group, sender, qos, payload) {
+                            Offer::Gone => gone = true,
+                            Offer::Kept { full: f } => full |= f,
                         }
-                    });
+                    }
+                    // A dropped inbox is forgotten once, not looked for
+                    // per message.
+                    if gone {
+                        inboxes.retain(|inbox| !inbox.is_gone());
+                    }
                     if full {
                         self.maybe_full.store(true, Ordering::Relaxed);
                     }
