@@ -549,7 +549,7 @@ impl<P: Protocol> Driver<P> {
                 // turn, without one turn for the events and one more for
                 // the reply.
                 self.stats.yields += 1;
-                YieldOnce(false).await;
+                tokio::task::yield_now().await;
             } else if (polled == 0 || !app.turn_after_transmit()) && !self.due_again(handled) {
                 self.wait().await?;
             }
@@ -852,28 +852,6 @@ async fn readable(socket: Option<&Registered>) -> io::Result<()> {
     match socket {
         Some(socket) => socket.fd.readable().await.map(drop),
         None => std::future::pending().await,
-    }
-}
-
-/// Lets the runtime's other ready tasks run once: the task wakes itself,
-/// which puts it at the back of the run queue. `tokio::task::yield_now`
-/// instead defers the wake until the scheduler has run out of tasks and
-/// polled for I/O: one more `epoll_wait` (with no timeout) per turn that
-/// delivered events, before the reply the application queued in between
-/// can leave. The turn that follows reads the sockets itself, and waits
-/// for I/O in `wait` when it finds nothing to do.
-struct YieldOnce(bool);
-
-impl std::future::Future for YieldOnce {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
-        if self.0 {
-            return std::task::Poll::Ready(());
-        }
-        self.0 = true;
-        cx.waker().wake_by_ref();
-        std::task::Poll::Pending
     }
 }
 

@@ -675,7 +675,7 @@ fn run_case(
         // the last one is back.
         rate,
     };
-    let progress = std::sync::Arc::new(AtomicU64::new(0));
+    let progress = AtomicU64::new(0);
     let bar = progress_bar(args, mode, case, size);
     let started = Instant::now();
     let members = receivers + 1;
@@ -685,13 +685,9 @@ fn run_case(
                 raw::ping(endpoint, &plan, Duration::from_millis(100), &progress)
             }
             (None, _) => raw::send(endpoint, &plan, &progress),
-            (Some(qos), CaseKind::Pingpong) => node_mode::ping(
-                endpoint,
-                &plan,
-                qos,
-                Duration::from_millis(200),
-                progress.clone(),
-            ),
+            (Some(qos), CaseKind::Pingpong) => {
+                node_mode::ping(endpoint, &plan, qos, Duration::from_millis(200), &progress)
+            }
             (Some(qos), _) => node_mode::send(endpoint, &plan, qos, members, &progress),
         };
         // A node is built and run on this thread: give it room.

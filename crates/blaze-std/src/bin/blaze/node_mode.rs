@@ -7,7 +7,6 @@
 //! (`publish_batch` and a [`Subscription`]).
 
 use std::io;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -57,23 +56,6 @@ fn runtime() -> io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-}
-
-/// Runs `app` as a task of a current-thread runtime, not as the
-/// runtime's `block_on` future: a wake from the channel's task (a message
-/// in an inbox) then queues the application directly, where a wake of the
-/// `block_on` future makes the scheduler poll for I/O first (one more
-/// `epoll_wait`, with no timeout, per wake).
-fn run_as_task<T, F>(app: F) -> io::Result<T>
-where
-    F: Future<Output = io::Result<T>> + Send + 'static,
-    T: Send + 'static,
-{
-    runtime()?.block_on(async {
-        tokio::spawn(app)
-            .await
-            .map_err(|e| io::Error::other(e.to_string()))?
-    })
 }
 
 fn channel_error(e: blaze_std::ChannelError) -> io::Error {
@@ -382,12 +364,11 @@ pub(crate) fn receive(
     plan: &SendPlan,
     idle: Duration,
     limit: Duration,
-    ready: impl FnOnce() + Send + 'static,
+    ready: impl FnOnce(),
 ) -> io::Result<ReceiverReport> {
-    let (endpoint, plan) = (*endpoint, *plan);
-    run_as_task(async move {
+    runtime()?.block_on(async {
         let mut channel = GroupChannel::new(config(
-            &endpoint,
+            endpoint,
             &format!("bench-rx-{}", std::process::id()),
             qos,
             Duration::ZERO,
@@ -415,11 +396,10 @@ pub(crate) fn echo(
     plan: &SendPlan,
     idle: Duration,
     limit: Duration,
-    ready: impl FnOnce() + Send + 'static,
+    ready: impl FnOnce(),
 ) -> io::Result<ReceiverReport> {
-    let (endpoint, plan) = (*endpoint, *plan);
-    run_as_task(async move {
-        let mut channel = GroupChannel::new(config(&endpoint, "bench-echo", qos, Duration::ZERO)?);
+    runtime()?.block_on(async {
+        let mut channel = GroupChannel::new(config(endpoint, "bench-echo", qos, Duration::ZERO)?);
         let size = plan.size.max(HEADER_LEN);
         let mut pings = Feed::open(&mut channel, TOPIC, size).await?;
         channel.start().await.map_err(channel_error)?;
@@ -462,11 +442,10 @@ pub(crate) fn ping(
     plan: &SendPlan,
     qos: TopicQos,
     timeout: Duration,
-    progress: Arc<AtomicU64>,
+    progress: &AtomicU64,
 ) -> io::Result<SenderReport> {
-    let (endpoint, plan) = (*endpoint, *plan);
-    run_as_task(async move {
-        let mut channel = GroupChannel::new(config(&endpoint, "bench-ping", qos, Duration::ZERO)?);
+    runtime()?.block_on(async {
+        let mut channel = GroupChannel::new(config(endpoint, "bench-ping", qos, Duration::ZERO)?);
         let size = plan.size.max(HEADER_LEN);
         let mut pongs = Feed::open(&mut channel, PONG, size).await?;
         channel.start().await.map_err(channel_error)?;
