@@ -193,6 +193,9 @@ pub struct Endpoint<'a, const PEERS: usize, const W: usize> {
     /// is made, cleared when the peer goes (a superset, so that event
     /// polling looks through a few bytes, not every peer).
     receiving: [bool; PEERS],
+    /// Which entries of `peers` hold a peer (so that looking through the
+    /// peers reads a few bytes, not every slot).
+    present: [bool; PEERS],
     /// The next event, found by [`has_event`](Endpoint::has_event) and
     /// not handed out yet.
     staged: Option<Staged>,
@@ -346,6 +349,7 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
             ),
             pending: None,
             receiving: [false; PEERS],
+            present: [false; PEERS],
             staged: None,
             notices: false,
             rr: 0,
@@ -481,13 +485,26 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
     }
 
     fn peer(&self, id: MemberId) -> Option<&Peer<W>> {
-        self.peers.iter().flatten().find(|p| p.id == id)
+        self.live_peers().find(|p| p.id == id)
     }
 
     fn find(&self, id: MemberId) -> Option<usize> {
+        (0..PEERS).find(|&i| {
+            self.present.get(i) == Some(&true)
+                && self
+                    .peers
+                    .get(i)
+                    .and_then(Option::as_ref)
+                    .is_some_and(|p| p.id == id)
+        })
+    }
+
+    /// The peers in the table, in slot order.
+    fn live_peers(&self) -> impl Iterator<Item = &Peer<W>> {
         self.peers
             .iter()
-            .position(|p| p.as_ref().is_some_and(|p| p.id == id))
+            .zip(&self.present)
+            .filter_map(|(p, on)| if *on { p.as_ref() } else { None })
     }
 
     /// A frame from `id`, which is not in the peer table: in an open
@@ -533,6 +550,9 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
         let i = self.peers.iter().position(Option::is_none)?;
         if let Some(slot) = self.peers.get_mut(i) {
             *slot = Some(Peer::new(id, now, RttEstimator::new(self.cfg.initial_rtt)));
+        }
+        if let Some(on) = self.present.get_mut(i) {
+            *on = true;
         }
         // The new peer's stream starts from empty window entries.
         if let Some(slots) = self.recv_slots.get_mut(i * W..(i + 1) * W) {
@@ -585,6 +605,9 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
         if let Some(slot) = self.peers.get_mut(i) {
             *slot = None;
         }
+        if let Some(on) = self.present.get_mut(i) {
+            *on = false;
+        }
         if let Some(r) = self.receiving.get_mut(i) {
             *r = false;
         }
@@ -618,9 +641,7 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
     /// The lowest acknowledged position over the receivers the window
     /// waits for; `None` when it waits for nobody.
     fn min_ack(&self) -> Option<Seq> {
-        self.peers
-            .iter()
-            .flatten()
+        self.live_peers()
             .filter_map(Peer::tracking)
             .reduce(Seq::min_serial)
     }

@@ -19,7 +19,7 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
         for &t in &self.timers {
             best = earliest(best, t);
         }
-        for p in self.peers.iter().flatten() {
+        for p in self.live_peers() {
             if let Some(rx) = &p.rx {
                 best = earliest(best, rx.next_timeout());
                 let hold_max = self.cfg.heartbeat_interval + p.rtt.timeout(self.cfg.min_timeout);
