@@ -330,7 +330,7 @@ fn size_batch<'w>(
     let sizer = env.data_sizer(hdr);
     let mut total = 0;
     for (k, m) in msgs.iter_mut().take(max).enumerate() {
-        let Some(h) = window.get(first + k as u64) else {
+        let Some(h) = window.get_on(first + k as u64, hdr.topic) else {
             return (k, sizer.len(total), false);
         };
         let Some(out) = msg_out(&h, hdr.topic) else {
@@ -353,7 +353,8 @@ fn size_batch<'w>(
 /// whose topic is not read). `None` for the empty topic in a batch on
 /// another one, which the message cannot say.
 fn msg_out<'b>(h: &Held<'b>, batch_topic: &str) -> Option<MsgOut<'b>> {
-    let topic = if h.fragment_index != 0 || h.topic == batch_topic {
+    // Read on the batch's topic, a message on it holds that very string.
+    let topic = if h.fragment_index != 0 || core::ptr::eq(h.topic, batch_topic) {
         ""
     } else if h.topic.is_empty() {
         return None;
