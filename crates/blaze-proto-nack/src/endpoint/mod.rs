@@ -193,6 +193,12 @@ pub struct Endpoint<'a, const PEERS: usize, const W: usize> {
     /// is made, cleared when the peer goes (a superset, so that event
     /// polling looks through a few bytes, not every peer).
     receiving: [bool; PEERS],
+    /// What [`poll_timeout`](Endpoint::poll_timeout) last returned, while
+    /// nothing it reads has changed since (`None`: ask again). Only
+    /// [`send`](Endpoint::send) keeps it, unless it released a delivered
+    /// event or cut a receiver loose: a publisher asks after every
+    /// message.
+    deadline: Option<Option<Instant>>,
     /// Which entries of `peers` hold a peer (so that looking through the
     /// peers reads a few bytes, not every slot).
     present: [bool; PEERS],
@@ -350,6 +356,7 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
             pending: None,
             receiving: [false; PEERS],
             present: [false; PEERS],
+            deadline: None,
             staged: None,
             notices: false,
             rr: 0,
@@ -388,6 +395,7 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
     /// before the first `send`; returns whether it was applied.
     #[must_use = "the sequence number is not set once sending has started"]
     pub fn set_initial_seq(&mut self, seq: Seq) -> bool {
+        self.deadline = None;
         if self.window.len() > 0 || self.sent_any {
             return false;
         }
@@ -403,6 +411,7 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
     ///
     /// [`ConfigError`]; the old configuration stays.
     pub fn set_config(&mut self, now: Instant, config: Config) -> Result<(), ConfigError> {
+        self.deadline = None;
         config.validate()?;
         check_fec::<W>(&config, self.fec.scratch.len())?;
         if config.mtu != self.cfg.mtu {
@@ -569,6 +578,7 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
     ///
     /// [`PeerTableFull`]; nothing changed.
     pub fn add_peer(&mut self, now: Instant, member: MemberId) -> Result<(), PeerTableFull> {
+        self.deadline = None;
         self.release(now);
         let start = self.window.start();
         let reliable = self.cfg.reliability.is_reliable();
@@ -586,6 +596,7 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
     /// it and its undelivered messages are dropped. Returns whether it was
     /// known.
     pub fn remove_peer(&mut self, now: Instant, member: MemberId) -> bool {
+        self.deadline = None;
         self.release(now);
         let Some(i) = self.find(member) else {
             return false;
@@ -618,6 +629,7 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
         let Some((i, step)) = self.pending.take() else {
             return;
         };
+        self.deadline = None;
         if let Some(rx) = self
             .peers
             .get_mut(i)
@@ -647,6 +659,7 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
     }
 
     fn cut(&mut self, i: usize, reason: CutReason) {
+        self.deadline = None;
         if let Some(p) = self.peers.get_mut(i).and_then(Option::as_mut) {
             debug!("cutting loose receiver {}", p.id);
             p.flow = Flow::Released;
@@ -751,6 +764,7 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
     /// storage is released by the next call on the endpoint.
     #[must_use]
     pub fn poll_event(&mut self, now: Instant) -> Option<Event<'_>> {
+        self.deadline = None;
         let staged = match self.staged.take() {
             Some(staged) => staged,
             None => self.stage(now)?,
@@ -766,6 +780,7 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
     /// without holding a borrow of each.
     #[must_use]
     pub fn has_event(&mut self, now: Instant) -> bool {
+        self.deadline = None;
         if self.staged.is_none() {
             self.staged = self.stage(now);
         }

@@ -13,6 +13,9 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
     /// The next deadline, for [`handle_timeout`](Self::handle_timeout).
     #[must_use]
     pub fn poll_timeout(&mut self) -> Option<Instant> {
+        if let Some(deadline) = self.deadline {
+            return deadline;
+        }
         let next_send = self.window.next_send();
         let timeout = self.cfg.peer_timeout;
         let mut best = None;
@@ -29,6 +32,7 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
                 best = earliest(best, Some(p.last_heard + timeout));
             }
         }
+        self.deadline = Some(best);
         best
     }
 
@@ -36,6 +40,7 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
     /// `mtu` bytes). Call until `None`.
     #[must_use]
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        self.deadline = None;
         self.release(now);
         let mtu = buf.len().min(usize::from(self.cfg.mtu.get()));
         let out = buf.get_mut(..mtu)?;
