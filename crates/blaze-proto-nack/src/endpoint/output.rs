@@ -375,3 +375,109 @@ fn msg_out<'b>(h: &Held<'b>, batch_topic: &str) -> Option<MsgOut<'b>> {
         recovered: None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use core::num::NonZeroU32;
+    use std::vec;
+    use std::vec::Vec;
+
+    use blaze_wire::{Duration, GroupId, Instant, MemberId};
+
+    use crate::{Buffers, Config, Endpoint, Identity, RxSlot, SendSlot};
+
+    type Store = (Vec<SendSlot>, Vec<u8>, Vec<u8>, Vec<RxSlot>, Vec<u8>);
+
+    fn config() -> Config {
+        let mut c = Config::lan();
+        c.flow_window = NonZeroU32::new(16).unwrap();
+        c.max_lag = NonZeroU32::new(24);
+        c
+    }
+
+    fn store() -> Store {
+        (
+            vec![SendSlot::EMPTY; 32],
+            vec![0; 64 * 1024],
+            vec![0; crate::Buffers::recv_bytes_needed(&config(), 3, 16)],
+            vec![RxSlot::EMPTY; crate::Buffers::recv_slots_needed(3, 16)],
+            vec![0; 16 * 1024],
+        )
+    }
+
+    fn endpoint(id: u128, s: &mut Store) -> Endpoint<'_, 3, 16> {
+        let identity = Identity {
+            member: MemberId::from_u128(id),
+            group: GroupId::from_name("g"),
+            seed: id as u64,
+        };
+        let buffers = Buffers {
+            send_index: &mut s.0,
+            send_bytes: &mut s.1,
+            recv_bytes: &mut s.2,
+            recv_slots: &mut s.3,
+            reassembly: &mut s.4,
+        };
+        Endpoint::new(Instant::ZERO, config(), identity, buffers).unwrap()
+    }
+
+    /// The deadline `poll_timeout` hands out equals the one it computes
+    /// afresh.
+    fn check(e: &mut Endpoint<'_, 3, 16>) {
+        let kept = e.poll_timeout();
+        e.deadline = None;
+        assert_eq!(kept, e.poll_timeout());
+    }
+
+    #[test]
+    fn the_kept_deadline_is_the_one_computed_afresh() {
+        let (mut sa, mut sb) = (store(), store());
+        let (mut a, mut b) = (endpoint(1, &mut sa), endpoint(2, &mut sb));
+        let mut now = Instant::from_micros(10);
+        // A silent third receiver: `a` cuts it loose while sending.
+        for id in [2, 3] {
+            a.add_peer(now, MemberId::from_u128(id)).unwrap();
+        }
+        b.add_peer(now, MemberId::from_u128(1)).unwrap();
+        let from = "10.0.0.1:5000".parse().unwrap();
+        let mut buf = [0u8; 1500];
+        let mut n = 0u32;
+        for step in 0..400u32 {
+            for _ in 0..3 {
+                let _ = a.send_topic(now, "t", &step.to_le_bytes());
+                check(&mut a);
+            }
+            while let Some(t) = a.poll_transmit(now, &mut buf) {
+                check(&mut a);
+                n += 1;
+                // Every seventh datagram is lost: NACKs and repairs.
+                if n % 7 != 0 {
+                    b.handle_datagram(now, from, &buf[..t.len]);
+                    check(&mut b);
+                }
+            }
+            while let Some(t) = b.poll_transmit(now, &mut buf) {
+                check(&mut b);
+                a.handle_datagram(now, from, &buf[..t.len]);
+                check(&mut a);
+            }
+            if step % 3 == 0 {
+                while b.poll_event(now).is_some() {
+                    check(&mut b);
+                }
+            }
+            now += Duration::from_micros(700);
+            for e in [&mut a, &mut b] {
+                if e.poll_timeout().is_some_and(|d| d <= now) {
+                    e.handle_timeout(now);
+                }
+                check(e);
+            }
+        }
+        assert!(
+            a.stats().send.receivers_cut_loose > 0,
+            "the laggard was cut"
+        );
+        assert!(a.stats().send.nacks_received > 0, "losses were repaired");
+    }
+}
