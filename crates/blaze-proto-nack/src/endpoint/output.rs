@@ -451,7 +451,7 @@ mod tests {
                 check(&mut a);
                 n += 1;
                 // Every seventh datagram is lost: NACKs and repairs.
-                if n % 7 != 0 {
+                if !n.is_multiple_of(7) {
                     b.handle_datagram(now, from, &buf[..t.len]);
                     check(&mut b);
                 }
@@ -461,7 +461,7 @@ mod tests {
                 a.handle_datagram(now, from, &buf[..t.len]);
                 check(&mut a);
             }
-            if step % 3 == 0 {
+            if step.is_multiple_of(3) {
                 while b.poll_event(now).is_some() {
                     check(&mut b);
                 }
