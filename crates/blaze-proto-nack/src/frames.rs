@@ -225,18 +225,21 @@ pub(crate) fn batch_share(m: &MsgOut<'_>) -> usize {
 
 /// The header of a data batch.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct DataOut {
+pub(crate) struct DataOut<'t> {
     pub(crate) stream: u32,
+    /// The batch's topic: that of every message written without one.
+    pub(crate) topic: &'t str,
     pub(crate) first_seq: u64,
     pub(crate) qos: u32,
     pub(crate) repair: bool,
     pub(crate) window_start: u64,
 }
 
-impl DataOut {
-    fn batch<'a>(&self, msgs: &'a [MsgOut<'a>]) -> DataBatch<'a> {
+impl DataOut<'_> {
+    fn batch<'a>(&'a self, msgs: &'a [MsgOut<'a>]) -> DataBatch<'a> {
         DataBatch {
             stream: self.stream,
+            topic: self.topic,
             first_seq: self.first_seq,
             messages: Repeated::from_slice(msgs),
             qos: Qos(i32::try_from(self.qos).unwrap_or(0)),
@@ -326,7 +329,7 @@ impl Envelope {
 
     /// Sizes of data frames with header `hdr`, the fixed parts computed
     /// once (for sizing a batch message by message).
-    pub(crate) fn data_sizer(&self, hdr: &DataOut) -> DataSizer {
+    pub(crate) fn data_sizer(&self, hdr: &DataOut<'_>) -> DataSizer {
         DataSizer {
             frame_header: self.frame(Body::Empty).header_len(),
             batch_header: hdr.batch(&[]).encoded_len(),
@@ -337,7 +340,7 @@ impl Envelope {
     pub(crate) fn emit_data(
         &self,
         buf: &mut [u8],
-        hdr: &DataOut,
+        hdr: &DataOut<'_>,
         msgs: &[MsgOut<'_>],
     ) -> Result<usize, BufferTooSmall> {
         Ok(self.frame(Body::Data(hdr.batch(msgs))).emit(buf)?)
@@ -555,7 +558,7 @@ mod tests {
             msgs in proptest::collection::vec((proptest::collection::vec(any::<u8>(), 0..200), any::<u32>(), any::<u32>(), any::<u64>()), 0..6),
         ) {
             let outs: Vec<MsgOut<'_>> = msgs.iter().map(|(p, i, c, t)| MsgOut { payload: p, fragment_index: *i, fragment_count: *c, total_len: *t, ..MsgOut::default() }).collect();
-            let hdr = DataOut { stream, first_seq, qos: 1, repair, window_start };
+            let hdr = DataOut { stream, first_seq, qos: 1, repair, window_start, ..DataOut::default() };
             let share: usize = outs.iter().map(batch_share).sum();
             let len = ENV.data_sizer(&hdr).len(share);
             let mut buf = std::vec![0u8; len];

@@ -204,11 +204,23 @@ impl<'a> SendWindow<'a> {
 
     /// The held entry for `seq`.
     pub(crate) fn get(&self, seq: Seq) -> Option<Held<'_>> {
+        self.get_on(seq, "")
+    }
+
+    /// The held entry for `seq`, whose topic is `known` itself (not
+    /// checked as UTF-8 again) when its bytes are `known`'s: the entries
+    /// of a batch are read on the batch's topic.
+    pub(crate) fn get_on<'s>(&'s self, seq: Seq, known: &'s str) -> Option<Held<'s>> {
         let slot = self.slots.get(self.index(seq)?)?;
         let end = slot.offset.checked_add(slot.len as usize)?;
         let body = slot.offset + usize::from(slot.topic_len);
+        let topic = self.bytes.get(slot.offset..body)?;
         Some(Held {
-            topic: core::str::from_utf8(self.bytes.get(slot.offset..body)?).unwrap_or(""),
+            topic: if topic == known.as_bytes() {
+                known
+            } else {
+                core::str::from_utf8(topic).unwrap_or("")
+            },
             payload: self.bytes.get(body..end)?,
             fragment_index: slot.fragment_index,
             fragment_count: slot.fragment_count,

@@ -136,3 +136,31 @@ fn a_topic_longer_than_the_maximum_is_refused() {
     );
     assert_eq!(a.send_window_len(), 0);
 }
+
+/// The length of the one datagram that carries `n` messages of `payload`
+/// on `topic`, and what the receiver delivers.
+fn one_batch(topic: &str, n: usize, payload: &[u8]) -> (usize, Vec<(String, Vec<u8>)>) {
+    let (mut sa, mut sb) = (store(), store());
+    let (mut a, mut b) = (endpoint(1, &mut sa), endpoint(2, &mut sb));
+    let now = Instant::from_micros(10);
+    a.add_peer(now, MemberId::from_u128(2)).unwrap();
+    b.add_peer(now, MemberId::from_u128(1)).unwrap();
+    for _ in 0..n {
+        a.send_topic(now, topic, payload).unwrap();
+    }
+    let mut buf = [0u8; 1500];
+    let from = "10.0.0.1:5000".parse().unwrap();
+    let t = a.poll_transmit(now, &mut buf).expect("one datagram");
+    b.handle_datagram(now, from, &buf[..t.len]);
+    (t.len, drain(&mut b, now))
+}
+
+#[test]
+fn messages_on_the_batch_topic_do_not_repeat_it() {
+    let topic = "prices/eu/fx";
+    let (plain, _) = one_batch("", 10, b"0123456789");
+    let (on_topic, got) = one_batch(topic, 10, b"0123456789");
+    // The topic is written once, in the batch (tag, length, bytes).
+    assert_eq!(on_topic, plain + 2 + topic.len());
+    assert_eq!(got, vec![(topic.to_string(), b"0123456789".to_vec()); 10]);
+}

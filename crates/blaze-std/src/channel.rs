@@ -673,7 +673,7 @@ impl Channel {
     pub async fn subscribe_inbox(&mut self, topic: &str) -> Result<Inbox, ChannelError> {
         let (inbox, end) = Inbox::new(self.config.busy_poll());
         let topic = topic.to_owned();
-        self.with_hub(move |hub| hub.inboxes.entry(topic).or_default().push(end))
+        self.with_hub(move |hub| hub.inboxes.push(topic, end))
             .await?;
         Ok(inbox)
     }

@@ -19,6 +19,7 @@ use crate::inbox::{InboxEnd, Offer};
 use crate::publisher::PublisherEnd;
 use crate::record_ring::RECORD_CAPACITY;
 use crate::room::Room;
+use crate::topic_table::TopicTable;
 use crate::{Application, ChannelError, DriverWaker};
 
 /// Messages buffered per subscriber before new ones are dropped (and
@@ -134,7 +135,7 @@ pub(crate) struct Hub {
     /// The zero-allocation path: publishers' rings, drained every turn.
     pub(crate) publishers: Vec<PublisherEnd>,
     /// The zero-allocation path: inboxes by topic.
-    pub(crate) inboxes: ByTopic<InboxEnd>,
+    pub(crate) inboxes: TopicTable<InboxEnd>,
     /// Where a publisher's record is copied on its way to the node.
     scratch: Box<[u8]>,
     /// A message left an inbox or a subscription of its topic full: the
@@ -210,7 +211,7 @@ impl Hub {
             peers: None,
             pending: VecDeque::new(),
             publishers: Vec::new(),
-            inboxes: ByTopic::default(),
+            inboxes: TopicTable::default(),
             scratch: vec![0; RECORD_CAPACITY].into_boxed_slice(),
             maybe_full: AtomicBool::new(false),
         }
@@ -240,14 +241,18 @@ impl Application<Engine> for Hub {
                 qos,
             } => {
                 if let Some(inboxes) = self.inboxes.get_mut(topic) {
-                    let mut full = false;
-                    inboxes.retain(|inbox| match inbox.offer(group, sender, qos, payload) {
-                        Offer::Gone => false,
-                        Offer::Kept { full: f } => {
-                            full |= f;
-                            true
+                    let (mut full, mut gone) = (false, false);
+                    for inbox in inboxes.iter() {
+                        match inbox.offer(group, sender, qos, payload) {
+                            Offer::Gone => gone = true,
+                            Offer::Kept { full: f } => full |= f,
                         }
-                    });
+                    }
+                    // A dropped inbox is forgotten once, not looked for
+                    // per message.
+                    if gone {
+                        inboxes.retain(|inbox| !inbox.is_gone());
+                    }
                     if full {
                         self.maybe_full.store(true, Ordering::Relaxed);
                     }
@@ -499,11 +504,7 @@ impl Application<Engine> for Hub {
         if !self.maybe_full.load(Ordering::Relaxed) {
             return true;
         }
-        let room = self
-            .inboxes
-            .values()
-            .flatten()
-            .all(|inbox| inbox.has_room(task))
+        let room = self.inboxes.values().all(|inbox| inbox.has_room(task))
             && self
                 .topics
                 .values()

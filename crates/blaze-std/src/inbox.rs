@@ -57,6 +57,11 @@ impl InboxEnd {
         shared.ring.has_room()
     }
 
+    /// Whether the inbox is dropped (for good).
+    pub(crate) fn is_gone(&self) -> bool {
+        Arc::strong_count(&self.shared) == 1
+    }
+
     /// Offers a message: [`Offer::Gone`] once the inbox is dropped, else
     /// whether the ring is full after it.
     pub(crate) fn offer(
@@ -66,7 +71,7 @@ impl InboxEnd {
         qos: Qos,
         payload: &[u8],
     ) -> Offer {
-        if Arc::strong_count(&self.shared) == 1 {
+        if self.is_gone() {
             return Offer::Gone;
         }
         if payload.len() > RECORD_CAPACITY {

@@ -100,6 +100,7 @@ mod stream_drops;
 pub use stream_drops::StreamDrops;
 mod time;
 pub use time::Clock;
+mod topic_table;
 
 /// The node's router counters, as [`Channel::node_stats`] reports them.
 pub use blaze_node::Stats as NodeStats;

@@ -48,10 +48,14 @@ impl<const G: usize> Deadlines<G> {
     }
 
     /// Sets machine `k` of slot `s` (a source index, or [`SOURCES`] for
-    /// the map).
-    pub(super) fn set(&mut self, s: usize, k: usize, deadline: Option<Instant>) {
-        if let Some(entry) = self.slots.get_mut(s).and_then(|slot| slot.get_mut(k)) {
-            *entry = deadline;
+    /// the map). Returns whether the entry changed.
+    pub(super) fn set(&mut self, s: usize, k: usize, deadline: Option<Instant>) -> bool {
+        match self.slots.get_mut(s).and_then(|slot| slot.get_mut(k)) {
+            Some(entry) if *entry != deadline => {
+                *entry = deadline;
+                true
+            }
+            _ => false,
         }
     }
 
@@ -71,8 +75,9 @@ mod tests {
         let mut d: Deadlines<2> = Deadlines::new();
         assert!(!d.is_fresh());
         d.restart(Some(Instant::from_millis(50)));
-        d.set(0, 1, Some(Instant::from_millis(30)));
-        d.set(1, SOURCES, Some(Instant::from_millis(40)));
+        assert!(d.set(0, 1, Some(Instant::from_millis(30))));
+        assert!(d.set(1, SOURCES, Some(Instant::from_millis(40))));
+        assert!(!d.set(1, SOURCES, Some(Instant::from_millis(40))));
         assert!(d.is_fresh());
         assert_eq!(d.earliest(), Some(Instant::from_millis(30)));
         // The machine that had the earliest deadline moves it later.
@@ -81,8 +86,8 @@ mod tests {
         d.set(1, SOURCES, None);
         assert_eq!(d.earliest(), Some(Instant::from_millis(50)));
         // Out of range: ignored.
-        d.set(2, 0, Some(Instant::ZERO));
-        d.set(0, PER_SLOT, Some(Instant::ZERO));
+        assert!(!d.set(2, 0, Some(Instant::ZERO)));
+        assert!(!d.set(0, PER_SLOT, Some(Instant::ZERO)));
         assert_eq!(d.earliest(), Some(Instant::from_millis(50)));
         d.invalidate();
         assert!(!d.is_fresh());

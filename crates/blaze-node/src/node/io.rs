@@ -120,8 +120,11 @@ impl<
             .get_mut(s)
             .and_then(|slot| slot.source(k))
             .and_then(|c| c.poll_timeout());
-        self.deadlines.set(s, k, d);
-        self.deadline = self.deadlines.earliest();
+        // The node's deadline is the earliest entry: it moves only if
+        // this one did.
+        if self.deadlines.set(s, k, d) {
+            self.deadline = self.deadlines.earliest();
+        }
     }
 
     /// Gives every group whose membership view changed the new view: the

@@ -16,6 +16,7 @@ use crate::send_window::RepairRequest;
 impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
     /// A datagram arrived from `from`.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        self.deadline = None;
         self.release(now);
         self.stats.datagrams_received += 1;
         let Ok(frame) = frames::parse(datagram) else {
@@ -348,6 +349,7 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
 
     /// A deadline passed.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.deadline = None;
         self.release(now);
         for (k, t) in self.timers.iter_mut().enumerate() {
             if t.is_some_and(|t| t <= now) {

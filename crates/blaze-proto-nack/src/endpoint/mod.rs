@@ -26,6 +26,12 @@ const MAX_NACK_RANGES: usize = 64;
 /// Most messages in one data datagram.
 const MAX_BATCH: usize = 64;
 
+/// Messages delivered from one sender in a row before the next sender
+/// with a message gets its turn: delivery stays fair between senders,
+/// and a burst from one sender does not look through every peer per
+/// message.
+const BURST: u32 = 64;
+
 const QOS_BEST_EFFORT: u32 = 0;
 const QOS_RELIABLE: u32 = 1;
 const QOS_RELIABLE_FEC: u32 = 2;
@@ -169,6 +175,10 @@ pub struct Endpoint<'a, const PEERS: usize, const W: usize> {
     /// `W` entries per peer, peer `i` at `i * W`.
     recv_slots: &'a mut [RxSlot],
     reasm: ReasmBuf<'a>,
+    /// The topic of the last message delivered: a message on the same
+    /// topic (stored as bytes) is compared with it instead of checked
+    /// as UTF-8 again.
+    last_topic: heapless::String<{ crate::MAX_TOPIC_LEN }>,
     peers: [Option<Peer<W>>; PEERS],
     timers: [Option<Instant>; TIMERS],
     hb_interval: Duration,
@@ -183,13 +193,25 @@ pub struct Endpoint<'a, const PEERS: usize, const W: usize> {
     /// is made, cleared when the peer goes (a superset, so that event
     /// polling looks through a few bytes, not every peer).
     receiving: [bool; PEERS],
+    /// What [`poll_timeout`](Endpoint::poll_timeout) last returned, while
+    /// nothing it reads has changed since (`None`: ask again). Only
+    /// [`send`](Endpoint::send) keeps it, unless it released a delivered
+    /// event or cut a receiver loose: a publisher asks after every
+    /// message.
+    deadline: Option<Option<Instant>>,
+    /// Which entries of `peers` hold a peer (so that looking through the
+    /// peers reads a few bytes, not every slot).
+    present: [bool; PEERS],
     /// The next event, found by [`has_event`](Endpoint::has_event) and
     /// not handed out yet.
     staged: Option<Staged>,
     /// Some peer holds a cut-loose notice (so that delivering a message
     /// does not look through every peer for one).
     notices: bool,
+    /// The peer whose turn it is to deliver.
     rr: usize,
+    /// Messages delivered from `rr` in a row (up to [`BURST`]).
+    burst: u32,
     stats: Stats,
     fec: Fec<'a>,
     /// Frames of unknown senders create peers.
@@ -316,6 +338,7 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
                 topic: [0; crate::MAX_TOPIC_LEN],
                 topic_len: 0,
             },
+            last_topic: heapless::String::new(),
             peers: core::array::from_fn(|_| None),
             timers,
             hb_interval: config.heartbeat_interval,
@@ -332,9 +355,12 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
             ),
             pending: None,
             receiving: [false; PEERS],
+            present: [false; PEERS],
+            deadline: None,
             staged: None,
             notices: false,
             rr: 0,
+            burst: 0,
             stats: Stats::default(),
             fec: Fec::new(fec, &config),
             open: false,
@@ -369,6 +395,7 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
     /// before the first `send`; returns whether it was applied.
     #[must_use = "the sequence number is not set once sending has started"]
     pub fn set_initial_seq(&mut self, seq: Seq) -> bool {
+        self.deadline = None;
         if self.window.len() > 0 || self.sent_any {
             return false;
         }
@@ -384,6 +411,7 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
     ///
     /// [`ConfigError`]; the old configuration stays.
     pub fn set_config(&mut self, now: Instant, config: Config) -> Result<(), ConfigError> {
+        self.deadline = None;
         config.validate()?;
         check_fec::<W>(&config, self.fec.scratch.len())?;
         if config.mtu != self.cfg.mtu {
@@ -466,13 +494,26 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
     }
 
     fn peer(&self, id: MemberId) -> Option<&Peer<W>> {
-        self.peers.iter().flatten().find(|p| p.id == id)
+        self.live_peers().find(|p| p.id == id)
     }
 
     fn find(&self, id: MemberId) -> Option<usize> {
+        (0..PEERS).find(|&i| {
+            self.present.get(i) == Some(&true)
+                && self
+                    .peers
+                    .get(i)
+                    .and_then(Option::as_ref)
+                    .is_some_and(|p| p.id == id)
+        })
+    }
+
+    /// The peers in the table, in slot order.
+    fn live_peers(&self) -> impl Iterator<Item = &Peer<W>> {
         self.peers
             .iter()
-            .position(|p| p.as_ref().is_some_and(|p| p.id == id))
+            .zip(&self.present)
+            .filter_map(|(p, on)| if *on { p.as_ref() } else { None })
     }
 
     /// A frame from `id`, which is not in the peer table: in an open
@@ -519,6 +560,9 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
         if let Some(slot) = self.peers.get_mut(i) {
             *slot = Some(Peer::new(id, now, RttEstimator::new(self.cfg.initial_rtt)));
         }
+        if let Some(on) = self.present.get_mut(i) {
+            *on = true;
+        }
         // The new peer's stream starts from empty window entries.
         if let Some(slots) = self.recv_slots.get_mut(i * W..(i + 1) * W) {
             slots.fill(RxSlot::EMPTY);
@@ -534,6 +578,7 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
     ///
     /// [`PeerTableFull`]; nothing changed.
     pub fn add_peer(&mut self, now: Instant, member: MemberId) -> Result<(), PeerTableFull> {
+        self.deadline = None;
         self.release(now);
         let start = self.window.start();
         let reliable = self.cfg.reliability.is_reliable();
@@ -551,6 +596,7 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
     /// it and its undelivered messages are dropped. Returns whether it was
     /// known.
     pub fn remove_peer(&mut self, now: Instant, member: MemberId) -> bool {
+        self.deadline = None;
         self.release(now);
         let Some(i) = self.find(member) else {
             return false;
@@ -570,6 +616,9 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
         if let Some(slot) = self.peers.get_mut(i) {
             *slot = None;
         }
+        if let Some(on) = self.present.get_mut(i) {
+            *on = false;
+        }
         if let Some(r) = self.receiving.get_mut(i) {
             *r = false;
         }
@@ -580,6 +629,7 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
         let Some((i, step)) = self.pending.take() else {
             return;
         };
+        self.deadline = None;
         if let Some(rx) = self
             .peers
             .get_mut(i)
@@ -603,14 +653,13 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
     /// The lowest acknowledged position over the receivers the window
     /// waits for; `None` when it waits for nobody.
     fn min_ack(&self) -> Option<Seq> {
-        self.peers
-            .iter()
-            .flatten()
+        self.live_peers()
             .filter_map(Peer::tracking)
             .reduce(Seq::min_serial)
     }
 
     fn cut(&mut self, i: usize, reason: CutReason) {
+        self.deadline = None;
         if let Some(p) = self.peers.get_mut(i).and_then(Option::as_mut) {
             debug!("cutting loose receiver {}", p.id);
             p.flow = Flow::Released;
@@ -715,6 +764,7 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
     /// storage is released by the next call on the endpoint.
     #[must_use]
     pub fn poll_event(&mut self, now: Instant) -> Option<Event<'_>> {
+        self.deadline = None;
         let staged = match self.staged.take() {
             Some(staged) => staged,
             None => self.stage(now)?,
@@ -730,6 +780,7 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
     /// without holding a borrow of each.
     #[must_use]
     pub fn has_event(&mut self, now: Instant) -> bool {
+        self.deadline = None;
         if self.staged.is_none() {
             self.staged = self.stage(now);
         }
@@ -783,7 +834,12 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
                     });
                 }
                 Step::Slot { .. } | Step::Reassembled { .. } => {
-                    self.rr = (i + 1) % PEERS;
+                    self.burst = if i == self.rr { self.burst + 1 } else { 1 };
+                    self.rr = i;
+                    if self.burst >= BURST {
+                        self.rr = (i + 1) % PEERS;
+                        self.burst = 0;
+                    }
                     return Some(Staged::Message {
                         peer: i,
                         sender,
@@ -827,12 +883,21 @@ impl<'a, const PEERS: usize, const W: usize> Endpoint<'a, PEERS, W> {
                         topic_len,
                     } => {
                         let at = peer * self.cfg.recv_region_len() + offset;
-                        let topic = self
-                            .recv_bytes
-                            .get(at - topic_len..at)
-                            .and_then(|t| core::str::from_utf8(t).ok())
-                            .unwrap_or("");
-                        (seq, topic, self.recv_bytes.get(at..at + len)?)
+                        let bytes = self.recv_bytes.get(at - topic_len..at).unwrap_or(&[]);
+                        if bytes != self.last_topic.as_bytes() {
+                            self.last_topic.clear();
+                            // Not UTF-8 (or too long): delivered as "".
+                            if let Ok(t) = core::str::from_utf8(bytes)
+                                && self.last_topic.push_str(t).is_err()
+                            {
+                                self.last_topic.clear();
+                            }
+                        }
+                        (
+                            seq,
+                            self.last_topic.as_str(),
+                            self.recv_bytes.get(at..at + len)?,
+                        )
                     }
                     Step::Reassembled { seq, len } => {
                         (seq, self.reasm.topic(), self.reasm.bytes.get(..len)?)

@@ -13,13 +13,16 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
     /// The next deadline, for [`handle_timeout`](Self::handle_timeout).
     #[must_use]
     pub fn poll_timeout(&mut self) -> Option<Instant> {
+        if let Some(deadline) = self.deadline {
+            return deadline;
+        }
         let next_send = self.window.next_send();
         let timeout = self.cfg.peer_timeout;
         let mut best = None;
         for &t in &self.timers {
             best = earliest(best, t);
         }
-        for p in self.peers.iter().flatten() {
+        for p in self.live_peers() {
             if let Some(rx) = &p.rx {
                 best = earliest(best, rx.next_timeout());
                 let hold_max = self.cfg.heartbeat_interval + p.rtt.timeout(self.cfg.min_timeout);
@@ -29,6 +32,7 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
                 best = earliest(best, Some(p.last_heard + timeout));
             }
         }
+        self.deadline = Some(best);
         best
     }
 
@@ -36,6 +40,7 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
     /// `mtu` bytes). Call until `None`.
     #[must_use]
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        self.deadline = None;
         self.release(now);
         let mtu = buf.len().min(usize::from(self.cfg.mtu.get()));
         let out = buf.get_mut(..mtu)?;
@@ -127,9 +132,10 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
     }
 
     /// Sizes a batch from `first`: `(messages, messages_len, stopped_by_mtu)`.
-    fn data_header(&self, first: Seq, repair: bool) -> DataOut {
+    fn data_header(&self, first: Seq, repair: bool) -> DataOut<'static> {
         DataOut {
             stream: self.cfg.stream,
+            topic: "",
             first_seq: first.raw(),
             qos: if self.cfg.fec_shape().is_some() {
                 QOS_RELIABLE_FEC
@@ -150,9 +156,9 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
         out: &mut [u8],
     ) -> Option<Transmit> {
         let (first, run) = self.window.repair_run()?;
-        let hdr = self.data_header(first, true);
+        let mut hdr = self.data_header(first, true);
         let mut msgs = [MsgOut::default(); MAX_BATCH];
-        let (n, len, _) = size_batch(&self.window, env, &hdr, run, out.len(), &mut msgs);
+        let (n, len, _) = size_batch(&self.window, env, &mut hdr, run, out.len(), &mut msgs);
         if n == 0 {
             return None;
         }
@@ -204,9 +210,10 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
         if max == 0 {
             return None;
         }
-        let hdr = self.data_header(first, false);
+        let mut hdr = self.data_header(first, false);
         let mut msgs = [MsgOut::default(); MAX_BATCH];
-        let (n, frame_len, by_mtu) = size_batch(&self.window, env, &hdr, max, out.len(), &mut msgs);
+        let (n, frame_len, by_mtu) =
+            size_batch(&self.window, env, &mut hdr, max, out.len(), &mut msgs);
         if n == 0 {
             return None;
         }
@@ -311,24 +318,31 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
 
 /// The messages of a data frame with header `hdr` (from its
 /// `first_seq`, at most `max` of them and [`MAX_BATCH`]) that fit `mtu`
-/// bytes, read from `window` once into `msgs`. Returns how many, the
-/// frame's length, and whether the MTU was the limit.
+/// bytes, read from `window` once into `msgs`. The first message's topic
+/// becomes the batch's (`hdr.topic`), so that the messages on it (in a
+/// stream on one topic, all of them) do not repeat it. Returns how many,
+/// the frame's length, and whether the MTU was the limit.
 fn size_batch<'w>(
     window: &'w SendWindow<'_>,
     env: &Envelope,
-    hdr: &DataOut,
+    hdr: &mut DataOut<'w>,
     max: usize,
     mtu: usize,
     msgs: &mut [MsgOut<'w>; MAX_BATCH],
 ) -> (usize, usize, bool) {
     let first = Seq::new(hdr.first_seq);
+    hdr.topic = window.get(first).map_or("", |h| h.topic);
     let sizer = env.data_sizer(hdr);
     let mut total = 0;
     for (k, m) in msgs.iter_mut().take(max).enumerate() {
-        let Some(h) = window.get(first + k as u64) else {
+        let Some(h) = window.get_on(first + k as u64, hdr.topic) else {
             return (k, sizer.len(total), false);
         };
-        let out = msg_out(&h);
+        let Some(out) = msg_out(&h, hdr.topic) else {
+            // Its empty topic would read as the batch's: it starts the
+            // next batch.
+            return (k, sizer.len(total), false);
+        };
         let share = frames::batch_share(&out);
         if sizer.len(total + share) > mtu {
             return (k, sizer.len(total), true);
@@ -339,13 +353,131 @@ fn size_batch<'w>(
     (max.min(MAX_BATCH), sizer.len(total), false)
 }
 
-fn msg_out<'b>(h: &Held<'b>) -> MsgOut<'b> {
-    MsgOut {
+/// A held message as written in a batch on `batch_topic`: without its
+/// topic when it is the batch's (or when it is not a first fragment,
+/// whose topic is not read). `None` for the empty topic in a batch on
+/// another one, which the message cannot say.
+fn msg_out<'b>(h: &Held<'b>, batch_topic: &str) -> Option<MsgOut<'b>> {
+    // Read on the batch's topic, a message on it holds that very string.
+    let topic = if h.fragment_index != 0 || core::ptr::eq(h.topic, batch_topic) {
+        ""
+    } else if h.topic.is_empty() {
+        return None;
+    } else {
+        h.topic
+    };
+    Some(MsgOut {
         payload: h.payload,
-        topic: h.topic,
+        topic,
         fragment_index: h.fragment_index,
         fragment_count: h.fragment_count,
         total_len: h.total_len,
         recovered: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use core::num::NonZeroU32;
+    use std::vec;
+    use std::vec::Vec;
+
+    use blaze_wire::{Duration, GroupId, Instant, MemberId};
+
+    use crate::{Buffers, Config, Endpoint, Identity, RxSlot, SendSlot};
+
+    type Store = (Vec<SendSlot>, Vec<u8>, Vec<u8>, Vec<RxSlot>, Vec<u8>);
+
+    fn config() -> Config {
+        let mut c = Config::lan();
+        c.flow_window = NonZeroU32::new(16).unwrap();
+        c.max_lag = NonZeroU32::new(24);
+        c
+    }
+
+    fn store() -> Store {
+        (
+            vec![SendSlot::EMPTY; 32],
+            vec![0; 64 * 1024],
+            vec![0; crate::Buffers::recv_bytes_needed(&config(), 3, 16)],
+            vec![RxSlot::EMPTY; crate::Buffers::recv_slots_needed(3, 16)],
+            vec![0; 16 * 1024],
+        )
+    }
+
+    fn endpoint(id: u128, s: &mut Store) -> Endpoint<'_, 3, 16> {
+        let identity = Identity {
+            member: MemberId::from_u128(id),
+            group: GroupId::from_name("g"),
+            seed: id as u64,
+        };
+        let buffers = Buffers {
+            send_index: &mut s.0,
+            send_bytes: &mut s.1,
+            recv_bytes: &mut s.2,
+            recv_slots: &mut s.3,
+            reassembly: &mut s.4,
+        };
+        Endpoint::new(Instant::ZERO, config(), identity, buffers).unwrap()
+    }
+
+    /// The deadline `poll_timeout` hands out equals the one it computes
+    /// afresh.
+    fn check(e: &mut Endpoint<'_, 3, 16>) {
+        let kept = e.poll_timeout();
+        e.deadline = None;
+        assert_eq!(kept, e.poll_timeout());
+    }
+
+    #[test]
+    fn the_kept_deadline_is_the_one_computed_afresh() {
+        let (mut sa, mut sb) = (store(), store());
+        let (mut a, mut b) = (endpoint(1, &mut sa), endpoint(2, &mut sb));
+        let mut now = Instant::from_micros(10);
+        // A silent third receiver: `a` cuts it loose while sending.
+        for id in [2, 3] {
+            a.add_peer(now, MemberId::from_u128(id)).unwrap();
+        }
+        b.add_peer(now, MemberId::from_u128(1)).unwrap();
+        let from = "10.0.0.1:5000".parse().unwrap();
+        let mut buf = [0u8; 1500];
+        let mut n = 0u32;
+        for step in 0..400u32 {
+            for _ in 0..3 {
+                let _ = a.send_topic(now, "t", &step.to_le_bytes());
+                check(&mut a);
+            }
+            while let Some(t) = a.poll_transmit(now, &mut buf) {
+                check(&mut a);
+                n += 1;
+                // Every seventh datagram is lost: NACKs and repairs.
+                if !n.is_multiple_of(7) {
+                    b.handle_datagram(now, from, &buf[..t.len]);
+                    check(&mut b);
+                }
+            }
+            while let Some(t) = b.poll_transmit(now, &mut buf) {
+                check(&mut b);
+                a.handle_datagram(now, from, &buf[..t.len]);
+                check(&mut a);
+            }
+            if step.is_multiple_of(3) {
+                while b.poll_event(now).is_some() {
+                    check(&mut b);
+                }
+            }
+            now += Duration::from_micros(700);
+            for e in [&mut a, &mut b] {
+                if e.poll_timeout().is_some_and(|d| d <= now) {
+                    e.handle_timeout(now);
+                }
+                check(e);
+            }
+        }
+        assert!(
+            a.stats().send.receivers_cut_loose > 0,
+            "the laggard was cut"
+        );
+        assert!(a.stats().send.nacks_received > 0, "losses were repaired");
     }
 }
