@@ -499,6 +499,7 @@ impl<'a, const N: usize, const W: usize, const P: usize, const Q: usize> Totem<'
         } else if self.state == State::Operational
             && self.members.len() > 1
             && !self.requested
+            && self.token_in.is_none()
             && (self.left_quiet || now >= self.busy_until)
         {
             // The ring was quiet when the token last left, or a while ago:
@@ -537,9 +538,18 @@ impl<'a, const N: usize, const W: usize, const P: usize, const Q: usize> Totem<'
     }
 
     /// A deadline passed (a spurious call is a no-op).
+    ///
+    /// A token received since the last poll waits for the next
+    /// [`poll_transmit`](Totem::poll_transmit), so that the messages the
+    /// caller queues in between (a driver runs its application's commands
+    /// after the timeout) go out on this visit rather than a rotation
+    /// later; only when one of the member's timers is due is the token
+    /// taken here first (it shows the ring alive before its timers run).
     pub fn handle_timeout(&mut self, now: Instant) {
         self.check_stall(now);
-        self.take_token_in(now);
+        if self.timers.next().is_some_and(|d| d <= now) {
+            self.take_token_in(now);
+        }
         // Each timer fires at most once per call: one re-armed for `now`
         // waits for the next call.
         for t in self.timers.take_expired(now).into_iter().flatten() {
