@@ -172,7 +172,7 @@ fn a_message_queued_in_the_turn_that_took_the_token_rides_that_visit() {
                 MemberId::from_u128(0x1000 + i as u128),
                 GroupId::from_name("g"),
                 config,
-                common::buffers(256, 128, 64),
+                common::member_buffers(),
             )
             .expect("valid")
         })

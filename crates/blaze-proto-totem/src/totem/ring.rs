@@ -94,10 +94,15 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<'_, N
         // What this member had to send at this visit (its backlog on the
         // token: the demand the others' shares are weighed against).
         let demand = u32::try_from(self.window.queued()).unwrap_or(u32::MAX);
+        // A large message (in a pool slot) goes out only within a
+        // quarter of the pool after the safe point, so that every member's
+        // pool holds the large messages not yet safe (and freed) everywhere,
+        // through a recovery too.
+        let large_top = safe_known.saturating_add(self.window.pool() as u64 / 4);
         let sent = if recovering {
             self.broadcast_recovered(&mut t, allowed)
         } else {
-            self.broadcast_new(&mut t, allowed)
+            self.broadcast_new(&mut t, allowed, large_top)
         };
         self.stats.broadcasts += u64::from(sent);
         self.my_last_sent = sent + served;
@@ -241,10 +246,14 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<'_, N
     }
 
     /// Takes queued application messages onto the ring.
-    fn broadcast_new(&mut self, t: &mut TokenOut<RTR>, allowed: u32) -> u32 {
+    /// A large message goes only up to sequence number `large_top`.
+    fn broadcast_new(&mut self, t: &mut TokenOut<RTR>, allowed: u32, large_top: u64) -> u32 {
         let mut sent = 0;
         while sent < allowed && self.outq.len() < W {
             let seq = t.seq + 1;
+            if seq > large_top && self.window.front_is_large() {
+                break;
+            }
             let abs = self.pos.offset + seq;
             if self.window.take_queued(abs, seq, self.me).is_none() {
                 break;
