@@ -242,6 +242,8 @@ pub(crate) struct Window<'a, const W: usize, const P: usize, const Q: usize> {
     me: MemberId,
     /// Messages dropped from the pool to make room (see `pool_evict`).
     evictions: u64,
+    /// Queued messages in pool slots.
+    queued_large: usize,
 }
 
 impl<'a, const W: usize, const P: usize, const Q: usize> Window<'a, W, P, Q> {
@@ -286,6 +288,7 @@ impl<'a, const W: usize, const P: usize, const Q: usize> Window<'a, W, P, Q> {
             pool_cursor: 0,
             me,
             evictions: 0,
+            queued_large: 0,
         };
         for k in 0..pool {
             w.set_owner(k, OWNER_FREE);
@@ -543,13 +546,17 @@ impl<'a, const W: usize, const P: usize, const Q: usize> Window<'a, W, P, Q> {
         self.pool
     }
 
-    /// True when the oldest queued message is large (in a pool slot).
-    pub(crate) fn front_is_large(&self) -> bool {
-        self.queued > 0
-            && self
-                .queue
-                .get(self.head)
-                .is_some_and(|q| q.pooled != NO_POOL)
+    /// The oldest queued message's length (topic and payload) and
+    /// whether it is large (in a pool slot).
+    pub(crate) fn front(&self) -> Option<(usize, bool)> {
+        if self.queued == 0 {
+            return None;
+        }
+        let q = self.queue.get(self.head)?;
+        Some((
+            usize::from(q.topic_len) + usize::from(q.len),
+            q.pooled != NO_POOL,
+        ))
     }
 
     /// Messages dropped from the pool so far to make room.
@@ -568,9 +575,9 @@ impl<'a, const W: usize, const P: usize, const Q: usize> Window<'a, W, P, Q> {
     }
 
     /// Queues a message; `false` (nothing queued) when the queue is full,
-    /// the message does not fit a slot, or it is large and taking a pool
-    /// slot would leave none free (one stays free for a message received
-    /// after a gap).
+    /// the message does not fit a slot, or it is large and a quarter of
+    /// the pool is queued already or taking a pool slot would leave none
+    /// free (one stays free for a message received after a gap).
     pub(crate) fn push_queued(&mut self, safe: bool, topic: &str, payload: &[u8]) -> bool {
         if self.queued >= Q {
             return false;
@@ -580,6 +587,11 @@ impl<'a, const W: usize, const P: usize, const Q: usize> Window<'a, W, P, Q> {
         let (pooled, range) = if n <= Self::INLINE {
             (NO_POOL, Self::queue_range(k))
         } else {
+            // At most a quarter of the pool queued (what may go out at
+            // once), so that the rest holds the others' messages.
+            if self.queued_large >= (self.pool / 4).max(1) {
+                return false;
+            }
             let Some(p) = self.pool_find(1) else {
                 return false;
             };
@@ -596,6 +608,7 @@ impl<'a, const W: usize, const P: usize, const Q: usize> Window<'a, W, P, Q> {
         };
         if pooled != NO_POOL {
             self.set_owner(usize::from(pooled), OWNER_QUEUE);
+            self.queued_large += 1;
         }
         if let Some(q) = self.queue.get_mut(k) {
             *q = Queued {
@@ -632,6 +645,7 @@ impl<'a, const W: usize, const P: usize, const Q: usize> Window<'a, W, P, Q> {
         } else {
             // The pool slot passes to the window as it is.
             self.set_owner(usize::from(q.pooled), abs);
+            self.queued_large = self.queued_large.saturating_sub(1);
         }
         *self.slots.get_mut(i)? = Slot {
             abs,

@@ -218,7 +218,12 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<'_, N
         if queued == 0 || total <= queued {
             return u32::MAX;
         }
-        let rotation = (W as u64).min(u64::from(self.config.window));
+        let mut rotation = (W as u64).min(u64::from(self.config.window));
+        if self.window.front().is_some_and(|(_, large)| large) {
+            // Large messages share the quarter of the pool that may be in
+            // flight (see `broadcast_new`).
+            rotation = rotation.min((self.window.pool() as u64 / 4).max(1));
+        }
         let share = (rotation * u64::from(queued)).div_ceil(u64::from(total));
         u32::try_from(share).unwrap_or(u32::MAX)
     }
@@ -246,14 +251,21 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<'_, N
     }
 
     /// Takes queued application messages onto the ring.
-    /// A large message goes only up to sequence number `large_top`.
+    /// A large message goes only up to sequence number `large_top`, and
+    /// the visit's messages (after the first) within `max_bytes`.
     fn broadcast_new(&mut self, t: &mut TokenOut<RTR>, allowed: u32, large_top: u64) -> u32 {
         let mut sent = 0;
+        let mut bytes = 0usize;
+        let max_bytes = usize::try_from(self.config.max_bytes).unwrap_or(usize::MAX);
         while sent < allowed && self.outq.len() < W {
             let seq = t.seq + 1;
-            if seq > large_top && self.window.front_is_large() {
+            let Some((len, large)) = self.window.front() else {
+                break;
+            };
+            if (seq > large_top && large) || (sent > 0 && bytes + len > max_bytes) {
                 break;
             }
+            bytes += len;
             let abs = self.pos.offset + seq;
             if self.window.take_queued(abs, seq, self.me).is_none() {
                 break;
