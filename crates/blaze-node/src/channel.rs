@@ -86,7 +86,7 @@ impl<'a, const PEERS: usize, const W: usize> TotemStorage<'a, PEERS, W> {
     /// bytes hold the messages larger than
     /// [`TOTEM_INLINE`](crate::TOTEM_INLINE) (at least 2): smaller ones live in
     /// the window's and the queue's own slots. A pool smaller than the
-    /// window bounds the large messages in flight on the ring (a quarter
+    /// window bounds the large messages in flight on the ring (half
     /// of the pool after the point every member holds), not the small
     /// ones.
     pub const fn bytes_with_pool(pool: usize) -> usize {

@@ -33,7 +33,7 @@ const FLOW_WINDOW: u32 = 1536;
 /// window of small messages costs little memory.
 const TOTEM_WINDOW: usize = 1024;
 /// Full-size slots of the ring's storage for messages larger than
-/// [`blaze_node::TOTEM_INLINE`] bytes: at most a quarter of them are in
+/// [`blaze_node::TOTEM_INLINE`] bytes: at most half of them are in
 /// flight beyond what every member holds.
 const TOTEM_LARGE: usize = 512;
 

@@ -94,11 +94,11 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<'_, N
         // What this member had to send at this visit (its backlog on the
         // token: the demand the others' shares are weighed against).
         let demand = u32::try_from(self.window.queued()).unwrap_or(u32::MAX);
-        // A large message (in a pool slot) goes out only within a
-        // quarter of the pool after the safe point, so that every member's
+        // A large message (in a pool slot) goes out only within half of
+        // the pool after the safe point, so that every member's
         // pool holds the large messages not yet safe (and freed) everywhere,
         // through a recovery too.
-        let large_top = safe_known.saturating_add(self.window.pool() as u64 / 4);
+        let large_top = safe_known.saturating_add(self.window.pool() as u64 / 2);
         let sent = if recovering {
             self.broadcast_recovered(&mut t, allowed)
         } else {
@@ -220,9 +220,9 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<'_, N
         }
         let mut rotation = (W as u64).min(u64::from(self.config.window));
         if self.window.front().is_some_and(|(_, large)| large) {
-            // Large messages share the quarter of the pool that may be in
+            // Large messages share the half of the pool that may be in
             // flight (see `broadcast_new`).
-            rotation = rotation.min((self.window.pool() as u64 / 4).max(1));
+            rotation = rotation.min((self.window.pool() as u64 / 2).max(1));
         }
         let share = (rotation * u64::from(queued)).div_ceil(u64::from(total));
         u32::try_from(share).unwrap_or(u32::MAX)
