@@ -19,10 +19,13 @@ use crate::{CustomProtocol, Qos};
 #[cfg(feature = "total-order")]
 pub const TOTEM_SLOT: usize = 1152;
 /// Messages the total-order channel queues before the token takes them:
-/// a full token visit at the default flow control (64 messages a visit),
-/// so that a busy member has a whole batch ready when the token comes.
+/// a busy member has a whole visit's share of a large window ready when
+/// the token comes (a queue of 64 held a ring of three to 192 messages a
+/// rotation, whatever its window). A queued message of up to
+/// [`TOTEM_INLINE`](crate::TOTEM_INLINE) bytes takes that many bytes of storage;
+/// a larger one a pool slot.
 #[cfg(feature = "total-order")]
-pub const TOTEM_QUEUE: usize = 64;
+pub const TOTEM_QUEUE: usize = 512;
 
 /// The Totem machine of a group's total-order channel: at most `PEERS`
 /// members on the ring (this one included) and a window of `W` messages
@@ -72,10 +75,22 @@ impl<'a, const PEERS: usize, const W: usize> TotemStorage<'a, PEERS, W> {
         TotemBuffers::slots_needed(W)
     }
 
-    /// Message bytes a storage needs: the window and the send queue, in
-    /// slots of [`TOTEM_SLOT`] bytes.
+    /// Message bytes a storage needs so that every message of the window
+    /// and the send queue may be a large one: [`bytes_with_pool`](TotemStorage::bytes_with_pool)
+    /// with a pool slot for each.
     pub const fn bytes_needed() -> usize {
         TotemBuffers::bytes_needed(W, TOTEM_SLOT, TOTEM_QUEUE)
+    }
+
+    /// Message bytes of a storage whose `pool` slots of [`TOTEM_SLOT`]
+    /// bytes hold the messages larger than
+    /// [`TOTEM_INLINE`](crate::TOTEM_INLINE) (at least 2): smaller ones live in
+    /// the window's and the queue's own slots. A pool smaller than the
+    /// window bounds the large messages in flight on the ring (half
+    /// of the pool after the point every member holds), not the small
+    /// ones.
+    pub const fn bytes_with_pool(pool: usize) -> usize {
+        TotemBuffers::bytes_with_pool(W, TOTEM_SLOT, TOTEM_QUEUE, pool)
     }
 
     /// Storage in `buffers`, with no machine yet.

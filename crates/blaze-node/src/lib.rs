@@ -137,7 +137,7 @@ pub use blaze_proto_nack::{Buffers, CutReason, FecBuffers, FecConfig, RxSlot, Se
 #[cfg(feature = "total-order")]
 pub use blaze_proto_totem::{
     Buffers as TotemBuffers, Config as TotemConfig, ConfigError as TotemConfigError,
-    ConfigurationKind, Slot as TotemSlot,
+    ConfigurationKind, INLINE as TOTEM_INLINE, Slot as TotemSlot,
 };
 /// Re-exported from `blaze-wire` for implementers of [`Protocol`].
 pub use blaze_wire::{Destination, Duration, GroupId, Instant, MemberId, Seq, Transmit};

@@ -55,6 +55,11 @@ pub struct Config {
     pub window: u32,
     /// Flow control: messages one member broadcasts per token visit.
     pub max_messages: u32,
+    /// Flow control: bytes (topics and payloads) of the new messages one
+    /// member broadcasts per token visit (at least one message): with a
+    /// large `max_messages` for small messages, a visit of large ones
+    /// still comes as a burst the receivers' socket buffers hold.
+    pub max_bytes: u32,
 }
 
 impl Config {
@@ -70,6 +75,7 @@ impl Config {
             merge_interval: Duration::from_millis(100),
             window: 256,
             max_messages: 64,
+            max_bytes: 64 * 1024,
         }
     }
 
@@ -85,6 +91,7 @@ impl Config {
             merge_interval: Duration::from_millis(500),
             window: 256,
             max_messages: 64,
+            max_bytes: 64 * 1024,
         }
     }
 
@@ -141,7 +148,7 @@ impl Config {
         if self.merge_interval.total_micros() == 0 {
             return Err(ConfigError::MergeInterval);
         }
-        if self.window == 0 || self.max_messages == 0 {
+        if self.window == 0 || self.max_messages == 0 || self.max_bytes == 0 {
             return Err(ConfigError::FlowControl);
         }
         Ok(())
@@ -167,7 +174,7 @@ pub enum ConfigError {
     JoinInterval,
     /// `merge_interval` is zero.
     MergeInterval,
-    /// `window` or `max_messages` is zero.
+    /// `window`, `max_messages` or `max_bytes` is zero.
     FlowControl,
     /// The [`Buffers`](crate::Buffers) lent do not match the machine: not
     /// exactly [`slots_needed`](crate::Buffers::slots_needed) slots, or
@@ -186,7 +193,7 @@ impl fmt::Display for ConfigError {
                 "join_interval must be non-zero and at most half of consensus_timeout"
             }
             ConfigError::MergeInterval => "merge_interval must be non-zero",
-            ConfigError::FlowControl => "window and max_messages must be non-zero",
+            ConfigError::FlowControl => "window, max_messages and max_bytes must be non-zero",
             ConfigError::Buffers => "buffers do not match the window, slot and queue sizes",
         })
     }

@@ -8,8 +8,10 @@ use core::fmt;
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum SendError {
-    /// The send queue is full (back-pressure): retry after the token has
-    /// visited this member and taken queued messages onto the ring.
+    /// The send queue (or, for a message larger than
+    /// [`INLINE`](crate::INLINE), the pool of large messages) is full
+    /// (back-pressure): retry after the token has visited this member and
+    /// taken queued messages onto the ring.
     WouldBlock,
     /// The payload is longer than [`Totem::MAX_PAYLOAD`](crate::Totem::MAX_PAYLOAD).
     TooLarge,

@@ -117,4 +117,4 @@ pub use stats::Stats;
 mod totem;
 pub use totem::Totem;
 mod window;
-pub use window::{Buffers, Slot};
+pub use window::{Buffers, INLINE, Slot};

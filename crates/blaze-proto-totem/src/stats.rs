@@ -18,8 +18,13 @@ pub struct Stats {
     /// token timeout: they may have waited out the stall (see
     /// [`Totem::handle_datagram`](crate::Totem::handle_datagram)).
     pub stale: u64,
-    /// Messages dropped because they do not fit a slot or the window.
+    /// Messages dropped because they do not fit a slot or the window (or
+    /// the pool of large messages is full: asked for again later).
     pub oversized: u64,
+    /// Large messages held after a gap, dropped from a full pool to store
+    /// an earlier one (asked for again later; see
+    /// [`Buffers`](crate::Buffers)).
+    pub pool_evictions: u64,
     /// Tokens received and accepted.
     pub tokens: u64,
     /// Tokens retransmitted (no evidence the successor got them).

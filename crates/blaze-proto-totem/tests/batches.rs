@@ -38,14 +38,14 @@ struct Ring {
 }
 
 impl Ring {
-    fn new() -> Ring {
+    fn with(config: Config) -> Ring {
         let members = (0..N)
             .map(|i| {
                 Member::new(
                     Instant::ZERO,
                     MemberId::from_u128(100 + i as u128),
                     GroupId::from_name("batches"),
-                    Config::lan(),
+                    config,
                     buffers(128, 64, 64),
                 )
                 .expect("valid config")
@@ -97,7 +97,11 @@ impl Ring {
 
     /// A ring of `N` members, operational.
     fn formed() -> Ring {
-        let mut r = Ring::new();
+        Ring::formed_with(Config::lan())
+    }
+
+    fn formed_with(config: Config) -> Ring {
+        let mut r = Ring::with(config);
         while !r
             .members
             .iter()
@@ -161,5 +165,38 @@ fn saturated_members_share_the_ring() {
             break;
         }
         assert!(r.now < Instant::from_millis(10_000), "stuck at {sent:?}");
+    }
+}
+
+/// A visit's new messages stay within `Config::max_bytes` (at least one
+/// goes), however many `max_messages` allows; the rest go on the next
+/// visits, in order.
+#[test]
+fn a_visit_sends_at_most_max_bytes_of_new_messages() {
+    let mut config = Config::lan();
+    config.max_messages = 64;
+    config.max_bytes = 1_000;
+    let mut r = Ring::formed_with(config);
+    let now = r.now;
+    let before = r.members[0].stats().broadcasts;
+    for i in 0..60u8 {
+        r.members[0]
+            .send(now, Qos::Agreed, &[i; 60])
+            .expect("queued");
+    }
+    // The first visit that sends (after the ring's quiet visits).
+    while r.members[0].stats().broadcasts == before {
+        r.turn();
+        assert!(r.now < Instant::from_millis(3_000), "nothing sent");
+    }
+    // 16 messages of 60 bytes, not the 17th (1 020 bytes).
+    assert_eq!(r.members[0].stats().broadcasts - before, 16);
+    while r.delivered.iter().any(|d| d.len() < 60) {
+        r.turn();
+        assert!(r.now < Instant::from_millis(3_000), "not all delivered");
+    }
+    for d in &r.delivered {
+        let expected: Vec<Vec<u8>> = (0..60u8).map(|i| vec![i; 60]).collect();
+        assert_eq!(d[..], expected[..]);
     }
 }

@@ -27,11 +27,15 @@ const WINDOW: usize = 2048;
 /// left below [`WINDOW`] for FEC blocks and acknowledgement delay).
 const FLOW_WINDOW: u32 = 1536;
 /// The total-order ring's window, in messages (and its flow-control
-/// window per rotation). Totem storage holds this many full message slots
-/// ([`blaze_node::TOTEM_SLOT`] bytes each, on the heap), so it is kept
-/// apart from (and smaller than) [`WINDOW`]: 512 doubles the ring's
-/// throughput of 128.
-const TOTEM_WINDOW: usize = 512;
+/// window per rotation). A message of up to [`blaze_node::TOTEM_INLINE`]
+/// bytes is stored in its slot, a larger one in one of [`TOTEM_LARGE`]
+/// full slots ([`blaze_node::TOTEM_SLOT`] bytes each, on the heap), so a
+/// window of small messages costs little memory.
+const TOTEM_WINDOW: usize = 1024;
+/// Full-size slots of the ring's storage for messages larger than
+/// [`blaze_node::TOTEM_INLINE`] bytes: at most half of them are in
+/// flight beyond what every member holds.
+const TOTEM_LARGE: usize = 512;
 
 /// The node as blaze-std runs it: up to [`MAX_GROUPS`] groups of up to
 /// [`MAX_MEMBERS`] members, reliable channels with a window of 2,048
@@ -101,7 +105,7 @@ fn totem_storage() -> Option<&'static mut StdTotemStorage> {
     }
     let buffers = TotemBuffers {
         slots: Vec::leak(vec![TotemSlot::EMPTY; StdTotemStorage::slots_needed()]),
-        bytes: Vec::leak(vec![0; StdTotemStorage::bytes_needed()]),
+        bytes: Vec::leak(vec![0; StdTotemStorage::bytes_with_pool(TOTEM_LARGE)]),
     };
     // Sized by the storage itself, so never refused.
     let storage = TotemStorage::new(buffers).ok()?;
@@ -173,6 +177,8 @@ pub(crate) fn node_config(config: &ChannelConfig) -> Config {
     node.totem = blaze_node::TotemConfig::tolerating(node.membership.failure_timeout);
     // A rotation may carry the whole window the storage holds.
     node.totem.window = TOTEM_WINDOW as u32;
+    // A member's share of a busy rotation comes in one visit.
+    node.totem.max_messages = blaze_node::TOTEM_QUEUE as u32;
     node.membership.discovery = match config.group {
         Some(_) => blaze_membership::Discovery::Multicast,
         None => blaze_membership::Discovery::unicast(&config.seeds),

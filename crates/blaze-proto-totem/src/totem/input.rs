@@ -145,11 +145,15 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<'_, N
             return;
         }
         let abs = self.pos.offset + seq;
-        match self.window.insert(abs, seq, origin, safe, topic, payload) {
+        match self
+            .window
+            .insert(abs, seq, origin, safe, (topic, payload), true)
+        {
             Ok(()) => self.pos.high_seq = self.pos.high_seq.max(seq),
             Err(Refused::Duplicate) => self.stats.duplicates += 1,
             Err(Refused::NoRoom) => self.stats.oversized += 1,
         }
+        self.stats.pool_evictions = self.window.evictions();
     }
 
     /// A message of ring `old_ring` re-sent on the new one as `new_seq`.
@@ -164,21 +168,29 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<'_, N
         };
         let mine = self.recovery.had_ring && old_ring == self.recovery.old_tag && h.seq > 0;
         let old_seq = if mine { h.seq } else { 0 };
-        if !self.rlog_put(new_seq, old_seq) {
+        if !self.rlog_room(new_seq) {
             self.stats.oversized += 1;
             return;
         }
+        let abs = self.recovery.old.offset + h.seq;
+        if mine {
+            // Stored first: a message with no room (a full pool) is not
+            // counted as held, so it is asked for again.
+            match self
+                .window
+                .insert(abs, h.seq, sender, h.safe, (m.topic, m.payload), false)
+            {
+                Ok(()) | Err(Refused::Duplicate) => {}
+                Err(Refused::NoRoom) => {
+                    self.stats.oversized += 1;
+                    return;
+                }
+            }
+        }
+        self.rlog_put(new_seq, old_seq);
         self.pos.high_seq = self.pos.high_seq.max(new_seq);
         if mine {
             self.recovery.top = self.recovery.top.max(h.seq);
-            let abs = self.recovery.old.offset + h.seq;
-            match self
-                .window
-                .insert(abs, h.seq, sender, h.safe, m.topic, m.payload)
-            {
-                Ok(()) | Err(Refused::Duplicate) => {}
-                Err(Refused::NoRoom) => self.stats.oversized += 1,
-            }
             // Someone re-sent it: nobody else needs to.
             if let Some(s) = self.window.get_mut(abs) {
                 s.recovered = true;
@@ -204,15 +216,26 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<'_, N
             .map(|e| e.1)
     }
 
-    pub(super) fn rlog_put(&mut self, new_seq: u64, old_seq: u64) -> bool {
+    /// True when `new_seq` may be recorded in the recovery log (its entry
+    /// is free or long past).
+    pub(super) fn rlog_room(&self, new_seq: u64) -> bool {
         let safe = self.pos.safe_upto;
         let aru = self.pos.my_aru;
+        self.rlog
+            .get(Self::rlog_index(new_seq))
+            .is_some_and(|e| e.0 == 0 || (e.0 <= safe && e.0 <= aru))
+    }
+
+    pub(super) fn rlog_put(&mut self, new_seq: u64, old_seq: u64) -> bool {
+        if !self.rlog_room(new_seq) {
+            return false;
+        }
         match self.rlog.get_mut(Self::rlog_index(new_seq)) {
-            Some(e) if e.0 == 0 || (e.0 <= safe && e.0 <= aru) => {
+            Some(e) => {
                 *e = (new_seq, old_seq);
                 true
             }
-            _ => false,
+            None => false,
         }
     }
 

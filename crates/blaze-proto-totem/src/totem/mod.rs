@@ -260,7 +260,7 @@ impl<'a, const N: usize, const W: usize, const P: usize, const Q: usize> Totem<'
         if N == 0 || W < 2 || P == 0 {
             return Err(ConfigError::FlowControl);
         }
-        let window = Window::new(buffers).map_err(|(e, _)| e)?;
+        let window = Window::new(buffers, me).map_err(|(e, _)| e)?;
         let mut t = Totem {
             me,
             group: group.raw(),
@@ -324,15 +324,16 @@ impl<'a, const N: usize, const W: usize, const P: usize, const Q: usize> Totem<'
 
     /// Checks that `buffers` fit a `Totem<N, W, P, Q>`: exactly
     /// [`Buffers::slots_needed(W)`](Buffers::slots_needed) slots and at
-    /// least [`Buffers::bytes_needed(W, P, Q)`](Buffers::bytes_needed)
-    /// bytes.
+    /// least [`Buffers::bytes_with_pool(W, P, Q, 2)`](Buffers::bytes_with_pool)
+    /// bytes (the bytes beyond the inline ones are the pool of large
+    /// messages; [`Buffers::bytes_needed`] has a pool slot per message).
     ///
     /// # Errors
     ///
     /// [`ConfigError::Buffers`] when they do not.
     pub fn check_buffers(buffers: &Buffers<'_>) -> Result<(), ConfigError> {
         if buffers.slots.len() != Buffers::slots_needed(W)
-            || buffers.bytes.len() < Buffers::bytes_needed(W, P, Q)
+            || buffers.bytes.len() < Buffers::bytes_with_pool(W, P, Q, 2)
         {
             return Err(ConfigError::Buffers);
         }
@@ -473,7 +474,9 @@ impl<'a, const N: usize, const W: usize, const P: usize, const Q: usize> Totem<'
     /// [`SendError::TooLarge`] if the topic is longer than
     /// [`MAX_TOPIC`](Totem::MAX_TOPIC) or topic and payload together exceed
     /// [`MAX_PAYLOAD`](Totem::MAX_PAYLOAD); [`SendError::WouldBlock`] if the
-    /// queue is full (back-pressure). Nothing is queued on error.
+    /// queue is full, or the message is larger than [`INLINE`](crate::INLINE)
+    /// and the pool of large messages has no slot to spare (back-pressure).
+    /// Nothing is queued on error.
     pub fn send_topic(
         &mut self,
         now: Instant,
@@ -489,7 +492,10 @@ impl<'a, const N: usize, const W: usize, const P: usize, const Q: usize> Totem<'
             return Err(SendError::WouldBlock);
         }
         if !self.window.push_queued(qos == Qos::Safe, topic, payload) {
-            return Err(SendError::TooLarge);
+            // The size fits a slot: the pool of large messages is full
+            // until the ring frees some.
+            self.stats.would_block += 1;
+            return Err(SendError::WouldBlock);
         }
         if self.token_held.is_some() {
             // An idle token waits here: take it now, not after the hold
@@ -499,6 +505,7 @@ impl<'a, const N: usize, const W: usize, const P: usize, const Q: usize> Totem<'
         } else if self.state == State::Operational
             && self.members.len() > 1
             && !self.requested
+            && self.token_in.is_none()
             && (self.left_quiet || now >= self.busy_until)
         {
             // The ring was quiet when the token last left, or a while ago:
@@ -537,9 +544,18 @@ impl<'a, const N: usize, const W: usize, const P: usize, const Q: usize> Totem<'
     }
 
     /// A deadline passed (a spurious call is a no-op).
+    ///
+    /// A token received since the last poll waits for the next
+    /// [`poll_transmit`](Totem::poll_transmit), so that the messages the
+    /// caller queues in between (a driver runs its application's commands
+    /// after the timeout) go out on this visit rather than a rotation
+    /// later; only when one of the member's timers is due is the token
+    /// taken here first (it shows the ring alive before its timers run).
     pub fn handle_timeout(&mut self, now: Instant) {
         self.check_stall(now);
-        self.take_token_in(now);
+        if self.timers.next().is_some_and(|d| d <= now) {
+            self.take_token_in(now);
+        }
         // Each timer fires at most once per call: one re-armed for `now`
         // waits for the next call.
         for t in self.timers.take_expired(now).into_iter().flatten() {

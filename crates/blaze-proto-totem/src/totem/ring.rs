@@ -94,10 +94,15 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<'_, N
         // What this member had to send at this visit (its backlog on the
         // token: the demand the others' shares are weighed against).
         let demand = u32::try_from(self.window.queued()).unwrap_or(u32::MAX);
+        // A large message (in a pool slot) goes out only within half of
+        // the pool after the safe point, so that every member's
+        // pool holds the large messages not yet safe (and freed) everywhere,
+        // through a recovery too.
+        let large_top = safe_known.saturating_add(self.window.pool() as u64 / 2);
         let sent = if recovering {
             self.broadcast_recovered(&mut t, allowed)
         } else {
-            self.broadcast_new(&mut t, allowed)
+            self.broadcast_new(&mut t, allowed, large_top)
         };
         self.stats.broadcasts += u64::from(sent);
         self.my_last_sent = sent + served;
@@ -213,7 +218,12 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<'_, N
         if queued == 0 || total <= queued {
             return u32::MAX;
         }
-        let rotation = (W as u64).min(u64::from(self.config.window));
+        let mut rotation = (W as u64).min(u64::from(self.config.window));
+        if self.window.front().is_some_and(|(_, large)| large) {
+            // Large messages share the half of the pool that may be in
+            // flight (see `broadcast_new`).
+            rotation = rotation.min((self.window.pool() as u64 / 2).max(1));
+        }
         let share = (rotation * u64::from(queued)).div_ceil(u64::from(total));
         u32::try_from(share).unwrap_or(u32::MAX)
     }
@@ -241,10 +251,21 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<'_, N
     }
 
     /// Takes queued application messages onto the ring.
-    fn broadcast_new(&mut self, t: &mut TokenOut<RTR>, allowed: u32) -> u32 {
+    /// A large message goes only up to sequence number `large_top`, and
+    /// the visit's messages (after the first) within `max_bytes`.
+    fn broadcast_new(&mut self, t: &mut TokenOut<RTR>, allowed: u32, large_top: u64) -> u32 {
         let mut sent = 0;
+        let mut bytes = 0usize;
+        let max_bytes = usize::try_from(self.config.max_bytes).unwrap_or(usize::MAX);
         while sent < allowed && self.outq.len() < W {
             let seq = t.seq + 1;
+            let Some((len, large)) = self.window.front() else {
+                break;
+            };
+            if (seq > large_top && large) || (sent > 0 && bytes + len > max_bytes) {
+                break;
+            }
+            bytes += len;
             let abs = self.pos.offset + seq;
             if self.window.take_queued(abs, seq, self.me).is_none() {
                 break;

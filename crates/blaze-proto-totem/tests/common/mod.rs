@@ -15,14 +15,27 @@ use blaze_wire::{
     Body, Destination, Duration, Frame, GroupId, Instant, MemberId, Message, Transmit,
 };
 
-/// The member type of the tests.
-pub(crate) type Member = Totem<'static, 8, 256, 128, 64>;
+/// The member type of the tests: messages of up to 256 bytes, so that
+/// the larger ones (over [`blaze_proto_totem::INLINE`]) take the pool.
+pub(crate) type Member = Totem<'static, 8, 256, 256, 64>;
+
+/// Pool slots of a test member: few, so that under loss a full pool drops
+/// messages after a gap to fill it.
+pub(crate) const POOL: usize = 48;
 
 /// Storage for a member, leaked (a test process is short-lived).
 pub(crate) fn buffers(w: usize, p: usize, q: usize) -> Buffers<'static> {
     Buffers {
         slots: vec![Slot::EMPTY; Buffers::slots_needed(w)].leak(),
         bytes: vec![0; Buffers::bytes_needed(w, p, q)].leak(),
+    }
+}
+
+/// Storage for a test [`Member`] with a pool of [`POOL`] slots.
+pub(crate) fn member_buffers() -> Buffers<'static> {
+    Buffers {
+        slots: vec![Slot::EMPTY; Buffers::slots_needed(256)].leak(),
+        bytes: vec![0; Buffers::bytes_with_pool(256, 256, 64, POOL)].leak(),
     }
 }
 
@@ -43,7 +56,9 @@ pub(crate) type MsgId = (usize, u32, u32);
 fn payload(id: MsgId) -> Vec<u8> {
     let mut p = vec![id.0 as u8, id.2 as u8];
     p.extend_from_slice(&id.1.to_le_bytes());
-    p.resize(12 + (id.1 as usize % 40), 0xa5);
+    // Every fourth message is too large to be stored inline.
+    let large = if id.1 % 4 == 3 { 130 } else { 0 };
+    p.resize(12 + (id.1 as usize % 40) + large, 0xa5);
     p
 }
 
@@ -113,7 +128,7 @@ impl Node {
             member(s.index, s.incarnation),
             GroupId::from_name("totem-test"),
             config,
-            buffers(256, 128, 64),
+            member_buffers(),
         )
         .expect("valid config");
         Node {
