@@ -248,6 +248,49 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<'_, N
         }
     }
 
+    /// The event [`poll_event`](Self::poll_event) would give now, without
+    /// taking it (for a caller that must know what comes before it
+    /// borrows the member for it). `None` is also given at the end of a
+    /// planned delivery (a recovery's, or the ring's before a
+    /// configuration change) and when the next planned message is lost
+    /// (`poll_event` goes on past them); an event given is exactly the
+    /// next one.
+    #[must_use]
+    pub fn peek_event(&self) -> Option<Event<'_>> {
+        let s = match self.plan.front().copied() {
+            Some(Step::Config(kind)) => {
+                let members: &[MemberId] = match kind {
+                    ConfigurationKind::Transitional => &self.trans_members,
+                    ConfigurationKind::Regular => &self.members,
+                };
+                return Some(Event::ConfigurationChange {
+                    kind,
+                    ring: self.plan_ring,
+                    members,
+                });
+            }
+            Some(Step::Deliver { from, to }) if from <= to => self.window.get(from)?,
+            // A planned delivery done: `poll_event` goes on to the next step.
+            Some(Step::Deliver { .. }) => return None,
+            None if self.state == State::Operational => {
+                let next = self.pos.delivered + 1;
+                let s = self.window.get(self.pos.offset + next)?;
+                if s.safe && next > self.pos.safe_upto {
+                    return None;
+                }
+                s
+            }
+            None => return None,
+        };
+        Some(Event::Deliver {
+            sender: s.sender,
+            seq: s.seq,
+            safe: s.safe,
+            topic: s.topic(),
+            payload: s.payload(),
+        })
+    }
+
     /// The next event: deliveries in total order and configuration changes
     /// (see [`Event`]), borrowed from the member's storage.
     #[must_use]

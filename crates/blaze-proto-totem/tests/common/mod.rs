@@ -208,8 +208,13 @@ impl Machine for Node {
     }
     fn poll_event(&mut self, _now: Instant) -> Option<Rec> {
         let cur_tag = self.cur_tag;
-        let ev = self.m.poll_event()?;
-        Some(match ev {
+        // `peek_event` shows exactly what `poll_event` then gives.
+        let peeked = self.m.peek_event().map(|e| std::format!("{e:?}"));
+        let ev = self.m.poll_event();
+        if let Some(peeked) = peeked {
+            assert_eq!(Some(peeked), ev.map(|e| std::format!("{e:?}")));
+        }
+        Some(match ev? {
             Event::Deliver {
                 seq,
                 safe,
