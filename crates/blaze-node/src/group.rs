@@ -16,7 +16,6 @@ use crate::{Channel, Qos};
 use blaze_map::RingConfiguration;
 #[cfg(feature = "total-order")]
 use blaze_proto_totem::Event as TotemEvent;
-#[cfg(feature = "total-order")]
 use blaze_wire::Instant;
 
 /// Index of the reliable channel in [`Slot::channels`].
@@ -239,6 +238,25 @@ impl<
             // The queue had room and the frame fits a slot: this does not
             // fail; if it did, the map resends its requests.
             let _ = ring.send_topic(now, qos, MAP_TOPIC, buf.get(..s.len).unwrap_or(&[]));
+        }
+    }
+
+    /// Whether built-in channel `k` has an event for the application
+    /// next, which its `poll_event` then gives without the node's routing
+    /// (the fast path of a burst of messages on one channel). `false` when
+    /// not known to: nothing, or an event the node routes (the ring's
+    /// configuration changes and the map's own operations go to the map).
+    pub(crate) fn has_app_event(&mut self, k: usize, now: Instant) -> bool {
+        match self.channels.get_mut(k) {
+            Some(Some(Channel::Reliable(e) | Channel::BestEffort(e) | Channel::ReliableFec(e))) => {
+                e.has_event(now)
+            }
+            #[cfg(feature = "total-order")]
+            Some(Some(Channel::Totem(t))) => matches!(
+                t.ring().and_then(|r| r.peek_event()),
+                Some(TotemEvent::Deliver { topic, .. }) if topic != MAP_TOPIC
+            ),
+            _ => false,
         }
     }
 

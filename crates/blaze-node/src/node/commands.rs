@@ -478,9 +478,9 @@ impl<
         topic: &str,
         payload: &[u8],
     ) -> Result<(), PublishError<C::PublishError>> {
-        // A message for a NACK-based channel changes that channel only:
-        // when every other machine's deadline is known, only its own is
-        // asked again (as for a datagram).
+        // A message for a NACK-based channel or the ring changes that
+        // channel only: when every other machine's deadline is known, only
+        // its own is asked again (as for a datagram).
         let fresh = self.deadlines.is_fresh();
         self.now = self.now.max(now);
         if topic.len() > MAX_TOPIC_LEN {
@@ -500,10 +500,16 @@ impl<
         let channel = k
             .and_then(|ch| slot.channels.get_mut(ch))
             .and_then(Option::as_mut);
-        let nack = matches!(
-            channel,
-            Some(Channel::Reliable(_) | Channel::BestEffort(_) | Channel::ReliableFec(_))
-        ) && qos != Qos::Custom;
+        // The ring's queue only fills: a map ordered by it has nothing more
+        // to submit, so the ring is asked alone too.
+        let own = match channel {
+            Some(Channel::Reliable(_) | Channel::BestEffort(_) | Channel::ReliableFec(_)) => {
+                qos != Qos::Custom
+            }
+            #[cfg(feature = "total-order")]
+            Some(Channel::Totem(_)) => qos != Qos::Custom,
+            _ => false,
+        };
         let r = match (channel, slot.custom.as_mut()) {
             (_, Some(c)) if qos == Qos::Custom => {
                 c.publish(now, topic, payload).map_err(PublishError::Custom)
@@ -525,7 +531,7 @@ impl<
             (Some(Channel::Custom(_)) | None, _) => Err(PublishError::QosUnavailable(qos)),
         };
         match k {
-            Some(k) if fresh && nack => self.refresh_source(s, k),
+            Some(k) if fresh && own => self.refresh_source(s, k),
             _ => self.after_input(now),
         }
         r

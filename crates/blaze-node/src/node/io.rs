@@ -16,8 +16,7 @@ use super::deadlines::PER_SLOT;
 use crate::channel::ChannelEvent;
 use crate::group::{CH_CUSTOM, CH_RELIABLE, CHANNELS, SOURCES, channel_of};
 use crate::{
-    Channel, CustomProtocol, Event, Protocol, Qos, STREAM_BEST_EFFORT, STREAM_RELIABLE,
-    STREAM_RELIABLE_FEC,
+    CustomProtocol, Event, Protocol, Qos, STREAM_BEST_EFFORT, STREAM_RELIABLE, STREAM_RELIABLE_FEC,
 };
 
 /// Where the router sends a frame.
@@ -261,7 +260,14 @@ impl<
             self.stats.unknown_group += 1;
             return None;
         };
-        let stream = matches!(route, Route::Stream(_));
+        // A stream's frames change their channel only, and so do the
+        // ring's unless the group's map is ordered by the ring (which
+        // then has the map's operations to take: a full refresh).
+        let own = match route {
+            Route::Stream(_) => true,
+            Route::Totem => !slot.map.as_ref().is_some_and(|m| m.ordering().is_totem()),
+            _ => false,
+        };
         // `None`: a channel this build does not have.
         let ch = match route {
             Route::Map => {
@@ -289,7 +295,7 @@ impl<
         match ch.and_then(|k| Some((k, slot.source(k)?))) {
             Some((k, c)) => {
                 c.handle_datagram(now, from, datagram);
-                (stream && k < CHANNELS).then_some((s, k))
+                (own && k < CHANNELS).then_some((s, k))
             }
             None => {
                 self.stats.no_channel += 1;
@@ -537,8 +543,8 @@ impl<
         Self: 'e;
 
     fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
-        // A datagram for a NACK-based channel changes that channel only
-        // (no view, map or ring): when every other machine's deadline is
+        // A datagram for a NACK-based channel or the ring changes that
+        // channel only (no view, nor a map not ordered by the ring): when every other machine's deadline is
         // known, only its own is asked again.
         let fresh = self.deadlines.is_fresh();
         self.now = self.now.max(now);
@@ -599,19 +605,17 @@ impl<
         self.deadlines.invalidate();
         let n = 1 + G * PER_SLOT;
         let start = self.ev_cursor % n;
-        // The common case, a burst of messages on one NACK channel: the
-        // source that had the last event is asked alone, without the
-        // table below (`has_event` keeps the event it finds, so the
-        // channel is borrowed for it only once it is known to have one).
+        // The common case, a burst of messages on one channel (NACK-based
+        // or the ring): the source that had the last event is asked alone,
+        // without the table below (`has_app_event` keeps or peeks the
+        // event it finds, so the channel is borrowed for it only once it
+        // is known to have one).
         if let Some(i) = start.checked_sub(1)
             && let (s, k) = (i / PER_SLOT, i % PER_SLOT)
             && k < CHANNELS
             && let Some(slot) = self.slots.get_mut(s)
             && let Some(group) = slot.group
-            && let Some(Some(
-                Channel::Reliable(e) | Channel::BestEffort(e) | Channel::ReliableFec(e),
-            )) = slot.channels.get_mut(k)
-            && e.has_event(now)
+            && slot.has_app_event(k, now)
         {
             self.delivered = true;
             let ch = self.slots.get_mut(s)?.channels.get_mut(k)?.as_mut()?;
