@@ -204,11 +204,7 @@ impl Field<'_> for Option<MemberId> {
 impl<'a, M: Message<'a> + Copy> Field<'a> for Option<M> {
     const WIRE_TYPE: WireType = WireType::Len;
     fn decode(r: &mut Reader<'a>, depth: u8, max_depth: u8) -> Result<Self, DecodeError> {
-        let buf = r.len_delimited()?;
-        let next = depth.saturating_add(1);
-        if next > max_depth {
-            return Err(DecodeError::TooDeep);
-        }
+        let (buf, next) = nested(r, depth, max_depth)?;
         M::parse_nested(buf, next, max_depth).map(Some)
     }
     fn value_len(&self) -> usize {
@@ -229,6 +225,23 @@ impl<'a, M: Message<'a> + Copy> Field<'a> for Option<M> {
     fn is_default(&self) -> bool {
         self.is_none()
     }
+}
+
+/// Reads a nested message's bytes, whose tag has been read, and its
+/// depth (`depth + 1`), refusing to go deeper than `max_depth`. Apart from
+/// the message types, so that one copy serves every nested field.
+#[cfg_attr(target_pointer_width = "32", inline(never))]
+pub(crate) fn nested<'a>(
+    r: &mut Reader<'a>,
+    depth: u8,
+    max_depth: u8,
+) -> Result<(&'a [u8], u8), DecodeError> {
+    let buf = r.len_delimited()?;
+    let next = depth.saturating_add(1);
+    if next > max_depth {
+        return Err(DecodeError::TooDeep);
+    }
+    Ok((buf, next))
 }
 
 /// Storage for one field of a message struct: a singular [`Field`] or a
@@ -362,11 +375,7 @@ macro_rules! message {
                 depth: u8,
                 max_depth: u8,
             ) -> Result<Self, $crate::DecodeError> {
-                let buf = r.len_delimited()?;
-                let next = depth.saturating_add(1);
-                if next > max_depth {
-                    return Err($crate::DecodeError::TooDeep);
-                }
+                let (buf, next) = $crate::field::nested(r, depth, max_depth)?;
                 <Self as $crate::Message<'a>>::parse_nested(buf, next, max_depth)
             }
             fn value_len(&self) -> usize {
