@@ -85,7 +85,7 @@ impl TokenBucket {
 /// `ceil(n / d)`, saturated to `u64::MAX`, for `d > 0`.
 ///
 /// Exact without a 128-bit division: the shortfall fits in 64 bits in
-/// practice (a burst below 18 MB), which is one 64-bit division;
+/// practice (a burst below 18 TB), which is one 64-bit division;
 /// otherwise a 64-step shift-and-subtract division. A 128-bit
 /// division inlined here is about 1 KB of flash on a 32-bit target.
 fn div_ceil_saturating(n: u128, d: u64) -> u64 {
