@@ -151,33 +151,40 @@ impl Body<'_> {
 
     /// Decodes body field `field` (one that [`built`](Body::built)
     /// accepts) whose tag has been read.
-    fn decode<'a>(field: u32, r: &mut Reader<'a>, d: u8, max: u8) -> Result<Body<'a>, DecodeError> {
-        Ok(match field {
-            10 => Body::Data(Field::decode(r, d, max)?),
-            11 => Body::Nack(Field::decode(r, d, max)?),
-            12 => Body::Heartbeat(Field::decode(r, d, max)?),
+    fn decode<'a>(
+        out: &mut Body<'a>,
+        field: u32,
+        r: &mut Reader<'a>,
+        d: u8,
+        max: u8,
+    ) -> Result<(), DecodeError> {
+        match field {
+            10 => *out = Body::Data(Field::decode(r, d, max)?),
+            11 => *out = Body::Nack(Field::decode(r, d, max)?),
+            12 => *out = Body::Heartbeat(Field::decode(r, d, max)?),
             #[cfg(feature = "fec")]
-            13 => Body::Parity(Field::decode(r, d, max)?),
+            13 => *out = Body::Parity(Field::decode(r, d, max)?),
             #[cfg(feature = "totem")]
-            14 => Body::Token(Field::decode(r, d, max)?),
-            15 => Body::Join(Field::decode(r, d, max)?),
-            16 => Body::Leave(Field::decode(r, d, max)?),
-            17 => Body::View(Field::decode(r, d, max)?),
-            18 => Body::Suspect(Field::decode(r, d, max)?),
-            19 => Body::MapOp(Field::decode(r, d, max)?),
-            20 => Body::LockOp(Field::decode(r, d, max)?),
+            14 => *out = Body::Token(Field::decode(r, d, max)?),
+            15 => *out = Body::Join(Field::decode(r, d, max)?),
+            16 => *out = Body::Leave(Field::decode(r, d, max)?),
+            17 => *out = Body::View(Field::decode(r, d, max)?),
+            18 => *out = Body::Suspect(Field::decode(r, d, max)?),
+            19 => *out = Body::MapOp(Field::decode(r, d, max)?),
+            20 => *out = Body::LockOp(Field::decode(r, d, max)?),
             #[cfg(feature = "messaging")]
-            21 => Body::Request(Field::decode(r, d, max)?),
+            21 => *out = Body::Request(Field::decode(r, d, max)?),
             #[cfg(feature = "messaging")]
-            22 => Body::Reply(Field::decode(r, d, max)?),
-            23 => Body::Ack(Field::decode(r, d, max)?),
-            24 => Body::Probe(Field::decode(r, d, max)?),
-            25 => Body::MapControl(Field::decode(r, d, max)?),
+            22 => *out = Body::Reply(Field::decode(r, d, max)?),
+            23 => *out = Body::Ack(Field::decode(r, d, max)?),
+            24 => *out = Body::Probe(Field::decode(r, d, max)?),
+            25 => *out = Body::MapControl(Field::decode(r, d, max)?),
             _ => {
                 r.skip(WireType::Len)?;
-                Body::Empty
+                *out = Body::Empty;
             }
-        })
+        }
+        Ok(())
     }
 }
 
@@ -307,21 +314,21 @@ impl<'a> Frame<'a> {
                     if wire != WireType::Len {
                         return Err(DecodeError::WrongWireType { field });
                     }
-                    out.body = if shallow && field == 10 {
+                    if shallow && field == 10 {
                         let next = depth.saturating_add(1);
                         if next > max_depth {
                             return Err(DecodeError::TooDeep);
                         }
                         // Field 4 of a batch: its messages.
-                        Body::Data(DataBatch::parse_skipping(
+                        out.body = Body::Data(DataBatch::parse_skipping(
                             r.len_delimited()?,
                             next,
                             max_depth,
                             Some(4),
                         )?)
                     } else {
-                        Body::decode(field, &mut r, depth, max_depth)?
-                    };
+                        Body::decode(&mut out.body, field, &mut r, depth, max_depth)?;
+                    }
                 }
                 _ => r.skip(wire)?,
             }
