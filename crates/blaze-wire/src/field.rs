@@ -327,20 +327,35 @@ macro_rules! message {
                 max_depth: u8,
                 skip: Option<u32>,
             ) -> Result<Self, $crate::DecodeError> {
+                let mut out = Self::default();
+                out.merge_fields(buf, depth, max_depth, skip)?;
+                Ok(out)
+            }
+
+            /// Decodes the fields of `buf` into `self`, as
+            /// [`parse_skipping`](Self::parse_skipping) does into a default
+            /// value; on an error `self` is partly decoded.
+            #[inline]
+            pub(crate) fn merge_fields(
+                &mut self,
+                buf: &'a [u8],
+                depth: u8,
+                max_depth: u8,
+                skip: Option<u32>,
+            ) -> Result<(), $crate::DecodeError> {
                 #[allow(unused_imports, reason = "not every message has fields of every kind")]
                 use $crate::Slot as _;
-                let mut out = Self::default();
                 let mut r = $crate::Reader::new(buf);
                 while !r.is_empty() {
                     let at_tag = r.remaining();
                     let (field, wire) = r.tag()?;
                     match field {
                         _ if skip == Some(field) => r.skip(wire)?,
-                        $( $num => out.$field.merge(at_tag, field, wire, &mut r, depth, max_depth)?, )*
+                        $( $num => self.$field.merge(at_tag, field, wire, &mut r, depth, max_depth)?, )*
                         _ => r.skip(wire)?,
                     }
                 }
-                Ok(out)
+                Ok(())
             }
         }
 

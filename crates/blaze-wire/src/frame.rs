@@ -158,27 +158,39 @@ impl Body<'_> {
         d: u8,
         max: u8,
     ) -> Result<(), DecodeError> {
+        // The message is decoded where the frame holds it, not returned
+        // and moved there (0.5 KB less code on a Cortex-M4). On an error
+        // the body is partly decoded, and the frame is refused.
+        macro_rules! in_place {
+            ($kind:ident) => {{
+                *out = Body::$kind(Default::default());
+                if let Body::$kind(m) = out {
+                    let (buf, next) = crate::field::nested(r, d, max)?;
+                    m.merge_fields(buf, next, max, None)?;
+                }
+            }};
+        }
         match field {
-            10 => *out = Body::Data(Field::decode(r, d, max)?),
-            11 => *out = Body::Nack(Field::decode(r, d, max)?),
-            12 => *out = Body::Heartbeat(Field::decode(r, d, max)?),
+            10 => in_place!(Data),
+            11 => in_place!(Nack),
+            12 => in_place!(Heartbeat),
             #[cfg(feature = "fec")]
-            13 => *out = Body::Parity(Field::decode(r, d, max)?),
+            13 => in_place!(Parity),
             #[cfg(feature = "totem")]
-            14 => *out = Body::Token(Field::decode(r, d, max)?),
-            15 => *out = Body::Join(Field::decode(r, d, max)?),
-            16 => *out = Body::Leave(Field::decode(r, d, max)?),
-            17 => *out = Body::View(Field::decode(r, d, max)?),
-            18 => *out = Body::Suspect(Field::decode(r, d, max)?),
-            19 => *out = Body::MapOp(Field::decode(r, d, max)?),
-            20 => *out = Body::LockOp(Field::decode(r, d, max)?),
+            14 => in_place!(Token),
+            15 => in_place!(Join),
+            16 => in_place!(Leave),
+            17 => in_place!(View),
+            18 => in_place!(Suspect),
+            19 => in_place!(MapOp),
+            20 => in_place!(LockOp),
             #[cfg(feature = "messaging")]
-            21 => *out = Body::Request(Field::decode(r, d, max)?),
+            21 => in_place!(Request),
             #[cfg(feature = "messaging")]
-            22 => *out = Body::Reply(Field::decode(r, d, max)?),
-            23 => *out = Body::Ack(Field::decode(r, d, max)?),
-            24 => *out = Body::Probe(Field::decode(r, d, max)?),
-            25 => *out = Body::MapControl(Field::decode(r, d, max)?),
+            22 => in_place!(Reply),
+            23 => in_place!(Ack),
+            24 => in_place!(Probe),
+            25 => in_place!(MapControl),
             _ => {
                 r.skip(WireType::Len)?;
                 *out = Body::Empty;
