@@ -331,13 +331,12 @@ impl<'a> Frame<'a> {
                         if next > max_depth {
                             return Err(DecodeError::TooDeep);
                         }
-                        // Field 4 of a batch: its messages.
-                        out.body = Body::Data(DataBatch::parse_skipping(
-                            r.len_delimited()?,
-                            next,
-                            max_depth,
-                            Some(4),
-                        )?)
+                        let batch = r.len_delimited()?;
+                        // Field 4 of a batch, its messages, is skipped.
+                        out.body = Body::Data(DataBatch::default());
+                        if let Body::Data(d) = &mut out.body {
+                            d.merge_fields(batch, next, max_depth, Some(4))?;
+                        }
                     } else {
                         Body::decode(&mut out.body, field, &mut r, depth, max_depth)?;
                     }
