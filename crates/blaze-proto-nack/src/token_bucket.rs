@@ -78,9 +78,40 @@ impl TokenBucket {
             return Instant::MAX;
         }
         let missing = need - self.micro_tokens;
-        let wait = missing.div_ceil(u128::from(self.rate));
-        now + Duration::from_micros(u64::try_from(wait).unwrap_or(u64::MAX))
+        now + Duration::from_micros(div_ceil_saturating(missing, self.rate))
     }
+}
+
+/// `ceil(n / d)`, saturated to `u64::MAX`, for `d > 0`.
+///
+/// Exact without a 128-bit division: the shortfall fits in 64 bits in
+/// practice (a burst below 18 TB), which is one 64-bit division;
+/// otherwise a 64-step shift-and-subtract division. A 128-bit
+/// division inlined here is about 1 KB of flash on a 32-bit target.
+fn div_ceil_saturating(n: u128, d: u64) -> u64 {
+    let hi = (n >> 64) as u64;
+    let lo = n as u64;
+    if hi == 0 {
+        return lo.div_ceil(d);
+    }
+    if hi >= d {
+        // The quotient is at least 2^64.
+        return u64::MAX;
+    }
+    // Long division of `hi:lo` by `d`; `rem < d` throughout, so the
+    // quotient fits in 64 bits.
+    let mut rem = hi;
+    let mut q = 0u64;
+    for i in (0..64).rev() {
+        let carry = rem >> 63;
+        rem = (rem << 1) | ((lo >> i) & 1);
+        q <<= 1;
+        if carry != 0 || rem >= d {
+            rem = rem.wrapping_sub(d);
+            q |= 1;
+        }
+    }
+    if rem == 0 { q } else { q.saturating_add(1) }
 }
 
 #[cfg(test)]
@@ -100,6 +131,68 @@ mod tests {
         }
         // One second at 3000 B/s plus the initial burst, minus rounding.
         assert!((2_990..=3_010).contains(&sent), "sent {sent}");
+    }
+
+    /// The exact result, by 128-bit division.
+    fn div_ceil_exact(n: u128, d: u64) -> u64 {
+        u64::try_from(n.div_ceil(u128::from(d))).unwrap_or(u64::MAX)
+    }
+
+    #[test]
+    fn division_matches_the_exact_result_at_the_edges() {
+        let ns = [
+            0,
+            1,
+            999_999,
+            1_000_000,
+            u128::from(u64::MAX) - 1,
+            u128::from(u64::MAX),
+            u128::from(u64::MAX) + 1,
+            u128::from(u64::MAX) * 1_000_000,
+            u128::from(u64::MAX) * 1_000_000 - 1,
+            (u128::from(u64::MAX) << 64) - 1,
+            u128::from(u64::MAX) << 64,
+            u128::MAX,
+        ];
+        let ds = [1, 2, 3, 7, 1_000_000, u64::MAX / 3, u64::MAX - 1, u64::MAX];
+        for n in ns {
+            for d in ds {
+                assert_eq!(div_ceil_saturating(n, d), div_ceil_exact(n, d), "{n} / {d}");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config {
+            rng_seed: proptest::test_runner::RngSeed::Fixed(0x7b),
+            ..proptest::test_runner::Config::default()
+        })]
+        #[test]
+        fn division_matches_the_exact_result(n: u128, shift in 0u32..128, d in 1u64..) {
+            // Shifted, so every magnitude of shortfall is drawn.
+            let n = n >> shift;
+            proptest::prop_assert_eq!(div_ceil_saturating(n, d), div_ceil_exact(n, d));
+            let small = n >> 64;
+            proptest::prop_assert_eq!(div_ceil_saturating(small, d), div_ceil_exact(small, d));
+        }
+
+        #[test]
+        fn ready_at_is_the_first_instant_with_the_tokens(
+            rate in 1u64..10_000_000,
+            burst in 1u64..100_000,
+            taken in 0u64..100_000,
+            bytes in 1u64..100_000,
+        ) {
+            let mut b = TokenBucket::new(Instant::ZERO, rate, burst);
+            let _ = b.try_take(Instant::ZERO, taken);
+            let at = b.ready_at(Instant::ZERO, bytes);
+            let (mut on_time, mut early) = (b, b);
+            proptest::prop_assert!(on_time.try_take(at, bytes));
+            if at > Instant::ZERO {
+                let before = Instant::from_micros(at.total_micros() - 1);
+                proptest::prop_assert!(!early.try_take(before, bytes));
+            }
+        }
     }
 
     #[test]

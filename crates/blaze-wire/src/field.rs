@@ -204,11 +204,7 @@ impl Field<'_> for Option<MemberId> {
 impl<'a, M: Message<'a> + Copy> Field<'a> for Option<M> {
     const WIRE_TYPE: WireType = WireType::Len;
     fn decode(r: &mut Reader<'a>, depth: u8, max_depth: u8) -> Result<Self, DecodeError> {
-        let buf = r.len_delimited()?;
-        let next = depth.saturating_add(1);
-        if next > max_depth {
-            return Err(DecodeError::TooDeep);
-        }
+        let (buf, next) = nested(r, depth, max_depth)?;
         M::parse_nested(buf, next, max_depth).map(Some)
     }
     fn value_len(&self) -> usize {
@@ -229,6 +225,23 @@ impl<'a, M: Message<'a> + Copy> Field<'a> for Option<M> {
     fn is_default(&self) -> bool {
         self.is_none()
     }
+}
+
+/// Reads a nested message's bytes, whose tag has been read, and its
+/// depth (`depth + 1`), refusing to go deeper than `max_depth`. Apart from
+/// the message types, so that one copy serves every nested field.
+#[cfg_attr(target_pointer_width = "32", inline(never))]
+pub(crate) fn nested<'a>(
+    r: &mut Reader<'a>,
+    depth: u8,
+    max_depth: u8,
+) -> Result<(&'a [u8], u8), DecodeError> {
+    let buf = r.len_delimited()?;
+    let next = depth.saturating_add(1);
+    if next > max_depth {
+        return Err(DecodeError::TooDeep);
+    }
+    Ok((buf, next))
 }
 
 /// Storage for one field of a message struct: a singular [`Field`] or a
@@ -314,20 +327,35 @@ macro_rules! message {
                 max_depth: u8,
                 skip: Option<u32>,
             ) -> Result<Self, $crate::DecodeError> {
+                let mut out = Self::default();
+                out.merge_fields(buf, depth, max_depth, skip)?;
+                Ok(out)
+            }
+
+            /// Decodes the fields of `buf` into `self`, as
+            /// [`parse_skipping`](Self::parse_skipping) does into a default
+            /// value; on an error `self` is partly decoded.
+            #[inline]
+            pub(crate) fn merge_fields(
+                &mut self,
+                buf: &'a [u8],
+                depth: u8,
+                max_depth: u8,
+                skip: Option<u32>,
+            ) -> Result<(), $crate::DecodeError> {
                 #[allow(unused_imports, reason = "not every message has fields of every kind")]
                 use $crate::Slot as _;
-                let mut out = Self::default();
                 let mut r = $crate::Reader::new(buf);
                 while !r.is_empty() {
                     let at_tag = r.remaining();
                     let (field, wire) = r.tag()?;
                     match field {
                         _ if skip == Some(field) => r.skip(wire)?,
-                        $( $num => out.$field.merge(at_tag, field, wire, &mut r, depth, max_depth)?, )*
+                        $( $num => self.$field.merge(at_tag, field, wire, &mut r, depth, max_depth)?, )*
                         _ => r.skip(wire)?,
                     }
                 }
-                Ok(out)
+                Ok(())
             }
         }
 
@@ -362,11 +390,7 @@ macro_rules! message {
                 depth: u8,
                 max_depth: u8,
             ) -> Result<Self, $crate::DecodeError> {
-                let buf = r.len_delimited()?;
-                let next = depth.saturating_add(1);
-                if next > max_depth {
-                    return Err($crate::DecodeError::TooDeep);
-                }
+                let (buf, next) = $crate::field::nested(r, depth, max_depth)?;
                 <Self as $crate::Message<'a>>::parse_nested(buf, next, max_depth)
             }
             fn value_len(&self) -> usize {

@@ -99,14 +99,7 @@ impl<'a, T: Field<'a>> Repeated<'a, T> {
                 depth,
                 max_depth,
             } => Iter {
-                inner: IterInner::Wire {
-                    reader: Reader::new(msg),
-                    packed: Reader::new(&[]),
-                    field,
-                    left: count,
-                    depth,
-                    max_depth,
-                },
+                inner: IterInner::Wire(Cursor::new(msg, field, count, depth, max_depth)),
             },
             Inner::Slice(s) => Iter {
                 inner: IterInner::Slice(s.iter()),
@@ -129,15 +122,46 @@ pub struct Iter<'a, T> {
 }
 
 enum IterInner<'a, T> {
-    Wire {
-        reader: Reader<'a>,
-        packed: Reader<'a>,
-        field: u32,
-        left: usize,
-        depth: u8,
-        max_depth: u8,
-    },
+    Wire(Cursor<'a>),
     Slice(core::slice::Iter<'a, T>),
+}
+
+/// Where iteration over received elements stands. Apart from the element
+/// types, so that one copy of the walk serves every repeated field.
+struct Cursor<'a> {
+    reader: Reader<'a>,
+    packed: Reader<'a>,
+    field: u32,
+    left: usize,
+    depth: u8,
+    max_depth: u8,
+}
+
+impl<'a> Cursor<'a> {
+    const fn new(msg: &'a [u8], field: u32, left: usize, depth: u8, max_depth: u8) -> Self {
+        Cursor {
+            reader: Reader::new(msg),
+            packed: Reader::new(&[]),
+            field,
+            left,
+            depth,
+            max_depth,
+        }
+    }
+
+    /// The reader positioned at the next element (of wire type `wire`, or
+    /// packed); `None` at the end or on malformed input.
+    fn advance(&mut self, wire: WireType) -> Option<&mut Reader<'a>> {
+        if self.left == 0 {
+            return None;
+        }
+        let in_packed = seek(&mut self.reader, &mut self.packed, self.field, wire)?;
+        Some(if in_packed {
+            &mut self.packed
+        } else {
+            &mut self.reader
+        })
+    }
 }
 
 /// Moves to the next element of `field` (of wire type `wire`, or packed):
@@ -174,24 +198,10 @@ impl<'a, T: Field<'a>> Iterator for Iter<'a, T> {
     fn next(&mut self) -> Option<T> {
         match &mut self.inner {
             IterInner::Slice(it) => it.next().copied(),
-            IterInner::Wire {
-                reader,
-                packed,
-                field,
-                left,
-                depth,
-                max_depth,
-            } => {
-                if *left == 0 {
-                    return None;
-                }
-                let from = if seek(reader, packed, *field, T::WIRE_TYPE)? {
-                    packed
-                } else {
-                    reader
-                };
-                let v = T::decode(from, *depth, *max_depth).ok()?;
-                *left -= 1;
+            IterInner::Wire(cursor) => {
+                let (depth, max_depth) = (cursor.depth, cursor.max_depth);
+                let v = T::decode(cursor.advance(T::WIRE_TYPE)?, depth, max_depth).ok()?;
+                cursor.left -= 1;
                 Some(v)
             }
         }
@@ -200,7 +210,7 @@ impl<'a, T: Field<'a>> Iterator for Iter<'a, T> {
     fn size_hint(&self) -> (usize, Option<usize>) {
         match &self.inner {
             IterInner::Slice(it) => it.size_hint(),
-            IterInner::Wire { left, .. } => (0, Some(*left)),
+            IterInner::Wire(cursor) => (0, Some(cursor.left)),
         }
     }
 }
