@@ -220,6 +220,12 @@ fn qos_code(q: Qos) -> u32 {
 /// once by [`DataIn::decode`].
 pub(crate) fn parse(buf: &[u8]) -> Result<FrameIn<'_>, DecodeError> {
     let (f, messages) = Frame::parse_deferred(buf)?;
+    Ok(view(f, messages))
+}
+
+/// The view of a frame decoded by [`Frame::parse_deferred`], with its
+/// batch's `messages`.
+pub(crate) fn view<'a>(f: Frame<'a>, messages: BatchMessages<'a>) -> FrameIn<'a> {
     let body = match f.body {
         Body::Data(d) => BodyIn::Data(DataIn {
             stream: d.stream,
@@ -253,12 +259,12 @@ pub(crate) fn parse(buf: &[u8]) -> Result<FrameIn<'_>, DecodeError> {
         }),
         _ => BodyIn::Other,
     };
-    Ok(FrameIn {
+    FrameIn {
         version: f.version,
         group: f.group.raw(),
         sender: f.sender,
         body,
-    })
+    }
 }
 
 // ---------------------------------------------------------------- encoding
