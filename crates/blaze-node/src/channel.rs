@@ -7,7 +7,7 @@ use blaze_proto_nack::{Endpoint, Event as NackEvent};
 use blaze_proto_totem::{
     Buffers as TotemBuffers, ConfigError as TotemConfigError, Event as TotemEvent, Totem,
 };
-use blaze_wire::{GroupId, Instant, MemberId, Transmit};
+use blaze_wire::{BatchMessages, Frame, GroupId, Instant, MemberId, Transmit};
 
 use crate::{CustomProtocol, Qos};
 
@@ -215,9 +215,18 @@ pub(crate) enum Source<
 impl<C: CustomProtocol, const PEERS: usize, const W: usize, const RING: usize, const T: usize>
     Source<'_, '_, C, PEERS, W, RING, T>
 {
-    pub(crate) fn handle_datagram(self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+    /// A datagram and its frame as the router decoded it
+    /// ([`Frame::parse_deferred`]), with the batch's `messages`.
+    pub(crate) fn handle_datagram(
+        self,
+        now: Instant,
+        from: SocketAddr,
+        datagram: &[u8],
+        frame: Frame<'_>,
+        messages: BatchMessages<'_>,
+    ) {
         match self {
-            Source::Channel(c) => c.handle_datagram(now, from, datagram),
+            Source::Channel(c) => c.handle_datagram(now, from, datagram, frame, messages),
             Source::Custom(c) => c.handle_datagram(now, from, datagram),
         }
     }
@@ -285,10 +294,20 @@ impl<'a, C: CustomProtocol, const PEERS: usize, const W: usize, const RING: usiz
         }
     }
 
-    pub(crate) fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+    /// A datagram and its frame as the router decoded it: the NACK-based
+    /// channels take the frame (its header is not decoded again, its
+    /// batch's messages once), the others the bytes.
+    pub(crate) fn handle_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        datagram: &[u8],
+        frame: Frame<'_>,
+        messages: BatchMessages<'_>,
+    ) {
         match self {
             Channel::BestEffort(e) | Channel::Reliable(e) | Channel::ReliableFec(e) => {
-                e.handle_datagram(now, from, datagram)
+                e.handle_frame(now, from, frame, messages)
             }
             Channel::Custom(c) => c.handle_datagram(now, from, datagram),
             #[cfg(feature = "total-order")]

@@ -8,8 +8,8 @@
 //! fields.
 
 use blaze_wire::{
-    Ack, Body, DataBatch, DataMessage, Frame, GroupId, Heartbeat, MemberId, Message, Nack, Parity,
-    Qos, Repeated, SeqRange, StreamMark, tag_len, varint_len,
+    Ack, BatchMessages, Body, DataBatch, DataMessage, Frame, GroupId, Heartbeat, MemberId, Message,
+    Nack, Parity, Qos, Repeated, SeqRange, StreamMark, tag_len, varint_len,
 };
 
 pub(crate) use blaze_wire::DecodeError;
@@ -32,7 +32,7 @@ const BODY_NACK: u32 = 11;
 const BODY_PARITY: u32 = 13;
 
 /// A decoded frame.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct FrameIn<'a> {
     pub(crate) version: u32,
     pub(crate) group: u64,
@@ -41,7 +41,7 @@ pub(crate) struct FrameIn<'a> {
 }
 
 /// The body of a decoded frame.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) enum BodyIn<'a> {
     Data(DataIn<'a>),
     Nack(NackIn<'a>),
@@ -56,8 +56,8 @@ pub(crate) enum BodyIn<'a> {
     Other,
 }
 
-/// A `DataBatch` view.
-#[derive(Debug, Clone, Copy)]
+/// A `DataBatch` view: its header decoded, its messages not yet.
+#[derive(Debug, Clone)]
 pub(crate) struct DataIn<'a> {
     pub(crate) stream: u32,
     /// The batch's topic: that of every message without its own.
@@ -66,7 +66,8 @@ pub(crate) struct DataIn<'a> {
     pub(crate) qos: u32,
     pub(crate) repair: bool,
     pub(crate) window_start: u64,
-    messages: Repeated<'a, DataMessage<'a>>,
+    /// Not decoded yet: see [`DataIn::decode`].
+    messages: BatchMessages<'a>,
 }
 
 /// One `DataMessage` view.
@@ -124,12 +125,10 @@ pub(crate) struct AckIn {
 }
 
 impl<'a> DataIn<'a> {
-    /// The messages, in sequence order.
-    pub(crate) fn messages(&self) -> impl Iterator<Item = MsgIn<'a>> + 'a {
-        let batch_topic = self.topic;
-        self.messages.iter().map(move |m| MsgIn {
+    fn msg_in(&self, m: &DataMessage<'a>) -> MsgIn<'a> {
+        MsgIn {
             topic: if m.topic.is_empty() {
-                batch_topic
+                self.topic
             } else {
                 m.topic
             },
@@ -137,7 +136,58 @@ impl<'a> DataIn<'a> {
             fragment_index: m.fragment_index,
             fragment_count: m.fragment_count,
             total_len: m.total_len,
-        })
+        }
+    }
+
+    /// Decodes and checks every message, in one pass: the first
+    /// `buf.len()` go into `buf`, and the rest (checked as well) are read
+    /// again from the [`Rest`] returned, beside how many `buf` holds. An
+    /// error means a malformed message somewhere in the batch.
+    pub(crate) fn decode(&self, buf: &mut [MsgIn<'a>]) -> Result<(usize, Rest<'a>), DecodeError> {
+        let mut it = self.messages.clone();
+        let mut n = 0;
+        for slot in buf.iter_mut() {
+            match it.next() {
+                Some(m) => *slot = self.msg_in(&m?),
+                None => break,
+            }
+            n += 1;
+        }
+        let rest = Rest {
+            batch: self.clone(),
+            messages: it.clone(),
+        };
+        for m in it {
+            m?;
+        }
+        Ok((n, rest))
+    }
+
+    /// The messages, in sequence order, decoded one by one; a malformed
+    /// one ends them (check with [`decode`](DataIn::decode) first).
+    #[cfg(test)]
+    pub(crate) fn messages(&self) -> impl Iterator<Item = MsgIn<'a>> + '_ {
+        self.messages
+            .clone()
+            .map_while(Result::ok)
+            .map(|m| self.msg_in(&m))
+    }
+}
+
+/// The messages of a batch after those [`DataIn::decode`] stored, all
+/// checked: read again one by one.
+#[derive(Debug, Clone)]
+pub(crate) struct Rest<'a> {
+    batch: DataIn<'a>,
+    messages: BatchMessages<'a>,
+}
+
+impl<'a> Iterator for Rest<'a> {
+    type Item = MsgIn<'a>;
+
+    fn next(&mut self) -> Option<MsgIn<'a>> {
+        let m = self.messages.next()?.ok()?;
+        Some(self.batch.msg_in(&m))
     }
 }
 
@@ -165,8 +215,17 @@ fn qos_code(q: Qos) -> u32 {
 }
 
 /// Decodes one datagram.
+///
+/// A data batch's messages are left undecoded, to be decoded and checked
+/// once by [`DataIn::decode`].
 pub(crate) fn parse(buf: &[u8]) -> Result<FrameIn<'_>, DecodeError> {
-    let f = Frame::parse(buf)?;
+    let (f, messages) = Frame::parse_deferred(buf)?;
+    Ok(view(f, messages))
+}
+
+/// The view of a frame decoded by [`Frame::parse_deferred`], with its
+/// batch's `messages`.
+pub(crate) fn view<'a>(f: Frame<'a>, messages: BatchMessages<'a>) -> FrameIn<'a> {
     let body = match f.body {
         Body::Data(d) => BodyIn::Data(DataIn {
             stream: d.stream,
@@ -175,7 +234,7 @@ pub(crate) fn parse(buf: &[u8]) -> Result<FrameIn<'_>, DecodeError> {
             qos: qos_code(d.qos),
             repair: d.repair,
             window_start: d.window_start,
-            messages: d.messages,
+            messages,
         }),
         Body::Nack(n) => BodyIn::Nack(NackIn {
             target: n.target,
@@ -200,12 +259,12 @@ pub(crate) fn parse(buf: &[u8]) -> Result<FrameIn<'_>, DecodeError> {
         }),
         _ => BodyIn::Other,
     };
-    Ok(FrameIn {
+    FrameIn {
         version: f.version,
         group: f.group.raw(),
         sender: f.sender,
         body,
-    })
+    }
 }
 
 // ---------------------------------------------------------------- encoding
@@ -538,6 +597,48 @@ mod tests {
             ..MsgOut::default()
         };
         assert_eq!(batch_share(&m), 64 + 4);
+    }
+
+    #[test]
+    fn a_batch_is_decoded_in_one_pass_and_checked_whole() {
+        let payloads: Vec<[u8; 2]> = (0..40u8).map(|i| [b'p', i]).collect();
+        let outs: Vec<MsgOut<'_>> = payloads
+            .iter()
+            .map(|p| MsgOut {
+                payload: p,
+                ..MsgOut::default()
+            })
+            .collect();
+        let hdr = DataOut {
+            topic: "t",
+            qos: 1,
+            ..DataOut::default()
+        };
+        let mut buf = [0u8; 512];
+        let n = ENV.emit_data(&mut buf, &hdr, &outs).unwrap();
+        let BodyIn::Data(d) = parse(&buf[..n]).unwrap().body else {
+            panic!("not data")
+        };
+        let mut stored = [MsgIn::default(); 32];
+        let (k, rest) = d.decode(&mut stored).unwrap();
+        assert_eq!(k, 32);
+        let all: Vec<MsgIn<'_>> = stored.iter().copied().chain(rest).collect();
+        assert_eq!(all.len(), 40);
+        for (m, p) in all.iter().zip(&payloads) {
+            assert_eq!((m.payload, m.topic), (&p[..], "t"));
+        }
+        // The last message's payload length past its end: past the stored
+        // ones, still refused.
+        let mut bad = buf;
+        let at = bad[..n].windows(2).rposition(|w| w == [b'p', 39]).unwrap() - 1;
+        assert_eq!(bad[at], 2);
+        bad[at] = 3;
+        let BodyIn::Data(d) = parse(&bad[..n]).unwrap().body else {
+            panic!("not data")
+        };
+        let mut stored = [MsgIn::default(); 32];
+        assert!(d.decode(&mut stored).is_err());
+        assert!(d.decode(&mut [MsgIn::default(); 64]).is_err());
     }
 
     #[test]

@@ -198,3 +198,56 @@ fn only_added_peers_are_heard_unless_open() {
     assert!(ep.recv_stats(MemberId::from_u128(1)).is_some());
     assert!(ep.recv_stats(MemberId::from_u128(2)).is_some());
 }
+
+/// A data frame whose last message is malformed is dropped whole: no
+/// message of it is stored or delivered, and the sender is not admitted.
+#[test]
+fn a_batch_with_a_bad_message_changes_nothing() {
+    use blaze_wire::{Body, DataBatch, DataMessage, Frame, Message, Qos, Repeated, VERSION};
+
+    let payloads: [&[u8]; 3] = [b"one", b"two", b"three"];
+    let msgs = payloads.map(|p| DataMessage {
+        payload: p,
+        ..DataMessage::default()
+    });
+    let frame = Frame {
+        version: VERSION,
+        group: GroupId::from_name("fuzz"),
+        sender: MemberId::from_u128(1),
+        auth_tag: &[],
+        body: Body::Data(DataBatch {
+            stream: 0,
+            first_seq: 0,
+            messages: Repeated::from_slice(&msgs),
+            qos: Qos::RELIABLE,
+            ..DataBatch::default()
+        }),
+    };
+    let mut good = [0u8; 256];
+    let n = frame.emit(&mut good).unwrap();
+    let good = &good[..n];
+    // The last payload's length, pointed past its message's end.
+    let at = good.windows(5).position(|w| w == b"three").unwrap() - 1;
+    assert_eq!(good[at], 5);
+    let mut bad = good.to_vec();
+    bad[at] = 9;
+
+    let from: SocketAddr = "10.0.0.9:7400".parse().unwrap();
+    let now = Instant::from_micros(5);
+    let mut store = Store::new();
+    let mut ep = store.endpoint(3);
+    ep.set_open(true);
+    ep.handle_datagram(now, from, &bad);
+    assert_eq!(ep.stats().drops.malformed, 1);
+    assert!(ep.recv_stats(MemberId::from_u128(1)).is_none());
+    assert!(ep.poll_event(now).is_none());
+
+    ep.handle_datagram(now, from, good);
+    let mut got = Vec::new();
+    while let Some(e) = ep.poll_event(now) {
+        if let Event::Message { payload, .. } = e {
+            got.push(payload.to_vec());
+        }
+    }
+    assert_eq!(got, payloads.map(<[u8]>::to_vec));
+}

@@ -1,5 +1,7 @@
 //! Data frames: batches of application messages.
 
+use crate::{DecodeError, Field, Reader, WireType};
+
 proto_enum! {
     /// Quality of service of a stream (`blaze.v1.Qos`).
     pub struct Qos {
@@ -90,6 +92,64 @@ impl DataMessage<'_> {
     /// True when the message is one fragment of a larger one.
     pub const fn is_fragment(&self) -> bool {
         self.fragment_count > 1
+    }
+}
+
+/// The messages of an encoded batch, decoded and checked one at a time
+/// as they are read ([`Frame::parse_deferred`](crate::Frame::parse_deferred)).
+///
+/// Each item is a message or the error that ends the batch: after an
+/// `Err` the iterator is done. Whoever reads them must read them all
+/// before acting on any, to refuse a batch that is malformed further on.
+#[derive(Debug, Clone)]
+pub struct BatchMessages<'a> {
+    reader: Reader<'a>,
+    depth: u8,
+    max_depth: u8,
+}
+
+impl<'a> BatchMessages<'a> {
+    /// The messages of the batch encoded in `batch`, a batch nested
+    /// `depth` levels down.
+    pub(crate) fn new(batch: &'a [u8], depth: u8, max_depth: u8) -> Self {
+        BatchMessages {
+            reader: Reader::new(batch),
+            depth,
+            max_depth,
+        }
+    }
+}
+
+impl Default for BatchMessages<'_> {
+    fn default() -> Self {
+        BatchMessages::new(&[], 0, 0)
+    }
+}
+
+impl<'a> Iterator for BatchMessages<'a> {
+    type Item = Result<DataMessage<'a>, DecodeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.reader.is_empty() {
+                return None;
+            }
+            let step = self.reader.tag().and_then(|(field, wire)| match field {
+                4 if wire == WireType::Len => {
+                    DataMessage::decode(&mut self.reader, self.depth, self.max_depth).map(Some)
+                }
+                4 => Err(DecodeError::WrongWireType { field }),
+                _ => self.reader.skip(wire).map(|()| None),
+            });
+            match step {
+                Ok(Some(m)) => return Some(Ok(m)),
+                Ok(None) => {}
+                Err(e) => {
+                    self.reader = Reader::new(&[]);
+                    return Some(Err(e));
+                }
+            }
+        }
     }
 }
 

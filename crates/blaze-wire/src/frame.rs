@@ -5,8 +5,9 @@ use crate::Parity;
 #[cfg(feature = "totem")]
 use crate::Token;
 use crate::{
-    Ack, DataBatch, DecodeError, Field, GroupId, Heartbeat, Join, Leave, LockOp, MapControl, MapOp,
-    MemberId, Message, Nack, Probe, Reader, Slot, Suspect, View, WireType, Writer, tag_len,
+    Ack, BatchMessages, DataBatch, DecodeError, Field, GroupId, Heartbeat, Join, Leave, LockOp,
+    MapControl, MapOp, MemberId, Message, Nack, Probe, Reader, Slot, Suspect, View, WireType,
+    Writer, tag_len,
 };
 #[cfg(feature = "messaging")]
 use crate::{Reply, Request};
@@ -237,7 +238,7 @@ pub struct Frame<'a> {
 
 impl<'a> Message<'a> for Frame<'a> {
     fn parse_nested(buf: &'a [u8], depth: u8, max_depth: u8) -> Result<Self, DecodeError> {
-        Self::parse_frame(buf, depth, max_depth, false)
+        Self::parse_frame(buf, depth, max_depth, false).map(|(f, _)| f)
     }
 
     fn encoded_len(&self) -> usize {
@@ -292,18 +293,53 @@ impl<'a> Frame<'a> {
     ///
     /// As [`parse`](Message::parse), for everything but a batch's messages.
     pub fn parse_shallow(buf: &'a [u8]) -> Result<Self, DecodeError> {
-        Self::parse_frame(buf, 0, crate::DEFAULT_MAX_DEPTH, true)
+        Self::parse_frame(buf, 0, crate::DEFAULT_MAX_DEPTH, true).map(|(f, _)| f)
+    }
+
+    /// Decodes a datagram as [`parse_shallow`](Frame::parse_shallow)
+    /// does, and hands back a data batch's messages undecoded: a
+    /// [`BatchMessages`] that decodes and checks each as it is read. For
+    /// a machine that reads a batch's messages once (into its own
+    /// storage) rather than once to check them and again to use them.
+    /// Empty when the body is not a batch.
+    ///
+    /// ```
+    /// use blaze_wire::{Body, DataBatch, DataMessage, Frame, Message, Repeated};
+    ///
+    /// let msgs = [DataMessage { payload: b"hi", ..DataMessage::default() }];
+    /// let frame = Frame {
+    ///     body: Body::Data(DataBatch { stream: 3, messages: Repeated::from_slice(&msgs), ..DataBatch::default() }),
+    ///     ..Frame::default()
+    /// };
+    /// let mut buf = [0u8; 64];
+    /// let n = frame.emit(&mut buf).unwrap();
+    /// let (rx, mut messages) = Frame::parse_deferred(&buf[..n]).unwrap();
+    /// assert!(matches!(rx.body, Body::Data(b) if b.stream == 3));
+    /// assert_eq!(messages.next().unwrap().unwrap().payload, b"hi");
+    /// assert!(messages.next().is_none());
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`parse_shallow`](Frame::parse_shallow); a malformed message
+    /// is an `Err` item of the [`BatchMessages`].
+    pub fn parse_deferred(buf: &'a [u8]) -> Result<(Self, BatchMessages<'a>), DecodeError> {
+        let max = crate::DEFAULT_MAX_DEPTH;
+        let (frame, batch) = Self::parse_frame(buf, 0, max, true)?;
+        Ok((frame, BatchMessages::new(batch, 1, max)))
     }
 
     /// Decodes a frame nested `depth` levels down; `shallow` skips a data
-    /// batch's messages ([`parse_shallow`](Frame::parse_shallow)).
+    /// batch's messages ([`parse_shallow`](Frame::parse_shallow)) and
+    /// returns the batch's bytes beside the frame (else no bytes).
     fn parse_frame(
         buf: &'a [u8],
         depth: u8,
         max_depth: u8,
         shallow: bool,
-    ) -> Result<Self, DecodeError> {
+    ) -> Result<(Self, &'a [u8]), DecodeError> {
         let mut out = Frame::default();
+        let mut batch: &'a [u8] = &[];
         let mut r = Reader::new(buf);
         while !r.is_empty() {
             let (field, wire) = r.tag()?;
@@ -326,13 +362,15 @@ impl<'a> Frame<'a> {
                     if wire != WireType::Len {
                         return Err(DecodeError::WrongWireType { field });
                     }
+                    batch = &[];
                     if shallow && field == 10 {
                         let next = depth.saturating_add(1);
                         if next > max_depth {
                             return Err(DecodeError::TooDeep);
                         }
-                        let batch = r.len_delimited()?;
-                        // Field 4 of a batch, its messages, is skipped.
+                        batch = r.len_delimited()?;
+                        // Field 4 of a batch, its messages, is skipped
+                        // here and returned beside the frame.
                         out.body = Body::Data(DataBatch::default());
                         if let Body::Data(d) = &mut out.body {
                             d.merge_fields(batch, next, max_depth, Some(4))?;
@@ -344,7 +382,7 @@ impl<'a> Frame<'a> {
                 _ => r.skip(wire)?,
             }
         }
-        Ok(out)
+        Ok((out, batch))
     }
 
     /// Decodes a datagram with nesting bounded by `max_depth`.
@@ -435,6 +473,17 @@ mod tests {
         broken[at] = 50;
         assert!(Frame::parse(&broken[..n]).is_err());
         assert!(Frame::parse_shallow(&broken[..n]).is_ok());
+        // The deferred messages are the full parse's, and the broken
+        // one is an error that ends them.
+        let (deferred, messages) = Frame::parse_deferred(&buf[..n]).unwrap();
+        assert_eq!(deferred, shallow);
+        let read: std::vec::Vec<_> = messages.collect();
+        let want: std::vec::Vec<_> = a.messages.iter().map(Ok).collect();
+        assert_eq!(read, want);
+        let (_, messages) = Frame::parse_deferred(&broken[..n]).unwrap();
+        let read: std::vec::Vec<_> = messages.collect();
+        assert_eq!(read.len(), 2);
+        assert!(read[0].is_ok() && read[1].is_err());
         // A broken header fails both.
         assert!(Frame::parse_shallow(&buf[..n - 1]).is_err());
         // Other bodies decode in full.

@@ -60,7 +60,7 @@ pub use field::{DEFAULT_MAX_DEPTH, Field, Message, Slot};
 mod blaze_message;
 pub use blaze_message::{BlazeMessage, BlazeMessageWriter, Entry, GetError, PutError};
 mod data;
-pub use data::{DataBatch, DataMessage, Qos, RecoveredMessage};
+pub use data::{BatchMessages, DataBatch, DataMessage, Qos, RecoveredMessage};
 mod error;
 pub use error::{DecodeError, EncodeError};
 mod frame;

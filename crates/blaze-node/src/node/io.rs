@@ -194,8 +194,9 @@ impl<
     /// have changed).
     fn route(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) -> Option<(usize, usize)> {
         self.stats.datagrams += 1;
-        // A data batch's messages are left to the channel's own parse.
-        let Ok(frame) = Frame::parse_shallow(datagram) else {
+        // Decoded once, here: a data batch's messages are left to the
+        // channel, which decodes them once and checks them all.
+        let Ok((frame, messages)) = Frame::parse_deferred(datagram) else {
             self.stats.malformed += 1;
             return None;
         };
@@ -294,7 +295,7 @@ impl<
         // (`Drops::unknown_peer`); Totem runs its own membership.
         match ch.and_then(|k| Some((k, slot.source(k)?))) {
             Some((k, c)) => {
-                c.handle_datagram(now, from, datagram);
+                c.handle_datagram(now, from, datagram, frame, messages);
                 (own && k < CHANNELS).then_some((s, k))
             }
             None => {

@@ -2,27 +2,80 @@
 
 use core::net::SocketAddr;
 
-use blaze_wire::{Duration, Instant, Seq};
+use blaze_wire::{BatchMessages, Duration, Frame, Instant, Seq};
 
 use super::{Endpoint, MAX_NACK_RANGES, QOS_BEST_EFFORT, QOS_RELIABLE, QOS_RELIABLE_FEC, Timer};
 use crate::config::LateJoin;
 use crate::event::CutReason;
 use crate::fec::{self, Stream};
-use crate::frames::{self, AckIn, BodyIn, DataIn, HeartbeatIn, NackIn, ParityIn};
+use crate::frames::{self, AckIn, BodyIn, DataIn, FrameIn, HeartbeatIn, MsgIn, NackIn, ParityIn};
 use crate::peer::{Flow, Peer};
 use crate::receiver::{Receiver, Stored};
 use crate::send_window::RepairRequest;
 
+/// Messages of a batch decoded into a buffer on the stack: a batch of
+/// small messages in one datagram (about 20 of 64 bytes at the default
+/// MTU) is decoded once; the messages after these are decoded a second
+/// time, when used.
+const DECODED: usize = 32;
+
 impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
     /// A datagram arrived from `from`.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        match frames::parse(datagram) {
+            Ok(frame) => self.on_frame(now, from, frame),
+            Err(_) => {
+                self.begin_input(now);
+                self.stats.drops.malformed += 1;
+            }
+        }
+    }
+
+    /// A datagram arrived from `from` that the caller has decoded with
+    /// [`Frame::parse_deferred`] (a router reading its header): as
+    /// [`handle_datagram`](Endpoint::handle_datagram) with its bytes,
+    /// without decoding the header again. The batch's `messages` are
+    /// decoded here, once, and all checked before anything changes.
+    ///
+    /// ```
+    /// # use blaze_proto_nack::{Buffers, Config, Endpoint, Identity, RxSlot, SendSlot};
+    /// # use blaze_wire::{Frame, GroupId, Instant, MemberId};
+    /// # let mut cfg = Config::lan();
+    /// # cfg.flow_window = core::num::NonZeroU32::new(16).unwrap();
+    /// # let mut idx = vec![SendSlot::EMPTY; 16];
+    /// # let mut out = vec![0u8; 64 * 1024];
+    /// # let mut rb = vec![0u8; Buffers::recv_bytes_needed(&cfg, 2, 16)];
+    /// # let mut rs = vec![RxSlot::EMPTY; Buffers::recv_slots_needed(2, 16)];
+    /// # let mut asm = vec![0u8; 16 * 1024];
+    /// # let ident = Identity { member: MemberId::from_u128(1), group: GroupId::from_name("g"), seed: 1 };
+    /// # let bufs = Buffers { send_index: &mut idx, send_bytes: &mut out, recv_bytes: &mut rb, recv_slots: &mut rs, reassembly: &mut asm };
+    /// # let mut ep = Endpoint::<2, 16>::new(Instant::ZERO, cfg, ident, bufs).unwrap();
+    /// # let datagram = [0x08, 0x01];
+    /// let from = "10.0.0.2:7400".parse().unwrap();
+    /// if let Ok((frame, messages)) = Frame::parse_deferred(&datagram) {
+    ///     ep.handle_frame(Instant::ZERO, from, frame, messages);
+    /// }
+    /// assert_eq!(ep.stats().datagrams_received, 1);
+    /// ```
+    pub fn handle_frame(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        frame: Frame<'_>,
+        messages: BatchMessages<'_>,
+    ) {
+        self.on_frame(now, from, frames::view(frame, messages));
+    }
+
+    /// What every datagram does first.
+    fn begin_input(&mut self, now: Instant) {
         self.deadline = None;
         self.release(now);
         self.stats.datagrams_received += 1;
-        let Ok(frame) = frames::parse(datagram) else {
-            self.stats.drops.malformed += 1;
-            return;
-        };
+    }
+
+    fn on_frame(&mut self, now: Instant, from: SocketAddr, frame: FrameIn<'_>) {
+        self.begin_input(now);
         if frame.version != frames::VERSION {
             self.stats.drops.version += 1;
             return;
@@ -43,6 +96,19 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
             self.stats.drops.foreign_body += 1;
             return;
         }
+        // A batch's messages are decoded once, here, and all checked
+        // before anything changes: a malformed one drops the whole frame.
+        let mut decoded = [MsgIn::default(); DECODED];
+        let mut batch = None;
+        if let BodyIn::Data(d) = &frame.body {
+            match d.decode(&mut decoded) {
+                Ok((n, rest)) => batch = Some((decoded.get(..n).unwrap_or(&[]), rest)),
+                Err(_) => {
+                    self.stats.drops.malformed += 1;
+                    return;
+                }
+            }
+        }
         let known = self.find(frame.sender);
         let Some(i) = known.or_else(|| self.admit(frame.sender, now)) else {
             return;
@@ -52,7 +118,11 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
             p.last_heard = now;
         }
         match frame.body {
-            BodyIn::Data(d) => self.on_data(now, i, &d),
+            BodyIn::Data(d) => {
+                if let Some((msgs, rest)) = batch {
+                    self.on_data(now, i, &d, msgs.iter().copied().chain(rest));
+                }
+            }
             BodyIn::Nack(n) => self.on_nack(now, i, &n),
             BodyIn::Heartbeat(h) => self.on_heartbeat(now, i, &h),
             BodyIn::Ack(a) => self.on_ack(i, a),
@@ -64,7 +134,14 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
         }
     }
 
-    fn on_data(&mut self, now: Instant, i: usize, d: &DataIn<'_>) {
+    /// A data batch, whose `messages` were decoded and checked.
+    fn on_data<'m>(
+        &mut self,
+        now: Instant,
+        i: usize,
+        d: &DataIn<'_>,
+        messages: impl Iterator<Item = MsgIn<'m>>,
+    ) {
         let reliable = match d.qos {
             QOS_RELIABLE | QOS_RELIABLE_FEC => true,
             QOS_BEST_EFFORT => false,
@@ -106,7 +183,7 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
         };
         let high_before = rx.high_end;
         let mut originals = 0u32;
-        for (k, m) in d.messages().enumerate() {
+        for (k, m) in messages.enumerate() {
             let seq = first + k as u64;
             let stored = rx.store(seq, &m, region, slots, frag);
             // A first transmission overtaken by parity still arrived.
