@@ -4,6 +4,7 @@ use blaze_wire::{DataMessage, Destination, Instant, MemberId, RecoveredMessage, 
 
 use super::{MAX_BATCH, OutMsg, State, Step, Timer, Totem};
 use crate::frames::{DataOut, Envelope, batch_share};
+use crate::window::Msg;
 use crate::{ConfigurationKind, Event};
 
 impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<'_, N, W, P, Q> {
@@ -258,17 +259,7 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<'_, N
     #[must_use]
     pub fn peek_event(&self) -> Option<Event<'_>> {
         let s = match self.plan.front().copied() {
-            Some(Step::Config(kind)) => {
-                let members: &[MemberId] = match kind {
-                    ConfigurationKind::Transitional => &self.trans_members,
-                    ConfigurationKind::Regular => &self.members,
-                };
-                return Some(Event::ConfigurationChange {
-                    kind,
-                    ring: self.plan_ring,
-                    members,
-                });
-            }
+            Some(Step::Config(kind)) => return Some(self.configuration(kind)),
             Some(Step::Deliver { from, to }) if from <= to => self.window.get(from)?,
             // A planned delivery done: `poll_event` goes on to the next step.
             Some(Step::Deliver { .. }) => return None,
@@ -282,13 +273,7 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<'_, N
             }
             None => return None,
         };
-        Some(Event::Deliver {
-            sender: s.sender,
-            seq: s.seq,
-            safe: s.safe,
-            topic: s.topic(),
-            payload: s.payload(),
-        })
+        Some(delivery(s))
     }
 
     /// The next event: deliveries in total order and configuration changes
@@ -311,26 +296,11 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<'_, N
                         *f = Step::Deliver { from: a + 1, to };
                     }
                     self.window.set_base(a);
-                    let s = self.window.get(a)?;
-                    return Some(Event::Deliver {
-                        sender: s.sender,
-                        seq: s.seq,
-                        safe: s.safe,
-                        topic: s.topic(),
-                        payload: s.payload(),
-                    });
+                    return self.window.get(a).map(delivery);
                 }
                 Step::Config(kind) => {
                     let _ = self.plan.pop_front();
-                    let members: &[MemberId] = match kind {
-                        ConfigurationKind::Transitional => &self.trans_members,
-                        ConfigurationKind::Regular => &self.members,
-                    };
-                    return Some(Event::ConfigurationChange {
-                        kind,
-                        ring: self.plan_ring,
-                        members,
-                    });
+                    return Some(self.configuration(kind));
                 }
             }
         }
@@ -346,13 +316,30 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<'_, N
             return None;
         }
         self.pos.delivered = next;
-        let s = self.window.get(pos.offset + next)?;
-        Some(Event::Deliver {
-            sender: s.sender,
-            seq: s.seq,
-            safe: s.safe,
-            topic: s.topic(),
-            payload: s.payload(),
-        })
+        self.window.get(pos.offset + next).map(delivery)
+    }
+
+    /// The configuration-change event of a planned step of `kind`.
+    fn configuration(&self, kind: ConfigurationKind) -> Event<'_> {
+        let members: &[MemberId] = match kind {
+            ConfigurationKind::Transitional => &self.trans_members,
+            ConfigurationKind::Regular => &self.members,
+        };
+        Event::ConfigurationChange {
+            kind,
+            ring: self.plan_ring,
+            members,
+        }
+    }
+}
+
+/// The delivery event of a stored message.
+fn delivery(s: Msg<'_>) -> Event<'_> {
+    Event::Deliver {
+        sender: s.sender,
+        seq: s.seq,
+        safe: s.safe,
+        topic: s.topic(),
+        payload: s.payload(),
     }
 }
