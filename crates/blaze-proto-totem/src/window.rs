@@ -397,15 +397,20 @@ impl<'a, const W: usize, const P: usize, const Q: usize> Window<'a, W, P, Q> {
         Some(k)
     }
 
-    /// The bytes of window slot `i`.
-    fn data(&self, i: usize) -> &[u8] {
-        let pooled = self.slots.get(i).map_or(NO_POOL, |s| s.pooled);
-        let range = if pooled == NO_POOL {
+    /// The byte range of window slot `i`'s message: its inline part, or
+    /// pool slot `pooled`.
+    fn slot_range(i: usize, pooled: u16) -> core::ops::Range<usize> {
+        if pooled == NO_POOL {
             i * Self::INLINE..(i + 1) * Self::INLINE
         } else {
             Self::pool_range(usize::from(pooled))
-        };
-        self.bytes.get(range).unwrap_or(&[])
+        }
+    }
+
+    /// The bytes of window slot `i`.
+    fn data(&self, i: usize) -> &[u8] {
+        let pooled = self.slots.get(i).map_or(NO_POOL, |s| s.pooled);
+        self.bytes.get(Self::slot_range(i, pooled)).unwrap_or(&[])
     }
 
     /// The message at `abs`, if held.
@@ -477,20 +482,20 @@ impl<'a, const W: usize, const P: usize, const Q: usize> Window<'a, W, P, Q> {
         self.claim(abs)?;
         let i = Self::index(abs);
         let n = topic.len() + payload.len();
-        let (pooled, range) = if n <= Self::INLINE {
-            (NO_POOL, i * Self::INLINE..(i + 1) * Self::INLINE)
+        let pooled = if n <= Self::INLINE {
+            NO_POOL
         } else {
             let k = match self.pool_find(0) {
                 Some(k) => k,
                 None if may_evict => self.pool_evict(abs).ok_or(Refused::NoRoom)?,
                 None => return Err(Refused::NoRoom),
             };
-            (
-                u16::try_from(k).map_err(|_| Refused::NoRoom)?,
-                Self::pool_range(k),
-            )
+            u16::try_from(k).map_err(|_| Refused::NoRoom)?
         };
-        let data = self.bytes.get_mut(range).ok_or(Refused::NoRoom)?;
+        let data = self
+            .bytes
+            .get_mut(Self::slot_range(i, pooled))
+            .ok_or(Refused::NoRoom)?;
         let (topic_len, len) = store(data, topic, payload).ok_or(Refused::NoRoom)?;
         if pooled != NO_POOL {
             self.set_owner(usize::from(pooled), abs);
@@ -640,7 +645,8 @@ impl<'a, const W: usize, const P: usize, const Q: usize> Window<'a, W, P, Q> {
             let n = usize::from(q.topic_len) + usize::from(q.len);
             let (win, queue) = self.bytes.split_at_mut_checked(W * Self::INLINE)?;
             let src = queue.get(from - W * Self::INLINE..from - W * Self::INLINE + n)?;
-            win.get_mut(i * Self::INLINE..i * Self::INLINE + n)?
+            win.get_mut(Self::slot_range(i, NO_POOL))?
+                .get_mut(..n)?
                 .copy_from_slice(src);
         } else {
             // The pool slot passes to the window as it is.
