@@ -502,14 +502,15 @@ impl<
             .and_then(Option::as_mut);
         // The ring's queue only fills: a map ordered by it has nothing more
         // to submit, so the ring is asked alone too.
-        let own = match channel {
-            Some(Channel::Reliable(_) | Channel::BestEffort(_) | Channel::ReliableFec(_)) => {
-                qos != Qos::Custom
-            }
-            #[cfg(feature = "total-order")]
-            Some(Channel::Totem(_)) => qos != Qos::Custom,
-            _ => false,
-        };
+        let own = qos != Qos::Custom
+            && match channel {
+                Some(Channel::Reliable(_) | Channel::BestEffort(_) | Channel::ReliableFec(_)) => {
+                    true
+                }
+                #[cfg(feature = "total-order")]
+                Some(Channel::Totem(_)) => true,
+                _ => false,
+            };
         let r = match (channel, slot.custom.as_mut()) {
             (_, Some(c)) if qos == Qos::Custom => {
                 c.publish(now, topic, payload).map_err(PublishError::Custom)

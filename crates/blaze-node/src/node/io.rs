@@ -545,8 +545,9 @@ impl<
 
     fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
         // A datagram for a NACK-based channel or the ring changes that
-        // channel only (no view, nor a map not ordered by the ring): when every other machine's deadline is
-        // known, only its own is asked again.
+        // channel only (no view, nor a map not ordered by the ring): when
+        // every other machine's deadline is known, only its own is asked
+        // again.
         let fresh = self.deadlines.is_fresh();
         self.now = self.now.max(now);
         match self.route(now, from, datagram) {
