@@ -98,9 +98,11 @@ impl<const PEERS: usize, const W: usize> Endpoint<'_, PEERS, W> {
         }
         // A batch's messages are decoded once, here, and all checked
         // before anything changes: a malformed one drops the whole frame.
-        let mut decoded = [MsgIn::default(); DECODED];
+        // Filled for a data frame only (other frames skip the zeroing).
+        let mut decoded;
         let mut batch = None;
         if let BodyIn::Data(d) = &frame.body {
+            decoded = [MsgIn::default(); DECODED];
             match d.decode(&mut decoded) {
                 Ok((n, rest)) => batch = Some((decoded.get(..n).unwrap_or(&[]), rest)),
                 Err(_) => {
