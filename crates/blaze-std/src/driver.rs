@@ -207,6 +207,11 @@ impl DriverWaker {
     pub(crate) fn take(&self) -> bool {
         self.inner.woken.swap(false, Ordering::Acquire)
     }
+
+    /// Whether a wake is waiting for a turn (without taking it).
+    fn is_woken(&self) -> bool {
+        self.inner.woken.load(Ordering::Acquire)
+    }
 }
 
 /// A duplicate of one of the node's sockets, registered with tokio for
@@ -515,46 +520,78 @@ impl<P: Protocol> Driver<P> {
             let now = self.now();
             // Wakes given before this turn are answered by its `on_turn`.
             self.waker.take();
+            // The application's commands and the datagrams they make go
+            // first: a reply to a message just delivered leaves before the
+            // machine's timer work, which the delivery made due.
+            if app.on_turn(now, &mut self.protocol).is_break() {
+                return Ok(());
+            }
+            let mut polled = self.drive_transmit(now);
             let handled = self.protocol.poll_timeout().filter(|d| *d <= now);
             if handled.is_some() {
                 self.protocol.handle_timeout(now);
                 self.stats.timeouts += 1;
+                polled += self.drive_transmit(now);
             }
-            if app.on_turn(now, &mut self.protocol).is_break() {
+            let ControlFlow::Continue(delivered) = self.deliver(now, app) else {
                 return Ok(());
-            }
-            let polled = self.drive_transmit(now);
-            let mut delivered = false;
-            loop {
-                if !app.accepts_events(&self.waker) {
-                    self.stats.held_back += 1;
-                    break;
-                }
-                let Some(event) = self.protocol.poll_event() else {
-                    break;
-                };
-                self.stats.events += 1;
-                delivered = true;
-                if app.on_event(now, event).is_break() {
-                    return Ok(());
-                }
-            }
+            };
             self.drive_timer();
+            // Another turn follows one that sent, or whose timer work
+            // moved the deadline, when the application asks for it: that
+            // work may have made room its `on_turn` found missing.
+            let again = app.turn_after_transmit()
+                && (polled > 0 || handled.is_some_and(|h| self.protocol.poll_timeout() != Some(h)));
             if delivered {
                 // A turn that delivered events is followed by another
                 // before parking, so the application's last `on_turn` sees
-                // the machine drained and may act on the events. Other
-                // tasks run first: an application reacting from its own
-                // task (a reply to a message) is then served by that same
-                // turn, without one turn for the events and one more for
-                // the reply.
-                self.stats.yields += 1;
-                tokio::task::yield_now().await;
-            } else if (polled == 0 || !app.turn_after_transmit()) && !self.due_again(handled) {
+                // the machine drained and may act on the events.
+                self.yield_now().await;
+            } else if !again && !self.due_again(handled) {
                 self.wait().await?;
             }
             self.receive_ready();
+            // What the datagrams released goes to the application at once,
+            // before this driver's transmits and timers. Other tasks run
+            // first: an application reacting from its own task (a reply to
+            // a message) is then served by the next turn's `on_turn`,
+            // without one turn for the events and one more for the reply.
+            // A wake given during the delivery (a reply published by a
+            // handler run inline) is answered by that turn at once; the
+            // other tasks run when it is done.
+            let now = self.last_now;
+            match self.deliver(now, app) {
+                ControlFlow::Break(()) => return Ok(()),
+                ControlFlow::Continue(true) if !self.waker.is_woken() => self.yield_now().await,
+                ControlFlow::Continue(_) => {}
+            }
         }
+    }
+
+    /// Hands the machine's events to the application while it has room.
+    /// Returns whether any was delivered, or `Break` if the application
+    /// asked to stop.
+    fn deliver<A: Application<P>>(&mut self, now: Instant, app: &mut A) -> ControlFlow<(), bool> {
+        let mut delivered = false;
+        loop {
+            if !app.accepts_events(&self.waker) {
+                self.stats.held_back += 1;
+                return ControlFlow::Continue(delivered);
+            }
+            let Some(event) = self.protocol.poll_event() else {
+                return ControlFlow::Continue(delivered);
+            };
+            self.stats.events += 1;
+            delivered = true;
+            app.on_event(now, event)?;
+        }
+    }
+
+    /// Lets the runtime's other ready tasks run (the application's among
+    /// them) before the next turn.
+    async fn yield_now(&mut self) {
+        self.stats.yields += 1;
+        tokio::task::yield_now().await;
     }
 
     /// Waits until every datagram already polled from the machine has been
