@@ -10,8 +10,10 @@ use blaze_node::{GroupId, Instant, MemberId, PublishError, Qos, Stats as NodeSta
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::engine::{Engine, MAX_PAYLOAD};
-use crate::events::{GroupEvent, Message};
-use crate::hub::{BatchError, EVENT_FEED, Hub, PendingBatch, SUBSCRIBER_QUEUE, Sink};
+use crate::events::{GroupEvent, Message, MessageRef};
+use crate::hub::{
+    BatchError, EVENT_FEED, Hub, InlineHandler, PendingBatch, SUBSCRIBER_QUEUE, Sink,
+};
 use crate::inbox::Inbox;
 use crate::publisher::{Publisher, PublisherEnd};
 use crate::room::Room;
@@ -699,6 +701,50 @@ impl Channel {
             }
         });
         Ok(())
+    }
+
+    /// Subscribes to `topic` (in every group of this member) with a
+    /// handler run inline, on the channel's task, as each message is
+    /// delivered: the lowest-latency way to react to a message, with no
+    /// hop to another task and no copy. The handler must be quick and must
+    /// not block; the message is lent for the call only. A reply published
+    /// from the handler with [`Publisher::try_publish`] leaves in the
+    /// channel's very next turn, before other tasks run. Works in any state
+    /// before shutdown and lasts across stops and starts.
+    ///
+    /// ```no_run
+    /// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+    /// use blaze_std::{Channel, ChannelConfig, TopicQos};
+    ///
+    /// let config = ChannelConfig::builder()
+    ///     .name("echo")
+    ///     .topic("ping", TopicQos::Reliable)
+    ///     .topic("pong", TopicQos::Reliable)
+    ///     .build()?;
+    /// let mut channel = Channel::new(config);
+    /// channel.start().await?;
+    /// let mut pongs = channel.publisher("pong").await?;
+    /// channel
+    ///     .subscribe_inline("ping", move |message| {
+    ///         // Full ring: this reply is given up (counted by the caller).
+    ///         let _ = pongs.try_publish(message.payload);
+    ///     })
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ChannelError::Closed`] after shutdown.
+    pub async fn subscribe_inline<F>(&mut self, topic: &str, handler: F) -> Result<(), ChannelError>
+    where
+        F: FnMut(MessageRef<'_>) + Send + 'static,
+    {
+        let topic = topic.to_owned();
+        let handler: InlineHandler = Box::new(handler);
+        self.with_hub(move |hub| hub.inline.push(topic, std::sync::Mutex::new(handler)))
+            .await
     }
 
     /// The feed of group events: views, members joining, leaving and

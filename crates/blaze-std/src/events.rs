@@ -18,6 +18,24 @@ pub struct Message {
     pub qos: Qos,
 }
 
+/// A message lent to a handler that runs on the channel's task
+/// ([`Channel::subscribe_inline`](crate::Channel::subscribe_inline)): the
+/// borrowed counterpart of [`Message`], valid for the call only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageRef<'a> {
+    /// The group it was published in (its name, or empty if this member
+    /// has left it).
+    pub group: &'a str,
+    /// The topic.
+    pub topic: &'a str,
+    /// Who published it.
+    pub sender: MemberId,
+    /// The message.
+    pub payload: &'a [u8],
+    /// The channel it came on.
+    pub qos: Qos,
+}
+
 /// What [`Inbox::recv_into`](crate::Inbox::recv_into) tells about the
 /// message it copied: the allocation-free counterpart of [`Message`]
 /// (the payload is in the caller's buffer; the group is its id).

@@ -13,7 +13,8 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::engine::Engine;
 use crate::events::{
-    ChangeKind, Direct, GroupEvent, LockGrant, MapChange, Message, QueueMessage, Request,
+    ChangeKind, Direct, GroupEvent, LockGrant, MapChange, Message, MessageRef, QueueMessage,
+    Request,
 };
 use crate::inbox::{InboxEnd, Offer};
 use crate::publisher::PublisherEnd;
@@ -105,6 +106,10 @@ fn fan_out<T: Clone>(sinks: &mut Vec<Sink<T>>, item: &T) {
 /// A request handler run inline, on the channel's task: it must be quick.
 pub(crate) type Handler = Box<dyn FnMut(&Request) -> (u32, Vec<u8>) + Send>;
 
+/// A topic's handler run inline, on the channel's task, as each message is
+/// delivered: it must be quick and must not block.
+pub(crate) type InlineHandler = Box<dyn FnMut(MessageRef<'_>) + Send>;
+
 /// Outstanding operations and subscribers.
 pub(crate) struct Hub {
     pub(crate) names: HashMap<GroupId, String>,
@@ -136,6 +141,9 @@ pub(crate) struct Hub {
     pub(crate) publishers: Vec<PublisherEnd>,
     /// The zero-allocation path: inboxes by topic.
     pub(crate) inboxes: TopicTable<InboxEnd>,
+    /// The lowest-latency path: handlers by topic, run inline. In a mutex
+    /// only so that the hub is `Sync`; reached through `get_mut`.
+    pub(crate) inline: TopicTable<std::sync::Mutex<InlineHandler>>,
     /// Where a publisher's record is copied on its way to the node.
     scratch: Box<[u8]>,
     /// A message left an inbox or a subscription of its topic full: the
@@ -212,6 +220,7 @@ impl Hub {
             pending: VecDeque::new(),
             publishers: Vec::new(),
             inboxes: TopicTable::default(),
+            inline: TopicTable::default(),
             scratch: vec![0; RECORD_CAPACITY].into_boxed_slice(),
             maybe_full: AtomicBool::new(false),
         }
@@ -255,6 +264,20 @@ impl Application<Engine> for Hub {
                     }
                     if full {
                         self.maybe_full.store(true, Ordering::Relaxed);
+                    }
+                }
+                if let Some(handlers) = self.inline.get_mut(topic) {
+                    let message = MessageRef {
+                        group: self.names.get(&group).map_or("", String::as_str),
+                        topic,
+                        sender,
+                        payload,
+                        qos,
+                    };
+                    for handler in handlers.iter_mut() {
+                        if let Ok(handler) = handler.get_mut() {
+                            handler(message);
+                        }
                     }
                 }
                 if let Some(sinks) = self.topics.get_mut(topic) {

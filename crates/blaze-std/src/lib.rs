@@ -65,7 +65,7 @@ mod engine;
 pub use engine::{MAX_DIRECT_PAYLOAD, MAX_GROUPS, MAX_MEMBERS, MAX_PAYLOAD, StdNode};
 mod events;
 pub use events::{
-    ChangeKind, Direct, GroupEvent, LockGrant, MapChange, Member, Message, MessageMeta,
+    ChangeKind, Direct, GroupEvent, LockGrant, MapChange, Member, Message, MessageMeta, MessageRef,
     QueueMessage, Request,
 };
 mod group_channel;
