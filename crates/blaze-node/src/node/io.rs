@@ -12,7 +12,7 @@ use blaze_proto_totem::Event as TotemEvent;
 use blaze_wire::{Body, Frame, GroupId, Instant, MemberId, Qos as WireQos, Transmit, VERSION};
 
 use super::Node;
-use super::deadlines::PER_SLOT;
+use super::deadlines::{Deadlines, PER_SLOT, machine};
 use crate::channel::ChannelEvent;
 use crate::group::{CH_CUSTOM, CH_RELIABLE, CHANNELS, SOURCES, channel_of};
 use crate::{
@@ -86,6 +86,10 @@ impl<
     pub(super) fn after_input(&mut self, now: Instant) {
         #[cfg(feature = "total-order")]
         for slot in self.slots.iter_mut().filter(|s| s.group.is_some()) {
+            // A map ordered by the ring submits through it.
+            if slot.map.as_ref().is_some_and(|m| m.ordering().is_totem()) {
+                self.deadlines.wake_all();
+            }
             slot.map_ring_submit(now);
         }
         self.sync_views(now);
@@ -114,15 +118,86 @@ impl<
     /// message published): that channel's deadline is asked again, the
     /// others' are kept.
     pub(super) fn refresh_source(&mut self, s: usize, k: usize) {
-        let d = self
-            .slots
-            .get_mut(s)
-            .and_then(|slot| slot.source(k))
-            .and_then(|c| c.poll_timeout());
-        // The node's deadline is the earliest entry: it moves only if
-        // this one did.
-        if self.deadlines.set(s, k, d) {
+        self.deadlines.touch(machine(s, k));
+        self.refresh_stale();
+    }
+
+    /// Asks the stale machines their deadlines again (all of them when
+    /// the table is not fresh).
+    fn refresh_stale(&mut self) {
+        if !self.deadlines.is_fresh() {
+            self.refresh_deadline();
+            return;
+        }
+        let stale = self.deadlines.stale();
+        if stale == 0 {
+            return;
+        }
+        let mut moved = false;
+        if stale & 1 != 0 {
+            moved |= self
+                .deadlines
+                .set_membership(self.membership.poll_timeout());
+        }
+        for (s, slot) in self.slots.iter_mut().enumerate() {
+            for k in 0..PER_SLOT {
+                if stale & 1u64.checked_shl(machine(s, k) as u32).unwrap_or(0) == 0 {
+                    continue;
+                }
+                // A slot without a group is not asked (as in a full
+                // refresh).
+                let d = if slot.group.is_none() {
+                    None
+                } else if k < SOURCES {
+                    slot.source(k).and_then(|c| c.poll_timeout())
+                } else {
+                    slot.map.as_mut().and_then(|m| m.poll_timeout())
+                };
+                moved |= self.deadlines.set(s, k, d);
+            }
+        }
+        // The node's deadline is the earliest entry: it moves only if one
+        // did.
+        if moved {
             self.deadline = self.deadlines.earliest();
+        }
+    }
+
+    /// Checks that every entry of the deadline table that is neither
+    /// stale nor out of date is its machine's deadline (debug builds).
+    #[cfg(debug_assertions)]
+    fn check_deadlines(&mut self) {
+        if !self.deadlines.is_fresh() {
+            return;
+        }
+        let stale = self.deadlines.stale();
+        if stale & 1 == 0 {
+            debug_assert_eq!(
+                self.deadlines.membership(),
+                self.membership.poll_timeout(),
+                "membership's deadline moved behind the node's table"
+            );
+        }
+        // Slots without a group are not asked (as in a full refresh).
+        for (s, slot) in self.slots.iter_mut().enumerate() {
+            if slot.group.is_none() {
+                continue;
+            }
+            for k in 0..PER_SLOT {
+                if stale & 1u64.checked_shl(machine(s, k) as u32).unwrap_or(0) != 0 {
+                    continue;
+                }
+                let d = if k < SOURCES {
+                    slot.source(k).and_then(|c| c.poll_timeout())
+                } else {
+                    slot.map.as_mut().and_then(|m| m.poll_timeout())
+                };
+                debug_assert_eq!(
+                    self.deadlines.get(s, k),
+                    d,
+                    "machine {k} of slot {s}: its deadline moved behind the node's table"
+                );
+            }
         }
     }
 
@@ -138,6 +213,8 @@ impl<
             if view.id() == slot.view_id {
                 continue;
             }
+            // The channels, the map and the custom channel take the view.
+            self.deadlines.wake_all();
             let mut members: heapless::Vec<MemberId, P> = heapless::Vec::new();
             let mut map_members: heapless::Vec<MapMember, P> = heapless::Vec::new();
             // The other members as (id, incarnation): a member that
@@ -552,8 +629,13 @@ impl<
         self.now = self.now.max(now);
         match self.route(now, from, datagram) {
             Some((s, k)) if fresh => self.refresh_source(s, k),
-            _ => self.after_input(now),
+            _ => {
+                self.deadlines.wake_all();
+                self.after_input(now);
+            }
         }
+        #[cfg(debug_assertions)]
+        self.check_deadlines();
     }
 
     fn handle_timeout(&mut self, now: Instant) {
@@ -573,10 +655,18 @@ impl<
     }
 
     fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
-        self.advance(now);
+        self.now = self.now.max(now);
+        // A machine whose deadline passed may have output without an
+        // input; so may any while the deadlines are not known.
+        if !self.deadlines.is_fresh() || self.deadline.is_some_and(|d| d <= self.now) {
+            self.deadlines.wake_all();
+        }
         let n = 1 + G * PER_SLOT;
         for step in 0..n {
             let i = (self.tx_cursor + step) % n;
+            if self.deadlines.is_quiet(i) {
+                continue;
+            }
             let t = if i == 0 {
                 self.membership.poll_transmit(now, buf)
             } else {
@@ -590,21 +680,35 @@ impl<
                     slot.map.as_mut().and_then(|m| m.poll_transmit(now, buf))
                 }
             };
+            // Asked: its deadline may have moved (heartbeats, pacing).
+            self.deadlines.touch(i);
             if let Some(t) = t {
                 self.tx_cursor = (i + 1) % n;
                 return Some(t);
             }
+            self.deadlines.set_quiet(i);
         }
-        // Sending moved timers (heartbeats, pacing): refresh once drained.
-        self.after_input(now);
+        // Drained: the machines asked have their deadlines asked again.
+        // Only a NACK-based channel's sending changes nothing else; after
+        // membership, a map, the ring or the custom channel sent, views
+        // and the map's ring submissions are looked at too.
+        if self.deadlines.stale() & !Deadlines::<G>::NACK_CHANNELS == 0 {
+            self.refresh_stale();
+        } else {
+            self.after_input(now);
+        }
+        #[cfg(debug_assertions)]
+        self.check_deadlines();
         None
     }
 
     fn poll_event(&mut self) -> Option<Self::Event<'_>> {
+        #[cfg(debug_assertions)]
+        self.check_deadlines();
         let now = self.now;
         // Consuming an event changes its machine (it acknowledges, frees
-        // a slot) behind the cached deadlines.
-        self.deadlines.invalidate();
+        // a slot): each machine that hands one out is touched. One that
+        // has none is unchanged.
         let n = 1 + G * PER_SLOT;
         let start = self.ev_cursor % n;
         // The common case, a burst of messages on one channel (NACK-based
@@ -617,18 +721,28 @@ impl<
             && k < CHANNELS
             && let Some(slot) = self.slots.get_mut(s)
             && let Some(group) = slot.group
-            && slot.has_app_event(k, now)
         {
-            self.delivered = true;
-            let ch = self.slots.get_mut(s)?.channels.get_mut(k)?.as_mut()?;
-            let qos = ch.qos();
-            return ch.poll_event(now).and_then(|e| from_channel(group, qos, e));
+            let has = slot.has_app_event(k, now);
+            // Looking for the next message moves a NACK-based channel's
+            // timers (it stages, releases, paces its acknowledgements).
+            self.deadlines.ask_event(machine(s, k));
+            self.deadlines.touch(machine(s, k));
+            if has {
+                self.deadlines.lend(machine(s, k));
+            }
+            if has {
+                self.delivered = true;
+                let ch = self.slots.get_mut(s)?.channels.get_mut(k)?.as_mut()?;
+                let qos = ch.qos();
+                return ch.poll_event(now).and_then(|e| from_channel(group, qos, e));
+            }
         }
         let Node {
             membership,
             slots,
             ev_cursor,
             deadline,
+            deadlines,
             delivered,
             ..
         } = self;
@@ -650,9 +764,11 @@ impl<
             let i = (start + step) % n;
             if i == 0 {
                 let Some(m) = membership.take() else { continue };
+                deadlines.ask_event(0);
                 // An event of a kind this version does not know is
                 // consumed and skipped.
                 if let Some(e) = m.poll_event(now).and_then(from_membership) {
+                    deadlines.lend(0);
                     *ev_cursor = (i + 1) % n;
                     *delivered = true;
                     return Some(e);
@@ -673,16 +789,30 @@ impl<
                     continue;
                 };
                 let qos = ch.qos();
+                deadlines.ask_event(i);
                 let event = ch.poll_event(now);
                 // The map's own operations on the ring are the map's (one
                 // per call: the next call asks this channel first).
                 #[cfg(feature = "total-order")]
+                if let Some(e) = event.as_ref() {
+                    // The ring's events can be the map's input too.
+                    if matches!(e, ChannelEvent::Totem(_)) {
+                        deadlines.touch(machine(s, SOURCES));
+                    }
+                }
+                #[cfg(feature = "total-order")]
                 if let Some(e) = event.as_ref()
                     && crate::group::route_to_map(map.as_mut().and_then(|m| m.as_mut()), now, e)
                 {
+                    deadlines.lend(i);
                     *ev_cursor = i;
                     *delivered = true;
                     continue;
+                }
+                if event.is_some() {
+                    deadlines.lend(i);
+                } else if Deadlines::<G>::is_nack_channel(i) {
+                    deadlines.touch(i);
                 }
                 let event = event.and_then(|e| from_channel(group, qos, e));
                 if let Some(e) = event {
@@ -698,18 +828,25 @@ impl<
                 let Some(c) = custom.take().and_then(Option::as_mut) else {
                     continue;
                 };
+                deadlines.ask_event(i);
                 let event = c
                     .poll_event()
                     .map(ChannelEvent::Custom)
                     .and_then(|e| from_channel(group, Qos::Custom, e));
                 if let Some(e) = event {
+                    deadlines.lend(i);
                     *ev_cursor = i;
                     *delivered = true;
                     return Some(e);
                 }
             } else if let Some(m) = map.take().and_then(Option::as_mut)
+                && {
+                    deadlines.ask_event(i);
+                    true
+                }
                 && let Some(e) = m.poll_event()
             {
+                deadlines.lend(i);
                 *ev_cursor = (i + 1) % n;
                 *delivered = true;
                 return Some(from_map(group, e));
