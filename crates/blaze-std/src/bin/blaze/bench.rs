@@ -116,6 +116,11 @@ pub(crate) struct BenchArgs {
     /// A receiver stops after this many milliseconds without a message.
     #[arg(long, default_value_t = 500)]
     pub(crate) idle_ms: u64,
+    /// Ping-pong of the protocol modes through the members' tasks (an
+    /// inbox read and a publish on the application's task) instead of
+    /// handlers run inline on the channel's task.
+    #[arg(long)]
+    pub(crate) pingpong_task: bool,
     /// Internal: the role of a child process.
     #[arg(long, value_enum, hide = true)]
     pub(crate) role: Option<Role>,
@@ -429,7 +434,9 @@ fn child(args: &BenchArgs, role: Role, endpoint: &Endpoint) -> Result<(), String
         (None, Role::Echo) => raw::echo(endpoint, args.run, idle, limit, ready),
         (None, Role::Peer) => raw::peer(endpoint, &plan, me, idle, ready, go),
         (Some(qos), Role::Receiver) => node_mode::receive(endpoint, qos, &plan, idle, limit, ready),
-        (Some(qos), Role::Echo) => node_mode::echo(endpoint, qos, &plan, idle, limit, ready),
+        (Some(qos), Role::Echo) => {
+            node_mode::echo(endpoint, qos, &plan, args.pingpong_task, idle, limit, ready)
+        }
         (Some(qos), Role::Peer) => node_mode::peer(endpoint, &plan, qos, me, idle, ready, go),
     }
     .map_err(|e| explain_socket_error(&e, endpoint))?;
@@ -533,6 +540,7 @@ fn child_args(
     ]
     .iter()
     .map(|s| (*s).to_owned())
+    .chain(args.pingpong_task.then(|| "--pingpong-task".to_owned()))
     .collect()
 }
 
@@ -685,9 +693,14 @@ fn run_case(
                 raw::ping(endpoint, &plan, Duration::from_millis(100), &progress)
             }
             (None, _) => raw::send(endpoint, &plan, &progress),
-            (Some(qos), CaseKind::Pingpong) => {
-                node_mode::ping(endpoint, &plan, qos, Duration::from_millis(200), &progress)
-            }
+            (Some(qos), CaseKind::Pingpong) => node_mode::ping(
+                endpoint,
+                &plan,
+                qos,
+                args.pingpong_task,
+                Duration::from_millis(200),
+                &progress,
+            ),
             (Some(qos), _) => node_mode::send(endpoint, &plan, qos, members, &progress),
         };
         // A node is built and run on this thread: give it room.

@@ -7,6 +7,7 @@
 //! (`publish_batch` and a [`Subscription`]).
 
 use std::io;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -403,18 +404,24 @@ pub(crate) fn receive(
     })
 }
 
-/// A member that publishes every ping of the run back on the pong topic.
+/// A member that publishes every ping of the run back on the pong topic:
+/// from a handler run inline on the channel's task for messages that fit
+/// a record (unless `task`), else from the application's task.
 pub(crate) fn echo(
     endpoint: &Endpoint,
     qos: TopicQos,
     plan: &SendPlan,
+    task: bool,
     idle: Duration,
     limit: Duration,
     ready: impl FnOnce(),
 ) -> io::Result<ReceiverReport> {
+    let size = plan.size.max(HEADER_LEN);
+    if !task && size <= RECORD_CAPACITY {
+        return echo_inline(endpoint, qos, plan, idle, limit, ready);
+    }
     runtime()?.block_on(async {
         let mut channel = GroupChannel::new(config(endpoint, "bench-echo", qos, Duration::ZERO)?);
-        let size = plan.size.max(HEADER_LEN);
         let mut pings = Feed::open(&mut channel, TOPIC, size).await?;
         channel.start().await.map_err(channel_error)?;
         let mut pongs = Sink::open(&channel, PONG, size).await?;
@@ -450,17 +457,24 @@ pub(crate) fn echo(
     })
 }
 
-/// Ping-pong through the group: publish a ping, wait for its pong.
+/// Ping-pong through the group: publish a ping, wait for its pong. For
+/// messages that fit a record (unless `task`, or at an offered rate) the
+/// pong is taken and the next ping published by a handler run inline on
+/// the channel's task, else by the application's task.
 pub(crate) fn ping(
     endpoint: &Endpoint,
     plan: &SendPlan,
     qos: TopicQos,
+    task: bool,
     timeout: Duration,
     progress: &AtomicU64,
 ) -> io::Result<SenderReport> {
+    let size = plan.size.max(HEADER_LEN);
+    if !task && size <= RECORD_CAPACITY && plan.rate.is_none() {
+        return ping_inline(endpoint, plan, qos, timeout, progress);
+    }
     runtime()?.block_on(async {
         let mut channel = GroupChannel::new(config(endpoint, "bench-ping", qos, Duration::ZERO)?);
-        let size = plan.size.max(HEADER_LEN);
         let mut pongs = Feed::open(&mut channel, PONG, size).await?;
         channel.start().await.map_err(channel_error)?;
         channel
@@ -518,6 +532,251 @@ pub(crate) fn ping(
         report.elapsed_s = start.elapsed().as_secs_f64();
         report.cpu_us = cpu_time(Whom::Process).since(cpu_before).total_micros();
         report.rtt = rtt.to_pairs();
+        end(&channel, plan.run, 0).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let _ = channel.shutdown().await;
+        Ok(report)
+    })
+}
+
+/// What the echo's inline handler counted.
+#[derive(Debug, Default)]
+struct EchoCount {
+    received: AtomicU64,
+    bytes: AtomicU64,
+    /// Pongs refused by a full publisher ring.
+    given_up: AtomicU64,
+    end_seen: std::sync::atomic::AtomicBool,
+}
+
+/// The echo with a handler run inline on the channel's task: each ping is
+/// published back from the handler and leaves in the channel's next turn.
+fn echo_inline(
+    endpoint: &Endpoint,
+    qos: TopicQos,
+    plan: &SendPlan,
+    idle: Duration,
+    limit: Duration,
+    ready: impl FnOnce(),
+) -> io::Result<ReceiverReport> {
+    runtime()?.block_on(async {
+        let mut channel = GroupChannel::new(config(endpoint, "bench-echo", qos, Duration::ZERO)?);
+        channel.start().await.map_err(channel_error)?;
+        let mut pongs = channel
+            .publisher_in(GROUP, PONG)
+            .await
+            .map_err(channel_error)?;
+        let count = Arc::new(EchoCount::default());
+        let end = Arc::new(tokio::sync::Notify::new());
+        let run = plan.run;
+        let (seen, ended) = (count.clone(), end.clone());
+        channel
+            .subscribe_inline(TOPIC, move |ping| match Stamp::read(ping.payload) {
+                Some(stamp) if stamp.run == run && stamp.seq == end_of(0) => {
+                    seen.end_seen.store(true, Ordering::Release);
+                    ended.notify_one();
+                }
+                Some(stamp) if stamp.run == run => {
+                    seen.received.fetch_add(1, Ordering::Relaxed);
+                    seen.bytes
+                        .fetch_add(ping.payload.len() as u64, Ordering::Relaxed);
+                    if pongs.try_publish(ping.payload).is_err() {
+                        seen.given_up.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                _ => {}
+            })
+            .await
+            .map_err(channel_error)?;
+        let cpu_before = cpu_time(Whom::Process);
+        ready();
+        // The handler does the work: this task only watches for the end
+        // marker, a pause of `idle` after the first ping, or `limit`.
+        let hard_stop = tokio::time::Instant::now() + limit;
+        let mut last = 0;
+        while !count.end_seen.load(Ordering::Acquire) {
+            let received = count.received.load(Ordering::Relaxed);
+            if received > 0 && received == last {
+                break;
+            }
+            last = received;
+            let wait = if received == 0 { limit } else { idle };
+            let until = (tokio::time::Instant::now() + wait).min(hard_stop);
+            if tokio::time::timeout_at(until, end.notified())
+                .await
+                .is_err()
+                && tokio::time::Instant::now() >= hard_stop
+            {
+                break;
+            }
+        }
+        let report = ReceiverReport {
+            received: count.received.load(Ordering::Relaxed),
+            bytes: count.bytes.load(Ordering::Relaxed),
+            end_seen: count.end_seen.load(Ordering::Acquire),
+            queue_dropped: count.given_up.load(Ordering::Relaxed),
+            cpu_us: cpu_time(Whom::Process).since(cpu_before).total_micros(),
+            ..ReceiverReport::default()
+        };
+        let _ = channel.shutdown().await;
+        Ok(report)
+    })
+}
+
+/// The pinger's state, shared by its inline handler and its task.
+struct Pinger {
+    publisher: Publisher,
+    buf: Vec<u8>,
+    run: u32,
+    /// The ping in flight and when it left.
+    seq: u64,
+    sent_at: u64,
+    /// Whether the ping in flight was answered (none is in flight then).
+    answered: bool,
+    count: u64,
+    start: Instant,
+    duration: Duration,
+    rtt: Latency,
+    report: SenderReport,
+    done: bool,
+}
+
+impl Pinger {
+    /// Publishes the next ping, or ends the run once the plan is done.
+    fn next(&mut self) {
+        loop {
+            if self.seq >= self.count || self.start.elapsed() >= self.duration {
+                self.done = true;
+                return;
+            }
+            self.sent_at = monotonic_ns();
+            let stamp = Stamp {
+                run: self.run,
+                seq: self.seq,
+                sent_ns: self.sent_at,
+            };
+            stamp.write(&mut self.buf);
+            if self.publisher.try_publish(&self.buf).is_ok() {
+                self.report.sent += 1;
+                self.answered = false;
+                return;
+            }
+            self.report.send_errors += 1;
+            self.seq += 1;
+        }
+    }
+
+    /// Locks the state shared with the handler.
+    fn lock(p: &std::sync::Mutex<Pinger>) -> io::Result<std::sync::MutexGuard<'_, Pinger>> {
+        p.lock()
+            .map_err(|_| io::Error::other("the ping handler panicked"))
+    }
+
+    /// A pong: records the round trip of the ping in flight and sends the
+    /// next.
+    fn on_pong(&mut self, payload: &[u8]) {
+        let now = monotonic_ns();
+        let Some(stamp) = Stamp::read(payload) else {
+            return;
+        };
+        if self.answered || stamp.run != self.run || stamp.seq != self.seq {
+            return;
+        }
+        self.rtt.record(now.saturating_sub(self.sent_at));
+        self.answered = true;
+        self.seq += 1;
+        self.next();
+    }
+}
+
+/// Ping-pong with a handler run inline on the channel's task: the pong is
+/// timed and the next ping published from the handler, so a round trip
+/// takes no hop between tasks at either end. The task sends the first
+/// ping and gives up a ping unanswered after `timeout`.
+fn ping_inline(
+    endpoint: &Endpoint,
+    plan: &SendPlan,
+    qos: TopicQos,
+    timeout: Duration,
+    progress: &AtomicU64,
+) -> io::Result<SenderReport> {
+    runtime()?.block_on(async {
+        let mut channel = GroupChannel::new(config(endpoint, "bench-ping", qos, Duration::ZERO)?);
+        channel.start().await.map_err(channel_error)?;
+        channel
+            .wait_for_members(GROUP, Duration::from_secs(10), |m| m.len() >= 2)
+            .await
+            .map_err(|e| io::Error::other(format!("the echo did not join: {e}")))?;
+        let publisher = channel
+            .publisher_in(GROUP, TOPIC)
+            .await
+            .map_err(channel_error)?;
+        let pinger = Arc::new(std::sync::Mutex::new(Pinger {
+            publisher,
+            buf: vec![0; plan.size.max(HEADER_LEN)],
+            run: plan.run,
+            seq: 0,
+            sent_at: 0,
+            answered: true,
+            count: plan.count,
+            start: Instant::now(),
+            duration: plan.duration,
+            rtt: Latency::new(),
+            report: SenderReport::default(),
+            done: false,
+        }));
+        let done = Arc::new(tokio::sync::Notify::new());
+        let (handler_pinger, handler_done) = (pinger.clone(), done.clone());
+        channel
+            .subscribe_inline(PONG, move |pong| {
+                let Ok(mut p) = handler_pinger.lock() else {
+                    return;
+                };
+                p.on_pong(pong.payload);
+                if p.done {
+                    handler_done.notify_one();
+                }
+            })
+            .await
+            .map_err(channel_error)?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let cpu_before = cpu_time(Whom::Process);
+        {
+            let mut p = Pinger::lock(&pinger)?;
+            p.start = Instant::now();
+            p.next();
+        }
+        // The handler sends every ping after the first; this task steps
+        // in only when a ping goes unanswered for `timeout`.
+        let mut watched = u64::MAX;
+        loop {
+            let (seq, finished) = {
+                let p = Pinger::lock(&pinger)?;
+                progress.store(p.report.sent, Ordering::Relaxed);
+                (p.seq, p.done)
+            };
+            if finished {
+                break;
+            }
+            if seq == watched {
+                let mut p = Pinger::lock(&pinger)?;
+                if !p.answered && p.seq == seq {
+                    p.report.lost += 1;
+                    p.seq += 1;
+                    p.next();
+                }
+            }
+            watched = seq;
+            let _ = tokio::time::timeout(timeout, done.notified()).await;
+        }
+        let mut report = {
+            let mut p = Pinger::lock(&pinger)?;
+            let mut report = std::mem::take(&mut p.report);
+            report.elapsed_s = p.start.elapsed().as_secs_f64();
+            report.rtt = p.rtt.to_pairs();
+            report
+        };
+        report.cpu_us = cpu_time(Whom::Process).since(cpu_before).total_micros();
         end(&channel, plan.run, 0).await;
         tokio::time::sleep(Duration::from_millis(100)).await;
         let _ = channel.shutdown().await;
