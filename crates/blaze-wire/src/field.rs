@@ -218,8 +218,9 @@ impl<'a, M: Message<'a> + Copy> Field<'a> for Option<M> {
     }
     fn write_value(&self, w: &mut Writer<'_>) {
         if let Some(m) = self {
-            w.varint(m.encoded_len() as u64);
+            let at = w.begin_len();
             m.write(w);
+            w.end_len(at);
         }
     }
     fn is_default(&self) -> bool {
@@ -398,8 +399,9 @@ macro_rules! message {
                 $crate::varint_len(n as u64) + n
             }
             fn write_value(&self, w: &mut $crate::Writer<'_>) {
-                w.varint(<Self as $crate::Message<'a>>::encoded_len(self) as u64);
+                let at = w.begin_len();
                 <Self as $crate::Message<'a>>::write(self, w);
+                w.end_len(at);
             }
             fn is_default(&self) -> bool {
                 false
