@@ -245,6 +245,17 @@ pub(crate) fn nested<'a>(
     Ok((buf, next))
 }
 
+/// The encoded length of `m`, found by writing it into an empty buffer:
+/// the writer counts what does not fit. On 32-bit targets a message's
+/// [`Message::encoded_len`] is this, so that it reuses the encoder's code
+/// rather than walking the fields a second way (0.6 KB less code on a
+/// Cortex-M4, at two to three times the time of the walk on x86-64).
+pub(crate) fn written_len<'a, M: Message<'a>>(m: &M) -> usize {
+    let mut w = Writer::new(&mut []);
+    m.write(&mut w);
+    w.position()
+}
+
 /// Storage for one field of a message struct: a singular [`Field`] or a
 /// [`Repeated`](crate::Repeated). Used by the generated message code.
 pub trait Slot<'a> {
@@ -372,6 +383,9 @@ macro_rules! message {
             fn encoded_len(&self) -> usize {
                 #[allow(unused_imports, reason = "not every message has fields of every kind")]
                 use $crate::Slot as _;
+                if cfg!(target_pointer_width = "32") {
+                    return $crate::field::written_len(self);
+                }
                 0 $( + self.$field.slot_len($num) )*
             }
 
