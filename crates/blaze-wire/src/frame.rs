@@ -242,6 +242,9 @@ impl<'a> Message<'a> for Frame<'a> {
     }
 
     fn encoded_len(&self) -> usize {
+        if cfg!(target_pointer_width = "32") {
+            return crate::field::written_len(self);
+        }
         let body = match self.body {
             Body::Empty => 0,
             b => tag_len(b.field_number()) + b.inner_len(),
