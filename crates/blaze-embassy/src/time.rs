@@ -22,7 +22,21 @@ pub fn now() -> Instant {
 /// 64-bit arithmetic: whole `from`s and the remainder are scaled apart
 /// (the remainder times `to` fits 64 bits for any tick rate below
 /// 18 THz), which a 32-bit target does without 128-bit division.
+/// A rate that divides the other (embassy-time's 1 kHz to 1 MHz ticks and
+/// the microseconds) takes one multiplication or one division; `from`
+/// and `to` are constants, so the test folds away.
 fn rescale(value: u64, from: u64, to: u64, round_up: bool) -> u64 {
+    if to.is_multiple_of(from) {
+        return value.saturating_mul(to / from);
+    }
+    if from.is_multiple_of(to) {
+        let d = from / to;
+        return if round_up {
+            value.div_ceil(d)
+        } else {
+            value / d
+        };
+    }
     let (whole, rest) = (value / from, value % from);
     let scaled = rest * to;
     let part = if round_up {

@@ -218,8 +218,9 @@ impl<'a, M: Message<'a> + Copy> Field<'a> for Option<M> {
     }
     fn write_value(&self, w: &mut Writer<'_>) {
         if let Some(m) = self {
-            w.varint(m.encoded_len() as u64);
+            let at = w.begin_len();
             m.write(w);
+            w.end_len(at);
         }
     }
     fn is_default(&self) -> bool {
@@ -242,6 +243,18 @@ pub(crate) fn nested<'a>(
         return Err(DecodeError::TooDeep);
     }
     Ok((buf, next))
+}
+
+/// The encoded length of `m`, found by writing it into an empty buffer:
+/// the writer counts what does not fit. On 32-bit targets a message's and
+/// a frame's [`Message::encoded_len`] is this, so that it reuses the
+/// encoder's code rather than walking the fields a second way (0.9 KB less
+/// code on a Cortex-M4, at two to three times the time of the walk on
+/// x86-64).
+pub(crate) fn written_len<'a, M: Message<'a>>(m: &M) -> usize {
+    let mut w = Writer::new(&mut []);
+    m.write(&mut w);
+    w.position()
 }
 
 /// Storage for one field of a message struct: a singular [`Field`] or a
@@ -371,6 +384,9 @@ macro_rules! message {
             fn encoded_len(&self) -> usize {
                 #[allow(unused_imports, reason = "not every message has fields of every kind")]
                 use $crate::Slot as _;
+                if cfg!(target_pointer_width = "32") {
+                    return $crate::field::written_len(self);
+                }
                 0 $( + self.$field.slot_len($num) )*
             }
 
@@ -398,8 +414,9 @@ macro_rules! message {
                 $crate::varint_len(n as u64) + n
             }
             fn write_value(&self, w: &mut $crate::Writer<'_>) {
-                w.varint(<Self as $crate::Message<'a>>::encoded_len(self) as u64);
+                let at = w.begin_len();
                 <Self as $crate::Message<'a>>::write(self, w);
+                w.end_len(at);
             }
             fn is_default(&self) -> bool {
                 false

@@ -242,6 +242,9 @@ impl<'a> Message<'a> for Frame<'a> {
     }
 
     fn encoded_len(&self) -> usize {
+        if cfg!(target_pointer_width = "32") {
+            return crate::field::written_len(self);
+        }
         let body = match self.body {
             Body::Empty => 0,
             b => tag_len(b.field_number()) + b.inner_len(),
@@ -518,6 +521,73 @@ mod tests {
         ];
         assert_eq!(&buf[..n], &expected[..]);
         assert_eq!(Frame::parse(&expected), Ok(f));
+    }
+
+    /// Each golden frame (`proto/testdata/frames.hex`, every body kind)
+    /// and its body: the length written into an empty buffer (what
+    /// `encoded_len` is on 32-bit targets) is the length computed field
+    /// by field (what it is here).
+    #[test]
+    fn written_length_is_the_computed_length() {
+        use crate::field::written_len;
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../proto/testdata/frames.hex"
+        );
+        let golden = std::fs::read_to_string(path).expect("proto/testdata/frames.hex");
+        let mut bodies = 0;
+        for line in golden.lines().filter(|l| !l.trim().is_empty()) {
+            let (name, hex) = line.split_once(' ').expect("name and hex");
+            let bytes: std::vec::Vec<u8> = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+                .collect();
+            let frame = Frame::parse(&bytes).expect(name);
+            assert_eq!(written_len(&frame), frame.encoded_len(), "{name}");
+            macro_rules! body {
+                ($($kind:ident),*) => {
+                    match frame.body {
+                        $(Body::$kind(m) => {
+                            assert_eq!(written_len(&m), m.encoded_len(), "{name}");
+                            bodies += 1;
+                        })*
+                        _ => {}
+                    }
+                };
+            }
+            body!(
+                Data, Nack, Heartbeat, Join, Leave, View, Suspect, MapOp, LockOp, Ack, Probe,
+                MapControl
+            );
+            #[cfg(feature = "fec")]
+            body!(Parity);
+            #[cfg(feature = "totem")]
+            body!(Token);
+            #[cfg(feature = "messaging")]
+            body!(Request, Reply);
+        }
+        assert!(bodies >= 8, "only {bodies} golden bodies checked");
+    }
+
+    proptest::proptest! {
+        /// Batches whose messages' and own lengths cross the one-, two-
+        /// and three-byte length prefixes.
+        #[test]
+        fn written_length_of_a_batch_is_its_computed_length(
+            sizes in proptest::collection::vec(
+                proptest::prop_oneof![0usize..200, 16_300usize..16_500], 0..4),
+            topic in "[a-z]{0,20}",
+        ) {
+            let payload = std::vec![7u8; 16_500];
+            let msgs: std::vec::Vec<DataMessage<'_>> = sizes
+                .iter()
+                .map(|&n| DataMessage { payload: &payload[..n], total_len: n as u64, ..DataMessage::default() })
+                .collect();
+            let batch = DataBatch { topic: &topic, first_seq: 9, messages: Repeated::from_slice(&msgs), ..DataBatch::default() };
+            proptest::prop_assert_eq!(crate::field::written_len(&batch), batch.encoded_len());
+            let frame = sample(&msgs);
+            proptest::prop_assert_eq!(crate::field::written_len(&frame), frame.encoded_len());
+        }
     }
 
     #[test]

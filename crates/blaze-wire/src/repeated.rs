@@ -283,10 +283,11 @@ impl<'a, T: Field<'a>> Slot<'a> for Repeated<'a, T> {
         }
         if Self::is_packed() {
             w.tag(field, WireType::Len);
-            w.varint(self.packed_body_len() as u64);
+            let at = w.begin_len();
             for v in self.iter() {
                 v.write_value(w);
             }
+            w.end_len(at);
         } else {
             for v in self.iter() {
                 w.tag(field, T::WIRE_TYPE);

@@ -199,8 +199,9 @@ impl<'a> Field<'a> for Value<'a> {
         varint_len(n as u64) + n
     }
     fn write_value(&self, w: &mut Writer<'_>) {
-        w.varint(self.encoded_len() as u64);
+        let at = w.begin_len();
         self.write(w);
+        w.end_len(at);
     }
     fn is_default(&self) -> bool {
         matches!(self, Value::Unknown)
