@@ -578,13 +578,15 @@ impl<
         let present = self.cfg.quorum == 0 || self.view.members.len() >= self.cfg.quorum;
         if present != self.quorum_present {
             self.quorum_present = present;
-            self.push_event(EventSlot::new(Tag::Quorum(present)));
+            self.push_event(Tag::Quorum(present));
         }
-        if self.view.coordinator() != old_coord {
-            let mut e = EventSlot::new(Tag::Coordinator);
-            e.number = self.view.id;
-            e.member = self.view.coordinator();
-            self.push_event(e);
+        let coordinator = self.view.coordinator();
+        if coordinator != old_coord {
+            let number = self.view.id;
+            if let Some(e) = self.push_event(Tag::Coordinator) {
+                e.number = number;
+                e.member = coordinator;
+            }
         }
         present
     }
@@ -724,10 +726,10 @@ impl<
         REAPPLY && self.candidate.is_some()
     }
 
-    fn push_event(&mut self, e: EventSlot<KEY, VALUE>) {
-        if self.events.push(e).is_err() {
-            self.stats.events_dropped += 1;
-        }
+    /// Queues an event of kind `tag` and hands it out to be filled in
+    /// place; `None` (the drop counted) when the queue is full.
+    fn push_event(&mut self, tag: Tag) -> Option<&mut EventSlot<KEY, VALUE>> {
+        self.events.push_new(tag, &mut self.stats.events_dropped)
     }
 
     /// Room for the events one applied operation can raise.

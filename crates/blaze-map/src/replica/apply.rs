@@ -2,7 +2,7 @@
 //! them in order, and answering re-requests from the log.
 
 use super::{Replica, Role};
-use crate::event::{Slot as EventSlot, Tag};
+use crate::event::Tag;
 use crate::frames::Epoch;
 use crate::op::{Op, OpKind};
 use crate::request::Outcome;
@@ -291,14 +291,14 @@ impl<
                 } else {
                     ChangeKind::Inserted
                 };
-                let mut e = EventSlot::new(Tag::Changed(kind));
-                e.map = op.map;
-                e.key = op.key.clone();
-                e.old = old;
-                e.new = Some(op.value.clone());
-                e.number = op.order;
-                e.member = Some(op.origin);
-                self.push_event(e);
+                if let Some(e) = self.push_event(Tag::Changed(kind)) {
+                    e.map = op.map;
+                    e.key = op.key.clone();
+                    e.old = old;
+                    e.new = Some(op.value.clone());
+                    e.number = op.order;
+                    e.member = Some(op.origin);
+                }
                 if op.origin == self.me {
                     self.note_outcome(now, op.request_id, op.order, Outcome::Ok(op.order), None);
                 }
@@ -324,13 +324,13 @@ impl<
                     } else {
                         ChangeKind::Removed
                     };
-                    let mut e = EventSlot::new(Tag::Changed(kind));
-                    e.map = op.map;
-                    e.key = op.key.clone();
-                    e.old = old;
-                    e.number = op.order;
-                    e.member = Some(op.origin);
-                    self.push_event(e);
+                    if let Some(e) = self.push_event(Tag::Changed(kind)) {
+                        e.map = op.map;
+                        e.key = op.key.clone();
+                        e.old = old;
+                        e.number = op.order;
+                        e.member = Some(op.origin);
+                    }
                 }
                 if op.origin == self.me {
                     self.note_outcome(now, op.request_id, op.order, Outcome::Ok(0), None);

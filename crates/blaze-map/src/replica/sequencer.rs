@@ -3,7 +3,7 @@
 //! exit, merge re-application).
 
 use super::{Candidate, REAPPLY, Replica, Role};
-use crate::event::{Slot as EventSlot, Tag};
+use crate::event::Tag;
 use crate::op::{Op, OpKind};
 use crate::request::ReqKind;
 use crate::store::{FLAG_MASK, FLAG_OWNER_ONLY, FLAG_RELEASE_LOCK_ON_EXIT, FLAG_REMOVE_ON_EXIT};
@@ -520,18 +520,21 @@ impl<
                 return None;
             }
             c.asked = Some(now);
-            let mut e = EventSlot::new(Tag::Conflict);
-            e.map = c.map;
-            e.key = c.key.clone();
-            e.new = Some(c.value.clone());
-            e.number = c.version;
-            let ours = self
-                .store
-                .get(c.map, &c.key)
-                .filter(|s| s.has_value)
-                .map(|s| s.value.clone());
-            e.old = ours;
-            self.push_event(e);
+            if let Some(e) = self
+                .events
+                .push_new(Tag::Conflict, &mut self.stats.events_dropped)
+            {
+                e.map = c.map;
+                e.key = c.key.clone();
+                e.new = Some(c.value.clone());
+                e.number = c.version;
+                let ours = self
+                    .store
+                    .get(c.map, &c.key)
+                    .filter(|s| s.has_value)
+                    .map(|s| s.value.clone());
+                e.old = ours;
+            }
             return None;
         }
         c.decided

@@ -4,7 +4,7 @@
 
 use super::timer::Timer;
 use super::{Peer, Plan, Pull, REAPPLY, Replica, Role};
-use crate::event::{Slot as EventSlot, Tag};
+use crate::event::Tag;
 use crate::frames::{Epoch, Side, SyncReport};
 use crate::{LockLostReason, MergePolicy, WriteError};
 use blaze_wire::{Duration, Instant, MemberId};
@@ -315,13 +315,14 @@ impl<
     /// Reports how this member's side (`own_size` members before the
     /// merge) fared in the current merged view.
     pub(super) fn merge_event(&mut self, won: bool, own_size: u64) {
-        let mut e = EventSlot::new(Tag::Merged {
+        let view = self.view.id;
+        if let Some(e) = self.push_event(Tag::Merged {
             won,
             winner_size: self.view_side.size,
             own_size,
-        });
-        e.number = self.view.id;
-        self.push_event(e);
+        }) {
+            e.number = view;
+        }
     }
 
     /// Adopts the empty state of a new group.
