@@ -44,10 +44,6 @@ impl<
     }
 
     pub(super) fn on_map_seq(&mut self, now: Instant, sender: MemberId, m: &MapOp<'_>) {
-        if !self.accepts(sender, m.epoch) {
-            self.stats.dropped_stale += 1;
-            return;
-        }
         let kind = match m.kind {
             MapOpKind::PUT => OpKind::Put,
             MapOpKind::PUT_IF_ABSENT => OpKind::PutIfAbsent,
@@ -55,20 +51,12 @@ impl<
             MapOpKind::REMOVE => OpKind::Remove,
             _ => OpKind::Expire,
         };
-        let Some(map) = self.store.names.intern(m.map) else {
-            self.stats.dropped_map_name += 1;
-            return;
-        };
-        let (Ok(key), Ok(value)) = (Vec::from_slice(m.key), Vec::from_slice(m.value)) else {
-            self.stats.dropped_malformed += 1;
-            return;
-        };
         let op = Op {
             order: m.order,
             kind,
-            map,
-            key,
-            value,
+            map: 0,
+            key: Vec::new(),
+            value: Vec::new(),
             version: m.version,
             origin: m.origin.unwrap_or(MemberId::NIL),
             request_id: m.request_id,
@@ -78,14 +66,10 @@ impl<
             fence: 0,
             lease_us: 0,
         };
-        self.receive(now, op);
+        self.on_seq(now, sender, m.epoch, (m.map, m.key, m.value), op);
     }
 
     pub(super) fn on_lock_seq(&mut self, now: Instant, sender: MemberId, l: &LockOp<'_>) {
-        if !self.accepts(sender, l.epoch) {
-            self.stats.dropped_stale += 1;
-            return;
-        }
         let kind = match l.kind {
             LockOpKind::GRANTED => OpKind::Grant,
             LockOpKind::RELEASE => OpKind::Release,
@@ -93,19 +77,11 @@ impl<
             LockOpKind::REVOKED => OpKind::Revoke,
             _ => OpKind::Renew,
         };
-        let Some(map) = self.store.names.intern(l.map) else {
-            self.stats.dropped_map_name += 1;
-            return;
-        };
-        let Ok(key) = Vec::from_slice(l.key) else {
-            self.stats.dropped_malformed += 1;
-            return;
-        };
         let op = Op {
             order: l.order,
             kind,
-            map,
-            key,
+            map: 0,
+            key: Vec::new(),
             value: Vec::new(),
             version: 0,
             origin: l.holder.unwrap_or(MemberId::NIL),
@@ -116,6 +92,34 @@ impl<
             fence: l.fence,
             lease_us: l.lease_us,
         };
+        self.on_seq(now, sender, l.epoch, (l.map, l.key, &[]), op);
+    }
+
+    /// A sequenced map or lock operation from `sender` in `epoch`: `op`
+    /// with its map name, key and value (`names`) still to be taken from
+    /// the wire.
+    fn on_seq(
+        &mut self,
+        now: Instant,
+        sender: MemberId,
+        epoch: u64,
+        names: (&str, &[u8], &[u8]),
+        mut op: Op<KEY, VALUE>,
+    ) {
+        if !self.accepts(sender, epoch) {
+            self.stats.dropped_stale += 1;
+            return;
+        }
+        let (map, key, value) = names;
+        let Some(map) = self.store.names.intern(map) else {
+            self.stats.dropped_map_name += 1;
+            return;
+        };
+        op.map = map;
+        if op.key.extend_from_slice(key).is_err() || op.value.extend_from_slice(value).is_err() {
+            self.stats.dropped_malformed += 1;
+            return;
+        }
         self.receive(now, op);
     }
 
