@@ -597,16 +597,24 @@ impl<
     /// a stranger): operations arrive through
     /// [`handle_delivered`](Replica::handle_delivered).
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        match <blaze_wire::Frame<'_> as blaze_wire::Message>::parse(datagram) {
+            Ok(frame) => self.handle_frame(now, from, &frame),
+            Err(_) if self.ring_mode() => self.stats.dropped_stranger += 1,
+            Err(_) => self.stats.dropped_malformed += 1,
+        }
+    }
+
+    /// A datagram arrived from `from`, already decoded (by a router that
+    /// decodes each datagram once): the same as
+    /// [`handle_datagram`](Replica::handle_datagram) with its frame.
+    pub fn handle_frame(&mut self, now: Instant, from: SocketAddr, frame: &blaze_wire::Frame<'_>) {
         if self.ring_mode() {
             self.stats.dropped_stranger += 1;
             return;
         }
-        let (sender, msg) = match frames::parse(self.cfg.group, datagram) {
-            Ok(x) => x,
-            Err(_) => {
-                self.stats.dropped_malformed += 1;
-                return;
-            }
+        let Ok((sender, msg)) = frames::parse_frame(self.cfg.group, frame) else {
+            self.stats.dropped_malformed += 1;
+            return;
         };
         if sender == self.me || !self.view.contains(sender) {
             self.stats.dropped_stranger += 1;

@@ -1,7 +1,7 @@
 //! `handle_datagram`: decoding and dispatch of one received frame.
 
 use crate::Name;
-use crate::frames::{Body, Frame, Heartbeat, JoinIn, Leave};
+use crate::frames::{Body, Frame, Heartbeat, JoinIn, Leave, WireError};
 use crate::group::Phase;
 use crate::membership::{Control, Membership};
 use blaze_wire::{GroupId, Instant, MemberId};
@@ -20,9 +20,27 @@ impl<
     /// A datagram arrived from `from`. Malformed, stale or foreign input is
     /// counted in [`stats`](Self::stats) and dropped.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        let frame = Frame::parse(datagram);
+        self.handle_parsed(now, from, frame);
+    }
+
+    /// A datagram arrived from `from`, already decoded (by a router that
+    /// decodes each datagram once): the same as
+    /// [`handle_datagram`](Self::handle_datagram) with its frame.
+    pub fn handle_frame(&mut self, now: Instant, from: SocketAddr, frame: &blaze_wire::Frame<'_>) {
+        let frame = Frame::from_wire(frame);
+        self.handle_parsed(now, from, frame);
+    }
+
+    fn handle_parsed(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        frame: Result<Frame<'_>, WireError>,
+    ) {
         self.release_delivered();
         self.stats.datagrams += 1;
-        let Ok(frame) = Frame::parse(datagram) else {
+        let Ok(frame) = frame else {
             self.stats.malformed += 1;
             return;
         };
