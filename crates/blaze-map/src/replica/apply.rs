@@ -271,7 +271,9 @@ impl<
             }
             return;
         }
-        match op.kind {
+        // The change to report (its kind, the old value, whether the new
+        // one is shown) and the version a request of this member gets.
+        let (change, version) = match op.kind {
             OpKind::Put | OpKind::PutIfAbsent | OpKind::Cas => {
                 let Some(i) = self.store.find_or_insert(op.map, &op.key) else {
                     self.stats.apply_failures += 1;
@@ -295,51 +297,40 @@ impl<
                 } else {
                     ChangeKind::Inserted
                 };
-                if let Some(e) = self.push_event(Tag::Changed(kind)) {
-                    e.map = op.map;
-                    e.key = op.key.clone();
-                    e.old = old;
-                    e.new = Some(op.value.clone());
-                    e.number = op.order;
-                    e.member = Some(op.origin);
-                }
-                if op.origin == self.me {
-                    self.note_outcome(now, op.request_id, op.order, Outcome::Ok(op.order), None);
-                }
+                (Some((kind, old, true)), op.order)
             }
-            _ => {
-                let Some(i) = self.store.find(op.map, &op.key) else {
-                    if op.origin == self.me {
-                        self.note_outcome(now, op.request_id, op.order, Outcome::Ok(0), None);
-                    }
-                    return;
-                };
-                let Some(s) = self.store.slot_mut(i) else {
-                    return;
-                };
-                let old = s.has_value.then(|| s.value.clone());
-                s.has_value = false;
-                s.value.clear();
-                s.expires = None;
-                self.store.tidy(i);
-                if old.is_some() {
+            _ => match self.store.find(op.map, &op.key) {
+                Some(i) => {
+                    let Some(s) = self.store.slot_mut(i) else {
+                        return;
+                    };
+                    let old = s.has_value.then(|| s.value.clone());
+                    s.has_value = false;
+                    s.value.clear();
+                    s.expires = None;
+                    self.store.tidy(i);
                     let kind = if op.kind == OpKind::Expire {
                         ChangeKind::Expired
                     } else {
                         ChangeKind::Removed
                     };
-                    if let Some(e) = self.push_event(Tag::Changed(kind)) {
-                        e.map = op.map;
-                        e.key = op.key.clone();
-                        e.old = old;
-                        e.number = op.order;
-                        e.member = Some(op.origin);
-                    }
+                    (old.map(|old| (kind, Some(old), false)), 0)
                 }
-                if op.origin == self.me {
-                    self.note_outcome(now, op.request_id, op.order, Outcome::Ok(0), None);
-                }
-            }
+                None => (None, 0),
+            },
+        };
+        if let Some((kind, old, new)) = change
+            && let Some(e) = self.push_event(Tag::Changed(kind))
+        {
+            e.map = op.map;
+            e.key = op.key.clone();
+            e.old = old;
+            e.new = new.then(|| op.value.clone());
+            e.number = op.order;
+            e.member = Some(op.origin);
+        }
+        if op.origin == self.me {
+            self.note_outcome(now, op.request_id, op.order, Outcome::Ok(version), None);
         }
     }
 
