@@ -336,7 +336,9 @@ impl<
 
     fn apply_lock(&mut self, now: Instant, op: &Op<KEY, VALUE>, margin: Duration) {
         let lease = Duration::from_micros(op.lease_us);
-        match op.kind {
+        // The outcome a request of this member gets: the grant's fencing
+        // token, else the fence the operation named.
+        let outcome = match op.kind {
             OpKind::Grant => {
                 let Some(i) = self.store.find_or_insert(op.map, &op.key) else {
                     self.stats.apply_failures += 1;
@@ -351,10 +353,7 @@ impl<
                     });
                     s.quarantine = None;
                 }
-                if op.origin == self.me {
-                    let grant = Some((op.map, op.key.as_slice(), op.order));
-                    self.note_outcome(now, op.request_id, op.order, Outcome::Ok(op.order), grant);
-                }
+                op.order
             }
             OpKind::Renew => {
                 if let Some(i) = self.store.find(op.map, &op.key)
@@ -365,9 +364,7 @@ impl<
                     l.lease_us = op.lease_us;
                     l.expires = now + lease + margin;
                 }
-                if op.origin == self.me {
-                    self.note_outcome(now, op.request_id, op.order, Outcome::Ok(op.fence), None);
-                }
+                op.fence
             }
             _ => {
                 if let Some(i) = self.store.find(op.map, &op.key)
@@ -383,19 +380,22 @@ impl<
                     }
                     self.store.tidy(i);
                 }
-                if op.origin == self.me {
-                    self.note_outcome(now, op.request_id, op.order, Outcome::Ok(op.fence), None);
-                    if op.kind != OpKind::Release {
-                        let reason = if op.kind == OpKind::Revoke {
-                            LockLostReason::Revoked
-                        } else {
-                            LockLostReason::Expired
-                        };
-                        self.held_ended(op.map, &op.key, op.fence, reason);
-                    }
+                if op.origin == self.me && op.kind != OpKind::Release {
+                    let reason = if op.kind == OpKind::Revoke {
+                        LockLostReason::Revoked
+                    } else {
+                        LockLostReason::Expired
+                    };
+                    self.held_ended(op.map, &op.key, op.fence, reason);
                 }
                 self.wake_waiters(now, op.map, &op.key);
+                op.fence
             }
+        };
+        if op.origin == self.me {
+            // A grant nobody waits for is released.
+            let grant = (op.kind == OpKind::Grant).then_some((op.map, op.key.as_slice(), op.order));
+            self.note_outcome(now, op.request_id, op.order, Outcome::Ok(outcome), grant);
         }
     }
 
