@@ -64,18 +64,24 @@ impl<
                 return;
             }
         };
-        self.wire_request(now, sender, from, m.map, kind, |map| Req {
-            kind,
-            map,
-            key: m.key,
-            value: m.value,
-            expected: m.version,
-            ttl_us: m.ttl_us,
-            flags: m.flags & FLAG_MASK,
-            fence: m.fence,
-            lease_us: 0,
-            request_id: m.request_id,
-        });
+        self.wire_request(
+            now,
+            sender,
+            from,
+            m.map,
+            Req {
+                kind,
+                map: 0,
+                key: m.key,
+                value: m.value,
+                expected: m.version,
+                ttl_us: m.ttl_us,
+                flags: m.flags & FLAG_MASK,
+                fence: m.fence,
+                lease_us: 0,
+                request_id: m.request_id,
+            },
+        );
     }
 
     pub(super) fn on_lock_request(
@@ -90,18 +96,24 @@ impl<
             LockOpKind::RELEASE => ReqKind::Release,
             _ => ReqKind::Renew,
         };
-        self.wire_request(now, sender, from, l.map, kind, |map| Req {
-            kind,
-            map,
-            key: l.key,
-            value: &[],
-            expected: 0,
-            ttl_us: 0,
-            flags: 0,
-            fence: l.fence,
-            lease_us: l.lease_us,
-            request_id: l.request_id,
-        });
+        self.wire_request(
+            now,
+            sender,
+            from,
+            l.map,
+            Req {
+                kind,
+                map: 0,
+                key: l.key,
+                value: &[],
+                expected: 0,
+                ttl_us: 0,
+                flags: 0,
+                fence: l.fence,
+                lease_us: l.lease_us,
+                request_id: l.request_id,
+            },
+        );
     }
 
     fn wire_request<'a>(
@@ -110,8 +122,7 @@ impl<
         sender: MemberId,
         from: Option<SocketAddr>,
         map: &str,
-        _kind: ReqKind,
-        build: impl FnOnce(u8) -> Req<'a>,
+        mut req: Req<'a>,
     ) {
         // A ring-delivered request is decided at its position by every
         // member alike; a datagram only by the sequencing coordinator.
@@ -130,7 +141,7 @@ impl<
             self.stats.dropped_map_name += 1;
             return;
         };
-        let req = build(map);
+        req.map = map;
         if req.key.len() > KEY || req.value.len() > VALUE || req.request_id == 0 {
             self.stats.dropped_malformed += 1;
             return;
