@@ -181,65 +181,65 @@ impl<
         };
         let slot = self.store.get(r.map, r.key);
         let lock = slot.and_then(|s| s.lock);
-        match r.kind {
-            ReqKind::Put | ReqKind::PutIfAbsent | ReqKind::Cas | ReqKind::Remove => {
-                op.kind = match r.kind {
-                    ReqKind::Put => OpKind::Put,
-                    ReqKind::PutIfAbsent => OpKind::PutIfAbsent,
-                    ReqKind::Cas => OpKind::Cas,
-                    _ => OpKind::Remove,
-                };
-                if r.kind == ReqKind::Remove {
-                    op.value.clear();
-                }
-                match self.evaluate(origin, r) {
-                    Ok(()) => op.version = self.applied.saturating_add(1),
-                    Err(e) => {
-                        op.error = e.code();
-                        if let WriteError::VersionMismatch { current } = e {
-                            op.version = current;
+        // A lock request that cannot be decided now leaves with the
+        // denial's holder and code.
+        let (holder, code) = 'deny: {
+            match r.kind {
+                ReqKind::Put | ReqKind::PutIfAbsent | ReqKind::Cas | ReqKind::Remove => {
+                    op.kind = match r.kind {
+                        ReqKind::Put => OpKind::Put,
+                        ReqKind::PutIfAbsent => OpKind::PutIfAbsent,
+                        ReqKind::Cas => OpKind::Cas,
+                        _ => OpKind::Remove,
+                    };
+                    if r.kind == ReqKind::Remove {
+                        op.value.clear();
+                    }
+                    match self.evaluate(origin, r) {
+                        Ok(()) => op.version = self.applied.saturating_add(1),
+                        Err(e) => {
+                            op.error = e.code();
+                            if let WriteError::VersionMismatch { current } = e {
+                                op.version = current;
+                            }
                         }
                     }
+                    op.fence = 0;
                 }
-                op.fence = 0;
-            }
-            ReqKind::Acquire => {
-                if let Some(l) = lock
-                    && l.holder != origin
-                {
-                    self.deny(now, origin, from, r.request_id, Some(l.holder), 0);
-                    return;
+                ReqKind::Acquire => {
+                    if let Some(l) = lock
+                        && l.holder != origin
+                    {
+                        break 'deny (Some(l.holder), 0);
+                    }
+                    if slot.is_some_and(|s| self.quarantined(s, now)) {
+                        break 'deny (None, 0);
+                    }
+                    if slot.is_none() && !self.store.has_room() {
+                        break 'deny (None, WriteError::MapFull.code());
+                    }
+                    op.kind = OpKind::Grant;
+                    op.fence = self.applied.saturating_add(1);
                 }
-                if slot.is_some_and(|s| self.quarantined(s, now)) {
-                    self.deny(now, origin, from, r.request_id, None, 0);
-                    return;
-                }
-                if slot.is_none() && !self.store.has_room() {
-                    let code = WriteError::MapFull.code();
-                    self.deny(now, origin, from, r.request_id, None, code);
-                    return;
-                }
-                op.kind = OpKind::Grant;
-                op.fence = self.applied.saturating_add(1);
-            }
-            ReqKind::Release | ReqKind::Renew => {
-                let Some(l) = lock.filter(|l| l.holder == origin && l.fence == r.fence) else {
-                    let holder = lock.map(|l| l.holder);
-                    self.deny(now, origin, from, r.request_id, holder, 0);
-                    return;
-                };
-                op.kind = if r.kind == ReqKind::Release {
-                    OpKind::Release
-                } else {
-                    OpKind::Renew
-                };
-                op.fence = l.fence;
-                if r.kind == ReqKind::Release {
-                    op.lease_us = l.lease_us;
+                ReqKind::Release | ReqKind::Renew => {
+                    let Some(l) = lock.filter(|l| l.holder == origin && l.fence == r.fence) else {
+                        break 'deny (lock.map(|l| l.holder), 0);
+                    };
+                    op.kind = if r.kind == ReqKind::Release {
+                        OpKind::Release
+                    } else {
+                        OpKind::Renew
+                    };
+                    op.fence = l.fence;
+                    if r.kind == ReqKind::Release {
+                        op.lease_us = l.lease_us;
+                    }
                 }
             }
-        }
-        self.sequence(now, op);
+            self.sequence(now, op);
+            return;
+        };
+        self.deny(now, origin, from, r.request_id, holder, code);
     }
 
     /// Whether a revoked lock still keeps `slot` from being granted. In
