@@ -260,20 +260,16 @@ impl<
         self.stats.applied += 1;
         self.dedup.record(op.origin, op.request_id);
         let margin = self.cfg.lease_margin;
-        if op.kind.is_lock() {
-            self.apply_lock(now, op, margin);
-            return;
-        }
-        if op.error != 0 {
-            let error = self.decode_error(op);
-            if op.origin == self.me {
-                self.note_outcome(now, op.request_id, op.order, Outcome::Err(error), None);
-            }
-            return;
-        }
         // The change to report (its kind, the old value, whether the new
-        // one is shown) and the version a request of this member gets.
-        let (change, version) = match op.kind {
+        // one is shown) and the outcome a request of this member gets.
+        let (change, outcome) = match op.kind {
+            _ if op.kind.is_lock() => {
+                let Some(outcome) = self.apply_lock(now, op, margin) else {
+                    return;
+                };
+                (None, Outcome::Ok(outcome))
+            }
+            _ if op.error != 0 => (None, Outcome::Err(self.decode_error(op))),
             OpKind::Put | OpKind::PutIfAbsent | OpKind::Cas => {
                 let Some(i) = self.store.find_or_insert(op.map, &op.key) else {
                     self.stats.apply_failures += 1;
@@ -297,7 +293,7 @@ impl<
                 } else {
                     ChangeKind::Inserted
                 };
-                (Some((kind, old, true)), op.order)
+                (Some((kind, old, true)), Outcome::Ok(op.order))
             }
             _ => match self.store.find(op.map, &op.key) {
                 Some(i) => {
@@ -314,9 +310,9 @@ impl<
                     } else {
                         ChangeKind::Removed
                     };
-                    (old.map(|old| (kind, Some(old), false)), 0)
+                    (old.map(|old| (kind, Some(old), false)), Outcome::Ok(0))
                 }
-                None => (None, 0),
+                None => (None, Outcome::Ok(0)),
             },
         };
         if let Some((kind, old, new)) = change
@@ -330,11 +326,15 @@ impl<
             e.member = Some(op.origin);
         }
         if op.origin == self.me {
-            self.note_outcome(now, op.request_id, op.order, Outcome::Ok(version), None);
+            // A grant nobody waits for is released.
+            let grant = (op.kind == OpKind::Grant).then_some((op.map, op.key.as_slice(), op.order));
+            self.note_outcome(now, op.request_id, op.order, outcome, grant);
         }
     }
 
-    fn apply_lock(&mut self, now: Instant, op: &Op<KEY, VALUE>, margin: Duration) {
+    /// Applies a lock operation; returns the outcome a request of this
+    /// member gets (`None`: not applied, no outcome).
+    fn apply_lock(&mut self, now: Instant, op: &Op<KEY, VALUE>, margin: Duration) -> Option<u64> {
         let lease = Duration::from_micros(op.lease_us);
         // The outcome a request of this member gets: the grant's fencing
         // token, else the fence the operation named.
@@ -342,7 +342,7 @@ impl<
             OpKind::Grant => {
                 let Some(i) = self.store.find_or_insert(op.map, &op.key) else {
                     self.stats.apply_failures += 1;
-                    return;
+                    return None;
                 };
                 if let Some(s) = self.store.slot_mut(i) {
                     s.lock = Some(LockState {
@@ -392,11 +392,7 @@ impl<
                 op.fence
             }
         };
-        if op.origin == self.me {
-            // A grant nobody waits for is released.
-            let grant = (op.kind == OpKind::Grant).then_some((op.map, op.key.as_slice(), op.order));
-            self.note_outcome(now, op.request_id, op.order, Outcome::Ok(outcome), grant);
-        }
+        Some(outcome)
     }
 
     /// The error of a refused operation, with details from the state it was
