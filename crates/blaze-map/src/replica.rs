@@ -771,3 +771,68 @@ impl<
         id
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Replica;
+    use crate::frames::{self, ctl};
+    use crate::{Config, ViewInfo, ViewMember};
+    use blaze_wire::{
+        Body, Frame, GroupId, Instant, MapControl, MapControlKind, MemberId, Message,
+    };
+    use core::net::SocketAddr;
+
+    /// A frame handed over decoded has the effect of the same datagram.
+    #[test]
+    fn handle_frame_is_handle_datagram() {
+        let g = GroupId::from_name("g");
+        let (me, two) = (MemberId::from_u128(1), MemberId::from_u128(2));
+        let addr: SocketAddr = "10.0.0.2:7400".parse().unwrap();
+        let members = [
+            ViewMember { id: two, addr },
+            ViewMember {
+                id: me,
+                addr: "10.0.0.1:7400".parse().unwrap(),
+            },
+        ];
+        let view = ViewInfo {
+            id: 5,
+            members: &members,
+            merge: false,
+        };
+        let mut a: Replica<4, 4, 16, 16, 4, 4, 8, 8> = Replica::new(Config::lan(g), me).unwrap();
+        let mut b: Replica<4, 4, 16, 16, 4, 4, 8, 8> = Replica::new(Config::lan(g), me).unwrap();
+        a.handle_view(Instant::ZERO, &view);
+        b.handle_view(Instant::ZERO, &view);
+        let sync = MapControl {
+            view_id: 5,
+            ..ctl(MapControlKind::SYNC_REQUEST)
+        };
+        let frames = [
+            // The coordinator asks for this member's history.
+            (g, two, Body::MapControl(sync)),
+            // A stranger, another group, a body that is not the map's.
+            (g, MemberId::from_u128(9), Body::MapControl(sync)),
+            (GroupId::from_name("h"), two, Body::MapControl(sync)),
+            (g, two, Body::Leave(blaze_wire::Leave::default())),
+        ];
+        for (i, (group, sender, body)) in frames.into_iter().enumerate() {
+            let mut buf = [0u8; 256];
+            let n = frames::emit(group, sender, body, &mut buf).unwrap();
+            let now = Instant::from_micros(1_000 * (i as u64 + 1));
+            a.handle_datagram(now, addr, &buf[..n]);
+            b.handle_frame(now, addr, &Frame::parse(&buf[..n]).unwrap());
+            assert_eq!(a.stats(), b.stats(), "frame {i}");
+            let (mut out_a, mut out_b) = ([0u8; 256], [0u8; 256]);
+            let ta = a.poll_transmit(now, &mut out_a);
+            let tb = b.poll_transmit(now, &mut out_b);
+            assert_eq!(ta, tb);
+            if let Some(t) = ta {
+                assert_eq!(out_a[..t.len], out_b[..t.len]);
+            }
+        }
+        assert_eq!(a.stats().frames_in, 1);
+        assert_eq!(a.stats().dropped_stranger, 1);
+        assert_eq!(a.stats().dropped_malformed, 2);
+    }
+}
