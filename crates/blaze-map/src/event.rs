@@ -268,6 +268,17 @@ impl<const K: usize, const V: usize, const N: usize> Queue<K, V, N> {
         self.q.push_back(e)
     }
 
+    /// Queues an event of kind `tag` with every other field empty and
+    /// hands it out to be filled in place; `None` when full (counted in
+    /// `dropped`).
+    pub(crate) fn push_new(&mut self, tag: Tag, dropped: &mut u64) -> Option<&mut Slot<K, V>> {
+        if self.push(Slot::new(tag)).is_err() {
+            *dropped += 1;
+            return None;
+        }
+        self.q.back_mut()
+    }
+
     pub(crate) fn next(&mut self) -> Option<&Slot<K, V>> {
         self.release_head();
         let head = self.q.front()?;

@@ -578,13 +578,15 @@ impl<
         let present = self.cfg.quorum == 0 || self.view.members.len() >= self.cfg.quorum;
         if present != self.quorum_present {
             self.quorum_present = present;
-            self.push_event(EventSlot::new(Tag::Quorum(present)));
+            self.push_event(Tag::Quorum(present));
         }
-        if self.view.coordinator() != old_coord {
-            let mut e = EventSlot::new(Tag::Coordinator);
-            e.number = self.view.id;
-            e.member = self.view.coordinator();
-            self.push_event(e);
+        let coordinator = self.view.coordinator();
+        if coordinator != old_coord {
+            let number = self.view.id;
+            if let Some(e) = self.push_event(Tag::Coordinator) {
+                e.number = number;
+                e.member = coordinator;
+            }
         }
         present
     }
@@ -595,16 +597,24 @@ impl<
     /// a stranger): operations arrive through
     /// [`handle_delivered`](Replica::handle_delivered).
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        match <blaze_wire::Frame<'_> as blaze_wire::Message>::parse(datagram) {
+            Ok(frame) => self.handle_frame(now, from, &frame),
+            Err(_) if self.ring_mode() => self.stats.dropped_stranger += 1,
+            Err(_) => self.stats.dropped_malformed += 1,
+        }
+    }
+
+    /// A datagram arrived from `from`, already decoded (by a router that
+    /// decodes each datagram once): the same as
+    /// [`handle_datagram`](Replica::handle_datagram) with its frame.
+    pub fn handle_frame(&mut self, now: Instant, from: SocketAddr, frame: &blaze_wire::Frame<'_>) {
         if self.ring_mode() {
             self.stats.dropped_stranger += 1;
             return;
         }
-        let (sender, msg) = match frames::parse(self.cfg.group, datagram) {
-            Ok(x) => x,
-            Err(_) => {
-                self.stats.dropped_malformed += 1;
-                return;
-            }
+        let Ok((sender, msg)) = frames::parse_frame(self.cfg.group, frame) else {
+            self.stats.dropped_malformed += 1;
+            return;
         };
         if sender == self.me || !self.view.contains(sender) {
             self.stats.dropped_stranger += 1;
@@ -724,10 +734,10 @@ impl<
         REAPPLY && self.candidate.is_some()
     }
 
-    fn push_event(&mut self, e: EventSlot<KEY, VALUE>) {
-        if self.events.push(e).is_err() {
-            self.stats.events_dropped += 1;
-        }
+    /// Queues an event of kind `tag` and hands it out to be filled in
+    /// place; `None` (the drop counted) when the queue is full.
+    fn push_event(&mut self, tag: Tag) -> Option<&mut EventSlot<KEY, VALUE>> {
+        self.events.push_new(tag, &mut self.stats.events_dropped)
     }
 
     /// Room for the events one applied operation can raise.
@@ -759,5 +769,70 @@ impl<
         let id = self.next_request;
         self.next_request += 1;
         id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Replica;
+    use crate::frames::{self, ctl};
+    use crate::{Config, ViewInfo, ViewMember};
+    use blaze_wire::{
+        Body, Frame, GroupId, Instant, MapControl, MapControlKind, MemberId, Message,
+    };
+    use core::net::SocketAddr;
+
+    /// A frame handed over decoded has the effect of the same datagram.
+    #[test]
+    fn handle_frame_is_handle_datagram() {
+        let g = GroupId::from_name("g");
+        let (me, two) = (MemberId::from_u128(1), MemberId::from_u128(2));
+        let addr: SocketAddr = "10.0.0.2:7400".parse().unwrap();
+        let members = [
+            ViewMember { id: two, addr },
+            ViewMember {
+                id: me,
+                addr: "10.0.0.1:7400".parse().unwrap(),
+            },
+        ];
+        let view = ViewInfo {
+            id: 5,
+            members: &members,
+            merge: false,
+        };
+        let mut a: Replica<4, 4, 16, 16, 4, 4, 8, 8> = Replica::new(Config::lan(g), me).unwrap();
+        let mut b: Replica<4, 4, 16, 16, 4, 4, 8, 8> = Replica::new(Config::lan(g), me).unwrap();
+        a.handle_view(Instant::ZERO, &view);
+        b.handle_view(Instant::ZERO, &view);
+        let sync = MapControl {
+            view_id: 5,
+            ..ctl(MapControlKind::SYNC_REQUEST)
+        };
+        let frames = [
+            // The coordinator asks for this member's history.
+            (g, two, Body::MapControl(sync)),
+            // A stranger, another group, a body that is not the map's.
+            (g, MemberId::from_u128(9), Body::MapControl(sync)),
+            (GroupId::from_name("h"), two, Body::MapControl(sync)),
+            (g, two, Body::Leave(blaze_wire::Leave::default())),
+        ];
+        for (i, (group, sender, body)) in frames.into_iter().enumerate() {
+            let mut buf = [0u8; 256];
+            let n = frames::emit(group, sender, body, &mut buf).unwrap();
+            let now = Instant::from_micros(1_000 * (i as u64 + 1));
+            a.handle_datagram(now, addr, &buf[..n]);
+            b.handle_frame(now, addr, &Frame::parse(&buf[..n]).unwrap());
+            assert_eq!(a.stats(), b.stats(), "frame {i}");
+            let (mut out_a, mut out_b) = ([0u8; 256], [0u8; 256]);
+            let ta = a.poll_transmit(now, &mut out_a);
+            let tb = b.poll_transmit(now, &mut out_b);
+            assert_eq!(ta, tb);
+            if let Some(t) = ta {
+                assert_eq!(out_a[..t.len], out_b[..t.len]);
+            }
+        }
+        assert_eq!(a.stats().frames_in, 1);
+        assert_eq!(a.stats().dropped_stranger, 1);
+        assert_eq!(a.stats().dropped_malformed, 2);
     }
 }

@@ -543,14 +543,14 @@ impl<
         g.phase = Phase::Member;
         g.foreign = None;
         let new_view = g.view.clone();
-        let left = g.left.clone();
         // The members of the old view that left (listed in `View.left`).
-        g.view_left = old
+        let view_left = old
             .members
             .iter()
-            .filter(|o| left.contains(&o.id) && !new_view.contains(o.id))
+            .filter(|o| g.left.contains(&o.id) && !new_view.contains(o.id))
             .map(|o| o.id)
             .collect();
+        g.view_left = view_left;
         self.stats.views_installed += 1;
         self.push_event(PlainEvent::ViewInstalled {
             group,
@@ -583,7 +583,7 @@ impl<
                 .any(|m| m.id == o.id && o.incarnation == m.incarnation)
             {
                 let member = o.id;
-                if left.contains(&member) {
+                if self.group(slot).is_some_and(|g| g.left.contains(&member)) {
                     self.push_event(PlainEvent::MemberLeft { group, member });
                 } else {
                     self.push_event(PlainEvent::MemberFailed { group, member });

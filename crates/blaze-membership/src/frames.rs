@@ -200,6 +200,11 @@ impl<'a> Frame<'a> {
     /// Decodes one datagram.
     pub(crate) fn parse(buf: &'a [u8]) -> Result<Self, WireError> {
         let f = WireFrame::parse(buf).map_err(|_| WireError::Malformed)?;
+        Self::from_wire(&f)
+    }
+
+    /// Takes in a frame decoded by the codec.
+    pub(crate) fn from_wire(f: &WireFrame<'a>) -> Result<Self, WireError> {
         if f.version != VERSION {
             return Err(WireError::UnsupportedVersion);
         }

@@ -1,7 +1,7 @@
 //! `handle_datagram`: decoding and dispatch of one received frame.
 
 use crate::Name;
-use crate::frames::{Body, Frame, Heartbeat, JoinIn, Leave};
+use crate::frames::{Body, Frame, Heartbeat, JoinIn, Leave, WireError};
 use crate::group::Phase;
 use crate::membership::{Control, Membership};
 use blaze_wire::{GroupId, Instant, MemberId};
@@ -20,9 +20,27 @@ impl<
     /// A datagram arrived from `from`. Malformed, stale or foreign input is
     /// counted in [`stats`](Self::stats) and dropped.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        let frame = Frame::parse(datagram);
+        self.handle_parsed(now, from, frame);
+    }
+
+    /// A datagram arrived from `from`, already decoded (by a router that
+    /// decodes each datagram once): the same as
+    /// [`handle_datagram`](Self::handle_datagram) with its frame.
+    pub fn handle_frame(&mut self, now: Instant, from: SocketAddr, frame: &blaze_wire::Frame<'_>) {
+        let frame = Frame::from_wire(frame);
+        self.handle_parsed(now, from, frame);
+    }
+
+    fn handle_parsed(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        frame: Result<Frame<'_>, WireError>,
+    ) {
         self.release_delivered();
         self.stats.datagrams += 1;
-        let Ok(frame) = Frame::parse(datagram) else {
+        let Ok(frame) = frame else {
             self.stats.malformed += 1;
             return;
         };
@@ -128,5 +146,83 @@ impl<
         if let Some(c) = self.peer_mut(sender).and_then(|p| p.claims.get_mut(slot)) {
             *c = Some(h.view_id);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::frames::{self, BodyOut, Heartbeat, Join, Leave};
+    use crate::{Config, Identity, Membership, Metadata, Name};
+    use blaze_wire::{Body, Frame as WireFrame, GroupId, Instant, MemberId, Message, Rng};
+    use core::net::SocketAddr;
+
+    type M = Membership<8, 2, 0, 64>;
+
+    fn member() -> (M, GroupId) {
+        let me = Identity {
+            id: MemberId::from_u128(1),
+            name: Name::new("one").unwrap(),
+            metadata: Metadata::default(),
+            incarnation: 0,
+        };
+        let mut m = M::new(Config::lan(), me, Rng::new(3)).unwrap();
+        let g = m.join(Instant::ZERO, "g").unwrap();
+        (m, g)
+    }
+
+    /// A frame handed over decoded has the effect of the same datagram.
+    #[test]
+    fn handle_frame_is_handle_datagram() {
+        let (mut a, g) = member();
+        let (mut b, _) = member();
+        let two = MemberId::from_u128(2);
+        let from: SocketAddr = "10.0.0.2:7400".parse().unwrap();
+        let mut datagrams: std::vec::Vec<std::vec::Vec<u8>> = std::vec::Vec::new();
+        let bodies = [
+            BodyOut::Join(Join {
+                group_name: "g",
+                member_name: "two",
+                weight: 0,
+                metadata: &[],
+                incarnation: 4,
+                address: None,
+            }),
+            BodyOut::Heartbeat(Heartbeat {
+                view_id: 0,
+                timestamp_us: 9,
+                incarnation: 4,
+            }),
+            BodyOut::Leave(Leave { incarnation: 4 }),
+        ];
+        for body in &bodies {
+            let mut buf = [0u8; 256];
+            let n = frames::emit(&mut buf, g, two, body).unwrap();
+            datagrams.push(buf[..n].to_vec());
+        }
+        // Another version, and a nil sender: both malformed.
+        for (version, sender) in [(2, two), (blaze_wire::VERSION, MemberId::NIL)] {
+            let frame = WireFrame {
+                version,
+                group: g,
+                sender,
+                auth_tag: &[],
+                body: Body::Leave(blaze_wire::Leave::default()),
+            };
+            let mut buf = [0u8; 64];
+            let n = frame.emit(&mut buf).unwrap();
+            datagrams.push(buf[..n].to_vec());
+        }
+        for (i, d) in datagrams.iter().enumerate() {
+            let now = Instant::from_micros(1_000 * (i as u64 + 1));
+            a.handle_datagram(now, from, d);
+            b.handle_frame(now, from, &WireFrame::parse(d).unwrap());
+            assert_eq!(a.stats(), b.stats(), "datagram {i}");
+            assert_eq!(
+                a.member(two).map(|p| p.incarnation),
+                b.member(two).map(|p| p.incarnation)
+            );
+        }
+        assert_eq!(a.stats().malformed, 2);
+        assert!(a.stats().datagrams >= 5);
     }
 }

@@ -2,7 +2,7 @@
 //! them in order, and answering re-requests from the log.
 
 use super::{Replica, Role};
-use crate::event::{Slot as EventSlot, Tag};
+use crate::event::Tag;
 use crate::frames::Epoch;
 use crate::op::{Op, OpKind};
 use crate::request::Outcome;
@@ -44,10 +44,6 @@ impl<
     }
 
     pub(super) fn on_map_seq(&mut self, now: Instant, sender: MemberId, m: &MapOp<'_>) {
-        if !self.accepts(sender, m.epoch) {
-            self.stats.dropped_stale += 1;
-            return;
-        }
         let kind = match m.kind {
             MapOpKind::PUT => OpKind::Put,
             MapOpKind::PUT_IF_ABSENT => OpKind::PutIfAbsent,
@@ -55,20 +51,12 @@ impl<
             MapOpKind::REMOVE => OpKind::Remove,
             _ => OpKind::Expire,
         };
-        let Some(map) = self.store.names.intern(m.map) else {
-            self.stats.dropped_map_name += 1;
-            return;
-        };
-        let (Ok(key), Ok(value)) = (Vec::from_slice(m.key), Vec::from_slice(m.value)) else {
-            self.stats.dropped_malformed += 1;
-            return;
-        };
         let op = Op {
             order: m.order,
             kind,
-            map,
-            key,
-            value,
+            map: 0,
+            key: Vec::new(),
+            value: Vec::new(),
             version: m.version,
             origin: m.origin.unwrap_or(MemberId::NIL),
             request_id: m.request_id,
@@ -78,14 +66,10 @@ impl<
             fence: 0,
             lease_us: 0,
         };
-        self.receive(now, op);
+        self.on_seq(now, sender, m.epoch, (m.map, m.key, m.value), op);
     }
 
     pub(super) fn on_lock_seq(&mut self, now: Instant, sender: MemberId, l: &LockOp<'_>) {
-        if !self.accepts(sender, l.epoch) {
-            self.stats.dropped_stale += 1;
-            return;
-        }
         let kind = match l.kind {
             LockOpKind::GRANTED => OpKind::Grant,
             LockOpKind::RELEASE => OpKind::Release,
@@ -93,19 +77,11 @@ impl<
             LockOpKind::REVOKED => OpKind::Revoke,
             _ => OpKind::Renew,
         };
-        let Some(map) = self.store.names.intern(l.map) else {
-            self.stats.dropped_map_name += 1;
-            return;
-        };
-        let Ok(key) = Vec::from_slice(l.key) else {
-            self.stats.dropped_malformed += 1;
-            return;
-        };
         let op = Op {
             order: l.order,
             kind,
-            map,
-            key,
+            map: 0,
+            key: Vec::new(),
             value: Vec::new(),
             version: 0,
             origin: l.holder.unwrap_or(MemberId::NIL),
@@ -116,6 +92,34 @@ impl<
             fence: l.fence,
             lease_us: l.lease_us,
         };
+        self.on_seq(now, sender, l.epoch, (l.map, l.key, &[]), op);
+    }
+
+    /// A sequenced map or lock operation from `sender` in `epoch`: `op`
+    /// with its map name, key and value (`names`) still to be taken from
+    /// the wire.
+    fn on_seq(
+        &mut self,
+        now: Instant,
+        sender: MemberId,
+        epoch: u64,
+        names: (&str, &[u8], &[u8]),
+        mut op: Op<KEY, VALUE>,
+    ) {
+        if !self.accepts(sender, epoch) {
+            self.stats.dropped_stale += 1;
+            return;
+        }
+        let (map, key, value) = names;
+        let Some(map) = self.store.names.intern(map) else {
+            self.stats.dropped_map_name += 1;
+            return;
+        };
+        op.map = map;
+        if op.key.extend_from_slice(key).is_err() || op.value.extend_from_slice(value).is_err() {
+            self.stats.dropped_malformed += 1;
+            return;
+        }
         self.receive(now, op);
     }
 
@@ -256,18 +260,16 @@ impl<
         self.stats.applied += 1;
         self.dedup.record(op.origin, op.request_id);
         let margin = self.cfg.lease_margin;
-        if op.kind.is_lock() {
-            self.apply_lock(now, op, margin);
-            return;
-        }
-        if op.error != 0 {
-            let error = self.decode_error(op);
-            if op.origin == self.me {
-                self.note_outcome(now, op.request_id, op.order, Outcome::Err(error), None);
+        // The change to report (its kind, the old value, whether the new
+        // one is shown) and the outcome a request of this member gets.
+        let (change, outcome) = match op.kind {
+            _ if op.kind.is_lock() => {
+                let Some(outcome) = self.apply_lock(now, op, margin) else {
+                    return;
+                };
+                (None, Outcome::Ok(outcome))
             }
-            return;
-        }
-        match op.kind {
+            _ if op.error != 0 => (None, Outcome::Err(self.decode_error(op))),
             OpKind::Put | OpKind::PutIfAbsent | OpKind::Cas => {
                 let Some(i) = self.store.find_or_insert(op.map, &op.key) else {
                     self.stats.apply_failures += 1;
@@ -291,61 +293,56 @@ impl<
                 } else {
                     ChangeKind::Inserted
                 };
-                let mut e = EventSlot::new(Tag::Changed(kind));
-                e.map = op.map;
-                e.key = op.key.clone();
-                e.old = old;
-                e.new = Some(op.value.clone());
-                e.number = op.order;
-                e.member = Some(op.origin);
-                self.push_event(e);
-                if op.origin == self.me {
-                    self.note_outcome(now, op.request_id, op.order, Outcome::Ok(op.order), None);
-                }
+                (Some((kind, old, true)), Outcome::Ok(op.order))
             }
-            _ => {
-                let Some(i) = self.store.find(op.map, &op.key) else {
-                    if op.origin == self.me {
-                        self.note_outcome(now, op.request_id, op.order, Outcome::Ok(0), None);
-                    }
-                    return;
-                };
-                let Some(s) = self.store.slot_mut(i) else {
-                    return;
-                };
-                let old = s.has_value.then(|| s.value.clone());
-                s.has_value = false;
-                s.value.clear();
-                s.expires = None;
-                self.store.tidy(i);
-                if old.is_some() {
+            _ => match self.store.find(op.map, &op.key) {
+                Some(i) => {
+                    let Some(s) = self.store.slot_mut(i) else {
+                        return;
+                    };
+                    let old = s.has_value.then(|| s.value.clone());
+                    s.has_value = false;
+                    s.value.clear();
+                    s.expires = None;
+                    self.store.tidy(i);
                     let kind = if op.kind == OpKind::Expire {
                         ChangeKind::Expired
                     } else {
                         ChangeKind::Removed
                     };
-                    let mut e = EventSlot::new(Tag::Changed(kind));
-                    e.map = op.map;
-                    e.key = op.key.clone();
-                    e.old = old;
-                    e.number = op.order;
-                    e.member = Some(op.origin);
-                    self.push_event(e);
+                    (old.map(|old| (kind, Some(old), false)), Outcome::Ok(0))
                 }
-                if op.origin == self.me {
-                    self.note_outcome(now, op.request_id, op.order, Outcome::Ok(0), None);
-                }
-            }
+                None => (None, Outcome::Ok(0)),
+            },
+        };
+        if let Some((kind, old, new)) = change
+            && let Some(e) = self.push_event(Tag::Changed(kind))
+        {
+            e.map = op.map;
+            e.key = op.key.clone();
+            e.old = old;
+            e.new = new.then(|| op.value.clone());
+            e.number = op.order;
+            e.member = Some(op.origin);
+        }
+        if op.origin == self.me {
+            // A grant nobody waits for is released.
+            let grant = (op.kind == OpKind::Grant).then_some((op.map, op.key.as_slice(), op.order));
+            self.note_outcome(now, op.request_id, op.order, outcome, grant);
         }
     }
 
-    fn apply_lock(&mut self, now: Instant, op: &Op<KEY, VALUE>, margin: Duration) {
+    /// Applies a lock operation; returns the outcome a request of this
+    /// member gets (`None`: not applied, no outcome).
+    fn apply_lock(&mut self, now: Instant, op: &Op<KEY, VALUE>, margin: Duration) -> Option<u64> {
         let lease = Duration::from_micros(op.lease_us);
-        match op.kind {
+        // The outcome a request of this member gets: the grant's fencing
+        // token, else the fence the operation named.
+        let outcome = match op.kind {
             OpKind::Grant => {
                 let Some(i) = self.store.find_or_insert(op.map, &op.key) else {
                     self.stats.apply_failures += 1;
-                    return;
+                    return None;
                 };
                 if let Some(s) = self.store.slot_mut(i) {
                     s.lock = Some(LockState {
@@ -356,10 +353,7 @@ impl<
                     });
                     s.quarantine = None;
                 }
-                if op.origin == self.me {
-                    let grant = Some((op.map, op.key.as_slice(), op.order));
-                    self.note_outcome(now, op.request_id, op.order, Outcome::Ok(op.order), grant);
-                }
+                op.order
             }
             OpKind::Renew => {
                 if let Some(i) = self.store.find(op.map, &op.key)
@@ -370,9 +364,7 @@ impl<
                     l.lease_us = op.lease_us;
                     l.expires = now + lease + margin;
                 }
-                if op.origin == self.me {
-                    self.note_outcome(now, op.request_id, op.order, Outcome::Ok(op.fence), None);
-                }
+                op.fence
             }
             _ => {
                 if let Some(i) = self.store.find(op.map, &op.key)
@@ -388,20 +380,19 @@ impl<
                     }
                     self.store.tidy(i);
                 }
-                if op.origin == self.me {
-                    self.note_outcome(now, op.request_id, op.order, Outcome::Ok(op.fence), None);
-                    if op.kind != OpKind::Release {
-                        let reason = if op.kind == OpKind::Revoke {
-                            LockLostReason::Revoked
-                        } else {
-                            LockLostReason::Expired
-                        };
-                        self.held_ended(op.map, &op.key, op.fence, reason);
-                    }
+                if op.origin == self.me && op.kind != OpKind::Release {
+                    let reason = if op.kind == OpKind::Revoke {
+                        LockLostReason::Revoked
+                    } else {
+                        LockLostReason::Expired
+                    };
+                    self.held_ended(op.map, &op.key, op.fence, reason);
                 }
                 self.wake_waiters(now, op.map, &op.key);
+                op.fence
             }
-        }
+        };
+        Some(outcome)
     }
 
     /// The error of a refused operation, with details from the state it was

@@ -1,7 +1,7 @@
 //! This member as a client: commands, resends, outcomes, held locks.
 
 use super::{REAPPLY, Replica};
-use crate::event::{Slot as EventSlot, Tag};
+use crate::event::Tag;
 use crate::request::{Held, Outcome, Pending, ReqKind};
 use crate::{CommandError, LockLostReason, RequestId, WriteError, WriteOptions};
 use blaze_wire::{Duration, Instant, LockOp, MemberId};
@@ -321,13 +321,13 @@ impl<
                     deadline,
                 };
                 if deadline > now && self.held.push(held).is_ok() {
-                    let mut e = EventSlot::new(Tag::LockAcquired);
-                    e.request = request;
-                    e.map = p.map;
-                    e.key = p.key;
-                    e.number = fence;
-                    e.at = deadline;
-                    self.push_event(e);
+                    if let Some(e) = self.push_event(Tag::LockAcquired) {
+                        e.request = request;
+                        e.map = p.map;
+                        e.key = p.key;
+                        e.number = fence;
+                        e.at = deadline;
+                    }
                 } else {
                     self.queue_release(now, p.map, &p.key, fence);
                     self.fail(p.kind, request, WriteError::Timeout);
@@ -343,12 +343,15 @@ impl<
                 match held {
                     Some(h) if deadline > now => {
                         h.deadline = h.deadline.max(deadline);
-                        let mut e = EventSlot::new(Tag::LockRenewed);
-                        e.map = p.map;
-                        e.key = p.key;
-                        e.number = p.fence;
-                        e.at = h.deadline;
-                        self.push_event(e);
+                        if let Some(e) = self
+                            .events
+                            .push_new(Tag::LockRenewed, &mut self.stats.events_dropped)
+                        {
+                            e.map = p.map;
+                            e.key = p.key;
+                            e.number = p.fence;
+                            e.at = h.deadline;
+                        }
                     }
                     _ => {
                         self.queue_release(now, p.map, &p.key, p.fence);
@@ -357,10 +360,10 @@ impl<
                 }
             }
             (_, Outcome::Ok(version)) => {
-                let mut e = EventSlot::new(Tag::WriteDone);
-                e.request = request;
-                e.number = version;
-                self.push_event(e);
+                if let Some(e) = self.push_event(Tag::WriteDone) {
+                    e.request = request;
+                    e.number = version;
+                }
             }
             (kind, Outcome::Err(error)) => self.fail(kind, request, error),
         }
@@ -372,9 +375,9 @@ impl<
         } else {
             Tag::WriteFailed(error)
         };
-        let mut e = EventSlot::new(tag);
-        e.request = request;
-        self.push_event(e);
+        if let Some(e) = self.push_event(tag) {
+            e.request = request;
+        }
     }
 
     /// Fails every request in flight with `error` (quorum lost), or only
@@ -400,11 +403,11 @@ impl<
     /// Drops every held lock with a `LockLost` event.
     pub(super) fn lose_held(&mut self, reason: LockLostReason) {
         while let Some(h) = self.held.pop() {
-            let mut e = EventSlot::new(Tag::LockLost(reason));
-            e.map = h.map;
-            e.key = h.key;
-            e.number = h.fence;
-            self.push_event(e);
+            if let Some(e) = self.push_event(Tag::LockLost(reason)) {
+                e.map = h.map;
+                e.key = h.key;
+                e.number = h.fence;
+            }
         }
     }
 
@@ -416,11 +419,11 @@ impl<
             .position(|h| h.map == map && h.key.as_slice() == key && h.fence == fence)
         {
             let h = self.held.swap_remove(i);
-            let mut e = EventSlot::new(Tag::LockLost(reason));
-            e.map = h.map;
-            e.key = h.key;
-            e.number = h.fence;
-            self.push_event(e);
+            if let Some(e) = self.push_event(Tag::LockLost(reason)) {
+                e.map = h.map;
+                e.key = h.key;
+                e.number = h.fence;
+            }
         }
     }
 
@@ -461,11 +464,11 @@ impl<
         while i < self.held.len() && self.event_room() {
             if self.held.get(i).is_some_and(|h| h.deadline <= now) {
                 let h = self.held.swap_remove(i);
-                let mut e = EventSlot::new(Tag::LockLost(LockLostReason::Expired));
-                e.map = h.map;
-                e.key = h.key;
-                e.number = h.fence;
-                self.push_event(e);
+                if let Some(e) = self.push_event(Tag::LockLost(LockLostReason::Expired)) {
+                    e.map = h.map;
+                    e.key = h.key;
+                    e.number = h.fence;
+                }
             } else {
                 i += 1;
             }

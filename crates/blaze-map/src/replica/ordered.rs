@@ -40,7 +40,7 @@
 
 use super::transfer::Record;
 use super::{Candidate, Pull, Replica, Serve};
-use crate::event::{Slot as EventSlot, Tag};
+use crate::event::Tag;
 use crate::frames::{self, Epoch, Msg, SnapEnd, SyncReport, ctl, id};
 use crate::op::{Op, OpKind};
 use crate::request::{Outcome, Pending, ReqKind};
@@ -719,13 +719,16 @@ impl<
                     self.stats.dropped_snapshot += 1;
                     return;
                 }
-                let mut e = EventSlot::new(Tag::Conflict);
-                e.map = map;
-                e.key = key.clone();
-                e.new = Some(value.clone());
-                e.number = m.version;
-                e.old = base.map(|b| b.value.clone());
-                self.push_event(e);
+                if let Some(e) = self
+                    .events
+                    .push_new(Tag::Conflict, &mut self.stats.events_dropped)
+                {
+                    e.map = map;
+                    e.key = key.clone();
+                    e.new = Some(value.clone());
+                    e.number = m.version;
+                    e.old = base.map(|b| b.value.clone());
+                }
                 self.candidate = Some(Candidate {
                     asked: Some(now),
                     ..Candidate::of_record(map, key, value, owner, m)

@@ -3,7 +3,7 @@
 //! exit, merge re-application).
 
 use super::{Candidate, REAPPLY, Replica, Role};
-use crate::event::{Slot as EventSlot, Tag};
+use crate::event::Tag;
 use crate::op::{Op, OpKind};
 use crate::request::ReqKind;
 use crate::store::{FLAG_MASK, FLAG_OWNER_ONLY, FLAG_RELEASE_LOCK_ON_EXIT, FLAG_REMOVE_ON_EXIT};
@@ -64,18 +64,24 @@ impl<
                 return;
             }
         };
-        self.wire_request(now, sender, from, m.map, kind, |map| Req {
-            kind,
-            map,
-            key: m.key,
-            value: m.value,
-            expected: m.version,
-            ttl_us: m.ttl_us,
-            flags: m.flags & FLAG_MASK,
-            fence: m.fence,
-            lease_us: 0,
-            request_id: m.request_id,
-        });
+        self.wire_request(
+            now,
+            sender,
+            from,
+            m.map,
+            Req {
+                kind,
+                map: 0,
+                key: m.key,
+                value: m.value,
+                expected: m.version,
+                ttl_us: m.ttl_us,
+                flags: m.flags & FLAG_MASK,
+                fence: m.fence,
+                lease_us: 0,
+                request_id: m.request_id,
+            },
+        );
     }
 
     pub(super) fn on_lock_request(
@@ -90,18 +96,24 @@ impl<
             LockOpKind::RELEASE => ReqKind::Release,
             _ => ReqKind::Renew,
         };
-        self.wire_request(now, sender, from, l.map, kind, |map| Req {
-            kind,
-            map,
-            key: l.key,
-            value: &[],
-            expected: 0,
-            ttl_us: 0,
-            flags: 0,
-            fence: l.fence,
-            lease_us: l.lease_us,
-            request_id: l.request_id,
-        });
+        self.wire_request(
+            now,
+            sender,
+            from,
+            l.map,
+            Req {
+                kind,
+                map: 0,
+                key: l.key,
+                value: &[],
+                expected: 0,
+                ttl_us: 0,
+                flags: 0,
+                fence: l.fence,
+                lease_us: l.lease_us,
+                request_id: l.request_id,
+            },
+        );
     }
 
     fn wire_request<'a>(
@@ -110,8 +122,7 @@ impl<
         sender: MemberId,
         from: Option<SocketAddr>,
         map: &str,
-        _kind: ReqKind,
-        build: impl FnOnce(u8) -> Req<'a>,
+        mut req: Req<'a>,
     ) {
         // A ring-delivered request is decided at its position by every
         // member alike; a datagram only by the sequencing coordinator.
@@ -130,7 +141,7 @@ impl<
             self.stats.dropped_map_name += 1;
             return;
         };
-        let req = build(map);
+        req.map = map;
         if req.key.len() > KEY || req.value.len() > VALUE || req.request_id == 0 {
             self.stats.dropped_malformed += 1;
             return;
@@ -170,65 +181,65 @@ impl<
         };
         let slot = self.store.get(r.map, r.key);
         let lock = slot.and_then(|s| s.lock);
-        match r.kind {
-            ReqKind::Put | ReqKind::PutIfAbsent | ReqKind::Cas | ReqKind::Remove => {
-                op.kind = match r.kind {
-                    ReqKind::Put => OpKind::Put,
-                    ReqKind::PutIfAbsent => OpKind::PutIfAbsent,
-                    ReqKind::Cas => OpKind::Cas,
-                    _ => OpKind::Remove,
-                };
-                if r.kind == ReqKind::Remove {
-                    op.value.clear();
-                }
-                match self.evaluate(origin, r) {
-                    Ok(()) => op.version = self.applied.saturating_add(1),
-                    Err(e) => {
-                        op.error = e.code();
-                        if let WriteError::VersionMismatch { current } = e {
-                            op.version = current;
+        // A lock request that cannot be decided now leaves with the
+        // denial's holder and code.
+        let (holder, code) = 'deny: {
+            match r.kind {
+                ReqKind::Put | ReqKind::PutIfAbsent | ReqKind::Cas | ReqKind::Remove => {
+                    op.kind = match r.kind {
+                        ReqKind::Put => OpKind::Put,
+                        ReqKind::PutIfAbsent => OpKind::PutIfAbsent,
+                        ReqKind::Cas => OpKind::Cas,
+                        _ => OpKind::Remove,
+                    };
+                    if r.kind == ReqKind::Remove {
+                        op.value.clear();
+                    }
+                    match self.evaluate(origin, r) {
+                        Ok(()) => op.version = self.applied.saturating_add(1),
+                        Err(e) => {
+                            op.error = e.code();
+                            if let WriteError::VersionMismatch { current } = e {
+                                op.version = current;
+                            }
                         }
                     }
+                    op.fence = 0;
                 }
-                op.fence = 0;
-            }
-            ReqKind::Acquire => {
-                if let Some(l) = lock
-                    && l.holder != origin
-                {
-                    self.deny(now, origin, from, r.request_id, Some(l.holder), 0);
-                    return;
+                ReqKind::Acquire => {
+                    if let Some(l) = lock
+                        && l.holder != origin
+                    {
+                        break 'deny (Some(l.holder), 0);
+                    }
+                    if slot.is_some_and(|s| self.quarantined(s, now)) {
+                        break 'deny (None, 0);
+                    }
+                    if slot.is_none() && !self.store.has_room() {
+                        break 'deny (None, WriteError::MapFull.code());
+                    }
+                    op.kind = OpKind::Grant;
+                    op.fence = self.applied.saturating_add(1);
                 }
-                if slot.is_some_and(|s| self.quarantined(s, now)) {
-                    self.deny(now, origin, from, r.request_id, None, 0);
-                    return;
-                }
-                if slot.is_none() && !self.store.has_room() {
-                    let code = WriteError::MapFull.code();
-                    self.deny(now, origin, from, r.request_id, None, code);
-                    return;
-                }
-                op.kind = OpKind::Grant;
-                op.fence = self.applied.saturating_add(1);
-            }
-            ReqKind::Release | ReqKind::Renew => {
-                let Some(l) = lock.filter(|l| l.holder == origin && l.fence == r.fence) else {
-                    let holder = lock.map(|l| l.holder);
-                    self.deny(now, origin, from, r.request_id, holder, 0);
-                    return;
-                };
-                op.kind = if r.kind == ReqKind::Release {
-                    OpKind::Release
-                } else {
-                    OpKind::Renew
-                };
-                op.fence = l.fence;
-                if r.kind == ReqKind::Release {
-                    op.lease_us = l.lease_us;
+                ReqKind::Release | ReqKind::Renew => {
+                    let Some(l) = lock.filter(|l| l.holder == origin && l.fence == r.fence) else {
+                        break 'deny (lock.map(|l| l.holder), 0);
+                    };
+                    op.kind = if r.kind == ReqKind::Release {
+                        OpKind::Release
+                    } else {
+                        OpKind::Renew
+                    };
+                    op.fence = l.fence;
+                    if r.kind == ReqKind::Release {
+                        op.lease_us = l.lease_us;
+                    }
                 }
             }
-        }
-        self.sequence(now, op);
+            self.sequence(now, op);
+            return;
+        };
+        self.deny(now, origin, from, r.request_id, holder, code);
     }
 
     /// Whether a revoked lock still keeps `slot` from being granted. In
@@ -520,18 +531,21 @@ impl<
                 return None;
             }
             c.asked = Some(now);
-            let mut e = EventSlot::new(Tag::Conflict);
-            e.map = c.map;
-            e.key = c.key.clone();
-            e.new = Some(c.value.clone());
-            e.number = c.version;
-            let ours = self
-                .store
-                .get(c.map, &c.key)
-                .filter(|s| s.has_value)
-                .map(|s| s.value.clone());
-            e.old = ours;
-            self.push_event(e);
+            if let Some(e) = self
+                .events
+                .push_new(Tag::Conflict, &mut self.stats.events_dropped)
+            {
+                e.map = c.map;
+                e.key = c.key.clone();
+                e.new = Some(c.value.clone());
+                e.number = c.version;
+                let ours = self
+                    .store
+                    .get(c.map, &c.key)
+                    .filter(|s| s.has_value)
+                    .map(|s| s.value.clone());
+                e.old = ours;
+            }
             return None;
         }
         c.decided

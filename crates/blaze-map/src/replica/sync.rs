@@ -4,7 +4,7 @@
 
 use super::timer::Timer;
 use super::{Peer, Plan, Pull, REAPPLY, Replica, Role};
-use crate::event::{Slot as EventSlot, Tag};
+use crate::event::Tag;
 use crate::frames::{Epoch, Side, SyncReport};
 use crate::{LockLostReason, MergePolicy, WriteError};
 use blaze_wire::{Duration, Instant, MemberId};
@@ -154,34 +154,27 @@ impl<
             .filter_map(|p| Some((p.id, p.report?)))
             .filter(|(_, r)| r.synced)
             .collect();
-        if reports.is_empty() {
+        let me = self.me;
+        let genesis = reports.is_empty();
+        let (winner, side, merge, source, base) = if genesis {
             // Nobody holds a state: the whole view starts from the empty
             // state (the genesis epoch), every member holding it at once, so
-            // the first writes already wait for every member.
+            // the first writes already wait for every member. This member
+            // then holds the winning history, as in a sync that continues
+            // its own.
             self.start_empty();
             let side = self.new_side(Epoch::default());
-            self.view_side = side;
-            self.plan = Some(Plan {
-                base: 0,
-                winner: Epoch::default(),
-                source: self.me,
-                losers: Vec::new(),
-                side,
-                merge: false,
-                won: true,
-                own_size: side.size,
-            });
-            self.finish_sync(now);
-            return;
-        }
-        let (winner, side, merge) = self.choose(&reports);
-        let me = self.me;
-        let (source, base) = reports
-            .iter()
-            .filter(|(_, r)| r.epoch == winner)
-            .map(|(id, r)| (*id, r.applied))
-            .max_by_key(|(id, applied)| (*applied, *id == me))
-            .unwrap_or((me, 0));
+            (Epoch::default(), side, false, me, 0)
+        } else {
+            let (winner, side, merge) = self.choose(&reports);
+            let (source, base) = reports
+                .iter()
+                .filter(|(_, r)| r.epoch == winner)
+                .map(|(id, r)| (*id, r.applied))
+                .max_by_key(|(id, applied)| (*applied, *id == me))
+                .unwrap_or((me, 0));
+            (winner, side, merge, source, base)
+        };
         let mut plan = Plan {
             base,
             winner,
@@ -190,7 +183,7 @@ impl<
             side,
             merge,
             won: !merge || (self.synced && self.side == side),
-            own_size: self.side.size,
+            own_size: if genesis { side.size } else { self.side.size },
         };
         if merge && self.cfg.merge_policy() != MergePolicy::MajoritySide {
             // One representative per losing side: its newest, longest
@@ -315,13 +308,14 @@ impl<
     /// Reports how this member's side (`own_size` members before the
     /// merge) fared in the current merged view.
     pub(super) fn merge_event(&mut self, won: bool, own_size: u64) {
-        let mut e = EventSlot::new(Tag::Merged {
+        let view = self.view.id;
+        if let Some(e) = self.push_event(Tag::Merged {
             won,
             winner_size: self.view_side.size,
             own_size,
-        });
-        e.number = self.view.id;
-        self.push_event(e);
+        }) {
+            e.number = view;
+        }
     }
 
     /// Adopts the empty state of a new group.

@@ -10,7 +10,7 @@
 //! request), and any server whose applied order moved answers "restart".
 
 use super::{AHEAD, Candidate, Replica, Role, Serve};
-use crate::event::{Slot as EventSlot, Tag};
+use crate::event::Tag;
 use crate::frames::{Epoch, SnapEnd, SnapWindow};
 use crate::store::{FLAG_MASK, LockState};
 use blaze_wire::{Duration, Instant, LockOp, MapOp, MemberId};
@@ -463,9 +463,9 @@ impl<
         self.log.clear();
         self.stats.snapshots_installed += 1;
         debug!("blaze-map: snapshot installed as of order {}", as_of);
-        let mut e = EventSlot::new(Tag::Installed);
-        e.number = as_of;
-        self.push_event(e);
+        if let Some(e) = self.push_event(Tag::Installed) {
+            e.number = as_of;
+        }
         if self.role == Role::Fetching {
             self.finish_sync(now);
         } else if Some(sender) == self.view.coordinator()

@@ -3,7 +3,7 @@
 
 use super::transfer::Record;
 use super::{Replica, Role};
-use crate::frames::{self, SnapWindow, ctl, id};
+use crate::frames::{self, Side, SnapWindow, ctl, id};
 use crate::op::{Op, OpKind};
 use crate::request::ReqKind;
 use blaze_wire::{
@@ -11,6 +11,15 @@ use blaze_wire::{
     Transmit,
 };
 use core::net::SocketAddr;
+
+/// Sets the side fields of a sync reply or sync done.
+fn set_side(c: &mut MapControl, side: &Side) {
+    c.side_size = side.size;
+    c.side_epoch = side.epoch.id;
+    c.side_leader = id(side.epoch.leader);
+    c.side_parent = side.parent.id;
+    c.side_parent_leader = id(side.parent.leader);
+}
 
 impl<
     const ENTRIES: usize,
@@ -82,170 +91,149 @@ impl<
     }
 
     pub(super) fn transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
-        // Sync protocol.
-        if self.out.sync_req {
-            self.out.sync_req = false;
-            let body = MapControl {
-                view_id: self.view.id,
-                ..ctl(MapControlKind::SYNC_REQUEST)
-            };
-            return self.send(Destination::Group, Body::MapControl(body), buf);
-        }
-        if self.out.sync_reply {
-            self.out.sync_reply = false;
-            let r = self.sync_reply();
-            let body = MapControl {
-                view_id: r.view,
-                order: r.applied,
-                epoch: r.epoch.id,
-                epoch_leader: id(r.epoch.leader),
-                holds_state: r.synced,
-                epoch_base: r.epoch_base,
-                side_size: r.side.size,
-                side_epoch: r.side.epoch.id,
-                side_leader: id(r.side.epoch.leader),
-                side_parent: r.side.parent.id,
-                side_parent_leader: id(r.side.parent.leader),
-                ..ctl(MapControlKind::SYNC_REPLY)
-            };
-            let to = self.to_coordinator()?;
-            return self.send(to, Body::MapControl(body), buf);
-        }
-        if self.out.sync_done && self.role == Role::Active {
-            self.out.sync_done = false;
-            if let Some(plan) = self.plan.as_ref() {
-                let body = MapControl {
-                    view_id: self.view.id,
-                    order: plan.base,
-                    epoch: plan.winner.id,
-                    epoch_leader: id(plan.winner.leader),
-                    losers_park: !self.losers_reset,
-                    side_size: self.side.size,
-                    side_epoch: self.side.epoch.id,
-                    side_leader: id(self.side.epoch.leader),
-                    side_parent: self.side.parent.id,
-                    side_parent_leader: id(self.side.parent.leader),
-                    ..ctl(MapControlKind::SYNC_DONE)
+        // Every control message is built in this one value: each branch
+        // sets its kind and fields and leaves the block with the
+        // destination; the other frames are sent from their branch.
+        let mut c = MapControl::default();
+        let to = 'control: {
+            // Sync protocol.
+            if self.out.sync_req {
+                self.out.sync_req = false;
+                c.kind = MapControlKind::SYNC_REQUEST;
+                c.view_id = self.view.id;
+                break 'control Destination::Group;
+            }
+            if self.out.sync_reply {
+                self.out.sync_reply = false;
+                let r = self.sync_reply();
+                let to = self.to_coordinator()?;
+                c.kind = MapControlKind::SYNC_REPLY;
+                c.view_id = r.view;
+                c.order = r.applied;
+                c.epoch_leader = id(r.epoch.leader);
+                c.epoch = r.epoch.id;
+                c.holds_state = r.synced;
+                c.epoch_base = r.epoch_base;
+                set_side(&mut c, &r.side);
+                break 'control to;
+            }
+            if self.out.sync_done && self.role == Role::Active {
+                self.out.sync_done = false;
+                if let Some(plan) = self.plan.as_ref() {
+                    c.kind = MapControlKind::SYNC_DONE;
+                    c.view_id = self.view.id;
+                    c.order = plan.base;
+                    c.epoch = plan.winner.id;
+                    c.epoch_leader = id(plan.winner.leader);
+                    c.losers_park = !self.losers_reset;
+                    set_side(&mut c, &self.side);
+                    break 'control Destination::Group;
+                }
+            }
+            // Answers.
+            if let Some((to, request, holder, code)) = self.out.denied.pop() {
+                let body = LockOp {
+                    kind: LockOpKind::DENIED,
+                    request_id: request,
+                    holder,
+                    error: code,
+                    ..LockOp::default()
                 };
-                return self.send(Destination::Group, Body::MapControl(body), buf);
+                return self.send(Destination::Peer(to), Body::LockOp(body), buf);
             }
-        }
-        // Answers.
-        if let Some((to, request, holder, code)) = self.out.denied.pop() {
-            let body = LockOp {
-                kind: LockOpKind::DENIED,
-                request_id: request,
-                holder,
-                error: code,
-                ..LockOp::default()
-            };
-            return self.send(Destination::Peer(to), Body::LockOp(body), buf);
-        }
-        if let Some((to, session)) = self.out.restart.pop() {
-            let body = MapControl {
-                session,
-                ..ctl(MapControlKind::SNAPSHOT_RESTART)
-            };
-            return self.send(Destination::Peer(to), Body::MapControl(body), buf);
-        }
-        if let Some((to, epoch)) = self.out.snap_needed.pop() {
-            let body = MapControl {
-                epoch,
-                ..ctl(MapControlKind::SNAPSHOT_NEEDED)
-            };
-            return self.send(Destination::Peer(to), Body::MapControl(body), buf);
-        }
-        if let Some(t) = self.transmit_serve(now, buf) {
-            return Some(t);
-        }
-        // The stream.
-        if self.role == Role::Active && self.out.sent_high < self.applied {
-            let order = self.out.sent_high + 1;
-            self.out.sent_high = order;
-            if let Some(op) = self.log.get(order) {
-                let body = self.op_body(op, self.epoch.id);
-                return self.send(Destination::Group, body, buf);
+            if let Some((to, session)) = self.out.restart.pop() {
+                c.kind = MapControlKind::SNAPSHOT_RESTART;
+                c.session = session;
+                break 'control Destination::Peer(to);
             }
-        }
-        while let Some(r) = self.out.retransmit.first_mut() {
-            let (to, lo, hi, epoch) = *r;
-            if lo > hi {
-                self.out.retransmit.remove(0);
-                continue;
+            if let Some((to, epoch)) = self.out.snap_needed.pop() {
+                c.kind = MapControlKind::SNAPSHOT_NEEDED;
+                c.epoch = epoch;
+                break 'control Destination::Peer(to);
             }
-            match lo.checked_add(1) {
-                Some(next) => r.1 = next,
-                None => r.2 = 0,
+            if let Some(t) = self.transmit_serve(now, buf) {
+                return Some(t);
             }
-            let Some(op) = self.log.get(lo) else {
-                self.out.retransmit.remove(0);
-                continue;
-            };
-            self.stats.retransmitted += 1;
-            let body = self.op_body(op, epoch);
-            return self.send(Destination::Peer(to), body, buf);
-        }
-        if self.out.beat && self.role == Role::Active {
-            self.out.beat = false;
-            let body = MapControl {
-                epoch: self.epoch.id,
-                order: self.applied,
-                committed: self.committed,
-                losers_reset: self.losers_reset,
-                ..ctl(MapControlKind::BEAT)
-            };
-            return self.send(Destination::Group, Body::MapControl(body), buf);
-        }
-        // Member → coordinator.
-        if self.out.parked_ack {
-            self.out.parked_ack = false;
-            // Parked, the member names the epoch its view's coordinator
-            // starts: the view id.
-            let body = MapControl {
-                epoch: self.view.id,
-                parked: true,
-                ..ctl(MapControlKind::ACK)
-            };
-            let to = self.to_coordinator()?;
-            return self.send(to, Body::MapControl(body), buf);
-        }
-        if self.out.ack {
-            self.out.ack = false;
-            if let Some(e) = self.accept.filter(|_| self.role == Role::Member) {
-                let body = MapControl {
-                    epoch: e.id,
-                    order: self.applied,
-                    ..ctl(MapControlKind::ACK)
+            // The stream.
+            if self.role == Role::Active && self.out.sent_high < self.applied {
+                let order = self.out.sent_high + 1;
+                self.out.sent_high = order;
+                if let Some(op) = self.log.get(order) {
+                    let body = self.op_body(op, self.epoch.id);
+                    return self.send(Destination::Group, body, buf);
+                }
+            }
+            while let Some(r) = self.out.retransmit.first_mut() {
+                let (to, lo, hi, epoch) = *r;
+                if lo > hi {
+                    self.out.retransmit.remove(0);
+                    continue;
+                }
+                match lo.checked_add(1) {
+                    Some(next) => r.1 = next,
+                    None => r.2 = 0,
+                }
+                let Some(op) = self.log.get(lo) else {
+                    self.out.retransmit.remove(0);
+                    continue;
                 };
-                let to = Destination::Peer(self.addr_of(e.leader)?);
-                return self.send(to, Body::MapControl(body), buf);
+                self.stats.retransmitted += 1;
+                let body = self.op_body(op, epoch);
+                return self.send(Destination::Peer(to), body, buf);
             }
-        }
-        if let Some((target, lo, hi, epoch)) = self.out.nack.take() {
-            let body = MapControl {
-                epoch,
-                order: lo,
-                last_order: hi,
-                ..ctl(MapControlKind::RE_REQUEST)
-            };
-            if let Some(addr) = self.addr_of(target) {
-                return self.send(Destination::Peer(addr), Body::MapControl(body), buf);
+            if self.out.beat && self.role == Role::Active {
+                self.out.beat = false;
+                c.kind = MapControlKind::BEAT;
+                c.epoch = self.epoch.id;
+                c.order = self.applied;
+                c.committed = self.committed;
+                c.losers_reset = self.losers_reset;
+                break 'control Destination::Group;
             }
-        }
-        if self.out.snap_req {
-            self.out.snap_req = false;
-            if let Some(p) = self.pull
-                && let Some(addr) = self.addr_of(p.server)
+            // Member → coordinator.
+            if self.out.parked_ack {
+                self.out.parked_ack = false;
+                // Parked, the member names the epoch its view's coordinator
+                // starts: the view id.
+                let to = self.to_coordinator()?;
+                c.kind = MapControlKind::ACK;
+                c.epoch = self.view.id;
+                c.parked = true;
+                break 'control to;
+            }
+            if self.out.ack {
+                self.out.ack = false;
+                if let Some(e) = self.accept.filter(|_| self.role == Role::Member) {
+                    let to = Destination::Peer(self.addr_of(e.leader)?);
+                    c.kind = MapControlKind::ACK;
+                    c.epoch = e.id;
+                    c.order = self.applied;
+                    break 'control to;
+                }
+            }
+            if let Some((target, lo, hi, epoch)) = self.out.nack.take()
+                && let Some(addr) = self.addr_of(target)
             {
-                let body = MapControl {
-                    session: p.session,
-                    cursor: p.cursor,
-                    ..ctl(MapControlKind::SNAPSHOT_REQUEST)
-                };
-                return self.send(Destination::Peer(addr), Body::MapControl(body), buf);
+                c.kind = MapControlKind::RE_REQUEST;
+                c.epoch = epoch;
+                c.order = lo;
+                c.last_order = hi;
+                break 'control Destination::Peer(addr);
             }
-        }
-        self.transmit_request(now, buf)
+            if self.out.snap_req {
+                self.out.snap_req = false;
+                if let Some(p) = self.pull
+                    && let Some(addr) = self.addr_of(p.server)
+                {
+                    c.kind = MapControlKind::SNAPSHOT_REQUEST;
+                    c.session = p.session;
+                    c.cursor = p.cursor;
+                    break 'control Destination::Peer(addr);
+                }
+            }
+            return self.transmit_request(now, buf);
+        };
+        self.send(to, Body::MapControl(c), buf)
     }
 
     fn transmit_serve(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {

@@ -323,7 +323,7 @@ impl<
         };
         if let Route::Membership = route {
             if group.raw() == 0 || self.membership.groups().any(|g| g == group) {
-                self.membership.handle_datagram(now, from, datagram);
+                self.membership.handle_frame(now, from, &frame);
             } else {
                 self.stats.unknown_group += 1;
             }
@@ -350,7 +350,7 @@ impl<
         let ch = match route {
             Route::Map => {
                 if let Some(m) = slot.map.as_mut() {
-                    m.handle_datagram(now, from, datagram);
+                    m.handle_frame(now, from, &frame);
                 }
                 return None;
             }
