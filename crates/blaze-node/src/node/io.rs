@@ -134,27 +134,29 @@ impl<
             return;
         }
         let mut moved = false;
-        if stale & 1 != 0 {
-            moved |= self
-                .deadlines
-                .set_membership(self.membership.poll_timeout());
-        }
-        for (s, slot) in self.slots.iter_mut().enumerate() {
-            for k in 0..PER_SLOT {
-                if stale & 1u64.checked_shl(machine(s, k) as u32).unwrap_or(0) == 0 {
-                    continue;
-                }
-                // A slot without a group is not asked (as in a full
-                // refresh).
-                let d = if slot.group.is_none() {
-                    None
-                } else if k < SOURCES {
+        // Only the stale machines, one bit at a time.
+        let mut bits = stale;
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let Some(j) = i.checked_sub(1) else {
+                moved |= self
+                    .deadlines
+                    .set_membership(self.membership.poll_timeout());
+                continue;
+            };
+            let (s, k) = (j / PER_SLOT, j % PER_SLOT);
+            // A slot without a group is not asked (as in a full refresh).
+            let d = match self.slots.get_mut(s) {
+                Some(slot) if slot.group.is_some() && k < SOURCES => {
                     slot.source(k).and_then(|c| c.poll_timeout())
-                } else {
+                }
+                Some(slot) if slot.group.is_some() => {
                     slot.map.as_mut().and_then(|m| m.poll_timeout())
-                };
-                moved |= self.deadlines.set(s, k, d);
-            }
+                }
+                _ => None,
+            };
+            moved |= self.deadlines.set(s, k, d);
         }
         // The node's deadline is the earliest entry: it moves only if one
         // did.
