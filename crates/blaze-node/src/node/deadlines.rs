@@ -60,11 +60,12 @@ const fn nack_channels(g: usize) -> u64 {
 /// [`Deadlines::is_fresh`], except for the [`stale`](Deadlines::stale)
 /// machines (touched since without their entry being set again).
 ///
-/// It also keeps the *quiet* machines: those whose `poll_transmit` last
-/// returned nothing and that took no input since. A machine's output only
-/// changes with an input or when its deadline passes (a node adapter waits
-/// for nothing else), so while the node's deadline has not passed a quiet
-/// machine need not be asked again.
+/// It also keeps the *quiet* machines: those whose `poll_transmit` (or,
+/// apart, `poll_event`) last returned nothing and that took no input
+/// since. A machine's output only changes with an input or when its
+/// deadline passes (a node adapter waits for nothing else), so while the
+/// node's deadline has not passed a quiet machine need not be asked
+/// again.
 #[derive(Debug, Clone)]
 pub(super) struct Deadlines<const G: usize> {
     membership: Option<Instant>,
@@ -74,6 +75,8 @@ pub(super) struct Deadlines<const G: usize> {
     stale: u64,
     /// Machines with no output until their next input or deadline.
     quiet: u64,
+    /// Machines with no event until their next input or deadline.
+    ev_quiet: u64,
     /// Machines that lent out an event: asking them again releases it,
     /// which changes them.
     lent: u64,
@@ -95,6 +98,7 @@ impl<const G: usize> Deadlines<G> {
             fresh: false,
             stale: 0,
             quiet: 0,
+            ev_quiet: 0,
             lent: 0,
         }
     }
@@ -114,7 +118,7 @@ impl<const G: usize> Deadlines<G> {
     /// next input asks them all, and each may have output.
     pub(super) fn invalidate(&mut self) {
         self.fresh = false;
-        self.quiet = 0;
+        self.wake_all();
     }
 
     /// Machine `i` took an input or was asked for output: its entry is
@@ -124,9 +128,31 @@ impl<const G: usize> Deadlines<G> {
             Some(b) => {
                 self.stale |= b;
                 self.quiet &= !b;
+                self.ev_quiet &= !b;
             }
             None => self.fresh = false,
         }
+    }
+
+    /// Machine `i`'s deadline may have moved, but it took no input: what
+    /// it has to send or to hand out is unchanged.
+    pub(super) fn mark_stale(&mut self, i: usize) {
+        match bit(i) {
+            Some(b) => self.stale |= b,
+            None => self.fresh = false,
+        }
+    }
+
+    /// Machine `i` was asked for an event and had none.
+    pub(super) fn set_ev_quiet(&mut self, i: usize) {
+        if let Some(b) = bit(i) {
+            self.ev_quiet |= b;
+        }
+    }
+
+    /// Whether machine `i` has had no event since it was last asked.
+    pub(super) fn is_ev_quiet(&self, i: usize) -> bool {
+        bit(i).is_some_and(|b| self.ev_quiet & b != 0)
     }
 
     /// Machine `i` handed out an event (lent until it is asked again).
@@ -166,6 +192,7 @@ impl<const G: usize> Deadlines<G> {
     /// reached several).
     pub(super) fn wake_all(&mut self) {
         self.quiet = 0;
+        self.ev_quiet = 0;
     }
 
     /// Starts a full refresh: membership's deadline, every slot empty.

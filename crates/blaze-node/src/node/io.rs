@@ -660,7 +660,10 @@ impl<
         self.now = self.now.max(now);
         // A machine whose deadline passed may have output without an
         // input; so may any while the deadlines are not known.
-        if !self.deadlines.is_fresh() || self.deadline.is_some_and(|d| d <= self.now) {
+        // (The table's earliest entry, not the node's deadline, which a
+        // consumed event sets to "now" to have the adapter come back.)
+        self.refresh_stale();
+        if !self.deadlines.is_fresh() || self.deadlines.earliest().is_some_and(|d| d <= self.now) {
             self.deadlines.wake_all();
         }
         let n = 1 + G * PER_SLOT;
@@ -725,12 +728,15 @@ impl<
             && let Some(group) = slot.group
         {
             let has = slot.has_app_event(k, now);
+            let m = machine(s, k);
             // Looking for the next message moves a NACK-based channel's
             // timers (it stages, releases, paces its acknowledgements).
-            self.deadlines.ask_event(machine(s, k));
-            self.deadlines.touch(machine(s, k));
+            self.deadlines.ask_event(m);
+            self.deadlines.mark_stale(m);
             if has {
-                self.deadlines.lend(machine(s, k));
+                self.deadlines.lend(m);
+            } else if Deadlines::<G>::is_nack_channel(m) {
+                self.deadlines.set_ev_quiet(m);
             }
             if has {
                 self.delivered = true;
@@ -764,13 +770,22 @@ impl<
         });
         for step in 0..n {
             let i = (start + step) % n;
+            // A machine that had no event and took no input since has
+            // none.
+            if deadlines.is_ev_quiet(i) {
+                continue;
+            }
             if i == 0 {
                 let Some(m) = membership.take() else { continue };
                 deadlines.ask_event(0);
+                let Some(e) = m.poll_event(now) else {
+                    deadlines.set_ev_quiet(0);
+                    continue;
+                };
+                deadlines.lend(0);
                 // An event of a kind this version does not know is
                 // consumed and skipped.
-                if let Some(e) = m.poll_event(now).and_then(from_membership) {
-                    deadlines.lend(0);
+                if let Some(e) = from_membership(e) {
                     *ev_cursor = (i + 1) % n;
                     *delivered = true;
                     return Some(e);
@@ -813,8 +828,11 @@ impl<
                 }
                 if event.is_some() {
                     deadlines.lend(i);
-                } else if Deadlines::<G>::is_nack_channel(i) {
-                    deadlines.touch(i);
+                } else {
+                    if Deadlines::<G>::is_nack_channel(i) {
+                        deadlines.mark_stale(i);
+                    }
+                    deadlines.set_ev_quiet(i);
                 }
                 let event = event.and_then(|e| from_channel(group, qos, e));
                 if let Some(e) = event {
@@ -831,23 +849,22 @@ impl<
                     continue;
                 };
                 deadlines.ask_event(i);
-                let event = c
-                    .poll_event()
-                    .map(ChannelEvent::Custom)
-                    .and_then(|e| from_channel(group, Qos::Custom, e));
-                if let Some(e) = event {
-                    deadlines.lend(i);
+                let Some(event) = c.poll_event() else {
+                    deadlines.set_ev_quiet(i);
+                    continue;
+                };
+                deadlines.lend(i);
+                if let Some(e) = from_channel(group, Qos::Custom, ChannelEvent::Custom(event)) {
                     *ev_cursor = i;
                     *delivered = true;
                     return Some(e);
                 }
-            } else if let Some(m) = map.take().and_then(Option::as_mut)
-                && {
-                    deadlines.ask_event(i);
-                    true
-                }
-                && let Some(e) = m.poll_event()
-            {
+            } else if let Some(m) = map.take().and_then(Option::as_mut) {
+                deadlines.ask_event(i);
+                let Some(e) = m.poll_event() else {
+                    deadlines.set_ev_quiet(i);
+                    continue;
+                };
                 deadlines.lend(i);
                 *ev_cursor = (i + 1) % n;
                 *delivered = true;
