@@ -994,7 +994,13 @@ mod tests {
             self.timeouts += 1;
             if self.moves > 0 {
                 self.moves -= 1;
-                self.deadline = Some(now);
+                // A move is to another instant than the one handled (a
+                // turn within the same microsecond would otherwise see the
+                // deadline left in place).
+                let after = self
+                    .deadline
+                    .map_or(now, |d| d + blaze_wire::Duration::from_micros(1));
+                self.deadline = Some(now.max(after));
             }
         }
         fn poll_transmit(&mut self, _: Instant, _: &mut [u8]) -> Option<Transmit> {
@@ -1026,7 +1032,9 @@ mod tests {
             };
             let config = DriverConfig::default();
             let mut driver = Driver::new(machine, sockets, Clock::new(), config).unwrap();
-            let slice = std::time::Duration::from_millis(50);
+            // Long enough for the timer to fire on a loaded machine; a
+            // loop would count thousands of turns in it.
+            let slice = std::time::Duration::from_millis(500);
             let _ = tokio::time::timeout(slice, driver.run(&mut Idle)).await;
             // Each move is served by the next turn; the deadline left in
             // place at the end gets one more call when the timer armed for
