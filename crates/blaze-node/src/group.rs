@@ -272,6 +272,22 @@ impl<
                 .map(Source::Channel)
         }
     }
+
+    /// The deadline of machine `k` of the slot (a source, or the map at
+    /// [`SOURCES`]); `None` for a slot without a group, whose machines the
+    /// node does not serve.
+    pub(crate) fn deadline_of(&mut self, k: usize) -> Option<blaze_wire::Instant>
+    where
+        C: crate::CustomProtocol,
+    {
+        if self.group.is_none() {
+            None
+        } else if k < SOURCES {
+            self.source(k).and_then(|c| c.poll_timeout())
+        } else {
+            self.map.as_mut().and_then(|m| m.poll_timeout())
+        }
+    }
 }
 
 /// The ring topic of the map's operations when the group's map is ordered

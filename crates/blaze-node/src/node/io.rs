@@ -102,13 +102,8 @@ impl<
             if slot.group.is_none() {
                 continue;
             }
-            for k in 0..SOURCES {
-                if let Some(ch) = slot.source(k) {
-                    self.deadlines.set(s, k, ch.poll_timeout());
-                }
-            }
-            if let Some(m) = slot.map.as_mut() {
-                self.deadlines.set(s, SOURCES, m.poll_timeout());
+            for k in 0..PER_SLOT {
+                self.deadlines.set(s, k, slot.deadline_of(k));
             }
         }
         self.deadline = self.deadlines.earliest();
@@ -146,16 +141,7 @@ impl<
                 continue;
             };
             let (s, k) = (j / PER_SLOT, j % PER_SLOT);
-            // A slot without a group is not asked (as in a full refresh).
-            let d = match self.slots.get_mut(s) {
-                Some(slot) if slot.group.is_some() && k < SOURCES => {
-                    slot.source(k).and_then(|c| c.poll_timeout())
-                }
-                Some(slot) if slot.group.is_some() => {
-                    slot.map.as_mut().and_then(|m| m.poll_timeout())
-                }
-                _ => None,
-            };
+            let d = self.slots.get_mut(s).and_then(|slot| slot.deadline_of(k));
             moved |= self.deadlines.set(s, k, d);
         }
         // The node's deadline is the earliest entry: it moves only if one
@@ -182,18 +168,11 @@ impl<
         }
         // Slots without a group are not asked (as in a full refresh).
         for (s, slot) in self.slots.iter_mut().enumerate() {
-            if slot.group.is_none() {
-                continue;
-            }
             for k in 0..PER_SLOT {
                 if stale & 1u64.checked_shl(machine(s, k) as u32).unwrap_or(0) != 0 {
                     continue;
                 }
-                let d = if k < SOURCES {
-                    slot.source(k).and_then(|c| c.poll_timeout())
-                } else {
-                    slot.map.as_mut().and_then(|m| m.poll_timeout())
-                };
+                let d = slot.deadline_of(k);
                 debug_assert_eq!(
                     self.deadlines.get(s, k),
                     d,
@@ -733,12 +712,12 @@ impl<
             // timers (it stages, releases, paces its acknowledgements).
             self.deadlines.ask_event(m);
             self.deadlines.mark_stale(m);
-            if has {
+            if !has {
+                if Deadlines::<G>::is_nack_channel(m) {
+                    self.deadlines.set_ev_quiet(m);
+                }
+            } else {
                 self.deadlines.lend(m);
-            } else if Deadlines::<G>::is_nack_channel(m) {
-                self.deadlines.set_ev_quiet(m);
-            }
-            if has {
                 self.delivered = true;
                 let ch = self.slots.get_mut(s)?.channels.get_mut(k)?.as_mut()?;
                 let qos = ch.qos();
