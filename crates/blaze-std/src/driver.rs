@@ -132,8 +132,9 @@ pub trait Application<P: Protocol> {
     /// drained: the place to give the machine commands (publish, join, …).
     ///
     /// A turn follows every input, every deadline, every
-    /// [`DriverWaker::wake`], every turn that delivered events (after the
-    /// runtime's other ready tasks had their turn) and, unless
+    /// [`DriverWaker::wake`], every delivery of events (after the
+    /// runtime's other ready tasks had their turn, unless a wake came
+    /// during the delivery, as from a handler that published) and, unless
     /// [`turn_after_transmit`](Application::turn_after_transmit) says
     /// otherwise, every turn that sent datagrams, so the last `on_turn`
     /// before the driver parks sees the machine with its output drained.
