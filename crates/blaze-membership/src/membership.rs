@@ -278,7 +278,7 @@ impl<
             me,
             rng,
             peers: heapless::Vec::new(),
-            groups: [const { None }; G],
+            groups: core::array::from_fn(|_| None),
             slots: [const { Slot::FREE }; S],
             pending: heapless::Vec::new(),
             timed_out: heapless::Deque::new(),

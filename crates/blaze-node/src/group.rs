@@ -133,7 +133,7 @@ impl<
             spare_fec: None,
             #[cfg(feature = "total-order")]
             spare_totem: None,
-            channels: [const { None }; CHANNELS],
+            channels: core::array::from_fn(|_| None),
             custom: None,
             map: None,
             map_group: None,
