@@ -4,6 +4,7 @@
 #![no_std]
 
 pub mod scenario;
+pub mod stack;
 
 use core::cell::{Cell, RefCell};
 use core::task::Waker;
@@ -18,8 +19,16 @@ pub fn report(args: core::fmt::Arguments<'_>) {
     cortex_m_semihosting::hprintln!("{}", args);
 }
 
-/// Ends the program: QEMU exits with 0 when `ok`, 1 otherwise.
+/// Reports the stack's high-water mark (see [`stack`]), then ends the
+/// program: QEMU exits with 0 when `ok`, 1 otherwise.
 pub fn exit(ok: bool) -> ! {
+    match stack::peak() {
+        Some(bytes) => report(format_args!("stack peak: {bytes} B")),
+        None => report(format_args!(
+            "stack peak: unknown (deeper than the {} B painted, or not painted)",
+            stack::PAINTED
+        )),
+    }
     use cortex_m_semihosting::debug;
     debug::exit(if ok {
         debug::EXIT_SUCCESS

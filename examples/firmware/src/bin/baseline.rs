@@ -102,6 +102,8 @@ async fn exchange(spawner: Spawner) -> Option<bool> {
 
 #[embassy_executor::main]
 async fn main(spawner: Spawner) {
+    // First, before the tick's interrupt is enabled.
+    blaze_firmware::stack::paint();
     let Some(p) = cortex_m::Peripherals::take() else {
         exit(false)
     };

@@ -10,6 +10,8 @@ use embassy_executor::Spawner;
 
 #[embassy_executor::main]
 async fn main(spawner: Spawner) {
+    // First, before the tick's interrupt is enabled.
+    blaze_firmware::stack::paint();
     let Some(p) = cortex_m::Peripherals::take() else {
         exit(false)
     };
