@@ -63,6 +63,7 @@ pub use error::BindError;
 mod hub;
 pub use hub::{HUB_MTU, Hub, HubStats, Port, PortRx, PortTx};
 mod node;
+pub use node::AsNode;
 mod resources;
 pub use resources::{MAX_DATAGRAM, Resources};
 mod runner;

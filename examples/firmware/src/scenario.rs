@@ -22,6 +22,7 @@
 
 use core::cell::RefCell;
 use core::fmt::Arguments;
+use core::mem::MaybeUninit;
 use core::net::Ipv4Addr;
 use core::num::{NonZeroU16, NonZeroU32};
 
@@ -109,13 +110,13 @@ pub type FwNode = Node<
 /// The runner's storage: 8 datagrams and 2 KiB each way per socket, and
 /// send and receive buffers of one `MTU`-byte datagram (every member uses
 /// the same `MTU`).
-pub type FwResources = Resources<FwNode, 8, 2048, { MTU as usize }>;
+pub type FwResources = Resources<&'static mut FwNode, 8, 2048, { MTU as usize }>;
 /// The hub of the image.
 pub type FwHub = Hub<MEMBERS, HUB_QUEUE>;
 /// One port of the hub.
 pub type FwPort = Port<'static, MEMBERS, HUB_QUEUE>;
 /// The application's handle on one member.
-pub type FwBlaze = Blaze<'static, FwNode>;
+pub type FwBlaze = Blaze<'static, &'static mut FwNode>;
 /// The group the members join.
 pub const GROUP_NAME: &str = "fw";
 /// The reliable topic.
@@ -294,6 +295,8 @@ impl Record {
 
 /// Everything one member's node keeps in static memory.
 pub struct NodeStorage {
+    /// The node, built in place by [`Node::init_in`].
+    node: MaybeUninit<FwNode>,
     /// The windows of the channels a `GroupBuffers` lends: the reliable
     /// one only in the firmware (`blaze-node` without its `best-effort`
     /// feature), and the best-effort one too in builds with it (the host
@@ -313,6 +316,7 @@ impl NodeStorage {
     /// Empty storage, for a `static`.
     pub const fn new() -> Self {
         NodeStorage {
+            node: MaybeUninit::uninit(),
             channels: [const { ChannelStorage::new() }; GROUP_CHANNELS],
             resources: Resources::new(),
             record: Record::new(),
@@ -366,7 +370,7 @@ async fn net_task(mut runner: embassy_net::Runner<'static, FwPort>) -> ! {
 }
 
 #[embassy_executor::task(pool_size = 3)]
-pub async fn blaze_task(mut runner: blaze_embassy::Runner<'static, FwNode>) -> ! {
+pub async fn blaze_task(mut runner: blaze_embassy::Runner<'static, &'static mut FwNode>) -> ! {
     runner.run().await
 }
 
@@ -408,6 +412,7 @@ pub fn start_node(
     storage: &'static mut NodeStorage,
 ) -> Option<Member> {
     let NodeStorage {
+        node,
         channels,
         resources,
         record,
@@ -425,7 +430,10 @@ pub fn start_node(
     let buffers = [GroupBuffers::from_array(
         channels.each_mut().map(ChannelStorage::buffers),
     )];
-    let node = FwNode::new(blaze_embassy::now(), node_config(), identity, buffers).ok()?;
+    // Built where it stays, a field at a time: a node passed by value
+    // would take its size of stack, more than once.
+    let node =
+        FwNode::init_in(node, blaze_embassy::now(), node_config(), identity, buffers).ok()?;
     let (blaze, runner) =
         blaze_embassy::new(stack, node, blaze_embassy::Config::default(), resources).ok()?;
     spawner.spawn(blaze_task(runner).ok()?);
