@@ -690,7 +690,7 @@ static ALONE_HUB: StaticCell<FwHub> = StaticCell::new();
 pub async fn run_alone(spawner: Spawner, report: fn(Arguments<'_>)) -> (u32, u32) {
     report(format_args!(
         "RAM of one member: node {} B, channel windows {GROUP_CHANNELS} x {} B, blaze-embassy resources {} B \
-         (node included), embassy-net stack resources {} B; hub (link buffers) {} B",
+         (the node apart: it lends it), embassy-net stack resources {} B; hub (link buffers) {} B",
         core::mem::size_of::<FwNode>(),
         core::mem::size_of::<ChannelStorage>(),
         core::mem::size_of::<FwResources>(),
