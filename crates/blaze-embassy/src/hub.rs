@@ -43,8 +43,8 @@ pub struct HubStats {
 ///
 /// ```
 /// use blaze_embassy::Hub;
-/// let hub: Hub<3> = Hub::new(7);
-/// hub.set_loss_per_mille(100); // 10 % of copies dropped
+/// let hub: Hub<3> = Hub::new();
+/// hub.set_loss_per_mille(100, 7); // 10 % of copies dropped, seed 7
 /// hub.set_connected(2, false); // port 2 hears nothing and is not heard
 /// let port = hub.port(0).unwrap();
 /// assert!(hub.port(3).is_none());
@@ -57,22 +57,32 @@ pub struct Hub<const PORTS: usize, const QUEUE: usize = 4> {
 struct HubInner<const PORTS: usize, const QUEUE: usize> {
     queues: [Deque<Frame, QUEUE>; PORTS],
     wakers: [WakerRegistration; PORTS],
-    connected: [bool; PORTS],
-    rng: Rng,
+    /// Disconnected ports (`false`, the default, is connected: an empty
+    /// hub is all zero bytes).
+    cut: [bool; PORTS],
+    /// The loss model's generator, seeded when a loss rate is set.
+    rng: Option<Rng>,
     loss_per_mille: u16,
     stats: HubStats,
 }
 
+impl<const PORTS: usize, const QUEUE: usize> Default for Hub<PORTS, QUEUE> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl<const PORTS: usize, const QUEUE: usize> Hub<PORTS, QUEUE> {
-    /// A hub with every port connected and no loss; `seed` seeds the loss
-    /// model.
-    pub const fn new(seed: u64) -> Self {
+    /// A hub with every port connected and no loss. Its bytes are all
+    /// zero, so a `static` of it (`static_cell::ConstStaticCell`) takes no
+    /// image in flash and is not built on the stack and copied.
+    pub const fn new() -> Self {
         Hub {
             inner: RefCell::new(HubInner {
                 queues: [const { Deque::new() }; PORTS],
                 wakers: [const { WakerRegistration::new() }; PORTS],
-                connected: [true; PORTS],
-                rng: Rng::new(seed),
+                cut: [false; PORTS],
+                rng: None,
                 loss_per_mille: 0,
                 stats: HubStats {
                     forwarded: 0,
@@ -91,9 +101,12 @@ impl<const PORTS: usize, const QUEUE: usize> Hub<PORTS, QUEUE> {
     }
 
     /// Drops each frame copy with probability `per_mille / 1000`
-    /// (clamped to 1000).
-    pub fn set_loss_per_mille(&self, per_mille: u16) {
-        self.inner.borrow_mut().loss_per_mille = per_mille.min(1000);
+    /// (clamped to 1000), drawn from a generator seeded with `seed`, so
+    /// that a run repeats exactly.
+    pub fn set_loss_per_mille(&self, per_mille: u16, seed: u64) {
+        let mut inner = self.inner.borrow_mut();
+        inner.loss_per_mille = per_mille.min(1000);
+        inner.rng = Some(Rng::new(seed));
     }
 
     /// Connects or disconnects port `index`: a disconnected port's frames
@@ -101,8 +114,8 @@ impl<const PORTS: usize, const QUEUE: usize> Hub<PORTS, QUEUE> {
     /// are dropped). Out-of-range ports are ignored.
     pub fn set_connected(&self, index: usize, connected: bool) {
         let mut inner = self.inner.borrow_mut();
-        if let Some(c) = inner.connected.get_mut(index) {
-            *c = connected;
+        if let Some(c) = inner.cut.get_mut(index) {
+            *c = !connected;
         }
         if !connected && let Some(q) = inner.queues.get_mut(index) {
             q.clear();
@@ -118,21 +131,24 @@ impl<const PORTS: usize, const QUEUE: usize> Hub<PORTS, QUEUE> {
     fn forward(&self, from: usize, frame: &Frame) {
         let mut guard = self.inner.borrow_mut();
         let inner = &mut *guard;
-        let sender_connected = inner.connected.get(from).copied().unwrap_or(false);
-        for (to, ((queue, waker), connected)) in inner
+        let sender_connected = !inner.cut.get(from).copied().unwrap_or(true);
+        for (to, ((queue, waker), cut)) in inner
             .queues
             .iter_mut()
             .zip(inner.wakers.iter_mut())
-            .zip(inner.connected.iter())
+            .zip(inner.cut.iter())
             .enumerate()
         {
             if to == from {
                 continue;
             }
-            if !sender_connected || !connected {
+            if !sender_connected || *cut {
                 inner.stats.dropped_disconnected += 1;
             } else if inner.loss_per_mille > 0
-                && inner.rng.below(1000) < u64::from(inner.loss_per_mille)
+                && inner
+                    .rng
+                    .as_mut()
+                    .is_some_and(|r| r.below(1000) < u64::from(inner.loss_per_mille))
             {
                 inner.stats.dropped_loss += 1;
             } else if queue.push_back(frame.clone()).is_err() {
@@ -260,7 +276,7 @@ mod tests {
 
     #[test]
     fn frames_reach_every_other_connected_port() {
-        let hub: Hub<3, 2> = Hub::new(1);
+        let hub: Hub<3, 2> = Hub::new();
         hub.forward(0, &frame(1));
         let inner = hub.inner.borrow();
         assert_eq!(inner.queues[0].len(), 0);
@@ -271,7 +287,7 @@ mod tests {
 
     #[test]
     fn full_queues_and_disconnected_ports_drop() {
-        let hub: Hub<3, 1> = Hub::new(1);
+        let hub: Hub<3, 1> = Hub::new();
         hub.set_connected(2, false);
         hub.forward(0, &frame(1));
         hub.forward(0, &frame(2));
@@ -287,8 +303,8 @@ mod tests {
     #[test]
     fn loss_is_seeded_and_near_its_rate() {
         let run = |seed| {
-            let hub: Hub<2, 1> = Hub::new(seed);
-            hub.set_loss_per_mille(250);
+            let hub: Hub<2, 1> = Hub::new();
+            hub.set_loss_per_mille(250, seed);
             for _ in 0..4000 {
                 hub.forward(0, &frame(0));
                 hub.inner.borrow_mut().queues[1].clear();

@@ -45,11 +45,34 @@ pub struct Resources<
     pub(crate) group_tx: SocketBuffers<1, 0, PACKETS, BYTES>,
 }
 
+/// A socket's packet metadata, filled when the socket is made. Empty
+/// resources leave it unset (discriminant 0, nothing else written), so
+/// that they are all zero bytes: a `static` of them then takes no initial
+/// image in flash and is made without passing through the stack.
+#[repr(u8)]
+pub(crate) enum Meta<const N: usize> {
+    /// Not filled yet.
+    Unset = 0,
+    /// Filled with [`PacketMetadata::EMPTY`].
+    Set([PacketMetadata; N]),
+}
+
+impl<const N: usize> Meta<N> {
+    /// Fills the metadata with empty entries and lends them to a socket.
+    pub(crate) fn fill(&mut self) -> &mut [PacketMetadata] {
+        *self = Meta::Set([PacketMetadata::EMPTY; N]);
+        match self {
+            Meta::Set(m) => m,
+            Meta::Unset => &mut [],
+        }
+    }
+}
+
 pub(crate) struct SocketBuffers<const RP: usize, const RB: usize, const TP: usize, const TB: usize>
 {
-    pub(crate) rx_meta: [PacketMetadata; RP],
+    pub(crate) rx_meta: Meta<RP>,
     pub(crate) rx: [u8; RB],
-    pub(crate) tx_meta: [PacketMetadata; TP],
+    pub(crate) tx_meta: Meta<TP>,
     pub(crate) tx: [u8; TB],
 }
 
@@ -58,9 +81,9 @@ impl<const RP: usize, const RB: usize, const TP: usize, const TB: usize>
 {
     const fn new() -> Self {
         SocketBuffers {
-            rx_meta: [PacketMetadata::EMPTY; RP],
+            rx_meta: Meta::Unset,
             rx: [0; RB],
-            tx_meta: [PacketMetadata::EMPTY; TP],
+            tx_meta: Meta::Unset,
             tx: [0; TB],
         }
     }

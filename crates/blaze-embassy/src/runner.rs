@@ -54,9 +54,9 @@ pub fn new<'d, M: Protocol, const PACKETS: usize, const BYTES: usize, const DATA
     let shared: &'d Shared<M> = shared.insert(Shared::new(machine));
     let mut unicast_socket = UdpSocket::new(
         net,
-        &mut unicast.rx_meta,
+        unicast.rx_meta.fill(),
         &mut unicast.rx,
-        &mut unicast.tx_meta,
+        unicast.tx_meta.fill(),
         &mut unicast.tx,
     );
     unicast_socket
@@ -64,9 +64,9 @@ pub fn new<'d, M: Protocol, const PACKETS: usize, const BYTES: usize, const DATA
         .map_err(|_| BindError::Unicast)?;
     let mut group_socket = UdpSocket::new(
         net,
-        &mut group.rx_meta,
+        group.rx_meta.fill(),
         &mut group.rx,
-        &mut group.tx_meta,
+        group.tx_meta.fill(),
         &mut group.tx,
     );
     group_socket
@@ -74,9 +74,9 @@ pub fn new<'d, M: Protocol, const PACKETS: usize, const BYTES: usize, const DATA
         .map_err(|_| BindError::Group)?;
     let mut group_tx_socket = UdpSocket::new(
         net,
-        &mut group_tx.rx_meta,
+        group_tx.rx_meta.fill(),
         &mut group_tx.rx,
-        &mut group_tx.tx_meta,
+        group_tx.tx_meta.fill(),
         &mut group_tx.tx,
     );
     group_tx_socket

@@ -35,7 +35,7 @@ use embassy_executor::Spawner;
 use embassy_net::{Ipv4Cidr, StackResources, StaticConfigV4};
 use embassy_time::{Instant, Timer, with_timeout};
 use heapless::Vec;
-use static_cell::StaticCell;
+use static_cell::ConstStaticCell;
 
 /// Members in the image.
 pub const MEMBERS: usize = 3;
@@ -513,9 +513,11 @@ pub async fn publish_range(member: &Member, from: u32, to: u32) -> bool {
     true
 }
 
-/// Storage of the members, and the hub (statics of the image).
-static STORAGE: StaticCell<[MemberStorage; MEMBERS]> = StaticCell::new();
-static HUB: StaticCell<FwHub> = StaticCell::new();
+/// Storage of the members (all zero bytes: in `.bss`, see [`ALONE`]), and
+/// the hub (statics of the image).
+static STORAGE: ConstStaticCell<[MemberStorage; MEMBERS]> =
+    ConstStaticCell::new([const { MemberStorage::new() }; MEMBERS]);
+static HUB: ConstStaticCell<FwHub> = ConstStaticCell::new(Hub::new());
 
 /// Runs the scenario; reports each check through `report` and returns
 /// `(passed, failed)`. Call once per program.
@@ -534,8 +536,8 @@ pub async fn run(spawner: Spawner, report: fn(Arguments<'_>)) -> (u32, u32) {
         }
     };
 
-    let hub: &'static FwHub = HUB.init(Hub::new(0x4b1d));
-    let storage = STORAGE.init_with(|| [const { MemberStorage::new() }; MEMBERS]);
+    let hub: &'static FwHub = HUB.take();
+    let storage = STORAGE.take();
     let mut members: Vec<Member, MEMBERS> = Vec::new();
     for (i, s) in storage.iter_mut().enumerate() {
         if let Some(m) = start(spawner, hub, i, s) {
@@ -560,7 +562,7 @@ pub async fn run(spawner: Spawner, report: fn(Arguments<'_>)) -> (u32, u32) {
     check("view_of_three", views);
 
     // 2. A reliable topic under 10 % loss, every member publishing.
-    hub.set_loss_per_mille(100);
+    hub.set_loss_per_mille(100, 0x4b1d);
     let mut published = true;
     for m in &all {
         published &= publish_range(m, 0, MESSAGES).await;
@@ -634,7 +636,7 @@ pub async fn run(spawner: Spawner, report: fn(Arguments<'_>)) -> (u32, u32) {
         Timer::after_millis(10).await;
     }
     check("lock_taken", asked && held);
-    hub.set_loss_per_mille(0);
+    hub.set_loss_per_mille(0, 0x4b1d);
 
     // 5. The third member is cut off; the others detect it.
     hub.set_connected(2, false);
@@ -678,10 +680,12 @@ fn pointee_size<T>(_part: impl Fn(&FwNode) -> Option<&T>) -> usize {
     core::mem::size_of::<T>()
 }
 
-/// Storage of a member alone (the footprint image).
-static ALONE: StaticCell<MemberStorage> = StaticCell::new();
+/// Storage of a member alone (the footprint image). Empty storage is all
+/// zero bytes, so this static is in `.bss`: no image of it in flash, and
+/// nothing is built on the stack and copied in.
+static ALONE: ConstStaticCell<MemberStorage> = ConstStaticCell::new(MemberStorage::new());
 /// The hub of a member alone.
-static ALONE_HUB: StaticCell<FwHub> = StaticCell::new();
+static ALONE_HUB: ConstStaticCell<FwHub> = ConstStaticCell::new(Hub::new());
 
 /// One member alone in its group, through the same calls as [`run`]: it
 /// forms a view of one, publishes on the reliable topic, writes and reads
@@ -715,8 +719,8 @@ pub async fn run_alone(spawner: Spawner, report: fn(Arguments<'_>)) -> (u32, u32
         core::mem::size_of::<Option<Channel<'static, NoCustom, SENDERS, WINDOW, PEERS>>>(),
         core::mem::size_of::<ChannelStorage>(),
     ));
-    let hub: &'static FwHub = ALONE_HUB.init(Hub::new(1));
-    let storage = ALONE.init_with(MemberStorage::new);
+    let hub: &'static FwHub = ALONE_HUB.take();
+    let storage = ALONE.take();
     let Some(m) = start(spawner, hub, 0, storage) else {
         report(format_args!("test member_started ... FAILED"));
         return (0, 1);

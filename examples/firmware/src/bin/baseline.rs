@@ -15,7 +15,7 @@ use embassy_executor::Spawner;
 use embassy_net::udp::{PacketMetadata, UdpSocket};
 use embassy_net::{IpEndpoint, Ipv4Cidr, Stack, StackResources, StaticConfigV4};
 use embassy_time::{Duration, with_timeout};
-use static_cell::StaticCell;
+use static_cell::{ConstStaticCell, StaticCell};
 
 /// One datagram of room, as the node's runner has.
 const DATAGRAM: usize = 320;
@@ -49,7 +49,7 @@ impl SocketBuffers {
     }
 }
 
-static HUB: StaticCell<FwHub> = StaticCell::new();
+static HUB: ConstStaticCell<FwHub> = ConstStaticCell::new(FwHub::new());
 static NET: StaticCell<[StackResources<3>; 2]> = StaticCell::new();
 static SOCKETS: StaticCell<[SocketBuffers; 2]> = StaticCell::new();
 
@@ -79,7 +79,7 @@ fn start(
 /// Sends one datagram from port 0 to the group, and receives it on port 1.
 async fn exchange(spawner: Spawner) -> Option<bool> {
     let group = blaze_embassy::Config::default().group;
-    let hub: &'static FwHub = HUB.init(FwHub::new(1));
+    let hub: &'static FwHub = HUB.take();
     let [net_a, net_b] = NET.init_with(|| [StackResources::new(), StackResources::new()]);
     let a = start(spawner, hub, 0, net_a)?;
     let b = start(spawner, hub, 1, net_b)?;
