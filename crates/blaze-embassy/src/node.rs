@@ -3,11 +3,12 @@
 use core::future::poll_fn;
 use core::task::{Context, Poll};
 
-use blaze_node::{
-    CustomProtocol, EntryRef, GroupError, MapError, MessageError, Node, PublishError, RequestId,
-    WriteOptions,
-};
-use blaze_wire::{Duration, GroupId, MemberId};
+use blaze_node::{CustomProtocol, GroupError, MessageError, Node, PublishError};
+#[cfg(feature = "map")]
+use blaze_node::{EntryRef, MapError, RequestId, WriteOptions};
+#[cfg(feature = "map")]
+use blaze_wire::Duration;
+use blaze_wire::{GroupId, MemberId};
 
 use crate::Blaze;
 
@@ -125,6 +126,9 @@ impl<
     /// # Errors
     ///
     /// [`MapError`]; nothing was sent.
+    ///
+    /// Feature `map`.
+    #[cfg(feature = "map")]
     pub fn map_put(
         &self,
         group: GroupId,
@@ -141,6 +145,9 @@ impl<
     /// # Errors
     ///
     /// [`MapError`]; nothing was sent.
+    ///
+    /// Feature `map`.
+    #[cfg(feature = "map")]
     pub fn map_remove(
         &self,
         group: GroupId,
@@ -152,6 +159,9 @@ impl<
     }
 
     /// Hands this member's copy of `key` in `map` of `group` to `f`.
+    ///
+    /// Feature `map`.
+    #[cfg(feature = "map")]
     pub fn map_get<R>(
         &self,
         group: GroupId,
@@ -164,6 +174,9 @@ impl<
 
     /// Waits until this member's copy of `key` in `map` of `group` is
     /// `value`.
+    ///
+    /// Feature `map`.
+    #[cfg(feature = "map")]
     pub async fn map_wait_for(&self, group: GroupId, map: &str, key: &[u8], value: &[u8]) {
         self.until(|node, _| {
             node.map_get(group, map, key)
@@ -179,6 +192,9 @@ impl<
     /// # Errors
     ///
     /// [`MapError`]; nothing was sent.
+    ///
+    /// Feature `map`.
+    #[cfg(feature = "map")]
     pub fn lock(
         &self,
         group: GroupId,
@@ -194,12 +210,18 @@ impl<
     /// # Errors
     ///
     /// [`MapError`].
+    ///
+    /// Feature `map`.
+    #[cfg(feature = "map")]
     pub fn unlock(&self, group: GroupId, map: &str, key: &[u8]) -> Result<(), MapError> {
         self.with(|node, now| node.unlock(now, group, map, key))
     }
 
     /// Waits until `key`'s lock in `map` of `group` is held by this
     /// member, as applied here; returns its fencing token.
+    ///
+    /// Feature `map`.
+    #[cfg(feature = "map")]
     pub async fn lock_wait_held(&self, group: GroupId, map: &str, key: &[u8]) -> u64 {
         self.until(|node, _| {
             let me = node.id();

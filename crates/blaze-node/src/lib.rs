@@ -76,8 +76,8 @@
 //!   operation, lock operation and map control frames are counted and
 //!   dropped: in [`Stats::no_body`] when the codec leaves those kinds out
 //!   (`blaze-wire/map`, off unless another crate of the build turns it
-//!   on), else in [`Stats::no_map`]; so are the map's operations ordered
-//!   by a Totem ring (`Stats::no_map`). For members that need membership
+//!   on), else in `Stats::no_map` (a counter of builds without `map`);
+//!   so are the map's operations ordered by a Totem ring. For members that need membership
 //!   and topics but no shared state: sensors, actuators.
 //! - `fec`, `total-order`: the reliable + FEC and the Totem channels.
 //!   Without them a group slot reserves no room for those channels (each
