@@ -209,3 +209,69 @@ fn map_frames_are_counted_and_dropped_without_the_map_and_topics_still_flow() {
         .join()
         .unwrap();
 }
+
+/// Without the map, a message on the map's ring topic (`blaze.map`, sent
+/// by the group's members that order their map by the ring) is counted
+/// and dropped, and the ring's other messages are delivered around it.
+#[test]
+#[cfg(all(not(feature = "map"), feature = "total-order"))]
+fn the_maps_operations_on_a_ring_are_counted_and_dropped_without_the_map() {
+    use crate::group::CH_TOTEM;
+    use crate::{Channel, Qos, TotemBuffers, TotemSlot, TotemStorage};
+
+    std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(|| {
+            let mut n = node(0);
+            let ring = TotemStorage::<PEERS, WINDOW>::new(TotemBuffers {
+                slots: Vec::leak(vec![
+                    TotemSlot::EMPTY;
+                    TotemStorage::<PEERS, WINDOW>::slots_needed()
+                ]),
+                bytes: Vec::leak(vec![0u8; TotemStorage::<PEERS, WINDOW>::bytes_needed()]),
+            })
+            .unwrap();
+            n.add_total_order(Box::leak(Box::new(ring))).unwrap();
+            n.set_qos("ledger", Qos::Agreed).unwrap();
+            let g = n.join(Instant::ZERO, GROUP).unwrap();
+            let mut now = Instant::ZERO;
+            let mut got: Vec<Vec<u8>> = Vec::new();
+            // Alone: the ring of one delivers this member's own messages.
+            let run = |n: &mut TinyNode, now: &mut Instant, got: &mut Vec<Vec<u8>>, k| {
+                let end = *now + Duration::from_secs(30);
+                let mut buf = [0u8; 1500];
+                while got.len() < k && *now < end {
+                    while n.poll_transmit(*now, &mut buf).is_some() {}
+                    while let Some(e) = n.poll_event() {
+                        if let Event::Message { topic, payload, .. } = e {
+                            assert_eq!(topic, "ledger");
+                            got.push(payload.to_vec());
+                        }
+                    }
+                    *now = n.poll_timeout().unwrap_or(*now).max(*now);
+                    n.handle_timeout(*now);
+                }
+            };
+            n.publish(now, g, "ledger", b"credit 5").unwrap();
+            run(&mut n, &mut now, &mut got, 1);
+            assert_eq!(got, [b"credit 5".to_vec()]);
+            // A map operation on the ring, as a member with the map sends
+            // it, then another message of the application.
+            let Some(Some(Channel::Totem(t))) = n.slots[0].channels.get_mut(CH_TOTEM) else {
+                panic!("no ring")
+            };
+            t.ring_mut()
+                .unwrap()
+                .send_topic(now, blaze_proto_totem::Qos::Agreed, "blaze.map", b"op")
+                .unwrap();
+            n.handle_timeout(now);
+            assert_eq!(n.stats().no_map, 0);
+            n.publish(now, g, "ledger", b"credit 6").unwrap();
+            run(&mut n, &mut now, &mut got, 2);
+            assert_eq!(got, [b"credit 5".to_vec(), b"credit 6".to_vec()]);
+            assert_eq!(n.stats().no_map, 1);
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
