@@ -123,11 +123,11 @@ impl<
     /// Sets `key` to `value` in `map` of `group` ([`Node::map_put`]); the
     /// outcome arrives as an event with the returned id.
     ///
+    /// Feature `map`.
+    ///
     /// # Errors
     ///
     /// [`MapError`]; nothing was sent.
-    ///
-    /// Feature `map`.
     #[cfg(feature = "map")]
     pub fn map_put(
         &self,
@@ -142,11 +142,11 @@ impl<
 
     /// Removes `key` from `map` of `group` ([`Node::map_remove`]).
     ///
+    /// Feature `map`.
+    ///
     /// # Errors
     ///
     /// [`MapError`]; nothing was sent.
-    ///
-    /// Feature `map`.
     #[cfg(feature = "map")]
     pub fn map_remove(
         &self,
@@ -189,11 +189,11 @@ impl<
     /// Asks for the write lock of `key` ([`Node::lock`]); the outcome
     /// arrives as an event with the returned id.
     ///
+    /// Feature `map`.
+    ///
     /// # Errors
     ///
     /// [`MapError`]; nothing was sent.
-    ///
-    /// Feature `map`.
     #[cfg(feature = "map")]
     pub fn lock(
         &self,
@@ -207,11 +207,11 @@ impl<
 
     /// Releases a lock this member holds ([`Node::unlock`]).
     ///
+    /// Feature `map`.
+    ///
     /// # Errors
     ///
     /// [`MapError`].
-    ///
-    /// Feature `map`.
     #[cfg(feature = "map")]
     pub fn unlock(&self, group: GroupId, map: &str, key: &[u8]) -> Result<(), MapError> {
         self.with(|node, now| node.unlock(now, group, map, key))
