@@ -16,7 +16,8 @@
 //! - [`Blaze`]: a `Copy` handle for the application's tasks, with
 //!   `poll_*` + `async fn` pairs (`poll_event`/`event`,
 //!   `poll_publish`/`publish`, `poll_until`/`until`) and the node's
-//!   commands (`join`, `publish`, `map_put`, `lock`, …).
+//!   commands (`join`, `publish`, `map_put`, `lock`, …; the map's with
+//!   feature `map`).
 //!
 //! Group datagrams go to the group's multicast address, unicast ones to the
 //! peer; all leave from the unicast socket, as with `blaze-std`, so
@@ -33,6 +34,10 @@
 //!
 //! - `defmt`: logging of the adapter and of the node's machines through
 //!   `defmt` (the crate's `fmt.rs` shim), and `defmt::Format` on its types.
+//! - `map` (default on): the handle's replicated-map and lock calls
+//!   (`map_put`, `map_get`, `lock`, …), and `blaze-node/map`. A member
+//!   without a map leaves it out (`default-features = false`) and links
+//!   no map code.
 //!
 //! `no_std`, no `alloc`, no `unsafe`.
 #![no_std]

@@ -3,11 +3,12 @@
 use core::future::poll_fn;
 use core::task::{Context, Poll};
 
-use blaze_node::{
-    CustomProtocol, EntryRef, GroupError, MapError, MessageError, Node, Protocol, PublishError,
-    RequestId, WriteOptions,
-};
-use blaze_wire::{Duration, GroupId, MemberId};
+use blaze_node::{CustomProtocol, GroupError, MessageError, Node, Protocol, PublishError};
+#[cfg(feature = "map")]
+use blaze_node::{EntryRef, MapError, RequestId, WriteOptions};
+#[cfg(feature = "map")]
+use blaze_wire::Duration;
+use blaze_wire::{GroupId, MemberId};
 
 use crate::Blaze;
 
@@ -241,9 +242,12 @@ where
     /// Sets `key` to `value` in `map` of `group` ([`Node::map_put`]); the
     /// outcome arrives as an event with the returned id.
     ///
+    /// Feature `map`.
+    ///
     /// # Errors
     ///
     /// [`MapError`]; nothing was sent.
+    #[cfg(feature = "map")]
     pub fn map_put(
         &self,
         group: GroupId,
@@ -257,9 +261,12 @@ where
 
     /// Removes `key` from `map` of `group` ([`Node::map_remove`]).
     ///
+    /// Feature `map`.
+    ///
     /// # Errors
     ///
     /// [`MapError`]; nothing was sent.
+    #[cfg(feature = "map")]
     pub fn map_remove(
         &self,
         group: GroupId,
@@ -271,6 +278,9 @@ where
     }
 
     /// Hands this member's copy of `key` in `map` of `group` to `f`.
+    ///
+    /// Feature `map`.
+    #[cfg(feature = "map")]
     pub fn map_get<R>(
         &self,
         group: GroupId,
@@ -283,6 +293,9 @@ where
 
     /// Waits until this member's copy of `key` in `map` of `group` is
     /// `value`.
+    ///
+    /// Feature `map`.
+    #[cfg(feature = "map")]
     pub async fn map_wait_for(&self, group: GroupId, map: &str, key: &[u8], value: &[u8]) {
         self.until(|m, _| {
             let node = m.node();
@@ -296,9 +309,12 @@ where
     /// Asks for the write lock of `key` ([`Node::lock`]); the outcome
     /// arrives as an event with the returned id.
     ///
+    /// Feature `map`.
+    ///
     /// # Errors
     ///
     /// [`MapError`]; nothing was sent.
+    #[cfg(feature = "map")]
     pub fn lock(
         &self,
         group: GroupId,
@@ -311,15 +327,21 @@ where
 
     /// Releases a lock this member holds ([`Node::unlock`]).
     ///
+    /// Feature `map`.
+    ///
     /// # Errors
     ///
     /// [`MapError`].
+    #[cfg(feature = "map")]
     pub fn unlock(&self, group: GroupId, map: &str, key: &[u8]) -> Result<(), MapError> {
         self.with(|m, now| m.node_mut().unlock(now, group, map, key))
     }
 
     /// Waits until `key`'s lock in `map` of `group` is held by this
     /// member, as applied here; returns its fencing token.
+    ///
+    /// Feature `map`.
+    #[cfg(feature = "map")]
     pub async fn lock_wait_held(&self, group: GroupId, map: &str, key: &[u8]) -> u64 {
         self.until(|m, _| {
             let node = m.node();

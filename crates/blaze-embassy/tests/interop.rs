@@ -15,6 +15,8 @@
 //!
 //! Needs root (network namespace, TAP). Without it the test prints why it
 //! is skipped; with `BLAZE_REQUIRE_NETNS=1` the skip is a failure.
+//! Built with feature `map` (default on): the map writes are part of it.
+#![cfg(feature = "map")]
 #![allow(
     dead_code,
     unreachable_pub,

@@ -2,7 +2,9 @@
 
 use blaze_membership::{Metadata, Name};
 use blaze_proto_nack::{Buffers, LateJoin};
-use blaze_wire::{GroupId, MemberId};
+#[cfg(feature = "map")]
+use blaze_wire::GroupId;
+use blaze_wire::MemberId;
 
 use crate::group::PLAIN;
 
@@ -11,7 +13,7 @@ use crate::group::PLAIN;
 ///
 /// The reliable and best-effort channels of every group use `nack` (the
 /// node sets their `stream` and `reliability`); every group's map uses
-/// `map` (the node sets its `group`).
+/// `map` (the node sets its `group`; feature `map`).
 ///
 /// The profiles set `nack.late_join` to [`LateJoin::Oldest`]: a member
 /// that first hears of a sender starts from the oldest message the sender
@@ -39,7 +41,8 @@ pub struct Config {
     /// ring's topic `blaze.map` (kept from the application), and the ring's
     /// configurations take the place of the views. Only groups whose slot
     /// got Totem storage ([`Node::add_total_order`](crate::Node::add_total_order))
-    /// have a ring; without one such a map never opens.
+    /// have a ring; without one such a map never opens. Feature `map`.
+    #[cfg(feature = "map")]
     pub map: blaze_map::Config,
     /// Forward error correction of the reliable + FEC channel of groups
     /// whose slot got FEC storage ([`Node::add_fec_buffers`](crate::Node::add_fec_buffers)).
@@ -64,6 +67,7 @@ impl Config {
         Config {
             membership,
             nack,
+            #[cfg(feature = "map")]
             map: blaze_map::Config::lan(GroupId::from_raw(0)),
             fec: blaze_proto_nack::FecConfig::proactive(16, 4),
             // The ring drops a member no quicker than the view does.
@@ -80,6 +84,7 @@ impl Config {
         Config {
             membership: blaze_membership::Config::wan(),
             nack,
+            #[cfg(feature = "map")]
             map: blaze_map::Config::lan(GroupId::from_raw(0)),
             fec: blaze_proto_nack::FecConfig::proactive(16, 4),
             #[cfg(feature = "total-order")]

@@ -12,7 +12,8 @@ pub enum ConfigError {
     /// The reliable multicast settings are invalid (or do not fit the
     /// window `W`).
     Nack(blaze_proto_nack::ConfigError),
-    /// The replicated map settings are invalid.
+    /// The replicated map settings are invalid. Feature `map`.
+    #[cfg(feature = "map")]
     Map(blaze_map::ConfigError),
     /// The channel buffers of a group slot are smaller than
     /// [`GroupBuffers::recv_bytes_needed`](crate::GroupBuffers::recv_bytes_needed)
@@ -25,6 +26,7 @@ impl fmt::Display for ConfigError {
         match self {
             ConfigError::Membership(e) => write!(f, "membership: {e}"),
             ConfigError::Nack(e) => write!(f, "reliable multicast: {e}"),
+            #[cfg(feature = "map")]
             ConfigError::Map(e) => write!(f, "replicated map: {e}"),
             ConfigError::Buffers => f.write_str("channel buffers too small"),
         }
@@ -103,7 +105,8 @@ impl<E: fmt::Debug> fmt::Display for PublishError<E> {
 impl<E: fmt::Debug> core::error::Error for PublishError<E> {}
 
 /// A replicated-map or lock command was refused on the spot; nothing was
-/// sent.
+/// sent. Feature `map`.
+#[cfg(feature = "map")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum MapError {
@@ -113,6 +116,7 @@ pub enum MapError {
     Map(blaze_map::CommandError),
 }
 
+#[cfg(feature = "map")]
 impl fmt::Display for MapError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -122,8 +126,10 @@ impl fmt::Display for MapError {
     }
 }
 
+#[cfg(feature = "map")]
 impl core::error::Error for MapError {}
 
+#[cfg(feature = "map")]
 impl From<blaze_map::CommandError> for MapError {
     fn from(e: blaze_map::CommandError) -> Self {
         MapError::Map(e)

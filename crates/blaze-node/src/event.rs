@@ -1,13 +1,16 @@
 //! What a [`Node`](crate::Node) tells the application.
 
+#[cfg(feature = "map")]
 use blaze_map::{Change, LockLostReason, RequestId, WriteError};
 use blaze_membership::Delivery;
 use blaze_proto_nack::CutReason;
 #[cfg(feature = "total-order")]
 use blaze_proto_totem::ConfigurationKind;
+#[cfg(feature = "map")]
+use blaze_wire::Instant;
 #[cfg(feature = "total-order")]
 use blaze_wire::RingId;
-use blaze_wire::{GroupId, Instant, MemberId, Seq};
+use blaze_wire::{GroupId, MemberId, Seq};
 
 use crate::Qos;
 
@@ -167,14 +170,16 @@ pub enum Event<'a, X = core::convert::Infallible> {
         correlation: u64,
     },
     /// An entry of a replicated map of `group` changed (seen by every
-    /// member, in the same order).
+    /// member, in the same order). Feature `map`.
+    #[cfg(feature = "map")]
     MapChanged {
         /// The group.
         group: GroupId,
         /// The change.
         change: Change<'a>,
     },
-    /// A map write of this member is replicated.
+    /// A map write of this member is replicated. Feature `map`.
+    #[cfg(feature = "map")]
     WriteDone {
         /// The group.
         group: GroupId,
@@ -183,7 +188,8 @@ pub enum Event<'a, X = core::convert::Infallible> {
         /// The entry's new version (0 for a remove).
         version: u64,
     },
-    /// A map write of this member failed.
+    /// A map write of this member failed. Feature `map`.
+    #[cfg(feature = "map")]
     WriteFailed {
         /// The group.
         group: GroupId,
@@ -192,7 +198,8 @@ pub enum Event<'a, X = core::convert::Infallible> {
         /// Why.
         error: WriteError,
     },
-    /// This member holds a lock until `deadline` unless it renews it.
+    /// This member holds a lock until `deadline` unless it renews it. Feature `map`.
+    #[cfg(feature = "map")]
     LockGranted {
         /// The group.
         group: GroupId,
@@ -207,7 +214,8 @@ pub enum Event<'a, X = core::convert::Infallible> {
         /// End of the lease on this member's clock.
         deadline: Instant,
     },
-    /// A lock request failed.
+    /// A lock request failed. Feature `map`.
+    #[cfg(feature = "map")]
     LockFailed {
         /// The group.
         group: GroupId,
@@ -216,7 +224,8 @@ pub enum Event<'a, X = core::convert::Infallible> {
         /// Why.
         error: WriteError,
     },
-    /// This member lost a lock it held (lease expired or revoked).
+    /// This member lost a lock it held (lease expired or revoked). Feature `map`.
+    #[cfg(feature = "map")]
     LockLost {
         /// The group.
         group: GroupId,
@@ -230,7 +239,8 @@ pub enum Event<'a, X = core::convert::Infallible> {
         reason: LockLostReason,
     },
     /// Any other event of `group`'s replicated map (lock renewed, quorum,
-    /// state installed, merge outcome or conflict, map coordinator).
+    /// state installed, merge outcome or conflict, map coordinator). Feature `map`.
+    #[cfg(feature = "map")]
     Map {
         /// The group.
         group: GroupId,

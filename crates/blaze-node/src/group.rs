@@ -1,7 +1,9 @@
-//! One group slot of a node: its channels, its map and the view they got.
+//! One group slot of a node: its channels, its map (feature `map`) and the
+//! view they got.
 
 use core::ptr::addr_of_mut;
 
+#[cfg(feature = "map")]
 use blaze_map::Replica;
 use blaze_proto_nack::{Buffers, FecBuffers};
 use blaze_wire::{GroupId, MemberId};
@@ -9,10 +11,10 @@ use blaze_wire::{GroupId, MemberId};
 #[cfg(feature = "total-order")]
 use crate::TotemStorage;
 use crate::channel::Source;
-#[cfg(feature = "total-order")]
+#[cfg(all(feature = "map", feature = "total-order"))]
 use crate::channel::{ChannelEvent, TOTEM_QUEUE, TOTEM_SLOT};
 use crate::{Channel, Qos};
-#[cfg(feature = "total-order")]
+#[cfg(all(feature = "map", feature = "total-order"))]
 use blaze_map::RingConfiguration;
 #[cfg(feature = "total-order")]
 use blaze_proto_totem::Event as TotemEvent;
@@ -100,8 +102,10 @@ pub(crate) struct Slot<
     pub(crate) custom: Option<C>,
     /// The group's map; kept (idle) after a leave, for a later join of
     /// the same group.
+    #[cfg(feature = "map")]
     pub(crate) map: Option<Replica<E, L, K, V, P, MAP_PENDING, MAP_EVENTS, MAP_ORIGINS>>,
     /// The group `map` belongs to.
+    #[cfg(feature = "map")]
     pub(crate) map_group: Option<GroupId>,
     /// The view the channels and the map were last given.
     pub(crate) view_id: u64,
@@ -135,7 +139,9 @@ impl<
             spare_totem: None,
             channels: core::array::from_fn(|_| None),
             custom: None,
+            #[cfg(feature = "map")]
             map: None,
+            #[cfg(feature = "map")]
             map_group: None,
             view_id: 0,
             peers: heapless::Vec::new(),
@@ -177,7 +183,9 @@ impl<
                 channels.add(i).write(None);
             }
             addr_of_mut!((*place).custom).write(None);
+            #[cfg(feature = "map")]
             addr_of_mut!((*place).map).write(None);
+            #[cfg(feature = "map")]
             addr_of_mut!((*place).map_group).write(None);
             addr_of_mut!((*place).view_id).write(0);
             addr_of_mut!((*place).peers).write(heapless::Vec::new());
@@ -196,8 +204,10 @@ impl<
                 spare_totem: _,
             channels: _,
             custom: _,
-            map: _,
-            map_group: _,
+            #[cfg(feature = "map")]
+                map: _,
+            #[cfg(feature = "map")]
+                map_group: _,
             view_id: _,
             peers: _,
         } = self;
@@ -210,7 +220,7 @@ impl<
     /// A map ordered by the group's ring ([`blaze_map::Ordering::Totem`]):
     /// hands the operations it has to submit to the ring, on
     /// [`MAP_TOPIC`], while the ring's queue has room.
-    #[cfg(feature = "total-order")]
+    #[cfg(all(feature = "map", feature = "total-order"))]
     pub(crate) fn map_ring_submit(&mut self, now: Instant) {
         let (Some(map), Some(Some(Channel::Totem(storage)))) =
             (self.map.as_mut(), self.channels.get_mut(CH_TOTEM))
@@ -251,10 +261,17 @@ impl<
             Some(Some(Channel::Reliable(e) | Channel::BestEffort(e) | Channel::ReliableFec(e))) => {
                 e.has_event(now)
             }
-            #[cfg(feature = "total-order")]
+            #[cfg(all(feature = "map", feature = "total-order"))]
             Some(Some(Channel::Totem(t))) => matches!(
                 t.ring().and_then(|r| r.peek_event()),
                 Some(TotemEvent::Deliver { topic, .. }) if topic != MAP_TOPIC
+            ),
+            // Without the map, the map's operations on the ring are
+            // dropped by the node (reserved topic).
+            #[cfg(all(not(feature = "map"), feature = "total-order"))]
+            Some(Some(Channel::Totem(t))) => matches!(
+                t.ring().and_then(|r| r.peek_event()),
+                Some(TotemEvent::Deliver { topic, .. }) if !crate::is_reserved_topic(topic)
             ),
             _ => false,
         }
@@ -274,8 +291,8 @@ impl<
     }
 
     /// The deadline of machine `k` of the slot (a source, or the map at
-    /// [`SOURCES`]); `None` for a slot without a group, whose machines the
-    /// node does not serve.
+    /// [`SOURCES`] with feature `map`); `None` for a slot without a group,
+    /// whose machines the node does not serve.
     pub(crate) fn deadline_of(&mut self, k: usize) -> Option<blaze_wire::Instant>
     where
         C: crate::CustomProtocol,
@@ -285,7 +302,10 @@ impl<
         } else if k < SOURCES {
             self.source(k).and_then(|c| c.poll_timeout())
         } else {
-            self.map.as_mut().and_then(|m| m.poll_timeout())
+            #[cfg(feature = "map")]
+            return self.map.as_mut().and_then(|m| m.poll_timeout());
+            #[cfg(not(feature = "map"))]
+            None
         }
     }
 }
@@ -293,14 +313,14 @@ impl<
 /// The ring topic of the map's operations when the group's map is ordered
 /// by the group's Totem ring; the node keeps its messages from the
 /// application.
-#[cfg(feature = "total-order")]
+#[cfg(all(feature = "map", feature = "total-order"))]
 pub(crate) const MAP_TOPIC: &str = "blaze.map";
 
 /// Gives the group's map what its ring delivered: a message on
 /// [`MAP_TOPIC`] (consumed: returns `true`), a configuration (also for the
 /// application: returns `false`). Every map sees the ring's events in the
 /// ring's order.
-#[cfg(feature = "total-order")]
+#[cfg(all(feature = "map", feature = "total-order"))]
 pub(crate) fn route_to_map<
     X,
     const E: usize,

@@ -2,8 +2,9 @@
 //!
 //! The sans-IO core of a Blaze node: [`Node`] composes the protocol
 //! machines of one member (membership of several groups, a reliable and a
-//! best-effort multicast channel per group, a replicated map per group,
-//! point-to-point messages, requests, queues and locks; see the features
+//! best-effort multicast channel per group, a replicated map per group
+//! (feature `map`), point-to-point messages, requests, queues and locks;
+//! see the features
 //! below for what a build may leave out) into one machine
 //! behind the [`Protocol`] trait, the five verbs every Blaze protocol
 //! machine implements.
@@ -62,19 +63,35 @@
 //!   [`Stats::no_body`]) and their acknowledgements count in
 //!   `Membership::stats().messaging_dropped`; the node may then take no
 //!   membership storage slots (`S = 0`) and no queue consumers.
+//! - `map`: the replicated map of each group (`blaze-map`), with its
+//!   commands (`Node::map_put`, `map_get`, `lock`, …), `Node::map`,
+//!   `Config::map`, its events (`Event::MapChanged`, `WriteDone`,
+//!   `LockGranted`, `Map`, …), `MapError`, `ConfigError::Map` and the
+//!   types re-exported from `blaze-map`; each of those items says
+//!   "Feature `map`". Without it the node does not depend on `blaze-map`
+//!   (about 31 KB of flash on a Cortex-M4), a group slot holds no map and
+//!   the node's deadline table has no entry for one, and the map
+//!   capacities among the node's parameters (`E`, `L`, `K`, `V`,
+//!   `MAP_PENDING`, `MAP_EVENTS`, `MAP_ORIGINS`) are not used. Map
+//!   operation, lock operation and map control frames are counted and
+//!   dropped: in [`Stats::no_body`] when the codec leaves those kinds out
+//!   (`blaze-wire/map`, off unless another crate of the build turns it
+//!   on), else in `Stats::no_map` (a counter of builds without `map`);
+//!   so are the map's operations ordered by a Totem ring. For members that need membership
+//!   and topics but no shared state: sensors, actuators.
 //! - `fec`, `total-order`: the reliable + FEC and the Totem channels.
 //!   Without them a group slot reserves no room for those channels (each
 //!   entry of the channel table is as large as a NACK endpoint), the node
 //!   does not depend on `blaze-proto-totem`, [`Node::set_qos`] refuses
 //!   their QoS, and the codec leaves out their parity and token frames
 //!   (`blaze-wire/fec`, `blaze-wire/totem`; counted in [`Stats::no_body`]).
-//!   `total-order` also builds the map's ring-ordered mode
+//!   With `map`, `total-order` also builds the map's ring-ordered mode
 //!   (`blaze-map/ring`); without it `map.ordering = Ordering::Totem` is
-//!   refused ([`ConfigError::Map`]).
+//!   refused (`ConfigError::Map`).
 //! - `merge-reapply`: the map's merge policies that re-apply a losing
 //!   side's writes (`blaze-map/merge-reapply`: `MergePolicy::LatestVersion`
 //!   and `Ask`). Without it such a `map.merge` is refused
-//!   ([`ConfigError::Map`]); `MajoritySide` remains.
+//!   (`ConfigError::Map`); `MajoritySide` remains. Nothing without `map`.
 //! - `unicast`: unicast discovery (`blaze-membership/unicast`, seeds).
 //!   Without it a membership configuration with
 //!   `Discovery::Unicast` is refused (`ConfigError::UnicastNotBuiltIn`).
@@ -119,7 +136,9 @@ pub use channel::{TOTEM_QUEUE, TOTEM_SLOT, TotemRing, TotemStorage};
 mod config;
 pub use config::{Config, GROUP_CHANNELS, GroupBuffers, Identity, SlotStorage};
 mod error;
-pub use error::{ConfigError, CustomError, GroupError, MapError, PublishError};
+#[cfg(feature = "map")]
+pub use error::MapError;
+pub use error::{ConfigError, CustomError, GroupError, PublishError};
 mod event;
 pub use event::Event;
 mod group;
@@ -128,7 +147,9 @@ pub use node::Node;
 mod stats;
 pub use stats::Stats;
 
-/// Re-exported from the machines the node composes, for the node's API.
+/// Re-exported from the machines the node composes, for the node's API
+/// (those of `blaze-map`: feature `map`).
+#[cfg(feature = "map")]
 pub use blaze_map::{
     Change, ChangeKind, EntryRef, LockInfo, LockLostReason, RequestId, WriteError, WriteOptions,
 };

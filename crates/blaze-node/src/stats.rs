@@ -22,8 +22,20 @@ pub struct Stats {
     pub no_channel: u64,
     /// Frames without a body, or with a body this version does not know or
     /// this build's codec leaves out (parity, token, request and reply
-    /// frames without features `fec`, `total-order`, `messaging`).
+    /// frames without features `fec`, `total-order`, `messaging`; map
+    /// operation, lock operation and map control frames without feature
+    /// `map`, unless another crate of the build turned on `blaze-wire/map`:
+    /// see `no_map`).
     pub no_body: u64,
+    /// Map traffic of a build without feature `map`, dropped: map
+    /// operation, lock operation and map control frames of a joined group
+    /// that the codec decoded (another crate of the build turned on
+    /// `blaze-wire/map`; without it they count in
+    /// [`no_body`](Stats::no_body)), and the map's operations delivered
+    /// by a group's Totem ring (its reserved topic `blaze.map`). Only
+    /// without feature `map`.
+    #[cfg(not(feature = "map"))]
+    pub no_map: u64,
     /// Members of a view that did not fit a channel's peer table.
     pub peer_table_full: u64,
 }

@@ -1,6 +1,7 @@
 //! Crashes, pauses, partitions and bad links drawn from the seed; after
 //! the last repair the nodes agree on one view, their maps converge, and
 //! reliable messages flow exactly once again.
+#![cfg(feature = "map")]
 
 mod common;
 

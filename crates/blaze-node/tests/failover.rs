@@ -3,12 +3,18 @@
 
 mod common;
 
-use blaze_node::{Duration, Instant, Qos, WriteOptions};
+use blaze_node::{Duration, Instant};
+#[cfg(feature = "map")]
+use blaze_node::{Qos, WriteOptions};
 use blaze_sim::{LinkConfig, World, check_exactly_once, check_fifo, run_seeds};
-use common::{Ev, RELIABLE_TOPIC, Sim, agreed, group, node_of};
+#[cfg(feature = "map")]
+use common::node_of;
+use common::{Ev, RELIABLE_TOPIC, Sim, agreed, group};
 
+#[cfg(feature = "map")]
 const NODES: usize = 4;
 
+#[cfg(feature = "map")]
 fn scenario(seed: u64) -> Result<(), String> {
     let mut world = World::new(seed, NODES, Sim::new);
     world.set_default_link(
@@ -155,6 +161,7 @@ fn scenario(seed: u64) -> Result<(), String> {
 }
 
 #[test]
+#[cfg(feature = "map")]
 fn member_and_coordinator_crash() {
     common::with_big_stack(|| run_seeds!("member_and_coordinator_crash", 100, scenario));
 }

@@ -1,5 +1,6 @@
 //! One node in two groups over one multicast destination: each group's
 //! messages, views and map stay in that group.
+#![cfg(feature = "map")]
 
 mod common;
 

@@ -3,7 +3,12 @@
 
 // The scenario publishes on the best-effort channel and expects the
 // refusals of groups without FEC or Totem storage.
-#![cfg(all(feature = "best-effort", feature = "fec", feature = "total-order"))]
+#![cfg(all(
+    feature = "best-effort",
+    feature = "fec",
+    feature = "map",
+    feature = "total-order"
+))]
 
 mod common;
 

@@ -248,9 +248,11 @@ fn the_ring_window_is_apart_from_the_reliable_window() {
         { blaze_membership::EVENT_CAPACITY },
         { blaze_membership::CONTROL_CAPACITY },
         { blaze_membership::MAX_CONSUMERS },
-        { blaze_map::MAX_PENDING },
-        { blaze_map::EVENT_QUEUE },
-        { blaze_map::MAX_ORIGINS },
+        // The map's capacities (requests, events, origins; not used
+        // without feature `map`).
+        16,
+        16,
+        32,
         4,
         { blaze_node::MAX_TOPICS },
         T,

@@ -5,10 +5,11 @@ use crate::Parity;
 #[cfg(feature = "totem")]
 use crate::Token;
 use crate::{
-    Ack, BatchMessages, DataBatch, DecodeError, Field, GroupId, Heartbeat, Join, Leave, LockOp,
-    MapControl, MapOp, MemberId, Message, Nack, Probe, Reader, Slot, Suspect, View, WireType,
-    Writer, tag_len,
+    Ack, BatchMessages, DataBatch, DecodeError, Field, GroupId, Heartbeat, Join, Leave, MemberId,
+    Message, Nack, Probe, Reader, Slot, Suspect, View, WireType, Writer, tag_len,
 };
+#[cfg(feature = "map")]
+use crate::{LockOp, MapControl, MapOp};
 #[cfg(feature = "messaging")]
 use crate::{Reply, Request};
 
@@ -19,8 +20,8 @@ pub const VERSION: u32 = 1;
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub enum Body<'a> {
     /// No body, or a body kind this version does not know (a newer
-    /// peer's) or this build leaves out (features `fec`, `messaging`,
-    /// `totem`).
+    /// peer's) or this build leaves out (features `fec`, `map`,
+    /// `messaging`, `totem`).
     #[default]
     Empty,
     /// Application messages.
@@ -44,8 +45,10 @@ pub enum Body<'a> {
     /// A suspicion.
     Suspect(Suspect),
     /// A map operation.
+    #[cfg(feature = "map")]
     MapOp(MapOp<'a>),
     /// A lock operation.
+    #[cfg(feature = "map")]
     LockOp(LockOp<'a>),
     /// A request.
     #[cfg(feature = "messaging")]
@@ -58,6 +61,7 @@ pub enum Body<'a> {
     /// A probe.
     Probe(Probe),
     /// A replicated-map control message.
+    #[cfg(feature = "map")]
     MapControl(MapControl),
 }
 
@@ -77,7 +81,9 @@ impl Body<'_> {
             Body::Leave(_) => 16,
             Body::View(_) => 17,
             Body::Suspect(_) => 18,
+            #[cfg(feature = "map")]
             Body::MapOp(_) => 19,
+            #[cfg(feature = "map")]
             Body::LockOp(_) => 20,
             #[cfg(feature = "messaging")]
             Body::Request(_) => 21,
@@ -85,6 +91,7 @@ impl Body<'_> {
             Body::Reply(_) => 22,
             Body::Ack(_) => 23,
             Body::Probe(_) => 24,
+            #[cfg(feature = "map")]
             Body::MapControl(_) => 25,
         }
     }
@@ -103,7 +110,9 @@ impl Body<'_> {
             Body::Leave(m) => m.value_len(),
             Body::View(m) => m.value_len(),
             Body::Suspect(m) => m.value_len(),
+            #[cfg(feature = "map")]
             Body::MapOp(m) => m.value_len(),
+            #[cfg(feature = "map")]
             Body::LockOp(m) => m.value_len(),
             #[cfg(feature = "messaging")]
             Body::Request(m) => m.value_len(),
@@ -111,6 +120,7 @@ impl Body<'_> {
             Body::Reply(m) => m.value_len(),
             Body::Ack(m) => m.value_len(),
             Body::Probe(m) => m.value_len(),
+            #[cfg(feature = "map")]
             Body::MapControl(m) => m.value_len(),
         }
     }
@@ -129,7 +139,9 @@ impl Body<'_> {
             Body::Leave(m) => m.write_value(w),
             Body::View(m) => m.write_value(w),
             Body::Suspect(m) => m.write_value(w),
+            #[cfg(feature = "map")]
             Body::MapOp(m) => m.write_value(w),
+            #[cfg(feature = "map")]
             Body::LockOp(m) => m.write_value(w),
             #[cfg(feature = "messaging")]
             Body::Request(m) => m.write_value(w),
@@ -137,6 +149,7 @@ impl Body<'_> {
             Body::Reply(m) => m.write_value(w),
             Body::Ack(m) => m.write_value(w),
             Body::Probe(m) => m.write_value(w),
+            #[cfg(feature = "map")]
             Body::MapControl(m) => m.write_value(w),
         }
     }
@@ -146,7 +159,8 @@ impl Body<'_> {
     const fn built(field: u32) -> bool {
         let left_out = (field == 13 && !cfg!(feature = "fec"))
             || (field == 14 && !cfg!(feature = "totem"))
-            || ((field == 21 || field == 22) && !cfg!(feature = "messaging"));
+            || ((field == 21 || field == 22) && !cfg!(feature = "messaging"))
+            || ((field == 19 || field == 20 || field == 25) && !cfg!(feature = "map"));
         matches!(field, 10..=25) && !left_out
     }
 
@@ -183,7 +197,9 @@ impl Body<'_> {
             16 => in_place!(Leave),
             17 => in_place!(View),
             18 => in_place!(Suspect),
+            #[cfg(feature = "map")]
             19 => in_place!(MapOp),
+            #[cfg(feature = "map")]
             20 => in_place!(LockOp),
             #[cfg(feature = "messaging")]
             21 => in_place!(Request),
@@ -191,6 +207,7 @@ impl Body<'_> {
             22 => in_place!(Reply),
             23 => in_place!(Ack),
             24 => in_place!(Probe),
+            #[cfg(feature = "map")]
             25 => in_place!(MapControl),
             _ => {
                 r.skip(WireType::Len)?;
@@ -556,9 +573,10 @@ mod tests {
                 };
             }
             body!(
-                Data, Nack, Heartbeat, Join, Leave, View, Suspect, MapOp, LockOp, Ack, Probe,
-                MapControl
+                Data, Nack, Heartbeat, Join, Leave, View, Suspect, Ack, Probe
             );
+            #[cfg(feature = "map")]
+            body!(MapOp, LockOp, MapControl);
             #[cfg(feature = "fec")]
             body!(Parity);
             #[cfg(feature = "totem")]
@@ -629,10 +647,14 @@ mod tests {
     #[test]
     fn a_kind_left_out_is_an_unknown_field() {
         // An empty body of each optional kind (parity 13, token 14,
-        // request 21, reply 22), after a version and a data body.
-        let kinds: [(&[u8], bool); 4] = [
+        // map operation 19, lock operation 20, request 21, reply 22, map
+        // control 25), after a version and a data body.
+        let kinds: [(&[u8], bool); 7] = [
             (&[0x6a], cfg!(feature = "fec")),
             (&[0x72], cfg!(feature = "totem")),
+            (&[0x9a, 0x01], cfg!(feature = "map")),
+            (&[0xa2, 0x01], cfg!(feature = "map")),
+            (&[0xca, 0x01], cfg!(feature = "map")),
             (&[0xaa, 0x01], cfg!(feature = "messaging")),
             (&[0xb2, 0x01], cfg!(feature = "messaging")),
         ];
@@ -678,6 +700,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "map")]
     fn map_control_body_is_field_25() {
         use crate::{MapControl, MapControlKind};
         let f = Frame {

@@ -28,8 +28,9 @@
 //!   from `std::time`.
 //! - `defmt` / `log`: logging and `defmt::Format` derives (mutually
 //!   exclusive).
-//! - `fec`, `messaging`, `totem` (default on): the frame kinds of the
-//!   optional protocols ([`Body::Parity`]; [`Body::Request`] and
+//! - `fec`, `map`, `messaging`, `totem` (default on): the frame kinds of
+//!   the optional protocols ([`Body::Parity`]; [`Body::MapOp`],
+//!   [`Body::LockOp`] and [`Body::MapControl`]; [`Body::Request`] and
 //!   [`Body::Reply`]; [`Body::Token`]). A build without one decodes a frame
 //!   of that kind as an unknown kind ([`Body::Empty`]) and links neither
 //!   its decoder nor its encoder; the wire format is unchanged. The

@@ -13,9 +13,9 @@
 //!    member publishes `MESSAGES` on a reliable topic and receives the
 //!    others' exactly once, in each sender's order;
 //! 3. `map_writes_seen_by_all`: two members write two keys of the
-//!    replicated map; every member reads both values;
+//!    replicated map; every member reads both values (feature `map`);
 //! 4. `lock_taken`: one member takes a lock; every member sees it as the
-//!    holder;
+//!    holder (feature `map`);
 //! 5. `crash_detected`: a member is cut off the hub; the others declare it
 //!    failed and install a view of two;
 //! 6. `reliable_after_crash`: the survivors go on publishing reliably.
@@ -28,9 +28,11 @@ use core::num::{NonZeroU16, NonZeroU32};
 
 use blaze_embassy::{Blaze, Hub, Port, Resources};
 use blaze_node::{
-    Buffers, Channel, Config, Duration, Event, GROUP_CHANNELS, GroupBuffers, GroupId, Identity,
-    MemberId, Metadata, Name, NoCustom, Node, RxSlot, SendSlot, WriteOptions,
+    Buffers, Channel, Config, Event, GROUP_CHANNELS, GroupBuffers, GroupId, Identity, MemberId,
+    Metadata, Name, NoCustom, Node, RxSlot, SendSlot,
 };
+#[cfg(feature = "map")]
+use blaze_node::{Duration, WriteOptions};
 use embassy_executor::Spawner;
 use embassy_net::{Ipv4Cidr, StackResources, StaticConfigV4};
 use embassy_time::{Instant, Timer, with_timeout};
@@ -70,6 +72,7 @@ pub const MESSAGE_SLOTS: usize = 0;
 /// Bytes of a membership storage slot (see [`MESSAGE_SLOTS`]).
 pub const MESSAGE_BYTES: usize = 0;
 /// Map requests of this member in flight (the checks have one at a time).
+/// The map's capacities are not used without feature `map`.
 pub const MAP_PENDING: usize = 4;
 /// Map events waiting for the event task (at least 4).
 pub const MAP_EVENTS: usize = 8;
@@ -83,7 +86,8 @@ pub const TOPICS: usize = 4;
 /// The node of the 4-member configuration: 1 group, 4 members, windows of
 /// 8 messages, no membership storage slots (no point-to-point messages),
 /// a map of 8 entries (keys up to 16 bytes, values up to 32; 4 requests in
-/// flight, 8 events, 8 remembered origins), membership queues of 8,
+/// flight, 8 events, 8 remembered origins; feature `map`), membership
+/// queues of 8,
 /// channels receiving from the 3 other members, 4 topics with an explicit
 /// QoS.
 pub type FwNode = Node<
@@ -270,8 +274,11 @@ impl Record {
             Event::MemberFailed { member, .. } => {
                 let _ = seen.failed.push(member);
             }
+            #[cfg(feature = "map")]
             Event::LockGranted { fence, .. } => seen.lock_fence = Some(fence),
+            #[cfg(feature = "map")]
             Event::WriteDone { .. } => seen.writes_done += 1,
+            #[cfg(feature = "map")]
             Event::WriteFailed { .. } | Event::LockFailed { .. } => seen.writes_failed += 1,
             Event::Unrecoverable { .. } => seen.unrecoverable += 1,
             _ => {}
@@ -462,6 +469,8 @@ pub async fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
 /// Writes `key` = `value` in map `cfg` from `writer` until every member
 /// of `all` reads it, for up to `secs` seconds: a write refused (no map
 /// coordinator yet, during a view change) or failed is made again.
+/// Feature `map`.
+#[cfg(feature = "map")]
 pub async fn put_until_seen(
     writer: &Member,
     all: &[Member],
@@ -603,39 +612,9 @@ pub async fn run(spawner: Spawner, report: fn(Arguments<'_>)) -> (u32, u32) {
     }
     check("reliable_topic_under_loss", ok);
 
-    // 3. The replicated map, written from two members.
-    let put_a = put_until_seen(&a, &all, b"mode", b"auto", 20).await;
-    let put_b = put_until_seen(&b, &all, b"rate", b"10", 20).await;
-    check("map_writes_seen_by_all", put_a && put_b);
-
-    // 4. A lock, taken by the third member (asked again if refused or
-    // failed, as a map write).
-    let deadline = Instant::now() + embassy_time::Duration::from_secs(20);
-    let mut failures = c.record.seen().writes_failed;
-    let mut asked = false;
-    let mut held = false;
-    while Instant::now() < deadline && !held {
-        let failed_now = c.record.seen().writes_failed;
-        if failed_now != failures {
-            failures = failed_now;
-            asked = false;
-        }
-        if !asked {
-            asked = c
-                .blaze
-                .lock(c.group, "cfg", b"leader", Duration::from_secs(30))
-                .is_ok();
-        }
-        held = c.record.seen().lock_fence.is_some()
-            && all.iter().all(|m| {
-                m.blaze.read(|n| {
-                    n.lock_info(m.group, "cfg", b"leader")
-                        .is_some_and(|l| l.holder == c.id)
-                })
-            });
-        Timer::after_millis(10).await;
-    }
-    check("lock_taken", asked && held);
+    // 3. and 4.: the map (feature `map`).
+    #[cfg(feature = "map")]
+    map_checks(&all, &mut check).await;
     hub.set_loss_per_mille(0, 0x4b1d);
 
     // 5. The third member is cut off; the others detect it.
@@ -674,11 +653,58 @@ pub async fn run(spawner: Spawner, report: fn(Arguments<'_>)) -> (u32, u32) {
     (passed, failed)
 }
 
+/// Checks 3 and 4 of [`run`]: map writes from two members seen by all,
+/// and a lock taken by the third. Feature `map`.
+#[cfg(feature = "map")]
+async fn map_checks(all: &[Member; MEMBERS], check: &mut impl FnMut(&str, bool)) {
+    let [a, b, c] = *all;
+    // 3. The replicated map, written from two members.
+    let put_a = put_until_seen(&a, all, b"mode", b"auto", 20).await;
+    let put_b = put_until_seen(&b, all, b"rate", b"10", 20).await;
+    check("map_writes_seen_by_all", put_a && put_b);
+
+    // 4. A lock, taken by the third member (asked again if refused or
+    // failed, as a map write).
+    let deadline = Instant::now() + embassy_time::Duration::from_secs(20);
+    let mut failures = c.record.seen().writes_failed;
+    let mut asked = false;
+    let mut held = false;
+    while Instant::now() < deadline && !held {
+        let failed_now = c.record.seen().writes_failed;
+        if failed_now != failures {
+            failures = failed_now;
+            asked = false;
+        }
+        if !asked {
+            asked = c
+                .blaze
+                .lock(c.group, "cfg", b"leader", Duration::from_secs(30))
+                .is_ok();
+        }
+        held = c.record.seen().lock_fence.is_some()
+            && all.iter().all(|m| {
+                m.blaze.read(|n| {
+                    n.lock_info(m.group, "cfg", b"leader")
+                        .is_some_and(|l| l.holder == c.id)
+                })
+            });
+        Timer::after_millis(10).await;
+    }
+    check("lock_taken", asked && held);
+}
+
 /// The size of what `part` borrows from a node (a part's type is named by
 /// the getter that returns it).
 fn pointee_size<T>(_part: impl Fn(&FwNode) -> Option<&T>) -> usize {
     core::mem::size_of::<T>()
 }
+
+/// The checks of [`run_alone`]: the map's with feature `map`.
+#[cfg(feature = "map")]
+const ALONE_CHECKS: [&str; 4] = ["view_of_one", "publish", "map_write", "lock_taken"];
+/// The checks of [`run_alone`]: the map's with feature `map`.
+#[cfg(not(feature = "map"))]
+const ALONE_CHECKS: [&str; 2] = ["view_of_one", "publish"];
 
 /// Storage of a member alone (the footprint image). Empty storage is all
 /// zero bytes, so this static is in `.bss`: no image of it in flash, and
@@ -688,9 +714,10 @@ static ALONE: ConstStaticCell<MemberStorage> = ConstStaticCell::new(MemberStorag
 static ALONE_HUB: ConstStaticCell<FwHub> = ConstStaticCell::new(Hub::new());
 
 /// One member alone in its group, through the same calls as [`run`]: it
-/// forms a view of one, publishes on the reliable topic, writes and reads
-/// the map and takes a lock. The footprint image runs this, so its size
-/// is one member's stack. Returns `(passed, failed)`.
+/// forms a view of one, publishes on the reliable topic and, with feature
+/// `map`, writes and reads the map and takes a lock. The footprint image
+/// runs this, so its size is one member's stack. Returns
+/// `(passed, failed)`.
 pub async fn run_alone(spawner: Spawner, report: fn(Arguments<'_>)) -> (u32, u32) {
     report(format_args!(
         "RAM of one member: node {} B, channel windows {GROUP_CHANNELS} x {} B, blaze-embassy resources {} B \
@@ -702,7 +729,10 @@ pub async fn run_alone(spawner: Spawner, report: fn(Arguments<'_>)) -> (u32, u32
         core::mem::size_of::<FwHub>(),
     ));
     let membership = pointee_size(|n: &FwNode| Some(n.membership()));
+    #[cfg(feature = "map")]
     let map = pointee_size(|n: &FwNode| n.map(GroupId::from_raw(0)));
+    #[cfg(not(feature = "map"))]
+    let map = 0;
     let channel =
         core::mem::size_of::<Option<Channel<'static, NoCustom, SENDERS, WINDOW, PEERS>>>();
     report(format_args!(
@@ -725,38 +755,38 @@ pub async fn run_alone(spawner: Spawner, report: fn(Arguments<'_>)) -> (u32, u32
         report(format_args!("test member_started ... FAILED"));
         return (0, 1);
     };
-    let mut results = [false; 4];
+    let mut results = [false; ALONE_CHECKS.len()];
     results[0] = eventually(10, || {
         m.blaze.read(|n| n.coordinator(m.group) == Some(m.id))
     })
     .await;
     results[1] = publish_range(&m, 0, 5).await;
-    let put = m
-        .blaze
-        .map_put(m.group, "cfg", b"mode", b"solo", WriteOptions::default())
-        .is_ok();
-    results[2] = put
-        && eventually(10, || {
-            m.blaze.map_get(m.group, "cfg", b"mode", |e| {
-                e.is_some_and(|e| e.value == b"solo")
-            })
-        })
-        .await;
-    let asked = m
-        .blaze
-        .lock(m.group, "cfg", b"leader", Duration::from_secs(30))
-        .is_ok();
-    results[3] = asked && eventually(10, || m.record.seen().lock_fence.is_some()).await;
-    let mut passed = 0;
-    for (name, ok) in ["view_of_one", "publish", "map_write", "lock_taken"]
-        .iter()
-        .zip(results)
+    #[cfg(feature = "map")]
     {
+        let put = m
+            .blaze
+            .map_put(m.group, "cfg", b"mode", b"solo", WriteOptions::default())
+            .is_ok();
+        results[2] = put
+            && eventually(10, || {
+                m.blaze.map_get(m.group, "cfg", b"mode", |e| {
+                    e.is_some_and(|e| e.value == b"solo")
+                })
+            })
+            .await;
+        let asked = m
+            .blaze
+            .lock(m.group, "cfg", b"leader", Duration::from_secs(30))
+            .is_ok();
+        results[3] = asked && eventually(10, || m.record.seen().lock_fence.is_some()).await;
+    }
+    let mut passed = 0;
+    for (name, ok) in ALONE_CHECKS.iter().zip(results) {
         report(format_args!(
             "test {name} ... {}",
             if ok { "ok" } else { "FAILED" }
         ));
         passed += u32::from(ok);
     }
-    (passed, 4 - passed)
+    (passed, ALONE_CHECKS.len() as u32 - passed)
 }

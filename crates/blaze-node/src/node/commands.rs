@@ -72,7 +72,8 @@ impl<
     >
 {
     /// Joins the group `name`: membership starts joining, and the group's
-    /// channels and map open in a free slot. Views arrive as events.
+    /// channels and map (feature `map`) open in a free slot. Views arrive
+    /// as events.
     ///
     /// # Errors
     ///
@@ -83,7 +84,8 @@ impl<
         if self.slots.iter().any(|s| s.serves(id)) {
             return Err(GroupError::AlreadyJoined);
         }
-        // A free slot, preferably the one that kept this group's map.
+        // A free slot, preferably the one that kept this group's map (with
+        // feature `map`).
         let free = |s: &&Slot<
             'a,
             C,
@@ -99,12 +101,14 @@ impl<
             MAP_ORIGINS,
             T,
         >| { s.group.is_none() && s.spare.iter().all(Option::is_some) };
-        let Some(i) = self
+        #[cfg(feature = "map")]
+        let kept = self
             .slots
             .iter()
-            .position(|s| free(&s) && s.map_group == Some(id))
-            .or_else(|| self.slots.iter().position(|s| free(&s)))
-        else {
+            .position(|s| free(&s) && s.map_group == Some(id));
+        #[cfg(not(feature = "map"))]
+        let kept = None;
+        let Some(i) = kept.or_else(|| self.slots.iter().position(|s| free(&s))) else {
             return Err(GroupError::TooManyGroups);
         };
         let group = self.membership.join(now, name).map_err(|e| match e {
@@ -124,8 +128,12 @@ impl<
             best_effort.stream = STREAM_BEST_EFFORT;
             best_effort.reliability = Reliability::BestEffort;
         }
+        #[cfg(feature = "map")]
         let mut map = self.config.map;
-        map.group = group;
+        #[cfg(feature = "map")]
+        {
+            map.group = group;
+        }
         let seeds = [
             self.rng.next_u64(),
             self.rng.next_u64(),
@@ -149,6 +157,7 @@ impl<
         // built in a function of its own, straight into the slot: they are
         // large, and one frame holding every temporary would take more
         // stack than a thread has in an unoptimised build.
+        #[cfg(any(feature = "map", feature = "total-order"))]
         let base = self.incarnation << 32;
         let id_r = blaze_proto_nack::Identity {
             member: me,
@@ -160,8 +169,11 @@ impl<
             seed: seeds[1],
             ..id_r
         };
+        #[cfg(feature = "map")]
         let map_ok = slot.map_group == Some(group) && slot.map.is_some()
             || open_map(&mut slot.map, map, me, base);
+        #[cfg(not(feature = "map"))]
+        let map_ok = true;
         let reliable_ok = open_nack(
             slot.channels.get_mut(CH_RELIABLE),
             Channel::Reliable,
@@ -228,7 +240,10 @@ impl<
                 slot.spare_totem = Some(storage);
             }
         }
-        slot.map_group = Some(group);
+        #[cfg(feature = "map")]
+        {
+            slot.map_group = Some(group);
+        }
         self.after_input(now);
         Ok(group)
     }
@@ -354,8 +369,9 @@ impl<
     /// Leaves `group`: membership announces the leave (the `Left` event
     /// follows), and the group's channels and custom protocol close at once
     /// (undelivered and unsent messages are dropped). The group's map
-    /// stops (no input, output or events) but is kept in its slot: joining
-    /// the group again resumes it, and it catches up with the group.
+    /// (feature `map`) stops (no input, output or events) but is kept in
+    /// its slot: joining the group again resumes it, and it catches up
+    /// with the group.
     ///
     /// # Errors
     ///
@@ -776,6 +792,7 @@ fn open_nack<'a, C, const P: usize, const W: usize, const RING: usize, const T: 
 
 /// Opens a new map replica in `place`, numbering its requests from
 /// `base`; returns whether it opened. Out of line, as [`open_nack`].
+#[cfg(feature = "map")]
 #[inline(never)]
 fn open_map<
     const E: usize,

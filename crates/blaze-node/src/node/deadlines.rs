@@ -9,8 +9,8 @@ use crate::earliest;
 use crate::group::{CHANNELS, SOURCES};
 
 /// Machines of a group slot with a deadline: its channels (the custom one
-/// included), then its map.
-pub(super) const PER_SLOT: usize = SOURCES + 1;
+/// included), then, with feature `map`, its map (at index [`SOURCES`]).
+pub(super) const PER_SLOT: usize = SOURCES + cfg!(feature = "map") as usize;
 
 /// The index of machine `k` of slot `s` among a node's machines:
 /// membership is 0, then each slot's [`PER_SLOT`] machines in turn (the
@@ -210,7 +210,7 @@ impl<const G: usize> Deadlines<G> {
     }
 
     /// Sets machine `k` of slot `s` (a source index, or [`SOURCES`] for
-    /// the map). Returns whether the entry changed.
+    /// the map with feature `map`). Returns whether the entry changed.
     pub(super) fn set(&mut self, s: usize, k: usize, deadline: Option<Instant>) -> bool {
         if let Some(b) = bit(machine(s, k)) {
             self.stale &= !b;
@@ -257,14 +257,16 @@ mod tests {
         assert!(!d.is_fresh());
         d.restart(Some(Instant::from_millis(50)));
         assert!(d.set(0, 1, Some(Instant::from_millis(30))));
-        assert!(d.set(1, SOURCES, Some(Instant::from_millis(40))));
-        assert!(!d.set(1, SOURCES, Some(Instant::from_millis(40))));
+        // The last machine of a slot (the map with feature `map`).
+        let last = PER_SLOT - 1;
+        assert!(d.set(1, last, Some(Instant::from_millis(40))));
+        assert!(!d.set(1, last, Some(Instant::from_millis(40))));
         assert!(d.is_fresh());
         assert_eq!(d.earliest(), Some(Instant::from_millis(30)));
         // The machine that had the earliest deadline moves it later.
         d.set(0, 1, Some(Instant::from_millis(90)));
         assert_eq!(d.earliest(), Some(Instant::from_millis(40)));
-        d.set(1, SOURCES, None);
+        d.set(1, last, None);
         assert_eq!(d.earliest(), Some(Instant::from_millis(50)));
         // Out of range: ignored.
         assert!(!d.set(2, 0, Some(Instant::ZERO)));
@@ -323,6 +325,14 @@ mod tests {
         // Membership, the custom channels and the maps are not.
         assert_eq!(set & 1, 0);
         assert_eq!(set & (1 << machine(0, crate::group::CH_CUSTOM)), 0);
+        #[cfg(feature = "map")]
         assert_eq!(set & (1 << machine(1, SOURCES)), 0);
+    }
+
+    #[test]
+    fn a_slot_has_a_machine_for_the_map_only_with_the_map() {
+        assert_eq!(PER_SLOT, SOURCES + usize::from(cfg!(feature = "map")));
+        // Slot 1's first machine follows slot 0's last.
+        assert_eq!(machine(1, 0), machine(0, PER_SLOT - 1) + 1);
     }
 }

@@ -2,8 +2,11 @@
 //! output, and the propagation of views from membership to the channels
 //! and maps.
 
-use core::net::{Ipv4Addr, SocketAddr};
+#[cfg(feature = "map")]
+use core::net::Ipv4Addr;
+use core::net::SocketAddr;
 
+#[cfg(feature = "map")]
 use blaze_map::{Event as MapEvent, ViewInfo, ViewMember as MapMember};
 use blaze_membership::Event as MemberEvent;
 use blaze_proto_nack::Event as NackEvent;
@@ -19,10 +22,17 @@ use crate::{
     CustomProtocol, Event, Protocol, Qos, STREAM_BEST_EFFORT, STREAM_RELIABLE, STREAM_RELIABLE_FEC,
 };
 
+/// The frame body field numbers of the map's frames (map operation, lock
+/// operation, map control: `proto/blaze.proto`), which a node without the
+/// map drops.
+#[cfg(not(feature = "map"))]
+const MAP_BODIES: [u32; 3] = [19, 20, 25];
+
 /// Where the router sends a frame.
 enum Route {
     Membership,
     Stream(u32),
+    /// The map's frames (dropped without feature `map`).
     Map,
     /// Totem's frames: total-order data, tokens, and the gather and
     /// commit frames of its ring membership.
@@ -84,7 +94,7 @@ impl<
 
     /// After any input: propagate new views, then recompute the deadline.
     pub(super) fn after_input(&mut self, now: Instant) {
-        #[cfg(feature = "total-order")]
+        #[cfg(all(feature = "map", feature = "total-order"))]
         for slot in self.slots.iter_mut().filter(|s| s.group.is_some()) {
             // A map ordered by the ring submits through it.
             if slot.map.as_ref().is_some_and(|m| m.ordering().is_totem()) {
@@ -183,7 +193,8 @@ impl<
     }
 
     /// Gives every group whose membership view changed the new view: the
-    /// channels' peer tables, the map and the custom channel.
+    /// channels' peer tables, the map (feature `map`) and the custom
+    /// channel.
     fn sync_views(&mut self, now: Instant) {
         let me = self.me;
         for slot in &mut self.slots {
@@ -197,6 +208,7 @@ impl<
             // The channels, the map and the custom channel take the view.
             self.deadlines.wake_all();
             let mut members: heapless::Vec<MemberId, P> = heapless::Vec::new();
+            #[cfg(feature = "map")]
             let mut map_members: heapless::Vec<MapMember, P> = heapless::Vec::new();
             // The other members as (id, incarnation): a member that
             // restarted under its id is a new peer for the channels.
@@ -208,11 +220,14 @@ impl<
                 }
                 // The view's address, else the one membership learnt from
                 // the member's datagrams (this member's own is not needed).
-                let addr = m
-                    .address
-                    .or_else(|| self.membership.member(m.id).and_then(|p| p.address))
-                    .unwrap_or(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0));
-                let _fits = map_members.push(MapMember { id: m.id, addr });
+                #[cfg(feature = "map")]
+                {
+                    let addr = m
+                        .address
+                        .or_else(|| self.membership.member(m.id).and_then(|p| p.address))
+                        .unwrap_or(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0));
+                    let _fits = map_members.push(MapMember { id: m.id, addr });
+                }
             }
             let mut added: heapless::Vec<MemberId, P> = heapless::Vec::new();
             let mut removed: heapless::Vec<MemberId, P> = heapless::Vec::new();
@@ -233,6 +248,7 @@ impl<
                 }
             }
             slot.peers = others;
+            #[cfg(feature = "map")]
             if let Some(map) = slot.map.as_mut() {
                 map.handle_view(
                     now,
@@ -295,7 +311,14 @@ impl<
             // the custom channel.
             #[cfg(feature = "total-order")]
             Body::Token(_) => Route::Totem,
+            #[cfg(feature = "map")]
             Body::MapOp(_) | Body::LockOp(_) | Body::MapControl(_) => Route::Map,
+            // Without the map, its frames are told by their body's field
+            // number: the codec decodes them only when another crate of
+            // the build turned on `blaze-wire/map` (else they are
+            // `Body::Empty`, below).
+            #[cfg(not(feature = "map"))]
+            b if MAP_BODIES.contains(&b.field_number()) => Route::Map,
             Body::Empty => {
                 self.stats.no_body += 1;
                 return None;
@@ -324,15 +347,24 @@ impl<
         // then has the map's operations to take: a full refresh).
         let own = match route {
             Route::Stream(_) => true,
+            #[cfg(feature = "map")]
             Route::Totem => !slot.map.as_ref().is_some_and(|m| m.ordering().is_totem()),
+            #[cfg(not(feature = "map"))]
+            Route::Totem => true,
             _ => false,
         };
         // `None`: a channel this build does not have.
         let ch = match route {
+            #[cfg(feature = "map")]
             Route::Map => {
                 if let Some(m) = slot.map.as_mut() {
                     m.handle_frame(now, from, &frame);
                 }
+                return None;
+            }
+            #[cfg(not(feature = "map"))]
+            Route::Map => {
+                self.stats.no_map += 1;
                 return None;
             }
             Route::Stream(STREAM_RELIABLE) => Some(CH_RELIABLE),
@@ -434,6 +466,7 @@ fn from_membership<X>(e: MemberEvent<'_>) -> Option<Event<'_, X>> {
 }
 
 /// A map event of `group` as a node event.
+#[cfg(feature = "map")]
 fn from_map<X>(group: GroupId, e: MapEvent<'_>) -> Event<'_, X> {
     match e {
         MapEvent::Changed(change) => Event::MapChanged { group, change },
@@ -628,6 +661,7 @@ impl<
                     ch.handle_timeout(now);
                 }
             }
+            #[cfg(feature = "map")]
             if let Some(m) = slot.map.as_mut() {
                 m.handle_timeout(now);
             }
@@ -661,7 +695,12 @@ impl<
                 if k < SOURCES {
                     slot.source(k).and_then(|c| c.poll_transmit(now, buf))
                 } else {
-                    slot.map.as_mut().and_then(|m| m.poll_transmit(now, buf))
+                    #[cfg(feature = "map")]
+                    {
+                        slot.map.as_mut().and_then(|m| m.poll_transmit(now, buf))
+                    }
+                    #[cfg(not(feature = "map"))]
+                    None
                 }
             };
             // Asked: its deadline may have moved (heartbeats, pacing).
@@ -731,6 +770,8 @@ impl<
             deadline,
             deadlines,
             delivered,
+            #[cfg(all(not(feature = "map"), feature = "total-order"))]
+            stats,
             ..
         } = self;
         // Every source, borrowed once: each is taken out of this table
@@ -744,6 +785,7 @@ impl<
                 &s.group,
                 s.channels.each_mut().map(Some),
                 Some(&mut s.custom),
+                #[cfg(feature = "map")]
                 Some(&mut s.map),
             )
         });
@@ -772,7 +814,12 @@ impl<
                 continue;
             }
             let (s, k) = ((i - 1) / PER_SLOT, (i - 1) % PER_SLOT);
+            #[cfg(feature = "map")]
             let Some((group, channels, custom, map)) = table.get_mut(s) else {
+                continue;
+            };
+            #[cfg(not(feature = "map"))]
+            let Some((group, channels, custom)) = table.get_mut(s) else {
                 continue;
             };
             let Some(group) = **group else { continue };
@@ -789,17 +836,29 @@ impl<
                 let event = ch.poll_event(now);
                 // The map's own operations on the ring are the map's (one
                 // per call: the next call asks this channel first).
-                #[cfg(feature = "total-order")]
+                #[cfg(all(feature = "map", feature = "total-order"))]
                 if let Some(e) = event.as_ref() {
                     // The ring's events can be the map's input too.
                     if matches!(e, ChannelEvent::Totem(_)) {
                         deadlines.touch(machine(s, SOURCES));
                     }
                 }
-                #[cfg(feature = "total-order")]
+                #[cfg(all(feature = "map", feature = "total-order"))]
                 if let Some(e) = event.as_ref()
                     && crate::group::route_to_map(map.as_mut().and_then(|m| m.as_mut()), now, e)
                 {
+                    deadlines.lend(i);
+                    *ev_cursor = i;
+                    *delivered = true;
+                    continue;
+                }
+                // Without the map, its operations on the ring (a reserved
+                // topic) are counted and dropped.
+                #[cfg(all(not(feature = "map"), feature = "total-order"))]
+                if let Some(ChannelEvent::Totem(TotemEvent::Deliver { topic, .. })) = event.as_ref()
+                    && crate::is_reserved_topic(topic)
+                {
+                    stats.no_map += 1;
                     deadlines.lend(i);
                     *ev_cursor = i;
                     *delivered = true;
@@ -838,7 +897,12 @@ impl<
                     *delivered = true;
                     return Some(e);
                 }
-            } else if let Some(m) = map.take().and_then(Option::as_mut) {
+            }
+            // The map's machine, after the channels.
+            #[cfg(feature = "map")]
+            if k == SOURCES
+                && let Some(m) = map.take().and_then(Option::as_mut)
+            {
                 deadlines.ask_event(i);
                 let Some(e) = m.poll_event() else {
                     deadlines.set_ev_quiet(i);

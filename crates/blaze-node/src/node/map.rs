@@ -71,11 +71,15 @@ impl<
     }
 
     /// The local value of `key` in `map` of `group` (this member's copy).
+    ///
+    /// Feature `map`.
     pub fn map_get(&self, group: GroupId, map: &str, key: &[u8]) -> Option<EntryRef<'_>> {
         self.map(group)?.get(map, key)
     }
 
     /// The holder of `key`'s lock in `map` of `group`, as applied here.
+    ///
+    /// Feature `map`.
     pub fn lock_info(&self, group: GroupId, map: &str, key: &[u8]) -> Option<LockInfo> {
         self.map(group)?.lock_info(map, key)
     }
@@ -84,6 +88,8 @@ impl<
     /// [`Event::WriteDone`](crate::Event::WriteDone) or
     /// [`Event::WriteFailed`](crate::Event::WriteFailed) with the returned
     /// id; every member sees [`Event::MapChanged`](crate::Event::MapChanged).
+    ///
+    /// Feature `map`.
     ///
     /// # Errors
     ///
@@ -101,6 +107,8 @@ impl<
     }
 
     /// Inserts `key` only if absent.
+    ///
+    /// Feature `map`.
     ///
     /// # Errors
     ///
@@ -120,6 +128,8 @@ impl<
     }
 
     /// Replaces `key` only if its version is `expected` (0 = absent).
+    ///
+    /// Feature `map`.
     ///
     /// # Errors
     ///
@@ -145,6 +155,8 @@ impl<
 
     /// Removes `key` (`fence`: this member's lock token on it, or 0).
     ///
+    /// Feature `map`.
+    ///
     /// # Errors
     ///
     /// [`MapError`]; nothing was sent.
@@ -163,6 +175,8 @@ impl<
     /// [`Event::LockGranted`](crate::Event::LockGranted) or
     /// [`Event::LockFailed`](crate::Event::LockFailed).
     ///
+    /// Feature `map`.
+    ///
     /// # Errors
     ///
     /// [`MapError`]; nothing was sent.
@@ -178,6 +192,8 @@ impl<
     }
 
     /// Like [`lock`](Node::lock), giving up after `timeout`.
+    ///
+    /// Feature `map`.
     ///
     /// # Errors
     ///
@@ -196,6 +212,8 @@ impl<
 
     /// Extends the lease of a held lock to `lease` from now.
     ///
+    /// Feature `map`.
+    ///
     /// # Errors
     ///
     /// [`MapError`]; nothing was sent.
@@ -211,6 +229,8 @@ impl<
     }
 
     /// Releases a lock this member holds.
+    ///
+    /// Feature `map`.
     ///
     /// # Errors
     ///
@@ -229,6 +249,8 @@ impl<
     /// `Ask`, [`blaze_map::Event::MergeConflict`] in
     /// [`Event::Map`](crate::Event::Map)): `true` takes the losing side's
     /// value. Returns whether a question was waiting.
+    ///
+    /// Feature `map`.
     ///
     /// # Errors
     ///

@@ -1,16 +1,21 @@
 //! The node: every protocol machine of one member, behind one [`Protocol`].
 //!
-//! Commands live in `commands.rs`, the map and lock commands in `map.rs`,
-//! the five verbs (routing, merging, view propagation) in `io.rs`.
+//! Commands live in `commands.rs`, the map and lock commands in `map.rs`
+//! (feature `map`), the five verbs (routing, merging, view propagation) in
+//! `io.rs`.
 
 mod commands;
 mod deadlines;
 mod io;
+#[cfg(feature = "map")]
 mod map;
+#[cfg(test)]
+mod tests;
 
 use core::mem::MaybeUninit;
 use core::ptr::addr_of_mut;
 
+#[cfg(feature = "map")]
 use blaze_map::Replica;
 use blaze_membership::Membership;
 use blaze_wire::{GroupId, Instant, MemberId, Rng};
@@ -23,10 +28,27 @@ use crate::{
 };
 use deadlines::Deadlines;
 
+/// The default capacities of a group's map ([`Replica`]'s `PENDING`,
+/// `EVENTS` and `ORIGINS`); 0 without feature `map`, where they are not
+/// used.
+#[cfg(feature = "map")]
+const DEFAULT_MAP_PENDING: usize = blaze_map::MAX_PENDING;
+#[cfg(feature = "map")]
+const DEFAULT_MAP_EVENTS: usize = blaze_map::EVENT_QUEUE;
+#[cfg(feature = "map")]
+const DEFAULT_MAP_ORIGINS: usize = blaze_map::MAX_ORIGINS;
+#[cfg(not(feature = "map"))]
+const DEFAULT_MAP_PENDING: usize = 0;
+#[cfg(not(feature = "map"))]
+const DEFAULT_MAP_EVENTS: usize = 0;
+#[cfg(not(feature = "map"))]
+const DEFAULT_MAP_ORIGINS: usize = 0;
+
 /// One Blaze member as a sans-IO state machine: membership of several
 /// groups, a reliable and a best-effort multicast channel per group (plus
 /// the user's [`CustomProtocol`], if installed), a replicated map per
-/// group, point-to-point messages, requests, queues and locks.
+/// group (feature `map`), point-to-point messages, requests, queues and
+/// locks.
 ///
 /// The node implements [`Protocol`], so any adapter drives it: every
 /// datagram goes to [`handle_datagram`](Protocol::handle_datagram), which
@@ -42,7 +64,7 @@ use deadlines::Deadlines;
 ///
 /// - **Getters**: [`id`](Node::id), [`stats`](Node::stats),
 ///   [`view`](Node::view), [`coordinator`](Node::coordinator),
-///   [`map_get`](Node::map_get), [`qos`](Node::qos), …
+///   `map_get` (feature `map`), [`qos`](Node::qos), …
 /// - **Commands** (each a thin routing to one machine, with a typed
 ///   error): [`join`](Node::join), [`leave`](Node::leave),
 ///   [`set_qos`](Node::set_qos), [`publish`](Node::publish),
@@ -50,8 +72,7 @@ use deadlines::Deadlines;
 ///   [`request_any`](Node::request_any), [`reply`](Node::reply),
 ///   [`queue_subscribe`](Node::queue_subscribe),
 ///   [`queue_send`](Node::queue_send), [`queue_ack`](Node::queue_ack),
-///   [`map_put`](Node::map_put), [`map_remove`](Node::map_remove),
-///   [`lock`](Node::lock), [`unlock`](Node::unlock),
+///   `map_put`, `map_remove`, `lock`, `unlock` (feature `map`),
 ///   [`set_custom`](Node::set_custom), …
 /// - **Inputs and outputs**: the five verbs of [`Protocol`], in the order
 ///   its documentation gives. Time only moves forward; a spurious
@@ -59,6 +80,10 @@ use deadlines::Deadlines;
 ///
 /// Membership views feed each group's channels (their peer tables) and
 /// map as soon as they are installed.
+///
+/// Without feature `map` the node has no map: it has none of the map
+/// commands, getters and events, and drops the map's frames (counted in
+/// `Stats::no_map` or [`Stats::no_body`]).
 ///
 /// # Capacities
 ///
@@ -73,7 +98,9 @@ use deadlines::Deadlines;
 ///   bytes) and keeps `T` small.
 /// - `S` membership storage slots of `B` bytes (point-to-point messages,
 ///   requests, replies and queue messages must fit `B`).
-/// - `E` map entries, `L` map log length, `K` key and `V` value bytes.
+/// - `E` map entries, `L` map log length, `K` key and `V` value bytes
+///   (not used without feature `map`, nor are `MAP_PENDING`, `MAP_EVENTS`
+///   and `MAP_ORIGINS`).
 /// - `EVENTS` membership events waiting for [`poll_event`](Protocol::poll_event),
 ///   `CONTROL` membership control frames (probes, suspicions, acks)
 ///   waiting for [`poll_transmit`](Protocol::poll_transmit) and
@@ -83,8 +110,8 @@ use deadlines::Deadlines;
 ///   them smaller.
 /// - `MAP_PENDING`, `MAP_EVENTS` and `MAP_ORIGINS`: each map's requests in
 ///   flight, queued events and remembered request origins
-///   ([`Replica`]'s `PENDING`, `EVENTS` and `ORIGINS`), by default 16, 16
-///   and 32.
+///   (`blaze_map::Replica`'s `PENDING`, `EVENTS` and `ORIGINS`), by
+///   default 16, 16 and 32 (0 without feature `map`).
 /// - `SENDERS` remote senders per channel (receive windows, the buffers'
 ///   `recv_bytes` and `recv_slots` are sized for them), by default `P`: a
 ///   view of `P` members has `P - 1` others, so `P - 1` suffice; members a
@@ -144,9 +171,9 @@ pub struct Node<
     const EVENTS: usize = { blaze_membership::EVENT_CAPACITY },
     const CONTROL: usize = { blaze_membership::CONTROL_CAPACITY },
     const CONSUMERS: usize = { blaze_membership::MAX_CONSUMERS },
-    const MAP_PENDING: usize = { blaze_map::MAX_PENDING },
-    const MAP_EVENTS: usize = { blaze_map::EVENT_QUEUE },
-    const MAP_ORIGINS: usize = { blaze_map::MAX_ORIGINS },
+    const MAP_PENDING: usize = DEFAULT_MAP_PENDING,
+    const MAP_EVENTS: usize = DEFAULT_MAP_EVENTS,
+    const MAP_ORIGINS: usize = DEFAULT_MAP_ORIGINS,
     const SENDERS: usize = P,
     const TOPICS: usize = { crate::MAX_TOPICS },
     const T: usize = W,
@@ -266,6 +293,7 @@ impl<
         if config.nack.flow_window.get() as usize > W {
             return Err(ConfigError::Nack(blaze_proto_nack::ConfigError::FlowWindow));
         }
+        #[cfg(feature = "map")]
         config.map.validate().map_err(ConfigError::Map)?;
         if buffers.iter().any(|b| !b.all_fit(config, SENDERS, W))
             || P == 0
@@ -465,6 +493,8 @@ impl<
     }
 
     /// The replicated map of `group` (entries, locks, its counters).
+    /// Feature `map`.
+    #[cfg(feature = "map")]
     pub fn map(
         &self,
         group: GroupId,

@@ -1,7 +1,7 @@
 //! One Blaze member (the 4-member configuration) alone in its group: the
 //! image whose size CI reports as the stack's footprint. It runs the same
-//! calls as the selftest (view, reliable publish, map write, lock) and
-//! exits 0 only if they all worked.
+//! calls as the selftest (view, reliable publish and, with feature `map`,
+//! map write and lock) and exits 0 only if they all worked.
 #![no_std]
 #![no_main]
 
