@@ -695,9 +695,39 @@ async fn map_checks(all: &[Member; MEMBERS], check: &mut impl FnMut(&str, bool))
 
 /// The size of what `part` borrows from a node (a part's type is named by
 /// the getter that returns it).
-fn pointee_size<T>(_part: impl Fn(&FwNode) -> Option<&T>) -> usize {
-    core::mem::size_of::<T>()
+const fn pointee_size<T>(_part: fn(&FwNode) -> Option<&T>) -> u32 {
+    core::mem::size_of::<T>() as u32
 }
+
+/// The size of a channel slot of the node.
+const CHANNEL_SLOT: u32 =
+    core::mem::size_of::<Option<Channel<'static, NoCustom, SENDERS, WINDOW, PEERS>>>() as u32;
+
+/// The map replica's size in the node (none without feature `map`).
+#[cfg(feature = "map")]
+const MAP_REPLICA: u32 = pointee_size(|n: &FwNode| n.map(GroupId::from_raw(0)));
+/// The map replica's size in the node (none without feature `map`).
+#[cfg(not(feature = "map"))]
+const MAP_REPLICA: u32 = 0;
+
+/// One member's RAM by part, in bytes, kept in the footprint image for
+/// `scripts/embedded` to read from the ELF file (the symbol's bytes), so
+/// that the image measured holds no code to print them: the node, one
+/// channel's windows, the channels a group has, blaze-embassy's
+/// resources (the node apart), embassy-net's stack resources, the hub
+/// (link buffers), and in the node the membership machine, the map
+/// replica and one channel slot.
+pub static FOOTPRINT_RAM: [u32; 9] = [
+    core::mem::size_of::<FwNode>() as u32,
+    core::mem::size_of::<ChannelStorage>() as u32,
+    GROUP_CHANNELS as u32,
+    core::mem::size_of::<FwResources>() as u32,
+    core::mem::size_of::<StackResources<3>>() as u32,
+    core::mem::size_of::<FwHub>() as u32,
+    pointee_size(|n: &FwNode| Some(n.membership())),
+    MAP_REPLICA,
+    CHANNEL_SLOT,
+];
 
 /// The checks of [`run_alone`]: the map's with feature `map`.
 #[cfg(feature = "map")]
@@ -719,36 +749,9 @@ static ALONE_HUB: ConstStaticCell<FwHub> = ConstStaticCell::new(Hub::new());
 /// runs this, so its size is one member's stack. Returns
 /// `(passed, failed)`.
 pub async fn run_alone(spawner: Spawner, report: fn(Arguments<'_>)) -> (u32, u32) {
-    report(format_args!(
-        "RAM of one member: node {} B, channel windows {GROUP_CHANNELS} x {} B, blaze-embassy resources {} B \
-         (the node apart: it lends it), embassy-net stack resources {} B; hub (link buffers) {} B",
-        core::mem::size_of::<FwNode>(),
-        core::mem::size_of::<ChannelStorage>(),
-        core::mem::size_of::<FwResources>(),
-        core::mem::size_of::<StackResources<3>>(),
-        core::mem::size_of::<FwHub>(),
-    ));
-    let membership = pointee_size(|n: &FwNode| Some(n.membership()));
-    #[cfg(feature = "map")]
-    let map = pointee_size(|n: &FwNode| n.map(GroupId::from_raw(0)));
-    #[cfg(not(feature = "map"))]
-    let map = 0;
-    let channel =
-        core::mem::size_of::<Option<Channel<'static, NoCustom, SENDERS, WINDOW, PEERS>>>();
-    report(format_args!(
-        "node parts: membership {membership} B, map replica {map} B, channel slots {GROUP_CHANNELS} x {channel} B, \
-         the rest (buffers while closed, topics, counters) {} B",
-        core::mem::size_of::<FwNode>() - membership - map - GROUP_CHANNELS * channel,
-    ));
-    // The figure `scripts/embedded` compares with the footprint goal: the
-    // protocol stack is the node and the storage it borrows.
-    report(format_args!(
-        "protocol stack RAM: {} B (node {} B, in it channel slots of {} B, channel windows {GROUP_CHANNELS} x {} B)",
-        core::mem::size_of::<FwNode>() + GROUP_CHANNELS * core::mem::size_of::<ChannelStorage>(),
-        core::mem::size_of::<FwNode>(),
-        core::mem::size_of::<Option<Channel<'static, NoCustom, SENDERS, WINDOW, PEERS>>>(),
-        core::mem::size_of::<ChannelStorage>(),
-    ));
+    // The RAM figures stay in the image for `scripts/embedded` to read;
+    // no code prints them.
+    core::hint::black_box(&FOOTPRINT_RAM);
     let hub: &'static FwHub = ALONE_HUB.take();
     let storage = ALONE.take();
     let Some(m) = start(spawner, hub, 0, storage) else {
