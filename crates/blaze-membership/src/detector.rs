@@ -49,10 +49,10 @@ impl<
                     .min()
                     .map(|(_, i)| i);
                 match oldest {
-                    Some(i) => {
+                    Some(i) if i < self.peers.len() => {
                         self.peers.swap_remove(i);
                     }
-                    None => {
+                    _ => {
                         self.stats.table_full += 1;
                         return false;
                     }

@@ -360,8 +360,10 @@ impl<const W: usize> Receiver<W> {
         self.head_pos = pos + len;
         let idx = self.slot_index(off);
         let start = (pos % (region.len() as u64).max(1)) as usize;
-        if let Some(dst) = region.get_mut(start..start + topic.len() + msg.payload.len()) {
-            let (t, p) = dst.split_at_mut(topic.len());
+        if let Some((t, p)) = region
+            .get_mut(start..start + topic.len() + msg.payload.len())
+            .and_then(|dst| dst.split_at_mut_checked(topic.len()))
+        {
             t.copy_from_slice(topic);
             p.copy_from_slice(msg.payload);
         }
@@ -795,6 +797,7 @@ impl<const W: usize> Receiver<W> {
                         let at = r.filled as usize;
                         if let (Some(dst), Some(src)) =
                             (buf.bytes.get_mut(at..at + len), region.get(off..off + len))
+                            && dst.len() == src.len()
                         {
                             dst.copy_from_slice(src);
                         }

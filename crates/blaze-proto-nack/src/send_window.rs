@@ -302,7 +302,7 @@ impl<'a> SendWindow<'a> {
                 stored,
             )?;
             let dst = self.bytes.get_mut(offset..offset + stored)?;
-            let (t, p) = dst.split_at_mut(head_bytes.len());
+            let (t, p) = dst.split_at_mut_checked(head_bytes.len())?;
             t.copy_from_slice(head_bytes);
             p.copy_from_slice(chunk);
             self.head = head;

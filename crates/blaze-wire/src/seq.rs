@@ -62,6 +62,7 @@ impl Seq {
 }
 
 impl PartialOrd for Seq {
+    #[cfg_attr(target_pointer_width = "32", inline(never))]
     fn partial_cmp(&self, other: &Seq) -> Option<Ordering> {
         let d = self.0.wrapping_sub(other.0);
         if d == 0 {

@@ -72,7 +72,7 @@ impl<'b> Writer<'b> {
     pub fn bytes(&mut self, data: &[u8]) {
         let end = self.pos.saturating_add(data.len());
         match self.buf.get_mut(self.pos..end) {
-            Some(dst) if !self.overflow => dst.copy_from_slice(data),
+            Some(dst) if !self.overflow && dst.len() == data.len() => dst.copy_from_slice(data),
             _ => self.overflow = true,
         }
         self.pos = end;
