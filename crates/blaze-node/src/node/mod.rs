@@ -353,6 +353,11 @@ impl<
         unsafe_code,
         reason = "writing a struct in place field by field needs raw pointers"
     )]
+    // Out of line: called once, its temporaries (the membership machine
+    // on its way into place) then take no room in the caller's frame for
+    // as long as the caller runs (on a microcontroller, an async task's
+    // frame that every later call sits on).
+    #[inline(never)]
     pub fn init_in<'n>(
         place: &'n mut MaybeUninit<Self>,
         now: Instant,
