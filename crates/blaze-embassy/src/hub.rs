@@ -102,7 +102,8 @@ impl<const PORTS: usize, const QUEUE: usize> Hub<PORTS, QUEUE> {
 
     /// Drops each frame copy with probability `per_mille / 1000`
     /// (clamped to 1000), drawn from a generator seeded with `seed`, so
-    /// that a run repeats exactly.
+    /// that a run repeats exactly. Each call seeds the generator afresh:
+    /// the draws after it depend on `seed` only, not on the draws before.
     pub fn set_loss_per_mille(&self, per_mille: u16, seed: u64) {
         let mut inner = self.inner.borrow_mut();
         inner.loss_per_mille = per_mille.min(1000);

@@ -76,8 +76,11 @@
 //!   operation, lock operation and map control frames are counted and
 //!   dropped: in [`Stats::no_body`] when the codec leaves those kinds out
 //!   (`blaze-wire/map`, off unless another crate of the build turns it
-//!   on), else in `Stats::no_map` (a counter of builds without `map`);
-//!   so are the map's operations ordered by a Totem ring. For members that need membership
+//!   on), else in [`Stats::no_map`]; so are the map's operations ordered
+//!   by a Totem ring. A group's members must all have the map or all
+//!   lack it: the map's coordinator is the first member of the view and
+//!   its commit waits for every member, so the map members of a mixed
+//!   group never complete a write or a lock. For members that need membership
 //!   and topics but no shared state: sensors, actuators.
 //! - `fec`, `total-order`: the reliable + FEC and the Totem channels.
 //!   Without them a group slot reserves no room for those channels (each

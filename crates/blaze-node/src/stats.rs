@@ -32,9 +32,10 @@ pub struct Stats {
     /// that the codec decoded (another crate of the build turned on
     /// `blaze-wire/map`; without it they count in
     /// [`no_body`](Stats::no_body)), and the map's operations delivered
-    /// by a group's Totem ring (its reserved topic `blaze.map`). Only
-    /// without feature `map`.
-    #[cfg(not(feature = "map"))]
+    /// by a group's Totem ring (its reserved topic `blaze.map`). Always 0
+    /// with feature `map`, which hands them to the map (the field is in
+    /// every build, so that turning the feature on elsewhere in a build
+    /// breaks no code that reads it).
     pub no_map: u64,
     /// Members of a view that did not fit a channel's peer table.
     pub peer_table_full: u64,

@@ -22,16 +22,25 @@ pub const PAINTED: usize = 256 * 1024;
 /// frames of [`paint`] itself.
 const MARGIN: usize = 256;
 
+// SAFETY: cortex-m-rt's linker script (`link.x`) defines both symbols for
+// every image linked with it, as the first address past the end of RAM
+// and as the end of the statics. They are declared only to take their
+// addresses (`&raw const`, which reads nothing); no value is ever read
+// through them, so their type does not describe memory that must hold a
+// `u32`.
 unsafe extern "C" {
     /// The top of the stack (cortex-m-rt's linker script).
-    safe static _stack_start: u32;
+    static _stack_start: u32;
     /// The lowest address the stack may grow to: the end of the statics
     /// (cortex-m-rt's linker script).
-    safe static _stack_end: u32;
+    static _stack_end: u32;
 }
 
-/// The lowest address [`paint`] filled (0 before it ran).
+/// The painted range, `[LOW, HIGH)`: both 0 until [`paint`] filled a
+/// non-empty range.
 static LOW: AtomicUsize = AtomicUsize::new(0);
+/// See [`LOW`].
+static HIGH: AtomicUsize = AtomicUsize::new(0);
 
 /// The painted range, lowest address first, both word-aligned.
 fn painted_range(sp: usize) -> (usize, usize) {
@@ -43,12 +52,18 @@ fn painted_range(sp: usize) -> (usize, usize) {
 
 /// Fills the free RAM below the current stack pointer with the pattern.
 ///
-/// Call it once, first thing, before any interrupt is enabled: an
-/// exception frame pushed during the fill would land in the range being
-/// written.
-pub fn paint() {
+/// # Safety
+///
+/// Call it once, first thing in `main`, before any interrupt is enabled:
+/// an exception frame pushed while the range below the stack pointer is
+/// being written would be overwritten, and a second call from deeper in
+/// the stack would overwrite the frames of the first caller's callees
+/// that are still live.
+pub unsafe fn paint() {
     let (low, high) = painted_range(cortex_m::register::msp::read() as usize);
-    LOW.store(low, Ordering::Relaxed);
+    if low >= high {
+        return;
+    }
     let mut p = low as *mut u32;
     while (p as usize) < high {
         // SAFETY: `p` is word-aligned and lies in `[low, high)`, which is
@@ -56,29 +71,34 @@ pub fn paint() {
         // `MARGIN` bytes below the current stack pointer. Nothing lives
         // there: the image links no allocator, the statics end at
         // `_stack_end`, and the stack only occupies addresses above the
-        // stack pointer; no interrupt is enabled yet (the caller's
-        // contract), so no exception frame is pushed into the range
-        // meanwhile. Writing a `u32` there therefore touches no live value.
+        // stack pointer, which is where every live frame is as long as
+        // this is the first call in `main` (the caller's contract); no
+        // interrupt is enabled yet (the caller's contract), so no
+        // exception frame is pushed into the range meanwhile. Writing a
+        // `u32` there therefore touches no live value.
         unsafe { p.write_volatile(PATTERN) };
         p = p.wrapping_add(1);
     }
+    LOW.store(low, Ordering::Relaxed);
+    HIGH.store(high, Ordering::Relaxed);
 }
 
 /// How deep the stack has gone since [`paint`], in bytes from its top;
 /// `None` if it went past the painted range (the figure would be a lower
-/// bound only) or nothing was painted.
+/// bound only) or nothing was painted. A stack that never went below
+/// the painted range reports the depth of its top end.
 pub fn peak() -> Option<usize> {
     let top = (&raw const _stack_start) as usize;
-    let low = LOW.load(Ordering::Relaxed);
-    if low == 0 {
+    let (low, high) = (LOW.load(Ordering::Relaxed), HIGH.load(Ordering::Relaxed));
+    if low >= high {
         return None;
     }
     let mut p = low as *const u32;
     // SAFETY: `p` starts at the lowest painted word and moves up a word
-    // at a time while it is below `top`, the end of RAM, so it is an
-    // aligned address inside RAM; reading a `u32` there is a read
-    // of initialised memory (the pattern, or what the stack wrote).
-    while (p as usize) < top && unsafe { p.read_volatile() } == PATTERN {
+    // at a time while it is below `high`, so it is an aligned address in
+    // the range `paint` wrote: RAM holding either the pattern or what the
+    // stack wrote over it since, initialised either way.
+    while (p as usize) < high && unsafe { p.read_volatile() } == PATTERN {
         p = p.wrapping_add(1);
     }
     let deepest = p as usize;

@@ -83,7 +83,7 @@ const DEFAULT_MAP_ORIGINS: usize = 0;
 ///
 /// Without feature `map` the node has no map: it has none of the map
 /// commands, getters and events, and drops the map's frames (counted in
-/// `Stats::no_map` or [`Stats::no_body`]).
+/// [`Stats::no_map`] or [`Stats::no_body`]).
 ///
 /// # Capacities
 ///

@@ -102,8 +102,9 @@ async fn exchange(spawner: Spawner) -> Option<bool> {
 
 #[embassy_executor::main]
 async fn main(spawner: Spawner) {
-    // First, before the tick's interrupt is enabled.
-    blaze_firmware::stack::paint();
+    // SAFETY: the first call in `main`, once, before the tick's
+    // interrupt is enabled (`init_time`): `paint`'s contract.
+    unsafe { blaze_firmware::stack::paint() };
     let Some(p) = cortex_m::Peripherals::take() else {
         exit(false)
     };
