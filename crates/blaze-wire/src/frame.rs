@@ -96,6 +96,17 @@ impl Body<'_> {
         }
     }
 
+    /// Whether the body is one of the replicated map's kinds (map
+    /// operation, lock operation, map control). Always `false` without
+    /// feature `map`, which decodes those kinds as [`Body::Empty`].
+    pub const fn is_map(&self) -> bool {
+        match self {
+            #[cfg(feature = "map")]
+            Body::MapOp(_) | Body::LockOp(_) | Body::MapControl(_) => true,
+            _ => false,
+        }
+    }
+
     fn inner_len(&self) -> usize {
         match self {
             Body::Empty => 0,

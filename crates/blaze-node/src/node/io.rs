@@ -22,12 +22,6 @@ use crate::{
     CustomProtocol, Event, Protocol, Qos, STREAM_BEST_EFFORT, STREAM_RELIABLE, STREAM_RELIABLE_FEC,
 };
 
-/// The frame body field numbers of the map's frames (map operation, lock
-/// operation, map control: `proto/blaze.proto`), which a node without the
-/// map drops.
-#[cfg(not(feature = "map"))]
-const MAP_BODIES: [u32; 3] = [19, 20, 25];
-
 /// Where the router sends a frame.
 enum Route {
     Membership,
@@ -311,14 +305,9 @@ impl<
             // the custom channel.
             #[cfg(feature = "total-order")]
             Body::Token(_) => Route::Totem,
-            #[cfg(feature = "map")]
-            Body::MapOp(_) | Body::LockOp(_) | Body::MapControl(_) => Route::Map,
-            // Without the map, its frames are told by their body's field
-            // number: the codec decodes them only when another crate of
-            // the build turned on `blaze-wire/map` (else they are
-            // `Body::Empty`, below).
-            #[cfg(not(feature = "map"))]
-            b if MAP_BODIES.contains(&b.field_number()) => Route::Map,
+            // The map's kinds (decoded only with `blaze-wire/map`, which
+            // the node's feature `map` turns on; else `Body::Empty`, below).
+            b if b.is_map() => Route::Map,
             Body::Empty => {
                 self.stats.no_body += 1;
                 return None;
