@@ -164,6 +164,7 @@ impl<
             id: p.id,
             name: p.name,
             weight: p.weight,
+            services: p.services,
             incarnation: p.incarnation,
             address: p.addr,
             rank,
@@ -175,6 +176,7 @@ impl<
             id: self.me.id,
             name: self.me.name,
             weight: self.config.weight,
+            services: self.config.services,
             incarnation: self.me.incarnation,
             address: None,
             rank,
@@ -376,6 +378,7 @@ impl<
                         id: first.id,
                         name: Name::new(first.name).unwrap_or_default(),
                         weight: first.weight,
+                        services: first.services,
                         incarnation: first.incarnation,
                         address: first.address,
                         rank: first.rank,
@@ -407,6 +410,7 @@ impl<
                 id: m.id,
                 name: Name::new(m.name).unwrap_or_default(),
                 weight: m.weight,
+                services: m.services,
                 incarnation: m.incarnation,
                 address: m.address,
                 rank: m.rank,
@@ -501,6 +505,7 @@ impl<
                     if p.alive() && (!p.incarnation_known || p.incarnation == m.incarnation) {
                         p.name = m.name;
                         p.weight = m.weight;
+                        p.services = m.services;
                         p.incarnation = m.incarnation;
                         p.incarnation_known = true;
                         if p.addr.is_none() {
@@ -517,6 +522,7 @@ impl<
                     p.addr = m.address;
                     p.name = m.name;
                     p.weight = m.weight;
+                    p.services = m.services;
                     p.incarnation = m.incarnation;
                     p.incarnation_known = true;
                     if self.peers.push(p).is_err() {

@@ -108,6 +108,7 @@ pub(crate) enum Body<'a> {
 pub(crate) struct JoinIn<'a> {
     pub(crate) member_name: &'a str,
     pub(crate) weight: u32,
+    pub(crate) services: u32,
     /// The metadata, re-encoded (empty if absent or too large).
     pub(crate) metadata: Metadata,
     pub(crate) incarnation: u64,
@@ -120,6 +121,7 @@ pub(crate) struct Join<'a> {
     pub(crate) group_name: &'a str,
     pub(crate) member_name: &'a str,
     pub(crate) weight: u32,
+    pub(crate) services: u32,
     /// An encoded `BlazeMessage` (sent as absent if it does not parse).
     pub(crate) metadata: &'a [u8],
     pub(crate) incarnation: u64,
@@ -148,6 +150,7 @@ pub(crate) struct ViewMember<'a> {
     pub(crate) id: MemberId,
     pub(crate) name: &'a str,
     pub(crate) weight: u32,
+    pub(crate) services: u32,
     pub(crate) incarnation: u64,
     pub(crate) address: Option<SocketAddr>,
     pub(crate) rank: u64,
@@ -172,6 +175,7 @@ impl<'a> View<'a> {
                 id: m.id.filter(|id| !id.is_nil())?,
                 name: m.name,
                 weight: m.weight,
+                services: m.services,
                 incarnation: m.incarnation,
                 address: decode_addr(m.address, m.port),
                 rank: m.rank,
@@ -217,6 +221,7 @@ impl<'a> Frame<'a> {
                 Body::Join(JoinIn {
                     member_name: j.member_name,
                     weight: j.weight,
+                    services: j.services,
                     metadata,
                     incarnation: j.incarnation,
                     address: decode_addr(j.address, j.port),
@@ -301,6 +306,7 @@ pub(crate) fn emit(
                 group_name: j.group_name,
                 member_name: j.member_name,
                 weight: j.weight,
+                services: j.services,
                 metadata,
                 incarnation: j.incarnation,
                 address: addr.ip(),
@@ -404,6 +410,7 @@ mod tests {
             group_name: "chat",
             member_name: "ann",
             weight: 3,
+            services: 0,
             metadata: &md[..n],
             incarnation: 9,
             address: Some(addr),
@@ -446,6 +453,7 @@ mod tests {
                 port: a6.port,
                 rank: 1,
                 weight: 4,
+                services: 0,
                 ..Default::default()
             },
         ];

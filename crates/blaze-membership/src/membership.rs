@@ -63,6 +63,8 @@ pub struct MemberInfo {
     pub metadata: Metadata,
     /// Its coordinator weight.
     pub weight: u32,
+    /// The services it runs (see [`Config::services`](crate::Config::services)).
+    pub services: u32,
     /// Its incarnation.
     pub incarnation: u64,
     /// Its unicast address.
@@ -343,6 +345,7 @@ impl<
             name: p.name,
             metadata: p.metadata,
             weight: p.weight,
+            services: p.services,
             incarnation: p.incarnation,
             address: p.addr,
             alive: p.alive(),

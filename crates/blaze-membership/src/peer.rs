@@ -17,6 +17,7 @@ pub(crate) struct Peer<const G: usize> {
     pub(crate) addr: Option<SocketAddr>,
     pub(crate) name: Name,
     pub(crate) weight: u32,
+    pub(crate) services: u32,
     pub(crate) incarnation: u64,
     /// Whether `incarnation` was learnt (frames without one do not tell).
     pub(crate) incarnation_known: bool,
@@ -56,6 +57,7 @@ impl<const G: usize> Peer<G> {
             addr: None,
             name: Name::default(),
             weight: 0,
+            services: 0,
             incarnation: 0,
             incarnation_known: false,
             metadata: Metadata::default(),

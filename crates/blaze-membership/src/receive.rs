@@ -88,6 +88,7 @@ impl<
             }
             p.metadata = j.metadata;
             p.weight = j.weight;
+            p.services = j.services;
         }
         let Some(slot) = self.group_slot(group) else {
             self.stats.other_group += 1;
@@ -183,6 +184,7 @@ mod tests {
                 group_name: "g",
                 member_name: "two",
                 weight: 0,
+                services: 0,
                 metadata: &[],
                 incarnation: 4,
                 address: None,

@@ -14,6 +14,8 @@ pub struct ViewMember {
     pub name: Name,
     /// Its coordinator weight.
     pub weight: u32,
+    /// The services it runs (see [`Config::services`](crate::Config::services)).
+    pub services: u32,
     /// Its incarnation.
     pub incarnation: u64,
     /// Its unicast address, when known.
@@ -116,6 +118,7 @@ mod tests {
             id: MemberId::from_u128(id),
             name: Name::default(),
             weight,
+            services: 0,
             incarnation: 0,
             address: None,
             rank,

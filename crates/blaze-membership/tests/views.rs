@@ -417,6 +417,65 @@ fn coordinator_is_heaviest_then_oldest() {
     });
 }
 
+/// Each member's services reach every view that lists it, from its
+/// `Join` through the coordinator's views, and stay across a change of
+/// coordinator.
+#[test]
+fn services_travel_with_the_member() {
+    run_seeds!("services_travel_with_the_member", 30, |seed| {
+        let mut setup = Setup::new(config(100, 500, None));
+        for i in 0..4 {
+            setup.services.insert(i, 1 << i | 0x100);
+        }
+        let mut w = World::new(seed, 4, setup.factory());
+        w.set_default_link(LinkConfig::default().with_loss(0.05));
+        w.run_until(at(2_000));
+        let check = |w: &World<Node>, nodes: &[usize]| -> Result<(), String> {
+            for &i in nodes {
+                let m = &w.machine(i).unwrap().m;
+                let v = m.view(group()).ok_or(format!("node {i} has no view"))?;
+                if v.members().len() != nodes.len() {
+                    return Err(format!("node {i} has view {:?}", v.members()));
+                }
+                for e in v.members() {
+                    let j = nodes.iter().copied().find(|&j| id_of(j) == e.id).unwrap();
+                    if e.services != 1 << j | 0x100 {
+                        return Err(format!(
+                            "node {i} lists {j} with services {:#x}",
+                            e.services
+                        ));
+                    }
+                    let known = if j == i {
+                        None
+                    } else {
+                        m.member(e.id).map(|p| p.services)
+                    };
+                    if j != i && known != Some(e.services) {
+                        return Err(format!("node {i} knows {j} with services {known:?}"));
+                    }
+                }
+            }
+            Ok(())
+        };
+        check(&w, &[0, 1, 2, 3])?;
+        let coordinator = w
+            .machine(0)
+            .unwrap()
+            .m
+            .view(group())
+            .unwrap()
+            .coordinator()
+            .unwrap();
+        let c = (0..4).find(|&i| id_of(i) == coordinator).unwrap();
+        w.at(at(2_000), move |w| w.crash(c));
+        w.run_until(at(3_500));
+        let rest: Vec<usize> = (0..4).filter(|&i| i != c).collect();
+        check(&w, &rest)?;
+        check_agreement(w.events())?;
+        Ok(())
+    });
+}
+
 /// Unicast discovery where no member knows everyone: `a` and `b` name each
 /// other, `c` names only `a`. Whatever the order of ids and of joins, under
 /// jitter and loss, the three end in one view.

@@ -44,6 +44,18 @@ pub struct Config {
     /// have a ring; without one such a map never opens. Feature `map`.
     #[cfg(feature = "map")]
     pub map: blaze_map::Config,
+    /// Whether this member runs the maps of its groups (true in the
+    /// profiles). A member that does not still joins its groups and
+    /// publishes and receives on every channel, but its `Join` leaves out
+    /// [`SERVICE_MAP`](blaze_wire::SERVICE_MAP): the members that run the
+    /// map leave it out of their maps' views, so it neither coordinates a
+    /// map nor holds up a write. Its map and lock commands return
+    /// [`MapError::NotRunning`](crate::MapError::NotRunning), and the map
+    /// frames it receives are counted in
+    /// [`Stats::no_map`](crate::Stats::no_map), as in a build without
+    /// feature `map`, which never runs one. Feature `map`.
+    #[cfg(feature = "map")]
+    pub run_map: bool,
     /// Forward error correction of the reliable + FEC channel of groups
     /// whose slot got FEC storage ([`Node::add_fec_buffers`](crate::Node::add_fec_buffers)).
     pub fec: blaze_proto_nack::FecConfig,
@@ -69,6 +81,8 @@ impl Config {
             nack,
             #[cfg(feature = "map")]
             map: blaze_map::Config::lan(GroupId::from_raw(0)),
+            #[cfg(feature = "map")]
+            run_map: true,
             fec: blaze_proto_nack::FecConfig::proactive(16, 4),
             // The ring drops a member no quicker than the view does.
             #[cfg(feature = "total-order")]
@@ -86,6 +100,8 @@ impl Config {
             nack,
             #[cfg(feature = "map")]
             map: blaze_map::Config::lan(GroupId::from_raw(0)),
+            #[cfg(feature = "map")]
+            run_map: true,
             fec: blaze_proto_nack::FecConfig::proactive(16, 4),
             #[cfg(feature = "total-order")]
             totem: blaze_proto_totem::Config::wan(),

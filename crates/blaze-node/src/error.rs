@@ -112,6 +112,9 @@ impl<E: fmt::Debug> core::error::Error for PublishError<E> {}
 pub enum MapError {
     /// This node has not joined the group.
     NotJoined,
+    /// This node runs no map ([`Config::run_map`](crate::Config::run_map)
+    /// is false).
+    NotRunning,
     /// The group's map refused the command.
     Map(blaze_map::CommandError),
 }
@@ -121,6 +124,7 @@ impl fmt::Display for MapError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             MapError::NotJoined => f.write_str("not in the group"),
+            MapError::NotRunning => f.write_str("this member runs no map"),
             MapError::Map(e) => write!(f, "map: {e}"),
         }
     }

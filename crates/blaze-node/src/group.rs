@@ -112,6 +112,10 @@ pub(crate) struct Slot<
     /// The other members the channels know, with their incarnation (the
     /// last view, minus self).
     pub(crate) peers: heapless::Vec<(MemberId, u64), P>,
+    /// The members of the last view that run no map: a map ordered by the
+    /// ring leaves them out of the ring's configurations.
+    #[cfg(all(feature = "map", feature = "total-order"))]
+    pub(crate) map_less: heapless::Vec<MemberId, P>,
 }
 
 impl<
@@ -145,6 +149,8 @@ impl<
             map_group: None,
             view_id: 0,
             peers: heapless::Vec::new(),
+            #[cfg(all(feature = "map", feature = "total-order"))]
+            map_less: heapless::Vec::new(),
         }
     }
 
@@ -189,6 +195,8 @@ impl<
             addr_of_mut!((*place).map_group).write(None);
             addr_of_mut!((*place).view_id).write(0);
             addr_of_mut!((*place).peers).write(heapless::Vec::new());
+            #[cfg(all(feature = "map", feature = "total-order"))]
+            addr_of_mut!((*place).map_less).write(heapless::Vec::new());
         }
     }
 
@@ -210,6 +218,8 @@ impl<
                 map_group: _,
             view_id: _,
             peers: _,
+            #[cfg(all(feature = "map", feature = "total-order"))]
+                map_less: _,
         } = self;
     }
 
@@ -333,6 +343,7 @@ pub(crate) fn route_to_map<
     const MAP_ORIGINS: usize,
 >(
     map: Option<&mut Replica<E, L, K, V, MEMBERS, MAP_PENDING, MAP_EVENTS, MAP_ORIGINS>>,
+    map_less: &[MemberId],
     now: Instant,
     event: &ChannelEvent<'_, X>,
 ) -> bool {
@@ -363,7 +374,12 @@ pub(crate) fn route_to_map<
                         RingConfiguration::Transitional
                     }
                 };
-                m.handle_configuration(now, kind, ring.seq, members);
+                // The members that run no map take no part in it.
+                let mut mapped: heapless::Vec<MemberId, MEMBERS> = heapless::Vec::new();
+                for id in members.iter().filter(|id| !map_less.contains(id)) {
+                    let _fits = mapped.push(*id);
+                }
+                m.handle_configuration(now, kind, ring.seq, &mapped);
             }
             false
         }

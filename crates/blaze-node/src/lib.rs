@@ -164,4 +164,6 @@ pub use blaze_proto_totem::{
     ConfigurationKind, INLINE as TOTEM_INLINE, Slot as TotemSlot,
 };
 /// Re-exported from `blaze-wire` for implementers of [`Protocol`].
-pub use blaze_wire::{Destination, Duration, GroupId, Instant, MemberId, Seq, Transmit};
+pub use blaze_wire::{
+    Destination, Duration, GroupId, Instant, MemberId, SERVICE_MAP, Seq, Transmit,
+};

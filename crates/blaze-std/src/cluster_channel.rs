@@ -415,6 +415,6 @@ fn map_error(e: MapError, group: &str) -> ChannelError {
     match e {
         MapError::NotJoined => ChannelError::NotInGroup(group.to_owned()),
         MapError::Map(e) => ChannelError::Map(e.to_string()),
-        other => ChannelError::Map(format!("{other:?}")),
+        other => ChannelError::Map(other.to_string()),
     }
 }

@@ -157,6 +157,12 @@ pub struct ChannelConfig {
     /// Who orders the writes of the groups' replicated maps. Default
     /// `coordinator`; `totem` orders them through the group's ring.
     pub map_ordering: MapOrdering,
+    /// Whether this member runs the groups' replicated maps. Default on.
+    /// A member without them (a gateway, a sensor) still joins, sends and
+    /// receives, but the members with the map leave it out of the maps: it
+    /// neither coordinates one nor holds up a write, and its own map and
+    /// lock calls fail with [`ChannelError::Map`](crate::ChannelError::Map).
+    pub run_map: bool,
     /// `IP_MULTICAST_LOOP`: group datagrams sent by this member also reach
     /// the sockets of this host, this member's own included. Default on,
     /// which members sharing a host need; turn it off where every member
@@ -181,6 +187,7 @@ impl Default for ChannelConfig {
             log: String::from("info"),
             busy_poll_us: 0,
             map_ordering: MapOrdering::Coordinator,
+            run_map: true,
             multicast_loop: true,
         }
     }
@@ -460,6 +467,21 @@ impl ChannelConfigBuilder {
     /// ```
     pub fn map_ordering(mut self, ordering: MapOrdering) -> Self {
         self.config.map_ordering = ordering;
+        self
+    }
+
+    /// Whether this member runs the groups' replicated maps
+    /// ([`ChannelConfig::run_map`]).
+    ///
+    /// ```
+    /// use blaze_std::ChannelConfig;
+    /// let config = ChannelConfig::builder().run_map(false).build().unwrap();
+    /// assert!(!config.run_map);
+    /// assert!(config.to_toml().contains("run_map = false"));
+    /// assert!(ChannelConfig::default().run_map);
+    /// ```
+    pub fn run_map(mut self, on: bool) -> Self {
+        self.config.run_map = on;
         self
     }
 

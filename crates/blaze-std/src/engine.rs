@@ -171,6 +171,7 @@ pub(crate) fn node_config(config: &ChannelConfig) -> Config {
     node.membership.failure_timeout = config.failure_timeout().into();
     node.membership.weight = config.weight;
     node.map.ordering = config.map_ordering.into();
+    node.run_map = config.run_map;
     // The ring drops a member no quicker than the view does: with its LAN
     // timers a process stalled for a few hundred milliseconds split the
     // ring while the view stayed whole.

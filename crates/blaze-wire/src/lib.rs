@@ -78,7 +78,7 @@ pub use map_op::{LockOp, LockOpKind, MapOp, MapOpKind, RequestWindow};
 mod member;
 pub use member::MemberId;
 mod membership;
-pub use membership::{Join, Leave, MemberRingState, Probe, Suspect, View, ViewMember};
+pub use membership::{Join, Leave, MemberRingState, Probe, SERVICE_MAP, Suspect, View, ViewMember};
 mod nack;
 pub use nack::{Nack, SeqRange};
 mod parity;

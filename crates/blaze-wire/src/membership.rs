@@ -2,6 +2,11 @@
 
 use crate::{MemberId, Repeated, RingId};
 
+/// Bit of [`Join::services`] and [`ViewMember::services`]: the member runs
+/// the group's replicated map. Members without it are left out of the
+/// map's views; they neither coordinate the map nor hold up its writes.
+pub const SERVICE_MAP: u32 = 1;
+
 message! {
     /// A member asks to join a group, or announces itself (`blaze.v1.Join`).
     pub struct Join<'a> {
@@ -27,6 +32,9 @@ message! {
         10 => ring_seq: u64,
         /// Start time of the member on its own clock, microseconds.
         11 => started_us: u64,
+        /// Services the member runs in the group, a bit set
+        /// ([`SERVICE_MAP`]).
+        12 => services: u32,
     }
 }
 
@@ -57,6 +65,8 @@ message! {
         7 => rank: u64,
         /// Application metadata of the member.
         8 => metadata: Option<crate::BlazeMessage<'a>>,
+        /// Services the member runs in the group, as in its `Join`.
+        9 => services: u32,
     }
 }
 

@@ -79,6 +79,8 @@ pub struct Setup {
     pub config: Config,
     /// Weight per node index (default 0).
     pub weights: BTreeMap<usize, u32>,
+    /// Services per node index (default none).
+    pub services: BTreeMap<usize, u32>,
     pub joins: Vec<&'static str>,
     pub consumers: Vec<usize>,
     pub ack_delay: Option<Duration>,
@@ -95,6 +97,7 @@ impl Setup {
         Setup {
             config,
             weights: BTreeMap::new(),
+            services: BTreeMap::new(),
             joins: vec![GROUP],
             consumers: Vec::new(),
             ack_delay: None,
@@ -107,6 +110,7 @@ impl Setup {
     pub fn factory(&self) -> impl FnMut(Spawn) -> Node + 'static {
         let cfg = self.config;
         let weights = self.weights.clone();
+        let services = self.services.clone();
         let joins = self.joins.clone();
         let consumers = self.consumers.clone();
         let ack_delay = self.ack_delay;
@@ -116,6 +120,7 @@ impl Setup {
         move |s: Spawn| {
             let mut c = cfg;
             c.weight = weights.get(&s.index).copied().unwrap_or(0);
+            c.services = services.get(&s.index).copied().unwrap_or(0);
             if let Some(list) = seeds.get(&s.index) {
                 let addrs: Vec<SocketAddr> = list.iter().map(|i| node_addr(*i)).collect();
                 c.discovery = Discovery::unicast(&addrs);

@@ -170,7 +170,8 @@ impl<
             ..id_r
         };
         #[cfg(feature = "map")]
-        let map_ok = slot.map_group == Some(group) && slot.map.is_some()
+        let map_ok = !self.config.run_map
+            || slot.map_group == Some(group) && slot.map.is_some()
             || open_map(&mut slot.map, map, me, base);
         #[cfg(not(feature = "map"))]
         let map_ok = true;
@@ -204,6 +205,8 @@ impl<
         slot.group = Some(group);
         slot.view_id = 0;
         slot.peers.clear();
+        #[cfg(all(feature = "map", feature = "total-order"))]
+        slot.map_less.clear();
         #[cfg(feature = "fec")]
         if let Some((fb, ff)) = slot.spare_fec.take() {
             let mut fec = self.config.nack;
@@ -408,6 +411,8 @@ impl<
         slot.group = None;
         slot.view_id = 0;
         slot.peers.clear();
+        #[cfg(all(feature = "map", feature = "total-order"))]
+        slot.map_less.clear();
         self.after_input(now);
         Ok(())
     }

@@ -12,6 +12,8 @@ use blaze_membership::Event as MemberEvent;
 use blaze_proto_nack::Event as NackEvent;
 #[cfg(feature = "total-order")]
 use blaze_proto_totem::Event as TotemEvent;
+#[cfg(feature = "map")]
+use blaze_wire::SERVICE_MAP;
 use blaze_wire::{Body, Frame, GroupId, Instant, MemberId, Qos as WireQos, Transmit, VERSION};
 
 use super::Node;
@@ -207,6 +209,8 @@ impl<
             // The other members as (id, incarnation): a member that
             // restarted under its id is a new peer for the channels.
             let mut others: heapless::Vec<(MemberId, u64), P> = heapless::Vec::new();
+            #[cfg(all(feature = "map", feature = "total-order"))]
+            slot.map_less.clear();
             for m in view.members() {
                 let _fits = members.push(m.id);
                 if m.id != me {
@@ -215,12 +219,16 @@ impl<
                 // The view's address, else the one membership learnt from
                 // the member's datagrams (this member's own is not needed).
                 #[cfg(feature = "map")]
-                {
+                if m.services & SERVICE_MAP != 0 {
                     let addr = m
                         .address
                         .or_else(|| self.membership.member(m.id).and_then(|p| p.address))
                         .unwrap_or(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0));
                     let _fits = map_members.push(MapMember { id: m.id, addr });
+                }
+                #[cfg(all(feature = "map", feature = "total-order"))]
+                if m.services & SERVICE_MAP == 0 {
+                    let _fits = slot.map_less.push(m.id);
                 }
             }
             let mut added: heapless::Vec<MemberId, P> = heapless::Vec::new();
@@ -346,8 +354,9 @@ impl<
         let ch = match route {
             #[cfg(feature = "map")]
             Route::Map => {
-                if let Some(m) = slot.map.as_mut() {
-                    m.handle_frame(now, from, &frame);
+                match slot.map.as_mut() {
+                    Some(m) => m.handle_frame(now, from, &frame),
+                    None => self.stats.no_map += 1,
                 }
                 return None;
             }
@@ -776,6 +785,8 @@ impl<
                 Some(&mut s.custom),
                 #[cfg(feature = "map")]
                 Some(&mut s.map),
+                #[cfg(all(feature = "map", feature = "total-order"))]
+                &s.map_less,
             )
         });
         for step in 0..n {
@@ -803,7 +814,11 @@ impl<
                 continue;
             }
             let (s, k) = ((i - 1) / PER_SLOT, (i - 1) % PER_SLOT);
-            #[cfg(feature = "map")]
+            #[cfg(all(feature = "map", feature = "total-order"))]
+            let Some((group, channels, custom, map, map_less)) = table.get_mut(s) else {
+                continue;
+            };
+            #[cfg(all(feature = "map", not(feature = "total-order")))]
             let Some((group, channels, custom, map)) = table.get_mut(s) else {
                 continue;
             };
@@ -834,7 +849,12 @@ impl<
                 }
                 #[cfg(all(feature = "map", feature = "total-order"))]
                 if let Some(e) = event.as_ref()
-                    && crate::group::route_to_map(map.as_mut().and_then(|m| m.as_mut()), now, e)
+                    && crate::group::route_to_map(
+                        map.as_mut().and_then(|m| m.as_mut()),
+                        map_less,
+                        now,
+                        e,
+                    )
                 {
                     deadlines.lend(i);
                     *ev_cursor = i;

@@ -60,6 +60,9 @@ impl<
             &mut Replica<E, L, K, V, P, MAP_PENDING, MAP_EVENTS, MAP_ORIGINS>,
         ) -> Result<R, blaze_map::CommandError>,
     ) -> Result<R, MapError> {
+        if !self.config.run_map {
+            return Err(MapError::NotRunning);
+        }
         self.advance(now);
         let map = self
             .slot_mut(group)

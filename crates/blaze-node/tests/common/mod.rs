@@ -240,7 +240,18 @@ pub struct Sim {
 
 impl Sim {
     pub fn new(s: Spawn) -> Self {
-        let config = config();
+        Sim::with_config(s, config())
+    }
+
+    /// A node that runs no map (`Config::run_map` false).
+    #[cfg(feature = "map")]
+    pub fn without_map(s: Spawn) -> Self {
+        let mut config = config();
+        config.run_map = false;
+        Sim::with_config(s, config)
+    }
+
+    pub fn with_config(s: Spawn, config: Config) -> Self {
         let buffers: [GroupBuffers<'static>; GROUPS] =
             core::array::from_fn(|_| group_buffers(&config));
         let me = Identity {
@@ -409,10 +420,14 @@ pub fn agreed(world: &blaze_sim::World<Sim>, nodes: &[usize]) -> bool {
     })
 }
 
-/// Whether the map of `group()` follows its coordinator (no map: true).
+/// Whether the map of `group()` follows its coordinator (a node that runs
+/// no map: true).
 fn map_synced(m: &Sim) -> bool {
     #[cfg(feature = "map")]
-    return m.n().map(group()).is_some_and(|r| r.is_synced());
+    return m
+        .n()
+        .map(group())
+        .map_or(!m.n().config().run_map, |r| r.is_synced());
     #[cfg(not(feature = "map"))]
     {
         let _ = m;

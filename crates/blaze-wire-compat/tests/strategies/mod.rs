@@ -286,12 +286,13 @@ fn join() -> impl Strategy<Value = Body> {
             vec(some_id(), 0..3),
             u64s(),
             u64s(),
+            u32s(),
         ),
     )
         .prop_map(
             |(
                 (group_name, member_name, weight, metadata, incarnation),
-                (address, port, proc_set, fail_set, ring_seq, started_us),
+                (address, port, proc_set, fail_set, ring_seq, started_us, services),
             )| {
                 Body::Join(pb::Join {
                     group_name,
@@ -305,6 +306,7 @@ fn join() -> impl Strategy<Value = Body> {
                     fail_set,
                     ring_seq,
                     started_us,
+                    services,
                 })
             },
         )
@@ -320,17 +322,21 @@ fn view() -> impl Strategy<Value = Body> {
         u32s(),
         u64s(),
         proptest::option::of(blaze_message()),
+        u32s(),
     )
         .prop_map(
-            |(id, name, weight, incarnation, address, port, rank, metadata)| pb::ViewMember {
-                id,
-                name,
-                weight,
-                incarnation,
-                address,
-                port,
-                rank,
-                metadata,
+            |(id, name, weight, incarnation, address, port, rank, metadata, services)| {
+                pb::ViewMember {
+                    id,
+                    name,
+                    weight,
+                    incarnation,
+                    address,
+                    port,
+                    rank,
+                    metadata,
+                    services,
+                }
             },
         );
     let state = (id(), ring(), u64s(), u64s(), any::<bool>()).prop_map(
