@@ -76,11 +76,6 @@ pub struct Config {
     /// Coordinator weight of this member: highest weight coordinates; equal
     /// weights fall back to age (ActiveBlaze's `masterWeight`).
     pub weight: u32,
-    /// Services this member runs in its groups, a bit set carried in its
-    /// `Join` and in every view that lists it
-    /// ([`blaze_wire::SERVICE_MAP`]). Membership only carries it; the
-    /// services' owners read it from [`ViewMember::services`](crate::ViewMember::services).
-    pub services: u32,
     /// Discovery mode.
     pub discovery: Discovery,
 }
@@ -128,7 +123,6 @@ impl Config {
             announce_interval: Duration::from_millis(1_000),
             tombstone_ttl: Duration::from_secs(60),
             weight: 0,
-            services: 0,
             discovery: Discovery::Multicast,
         }
     }
@@ -145,7 +139,6 @@ impl Config {
             announce_interval: Duration::from_millis(5_000),
             tombstone_ttl: Duration::from_secs(600),
             weight: 0,
-            services: 0,
             discovery: Discovery::Unicast {
                 seeds: [None; MAX_SEEDS],
             },

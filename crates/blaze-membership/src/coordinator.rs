@@ -176,7 +176,7 @@ impl<
             id: self.me.id,
             name: self.me.name,
             weight: self.config.weight,
-            services: self.config.services,
+            services: self.me.services,
             incarnation: self.me.incarnation,
             address: None,
             rank,

@@ -50,6 +50,11 @@ pub struct Identity {
     pub metadata: Metadata,
     /// Incremented by the caller on every restart under the same id.
     pub incarnation: u64,
+    /// Services this member runs in its groups, a bit set carried in its
+    /// `Join` and in every view that lists it
+    /// ([`blaze_wire::SERVICE_MAP`]). Membership only carries it; the
+    /// services' owners read it from [`ViewMember::services`](crate::ViewMember::services).
+    pub services: u32,
 }
 
 /// What is known about another member.
@@ -63,7 +68,7 @@ pub struct MemberInfo {
     pub metadata: Metadata,
     /// Its coordinator weight.
     pub weight: u32,
-    /// The services it runs (see [`Config::services`](crate::Config::services)).
+    /// The services it runs (see [`Identity::services`]).
     pub services: u32,
     /// Its incarnation.
     pub incarnation: u64,
@@ -212,6 +217,7 @@ const TIMERS: usize = 4;
 ///     name: Name::new("ann").unwrap(),
 ///     metadata: Metadata::default(),
 ///     incarnation: 0,
+///     services: 0,
 /// };
 /// let mut m: Membership<8, 2, 8, 256> = Membership::new(Config::lan(), me, Rng::new(1)).unwrap();
 /// let chat = m.join(Instant::ZERO, "chat").unwrap();

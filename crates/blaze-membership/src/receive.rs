@@ -165,6 +165,7 @@ mod tests {
             name: Name::new("one").unwrap(),
             metadata: Metadata::default(),
             incarnation: 0,
+            services: 0,
         };
         let mut m = M::new(Config::lan(), me, Rng::new(3)).unwrap();
         let g = m.join(Instant::ZERO, "g").unwrap();

@@ -279,7 +279,7 @@ impl<
                     group_name: g.name.as_str(),
                     member_name: self.me.name.as_str(),
                     weight: self.config.weight,
-                    services: self.config.services,
+                    services: self.me.services,
                     metadata: self.me.metadata.as_bytes(),
                     incarnation: self.me.incarnation,
                     address: None,

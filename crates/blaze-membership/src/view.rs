@@ -14,7 +14,7 @@ pub struct ViewMember {
     pub name: Name,
     /// Its coordinator weight.
     pub weight: u32,
-    /// The services it runs (see [`Config::services`](crate::Config::services)).
+    /// The services it runs (see [`Identity::services`](crate::Identity::services)).
     pub services: u32,
     /// Its incarnation.
     pub incarnation: u64,

@@ -12,6 +12,7 @@ fn machine() -> M {
         name: Name::new("solo").unwrap(),
         metadata: Metadata::default(),
         incarnation: 0,
+        services: 0,
     };
     M::new(Config::lan(), me, Rng::new(1)).unwrap()
 }

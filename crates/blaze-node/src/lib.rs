@@ -77,11 +77,13 @@
 //!   dropped: in [`Stats::no_body`] when the codec leaves those kinds out
 //!   (`blaze-wire/map`, off unless another crate of the build turns it
 //!   on), else in [`Stats::no_map`]; so are the map's operations ordered
-//!   by a Totem ring. A group's members must all have the map or all
-//!   lack it: the map's coordinator is the first member of the view and
-//!   its commit waits for every member, so the map members of a mixed
-//!   group never complete a write or a lock. For members that need membership
-//!   and topics but no shared state: sensors, actuators.
+//!   by a Totem ring. Such a member shares a group with members that
+//!   run the map: its `Join` leaves out [`SERVICE_MAP`], and they leave
+//!   it out of their maps' views and ring configurations, so it neither
+//!   coordinates their map nor holds up a write or a lock
+//!   ([`Config::run_map`] does the same at run time in a build with the
+//!   map). For members that need membership and topics but no shared
+//!   state: sensors, actuators.
 //! - `fec`, `total-order`: the reliable + FEC and the Totem channels.
 //!   Without them a group slot reserves no room for those channels (each
 //!   entry of the channel table is as large as a NACK endpoint), the node

@@ -120,7 +120,6 @@ impl Setup {
         move |s: Spawn| {
             let mut c = cfg;
             c.weight = weights.get(&s.index).copied().unwrap_or(0);
-            c.services = services.get(&s.index).copied().unwrap_or(0);
             if let Some(list) = seeds.get(&s.index) {
                 let addrs: Vec<SocketAddr> = list.iter().map(|i| node_addr(*i)).collect();
                 c.discovery = Discovery::unicast(&addrs);
@@ -133,6 +132,7 @@ impl Setup {
                     .map(|m| Metadata::new(m).expect("metadata fits"))
                     .unwrap_or_default(),
                 incarnation: u64::from(s.incarnation),
+                services: services.get(&s.index).copied().unwrap_or(0),
             };
             let m = Box::new(Member::new(c, me, Rng::new(s.seed)).unwrap());
             Node {

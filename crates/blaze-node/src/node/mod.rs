@@ -308,15 +308,16 @@ impl<
             name: identity.name,
             metadata: identity.metadata,
             incarnation: identity.incarnation,
+            #[cfg(feature = "map")]
+            services: if config.run_map {
+                blaze_wire::SERVICE_MAP
+            } else {
+                0
+            },
+            #[cfg(not(feature = "map"))]
+            services: 0,
         };
-        // The node owns the map's service bit: set when it runs the map.
-        let mut membership = config.membership;
-        membership.services &= !blaze_wire::SERVICE_MAP;
-        #[cfg(feature = "map")]
-        if config.run_map {
-            membership.services |= blaze_wire::SERVICE_MAP;
-        }
-        let membership = Membership::new(membership, me, Rng::new(rng.next_u64()))
+        let membership = Membership::new(config.membership, me, Rng::new(rng.next_u64()))
             .map_err(ConfigError::Membership)?;
         Ok((rng, membership))
     }
