@@ -196,7 +196,10 @@ impl<
         let best = |p: &Peer<G>| (core::cmp::Reverse(p.weight), p.id);
         let joiners = || {
             self.peers.iter().filter(move |p| {
-                p.alive() && !g.left.contains(&p.id) && Self::claim(p, slot) == Some(0)
+                p.alive()
+                    && !g.left.contains(&p.id)
+                    && Self::claim(p, slot) == Some(0)
+                    && p.described
             })
         };
         if joiners().any(|p| best(p) < (core::cmp::Reverse(me.weight), me.id)) {
@@ -261,6 +264,12 @@ impl<
                 continue;
             };
             if g.view.contains(p.id) {
+                continue;
+            }
+            // A joiner heard only through its heartbeats waits for its
+            // `Join` (retransmitted until it is in a view): the view
+            // lists what the `Join` says of it.
+            if claim == 0 && !p.described {
                 continue;
             }
             if claim != 0 && claim != g.view.id {
@@ -371,6 +380,20 @@ impl<
                 }
                 return;
             }
+            // What the other view says of members not yet described here
+            // (met only through their heartbeats), for a merge to list.
+            for m in v.members() {
+                if let Some(p) = self.peers.iter_mut().find(|p| p.id == m.id && !p.described) {
+                    p.name = Name::new(m.name).unwrap_or_default();
+                    p.weight = m.weight;
+                    p.services = m.services;
+                    if let Some(md) = m.metadata {
+                        p.metadata = md;
+                    }
+                    p.described = true;
+                }
+            }
+            let Some(g) = self.group_mut(slot) else { return };
             if let Some(first) = v.members().next().filter(|f| f.id == sender) {
                 g.foreign = Some(Foreign {
                     view_id: v.view_id,
@@ -506,6 +529,7 @@ impl<
                         p.name = m.name;
                         p.weight = m.weight;
                         p.services = m.services;
+                        p.described = true;
                         p.incarnation = m.incarnation;
                         p.incarnation_known = true;
                         if p.addr.is_none() {
@@ -523,6 +547,7 @@ impl<
                     p.name = m.name;
                     p.weight = m.weight;
                     p.services = m.services;
+                    p.described = true;
                     p.incarnation = m.incarnation;
                     p.incarnation_known = true;
                     if self.peers.push(p).is_err() {

@@ -18,6 +18,9 @@ pub(crate) struct Peer<const G: usize> {
     pub(crate) name: Name,
     pub(crate) weight: u32,
     pub(crate) services: u32,
+    /// Whether its name, weight, services and metadata were learnt (from
+    /// its `Join` or a view that lists it); a joiner is admitted only then.
+    pub(crate) described: bool,
     pub(crate) incarnation: u64,
     /// Whether `incarnation` was learnt (frames without one do not tell).
     pub(crate) incarnation_known: bool,
@@ -58,6 +61,7 @@ impl<const G: usize> Peer<G> {
             name: Name::default(),
             weight: 0,
             services: 0,
+            described: false,
             incarnation: 0,
             incarnation_known: false,
             metadata: Metadata::default(),

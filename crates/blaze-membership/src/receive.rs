@@ -89,6 +89,7 @@ impl<
             p.metadata = j.metadata;
             p.weight = j.weight;
             p.services = j.services;
+            p.described = true;
         }
         let Some(slot) = self.group_slot(group) else {
             self.stats.other_group += 1;

@@ -27,15 +27,17 @@ pub struct Stats {
     /// `map`, unless another crate of the build turned on `blaze-wire/map`:
     /// see `no_map`).
     pub no_body: u64,
-    /// Map traffic of a build without feature `map`, dropped: map
-    /// operation, lock operation and map control frames of a joined group
-    /// that the codec decoded (another crate of the build turned on
-    /// `blaze-wire/map`; without it they count in
-    /// [`no_body`](Stats::no_body)), and the map's operations delivered
-    /// by a group's Totem ring (its reserved topic `blaze.map`). Always 0
-    /// with feature `map`, which hands them to the map (the field is in
-    /// every build, so that turning the feature on elsewhere in a build
-    /// breaks no code that reads it).
+    /// Map traffic of a member that runs no map, dropped. In a build
+    /// without feature `map`: map operation, lock operation and map
+    /// control frames of a joined group that the codec decoded (another
+    /// crate of the build turned on `blaze-wire/map`; without it they
+    /// count in [`no_body`](Stats::no_body)), and the map's operations
+    /// delivered by a group's Totem ring (its reserved topic
+    /// `blaze.map`). With feature `map` and `Config::run_map` false: the
+    /// map's frames (the ring's map operations are dropped uncounted).
+    /// Always 0 for a member that runs the map, which hands them to it
+    /// (the field is in every build, so that turning the feature on
+    /// elsewhere in a build breaks no code that reads it).
     pub no_map: u64,
     /// Members of a view that did not fit a channel's peer table.
     pub peer_table_full: u64,

@@ -6,9 +6,9 @@
 
 mod common;
 
-use blaze_node::{Duration, Instant, MapError, Qos, SERVICE_MAP, WriteOptions};
-use blaze_sim::{LinkConfig, World, check_exactly_once, run_seeds};
-use common::{Ev, RELIABLE_TOPIC, Sim, TestNode, agreed, group, id_of, node_of};
+use blaze_node::{Duration, Instant, MapError, SERVICE_MAP, WriteOptions};
+use blaze_sim::{LinkConfig, World, run_seeds};
+use common::{Ev, Sim, TestNode, agreed, group, id_of, node_of};
 
 const NODES: usize = 4;
 /// The member that runs no map.
@@ -147,42 +147,7 @@ fn scenario(seed: u64) -> Result<(), String> {
 
     // Reliable messages flow both ways between the member without the map
     // and the others.
-    let t1 = world.now();
-    world.take_events();
-    for k in 0..10u8 {
-        for s in all.clone() {
-            world.at(t1 + Duration::from_millis(u64::from(k)), move |w| {
-                w.command(s, |m, now| {
-                    m.n_mut()
-                        .publish(now, g, RELIABLE_TOPIC, &[s as u8, k])
-                        .unwrap();
-                });
-            });
-        }
-    }
-    world.run_until(t1 + Duration::from_secs(2));
-    for r in &all {
-        let got: Vec<(usize, u8)> = world
-            .events()
-            .iter()
-            .filter(|e| e.node == *r)
-            .filter_map(|e| match &e.event {
-                Ev::Msg {
-                    sender,
-                    payload,
-                    qos: Qos::Reliable,
-                    ..
-                } => Some((*sender, payload[1])),
-                _ => None,
-            })
-            .collect();
-        let expected: Vec<(usize, u8)> = all
-            .iter()
-            .filter(|s| *s != r)
-            .flat_map(|s| (0..10u8).map(move |k| (*s, k)))
-            .collect();
-        check_exactly_once(*r, &got, &expected).map_err(|v| v.to_string())?;
-    }
+    common::exchange_reliable(&mut world, &all)?;
 
     // The map's coordinator crashes: another map member takes over, never
     // the member without the map, and writes go on.

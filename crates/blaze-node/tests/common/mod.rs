@@ -6,8 +6,8 @@
 )]
 
 use blaze_node::{
-    Buffers, Config, Delivery, Event, GroupBuffers, GroupId, Identity, Instant, MemberId, Metadata,
-    Name, NoCustom, Node, Protocol, Qos, RxSlot, SendSlot, Transmit,
+    Buffers, Config, Delivery, Duration, Event, GroupBuffers, GroupId, Identity, Instant, MemberId,
+    Metadata, Name, NoCustom, Node, Protocol, Qos, RxSlot, SendSlot, Transmit,
 };
 #[cfg(feature = "total-order")]
 use blaze_node::{TotemBuffers, TotemSlot, TotemStorage};
@@ -445,4 +445,50 @@ pub fn with_big_stack(f: impl FnOnce() + Send + 'static) {
     if let Err(e) = t.join() {
         std::panic::resume_unwind(e);
     }
+}
+
+/// Each of `nodes` publishes ten reliable messages on [`RELIABLE_TOPIC`],
+/// a millisecond apart; after two seconds every one of them has received
+/// each other's exactly once and in order. Takes the world's events
+/// first.
+pub fn exchange_reliable(world: &mut blaze_sim::World<Sim>, nodes: &[usize]) -> Result<(), String> {
+    let g = group();
+    let t1 = world.now();
+    world.take_events();
+    for k in 0..10u8 {
+        for s in nodes.iter().copied() {
+            world.at(t1 + Duration::from_millis(u64::from(k)), move |w| {
+                w.command(s, |m, now| {
+                    m.n_mut()
+                        .publish(now, g, RELIABLE_TOPIC, &[s as u8, k])
+                        .unwrap();
+                });
+            });
+        }
+    }
+    world.run_until(t1 + Duration::from_secs(2));
+    for r in nodes {
+        let got: Vec<(usize, u8)> = world
+            .events()
+            .iter()
+            .filter(|e| e.node == *r)
+            .filter_map(|e| match &e.event {
+                Ev::Msg {
+                    sender,
+                    payload,
+                    qos: Qos::Reliable,
+                    ..
+                } => Some((*sender, payload[1])),
+                _ => None,
+            })
+            .collect();
+        let expected: Vec<(usize, u8)> = nodes
+            .iter()
+            .filter(|s| *s != r)
+            .flat_map(|s| (0..10u8).map(move |k| (*s, k)))
+            .collect();
+        blaze_sim::check_exactly_once(*r, &got, &expected).map_err(|v| v.to_string())?;
+        blaze_sim::check_fifo(*r, &got).map_err(|v| v.to_string())?;
+    }
+    Ok(())
 }
