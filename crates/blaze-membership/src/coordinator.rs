@@ -393,7 +393,9 @@ impl<
                     p.described = true;
                 }
             }
-            let Some(g) = self.group_mut(slot) else { return };
+            let Some(g) = self.group_mut(slot) else {
+                return;
+            };
             if let Some(first) = v.members().next().filter(|f| f.id == sender) {
                 g.foreign = Some(Foreign {
                     view_id: v.view_id,

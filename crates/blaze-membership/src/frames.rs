@@ -134,6 +134,7 @@ pub(crate) struct Heartbeat {
     pub(crate) view_id: u64,
     pub(crate) timestamp_us: u64,
     pub(crate) incarnation: u64,
+    pub(crate) services: u32,
 }
 
 /// A received `View`; repeated fields are read lazily.
@@ -237,6 +238,7 @@ impl<'a> Frame<'a> {
                 view_id: h.view_id,
                 timestamp_us: h.timestamp_us,
                 incarnation: h.incarnation,
+                services: h.services,
             }),
             WireBody::Probe(p) => Body::Probe(p),
             WireBody::Suspect(x) => Body::Suspect(x),
@@ -333,6 +335,7 @@ pub(crate) fn emit(
             view_id: h.view_id,
             timestamp_us: h.timestamp_us,
             incarnation: h.incarnation,
+            services: h.services,
             ..blaze_wire::Heartbeat::default()
         }),
         BodyOut::Probe(p) => WireBody::Probe(p),
@@ -384,6 +387,7 @@ mod tests {
             view_id: 5,
             timestamp_us: 0,
             incarnation: 1,
+            services: 0,
         };
         let n = emit(
             &mut buf,

@@ -145,8 +145,13 @@ impl<
             return;
         }
         g.counter = g.counter.max(crate::view::view_counter(h.view_id));
-        if let Some(c) = self.peer_mut(sender).and_then(|p| p.claims.get_mut(slot)) {
-            *c = Some(h.view_id);
+        if let Some(p) = self.peer_mut(sender) {
+            // A member met through its heartbeats alone (its `Join` lost,
+            // or in another view) is listed with the services they carry.
+            p.services = h.services;
+            if let Some(c) = p.claims.get_mut(slot) {
+                *c = Some(h.view_id);
+            }
         }
     }
 }
@@ -195,6 +200,7 @@ mod tests {
                 view_id: 0,
                 timestamp_us: 9,
                 incarnation: 4,
+                services: 0,
             }),
             BodyOut::Leave(Leave { incarnation: 4 }),
         ];
@@ -228,5 +234,64 @@ mod tests {
         }
         assert_eq!(a.stats().malformed, 2);
         assert!(a.stats().datagrams >= 5);
+    }
+
+    /// A member heard only through its heartbeats (its `Join` lost) is
+    /// known with the services they carry, so a view that admits it (a
+    /// merge) lists them; it is not admitted as a joiner until described.
+    #[test]
+    fn heartbeats_carry_services() {
+        let (mut a, g) = member();
+        let two = MemberId::from_u128(2);
+        let from: SocketAddr = "10.0.0.2:7400".parse().unwrap();
+        let hb = BodyOut::Heartbeat(Heartbeat {
+            view_id: 0,
+            timestamp_us: 9,
+            incarnation: 4,
+            services: blaze_wire::SERVICE_MAP,
+        });
+        let mut buf = [0u8; 256];
+        let n = frames::emit(&mut buf, g, two, &hb).unwrap();
+        let mut now = Instant::from_millis(1);
+        a.handle_datagram(now, from, &buf[..n]);
+        assert_eq!(
+            a.member(two).map(|p| p.services),
+            Some(blaze_wire::SERVICE_MAP)
+        );
+        // It claims to be joining; without its `Join` no view lists it.
+        for _ in 0..20 {
+            now += blaze_wire::Duration::from_millis(100);
+            a.handle_datagram(now, from, &buf[..n]);
+            a.handle_timeout(now);
+        }
+        assert!(a.view(g).is_some_and(|v| !v.contains(two)));
+        let join = BodyOut::Join(Join {
+            group_name: "g",
+            member_name: "two",
+            weight: 0,
+            services: blaze_wire::SERVICE_MAP,
+            metadata: &[],
+            incarnation: 4,
+            address: None,
+        });
+        let mut join_buf = [0u8; 256];
+        let j = frames::emit(&mut join_buf, g, two, &join).unwrap();
+        a.handle_datagram(now, from, &join_buf[..j]);
+        let mut listed = None;
+        for _ in 0..20 {
+            now += blaze_wire::Duration::from_millis(50);
+            a.handle_datagram(now, from, &buf[..n]);
+            a.handle_timeout(now);
+            listed = a
+                .view(g)
+                .and_then(|v| v.members().iter().find(|m| m.id == two).copied());
+            if listed.is_some() {
+                break;
+            }
+        }
+        assert_eq!(
+            listed.map(|m| (m.name, m.services)),
+            Some((Name::new("two").unwrap(), blaze_wire::SERVICE_MAP))
+        );
     }
 }

@@ -271,6 +271,7 @@ impl<
                     view_id: g.view.id,
                     timestamp_us: now.total_micros(),
                     incarnation: self.me.incarnation,
+                    services: self.me.services,
                 };
                 frames::emit(buf, g.id, me, &BodyOut::Heartbeat(hb))
             }

@@ -33,5 +33,8 @@ message! {
         6 => echo_delay_us: u64,
         /// The sender's incarnation.
         7 => incarnation: u64,
+        /// The sender's services, as in its `Join` (membership's
+        /// heartbeats; [`SERVICE_MAP`](crate::SERVICE_MAP)).
+        8 => services: u32,
     }
 }

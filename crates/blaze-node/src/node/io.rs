@@ -218,8 +218,10 @@ impl<
                 }
                 // The view's address, else the one membership learnt from
                 // the member's datagrams (this member's own is not needed).
+                // Members that run the map (this one does, whatever a view
+                // says of it).
                 #[cfg(feature = "map")]
-                if m.services & SERVICE_MAP != 0 {
+                if m.services & SERVICE_MAP != 0 || m.id == me {
                     let addr = m
                         .address
                         .or_else(|| self.membership.member(m.id).and_then(|p| p.address))
@@ -227,7 +229,7 @@ impl<
                     let _fits = map_members.push(MapMember { id: m.id, addr });
                 }
                 #[cfg(all(feature = "map", feature = "total-order"))]
-                if m.services & SERVICE_MAP == 0 {
+                if m.services & SERVICE_MAP == 0 && m.id != me {
                     let _fits = slot.map_less.push(m.id);
                 }
             }

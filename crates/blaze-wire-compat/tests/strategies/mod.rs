@@ -192,6 +192,7 @@ fn heartbeat() -> impl Strategy<Value = Body> {
         id(),
         u64s(),
         u64s(),
+        u32s(),
     )
         .prop_map(
             |(
@@ -202,6 +203,7 @@ fn heartbeat() -> impl Strategy<Value = Body> {
                 echo_to,
                 echo_delay_us,
                 incarnation,
+                services,
             )| {
                 Body::Heartbeat(pb::Heartbeat {
                     streams,
@@ -211,6 +213,7 @@ fn heartbeat() -> impl Strategy<Value = Body> {
                     echo_to,
                     echo_delay_us,
                     incarnation,
+                    services,
                 })
             },
         )
