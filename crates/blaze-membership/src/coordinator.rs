@@ -380,22 +380,6 @@ impl<
                 }
                 return;
             }
-            // What the other view says of members not yet described here
-            // (met only through their heartbeats), for a merge to list.
-            for m in v.members() {
-                if let Some(p) = self.peers.iter_mut().find(|p| p.id == m.id && !p.described) {
-                    p.name = Name::new(m.name).unwrap_or_default();
-                    p.weight = m.weight;
-                    p.services = m.services;
-                    if let Some(md) = m.metadata {
-                        p.metadata = md;
-                    }
-                    p.described = true;
-                }
-            }
-            let Some(g) = self.group_mut(slot) else {
-                return;
-            };
             if let Some(first) = v.members().next().filter(|f| f.id == sender) {
                 g.foreign = Some(Foreign {
                     view_id: v.view_id,
