@@ -237,7 +237,16 @@ impl<
                 && Self::claim(p, slot).is_some()
                 && !g.view.contains(p.id)
         };
+        // A member's services as it last announced them (its `Join` and
+        // heartbeats): a view that lists others is reissued.
+        let announced = |m: &ViewMember| {
+            self.peer(m.id)
+                .filter(|_| m.id != me)
+                .map_or(m.services, |p| p.services)
+        };
+        let stale = g.view.members.iter().any(|m| announced(m) != m.services);
         if g.view.coordinator() == Some(me)
+            && !stale
             && g.view.members.iter().all(&present)
             && !self.peers.iter().any(joiner)
         {
@@ -248,7 +257,10 @@ impl<
             .members
             .iter()
             .filter(|m| present(m))
-            .copied()
+            .map(|m| ViewMember {
+                services: announced(m),
+                ..*m
+            })
             .collect();
         let my_key = members.first().map(ViewMember::key);
         let mut merged_from: heapless::Vec<u64, 4> = heapless::Vec::new();
@@ -288,7 +300,7 @@ impl<
             }
             let _ = joiners.push(Self::entry_of(p, 0));
         }
-        if joiners.is_empty() && g.view.same_members(&members) {
+        if joiners.is_empty() && !stale && g.view.same_members(&members) {
             return;
         }
         crate::insertion_sort::sort_by_key(&mut joiners, |m| (core::cmp::Reverse(m.weight), m.id));

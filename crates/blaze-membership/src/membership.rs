@@ -51,7 +51,7 @@ pub struct Identity {
     /// Incremented by the caller on every restart under the same id.
     pub incarnation: u64,
     /// Services this member runs in its groups, a bit set carried in its
-    /// `Join` and in every view that lists it
+    /// `Join`, its heartbeats and every view that lists it
     /// ([`blaze_wire::SERVICE_MAP`]). Membership only carries it; the
     /// services' owners read it from [`ViewMember::services`](crate::ViewMember::services).
     pub services: u32,

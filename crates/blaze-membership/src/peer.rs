@@ -94,6 +94,8 @@ impl<const G: usize> Peer<G> {
         self.tx_synced = false;
         self.rx = None;
         self.ack_due = false;
+        // A new life describes itself again (its `Join`).
+        self.described = false;
     }
 }
 

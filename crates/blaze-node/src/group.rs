@@ -112,10 +112,6 @@ pub(crate) struct Slot<
     /// The other members the channels know, with their incarnation (the
     /// last view, minus self).
     pub(crate) peers: heapless::Vec<(MemberId, u64), P>,
-    /// The members of the last view that run no map: a map ordered by the
-    /// ring leaves them out of the ring's configurations.
-    #[cfg(all(feature = "map", feature = "total-order"))]
-    pub(crate) map_less: heapless::Vec<MemberId, P>,
 }
 
 impl<
@@ -149,8 +145,6 @@ impl<
             map_group: None,
             view_id: 0,
             peers: heapless::Vec::new(),
-            #[cfg(all(feature = "map", feature = "total-order"))]
-            map_less: heapless::Vec::new(),
         }
     }
 
@@ -195,8 +189,6 @@ impl<
             addr_of_mut!((*place).map_group).write(None);
             addr_of_mut!((*place).view_id).write(0);
             addr_of_mut!((*place).peers).write(heapless::Vec::new());
-            #[cfg(all(feature = "map", feature = "total-order"))]
-            addr_of_mut!((*place).map_less).write(heapless::Vec::new());
         }
     }
 
@@ -218,8 +210,6 @@ impl<
                 map_group: _,
             view_id: _,
             peers: _,
-            #[cfg(all(feature = "map", feature = "total-order"))]
-                map_less: _,
         } = self;
     }
 

@@ -156,7 +156,8 @@ pub use stats::Stats;
 /// (those of `blaze-map`: feature `map`).
 #[cfg(feature = "map")]
 pub use blaze_map::{
-    Change, ChangeKind, EntryRef, LockInfo, LockLostReason, RequestId, WriteError, WriteOptions,
+    Change, ChangeKind, EntryRef, LockInfo, LockLostReason, Ordering as MapOrdering, RequestId,
+    WriteError, WriteOptions,
 };
 pub use blaze_membership::{Delivery, Metadata, Name, SendError as MessageError};
 pub use blaze_proto_nack::{Buffers, CutReason, FecBuffers, FecConfig, RxSlot, SendSlot};
@@ -165,7 +166,9 @@ pub use blaze_proto_totem::{
     Buffers as TotemBuffers, Config as TotemConfig, ConfigError as TotemConfigError,
     ConfigurationKind, INLINE as TOTEM_INLINE, Slot as TotemSlot,
 };
+/// Re-exported from `blaze-wire`: the bit of a view member's
+/// [`services`](blaze_membership::ViewMember::services) that says it runs
+/// the map.
+pub use blaze_wire::SERVICE_MAP;
 /// Re-exported from `blaze-wire` for implementers of [`Protocol`].
-pub use blaze_wire::{
-    Destination, Duration, GroupId, Instant, MemberId, SERVICE_MAP, Seq, Transmit,
-};
+pub use blaze_wire::{Destination, Duration, GroupId, Instant, MemberId, Seq, Transmit};

@@ -189,6 +189,93 @@ fn scenario(seed: u64) -> Result<(), String> {
     Ok(())
 }
 
+/// The map ordered by the group's ring: the member without the map joins
+/// the group, and so the ring, after the two that run it have written;
+/// writes and a lock go on, and its reliable messages arrive.
+#[cfg(feature = "total-order")]
+fn ring_scenario(seed: u64) -> Result<(), String> {
+    use blaze_node::MapOrdering;
+    const LATE: usize = 2;
+    let mut world = World::new(seed, 3, |s| {
+        let mut config = common::config();
+        config.map.ordering = MapOrdering::Totem { safe: true };
+        config.run_map = s.index != LATE;
+        Sim::with_config(s, config).with_totem()
+    });
+    world.set_default_link(
+        LinkConfig::perfect(Duration::from_micros(200))
+            .with_delay(Duration::from_micros(200), Duration::from_micros(100))
+            .with_loss(0.02),
+    );
+    let g = group();
+    let mapped = [0usize, 1];
+    for i in mapped {
+        world.command(i, |m, now| m.n_mut().join(now, common::GROUP).map(|_| ()));
+    }
+    if !world.run_while_not(Instant::from_millis(10_000), |w| agreed(w, &mapped)) {
+        return Err("the two map members never agreed".into());
+    }
+    let put = |world: &mut World<Sim>, key: &'static [u8]| {
+        world.command(0, |m, now| {
+            m.n_mut()
+                .map_put(now, g, "state", key, b"v", WriteOptions::default())
+        })
+    };
+    let settle = |world: &mut World<Sim>, key: &'static [u8], nodes: &[usize]| {
+        world.run_while_not(world.now() + Duration::from_secs(5), |w| {
+            reads(w, nodes, key, b"v")
+        })
+    };
+    // A write refused while the ring's map is not open is retried.
+    let mut tries = 0;
+    while !matches!(put(&mut world, b"before"), Some(Ok(_))) && tries < 50 {
+        world.run_until(world.now() + Duration::from_millis(100));
+        tries += 1;
+    }
+    if !settle(&mut world, b"before", &mapped) {
+        return Err("no write before the member without the map joined".into());
+    }
+    world.command(LATE, |m, now| {
+        m.n_mut().join(now, common::GROUP).map(|_| ())
+    });
+    let all = [0usize, 1, LATE];
+    if !world.run_while_not(world.now() + Duration::from_secs(10), |w| agreed(w, &all)) {
+        return Err("no agreed view of all three".into());
+    }
+    let mut tries = 0;
+    while !matches!(put(&mut world, b"after"), Some(Ok(_))) && tries < 50 {
+        world.run_until(world.now() + Duration::from_millis(100));
+        tries += 1;
+    }
+    if !settle(&mut world, b"after", &mapped) {
+        return Err("no write after the member without the map joined the ring".into());
+    }
+    world.take_events();
+    world.command(1, |m, now| {
+        m.n_mut()
+            .lock(now, g, "state", b"lock", Duration::from_secs(30))
+            .unwrap()
+    });
+    if !world.run_while_not(world.now() + Duration::from_secs(5), |w| {
+        count(w, 1, |e| matches!(e, Ev::LockGranted { .. })) == 1
+    }) {
+        return Err("no lock after the member without the map joined the ring".into());
+    }
+    common::exchange_reliable(&mut world, &all)
+}
+
+#[test]
+#[cfg(feature = "total-order")]
+fn a_member_without_the_map_holds_up_no_ring_ordered_write() {
+    common::with_big_stack(|| {
+        run_seeds!(
+            "a_member_without_the_map_holds_up_no_ring_ordered_write",
+            20,
+            ring_scenario
+        )
+    });
+}
+
 #[test]
 fn a_member_without_the_map_holds_up_no_write() {
     common::with_big_stack(|| {

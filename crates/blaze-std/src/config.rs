@@ -160,8 +160,9 @@ pub struct ChannelConfig {
     /// Whether this member runs the groups' replicated maps. Default on.
     /// A member without them (a gateway, a sensor) still joins, sends and
     /// receives, but the members with the map leave it out of the maps: it
-    /// neither coordinates one nor holds up a write, and its own map and
-    /// lock calls fail with [`ChannelError::Map`](crate::ChannelError::Map).
+    /// neither coordinates one nor holds up a write; its own writes and
+    /// locks fail with [`ChannelError::Map`](crate::ChannelError::Map), and
+    /// its reads find nothing.
     pub run_map: bool,
     /// `IP_MULTICAST_LOOP`: group datagrams sent by this member also reach
     /// the sockets of this host, this member's own included. Default on,

@@ -2,7 +2,8 @@
 
 use crate::{MemberId, Repeated, RingId};
 
-/// Bit of [`Join::services`] and [`ViewMember::services`]: the member runs
+/// Bit of [`Join::services`], [`ViewMember::services`] and
+/// [`Heartbeat::services`](crate::Heartbeat::services): the member runs
 /// the group's replicated map. Members without it are left out of the
 /// map's views; they neither coordinate the map nor hold up its writes.
 pub const SERVICE_MAP: u32 = 1;

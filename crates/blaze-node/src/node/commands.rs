@@ -205,8 +205,6 @@ impl<
         slot.group = Some(group);
         slot.view_id = 0;
         slot.peers.clear();
-        #[cfg(all(feature = "map", feature = "total-order"))]
-        slot.map_less.clear();
         #[cfg(feature = "fec")]
         if let Some((fb, ff)) = slot.spare_fec.take() {
             let mut fec = self.config.nack;
@@ -411,8 +409,6 @@ impl<
         slot.group = None;
         slot.view_id = 0;
         slot.peers.clear();
-        #[cfg(all(feature = "map", feature = "total-order"))]
-        slot.map_less.clear();
         self.after_input(now);
         Ok(())
     }

@@ -209,8 +209,6 @@ impl<
             // The other members as (id, incarnation): a member that
             // restarted under its id is a new peer for the channels.
             let mut others: heapless::Vec<(MemberId, u64), P> = heapless::Vec::new();
-            #[cfg(all(feature = "map", feature = "total-order"))]
-            slot.map_less.clear();
             for m in view.members() {
                 let _fits = members.push(m.id);
                 if m.id != me {
@@ -227,10 +225,6 @@ impl<
                         .or_else(|| self.membership.member(m.id).and_then(|p| p.address))
                         .unwrap_or(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), 0));
                     let _fits = map_members.push(MapMember { id: m.id, addr });
-                }
-                #[cfg(all(feature = "map", feature = "total-order"))]
-                if m.services & SERVICE_MAP == 0 && m.id != me {
-                    let _fits = slot.map_less.push(m.id);
                 }
             }
             let mut added: heapless::Vec<MemberId, P> = heapless::Vec::new();
@@ -264,6 +258,32 @@ impl<
                 );
             }
             slot.view_id = view.id();
+        }
+    }
+
+    /// Records whether `member` runs the map, as membership last heard
+    /// from it: the ring-ordered maps leave the members without one out of
+    /// the ring's configurations. Members membership no longer knows as
+    /// alive make room when the list is full.
+    #[cfg(all(feature = "map", feature = "total-order"))]
+    fn note_services(&mut self, member: MemberId) {
+        let Some(info) = self.membership.member(member) else {
+            return;
+        };
+        let listed = self.map_less.iter().position(|m| *m == member);
+        match (info.services & SERVICE_MAP == 0, listed) {
+            (true, None) => {
+                if self.map_less.is_full() {
+                    let membership = &self.membership;
+                    self.map_less
+                        .retain(|m| membership.member(*m).is_some_and(|p| p.alive));
+                }
+                let _fits = self.map_less.push(member);
+            }
+            (false, Some(i)) => {
+                let _ = self.map_less.swap_remove(i);
+            }
+            _ => {}
         }
     }
 
@@ -327,6 +347,10 @@ impl<
         if let Route::Membership = route {
             if group.raw() == 0 || self.membership.groups().any(|g| g == group) {
                 self.membership.handle_frame(now, from, &frame);
+                #[cfg(all(feature = "map", feature = "total-order"))]
+                if matches!(frame.body, Body::Join(_) | Body::Heartbeat(_)) {
+                    self.note_services(frame.sender);
+                }
             } else {
                 self.stats.unknown_group += 1;
             }
@@ -772,6 +796,8 @@ impl<
             delivered,
             #[cfg(all(not(feature = "map"), feature = "total-order"))]
             stats,
+            #[cfg(all(feature = "map", feature = "total-order"))]
+            map_less,
             ..
         } = self;
         // Every source, borrowed once: each is taken out of this table
@@ -787,8 +813,6 @@ impl<
                 Some(&mut s.custom),
                 #[cfg(feature = "map")]
                 Some(&mut s.map),
-                #[cfg(all(feature = "map", feature = "total-order"))]
-                &s.map_less,
             )
         });
         for step in 0..n {
@@ -816,11 +840,7 @@ impl<
                 continue;
             }
             let (s, k) = ((i - 1) / PER_SLOT, (i - 1) % PER_SLOT);
-            #[cfg(all(feature = "map", feature = "total-order"))]
-            let Some((group, channels, custom, map, map_less)) = table.get_mut(s) else {
-                continue;
-            };
-            #[cfg(all(feature = "map", not(feature = "total-order")))]
+            #[cfg(feature = "map")]
             let Some((group, channels, custom, map)) = table.get_mut(s) else {
                 continue;
             };

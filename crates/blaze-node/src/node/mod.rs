@@ -202,6 +202,11 @@ pub struct Node<
     ev_cursor: usize,
     /// Events were handed out since `poll_event` last returned `None`.
     delivered: bool,
+    /// The members known to run no map, by their own `Join` and
+    /// heartbeats: a map ordered by a ring leaves them out of the ring's
+    /// configurations (which the ring agrees on apart from the views).
+    #[cfg(all(feature = "map", feature = "total-order"))]
+    map_less: heapless::Vec<MemberId, P>,
 }
 
 impl<
@@ -279,6 +284,8 @@ impl<
             tx_cursor: 0,
             ev_cursor: 0,
             delivered: false,
+            #[cfg(all(feature = "map", feature = "total-order"))]
+            map_less: heapless::Vec::new(),
         })
     }
 
@@ -420,6 +427,8 @@ impl<
             addr_of_mut!((*node).tx_cursor).write(0);
             addr_of_mut!((*node).ev_cursor).write(0);
             addr_of_mut!((*node).delivered).write(false);
+            #[cfg(all(feature = "map", feature = "total-order"))]
+            addr_of_mut!((*node).map_less).write(heapless::Vec::new());
         }
         // SAFETY: every field of the node was written above, and every one
         // of the `G` slots (see the proof of the writes). The exhaustive
@@ -441,6 +450,8 @@ impl<
             tx_cursor: _,
             ev_cursor: _,
             delivered: _,
+            #[cfg(all(feature = "map", feature = "total-order"))]
+                map_less: _,
         } = node;
         Ok(node)
     }

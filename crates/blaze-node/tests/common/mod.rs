@@ -303,7 +303,14 @@ impl Sim {
     /// the `total` topic is [`Qos::Agreed`], `safe` is [`Qos::Safe`].
     #[cfg(feature = "total-order")]
     pub fn joining_with_totem(s: Spawn) -> Self {
-        let mut sim = Sim::joining(s);
+        Sim::joining(s).with_totem()
+    }
+
+    /// This node with total-order (Totem) storage in every group slot;
+    /// the `safe` topic is [`Qos::Safe`].
+    #[cfg(feature = "total-order")]
+    pub fn with_totem(self) -> Self {
+        let mut sim = self;
         for _ in 0..GROUPS {
             // The node borrows the storage for 'static.
             let buffers = TotemBuffers {
