@@ -237,16 +237,7 @@ impl<
                 && Self::claim(p, slot).is_some()
                 && !g.view.contains(p.id)
         };
-        // A member's services as it last announced them (its `Join` and
-        // heartbeats): a view that lists others is reissued.
-        let announced = |m: &ViewMember| {
-            self.peer(m.id)
-                .filter(|_| m.id != me)
-                .map_or(m.services, |p| p.services)
-        };
-        let stale = g.view.members.iter().any(|m| announced(m) != m.services);
         if g.view.coordinator() == Some(me)
-            && !stale
             && g.view.members.iter().all(&present)
             && !self.peers.iter().any(joiner)
         {
@@ -257,10 +248,7 @@ impl<
             .members
             .iter()
             .filter(|m| present(m))
-            .map(|m| ViewMember {
-                services: announced(m),
-                ..*m
-            })
+            .copied()
             .collect();
         let my_key = members.first().map(ViewMember::key);
         let mut merged_from: heapless::Vec<u64, 4> = heapless::Vec::new();
@@ -300,7 +288,7 @@ impl<
             }
             let _ = joiners.push(Self::entry_of(p, 0));
         }
-        if joiners.is_empty() && !stale && g.view.same_members(&members) {
+        if joiners.is_empty() && g.view.same_members(&members) {
             return;
         }
         crate::insertion_sort::sort_by_key(&mut joiners, |m| (core::cmp::Reverse(m.weight), m.id));
@@ -393,6 +381,9 @@ impl<
                 return;
             }
             if let Some(first) = v.members().next().filter(|f| f.id == sender) {
+                // The other coordinator's own entry says what it runs (a
+                // `Join` forwarded for it carries that).
+                let services = first.services;
                 g.foreign = Some(Foreign {
                     view_id: v.view_id,
                     coordinator: ViewMember {
@@ -406,6 +397,9 @@ impl<
                     },
                     heard: now,
                 });
+                if let Some(p) = self.peer_mut(sender) {
+                    p.services = services;
+                }
             }
             return;
         }

@@ -293,26 +293,5 @@ mod tests {
             listed.map(|m| (m.name, m.services)),
             Some((Name::new("two").unwrap(), blaze_wire::SERVICE_MAP))
         );
-        // Its heartbeats announce other services: the coordinator
-        // reissues the view with them.
-        let view_id = a.view(g).map(|v| v.id()).unwrap();
-        let hb = BodyOut::Heartbeat(Heartbeat {
-            view_id,
-            timestamp_us: 10,
-            incarnation: 4,
-            services: 0,
-        });
-        let n = frames::emit(&mut buf, g, two, &hb).unwrap();
-        for _ in 0..5 {
-            now += blaze_wire::Duration::from_millis(50);
-            a.handle_datagram(now, from, &buf[..n]);
-            a.handle_timeout(now);
-        }
-        let v = a.view(g).unwrap();
-        assert!(v.id() > view_id);
-        assert_eq!(
-            v.members().iter().find(|m| m.id == two).map(|m| m.services),
-            Some(0)
-        );
     }
 }
