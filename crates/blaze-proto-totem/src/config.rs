@@ -60,6 +60,13 @@ pub struct Config {
     /// large `max_messages` for small messages, a visit of large ones
     /// still comes as a burst the receivers' socket buffers hold.
     pub max_bytes: u32,
+    /// Services this member runs, carried in its ring joins
+    /// (`Join::services`, a bit set such as `blaze_wire::SERVICE_MAP`) for
+    /// the application; the ring itself does not read it. Every member of
+    /// a new ring has received a join of every other member in the round
+    /// that formed it, so an application that reads them knows each
+    /// member's services before the configuration is delivered.
+    pub services: u32,
 }
 
 impl Config {
@@ -76,6 +83,7 @@ impl Config {
             window: 256,
             max_messages: 64,
             max_bytes: 64 * 1024,
+            services: 0,
         }
     }
 
@@ -92,6 +100,7 @@ impl Config {
             window: 256,
             max_messages: 64,
             max_bytes: 64 * 1024,
+            services: 0,
         }
     }
 

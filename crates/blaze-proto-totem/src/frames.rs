@@ -234,11 +234,13 @@ impl Envelope {
         proc_set: &[MemberId],
         fail_set: &[MemberId],
         ring_seq: u64,
+        services: u32,
     ) -> Result<usize, BufferTooSmall> {
         let join = Join {
             proc_set: Repeated::from_slice(proc_set),
             fail_set: Repeated::from_slice(fail_set),
             ring_seq,
+            services,
             ..Join::default()
         };
         Ok(self.frame(self.sender, Body::Join(join)).emit(buf)?)

@@ -230,7 +230,21 @@ impl<
         if let Some(storage) = slot.spare_totem.take() {
             // Ring sequence numbers must never repeat for this id: a new
             // incarnation starts above every earlier one's rings.
-            if open_totem(storage, now, me, group, self.config.totem, base) {
+            // The ring's joins say whether this member runs the map.
+            let mut totem = self.config.totem;
+            #[cfg(feature = "map")]
+            {
+                totem.services = if self.config.run_map {
+                    blaze_wire::SERVICE_MAP
+                } else {
+                    0
+                };
+            }
+            #[cfg(not(feature = "map"))]
+            {
+                totem.services = 0;
+            }
+            if open_totem(storage, now, me, group, totem, base) {
                 if let Some(c) = slot.channels.get_mut(CH_TOTEM) {
                     *c = Some(Channel::Totem(storage));
                 }

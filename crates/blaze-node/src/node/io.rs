@@ -261,27 +261,23 @@ impl<
         }
     }
 
-    /// Records whether `member` runs the map, as membership last heard
-    /// from it: the ring-ordered maps leave the members without one out of
-    /// the ring's configurations. Members membership no longer knows as
-    /// alive make room when the list is full.
+    /// Records whether `member` runs the map, as its last ring join said:
+    /// the ring-ordered maps leave the members without one out of the
+    /// ring's configurations. Every member of a configuration sent a join
+    /// in the round that formed it, so the record is there before the
+    /// configuration. When the list is full its oldest entry makes room.
     #[cfg(all(feature = "map", feature = "total-order"))]
-    fn note_services(&mut self, member: MemberId) {
-        let Some(info) = self.membership.member(member) else {
-            return;
-        };
+    fn note_ring_services(&mut self, member: MemberId, services: u32) {
         let listed = self.map_less.iter().position(|m| *m == member);
-        match (info.services & SERVICE_MAP == 0, listed) {
+        match (services & SERVICE_MAP == 0, listed) {
             (true, None) => {
                 if self.map_less.is_full() {
-                    let membership = &self.membership;
-                    self.map_less
-                        .retain(|m| membership.member(*m).is_some_and(|p| p.alive));
+                    self.map_less.remove(0);
                 }
                 let _fits = self.map_less.push(member);
             }
             (false, Some(i)) => {
-                let _ = self.map_less.swap_remove(i);
+                self.map_less.remove(i);
             }
             _ => {}
         }
@@ -344,13 +340,15 @@ impl<
             }
             _ => Route::Membership,
         };
+        // A ring join says whether its sender runs the map, before any
+        // configuration that lists the sender is delivered.
+        #[cfg(all(feature = "map", feature = "total-order"))]
+        if let (Route::Totem, Body::Join(j)) = (&route, &frame.body) {
+            self.note_ring_services(frame.sender, j.services);
+        }
         if let Route::Membership = route {
             if group.raw() == 0 || self.membership.groups().any(|g| g == group) {
                 self.membership.handle_frame(now, from, &frame);
-                #[cfg(all(feature = "map", feature = "total-order"))]
-                if matches!(frame.body, Body::Join(_) | Body::Heartbeat(_)) {
-                    self.note_services(frame.sender);
-                }
             } else {
                 self.stats.unknown_group += 1;
             }

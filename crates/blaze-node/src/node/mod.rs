@@ -202,9 +202,9 @@ pub struct Node<
     ev_cursor: usize,
     /// Events were handed out since `poll_event` last returned `None`.
     delivered: bool,
-    /// The members known to run no map, by their own `Join` and
-    /// heartbeats: a map ordered by a ring leaves them out of the ring's
-    /// configurations (which the ring agrees on apart from the views).
+    /// The members whose last ring join said they run no map: a map
+    /// ordered by a ring leaves them out of the ring's configurations
+    /// (which the ring agrees on apart from the views).
     #[cfg(all(feature = "map", feature = "total-order"))]
     map_less: heapless::Vec<MemberId, P>,
 }

@@ -49,8 +49,13 @@ impl<const N: usize, const W: usize, const P: usize, const Q: usize> Totem<'_, N
         if self.join_pending {
             self.join_pending = false;
             if self.state == State::Gather
-                && let Ok(len) =
-                    env.emit_join(buf, &self.proc_set, &self.fail_set, self.max_ring_seq)
+                && let Ok(len) = env.emit_join(
+                    buf,
+                    &self.proc_set,
+                    &self.fail_set,
+                    self.max_ring_seq,
+                    self.config.services,
+                )
             {
                 return Some(Transmit {
                     to: Destination::Group,
