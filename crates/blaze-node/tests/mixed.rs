@@ -215,24 +215,24 @@ fn ring_scenario(seed: u64) -> Result<(), String> {
     if !world.run_while_not(Instant::from_millis(10_000), |w| agreed(w, &mapped)) {
         return Err("the two map members never agreed".into());
     }
-    let put = |world: &mut World<Sim>, key: &'static [u8]| {
-        world.command(0, |m, now| {
-            m.n_mut()
-                .map_put(now, g, "state", key, b"v", WriteOptions::default())
-        })
-    };
-    let settle = |world: &mut World<Sim>, key: &'static [u8], nodes: &[usize]| {
+    // Writes `key` from node 0 (retried while the ring's map is not
+    // open), then waits until the map members read it.
+    let write = |world: &mut World<Sim>, key: &'static [u8]| {
+        for _ in 0..50 {
+            let r = world.command(0, |m, now| {
+                m.n_mut()
+                    .map_put(now, g, "state", key, b"v", WriteOptions::default())
+            });
+            if matches!(r, Some(Ok(_))) {
+                break;
+            }
+            world.run_until(world.now() + Duration::from_millis(100));
+        }
         world.run_while_not(world.now() + Duration::from_secs(5), |w| {
-            reads(w, nodes, key, b"v")
+            reads(w, &mapped, key, b"v")
         })
     };
-    // A write refused while the ring's map is not open is retried.
-    let mut tries = 0;
-    while !matches!(put(&mut world, b"before"), Some(Ok(_))) && tries < 50 {
-        world.run_until(world.now() + Duration::from_millis(100));
-        tries += 1;
-    }
-    if !settle(&mut world, b"before", &mapped) {
+    if !write(&mut world, b"before") {
         return Err("no write before the member without the map joined".into());
     }
     world.command(LATE, |m, now| {
@@ -242,12 +242,7 @@ fn ring_scenario(seed: u64) -> Result<(), String> {
     if !world.run_while_not(world.now() + Duration::from_secs(10), |w| agreed(w, &all)) {
         return Err("no agreed view of all three".into());
     }
-    let mut tries = 0;
-    while !matches!(put(&mut world, b"after"), Some(Ok(_))) && tries < 50 {
-        world.run_until(world.now() + Duration::from_millis(100));
-        tries += 1;
-    }
-    if !settle(&mut world, b"after", &mapped) {
+    if !write(&mut world, b"after") {
         return Err("no write after the member without the map joined the ring".into());
     }
     world.take_events();
