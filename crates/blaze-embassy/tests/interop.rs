@@ -13,6 +13,13 @@
 //! under the loss; a map write from each side is seen by the other; and
 //! killing the embassy member is detected.
 //!
+//! Again with an embassy member that runs no map (`Config::run_map`
+//! false, as a firmware without the map): it still appears in the view and
+//! exchanges messages both ways; the std node's map writes complete
+//! without it (it neither coordinates the map nor holds up a write); it
+//! refuses map calls with `MapError::NotRunning` and drops the map's
+//! frames it receives (`Stats::no_map`).
+//!
 //! Needs root (network namespace, TAP). Without it the test prints why it
 //! is skipped; with `BLAZE_REQUIRE_NETNS=1` the skip is a failure.
 //! Built with feature `map` (default on): the map writes are part of it.
@@ -48,6 +55,8 @@ mod scenario;
 use scenario::{FwNode, MESSAGES, TOPIC};
 
 const CHILD_ENV: &str = "BLAZE_EMBASSY_INTEROP_CHILD";
+/// Set for a child that runs no map.
+const CHILD_NO_MAP_ENV: &str = "BLAZE_EMBASSY_INTEROP_NO_MAP";
 const TAP: &str = "tap0";
 const HOST_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const EMBASSY_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
@@ -179,8 +188,14 @@ async fn child_main(spawner: Spawner) {
     });
     let (stack, runner) = embassy_net::new(device, config, NET.init(StackResources::new()), 7);
     spawner.spawn(child_net_task(runner).expect("spawned once"));
-    let Some(me) = scenario::start_node(spawner, stack, 0, NODE.init(scenario::NodeStorage::new()))
-    else {
+    let runs_map = std::env::var_os(CHILD_NO_MAP_ENV).is_none();
+    let adjust: fn(&mut blaze_node::Config) = if runs_map {
+        |_| {}
+    } else {
+        |c| c.run_map = false
+    };
+    let storage = NODE.init(scenario::NodeStorage::new());
+    let Some(me) = scenario::start_node_with(spawner, stack, 0, storage, adjust) else {
         return say("error: cannot start the node");
     };
     say("started");
@@ -212,6 +227,31 @@ async fn child_main(spawner: Spawner) {
         say("receive ok");
     }
 
+    if !runs_map {
+        // The std node's map writes arrive and are dropped; map calls are
+        // refused.
+        let refused = me.blaze.map_put(
+            me.group,
+            "cfg",
+            b"from-fw",
+            b"2",
+            blaze_node::WriteOptions::default(),
+        );
+        let dropped = scenario::eventually(60, || me.blaze.read(|n| n.stats().no_map > 0)).await;
+        say(&format!(
+            "map: put {:?}, {} map frames dropped",
+            refused.map(|_| ()),
+            me.blaze.read(|n| n.stats().no_map)
+        ));
+        if refused == Err(blaze_node::MapError::NotRunning) && dropped {
+            say("map ok");
+        } else {
+            say("error: map");
+        }
+        loop {
+            embassy_time::Timer::after_secs(60).await;
+        }
+    }
     // The map takes its coordinator from the view after a state
     // transfer: until then a write is refused with `NoCoordinator`.
     let mut put = Err(blaze_node::MapError::NotJoined);
@@ -288,8 +328,8 @@ struct Netns {
 }
 
 impl Netns {
-    fn create() -> Option<Netns> {
-        let name = format!("blaze-emb-{}", std::process::id());
+    fn create(tag: &str) -> Option<Netns> {
+        let name = format!("blaze-emb-{}-{tag}", std::process::id());
         let ns = Netns { name };
         let n = ns.name.as_str();
         let ok = sh(&["ip", "netns", "add", n])
@@ -337,6 +377,10 @@ struct StdApp {
     log: Vec<String>,
     child_map_ok: bool,
     child_receive_ok: bool,
+    /// Whether the embassy member runs the map (else only the std node
+    /// writes, and its write must complete without the other member).
+    embassy_runs_map: bool,
+    std_write_done: bool,
 }
 
 #[derive(Default, Clone, Copy, PartialEq, Eq, Debug)]
@@ -387,7 +431,10 @@ impl<'n> Application<&'n mut FwNode> for StdApp {
                 println!("std: map write failed ({error:?}), retrying");
                 self.map_put = false;
             }
-            Event::WriteDone { .. } => println!("std: map write done"),
+            Event::WriteDone { .. } => {
+                println!("std: map write done");
+                self.std_write_done = true;
+            }
             _ => {}
         }
         ControlFlow::Continue(())
@@ -428,9 +475,15 @@ impl<'n> Application<&'n mut FwNode> for StdApp {
                         )
                         .is_ok();
                 }
-                let std_sees_fw = node
-                    .map_get(group, "cfg", b"from-fw")
-                    .is_some_and(|e| e.value == b"2");
+                let std_sees_fw = if self.embassy_runs_map {
+                    node.map_get(group, "cfg", b"from-fw")
+                        .is_some_and(|e| e.value == b"2")
+                } else {
+                    self.std_write_done
+                        && node
+                            .map_get(group, "cfg", b"from-std")
+                            .is_some_and(|e| e.value == b"1")
+                };
                 if self.next_from_embassy == MESSAGES
                     && std_sees_fw
                     && self.child_map_ok
@@ -456,9 +509,13 @@ impl<'n> Application<&'n mut FwNode> for StdApp {
     }
 }
 
-fn spawn_child(ns: &str) -> std::io::Result<Child> {
+fn spawn_child(ns: &str, runs_map: bool) -> std::io::Result<Child> {
     let exe = std::env::current_exe()?;
-    Command::new("ip")
+    let mut command = Command::new("ip");
+    if !runs_map {
+        command.env(CHILD_NO_MAP_ENV, "1");
+    }
+    command
         .args(["netns", "exec", ns])
         .arg(exe)
         .args([
@@ -536,6 +593,16 @@ fn run_std_side(ns: String, mut app: StdApp) -> std::io::Result<StdApp> {
 
 #[test]
 fn embassy_member_and_std_node_interoperate() {
+    interoperate(true);
+}
+
+#[test]
+fn embassy_member_without_the_map_and_std_node_interoperate() {
+    interoperate(false);
+}
+
+/// The scenario, with an embassy member that runs the map or not.
+fn interoperate(embassy_runs_map: bool) {
     // SAFETY: geteuid has no preconditions.
     #[allow(unsafe_code, reason = "geteuid has no safe wrapper in std")]
     let root = unsafe { libc::geteuid() } == 0;
@@ -545,10 +612,11 @@ fn embassy_member_and_std_node_interoperate() {
     if !std::path::Path::new("/dev/net/tun").exists() {
         return skip("/dev/net/tun is missing");
     }
-    let Some(ns) = Netns::create() else {
+    let Some(ns) = Netns::create(if embassy_runs_map { "map" } else { "bare" }) else {
         return skip("cannot create a network namespace with a TAP device (ip netns / ip tuntap)");
     };
-    let mut child = spawn_child(&ns.name).expect("the test binary runs again in the namespace");
+    let mut child = spawn_child(&ns.name, embassy_runs_map)
+        .expect("the test binary runs again in the namespace");
     let stdout = child.stdout.take().expect("piped");
     let (line_tx, line_rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -562,6 +630,7 @@ fn embassy_member_and_std_node_interoperate() {
     let app = StdApp {
         kill: Some(kill_tx),
         lines: Some(line_rx),
+        embassy_runs_map,
         ..StdApp::default()
     };
     let name = ns.name.clone();
@@ -603,8 +672,12 @@ fn embassy_member_and_std_node_interoperate() {
     );
     assert!(
         app.child_map_ok,
-        "the std map write seen on embassy: {:?}",
+        "the map on embassy (the std write seen; without the map, calls refused and frames dropped): {:?}",
         app.log
+    );
+    assert!(
+        embassy_runs_map || app.std_write_done,
+        "the std write completes without the embassy member"
     );
     assert!(killed, "the std side asked for the kill");
     assert_eq!(

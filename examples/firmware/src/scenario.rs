@@ -418,6 +418,20 @@ pub fn start_node(
     index: usize,
     storage: &'static mut NodeStorage,
 ) -> Option<Member> {
+    start_node_with(spawner, stack, index, storage, |_| {})
+}
+
+/// [`start_node`] with the settings of [`node_config`] changed by
+/// `adjust`.
+pub fn start_node_with(
+    spawner: Spawner,
+    stack: embassy_net::Stack<'static>,
+    index: usize,
+    storage: &'static mut NodeStorage,
+    adjust: fn(&mut Config),
+) -> Option<Member> {
+    let mut config = node_config();
+    adjust(&mut config);
     let NodeStorage {
         node,
         channels,
@@ -439,8 +453,7 @@ pub fn start_node(
     )];
     // Built where it stays, a field at a time: a node passed by value
     // would take its size of stack, more than once.
-    let node =
-        FwNode::init_in(node, blaze_embassy::now(), node_config(), identity, buffers).ok()?;
+    let node = FwNode::init_in(node, blaze_embassy::now(), config, identity, buffers).ok()?;
     let (blaze, runner) =
         blaze_embassy::new(stack, node, blaze_embassy::Config::default(), resources).ok()?;
     spawner.spawn(blaze_task(runner).ok()?);
