@@ -52,9 +52,9 @@ pub struct Config {
     /// map nor holds up a write. Its map and lock commands return
     /// [`MapError::NotRunning`](crate::MapError::NotRunning), and the map
     /// frames it receives are counted in
-    /// [`Stats::no_map`](crate::Stats::no_map) (the map's operations a
-    /// ring delivers are dropped uncounted). A build without feature `map`
-    /// never runs one. Feature `map`.
+    /// [`Stats::no_map`](crate::Stats::no_map), as are the map's
+    /// operations a ring delivers. A build without feature `map` never
+    /// runs one. Feature `map`.
     #[cfg(feature = "map")]
     pub run_map: bool,
     /// Forward error correction of the reliable + FEC channel of groups

@@ -334,6 +334,7 @@ pub(crate) fn route_to_map<
 >(
     map: Option<&mut Replica<E, L, K, V, MEMBERS, MAP_PENDING, MAP_EVENTS, MAP_ORIGINS>>,
     map_less: &[MemberId],
+    no_map: &mut u64,
     now: Instant,
     event: &ChannelEvent<'_, X>,
 ) -> bool {
@@ -347,8 +348,10 @@ pub(crate) fn route_to_map<
             payload,
             ..
         } if topic == MAP_TOPIC => {
-            if let Some(m) = map {
-                m.handle_delivered(now, sender, payload);
+            match map {
+                Some(m) => m.handle_delivered(now, sender, payload),
+                // A member that runs no map drops the map's operations.
+                None => *no_map += 1,
             }
             true
         }

@@ -34,7 +34,7 @@ pub struct Stats {
     /// count in [`no_body`](Stats::no_body)), and the map's operations
     /// delivered by a group's Totem ring (its reserved topic
     /// `blaze.map`). With feature `map` and `Config::run_map` false: the
-    /// map's frames (the ring's map operations are dropped uncounted).
+    /// same frames and operations.
     /// Always 0 for a member that runs the map, which hands them to it
     /// (the field is in every build, so that turning the feature on
     /// elsewhere in a build breaks no code that reads it).

@@ -245,6 +245,7 @@ fn ring_scenario(seed: u64) -> Result<(), String> {
     if !write(&mut world, b"after") {
         return Err("no write after the member without the map joined the ring".into());
     }
+
     world.take_events();
     world.command(1, |m, now| {
         m.n_mut()
@@ -256,7 +257,12 @@ fn ring_scenario(seed: u64) -> Result<(), String> {
     }) {
         return Err("no lock after the member without the map joined the ring".into());
     }
-    common::exchange_reliable(&mut world, &all)
+    common::exchange_reliable(&mut world, &all)?;
+    // The ring delivers the map's operations to it too: dropped, counted.
+    if n(&world, LATE).stats().no_map == 0 {
+        return Err("the member without the map counted no map operation".into());
+    }
+    Ok(())
 }
 
 #[test]

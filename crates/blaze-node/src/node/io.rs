@@ -792,7 +792,7 @@ impl<
             deadline,
             deadlines,
             delivered,
-            #[cfg(all(not(feature = "map"), feature = "total-order"))]
+            #[cfg(feature = "total-order")]
             stats,
             #[cfg(all(feature = "map", feature = "total-order"))]
             map_less,
@@ -872,6 +872,7 @@ impl<
                     && crate::group::route_to_map(
                         map.as_mut().and_then(|m| m.as_mut()),
                         map_less,
+                        &mut stats.no_map,
                         now,
                         e,
                     )
