@@ -154,8 +154,16 @@ impl<
         self.dispatch_queues(now);
     }
 
+    /// The view `p` claims in the group of `slot` (0: joining). A joiner
+    /// heard only through its heartbeats claims nothing until its `Join`
+    /// (retransmitted until it is in a view) describes it: a view lists
+    /// what the `Join` says of it.
     fn claim(p: &Peer<G>, slot: usize) -> Option<u64> {
-        p.claims.get(slot).copied().flatten()
+        p.claims
+            .get(slot)
+            .copied()
+            .flatten()
+            .filter(|&v| v != 0 || p.described)
     }
 
     #[inline(never)]
@@ -196,10 +204,7 @@ impl<
         let best = |p: &Peer<G>| (core::cmp::Reverse(p.weight), p.id);
         let joiners = || {
             self.peers.iter().filter(move |p| {
-                p.alive()
-                    && !g.left.contains(&p.id)
-                    && Self::claim(p, slot) == Some(0)
-                    && p.described
+                p.alive() && !g.left.contains(&p.id) && Self::claim(p, slot) == Some(0)
             })
         };
         if joiners().any(|p| best(p) < (core::cmp::Reverse(me.weight), me.id)) {
@@ -264,12 +269,6 @@ impl<
                 continue;
             };
             if g.view.contains(p.id) {
-                continue;
-            }
-            // A joiner heard only through its heartbeats waits for its
-            // `Join` (retransmitted until it is in a view): the view
-            // lists what the `Join` says of it.
-            if claim == 0 && !p.described {
                 continue;
             }
             if claim != 0 && claim != g.view.id {

@@ -72,6 +72,18 @@ pub struct Config {
 }
 
 impl Config {
+    /// The services this member announces to its groups: [`SERVICE_MAP`]
+    /// when it runs the map.
+    ///
+    /// [`SERVICE_MAP`]: blaze_wire::SERVICE_MAP
+    pub(crate) const fn services(&self) -> u32 {
+        #[cfg(feature = "map")]
+        if self.run_map {
+            return blaze_wire::SERVICE_MAP;
+        }
+        0
+    }
+
     /// A local network.
     pub const fn lan() -> Self {
         let mut nack = blaze_proto_nack::Config::lan();

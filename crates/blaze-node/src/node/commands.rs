@@ -232,18 +232,7 @@ impl<
             // incarnation starts above every earlier one's rings.
             // The ring's joins say whether this member runs the map.
             let mut totem = self.config.totem;
-            #[cfg(feature = "map")]
-            {
-                totem.services = if self.config.run_map {
-                    blaze_wire::SERVICE_MAP
-                } else {
-                    0
-                };
-            }
-            #[cfg(not(feature = "map"))]
-            {
-                totem.services = 0;
-            }
+            totem.services = self.config.services();
             if open_totem(storage, now, me, group, totem, base) {
                 if let Some(c) = slot.channels.get_mut(CH_TOTEM) {
                     *c = Some(Channel::Totem(storage));

@@ -315,14 +315,7 @@ impl<
             name: identity.name,
             metadata: identity.metadata,
             incarnation: identity.incarnation,
-            #[cfg(feature = "map")]
-            services: if config.run_map {
-                blaze_wire::SERVICE_MAP
-            } else {
-                0
-            },
-            #[cfg(not(feature = "map"))]
-            services: 0,
+            services: config.services(),
         };
         let membership = Membership::new(config.membership, me, Rng::new(rng.next_u64()))
             .map_err(ConfigError::Membership)?;
